@@ -1,0 +1,122 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// MaxPayload is the largest synchronous invocation payload, as in AWS Lambda.
+const MaxPayload = 6 << 20
+
+// BusOptions size the bus. The zero value is a single node with sensible retention.
+type BusOptions struct {
+	Replicas     int           // 1 on a single node, 3 on a cluster
+	LogsMaxAge   time.Duration // default 7 days
+	LogsMaxBytes int64         // default 1 GiB
+	MetersMaxAge time.Duration // default 90 days
+	DLQMaxAge    time.Duration // default 14 days
+	ResultsTTL   time.Duration // default 24 hours
+	WorkerTTL    time.Duration // default 10 seconds
+}
+
+func (o BusOptions) withDefaults() BusOptions {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+	def(&o.LogsMaxAge, 7*24*time.Hour)
+	def(&o.MetersMaxAge, 90*24*time.Hour)
+	def(&o.DLQMaxAge, 14*24*time.Hour)
+	def(&o.ResultsTTL, 24*time.Hour)
+	def(&o.WorkerTTL, 10*time.Second)
+	if o.LogsMaxBytes <= 0 {
+		o.LogsMaxBytes = 1 << 30
+	}
+	return o
+}
+
+// StreamConfigs are the streams of DESIGN §3.
+func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
+	o = o.withDefaults()
+	return []jetstream.StreamConfig{{
+		Name:        StreamInvoke,
+		Description: "invocation CloudEvents, one subject per function",
+		Subjects:    []string{subjectInvoke + ">"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  2 * time.Minute,
+		MaxMsgSize:  MaxPayload + 64<<10,
+		Replicas:    o.Replicas,
+	}, {
+		Name:        StreamDLQ,
+		Description: "events that exhausted their retries, with the last error",
+		Subjects:    []string{subjectDLQ + ">"},
+		Storage:     jetstream.FileStorage,
+		MaxAge:      o.DLQMaxAge,
+		MaxMsgSize:  MaxPayload + 64<<10,
+		Replicas:    o.Replicas,
+	}, {
+		Name:        StreamLogs,
+		Description: "one record per line a function prints",
+		Subjects:    []string{subjectLogs + ">"},
+		Storage:     jetstream.FileStorage,
+		MaxAge:      o.LogsMaxAge,
+		MaxBytes:    o.LogsMaxBytes,
+		Replicas:    o.Replicas,
+	}, {
+		Name:        StreamMeters,
+		Description: "one record per finished invocation",
+		Subjects:    []string{subjectMeters + ">"},
+		Storage:     jetstream.FileStorage,
+		MaxAge:      o.MetersMaxAge,
+		Replicas:    o.Replicas,
+	}}
+}
+
+// KeyValueConfigs are the buckets of DESIGN §3.
+func KeyValueConfigs(o BusOptions) []jetstream.KeyValueConfig {
+	o = o.withDefaults()
+	return []jetstream.KeyValueConfig{
+		{Bucket: BucketFunctions, Description: "function heads and immutable versions", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas},
+		{Bucket: BucketTriggers, Description: "trigger specs", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas},
+		{Bucket: BucketScale, Description: "desired instances per function", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas},
+		{Bucket: BucketWorkers, Description: "worker heartbeats", History: 1, TTL: o.WorkerTTL, Storage: jetstream.MemoryStorage, Replicas: o.Replicas},
+		{Bucket: BucketResults, Description: "async invocation status and results", History: 1, TTL: o.ResultsTTL, Storage: jetstream.FileStorage, MaxValueSize: MaxPayload + 64<<10, Replicas: o.Replicas},
+	}
+}
+
+// ObjectStoreConfigs are the object stores of DESIGN §3.
+func ObjectStoreConfigs(o BusOptions) []jetstream.ObjectStoreConfig {
+	o = o.withDefaults()
+	return []jetstream.ObjectStoreConfig{
+		{Bucket: ObjectCode, Description: "code packages by sha256", Storage: jetstream.FileStorage, Replicas: o.Replicas},
+	}
+}
+
+// Ensure creates or updates every stream, bucket and object store of the bus. It is idempotent
+// and safe to call from every service at start.
+func Ensure(ctx context.Context, js jetstream.JetStream, o BusOptions) error {
+	for _, c := range StreamConfigs(o) {
+		if _, err := js.CreateOrUpdateStream(ctx, c); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", c.Name, err)
+		}
+	}
+	for _, c := range KeyValueConfigs(o) {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, c); err != nil {
+			return fmt.Errorf("ensure bucket %s: %w", c.Bucket, err)
+		}
+	}
+	for _, c := range ObjectStoreConfigs(o) {
+		if _, err := js.CreateOrUpdateObjectStore(ctx, c); err != nil {
+			return fmt.Errorf("ensure object store %s: %w", c.Bucket, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+// Package bustest starts a real embedded NATS server with JetStream for tests: random loopback
+// port, file store in the test's temp dir, the whole sluice bus created, everything stopped when
+// the test ends. It is the only way sluice's tests meet the bus; there are no mocks of it.
+package bustest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+)
+
+// Bus is a running test server with a connection and the sluice streams, buckets and object store.
+type Bus struct {
+	Server *server.Server
+	URL    string
+	Conn   *nats.Conn
+	JS     jetstream.JetStream
+}
+
+// Start runs an embedded JetStream server for the test and creates the sluice bus on it.
+func Start(t testing.TB) *Bus {
+	t.Helper()
+	srv := RunServer(t)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatalf("bustest: connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("bustest: jetstream: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := events.Ensure(ctx, js, events.BusOptions{}); err != nil {
+		t.Fatalf("bustest: %v", err)
+	}
+	return &Bus{Server: srv, URL: srv.ClientURL(), Conn: nc, JS: js}
+}
+
+// RunServer starts a bare embedded JetStream server (no sluice streams) and stops it at cleanup.
+func RunServer(t testing.TB) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
+		JetStream:  true,
+		StoreDir:   t.TempDir(),
+		NoLog:      true,
+		NoSigs:     true,
+		MaxPayload: events.MaxPayload + 64<<10,
+	})
+	if err != nil {
+		t.Fatalf("bustest: new server: %v", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		t.Fatal("bustest: server not ready within 10s")
+	}
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	return srv
+}
+
+// Eventually polls check every 10ms until it returns nil or the timeout passes, then fails the
+// test with the last error. Use it instead of sleeping.
+func Eventually(t testing.TB, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not true within %s: %v", timeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,174 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+)
+
+// Event types sluice produces (DESIGN §4). Object-storage events use the AWS S3 adapter's
+// "com.amazonaws.s3.<eventName>".
+const (
+	TypeInvoke       = "dev.sluice.invoke"
+	TypeHTTPRequest  = "dev.sluice.http.request"
+	TypeCronTick     = "dev.sluice.cron.tick"
+	TypeQueueMessage = "dev.sluice.queue.message"
+)
+
+// Extension attributes sluice sets on invocation events.
+const (
+	ExtVersion = "sluiceversion" // the function version the event was resolved to
+	ExtTrigger = "sluicetrigger" // the trigger kind: invoke, http, cron, queue, storage
+)
+
+// NATS headers beside the CloudEvent.
+const (
+	HeaderReply   = "Sluice-Reply"   // inbox a synchronous caller waits on
+	HeaderOutcome = "Sluice-Outcome" // outcome of a synchronous reply
+	headerCE      = "ce-"
+	headerCEType  = "Content-Type"
+)
+
+// ErrMalformed marks an event that is not a valid CloudEvent; it is never retried.
+var ErrMalformed = errors.New("malformed cloudevent")
+
+// NewMsg encodes a CloudEvent in binary mode on NATS headers ("ce-" prefix, per the CloudEvents
+// NATS binding) for subject. The event id becomes Nats-Msg-Id, so JetStream's duplicate window
+// absorbs a producer's retries. The event is validated first.
+func NewMsg(subject string, ev event.Event) (*nats.Msg, error) {
+	if err := ev.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	m := nats.NewMsg(subject)
+	h := m.Header
+	h.Set(headerCE+"specversion", ev.SpecVersion())
+	h.Set(headerCE+"id", ev.ID())
+	h.Set(headerCE+"source", ev.Source())
+	h.Set(headerCE+"type", ev.Type())
+	if s := ev.Subject(); s != "" {
+		h.Set(headerCE+"subject", s)
+	}
+	if t := ev.Time(); !t.IsZero() {
+		h.Set(headerCE+"time", t.UTC().Format(time.RFC3339Nano))
+	}
+	if s := ev.DataSchema(); s != "" {
+		h.Set(headerCE+"dataschema", s)
+	}
+	if ct := ev.DataContentType(); ct != "" {
+		h.Set(headerCEType, ct)
+	}
+	for k, v := range ev.Extensions() {
+		h.Set(headerCE+k, fmt.Sprint(v))
+	}
+	h.Set(nats.MsgIdHdr, ev.ID())
+	m.Data = ev.Data()
+	return m, nil
+}
+
+// ParseMsg decodes and validates a binary-mode CloudEvent from NATS headers and body.
+func ParseMsg(m *nats.Msg) (event.Event, error) {
+	return ParseHeaders(m.Header, m.Data)
+}
+
+// ParseHeaders decodes and validates a binary-mode CloudEvent from headers and a body; it serves
+// both core NATS and JetStream messages.
+func ParseHeaders(h nats.Header, data []byte) (event.Event, error) {
+	ev := event.New(h.Get(headerCE + "specversion"))
+	if ev.SpecVersion() == "" {
+		return ev, fmt.Errorf("%w: no ce-specversion header", ErrMalformed)
+	}
+	for k, vs := range h {
+		if len(vs) == 0 || len(k) <= len(headerCE) || !strings.EqualFold(k[:len(headerCE)], headerCE) {
+			continue
+		}
+		name, v := strings.ToLower(k[len(headerCE):]), vs[0]
+		switch name {
+		case "specversion":
+		case "id":
+			ev.SetID(v)
+		case "source":
+			ev.SetSource(v)
+		case "type":
+			ev.SetType(v)
+		case "subject":
+			ev.SetSubject(v)
+		case "dataschema":
+			ev.SetDataSchema(v)
+		case "time":
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return ev, fmt.Errorf("%w: ce-time %q: %w", ErrMalformed, v, err)
+			}
+			ev.SetTime(t)
+		default:
+			ev.SetExtension(name, v)
+		}
+	}
+	if len(data) > 0 {
+		ev.DataEncoded = data
+	}
+	if ct := h.Get(headerCEType); ct != "" {
+		ev.SetDataContentType(ct)
+	}
+	if err := ev.Validate(); err != nil {
+		return ev, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return ev, nil
+}
+
+// EventVersion returns the sluiceversion extension of ev, 0 when absent or not a number.
+func EventVersion(ev event.Event) int {
+	v, ok := ev.Extensions()[ExtVersion]
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(fmt.Sprint(v))
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// EventTrigger returns the sluicetrigger extension of ev, "invoke" when absent.
+func EventTrigger(ev event.Event) string {
+	if v, ok := ev.Extensions()[ExtTrigger]; ok {
+		return fmt.Sprint(v)
+	}
+	return "invoke"
+}
+
+// NewReply encodes the result of a synchronous invocation for the caller's inbox: the outcome in
+// a header, the function's response (or its error as JSON) as the body.
+func NewReply(inbox string, r Result) *nats.Msg {
+	m := nats.NewMsg(inbox)
+	m.Header.Set(HeaderOutcome, string(r.Outcome))
+	m.Header.Set("Sluice-Version", strconv.Itoa(r.Version))
+	m.Header.Set("Sluice-Duration-Ms", strconv.FormatFloat(r.DurationMs, 'f', 3, 64))
+	if r.Outcome == OutcomeOK {
+		m.Data = r.Payload
+		return m
+	}
+	m.Data = marshalError(r.Error, r.Outcome)
+	return m
+}
+
+// ParseReply decodes a reply made by NewReply.
+func ParseReply(fn, id string, m *nats.Msg) (Result, error) {
+	r := Result{ID: id, Function: fn, Outcome: Outcome(m.Header.Get(HeaderOutcome))}
+	if r.Outcome == "" {
+		return r, fmt.Errorf("%w: reply without %s header", ErrMalformed, HeaderOutcome)
+	}
+	r.Version, _ = strconv.Atoi(m.Header.Get("Sluice-Version"))
+	r.DurationMs, _ = strconv.ParseFloat(m.Header.Get("Sluice-Duration-Ms"), 64)
+	if r.Outcome == OutcomeOK {
+		r.Status, r.Payload = StatusSucceeded, m.Data
+		return r, nil
+	}
+	r.Status, r.Error = StatusFailed, unmarshalError(m.Data, r.Outcome)
+	return r, nil
+}

@@ -1,0 +1,56 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+)
+
+// Streams, subjects and buckets on the bus (DESIGN §3).
+const (
+	StreamInvoke = "SLUICE_INVOKE"
+	StreamDLQ    = "SLUICE_DLQ"
+	StreamLogs   = "SLUICE_LOGS"
+	StreamMeters = "SLUICE_METERS"
+
+	BucketFunctions = "sluice_functions"
+	BucketTriggers  = "sluice_triggers"
+	BucketScale     = "sluice_scale"
+	BucketWorkers   = "sluice_workers"
+	BucketResults   = "sluice_results"
+	ObjectCode      = "sluice_code"
+
+	subjectInvoke = "sluice.invoke."
+	subjectDLQ    = "sluice.dlq."
+	subjectLogs   = "sluice.logs."
+	subjectMeters = "sluice.meters."
+)
+
+// InvokeSubject is the work-queue subject of one function's invocations.
+func InvokeSubject(fn string) string { return subjectInvoke + fn }
+
+// DLQSubject is where a function's events go after their last retry.
+func DLQSubject(fn string) string { return subjectDLQ + fn }
+
+// LogsSubject carries one record per line a function prints.
+func LogsSubject(fn string) string { return subjectLogs + fn }
+
+// MetersSubject carries one record per finished invocation.
+func MetersSubject(fn string) string { return subjectMeters + fn }
+
+// ConsumerName is the durable pull consumer every worker shares for one function.
+func ConsumerName(fn string) string { return "fn-" + fn }
+
+// ErrInvalidName is returned for a function name that is not a valid subject token.
+var ErrInvalidName = errors.New("invalid function name")
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+
+// ValidateName checks a function name: a lower-case letter, then up to 62 lower-case letters,
+// digits or dashes.
+func ValidateName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%w %q: use a lower-case letter, then up to 62 lower-case letters, digits or dashes", ErrInvalidName, name)
+	}
+	return nil
+}

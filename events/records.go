@@ -1,0 +1,186 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Duration is a time.Duration that reads and writes JSON as a Go duration string ("30s").
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string such as "1m30s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads "30s" or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", s, err)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var n int64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("duration: want a string like \"30s\": %w", err)
+	}
+	*d = Duration(n)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Config is a function's settings: everything a deploy fixes besides the code.
+type Config struct {
+	Runtime     string            `json:"runtime"`
+	Handler     string            `json:"handler"`
+	MemoryMB    int               `json:"memoryMB"`
+	Timeout     Duration          `json:"timeout"`
+	Env         map[string]string `json:"env,omitempty"`
+	Min         int               `json:"min"`
+	Max         int               `json:"max"`
+	Concurrency int               `json:"concurrency"`
+	IdleTimeout Duration          `json:"idleTimeout"`
+	Retries     int               `json:"retries"`          // async retries before the DLQ
+	Public      bool              `json:"public,omitempty"` // function URL callable without a token
+	Description string            `json:"description,omitempty"`
+}
+
+// Defaults of a function's settings (DESIGN §7, and AWS Lambda's).
+const (
+	DefaultMemoryMB    = 128
+	DefaultTimeout     = 30 * time.Second
+	DefaultMax         = 10
+	DefaultConcurrency = 1
+	DefaultIdleTimeout = 60 * time.Second
+	DefaultRetries     = 2
+)
+
+// CodeRef names a code package in the object store.
+type CodeRef struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Version is one immutable deploy of a function. Stored under VersionKey.
+type Version struct {
+	Function string    `json:"function"`
+	Version  int       `json:"version"`
+	Config   Config    `json:"config"`
+	Code     CodeRef   `json:"code"`
+	Created  time.Time `json:"created"`
+}
+
+// Function is the head record of a function: its newest version and aliases. Stored under
+// FunctionKey.
+type Function struct {
+	Name    string         `json:"name"`
+	Latest  int            `json:"latest"`
+	Aliases map[string]int `json:"aliases,omitempty"`
+	Created time.Time      `json:"created"`
+	Updated time.Time      `json:"updated"`
+}
+
+// FunctionKey is the sluice_functions key of a function's head record.
+func FunctionKey(name string) string { return name }
+
+// VersionKey is the sluice_functions key of one immutable version.
+func VersionKey(name string, version int) string { return name + ".v" + strconv.Itoa(version) }
+
+// Status of an invocation.
+type Status string
+
+// Invocation states, in order.
+const (
+	StatusQueued    Status = "queued"
+	StatusRunning   Status = "running"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+)
+
+// Outcome of one invocation attempt; each reaches the caller, the logs and the meters.
+type Outcome string
+
+// Outcomes.
+const (
+	OutcomeOK        Outcome = "ok"
+	OutcomeError     Outcome = "error"     // the handler returned or raised an error
+	OutcomeTimeout   Outcome = "timeout"   // ran past the function's timeout; instance killed
+	OutcomeCrash     Outcome = "crash"     // the instance process died
+	OutcomeOOM       Outcome = "oom"       // the instance exceeded its memory limit
+	OutcomeInit      Outcome = "init"      // the handler could not be loaded
+	OutcomeThrottled Outcome = "throttled" // no capacity within the deadline
+	OutcomeRejected  Outcome = "rejected"  // the event or function was invalid; never retried
+)
+
+// FunctionError is a handler's error in the Lambda Runtime API's shape.
+type FunctionError struct {
+	Type    string   `json:"errorType"`
+	Message string   `json:"errorMessage"`
+	Trace   []string `json:"stackTrace,omitempty"`
+}
+
+func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
+
+// Result is an invocation's status and, once finished, its outcome. Async results are kept in the
+// sluice_results bucket under the invocation id; sync results travel on the reply subject.
+type Result struct {
+	ID         string          `json:"id"`
+	Function   string          `json:"function"`
+	Version    int             `json:"version,omitempty"`
+	Status     Status          `json:"status"`
+	Outcome    Outcome         `json:"outcome,omitempty"`
+	Attempts   int             `json:"attempts,omitempty"`
+	Payload    json.RawMessage `json:"result,omitempty"`
+	Error      *FunctionError  `json:"error,omitempty"`
+	Enqueued   time.Time       `json:"enqueued,omitzero"`
+	Started    time.Time       `json:"started,omitzero"`
+	Finished   time.Time       `json:"finished,omitzero"`
+	DurationMs float64         `json:"durationMs,omitempty"`
+}
+
+// RawJSON returns b when it is a JSON document, else b as a JSON string, so that any function
+// response can sit inside a JSON record.
+func RawJSON(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return nil
+	}
+	if json.Valid(b) {
+		return json.RawMessage(b)
+	}
+	s, _ := json.Marshal(string(b)) // a string always marshals
+	return s
+}
+
+// LogLine is one line printed by a function, or a platform line (START, END, REPORT).
+type LogLine struct {
+	Time         time.Time `json:"time"`
+	Function     string    `json:"function"`
+	Version      int       `json:"version,omitempty"`
+	Instance     string    `json:"instance,omitempty"`
+	InvocationID string    `json:"invocationId,omitempty"`
+	Stream       string    `json:"stream"` // stdout, stderr or platform
+	Message      string    `json:"message"`
+}
+
+// Meter is the billing and monitoring record of one finished invocation.
+type Meter struct {
+	InvocationID string    `json:"invocationId"`
+	Function     string    `json:"function"`
+	Version      int       `json:"version"`
+	Trigger      string    `json:"trigger"`
+	Start        time.Time `json:"start"`
+	DurationMs   float64   `json:"durationMs"`
+	BilledMs     int64     `json:"billedMs"`
+	MemoryMB     int       `json:"memoryMB"`
+	PeakMemoryMB float64   `json:"peakMemoryMB,omitempty"`
+	Outcome      Outcome   `json:"outcome"`
+	Cold         bool      `json:"cold"`
+	InitMs       float64   `json:"initMs,omitempty"`
+	Attempt      int       `json:"attempt"`
+}
