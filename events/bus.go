@@ -120,3 +120,22 @@ func Ensure(ctx context.Context, js jetstream.JetStream, o BusOptions) error {
 	}
 	return nil
 }
+
+// AckWait is how long a worker may hold an invocation without acking it or signalling progress;
+// workers send InProgress well inside it, so a dead worker's events are redelivered after it.
+const AckWait = 30 * time.Second
+
+// ConsumerConfig is the durable pull consumer that every worker shares for one function. Retries
+// are counted by the worker from the delivery count, so the server never drops an event itself.
+func ConsumerConfig(fn string) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ConsumerName(fn),
+		Description:   "invocations of " + fn,
+		FilterSubject: InvokeSubject(fn),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 10000,
+	}
+}
