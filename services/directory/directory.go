@@ -1,0 +1,208 @@
+// Package directory keeps a live, in-memory view of the deployed functions by watching the
+// sluice_functions bucket, so that the invocation path resolves a function and its version
+// without a round trip to the bus. Versions are immutable, so a cached version is never stale;
+// a head (the newest version, aliases) follows the bucket within milliseconds, and a name the view
+// has not seen yet is looked up in the bucket directly.
+//
+// A Directory is safe for concurrent use. Close stops its watcher.
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+)
+
+// ErrNotFound is returned for a function, version or alias that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Directory is the live view.
+type Directory struct {
+	kv      jetstream.KeyValue
+	logger  *slog.Logger
+	watcher jetstream.KeyWatcher
+	done    chan struct{}
+
+	mu       sync.RWMutex
+	heads    map[string]events.Function
+	versions map[string]events.Version
+	changed  chan struct{} // closed and replaced on every change
+}
+
+// Open loads the current functions and keeps following the bucket until Close.
+func Open(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) (*Directory, error) {
+	kv, err := js.KeyValue(ctx, events.BucketFunctions)
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	w, err := kv.WatchAll(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("directory: watch: %w", err)
+	}
+	d := &Directory{
+		kv: kv, logger: logger, watcher: w, done: make(chan struct{}),
+		heads: map[string]events.Function{}, versions: map[string]events.Version{},
+		changed: make(chan struct{}),
+	}
+	loaded := make(chan struct{})
+	go d.follow(loaded)
+	select {
+	case <-loaded:
+		return d, nil
+	case <-ctx.Done():
+		d.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// Close stops following the bucket.
+func (d *Directory) Close() {
+	_ = d.watcher.Stop()
+	<-d.done
+}
+
+func (d *Directory) follow(loaded chan struct{}) {
+	defer close(d.done)
+	for e := range d.watcher.Updates() {
+		if e == nil {
+			close(loaded)
+			continue
+		}
+		d.apply(e)
+	}
+}
+
+func (d *Directory) apply(e jetstream.KeyValueEntry) {
+	key, deleted := e.Key(), e.Operation() != jetstream.KeyValuePut
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if strings.Contains(key, ".") {
+		if deleted {
+			delete(d.versions, key)
+		} else {
+			var v events.Version
+			if err := json.Unmarshal(e.Value(), &v); err != nil {
+				d.logger.Error("directory: unreadable version record", "key", key, "err", err)
+				return
+			}
+			d.versions[key] = v
+		}
+	} else if deleted {
+		delete(d.heads, key)
+	} else {
+		var f events.Function
+		if err := json.Unmarshal(e.Value(), &f); err != nil {
+			d.logger.Error("directory: unreadable function record", "key", key, "err", err)
+			return
+		}
+		d.heads[key] = f
+	}
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+// Changed returns a channel that is closed at the next change of any function.
+func (d *Directory) Changed() <-chan struct{} {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.changed
+}
+
+// Functions returns the head records of every deployed function.
+func (d *Directory) Functions() []events.Function {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]events.Function, 0, len(d.heads))
+	for _, f := range d.heads {
+		out = append(out, f)
+	}
+	return out
+}
+
+// Resolve finds the version a qualifier names: "" or "latest" the newest, a number that version,
+// anything else an alias.
+func (d *Directory) Resolve(ctx context.Context, name, qualifier string) (events.Version, error) {
+	head, err := d.head(ctx, name)
+	if err != nil {
+		return events.Version{}, err
+	}
+	n := head.Latest
+	switch {
+	case qualifier == "" || qualifier == "latest":
+	case isDigits(qualifier):
+		n, _ = strconv.Atoi(qualifier)
+	default:
+		v, ok := head.Aliases[qualifier]
+		if !ok {
+			return events.Version{}, fmt.Errorf("function %s has no alias %q: %w", name, qualifier, ErrNotFound)
+		}
+		n = v
+	}
+	return d.Version(ctx, name, n)
+}
+
+// Version returns one immutable version of a function.
+func (d *Directory) Version(ctx context.Context, name string, n int) (events.Version, error) {
+	key := events.VersionKey(name, n)
+	d.mu.RLock()
+	v, ok := d.versions[key]
+	d.mu.RUnlock()
+	if ok {
+		return v, nil
+	}
+	if err := d.get(ctx, key, &v); err != nil {
+		return v, fmt.Errorf("function %s version %d: %w", name, n, err)
+	}
+	d.mu.Lock()
+	d.versions[key] = v
+	d.mu.Unlock()
+	return v, nil
+}
+
+func (d *Directory) head(ctx context.Context, name string) (events.Function, error) {
+	d.mu.RLock()
+	f, ok := d.heads[name]
+	d.mu.RUnlock()
+	if ok {
+		return f, nil
+	}
+	if err := events.ValidateName(name); err != nil {
+		return f, fmt.Errorf("function %q: %w", name, ErrNotFound)
+	}
+	if err := d.get(ctx, events.FunctionKey(name), &f); err != nil {
+		return f, fmt.Errorf("function %s: %w", name, err)
+	}
+	return f, nil
+}
+
+func (d *Directory) get(ctx context.Context, key string, v any) error {
+	e, err := d.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	return nil
+}
+
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
