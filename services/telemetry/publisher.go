@@ -1,0 +1,91 @@
+// Package telemetry publishes what functions print and what each invocation cost onto the bus:
+// log lines to SLUICE_LOGS and meter records to SLUICE_METERS.
+//
+// Publishing never slows the invocation path: records go into a bounded buffer that one goroutine
+// drains with asynchronous JetStream publishes, in order. When the buffer is full a record is
+// dropped and counted (Dropped), never waited for.
+package telemetry
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+)
+
+type record struct {
+	subject string
+	value   any
+}
+
+// Publisher buffers and publishes log lines and meters. Log and Meter are safe for concurrent use.
+type Publisher struct {
+	js      jetstream.JetStream
+	logger  *slog.Logger
+	ch      chan record
+	dropped atomic.Uint64
+}
+
+// NewPublisher makes a publisher with room for size records in flight; Run publishes them.
+func NewPublisher(js jetstream.JetStream, size int, logger *slog.Logger) *Publisher {
+	return &Publisher{js: js, logger: logger, ch: make(chan record, size)}
+}
+
+// Log queues one log line of a function.
+func (p *Publisher) Log(l events.LogLine) { p.put(record{events.LogsSubject(l.Function), l}) }
+
+// Meter queues the meter record of one finished invocation.
+func (p *Publisher) Meter(m events.Meter) { p.put(record{events.MetersSubject(m.Function), m}) }
+
+// Dropped counts records lost to a full buffer.
+func (p *Publisher) Dropped() uint64 { return p.dropped.Load() }
+
+func (p *Publisher) put(r record) {
+	select {
+	case p.ch <- r:
+	default:
+		p.dropped.Add(1)
+	}
+}
+
+// Run publishes queued records until ctx is cancelled, then publishes what is still queued and
+// waits (up to five seconds) for the bus to acknowledge it.
+func (p *Publisher) Run(ctx context.Context) error {
+	for {
+		select {
+		case r := <-p.ch:
+			p.publish(r)
+		case <-ctx.Done():
+			for {
+				select {
+				case r := <-p.ch:
+					p.publish(r)
+				default:
+					select {
+					case <-p.js.PublishAsyncComplete():
+					case <-time.After(5 * time.Second):
+						p.logger.Warn("telemetry: records still unacknowledged at stop", "pending", p.js.PublishAsyncPending())
+					}
+					return nil
+				}
+			}
+		}
+	}
+}
+
+func (p *Publisher) publish(r record) {
+	b, err := json.Marshal(r.value)
+	if err != nil {
+		p.logger.Error("telemetry: encode record", "subject", r.subject, "err", err)
+		return
+	}
+	if _, err := p.js.PublishAsync(r.subject, b); err != nil {
+		p.dropped.Add(1)
+		p.logger.Warn("telemetry: publish", "subject", r.subject, "err", err)
+	}
+}
