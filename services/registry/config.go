@@ -1,0 +1,81 @@
+package registry
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"sluice.dev/events"
+)
+
+// Bounds of a function's settings.
+const (
+	MinMemoryMB    = 64
+	MaxMemoryMB    = 10240
+	MinTimeout     = time.Second
+	MaxTimeout     = 15 * time.Minute
+	MaxInstances   = 1000
+	MaxConcurrency = 1000
+	MaxRetries     = 10
+	MaxDescription = 256
+	MaxEnvBytes    = 4 << 10
+)
+
+// WithDefaults fills the zero fields of cfg with the events.Default* values: memory, timeout,
+// max, concurrency and idle timeout. Retries are taken as given, since 0 is a meaningful setting
+// (callers that want the default set events.DefaultRetries themselves).
+func WithDefaults(cfg events.Config) events.Config {
+	if cfg.MemoryMB == 0 {
+		cfg.MemoryMB = events.DefaultMemoryMB
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = events.Duration(events.DefaultTimeout)
+	}
+	if cfg.Max == 0 {
+		cfg.Max = max(events.DefaultMax, cfg.Min)
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = events.DefaultConcurrency
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = events.Duration(events.DefaultIdleTimeout)
+	}
+	return cfg
+}
+
+var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// validate checks the ranges of a defaulted config; runtime and handler are the catalog's.
+func validate(cfg events.Config) error {
+	switch {
+	case cfg.Runtime == "":
+		return fmt.Errorf("runtime is required")
+	case cfg.Handler == "":
+		return fmt.Errorf("handler is required")
+	case cfg.MemoryMB < MinMemoryMB || cfg.MemoryMB > MaxMemoryMB:
+		return fmt.Errorf("memoryMB %d is out of range: use %d to %d", cfg.MemoryMB, MinMemoryMB, MaxMemoryMB)
+	case cfg.Timeout.D() < MinTimeout || cfg.Timeout.D() > MaxTimeout:
+		return fmt.Errorf("timeout %s is out of range: use %s to %s", cfg.Timeout.D(), MinTimeout, MaxTimeout)
+	case cfg.Min < 0 || cfg.Min > cfg.Max || cfg.Max > MaxInstances:
+		return fmt.Errorf("min %d and max %d are out of range: use 0 <= min <= max <= %d", cfg.Min, cfg.Max, MaxInstances)
+	case cfg.Concurrency < 1 || cfg.Concurrency > MaxConcurrency:
+		return fmt.Errorf("concurrency %d is out of range: use 1 to %d", cfg.Concurrency, MaxConcurrency)
+	case cfg.IdleTimeout.D() < time.Second:
+		return fmt.Errorf("idleTimeout %s is too short: use at least 1s", cfg.IdleTimeout.D())
+	case cfg.Retries < 0 || cfg.Retries > MaxRetries:
+		return fmt.Errorf("retries %d is out of range: use 0 to %d", cfg.Retries, MaxRetries)
+	case len(cfg.Description) > MaxDescription:
+		return fmt.Errorf("description is longer than %d bytes", MaxDescription)
+	}
+	size := 0
+	for k, v := range cfg.Env {
+		if !envKeyRE.MatchString(k) {
+			return fmt.Errorf("environment variable name %q is not valid: use letters, digits and underscores, not starting with a digit", k)
+		}
+		size += len(k) + len(v)
+	}
+	if size > MaxEnvBytes {
+		return fmt.Errorf("environment variables take %d bytes: the limit is %d", size, MaxEnvBytes)
+	}
+	return nil
+}
