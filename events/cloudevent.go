@@ -22,8 +22,9 @@ const (
 
 // Extension attributes sluice sets on invocation events.
 const (
-	ExtVersion = "sluiceversion" // the function version the event was resolved to
-	ExtTrigger = "sluicetrigger" // the trigger kind: invoke, http, cron, queue, storage
+	ExtVersion  = "sluiceversion"  // the function version the event was resolved to
+	ExtTrigger  = "sluicetrigger"  // the trigger kind: invoke, http, cron, queue, storage
+	ExtDeadline = "sluicedeadline" // a synchronous caller's deadline, Unix milliseconds
 )
 
 // NATS headers beside the CloudEvent.

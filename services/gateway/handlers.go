@@ -1,0 +1,187 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+	"sluice.dev/services/directory"
+	"sluice.dev/services/httpjson"
+)
+
+// Headers of the invocation API.
+const (
+	HeaderInvocationType = "X-Sluice-Invocation-Type" // "Event" for async
+	HeaderInvocationID   = "X-Sluice-Invocation-Id"
+	HeaderOutcome        = "X-Sluice-Outcome"
+	HeaderFunctionError  = "X-Sluice-Function-Error"
+	HeaderVersion        = "X-Sluice-Version"
+)
+
+// Routes mounts the invocation API (under auth, the caller's middleware) and function URLs
+// (which check the token themselves, since public functions need none).
+func (g *Gateway) Routes(api, root *mux.Router) {
+	api.HandleFunc("/v1/functions/{name}/invocations", g.invoke).Methods(http.MethodPost)
+	api.HandleFunc("/v1/invocations/{id}", g.invocation).Methods(http.MethodGet)
+	root.HandleFunc("/fn/{name}", g.functionURL)
+	root.HandleFunc("/fn/{name}/{path:.*}", g.functionURL)
+}
+
+func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	v, ok := g.resolve(w, r, name, r.URL.Query().Get("qualifier"))
+	if !ok {
+		return
+	}
+	body, ok := httpjson.ReadBody(w, r, events.MaxPayload)
+	if !ok {
+		return
+	}
+	call := Call{Version: v, Data: body, ContentType: r.Header.Get("Content-Type")}
+	if r.Header.Get(HeaderInvocationType) == "Event" {
+		id, err := g.Async(r.Context(), call)
+		if err != nil {
+			g.unavailable(w, name, err)
+			return
+		}
+		w.Header().Set("Location", "/v1/invocations/"+id)
+		httpjson.Write(w, http.StatusAccepted, map[string]string{"invocationId": id})
+		return
+	}
+	res, err := g.Sync(r.Context(), call)
+	if err != nil {
+		g.noResult(w, name, err)
+		return
+	}
+	h := w.Header()
+	h.Set(HeaderInvocationID, res.ID)
+	h.Set(HeaderOutcome, string(res.Outcome))
+	h.Set(HeaderVersion, strconv.Itoa(res.Version))
+	h.Set("Content-Type", "application/json")
+	if res.Outcome != events.OutcomeOK {
+		h.Set(HeaderFunctionError, string(res.Outcome))
+		b, _ := json.Marshal(res.Error) // strings only
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(b)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(res.Payload)
+}
+
+func (g *Gateway) invocation(w http.ResponseWriter, r *http.Request) {
+	id := mux.Vars(r)["id"]
+	if _, err := uuid.Parse(id); err != nil {
+		httpjson.Error(w, http.StatusNotFound, "invocation_not_found", "no invocation %q: ids look like 1b4e28ba-2fa1-11d2-883f-0016d3cca427", id)
+		return
+	}
+	res, err := g.Result(r.Context(), id)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		httpjson.Error(w, http.StatusNotFound, "invocation_not_found", "no invocation %s (results are kept for 24 hours)", id)
+	case err != nil:
+		g.unavailable(w, "", err)
+	default:
+		httpjson.Write(w, http.StatusOK, res)
+	}
+}
+
+func (g *Gateway) functionURL(w http.ResponseWriter, r *http.Request) {
+	vars := mux.Vars(r)
+	name := vars["name"]
+	qualifier := ""
+	if i := strings.IndexByte(name, ':'); i >= 0 {
+		name, qualifier = name[:i], name[i+1:]
+	}
+	v, ok := g.resolve(w, r, name, qualifier)
+	if !ok {
+		return
+	}
+	if !v.Config.Public && !httpjson.ValidToken(httpjson.BearerToken(r), g.token) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
+		httpjson.Error(w, http.StatusUnauthorized, httpjson.CodeUnauthorized, "function %s is not public: send Authorization: Bearer $SLUICE_TOKEN", name)
+		return
+	}
+	body, ok := httpjson.ReadBody(w, r, events.MaxPayload)
+	if !ok {
+		return
+	}
+	id := uuid.NewString()
+	data, err := json.Marshal(NewHTTPEvent(r, "/"+vars["path"], body, id, time.Now()))
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "encode request: %v", err)
+		return
+	}
+	if len(data) > events.MaxPayload {
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, httpjson.CodeTooLarge, "request is larger than the %d-byte limit once encoded as an event", events.MaxPayload)
+		return
+	}
+	call := Call{Version: v, Data: data, Type: events.TypeHTTPRequest, Trigger: "http", Source: "/sluice/fn/" + name, Subject: "/" + vars["path"]}
+	if r.Header.Get(HeaderInvocationType) == "Event" {
+		id, err := g.Async(r.Context(), call)
+		if err != nil {
+			g.unavailable(w, name, err)
+			return
+		}
+		httpjson.Write(w, http.StatusAccepted, map[string]string{"invocationId": id})
+		return
+	}
+	res, err := g.Sync(r.Context(), call)
+	if err != nil {
+		g.noResult(w, name, err)
+		return
+	}
+	w.Header().Set(HeaderInvocationID, res.ID)
+	switch res.Outcome {
+	case events.OutcomeOK:
+		resp := NewHTTPResponse(res.Payload)
+		for k, vs := range resp.Headers {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.Status)
+		_, _ = w.Write(resp.Body)
+	case events.OutcomeTimeout:
+		httpjson.Error(w, http.StatusGatewayTimeout, "function_timeout", "function %s timed out after %s", name, v.Config.Timeout.D())
+	default:
+		msg := string(res.Outcome)
+		if res.Error != nil {
+			msg = res.Error.Error()
+		}
+		httpjson.Error(w, http.StatusBadGateway, "function_"+string(res.Outcome), "function %s failed: %s", name, msg)
+	}
+}
+
+func (g *Gateway) resolve(w http.ResponseWriter, r *http.Request, name, qualifier string) (events.Version, bool) {
+	v, err := g.fns.Resolve(r.Context(), name, qualifier)
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		httpjson.Error(w, http.StatusNotFound, "function_not_found", "%v", err)
+		return v, false
+	case err != nil:
+		g.unavailable(w, name, err)
+		return v, false
+	}
+	return v, true
+}
+
+func (g *Gateway) noResult(w http.ResponseWriter, name string, err error) {
+	if errors.Is(err, ErrNoAnswer) {
+		httpjson.Error(w, http.StatusGatewayTimeout, "no_answer", "%v: is a worker running?", err)
+		return
+	}
+	g.unavailable(w, name, err)
+}
+
+func (g *Gateway) unavailable(w http.ResponseWriter, name string, err error) {
+	g.logger.Error("invocation failed", "function", name, "err", err)
+	httpjson.Error(w, http.StatusServiceUnavailable, httpjson.CodeUnavailable, "%s", fmt.Sprint(err))
+}

@@ -1,0 +1,139 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+)
+
+// QueueAllowance is how long a synchronous call may wait for a free instance on top of the
+// function's own timeout before the caller gets 504.
+const QueueAllowance = 30 * time.Second
+
+// Call is one invocation to make.
+type Call struct {
+	Version     events.Version
+	Type        string // CloudEvent type; events.TypeInvoke when empty
+	Source      string // CloudEvent source; "/sluice/gateway" when empty
+	Subject     string
+	Trigger     string // invoke, http, ...
+	ContentType string
+	Data        []byte
+}
+
+func (c Call) event(id string) event.Event {
+	ev := event.New()
+	ev.SetID(id)
+	ev.SetType(or(c.Type, events.TypeInvoke))
+	ev.SetSource(or(c.Source, "/sluice/gateway"))
+	if c.Subject != "" {
+		ev.SetSubject(c.Subject)
+	}
+	ev.SetTime(time.Now())
+	ev.SetExtension(events.ExtVersion, strconv.Itoa(c.Version.Version))
+	ev.SetExtension(events.ExtTrigger, or(c.Trigger, "invoke"))
+	if len(c.Data) > 0 {
+		ev.DataEncoded = c.Data
+		ev.SetDataContentType(or(c.ContentType, "application/json"))
+	}
+	return ev
+}
+
+// Sync invokes and waits for the result: the function's timeout plus QueueAllowance at most.
+func (g *Gateway) Sync(ctx context.Context, c Call) (events.Result, error) {
+	id := uuid.NewString()
+	wait := c.Version.Config.Timeout.D() + QueueAllowance
+	deadline := time.Now().Add(wait)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+
+	ev := c.event(id)
+	ev.SetExtension(events.ExtDeadline, strconv.FormatInt(deadline.UnixMilli(), 10))
+	m, err := events.NewMsg(events.InvokeSubject(c.Version.Function), ev)
+	if err != nil {
+		return events.Result{}, err
+	}
+	inbox, replies, forget := g.expect()
+	defer forget()
+	m.Header.Set(events.HeaderReply, inbox)
+	ack, err := g.js.PublishMsgAsync(m)
+	if err != nil {
+		return events.Result{}, fmt.Errorf("publish invocation: %w", err)
+	}
+	acked := ack.Ok()
+	for {
+		select {
+		case r := <-replies:
+			return events.ParseReply(c.Version.Function, id, r)
+		case <-acked:
+			acked = nil
+		case err := <-ack.Err():
+			return events.Result{}, fmt.Errorf("publish invocation: %w", err)
+		case <-ctx.Done():
+			return events.Result{ID: id, Function: c.Version.Function}, fmt.Errorf("invocation %s of %s after %s: %w", id, c.Version.Function, wait, ErrNoAnswer)
+		}
+	}
+}
+
+// Async stores the invocation and returns its id once JetStream holds it.
+func (g *Gateway) Async(ctx context.Context, c Call) (string, error) {
+	id := uuid.NewString()
+	m, err := events.NewMsg(events.InvokeSubject(c.Version.Function), c.event(id))
+	if err != nil {
+		return "", err
+	}
+	queued, _ := json.Marshal(events.Result{ID: id, Function: c.Version.Function, Version: c.Version.Version, Status: events.StatusQueued, Enqueued: time.Now().UTC()})
+	rec := nats.NewMsg("$KV." + events.BucketResults + "." + id)
+	rec.Data = queued
+	rec.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0") // create only: never overwrite a result
+	recAck, err := g.js.PublishMsgAsync(rec)
+	if err != nil {
+		return "", fmt.Errorf("record invocation: %w", err)
+	}
+	evAck, err := g.js.PublishMsgAsync(m)
+	if err != nil {
+		return "", fmt.Errorf("publish invocation: %w", err)
+	}
+	for _, a := range []jetstream.PubAckFuture{evAck, recAck} {
+		select {
+		case <-a.Ok():
+		case err := <-a.Err():
+			if a == evAck {
+				return "", fmt.Errorf("publish invocation: %w", err)
+			}
+			// The worker may already have written the result; the queued record is not needed.
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	return id, nil
+}
+
+// Result reads an async invocation's record.
+func (g *Gateway) Result(ctx context.Context, id string) (events.Result, error) {
+	var r events.Result
+	e, err := g.results.Get(ctx, id)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return r, fmt.Errorf("read invocation %s: %w", id, err)
+	}
+	return r, nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
