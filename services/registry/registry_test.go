@@ -142,21 +142,21 @@ func TestDeployInvalid(t *testing.T) {
 		cfg  events.Config
 		want string
 	}{
-		"bad name":       {"Hello", cfg(), "invalid function name"},
-		"dotted name":    {"a.b", cfg(), "invalid function name"},
-		"runtime":        {"f", mod(func(c *events.Config) { c.Runtime = "cobol" }), "use one of nodejs, python"},
-		"no runtime":     {"f", mod(func(c *events.Config) { c.Runtime = "" }), "runtime is required"},
-		"handler":        {"f", mod(func(c *events.Config) { c.Handler = "main" }), "use file.function"},
-		"memory low":     {"f", mod(func(c *events.Config) { c.MemoryMB = 32 }), "memoryMB 32"},
-		"memory high":    {"f", mod(func(c *events.Config) { c.MemoryMB = 20000 }), "memoryMB 20000"},
-		"timeout":        {"f", mod(func(c *events.Config) { c.Timeout = events.Duration(time.Hour) }), "timeout 1h0m0s"},
-		"timeout short":  {"f", mod(func(c *events.Config) { c.Timeout = events.Duration(time.Millisecond) }), "timeout 1ms"},
-		"min above max":  {"f", mod(func(c *events.Config) { c.Min, c.Max = 5, 2 }), "min 5 and max 2"},
-		"max":            {"f", mod(func(c *events.Config) { c.Max = 1001 }), "max 1001"},
-		"negative min":   {"f", mod(func(c *events.Config) { c.Min = -1 }), "min -1"},
-		"concurrency":    {"f", mod(func(c *events.Config) { c.Concurrency = 1001 }), "concurrency 1001"},
-		"retries":        {"f", mod(func(c *events.Config) { c.Retries = -1 }), "retries -1"},
-		"env name":       {"f", mod(func(c *events.Config) { c.Env = map[string]string{"A-B": "x"} }), `"A-B"`},
+		"bad name":      {"Hello", cfg(), "invalid function name"},
+		"dotted name":   {"a.b", cfg(), "invalid function name"},
+		"runtime":       {"f", mod(func(c *events.Config) { c.Runtime = "cobol" }), "use one of nodejs, python"},
+		"no runtime":    {"f", mod(func(c *events.Config) { c.Runtime = "" }), "runtime is required"},
+		"handler":       {"f", mod(func(c *events.Config) { c.Handler = "main" }), "use file.function"},
+		"memory low":    {"f", mod(func(c *events.Config) { c.MemoryMB = 32 }), "memoryMB 32"},
+		"memory high":   {"f", mod(func(c *events.Config) { c.MemoryMB = 20000 }), "memoryMB 20000"},
+		"timeout":       {"f", mod(func(c *events.Config) { c.Timeout = events.Duration(time.Hour) }), "timeout 1h0m0s"},
+		"timeout short": {"f", mod(func(c *events.Config) { c.Timeout = events.Duration(time.Millisecond) }), "timeout 1ms"},
+		"min above max": {"f", mod(func(c *events.Config) { c.Min, c.Max = 5, 2 }), "min 5 and max 2"},
+		"max":           {"f", mod(func(c *events.Config) { c.Max = 1001 }), "max 1001"},
+		"negative min":  {"f", mod(func(c *events.Config) { c.Min = -1 }), "min -1"},
+		"concurrency":   {"f", mod(func(c *events.Config) { c.Concurrency = 1001 }), "concurrency 1001"},
+		"retries":       {"f", mod(func(c *events.Config) { c.Retries = -1 }), "retries -1"},
+		"env name":      {"f", mod(func(c *events.Config) { c.Env = map[string]string{"A-B": "x"} }), `"A-B"`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

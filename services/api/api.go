@@ -1,0 +1,265 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+	"sluice.dev/services/archive"
+	"sluice.dev/services/httpjson"
+	"sluice.dev/services/registry"
+)
+
+// Error codes of the management API, beyond httpjson's.
+const (
+	CodeBadArchive       = "bad_archive"
+	CodeInvalid          = "invalid"
+	CodeFunctionNotFound = "function_not_found"
+	CodeCodeNotFound     = "code_not_found"
+)
+
+// Body limits.
+const (
+	MaxCodeBytes   = 64 << 20 // POST /v1/code
+	MaxDeployBytes = 8 << 20  // PUT /v1/functions/{name}, inline code included
+)
+
+// API serves the management endpoints. It is safe for concurrent use.
+type API struct {
+	reg *registry.Registry
+	js  jetstream.JetStream
+	log *slog.Logger
+}
+
+// New makes the API over a registry and the bus (for logs).
+func New(reg *registry.Registry, js jetstream.JetStream, logger *slog.Logger) *API {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &API{reg: reg, js: js, log: logger}
+}
+
+// Routes adds the API's routes to r.
+func (a *API) Routes(r *mux.Router) {
+	r.HandleFunc("/v1/code", a.putCode).Methods(http.MethodPost)
+	r.HandleFunc("/v1/functions", a.list).Methods(http.MethodGet)
+	r.HandleFunc("/v1/functions/{name}", a.deploy).Methods(http.MethodPut)
+	r.HandleFunc("/v1/functions/{name}", a.get).Methods(http.MethodGet)
+	r.HandleFunc("/v1/functions/{name}", a.delete).Methods(http.MethodDelete)
+	r.HandleFunc("/v1/functions/{name}/versions", a.versions).Methods(http.MethodGet)
+	r.HandleFunc("/v1/functions/{name}/logs", a.logs).Methods(http.MethodGet)
+}
+
+// CodeSource names code uploaded before with POST /v1/code.
+type CodeSource struct {
+	SHA256 string `json:"sha256"`
+}
+
+// InlineCode is a one-file package given in the deploy request.
+type InlineCode struct {
+	File    string `json:"file"`
+	Content string `json:"content"`
+}
+
+// DeployRequest is the body of PUT /v1/functions/{name}. Zero settings take their defaults;
+// Retries is a pointer because 0 retries is a setting of its own. Exactly one of Code and Inline
+// is given.
+type DeployRequest struct {
+	Runtime     string            `json:"runtime"`
+	Handler     string            `json:"handler"`
+	MemoryMB    int               `json:"memoryMB,omitempty"`
+	Timeout     events.Duration   `json:"timeout,omitempty"`
+	Env         map[string]string `json:"env,omitempty"`
+	Min         int               `json:"min,omitempty"`
+	Max         int               `json:"max,omitempty"`
+	Concurrency int               `json:"concurrency,omitempty"`
+	IdleTimeout events.Duration   `json:"idleTimeout,omitempty"`
+	Retries     *int              `json:"retries,omitempty"`
+	Public      bool              `json:"public,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Code        *CodeSource       `json:"code,omitempty"`
+	Inline      *InlineCode       `json:"inline,omitempty"`
+}
+
+// Config returns the function settings of the request, with the default retries when unset.
+func (d DeployRequest) Config() events.Config {
+	retries := events.DefaultRetries
+	if d.Retries != nil {
+		retries = *d.Retries
+	}
+	return events.Config{
+		Runtime: d.Runtime, Handler: d.Handler, MemoryMB: d.MemoryMB, Timeout: d.Timeout, Env: d.Env,
+		Min: d.Min, Max: d.Max, Concurrency: d.Concurrency, IdleTimeout: d.IdleTimeout, Retries: retries,
+		Public: d.Public, Description: d.Description,
+	}
+}
+
+// FunctionSummary is one row of GET /v1/functions.
+type FunctionSummary struct {
+	Name     string          `json:"name"`
+	Latest   int             `json:"latest"`
+	Runtime  string          `json:"runtime"`
+	Handler  string          `json:"handler"`
+	MemoryMB int             `json:"memoryMB"`
+	Timeout  events.Duration `json:"timeout"`
+	Updated  time.Time       `json:"updated"`
+}
+
+// FunctionDetail is the answer of GET /v1/functions/{name}.
+type FunctionDetail struct {
+	Function events.Function `json:"function"`
+	Version  events.Version  `json:"version"`
+}
+
+func (a *API) putCode(w http.ResponseWriter, r *http.Request) {
+	body, ok := httpjson.ReadBody(w, r, MaxCodeBytes)
+	if !ok {
+		return
+	}
+	ref, err := a.reg.PutCode(r.Context(), body)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "code stored", "sha256", ref.SHA256, "size", ref.Size)
+	httpjson.Write(w, http.StatusCreated, ref)
+}
+
+func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	body, ok := httpjson.ReadBody(w, r, MaxDeployBytes)
+	if !ok {
+		return
+	}
+	var req DeployRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "request body: %v", err)
+		return
+	}
+	if dec.More() {
+		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "request body: more than one JSON value")
+		return
+	}
+	if err := events.ValidateName(name); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "%v", err)
+		return
+	}
+	var ref events.CodeRef
+	switch {
+	case (req.Code == nil) == (req.Inline == nil):
+		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, `give exactly one of "code": {"sha256": ...} (upload with POST /v1/code) and "inline": {"file", "content"}`)
+		return
+	case req.Code != nil:
+		ref.SHA256 = req.Code.SHA256
+	default:
+		z, err := archive.FromFile(req.Inline.File, []byte(req.Inline.Content))
+		if err != nil {
+			httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "inline code: %v", err)
+			return
+		}
+		if ref, err = a.reg.PutCode(r.Context(), z); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	v, err := a.reg.Deploy(r.Context(), name, req.Config(), ref)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "function deployed", "function", name, "version", v.Version, "runtime", v.Config.Runtime, "sha256", v.Code.SHA256)
+	httpjson.Write(w, http.StatusCreated, v)
+}
+
+func (a *API) list(w http.ResponseWriter, r *http.Request) {
+	fns, err := a.reg.List(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := make([]FunctionSummary, 0, len(fns))
+	for _, f := range fns {
+		v, err := a.reg.Version(r.Context(), f.Name, f.Latest)
+		if errors.Is(err, registry.ErrNotFound) {
+			continue // deleted while listing
+		}
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		out = append(out, FunctionSummary{
+			Name: f.Name, Latest: f.Latest, Runtime: v.Config.Runtime, Handler: v.Config.Handler,
+			MemoryMB: v.Config.MemoryMB, Timeout: v.Config.Timeout, Updated: f.Updated,
+		})
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"functions": out})
+}
+
+func (a *API) get(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	f, err := a.reg.Function(r.Context(), name)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	v, err := a.reg.Version(r.Context(), name, f.Latest)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, FunctionDetail{Function: f, Version: v})
+}
+
+func (a *API) versions(w http.ResponseWriter, r *http.Request) {
+	vs, err := a.reg.Versions(r.Context(), mux.Vars(r)["name"])
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if vs == nil {
+		vs = []events.Version{}
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"versions": vs})
+}
+
+func (a *API) delete(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	if err := a.reg.Delete(r.Context(), name); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "function deleted", "function", name)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// fail answers err with its status and code; unexpected errors are logged and answered 500.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, archive.ErrBadArchive):
+		httpjson.Error(w, http.StatusBadRequest, CodeBadArchive, "%v", err)
+	case errors.Is(err, registry.ErrInvalid):
+		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "%v", err)
+	case errors.Is(err, registry.ErrCodeNotFound):
+		httpjson.Error(w, http.StatusNotFound, CodeCodeNotFound, "%v", err)
+	case errors.Is(err, registry.ErrNotFound):
+		httpjson.Error(w, http.StatusNotFound, CodeFunctionNotFound, "%v", err)
+	case errors.Is(err, registry.ErrConflict):
+		httpjson.Error(w, http.StatusConflict, httpjson.CodeConflict, "%v", err)
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads an answer.
+	default:
+		a.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, httpjson.CodeInternal, "%s", fmt.Sprintf("internal error: %v", err))
+	}
+}
