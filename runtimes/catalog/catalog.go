@@ -1,0 +1,280 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Errors of the catalog, checkable with errors.Is.
+var (
+	ErrUnknownRuntime   = errors.New("unknown runtime")
+	ErrBadHandler       = errors.New("bad handler")
+	ErrMissingToolchain = errors.New("toolchain missing")
+)
+
+// Options configure a Catalog. The zero value resolves everything from the system.
+type Options struct {
+	// Interpreters maps a runtime id to an interpreter path that replaces resolution
+	// ("python": "/opt/python3.12/bin/python3").
+	Interpreters map[string]string
+	// BootstrapDir is where bootstraps are written; when empty a new temporary folder is made
+	// and Close removes it.
+	BootstrapDir string
+	// LookPath searches PATH; exec.LookPath when nil.
+	LookPath func(file string) (string, error)
+}
+
+// Command is how to start an instance's bootstrap.
+type Command struct {
+	Path string   // the interpreter, an absolute path
+	Args []string // the whole argument vector, Args[0] included
+	Env  []string // the runtime's own variables (KEY=VALUE), set after the function's
+}
+
+// Catalog is the set of runtimes of one worker. It is immutable after New.
+type Catalog struct {
+	runtimes map[string]*runtime
+	ids      []string
+	dir      string
+	ownDir   bool
+}
+
+type runtime struct {
+	spec
+	interp string // resolved interpreter
+	boot   string // bootstrap path
+	err    error  // why this runtime cannot run here
+}
+
+// New resolves every runtime's interpreter and writes the bootstraps, once. Problems are kept
+// per runtime and reported by Check and Command.
+func New(opts Options) *Catalog {
+	look := opts.LookPath
+	if look == nil {
+		look = exec.LookPath
+	}
+	c := &Catalog{runtimes: map[string]*runtime{}, dir: opts.BootstrapDir}
+	var dirErr error
+	if c.dir == "" {
+		c.dir, dirErr = os.MkdirTemp("", "sluice-bootstrap-")
+		c.ownDir = dirErr == nil
+		if dirErr == nil {
+			dirErr = os.Chmod(c.dir, 0o755) // readable by the unprivileged uid of a sandbox
+		}
+	} else {
+		dirErr = os.MkdirAll(c.dir, 0o755)
+	}
+	if dirErr != nil {
+		dirErr = fmt.Errorf("bootstrap folder: %w", dirErr)
+	}
+	for _, s := range specs() {
+		r := &runtime{spec: s}
+		c.runtimes[s.id] = r
+		c.ids = append(c.ids, s.id)
+		r.interp, r.err = resolve(s, opts.Interpreters[s.id], look)
+		if r.err != nil {
+			continue
+		}
+		if dirErr != nil {
+			r.err = dirErr
+			continue
+		}
+		r.boot = filepath.Join(c.dir, s.id+"-"+s.bootName)
+		r.err = writeFile(r.boot, s.bootstrap)
+	}
+	slices.Sort(c.ids)
+	return c
+}
+
+// Close removes the bootstrap folder when New made it.
+func (c *Catalog) Close() error {
+	if !c.ownDir {
+		return nil
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("remove bootstrap folder: %w", err)
+	}
+	return nil
+}
+
+// IDs lists the runtime ids the catalog knows, sorted, whether or not their toolchain is here.
+func (c *Catalog) IDs() []string { return slices.Clone(c.ids) }
+
+func (c *Catalog) lookup(id string) (*runtime, error) {
+	r, ok := c.runtimes[id]
+	if !ok {
+		return nil, fmt.Errorf("%w %q: use one of %s", ErrUnknownRuntime, id, strings.Join(c.ids, ", "))
+	}
+	return r, nil
+}
+
+// Validate checks that runtime is known and handler has that runtime's form.
+func (c *Catalog) Validate(runtime, handler string) error {
+	r, err := c.lookup(runtime)
+	if err != nil {
+		return err
+	}
+	_, err = r.handler(handler)
+	return err
+}
+
+// Check reports whether this worker can run runtime: its interpreter was found and its
+// bootstrap written. The error names what to install.
+func (c *Catalog) Check(runtime string) error {
+	r, err := c.lookup(runtime)
+	if err != nil {
+		return err
+	}
+	return r.err
+}
+
+// Interpreter is the resolved interpreter of runtime ("" when unknown or missing).
+func (c *Catalog) Interpreter(runtime string) string {
+	if r, ok := c.runtimes[runtime]; ok && r.err == nil {
+		return r.interp
+	}
+	return ""
+}
+
+// Command is the command line that starts runtime's bootstrap for a function given memoryMB.
+func (c *Catalog) Command(runtime string, memoryMB int) (Command, error) {
+	r, err := c.lookup(runtime)
+	if err != nil {
+		return Command{}, err
+	}
+	if r.err != nil {
+		return Command{}, r.err
+	}
+	return Command{
+		Path: r.interp,
+		Args: append([]string{r.interp}, r.args(r.boot, memoryMB)...),
+		Env:  slices.Clone(r.env),
+	}, nil
+}
+
+// InlineFile is the file name one-file inline code is stored as for runtime and handler
+// (python main.handler → main.py, nodejs index.handler → index.js); "" when either is invalid.
+func InlineFile(runtime, handler string) string {
+	for _, s := range specs() {
+		if s.id == runtime {
+			name, err := s.handler(handler)
+			if err != nil {
+				return ""
+			}
+			return name
+		}
+	}
+	return ""
+}
+
+// resolve finds s's interpreter: override, else a preferred path, else PATH. A script found
+// there (a version manager's shim) is asked for the real interpreter once.
+func resolve(s spec, override string, look func(string) (string, error)) (string, error) {
+	missing := func(err error) error {
+		return fmt.Errorf("runtime %s needs %s on the worker: %s (%w: %w)", s.id, s.tool, s.install, ErrMissingToolchain, err)
+	}
+	path := override
+	switch {
+	case override != "":
+		if err := executable(override); err != nil {
+			return "", missing(err)
+		}
+	default:
+		for _, p := range s.preferred {
+			if executable(p) == nil {
+				return p, nil
+			}
+		}
+		p, err := look(s.tool)
+		if err != nil {
+			return "", missing(err)
+		}
+		if path, err = filepath.Abs(p); err != nil {
+			return "", missing(err)
+		}
+	}
+	if !isScript(path) {
+		return path, nil
+	}
+	real, err := probe(path, s.probe)
+	if err != nil {
+		return "", missing(fmt.Errorf("%s is a script and did not name its interpreter: %w", path, err))
+	}
+	return real, nil
+}
+
+// probe runs a shim once to learn the interpreter it would run.
+func probe(path string, args []string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, args...).Output()
+	if err != nil {
+		return "", err
+	}
+	real := strings.TrimSpace(string(out))
+	if !filepath.IsAbs(real) {
+		return "", fmt.Errorf("it printed %q, not an absolute path", real)
+	}
+	if err := executable(real); err != nil {
+		return "", err
+	}
+	if isScript(real) {
+		return "", fmt.Errorf("%s is a script too", real)
+	}
+	return real, nil
+}
+
+func executable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s is not an executable file", path)
+	}
+	return nil
+}
+
+func isScript(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var head [2]byte
+	_, err = io.ReadFull(f, head[:])
+	return err == nil && bytes.Equal(head[:], []byte("#!"))
+}
+
+// writeFile writes a bootstrap atomically, so catalogs sharing a folder never see half a file.
+func writeFile(path, content string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".bootstrap-*")
+	if err != nil {
+		return fmt.Errorf("write bootstrap: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // gone after the rename; cleans up on failure
+	if _, err := tmp.WriteString(content); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write bootstrap: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write bootstrap: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write bootstrap: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write bootstrap: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,16 @@
+// Package catalog knows the runtimes a worker can run: their ids, handler forms, interpreters
+// and bootstraps.
+//
+// New resolves every runtime's interpreter once (an explicit path from Options, else a preferred
+// system path such as Debian's /usr/bin/python3, else a PATH search; a version-manager shim found
+// on PATH is asked once for the real interpreter and never executed again) and writes each
+// embedded bootstrap once into a bootstrap folder. Nothing is looked up again afterwards: a
+// Catalog is immutable and safe for concurrent use.
+//
+// Validate checks a runtime id and handler form (ErrUnknownRuntime, ErrBadHandler); Check says
+// whether the worker has the toolchain (ErrMissingToolchain, naming the package to install);
+// Command gives the command line that starts an instance's bootstrap; InlineFile names the file
+// that one-file inline code is stored as.
+//
+// Adding a runtime is one entry in runtimes.go and its bootstrap package.
+package catalog

@@ -1,0 +1,91 @@
+package catalog
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"sluice.dev/runtimes/nodejs"
+	"sluice.dev/runtimes/python"
+)
+
+// spec describes one runtime. Each runtime is one entry of specs.
+type spec struct {
+	id        string
+	tool      string   // the interpreter's name on PATH
+	install   string   // what to install when it is missing
+	preferred []string // absolute paths tried before PATH
+	probe     []string // arguments that make the interpreter print its real path
+	bootName  string   // file name the bootstrap is written as
+	bootstrap string   // bootstrap source
+	env       []string // the runtime's own variables for the process
+	// args is the command line after the interpreter path.
+	args func(bootstrap string, memoryMB int) []string
+	// handler validates a handler and returns the inline file name for it.
+	handler func(h string) (inline string, err error)
+}
+
+// specs lists the runtimes this worker knows, in the order IDs reports them.
+func specs() []spec {
+	return []spec{{
+		id:        "nodejs",
+		tool:      "node",
+		install:   "apt-get install nodejs",
+		preferred: []string{"/usr/bin/node"},
+		probe:     []string{"-p", "process.execPath"},
+		bootName:  "bootstrap.cjs",
+		bootstrap: nodejs.Bootstrap,
+		args: func(boot string, memoryMB int) []string {
+			if memoryMB <= 0 {
+				return []string{boot}
+			}
+			return []string{"--max-old-space-size=" + strconv.Itoa(max(16, memoryMB*9/10)), boot}
+		},
+		handler: nodeHandler,
+	}, {
+		id:        "python",
+		tool:      "python3",
+		install:   "apt-get install python3",
+		preferred: []string{"/usr/bin/python3"},
+		probe:     []string{"-c", "import sys; print(sys.executable)"},
+		bootName:  "bootstrap.py",
+		bootstrap: python.Bootstrap,
+		env:       []string{"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"},
+		args:      func(boot string, _ int) []string { return []string{"-u", "-B", boot} },
+		handler:   pythonHandler,
+	}}
+}
+
+var (
+	pythonHandlerRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
+	nodeFileRE      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	nodeExportRE    = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$`)
+)
+
+// pythonHandler accepts module.function, the module possibly dotted (pkg.mod.fn).
+func pythonHandler(h string) (string, error) {
+	if !pythonHandlerRE.MatchString(h) {
+		return "", fmt.Errorf("%w %q: python handlers are module.function (pkg.module.function for a package)", ErrBadHandler, h)
+	}
+	mod := h[:strings.LastIndexByte(h, '.')]
+	return strings.ReplaceAll(mod, ".", "/") + ".py", nil
+}
+
+// nodeHandler accepts file.export, the file possibly in folders (lib/app.handler); the file name
+// ends at the first dot after the last slash.
+func nodeHandler(h string) (string, error) {
+	bad := fmt.Errorf("%w %q: nodejs handlers are file.export (lib/file.export for a file in a folder)", ErrBadHandler, h)
+	slash := strings.LastIndexByte(h, '/')
+	dot := strings.IndexByte(h[slash+1:], '.')
+	if dot <= 0 || !nodeExportRE.MatchString(h[slash+1+dot+1:]) {
+		return "", bad
+	}
+	file := h[:slash+1+dot]
+	for _, seg := range strings.Split(file, "/") {
+		if seg == "." || seg == ".." || !nodeFileRE.MatchString(seg) {
+			return "", bad
+		}
+	}
+	return file + ".js", nil
+}

@@ -1,0 +1,227 @@
+// sluice Node.js bootstrap: runs a handler behind the AWS Lambda Runtime API.
+//
+// Core modules only. Start: node bootstrap.cjs, with AWS_LAMBDA_RUNTIME_API, _HANDLER (file.export,
+// the file may sit in a folder: lib/app.handler) and LAMBDA_TASK_ROOT set. Handlers may be async
+// (return a promise) or take a callback (event, context, callback). The handler's code is loaded
+// last, just before the invocation loop.
+'use strict';
+
+const http = require('http');
+const fs = require('fs');
+const path = require('path');
+const url = require('url');
+
+const PREFIX = '/2018-06-01/runtime';
+const address = process.env.AWS_LAMBDA_RUNTIME_API || '';
+const sep = address.lastIndexOf(':');
+const host = address.slice(0, sep);
+const port = Number(address.slice(sep + 1));
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function call(method, p, body, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host, port, method, path: PREFIX + p, agent, headers: headers || {} }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function postError(p, record) {
+  const body = JSON.stringify(record);
+  return call('POST', p, body, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+    'Lambda-Runtime-Function-Error-Type': record.errorType,
+  });
+}
+
+function errorRecord(err, type) {
+  if (err instanceof Error) {
+    return {
+      errorType: type || err.name || (err.constructor && err.constructor.name) || 'Error',
+      errorMessage: err.message,
+      stackTrace: String(err.stack || '').split('\n').slice(1).map((l) => l.trim()).filter(Boolean),
+    };
+  }
+  let message;
+  try {
+    message = typeof err === 'string' ? err : JSON.stringify(err);
+  } catch (_) {
+    message = String(err);
+  }
+  return { errorType: type || 'Error', errorMessage: String(message), stackTrace: [] };
+}
+
+function report(record) {
+  process.stderr.write(`[ERROR] ${record.errorType}: ${record.errorMessage}\n` +
+    record.stackTrace.map((l) => '    ' + l + '\n').join(''));
+}
+
+function parseJSON(raw, fallback) {
+  if (!raw) return fallback;
+  try {
+    return JSON.parse(raw);
+  } catch (_) {
+    return fallback;
+  }
+}
+
+class LoadError extends Error {
+  constructor(type, message, cause) {
+    super(message);
+    this.type = type;
+    this.cause = cause;
+  }
+}
+
+async function loadHandler(spec, root) {
+  const slash = spec.lastIndexOf('/');
+  const dot = spec.indexOf('.', slash + 1);
+  if (dot <= slash + 1 || dot === spec.length - 1) {
+    throw new LoadError('Runtime.MalformedHandlerName', `bad handler "${spec}": use file.export`);
+  }
+  const file = path.resolve(root, spec.slice(0, dot));
+  const names = spec.slice(dot + 1).split('.');
+  let mod;
+  try {
+    const found = ['.js', '.mjs', '.cjs'].map((ext) => file + ext).find((f) => fs.existsSync(f));
+    if (!found) {
+      throw new LoadError('Runtime.ImportModuleError', `cannot find module "${spec.slice(0, dot)}" (.js, .mjs or .cjs) in the task root`);
+    }
+    if (found.endsWith('.mjs')) {
+      mod = await import(url.pathToFileURL(found).href);
+    } else {
+      try {
+        mod = require(found);
+      } catch (err) {
+        if (err && err.code !== 'ERR_REQUIRE_ESM') throw err;
+        mod = await import(url.pathToFileURL(found).href);
+      }
+    }
+  } catch (err) {
+    if (err instanceof LoadError) throw err;
+    if (err instanceof SyntaxError) {
+      throw new LoadError('Runtime.UserCodeSyntaxError', `syntax error in "${spec.slice(0, dot)}": ${err.message}`, err);
+    }
+    throw new LoadError('Runtime.ImportModuleError', `unable to load "${spec.slice(0, dot)}": ${err && err.message}`, err);
+  }
+  let fn = mod;
+  for (const n of names) fn = fn == null ? undefined : fn[n];
+  if (typeof fn !== 'function' && mod && mod.default) {
+    fn = mod.default;
+    for (const n of names) fn = fn == null ? undefined : fn[n];
+  }
+  if (typeof fn !== 'function') {
+    throw new LoadError('Runtime.HandlerNotFound', `handler "${names.join('.')}" is not exported by "${spec.slice(0, dot)}"`);
+  }
+  return fn;
+}
+
+let inflight = null; // id of the invocation being handled and not yet answered
+
+function makeContext(id, headers) {
+  const deadline = Number(headers['lambda-runtime-deadline-ms'] || 0);
+  const env = process.env;
+  return {
+    awsRequestId: id,
+    invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'] || '',
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME || '',
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION || '',
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE || '',
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME || '',
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME || '',
+    cloudevent: parseJSON(headers['sluice-event-attributes'], {}),
+    clientContext: parseJSON(headers['lambda-runtime-client-context'], undefined),
+    identity: parseJSON(headers['lambda-runtime-cognito-identity'], undefined),
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  };
+}
+
+function run(handler, event, context) {
+  return new Promise((resolve, reject) => {
+    const callback = (err, value) => (err != null ? reject(err) : resolve(value));
+    context.done = callback;
+    context.succeed = (value) => resolve(value);
+    context.fail = (err) => reject(err == null ? new Error('failed') : err);
+    const r = handler(event, context, callback);
+    if (r && typeof r.then === 'function') r.then(resolve, reject);
+    else if (handler.length < 3) resolve(r);
+  });
+}
+
+async function invoke(handler, res) {
+  const id = res.headers['lambda-runtime-aws-request-id'];
+  inflight = id;
+  let out;
+  try {
+    const raw = res.body.toString('utf8');
+    let event = {};
+    if (raw) {
+      try {
+        event = JSON.parse(raw);
+      } catch (_) {
+        event = raw;
+      }
+    }
+    const result = await run(handler, event, makeContext(id, res.headers));
+    out = JSON.stringify(result === undefined ? null : result);
+  } catch (err) {
+    const record = errorRecord(err);
+    report(record);
+    inflight = null;
+    await postError(`/invocation/${id}/error`, record);
+    return;
+  }
+  inflight = null;
+  await call('POST', `/invocation/${id}/response`, out, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(out),
+  });
+}
+
+// An exception nobody catches ends the instance, after failing the invocation in flight.
+async function die(err, type) {
+  const record = errorRecord(err, type);
+  report(record);
+  const id = inflight;
+  inflight = null;
+  try {
+    if (id) await postError(`/invocation/${id}/error`, record);
+  } finally {
+    process.exit(129);
+  }
+}
+
+async function main() {
+  process.on('uncaughtException', (err) => die(err, undefined));
+  process.on('unhandledRejection', (err) => die(err, 'Runtime.UnhandledPromiseRejection'));
+
+  const root = process.env.LAMBDA_TASK_ROOT || process.cwd();
+  // Loading the user's code is the last step before the loop.
+  let handler;
+  try {
+    handler = await loadHandler(process.env._HANDLER || '', root);
+  } catch (err) {
+    const record = errorRecord(err.cause || err, err.type || 'Runtime.ImportModuleError');
+    record.errorMessage = err.message;
+    report(record);
+    await postError('/init/error', record).catch(() => {});
+    process.exit(1);
+  }
+  for (;;) {
+    const res = await call('GET', '/invocation/next');
+    if (res.status !== 200) throw new Error(`runtime api /next answered ${res.status}: ${res.body}`);
+    await invoke(handler, res);
+  }
+}
+
+main().catch((err) => {
+  report(errorRecord(err, 'Runtime.Bootstrap'));
+  process.exit(1);
+});

@@ -1,0 +1,199 @@
+"""sluice Python bootstrap: runs a handler behind the AWS Lambda Runtime API.
+
+Standard library only. Start: python3 -u -B bootstrap.py, with AWS_LAMBDA_RUNTIME_API, _HANDLER
+(module.function, the module may be dotted) and LAMBDA_TASK_ROOT set. The handler's code is
+imported last, just before the invocation loop.
+"""
+
+import http.client
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+
+PREFIX = "/2018-06-01/runtime"
+
+
+class RuntimeClient:
+    """One kept-alive HTTP connection to the Runtime API."""
+
+    def __init__(self, address):
+        host, _, port = address.rpartition(":")
+        self.conn = http.client.HTTPConnection(host, int(port))
+
+    def call(self, method, path, body=None, headers=None):
+        for attempt in (0, 1):
+            try:
+                self.conn.request(method, PREFIX + path, body=body, headers=headers or {})
+                resp = self.conn.getresponse()
+                return resp, resp.read()
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                if attempt:
+                    raise
+
+    def next(self):
+        resp, body = self.call("GET", "/invocation/next")
+        if resp.status != 200:
+            raise RuntimeError("runtime api /next answered %d: %r" % (resp.status, body[:200]))
+        return resp, body
+
+    def respond(self, request_id, body):
+        self.call("POST", "/invocation/%s/response" % request_id, body,
+                  {"Content-Type": "application/json"})
+
+    def fail(self, request_id, error):
+        self.post_error("/invocation/%s/error" % request_id, error)
+
+    def init_error(self, error):
+        self.post_error("/init/error", error)
+
+    def post_error(self, path, error):
+        body = json.dumps(error).encode()
+        self.call("POST", path, body, {"Content-Type": "application/json",
+                                      "Lambda-Runtime-Function-Error-Type": error["errorType"]})
+
+
+class Context:
+    """The handler's context object, with the names AWS Lambda uses."""
+
+    def __init__(self, request_id, deadline_ms, arn, attributes, client_context, identity):
+        self.aws_request_id = request_id
+        self.invoked_function_arn = arn
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.cloudevent = attributes
+        self.client_context = client_context
+        self.identity = identity
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+    def log(self, msg):
+        msg = str(msg)
+        sys.stdout.write(msg if msg.endswith("\n") else msg + "\n")
+
+
+def error_record(exc, error_type=None, frames=None):
+    if frames is None:
+        frames = traceback.extract_tb(exc.__traceback__)
+    trace = [line.rstrip("\n") for line in traceback.format_list(frames)]
+    return {"errorType": error_type or type(exc).__name__, "errorMessage": str(exc), "stackTrace": trace}
+
+
+def report(record):
+    sys.stderr.write("[ERROR] %s: %s\n" % (record["errorType"], record["errorMessage"]))
+    for line in record["stackTrace"]:
+        sys.stderr.write(line + "\n")
+
+
+def decode_json(raw, default):
+    if not raw:
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def load_handler(spec):
+    """Imports module.function from the task root; raises LoadError with a Lambda error type."""
+    module_name, _, function_name = spec.rpartition(".")
+    if not module_name or not function_name:
+        raise LoadError("Runtime.MalformedHandlerName",
+                        "bad handler %r: use module.function" % spec)
+    try:
+        module = importlib.import_module(module_name)
+    except SyntaxError as exc:
+        raise LoadError("Runtime.UserCodeSyntaxError",
+                        "syntax error in module %r: %s (%s, line %s)" % (module_name, exc.msg, exc.filename, exc.lineno),
+                        exc)
+    except ImportError as exc:
+        raise LoadError("Runtime.ImportModuleError",
+                        "unable to import module %r: %s" % (module_name, exc), exc)
+    except Exception as exc:
+        raise LoadError("Runtime.ImportModuleError",
+                        "unable to import module %r: %s: %s" % (module_name, type(exc).__name__, exc), exc)
+    handler = getattr(module, function_name, None)
+    if not callable(handler):
+        raise LoadError("Runtime.HandlerNotFound",
+                        "handler %r missing on module %r" % (function_name, module_name))
+    return handler
+
+
+class LoadError(Exception):
+    def __init__(self, error_type, message, cause=None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.cause = cause
+
+
+def invoke(client, handler, resp, body):
+    request_id = resp.getheader("Lambda-Runtime-Aws-Request-Id")
+    try:
+        raw = body.decode("utf-8", "replace")
+        if not raw:
+            event = {}
+        else:
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                event = raw
+        context = Context(
+            request_id,
+            int(resp.getheader("Lambda-Runtime-Deadline-Ms") or 0),
+            resp.getheader("Lambda-Runtime-Invoked-Function-Arn", ""),
+            decode_json(resp.getheader("Sluice-Event-Attributes"), {}),
+            decode_json(resp.getheader("Lambda-Runtime-Client-Context"), None),
+            decode_json(resp.getheader("Lambda-Runtime-Cognito-Identity"), None),
+        )
+        result = handler(event, context)
+    except Exception as exc:
+        frames = traceback.extract_tb(exc.__traceback__)[1:]  # drop this frame
+        record = error_record(exc, frames=frames)
+        report(record)
+        client.fail(request_id, record)
+        return
+    try:
+        out = json.dumps(result).encode()
+    except (TypeError, ValueError) as exc:
+        record = {"errorType": "Runtime.MarshalError",
+                  "errorMessage": "unable to marshal response: %s" % exc, "stackTrace": []}
+        report(record)
+        client.fail(request_id, record)
+        return
+    client.respond(request_id, out)
+
+
+def main():
+    task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here]
+    sys.path.insert(0, task_root)
+
+    client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+
+    # Loading the user's code is the last step before the loop.
+    try:
+        handler = load_handler(os.environ.get("_HANDLER", ""))
+    except LoadError as exc:
+        cause = exc.cause
+        record = {"errorType": exc.error_type, "errorMessage": str(exc),
+                  "stackTrace": error_record(cause)["stackTrace"] if cause else []}
+        report(record)
+        client.init_error(record)
+        sys.exit(1)
+
+    while True:
+        resp, body = client.next()
+        invoke(client, handler, resp, body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+package python
+
+import _ "embed"
+
+// Bootstrap is the source of bootstrap.py.
+//
+//go:embed bootstrap.py
+var Bootstrap string

@@ -1,0 +1,40 @@
+// Package runtimeapi is the server side of the AWS Lambda Runtime API for one function instance.
+//
+// A Server listens on its own loopback port (127.0.0.1:0 by default, or on a listener the caller
+// supplies, such as a Unix socket bridged into a sandbox), so an instance can only ever see its own
+// invocations. The instance's bootstrap reaches it through AWS_LAMBDA_RUNTIME_API=Addr().
+//
+// # Wire protocol
+//
+// All paths are under /2018-06-01/runtime:
+//
+//	GET  /invocation/next            blocks until Invoke hands an invocation in, then answers 200
+//	                                 with the payload as the body and these headers:
+//	                                   Lambda-Runtime-Aws-Request-Id        the invocation id
+//	                                   Lambda-Runtime-Deadline-Ms           deadline, Unix milliseconds
+//	                                   Lambda-Runtime-Invoked-Function-Arn  arn:aws:lambda:local:000000000000:function:NAME:VERSION
+//	                                   Lambda-Runtime-Trace-Id              X-Ray style trace header
+//	                                   Lambda-Runtime-Client-Context        when set
+//	                                   Lambda-Runtime-Cognito-Identity      when set
+//	                                   Sluice-Event-Attributes              JSON object of the CloudEvent
+//	                                                                        attributes (ASCII only)
+//	POST /invocation/{id}/response   the handler's result; 202. 400 when id is not the invocation
+//	                                 in flight (unknown, already answered, or abandoned after its
+//	                                 deadline); 413 beyond MaxResponse bytes, and the invocation then
+//	                                 fails with errorType Function.ResponseSizeTooLarge.
+//	POST /invocation/{id}/error      the handler failed; body {"errorMessage","errorType","stackTrace"},
+//	                                 errorType also in header Lambda-Runtime-Function-Error-Type; 202 or
+//	                                 400 as above.
+//	POST /init/error                 the bootstrap could not load the handler; 202 before the first
+//	                                 invocation is handed in, 403 after.
+//
+// Errors are JSON {"errorMessage","errorType"} with status 400, 403, 404, 405 or 413, as Lambda does.
+//
+// # Contract
+//
+// Invoke hands in one invocation at a time (ErrBusy otherwise) and returns its result, the
+// context's error when ctx ends first (a late answer for that id is then refused with 400), or
+// ErrClosed once Close was called. Ready is closed on the first /next; InitError delivers at most
+// one init error. Close unblocks everything, stops serving and waits for the serving goroutine.
+// All methods are safe for concurrent use.
+package runtimeapi

@@ -1,0 +1,126 @@
+package runtimeapi
+
+import (
+	"encoding/json"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// attributesJSON encodes attrs as a JSON object with sorted keys, escaping everything outside
+// printable ASCII so the value is a safe header in any client (Python reads headers as Latin-1).
+func attributesJSON(attrs map[string]string) string {
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, 128)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendASCIIString(b, k)
+		b = append(b, ':')
+		b = appendASCIIString(b, attrs[k])
+	}
+	return string(append(b, '}'))
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendASCIIString appends s as a JSON string using only printable ASCII.
+func appendASCIIString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r >= 0x20 && r < 0x7f:
+			b = append(b, byte(r))
+		case r == '\n':
+			b = append(b, '\\', 'n')
+		case r == '\t':
+			b = append(b, '\\', 't')
+		case r == '\r':
+			b = append(b, '\\', 'r')
+		default:
+			if r == utf8.RuneError {
+				r = 0xfffd
+			}
+			if r > 0xffff { // a surrogate pair
+				r -= 0x10000
+				b = appendU(b, 0xd800+(r>>10))
+				r = 0xdc00 + (r & 0x3ff)
+			}
+			b = appendU(b, r)
+		}
+	}
+	return append(b, '"')
+}
+
+func appendU(b []byte, r rune) []byte {
+	return append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+}
+
+// appendError appends a Lambda-shaped error body.
+func appendError(b []byte, typ, msg string) []byte {
+	b = append(b, `{"errorMessage":`...)
+	b = appendASCIIString(b, msg)
+	b = append(b, `,"errorType":`...)
+	b = appendASCIIString(b, typ)
+	return append(b, '}')
+}
+
+// parseError reads an /error or /init/error body. A body that is not the Lambda shape becomes
+// the message; the header type fills a missing errorType.
+func parseError(body []byte, headerType string) *FunctionError {
+	var raw struct {
+		Type    string          `json:"errorType"`
+		Message string          `json:"errorMessage"`
+		Trace   json.RawMessage `json:"stackTrace"`
+	}
+	e := &FunctionError{}
+	if err := json.Unmarshal(body, &raw); err == nil {
+		e.Type, e.Message = raw.Type, raw.Message
+		if len(raw.Trace) > 0 && json.Unmarshal(raw.Trace, &e.Trace) != nil {
+			var one string
+			if json.Unmarshal(raw.Trace, &one) == nil && one != "" {
+				e.Trace = []string{one}
+			}
+		}
+	} else {
+		e.Message = string(body)
+	}
+	if e.Type == "" {
+		e.Type = headerType
+	}
+	if e.Type == "" {
+		e.Type = "Runtime.Unknown"
+	}
+	return e
+}
+
+// traceID derives an X-Ray style trace header from an invocation id.
+func traceID(id string, deadline time.Time) string {
+	h := fnv.New128a()
+	_, _ = h.Write([]byte(id))
+	var sum [16]byte
+	d := h.Sum(sum[:0])
+	b := make([]byte, 0, 64)
+	b = append(b, "Root=1-"...)
+	ts := strconv.FormatInt(deadline.Unix()&0xffffffff, 16)
+	for range 8 - len(ts) {
+		b = append(b, '0')
+	}
+	b = append(b, ts...)
+	b = append(b, '-')
+	for _, c := range d[:12] {
+		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	b = append(b, ";Sampled=0"...)
+	return string(b)
+}
