@@ -1,0 +1,89 @@
+// Command bench measures a sluice node against its physical baselines on the same machine, side by
+// side in one run: core NATS request/reply, a bare net/http handler and a JetStream publish+consume
+// pass-through, against sluice's sync invocations (API and function URL) and async end-to-end
+// throughput with a Python no-op function. Client and server always run in separate processes:
+// the baselines' servers are this binary re-executed in a hidden role. It prints a markdown table
+// and writes it to -out.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args, os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the bench's settings, from flags.
+type config struct {
+	sluice   string        // the sluice binary
+	out      string        // markdown file to write; empty: stdout only
+	syncN    int           // measured sync requests per run
+	warm     int           // discarded warm-up requests before each latency run
+	conc     int           // the "few" of concurrent clients
+	streamN  int           // messages through the JetStream pass-through
+	asyncN   int           // async invocations end to end
+	phaseCap time.Duration // time cap of each measured phase
+}
+
+func parseConfig(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	fs.StringVar(&c.sluice, "sluice", "./bin/sluice", "sluice binary to measure")
+	fs.StringVar(&c.out, "out", "", "write the markdown results here (e.g. bench/RESULTS.md)")
+	fs.IntVar(&c.syncN, "sync", 2000, "measured requests per sync run")
+	fs.IntVar(&c.warm, "warm", 100, "warm-up requests discarded before each sync run")
+	fs.IntVar(&c.conc, "c", 4, "concurrent clients of the throughput runs")
+	fs.IntVar(&c.streamN, "stream", 20000, "messages through the JetStream pass-through")
+	fs.IntVar(&c.asyncN, "async", 2000, "async invocations end to end")
+	fs.DurationVar(&c.phaseCap, "cap", 60*time.Second, "time cap of each measured phase")
+	if err := fs.Parse(args[1:]); err != nil {
+		return c, err
+	}
+	if c.syncN <= 0 || c.warm < 0 || c.conc <= 0 || c.streamN <= 0 || c.asyncN <= 0 || c.phaseCap <= 0 {
+		return c, errors.New("counts and the cap must be positive")
+	}
+	if _, err := os.Stat(c.sluice); err != nil {
+		return c, fmt.Errorf("sluice binary: %w (build it with: go tool task build)", err)
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) > 1 && args[1] == roleArg {
+		return runRole(ctx, args[2:], stdin, stdout)
+	}
+	c, err := parseConfig(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own binary: %w", err)
+	}
+	r, err := measureAll(ctx, c, self)
+	if err != nil {
+		return err
+	}
+	table := r.markdown(c)
+	fmt.Fprint(stdout, table)
+	if c.out != "" {
+		if err := os.WriteFile(c.out, []byte(table), 0o644); err != nil {
+			return fmt.Errorf("write results: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,355 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+)
+
+// noopFunction is the Python no-op every sluice row measures.
+const noopFunction = "def handler(e, c):\n    return None\n"
+
+// throughput is a fixed number of events pushed through a pipeline, timed until the last one
+// came out.
+type throughput struct {
+	n, done int
+	elapsed time.Duration
+	err     error
+}
+
+func (t throughput) perSecond() float64 {
+	if t.elapsed <= 0 || t.err != nil {
+		return 0
+	}
+	return float64(t.done) / t.elapsed.Seconds()
+}
+
+// results hold every row of one bench run.
+type results struct {
+	natsRR         sample
+	httpC1, httpCN sample
+	v1C1, v1CN     sample
+	fnC1           sample
+	jsPass, async  throughput
+	notes          []string
+}
+
+func (r *results) note(format string, args ...any) {
+	r.notes = append(r.notes, fmt.Sprintf(format, args...))
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+func measureAll(ctx context.Context, c config, self string) (*results, error) {
+	r := &results{}
+	fmt.Fprintln(os.Stderr, "bench: starting sluice up")
+	n, err := startNode(ctx, c.sluice)
+	if err != nil {
+		return nil, err
+	}
+	defer n.stop()
+	deployErr := func() error {
+		_, err := n.sluice(ctx, "deploy", "noop", "--runtime", "python", "--handler", "main.handler", "--inline", noopFunction, "--max", "2")
+		return err
+	}()
+	if deployErr != nil {
+		r.note("deploy of the no-op function failed: %v", deployErr)
+	}
+
+	nc, err := nats.Connect(n.NATSURL, nats.Name("sluice-bench"))
+	if err != nil {
+		return nil, fmt.Errorf("connect to the node's NATS: %w", err)
+	}
+	defer nc.Close()
+
+	fmt.Fprintln(os.Stderr, "bench: core NATS request/reply")
+	r.natsRR, err = measureNATS(ctx, c, self, n.NATSURL, nc)
+	if err != nil {
+		r.note("NATS request/reply: %v", err)
+	}
+	fmt.Fprintln(os.Stderr, "bench: bare net/http")
+	r.httpC1, r.httpCN, err = measureBareHTTP(ctx, c, self)
+	if err != nil {
+		r.note("bare net/http: %v", err)
+	}
+	fmt.Fprintln(os.Stderr, "bench: JetStream pass-through")
+	r.jsPass = measureJetStream(ctx, c, self, n.NATSURL, nc)
+	if r.jsPass.err != nil {
+		r.note("JetStream pass-through: %v", r.jsPass.err)
+	}
+	if deployErr == nil {
+		fmt.Fprintln(os.Stderr, "bench: sluice sync invoke")
+		measureSync(ctx, c, n, r)
+		fmt.Fprintln(os.Stderr, "bench: sluice async end to end")
+		r.async = measureAsync(ctx, c, n, nc)
+		if r.async.err != nil {
+			r.note("sluice async: %v", r.async.err)
+		}
+	}
+	return r, nil
+}
+
+func measureNATS(ctx context.Context, c config, self, url string, nc *nats.Conn) (sample, error) {
+	const subject = "bench.echo"
+	ch, _, err := startChild(ctx, self, "responder", "-nats", url, "-subject", subject)
+	if err != nil {
+		return sample{}, err
+	}
+	defer ch.stop()
+	do := func(ctx context.Context) error {
+		_, err := nc.RequestWithContext(ctx, subject, []byte("{}"))
+		return err
+	}
+	warmUp(ctx, c.warm, do)
+	return load(ctx, c.syncN, 1, c.phaseCap, do), nil
+}
+
+// poster sends one POST and checks the answer; a keep-alive client shared by all goroutines.
+func poster(client *http.Client, url string, check func(*http.Response) error, header ...string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte("{}")))
+		if err != nil {
+			return err
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return err
+		}
+		return check(resp)
+	}
+}
+
+func status200(resp *http.Response) error {
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s", resp.Status)
+	}
+	return nil
+}
+
+func newClient(conc int) *http.Client {
+	return &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: conc * 2, MaxIdleConnsPerHost: conc * 2, IdleConnTimeout: time.Minute},
+	}
+}
+
+func measureBareHTTP(ctx context.Context, c config, self string) (sample, sample, error) {
+	ch, addr, err := startChild(ctx, self, "http")
+	if err != nil {
+		return sample{}, sample{}, err
+	}
+	defer ch.stop()
+	client := newClient(c.conc)
+	defer client.CloseIdleConnections()
+	do := poster(client, "http://"+addr+"/", status200)
+	warmUp(ctx, c.warm, do)
+	c1 := load(ctx, c.syncN, 1, c.phaseCap, do)
+	cn := load(ctx, c.syncN, c.conc, c.phaseCap, do)
+	return c1, cn, nil
+}
+
+func measureSync(ctx context.Context, c config, n *node, r *results) {
+	client := newClient(c.conc)
+	defer client.CloseIdleConnections()
+	okOutcome := func(resp *http.Response) error {
+		if err := status200(resp); err != nil {
+			return err
+		}
+		if o := resp.Header.Get("X-Sluice-Outcome"); o != string(events.OutcomeOK) {
+			return fmt.Errorf("outcome %q", o)
+		}
+		return nil
+	}
+	auth := []string{"Authorization", "Bearer " + n.Token}
+	api := poster(client, n.URL+"/v1/functions/noop/invocations", okOutcome, auth...)
+	fn := poster(client, n.URL+"/fn/noop", status200, auth...)
+	warmUp(ctx, c.warm, api) // the first invocations start the instance
+	r.v1C1 = load(ctx, c.syncN, 1, c.phaseCap, api)
+	warmUp(ctx, c.warm, fn)
+	r.fnC1 = load(ctx, c.syncN, 1, c.phaseCap, fn)
+	_ = load(ctx, c.warm, c.conc, c.phaseCap, api) // warm-up at concurrency: brings up the second instance
+	r.v1CN = load(ctx, c.syncN, c.conc, c.phaseCap, api)
+	for name, l := range map[string]sample{"/v1 c=1": r.v1C1, "/fn c=1": r.fnC1, fmt.Sprintf("/v1 c=%d", c.conc): r.v1CN} {
+		if l.errs > 0 {
+			r.note("sluice sync %s: %d of %d requests failed, first: %v", name, l.errs, l.errs+len(l.lat), l.firstErr)
+		}
+	}
+}
+
+func measureJetStream(ctx context.Context, c config, self, url string, nc *nats.Conn) throughput {
+	const stream, subject = "BENCH_PASS", "bench.pass"
+	t := throughput{n: c.streamN}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		t.err = err
+		return t
+	}
+	// The same shape as the invocation stream: work queue, file storage.
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: stream, Subjects: []string{subject}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+	}); err != nil {
+		t.err = fmt.Errorf("create stream: %w", err)
+		return t
+	}
+	defer func() { _ = js.DeleteStream(context.WithoutCancel(ctx), stream) }()
+	ch, _, err := startChild(ctx, self, "consumer", "-nats", url, "-stream", stream, "-count", strconv.Itoa(c.streamN))
+	if err != nil {
+		t.err = err
+		return t
+	}
+	defer ch.stop()
+	start := time.Now()
+	for i := 0; i < c.streamN; {
+		if _, err := js.PublishAsync(subject, []byte(`{"n":`+strconv.Itoa(i)+`}`)); err != nil {
+			if errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+				<-js.PublishAsyncComplete()
+				continue
+			}
+			t.err = fmt.Errorf("publish: %w", err)
+			return t
+		}
+		i++
+	}
+	if _, err := ch.waitLine("done", c.phaseCap); err != nil {
+		t.err = fmt.Errorf("consumer: %w", err)
+		return t
+	}
+	t.elapsed, t.done = time.Since(start), c.streamN
+	return t
+}
+
+// measureAsync sends asyncN invocations of noop as events and counts their meter records on the
+// bus until all of them finished.
+func measureAsync(ctx context.Context, c config, n *node, nc *nats.Conn) throughput {
+	t := throughput{n: c.asyncN}
+	meters := make(chan *nats.Msg, 4096)
+	sub, err := nc.ChanSubscribe(events.MetersSubject("noop"), meters)
+	if err != nil {
+		t.err = err
+		return t
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.Flush(); err != nil {
+		t.err = err
+		return t
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.phaseCap)
+	defer cancel()
+	client := newClient(c.conc * 2)
+	defer client.CloseIdleConnections()
+
+	ids := make(chan string, c.asyncN)
+	var wg sync.WaitGroup
+	var next sync.Mutex
+	left := c.asyncN
+	sendErr := make(chan error, c.conc*2)
+	start := time.Now()
+	for range c.conc * 2 {
+		wg.Go(func() {
+			for {
+				next.Lock()
+				if left == 0 {
+					next.Unlock()
+					return
+				}
+				left--
+				next.Unlock()
+				id, err := sendEvent(ctx, client, n)
+				if err != nil {
+					sendErr <- err
+					return
+				}
+				ids <- id
+			}
+		})
+	}
+	go func() { wg.Wait(); close(ids) }()
+
+	sent, finished := map[string]bool{}, map[string]bool{}
+	done, failed := 0, 0
+	for done < c.asyncN {
+		select {
+		case id, ok := <-ids:
+			if !ok {
+				ids = nil
+				continue
+			}
+			sent[id] = true
+			if finished[id] {
+				done++
+			}
+		case m := <-meters:
+			var rec events.Meter
+			if err := json.Unmarshal(m.Data, &rec); err != nil || finished[rec.InvocationID] {
+				continue
+			}
+			finished[rec.InvocationID] = true
+			if rec.Outcome != events.OutcomeOK {
+				failed++
+			}
+			if sent[rec.InvocationID] {
+				done++
+			}
+		case err := <-sendErr:
+			cancel()
+			wg.Wait()
+			t.err = fmt.Errorf("send: %w", err)
+			return t
+		case <-ctx.Done():
+			cancel()
+			wg.Wait()
+			t.err = fmt.Errorf("%d of %d finished within %s", done, c.asyncN, c.phaseCap)
+			return t
+		}
+	}
+	t.elapsed, t.done = time.Since(start), done
+	wg.Wait()
+	if failed > 0 {
+		t.err = fmt.Errorf("%d invocations did not end ok", failed)
+	}
+	return t
+}
+
+func sendEvent(ctx context.Context, client *http.Client, n *node) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL+"/v1/functions/noop/invocations", bytes.NewReader([]byte("{}")))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+n.Token)
+	req.Header.Set("X-Sluice-Invocation-Type", "Event")
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var acc struct {
+		InvocationID string `json:"invocationId"`
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		b, _ := io.ReadAll(resp.Body)
+		return "", fmt.Errorf("status %s: %s", resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&acc); err != nil || acc.InvocationID == "" {
+		return "", fmt.Errorf("202 without an invocationId: %v", err)
+	}
+	return acc.InvocationID, nil
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// row is one line of the results table.
+type row struct {
+	metric, sluice, baseline, ratio, target string
+}
+
+func (r *results) markdown(c config) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# sluice bench\n\n")
+	fmt.Fprintf(&b, "%s, %s/%s, %d CPUs, %s. Client and server in separate processes, loopback only.\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(&b, "Sync runs: %d warm-up requests discarded, then %d measured; c=%d for throughput. "+
+		"JetStream pass-through: %d messages. Async: %d invocations of the Python no-op (`--max 2`). Cap %s per phase.\n\n",
+		c.warm, c.syncN, c.conc, c.streamN, c.asyncN, c.phaseCap)
+
+	rows := []row{
+		latencyRow("P1 sync invoke p50, `/v1/.../invocations`, c=1", r.v1C1, r.natsRR, 0.5, "core NATS req/reply", "≤ 3×", 3),
+		p99Row("P1 sync invoke p99, `/v1/.../invocations`, c=1", r.v1C1, r.natsRR),
+		latencyRow("sync invoke p50, function URL `/fn/noop`, c=1", r.fnC1, r.natsRR, 0.5, "core NATS req/reply", "≤ 3×", 3),
+		p99Row("sync invoke p99, function URL `/fn/noop`, c=1", r.fnC1, r.natsRR),
+		latencyRow("sync invoke p50 vs bare net/http, c=1", r.v1C1, r.httpC1, 0.5, "net/http", "", 0),
+		rateRow("sync invokes/s, c=1", r.v1C1, r.httpC1),
+		rateRow(fmt.Sprintf("sync invokes/s, c=%d", c.conc), r.v1CN, r.httpCN),
+		asyncRow(r.async, r.jsPass),
+	}
+	b.WriteString("| metric | sluice | baseline | ratio | target |\n|---|---|---|---|---|\n")
+	for _, x := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", x.metric, x.sluice, x.baseline, x.ratio, x.target)
+	}
+
+	b.WriteString("\nBaselines measured in the same run:\n\n| baseline | p50 | p99 | per second |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| core NATS request/reply, c=1 | %s | %s | %s |\n", dur(r.natsRR, 0.5), dur(r.natsRR, 0.99), rate(r.natsRR.perSecond()))
+	fmt.Fprintf(&b, "| bare net/http keep-alive, c=1 | %s | %s | %s |\n", dur(r.httpC1, 0.5), dur(r.httpC1, 0.99), rate(r.httpC1.perSecond()))
+	fmt.Fprintf(&b, "| bare net/http keep-alive, c=%d | %s | %s | %s |\n", c.conc, dur(r.httpCN, 0.5), dur(r.httpCN, 0.99), rate(r.httpCN.perSecond()))
+	fmt.Fprintf(&b, "| JetStream publish+consume pass-through | | | %s |\n", rate(r.jsPass.perSecond()))
+	if len(r.notes) > 0 {
+		b.WriteString("\nNotes:\n\n")
+		for _, n := range r.notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	return b.String()
+}
+
+// latencyRow compares a quantile of sluice to the same quantile of a baseline; want > 0 is the
+// target ratio (at most).
+func latencyRow(metric string, s, base sample, q float64, baseName, target string, want float64) row {
+	x := row{metric: metric, sluice: dur(s, q), baseline: dur(base, q) + " (" + baseName + ")", ratio: "n/a", target: target}
+	if s.ok() && base.ok() {
+		ratio := float64(s.quantile(q)) / float64(base.quantile(q))
+		x.ratio = fmt.Sprintf("%.1f×", ratio)
+		if want > 0 {
+			x.target += verdict(ratio <= want)
+		}
+	}
+	if x.target == "" {
+		x.target = "—"
+	}
+	return x
+}
+
+// p99Row holds sluice's p99 to the absolute P1 target of 2 ms.
+func p99Row(metric string, s, base sample) row {
+	x := row{metric: metric, sluice: dur(s, 0.99), baseline: dur(base, 0.99) + " (core NATS req/reply)", ratio: "n/a", target: "≤ 2 ms"}
+	if s.ok() && base.ok() {
+		x.ratio = fmt.Sprintf("%.1f×", float64(s.quantile(0.99))/float64(base.quantile(0.99)))
+		x.target += verdict(s.quantile(0.99) <= 2*time.Millisecond)
+	}
+	return x
+}
+
+func rateRow(metric string, s, base sample) row {
+	x := row{metric: metric, sluice: rate(s.perSecond()), baseline: rate(base.perSecond()) + " (net/http)", ratio: "n/a", target: "—"}
+	if s.ok() && base.ok() {
+		x.ratio = fmt.Sprintf("%.2f×", s.perSecond()/base.perSecond())
+	}
+	return x
+}
+
+func asyncRow(s, base throughput) row {
+	x := row{metric: "P2 async end to end, Python no-op, events/s", sluice: rate(s.perSecond()),
+		baseline: rate(base.perSecond()) + " (JetStream pass-through)", ratio: "n/a", target: "≥ 0.2×"}
+	if s.perSecond() > 0 && base.perSecond() > 0 {
+		ratio := s.perSecond() / base.perSecond()
+		x.ratio = fmt.Sprintf("%.2f×", ratio)
+		x.target += verdict(ratio >= 0.2)
+	}
+	return x
+}
+
+func verdict(met bool) string {
+	if met {
+		return " ✓"
+	}
+	return " ✗"
+}
+
+func dur(r sample, q float64) string {
+	if !r.ok() {
+		return "n/a"
+	}
+	d := r.quantile(q)
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%d µs", d.Microseconds())
+	}
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
+
+func rate(v float64) string {
+	if v <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f/s", v)
+}
