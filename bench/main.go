@@ -47,7 +47,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.syncN, "sync", 2000, "measured requests per sync run")
 	fs.IntVar(&c.warm, "warm", 100, "warm-up requests discarded before each sync run")
 	fs.IntVar(&c.conc, "c", 4, "concurrent clients of the throughput runs")
-	fs.IntVar(&c.streamN, "stream", 20000, "messages through the JetStream pass-through")
+	fs.IntVar(&c.streamN, "stream", 50000, "messages through the JetStream pass-through")
 	fs.IntVar(&c.asyncN, "async", 2000, "async invocations end to end")
 	fs.DurationVar(&c.phaseCap, "cap", 60*time.Second, "time cap of each measured phase")
 	if err := fs.Parse(args[1:]); err != nil {

@@ -147,10 +147,15 @@ func (n *node) stop(t *testing.T) {
 	if n.waitErr != nil {
 		t.Fatalf("sluice up exited with %v after SIGINT (want status 0)", n.waitErr)
 	}
-	// The node's instances must go with it.
-	if err := syscall.Kill(-n.cmd.Process.Pid, 0); err == nil {
-		t.Errorf("processes of the stopped node are still running (process group %d)", n.cmd.Process.Pid)
-		_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+	// The node's instances must go with it (give a moment for the last ones to be reaped).
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(-n.cmd.Process.Pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Errorf("processes of the stopped node are still running (process group %d)", n.cmd.Process.Pid)
+			_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
