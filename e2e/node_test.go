@@ -149,7 +149,7 @@ func (n *node) stop(t *testing.T) {
 	}
 	// The node's instances must go with it (give a moment for the last ones to be reaped).
 	deadline := time.Now().Add(5 * time.Second)
-	for syscall.Kill(-n.cmd.Process.Pid, 0) == nil {
+	for groupAlive(n.cmd.Process.Pid) {
 		if time.Now().After(deadline) {
 			t.Errorf("processes of the stopped node are still running (process group %d)", n.cmd.Process.Pid)
 			_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
@@ -353,4 +353,26 @@ func (o *output) tail(n int) string {
 		b.WriteString("  | " + l + "\n")
 	}
 	return b.String()
+}
+
+// groupAlive reports whether a process group has a member that is not a zombie (a zombie whose
+// parent is gone waits on whoever reaps orphans, which is not the node's business).
+func groupAlive(pgid int) bool {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces, so split after its closing paren.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(string(b[i+1:]))
+		if len(fields) >= 3 && fields[0] != "Z" && fields[2] == strconv.Itoa(pgid) {
+			return true
+		}
+	}
+	return false
 }
