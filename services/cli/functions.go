@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"sluice.dev/events"
+	"sluice.dev/services/api"
+	"sluice.dev/services/client"
+)
+
+const timeLayout = "2006-01-02 15:04:05"
+
+func (a *app) listCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "list [-o json]",
+		Short: "List functions",
+		Long:  `List prints every function with its latest version: NAME VERSION RUNTIME HANDLER MEMORY UPDATED.`,
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := checkOutput(output)
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			fns, err := c.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if fns == nil {
+					fns = []api.FunctionSummary{}
+				}
+				return a.printJSON(fns)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSION\tRUNTIME\tHANDLER\tMEMORY\tUPDATED")
+			for _, f := range fns {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d MB\t%s\n", f.Name, f.Latest, f.Runtime, f.Handler, f.MemoryMB, f.Updated.Local().Format(timeLayout))
+			}
+			return tw.Flush()
+		},
+	}
+	outputFlag(cmd, &output)
+	return cmd
+}
+
+func (a *app) getCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "get NAME [-o json]",
+		Short: "Show a function and its latest version",
+		Args:  exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := checkOutput(output)
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			d, err := c.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.printJSON(d)
+			}
+			a.printFunction(d)
+			return nil
+		},
+	}
+	outputFlag(cmd, &output)
+	return cmd
+}
+
+func (a *app) printFunction(d api.FunctionDetail) {
+	v, cfg := d.Version, d.Version.Config
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	row := func(k, format string, args ...any) { fmt.Fprintf(tw, k+":\t"+format+"\n", args...) }
+	row("name", "%s", d.Function.Name)
+	row("version", "%d (latest)", v.Version)
+	row("runtime", "%s", cfg.Runtime)
+	row("handler", "%s", cfg.Handler)
+	row("memory", "%d MB", cfg.MemoryMB)
+	row("timeout", "%s", cfg.Timeout.D())
+	row("instances", "min %d, max %d, concurrency %d, idle timeout %s", cfg.Min, cfg.Max, cfg.Concurrency, cfg.IdleTimeout.D())
+	row("retries", "%d", cfg.Retries)
+	row("public", "%t", cfg.Public)
+	row("code", "sha256 %s (%s)", v.Code.SHA256, humanSize(v.Code.Size))
+	for i, k := range slices.Sorted(maps.Keys(cfg.Env)) {
+		label := ""
+		if i == 0 {
+			label = "env:"
+		}
+		fmt.Fprintf(tw, "%s\t%s=%s\n", label, k, cfg.Env[k])
+	}
+	for alias, n := range d.Function.Aliases {
+		row("alias", "%s -> %d", alias, n)
+	}
+	if cfg.Description != "" {
+		row("description", "%s", cfg.Description)
+	}
+	row("created", "%s", d.Function.Created.Local().Format(timeLayout))
+	row("updated", "%s", d.Function.Updated.Local().Format(timeLayout))
+	_ = tw.Flush()
+}
+
+func (a *app) deleteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a function, its versions and its pending invocations",
+		Long: `Delete removes the function and all its versions, and drops its queued invocations.
+Its logs stay until they age out.`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if err := c.Delete(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(a.stdout, "deleted %s\n", args[0])
+			return err
+		},
+	}
+}
+
+func (a *app) logsCmd() *cobra.Command {
+	var o client.LogsOptions
+	cmd := &cobra.Command{
+		Use:   "logs NAME [--follow] [--since DUR] [--invocation ID]",
+		Short: "Print a function's log lines",
+		Long: `Logs prints what the function printed, one line each: TIME  INVOCATION  MESSAGE.
+Without --since, the last 10 minutes. With --follow, new lines are printed as they come
+until interrupted (Ctrl-C).`,
+		Example: `  sluice logs hello --since 1h
+  sluice logs hello --follow
+  sluice logs hello --invocation 0d9c...`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Since < 0 {
+				return usagef("--since %s: use a positive duration", o.Since)
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			err = c.Logs(ctx, args[0], o, func(l events.LogLine) error {
+				inv := l.InvocationID
+				if inv == "" {
+					inv = "-"
+				}
+				_, err := fmt.Fprintf(a.stdout, "%s  %s  %s\n", l.Time.Local().Format("2006-01-02T15:04:05.000"), inv, l.Message)
+				return err
+			})
+			if err != nil && ctx.Err() != nil && !errors.As(err, new(*client.Error)) {
+				return nil // interrupted while following
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep printing new lines")
+	cmd.Flags().DurationVar(&o.Since, "since", 0, "how far back to start, e.g. 30m or 2h (default 10m)")
+	cmd.Flags().StringVar(&o.Invocation, "invocation", "", "only the lines of this invocation id")
+	return cmd
+}

@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"sluice.dev/services/clientconfig"
+)
+
+// DefaultListen is where `up` serves the API and gateway by default: loopback only.
+const DefaultListen = "127.0.0.1:8080"
+
+func (a *app) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func (a *app) upCmd() *cobra.Command {
+	var (
+		o       UpOptions
+		dataDir string
+	)
+	cmd := &cobra.Command{
+		Use:   "up [--data DIR] [--listen ADDR] [--no-worker]",
+		Short: "Run an all-in-one node (embedded NATS JetStream, API, gateway, worker, scaler)",
+		Long: `Up runs everything in one process around an embedded NATS JetStream server until
+interrupted. When it serves, it prints SLUICE_URL, SLUICE_TOKEN and SLUICE_NATS_URL lines
+(env-file form) and writes them to the config file, mode 0600, so that the other commands
+find the node. More roles can join the same bus with
+  sluice serve worker --nats "$SLUICE_NATS_URL"
+
+The data folder keeps functions, pending events, logs and credentials across restarts.`,
+		Example: `  sluice up
+  sluice up --data /var/lib/sluice --listen 127.0.0.1:9000`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dataDir == "" {
+				d, err := clientconfig.DataDir(a.getenv)
+				if err != nil {
+					return usagef("--data: no default data folder (%v): pass --data DIR", err)
+				}
+				dataDir = d
+			}
+			o.DataDir, o.Logger, o.Stderr = dataDir, a.logger(), a.stderr
+			o.Ready = func(e Endpoints) {
+				lines := []clientconfig.Line{
+					{Key: clientconfig.EnvURL, Value: e.URL},
+					{Key: clientconfig.EnvToken, Value: e.Token},
+					{Key: clientconfig.EnvNATSURL, Value: e.NATSURL},
+				}
+				fmt.Fprint(a.stdout, clientconfig.Format(lines))
+				if p, err := clientconfig.Write(a.getenv, lines); err != nil {
+					fmt.Fprintf(a.stderr, "warning: %v; set the variables above yourself\n", err)
+				} else {
+					o.Logger.Info("client settings written", "path", p)
+				}
+			}
+			return a.roles.Up(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data", "", "data folder (default $XDG_DATA_HOME/sluice, else ~/.local/share/sluice)")
+	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address of the API and gateway")
+	cmd.Flags().BoolVar(&o.NoWorker, "no-worker", false, "run without a worker (join workers with sluice serve worker)")
+	return cmd
+}
+
+func (a *app) serveCmd() *cobra.Command {
+	var o ServeOptions
+	cmd := &cobra.Command{
+		Use:   "serve ROLE --nats URL [--data DIR] [--listen ADDR] [--token T]",
+		Short: "Run one role (gateway, worker, scaler, adapters) against an existing bus",
+		Long: `Serve runs one role of sluice against a NATS JetStream bus until interrupted, for
+deployments over several machines. The bus URL (with credentials) is what 'sluice up' prints
+as SLUICE_NATS_URL; --nats defaults to that variable, --token to SLUICE_TOKEN.
+
+Roles:
+  gateway    the API and invocation endpoints (needs --token)
+  worker     runs function instances
+  scaler     turns queue lag into desired instances
+  adapters   trigger adapters (cron, object storage, queues)`,
+		Example: `  sluice serve worker --nats "$SLUICE_NATS_URL"
+  sluice serve gateway --nats "$SLUICE_NATS_URL" --listen 0.0.0.0:8080 --token "$SLUICE_TOKEN"`,
+		Args: exactArgs("ROLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Role = args[0]
+			if o.NATSURL == "" {
+				o.NATSURL = a.getenv(clientconfig.EnvNATSURL)
+			}
+			if o.NATSURL == "" {
+				return usagef("serve needs --nats URL (the SLUICE_NATS_URL that sluice up printed)")
+			}
+			if o.Token == "" {
+				o.Token = a.getenv(clientconfig.EnvToken)
+			}
+			if o.DataDir == "" {
+				o.DataDir, _ = clientconfig.DataDir(a.getenv) // "" without HOME: the role decides
+			}
+			o.Logger = a.logger()
+			return a.roles.Serve(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.NATSURL, "nats", "", "NATS URL of the bus, with credentials (default $SLUICE_NATS_URL)")
+	cmd.Flags().StringVar(&o.DataDir, "data", "", "data folder for caches (default $XDG_DATA_HOME/sluice, else ~/.local/share/sluice)")
+	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address to serve on (gateway)")
+	cmd.Flags().StringVar(&o.Token, "token", "", "API token the gateway requires (default $SLUICE_TOKEN)")
+	return cmd
+}
