@@ -122,6 +122,15 @@ async function loadHandler(spec, root) {
   return fn;
 }
 
+// flushed resolves once everything the function wrote to stdout and stderr has reached the
+// pipes, so the worker sees its lines before its answer. Writes to a full pipe are queued.
+function flushed() {
+  const waits = [process.stdout, process.stderr]
+    .filter((s) => s.writableLength > 0)
+    .map((s) => new Promise((resolve) => s.write('', resolve)));
+  return waits.length ? Promise.all(waits) : null;
+}
+
 let inflight = null; // id of the invocation being handled and not yet answered
 
 function makeContext(id, headers) {
@@ -175,10 +184,13 @@ async function invoke(handler, res) {
     const record = errorRecord(err);
     report(record);
     inflight = null;
+    await flushed();
     await postError(`/invocation/${id}/error`, record);
     return;
   }
   inflight = null;
+  const pending = flushed();
+  if (pending) await pending;
   await call('POST', `/invocation/${id}/response`, out, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(out),
@@ -192,6 +204,7 @@ async function die(err, type) {
   const id = inflight;
   inflight = null;
   try {
+    await flushed();
     if (id) await postError(`/invocation/${id}/error`, record);
   } finally {
     process.exit(129);

@@ -1,0 +1,24 @@
+// Package instance runs one function instance: an OS process running a runtime's bootstrap, fed
+// invocations over its own Runtime API server (package runtimeapi).
+//
+// Start launches the process in its own process group, with an environment built only from the
+// function's Env and the runtime's variables (AWS_LAMBDA_RUNTIME_API, _HANDLER, LAMBDA_TASK_ROOT,
+// AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION, AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+// AWS_LAMBDA_LOG_GROUP_NAME, AWS_LAMBDA_LOG_STREAM_NAME, a minimal PATH, LANG=C.UTF-8, HOME=/tmp,
+// TZ=UTC unless the function sets it), never the worker's own, and the code folder as its
+// working directory. It returns once the bootstrap asks for its first invocation and records the
+// init duration.
+//
+// Invoke runs one invocation at a time. The process's stdout and stderr are read line by line
+// (lines longer than MaxLine arrive split) and handed to Config.Logs tagged with the invocation in
+// flight; everything written before the handler answered is delivered before Invoke returns. A
+// handler error leaves the instance usable; a timeout kills the whole process group (ErrTimeout),
+// a process that dies on its own yields ErrCrashed, both with the exit status and the last stderr
+// lines in a *Failure. After either, the instance is finished: Done is closed.
+//
+// Close sends SIGTERM to the group, SIGKILL after a short grace, and returns when the process is
+// reaped, its output drained and every goroutine of the instance has finished.
+//
+// Config.Sandbox is the seam for confinement (namespaces, cgroups): it may rewrite the command
+// before it starts and is released after the process ends. Without it the process runs directly.
+package instance

@@ -1,0 +1,77 @@
+package instance
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// defaultPath is the PATH a function gets unless it sets its own.
+const defaultPath = "/usr/local/bin:/usr/bin:/bin"
+
+// Reserved reports whether key is set by the instance and refused in Config.Env.
+func Reserved(key string) bool {
+	switch key {
+	case "AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT", "AWS_LAMBDA_FUNCTION_NAME",
+		"AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_STREAM_NAME",
+		"AWS_LAMBDA_LOG_GROUP_NAME":
+		return true
+	}
+	return false
+}
+
+// checkEnv validates the function's own variables.
+func checkEnv(env map[string]string) error {
+	for k, v := range env {
+		switch {
+		case k == "" || strings.ContainsAny(k, "=\x00"):
+			return fmt.Errorf("%w: env name %q", ErrConfig, k)
+		case strings.ContainsRune(v, 0):
+			return fmt.Errorf("%w: env %s holds a NUL byte", ErrConfig, k)
+		case Reserved(k):
+			return fmt.Errorf("%w: env %s is reserved", ErrConfig, k)
+		}
+	}
+	return nil
+}
+
+// environ builds the process environment from nothing but the defaults, the runtime's own
+// variables, the function's Env and the reserved variables, in that order of precedence
+// (later wins). The worker's own environment is never read.
+func environ(cfg Config, runtimeEnv []string, api string, now time.Time) []string {
+	vars := map[string]string{
+		"PATH": defaultPath,
+		"LANG": "C.UTF-8",
+		"HOME": "/tmp",
+		"TZ":   "UTC",
+	}
+	for _, kv := range runtimeEnv {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	for k, v := range cfg.Env {
+		vars[k] = v
+	}
+	mem := cfg.MemoryMB
+	if mem <= 0 {
+		mem = DefaultMemoryMB
+	}
+	version := strconv.Itoa(cfg.Version)
+	vars["AWS_LAMBDA_RUNTIME_API"] = api
+	vars["_HANDLER"] = cfg.Handler
+	vars["LAMBDA_TASK_ROOT"] = cfg.CodeDir
+	vars["AWS_LAMBDA_FUNCTION_NAME"] = cfg.Function
+	vars["AWS_LAMBDA_FUNCTION_VERSION"] = version
+	vars["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(mem)
+	vars["AWS_LAMBDA_LOG_GROUP_NAME"] = "/sluice/" + cfg.Function
+	vars["AWS_LAMBDA_LOG_STREAM_NAME"] = now.UTC().Format("2006/01/02") + "/[" + version + "]" + cfg.ID
+	out := make([]string, 0, len(vars))
+	for k, v := range vars {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}

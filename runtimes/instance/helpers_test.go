@@ -1,0 +1,141 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sluice.dev/runtimes/catalog"
+)
+
+// fixture is one runtime's test function folder; every runtime passes the same suite.
+type fixture struct {
+	runtime string
+	dir     string // under testdata
+	module  string // handler prefix: main.echo, index.echo
+	broken  string // a folder whose module has a syntax error, handler "broken.handler"
+}
+
+var suite = []fixture{
+	{runtime: "python", dir: "python", module: "main", broken: "pybroken"},
+	{runtime: "nodejs", dir: "nodejs", module: "index", broken: "nodebroken"},
+}
+
+func testdata(t testing.TB, dir string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "testdata", dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func newCatalog(t testing.TB) *catalog.Catalog {
+	t.Helper()
+	c := catalog.New(catalog.Options{})
+	t.Cleanup(func() { _ = c.Close() })
+	for _, id := range c.IDs() {
+		if err := c.Check(id); err != nil {
+			t.Fatalf("this test needs the real toolchains: %v", err)
+		}
+	}
+	return c
+}
+
+// logs collects the lines an instance prints.
+type logs struct {
+	mu    sync.Mutex
+	lines []Line
+}
+
+func (l *logs) add(line Line) {
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+}
+
+func (l *logs) get() []Line {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Line(nil), l.lines...)
+}
+
+var instanceSeq int
+
+func config(t testing.TB, fx fixture, fn string) Config {
+	instanceSeq++
+	return Config{
+		ID:       fmt.Sprintf("i-%d", instanceSeq),
+		Function: "fn-" + fx.runtime,
+		Version:  7,
+		Runtime:  fx.runtime,
+		Handler:  fx.module + "." + fn,
+		CodeDir:  testdata(t, fx.dir),
+		MemoryMB: 256,
+		Timeout:  30 * time.Second,
+	}
+}
+
+// start starts an instance and closes it when the test ends.
+func start(t testing.TB, cat *catalog.Catalog, cfg Config) *Instance {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	i, err := Start(ctx, cat, cfg)
+	if err != nil {
+		t.Fatalf("start %s %s: %v", cfg.Runtime, cfg.Handler, err)
+	}
+	t.Cleanup(func() { _ = i.Close() })
+	return i
+}
+
+var reqSeq int
+
+func request(payload string) Request {
+	reqSeq++
+	return Request{ID: "req-" + strconv.Itoa(reqSeq), Deadline: time.Now().Add(30 * time.Second), Payload: []byte(payload)}
+}
+
+// eventually polls cond until it returns nil or the deadline passes.
+func eventually(t testing.TB, within time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", within, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// gone reports whether pid no longer runs (absent, or a zombie nobody reaped yet).
+func gone(pid int) error {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i > 0 && len(s) > i+2 && s[i+2] == 'Z' {
+		return nil
+	}
+	return fmt.Errorf("process %d still runs: %s", pid, s)
+}
+
+func waitDone(t testing.TB, i *Instance) {
+	t.Helper()
+	select {
+	case <-i.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("instance not done")
+	}
+}

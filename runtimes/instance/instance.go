@@ -1,0 +1,402 @@
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"sluice.dev/runtimes/catalog"
+	"sluice.dev/runtimes/runtimeapi"
+)
+
+// Defaults applied when a Config leaves a field zero.
+const (
+	DefaultMemoryMB    = 128
+	DefaultTimeout     = 30 * time.Second
+	DefaultInitTimeout = 10 * time.Second
+	closeGrace         = time.Second // between SIGTERM and SIGKILL in Close
+	drainGrace         = 2 * time.Second
+)
+
+// Config describes one instance of a function.
+type Config struct {
+	ID       string // instance id, unique on the worker
+	Function string
+	Version  int
+	Runtime  string // a catalog runtime id
+	Handler  string
+	CodeDir  string // the unpacked code package (read-only for the function); the working directory
+	MemoryMB int    // DefaultMemoryMB when zero
+	Timeout  time.Duration
+	Env      map[string]string // the function's own variables; reserved names are refused
+	// Logs receives every line the process prints (stdout and stderr), tagged with the invocation
+	// in flight. Calls are serialised and lines of one stream arrive in order. It must return
+	// quickly (hand the line on): while it runs, the process's writes may block.
+	Logs func(Line)
+	// InitTimeout bounds Start besides its ctx; DefaultInitTimeout when zero.
+	InitTimeout time.Duration
+	// Sandbox, when set, confines the process; nil runs it directly (no isolation).
+	Sandbox Sandbox
+	// Logger receives the instance's lifecycle records; nil discards them.
+	Logger *slog.Logger
+}
+
+// Sandbox confines an instance's process. Wrap receives the command ready to run (interpreter,
+// arguments, environment, working directory, its own process group) and may rewrite any of it,
+// for example to run it under bubblewrap inside a cgroup. It must keep the process group. release
+// is called once after the process has exited and its output is drained.
+type Sandbox interface {
+	Wrap(ctx context.Context, cmd *exec.Cmd, cfg Config) (release func(), err error)
+}
+
+// Line is one line the process printed.
+type Line struct {
+	Time      time.Time
+	RequestID string // the invocation in flight when the line was read; "" between invocations
+	Stream    string // "stdout" or "stderr"
+	Text      string // without the newline; at most MaxLine bytes
+}
+
+// Request is one invocation.
+type Request struct {
+	ID              string    // the invocation id; no slashes
+	Deadline        time.Time // now + Config.Timeout when zero
+	Payload         []byte
+	Attributes      map[string]string // CloudEvent attributes for the context (id, type, source, subject, time)
+	TraceID         string            // optional Lambda-Runtime-Trace-Id
+	ClientContext   string            // optional, as Lambda's client context
+	CognitoIdentity string            // optional
+}
+
+// Response is a finished invocation. Error is set when the handler failed; the instance stays
+// usable.
+type Response struct {
+	Payload  []byte
+	Error    *FunctionError
+	Duration time.Duration // from handing the invocation in to its answer (or its end)
+}
+
+// Instance is one running function process. Its methods are safe for concurrent use; Invoke
+// runs one invocation at a time.
+type Instance struct {
+	cfg  Config
+	log  *slog.Logger
+	api  *runtimeapi.Server
+	cmd  *exec.Cmd
+	pgid int
+	out  [2]*output
+	tail tail
+
+	logMu   sync.Mutex
+	reqID   atomic.Pointer[string]
+	busy    atomic.Bool
+	closing atomic.Bool
+	initDur time.Duration
+
+	exited    chan struct{} // closed when the process is reaped; exitErr is set before
+	exitErr   error
+	done      chan struct{} // closed when the process is reaped, its output drained, everything released
+	closeOnce sync.Once
+}
+
+// Start launches an instance and returns when its bootstrap first asks for an invocation. If the
+// handler cannot be loaded (the bootstrap posts /init/error, or the process ends first), or ctx or
+// InitTimeout ends first, Start returns a *Failure wrapping ErrInit and leaves nothing running.
+// ctx bounds Start only, not the instance's life.
+func Start(ctx context.Context, cat *catalog.Catalog, cfg Config) (*Instance, error) {
+	if err := checkConfig(cat, cfg); err != nil {
+		return nil, fmt.Errorf("start %s: %w", cfg.ID, err)
+	}
+	launch, err := cat.Command(cfg.Runtime, cfg.MemoryMB)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", cfg.ID, err)
+	}
+	api, err := runtimeapi.New(runtimeapi.Options{Function: cfg.Function, Version: cfg.Version})
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", cfg.ID, err)
+	}
+	i := &Instance{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		api:    api,
+		exited: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	if i.log == nil {
+		i.log = slog.New(slog.DiscardHandler)
+	}
+	i.log = i.log.With("function", cfg.Function, "version", cfg.Version, "instance", cfg.ID)
+	i.cmd = &exec.Cmd{
+		Path:        launch.Path,
+		Args:        launch.Args,
+		Env:         environ(cfg, launch.Env, api.Addr(), time.Now()),
+		Dir:         cfg.CodeDir,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+	}
+	started := time.Now()
+	release, err := i.launch(ctx)
+	if err != nil {
+		_ = api.Close()
+		return nil, &Failure{Kind: ErrInit, Err: fmt.Errorf("start %s: %w", cfg.ID, err)}
+	}
+	go i.wait(release)
+
+	initTimeout := cfg.InitTimeout
+	if initTimeout <= 0 {
+		initTimeout = DefaultInitTimeout
+	}
+	timer := time.NewTimer(initTimeout)
+	defer timer.Stop()
+	fail := func(fe *runtimeapi.FunctionError, cause error) error {
+		i.kill()
+		<-i.done
+		f := &Failure{Kind: ErrInit, Function: convertError(fe), Exit: i.exitStatus(), Stderr: i.tail.get(), Err: cause}
+		i.log.Warn("instance init failed", "err", f)
+		return f
+	}
+	select {
+	case <-api.Ready():
+		i.initDur = time.Since(started)
+		i.log.Debug("instance ready", "init", i.initDur)
+		return i, nil
+	case fe := <-api.InitError():
+		return nil, fail(fe, nil)
+	case <-i.exited:
+		select {
+		case fe := <-api.InitError():
+			return nil, fail(fe, nil)
+		default:
+			return nil, fail(nil, errors.New("the process ended before asking for an invocation"))
+		}
+	case <-timer.C:
+		return nil, fail(nil, fmt.Errorf("not ready within %s", initTimeout))
+	case <-ctx.Done():
+		return nil, fail(nil, ctx.Err())
+	}
+}
+
+func checkConfig(cat *catalog.Catalog, cfg Config) error {
+	if cfg.ID == "" || cfg.Function == "" {
+		return fmt.Errorf("%w: ID and Function are required", ErrConfig)
+	}
+	if err := cat.Validate(cfg.Runtime, cfg.Handler); err != nil {
+		return err
+	}
+	fi, err := os.Stat(cfg.CodeDir)
+	if err != nil || !fi.IsDir() {
+		return fmt.Errorf("%w: code folder %q is not a folder", ErrConfig, cfg.CodeDir)
+	}
+	return checkEnv(cfg.Env)
+}
+
+// launch starts the process with its output on two pipes and the reading goroutines running.
+func (i *Instance) launch(ctx context.Context) (release func(), err error) {
+	var files []*os.File // every pipe end, closed on failure
+	defer func() {
+		if err != nil {
+			for _, f := range files {
+				_ = f.Close()
+			}
+		}
+	}()
+	var writers [2]*os.File
+	for n, stream := range []string{"stdout", "stderr"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("pipe: %w", err)
+		}
+		files = append(files, r, w)
+		writers[n] = w
+		if i.out[n], err = newOutput(i, stream, r); err != nil {
+			return nil, fmt.Errorf("pipe: %w", err)
+		}
+	}
+	i.cmd.Stdout, i.cmd.Stderr = writers[0], writers[1]
+	release = func() {}
+	if i.cfg.Sandbox != nil {
+		if release, err = i.cfg.Sandbox.Wrap(ctx, i.cmd, i.cfg); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	if err := i.cmd.Start(); err != nil {
+		release()
+		return nil, fmt.Errorf("exec %s: %w", i.cmd.Path, err)
+	}
+	i.pgid = i.cmd.Process.Pid
+	_ = writers[0].Close()
+	_ = writers[1].Close()
+	for _, o := range i.out {
+		go o.run()
+	}
+	return release, nil
+}
+
+// wait reaps the process, ends whatever it left in its group, drains its output and releases
+// everything, then closes done.
+func (i *Instance) wait(release func()) {
+	err := i.cmd.Wait()
+	i.exitErr = err
+	close(i.exited)
+	_ = syscall.Kill(-i.pgid, syscall.SIGKILL) // what it forked dies with it
+	_ = i.api.Close()
+	timer := time.NewTimer(drainGrace)
+	defer timer.Stop()
+	for _, o := range i.out {
+		select {
+		case <-o.finished:
+		case <-timer.C:
+			// Something outside the group still holds the pipes: stop reading.
+			for _, o := range i.out {
+				_ = o.f.Close()
+			}
+			<-o.finished
+		}
+	}
+	release()
+	if i.closing.Load() {
+		i.log.Debug("instance closed", "exit", i.exitStatus())
+	} else {
+		i.log.Info("instance exited", "exit", i.exitStatus(), "err", err)
+	}
+	close(i.done)
+}
+
+// exitStatus describes how the process ended; "" while it runs.
+func (i *Instance) exitStatus() string {
+	select {
+	case <-i.exited:
+	default:
+		return ""
+	}
+	if i.exitErr == nil {
+		return "exit status 0"
+	}
+	var ee *exec.ExitError
+	if errors.As(i.exitErr, &ee) {
+		return ee.String()
+	}
+	return i.exitErr.Error()
+}
+
+// kill ends the whole process group at once.
+func (i *Instance) kill() {
+	select {
+	case <-i.exited:
+	default:
+		_ = syscall.Kill(-i.pgid, syscall.SIGKILL)
+	}
+}
+
+// Invoke runs one invocation and returns the handler's answer. A handler error is a Response
+// with Error set, and the instance stays usable. When req.Deadline or ctx passes first, the
+// whole process group is killed and the error wraps ErrTimeout; when the process dies on its
+// own, ErrCrashed (with its exit status and last stderr lines); after Close, ErrClosed; while
+// another Invoke runs, ErrBusy. After a timeout or crash the instance is finished.
+func (i *Instance) Invoke(ctx context.Context, req Request) (Response, error) {
+	if req.ID == "" || strings.ContainsAny(req.ID, "/?#% ") {
+		return Response{}, fmt.Errorf("%w: request id %q", ErrConfig, req.ID)
+	}
+	if !i.busy.CompareAndSwap(false, true) {
+		return Response{}, ErrBusy
+	}
+	defer i.busy.Store(false)
+	select {
+	case <-i.exited:
+		<-i.done
+		return Response{}, i.deadError()
+	default:
+	}
+	deadline := req.Deadline
+	if deadline.IsZero() {
+		timeout := i.cfg.Timeout
+		if timeout <= 0 {
+			timeout = DefaultTimeout
+		}
+		deadline = time.Now().Add(timeout)
+	}
+	ictx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+
+	id := req.ID
+	i.reqID.Store(&id)
+	start := time.Now()
+	r, err := i.api.Invoke(ictx, &runtimeapi.Invocation{
+		ID: req.ID, Deadline: deadline, Payload: req.Payload, Attributes: req.Attributes,
+		TraceID: req.TraceID, ClientContext: req.ClientContext, CognitoIdentity: req.CognitoIdentity,
+	})
+	resp := Response{Duration: time.Since(start)}
+	if err == nil {
+		i.out[0].drain()
+		i.out[1].drain()
+		i.reqID.Store(nil)
+		resp.Payload, resp.Error = r.Payload, convertError(r.Error)
+		return resp, nil
+	}
+	defer i.reqID.Store(nil)
+	if errors.Is(err, runtimeapi.ErrClosed) {
+		<-i.done
+		return resp, i.deadError()
+	}
+	if ictx.Err() != nil {
+		i.kill()
+		<-i.done
+		cause := ctx.Err() // the caller's own cancellation, when that was first
+		if cause == nil {
+			cause = fmt.Errorf("deadline %s passed", deadline.Format(time.RFC3339Nano))
+		}
+		i.log.Info("invocation timed out; instance killed", "invocation", req.ID, "duration", resp.Duration)
+		return resp, &Failure{Kind: ErrTimeout, Exit: i.exitStatus(), Stderr: i.tail.get(), Err: cause}
+	}
+	return resp, fmt.Errorf("invoke %s: %w", req.ID, err)
+}
+
+// deadError is the error for an instance whose process has ended.
+func (i *Instance) deadError() error {
+	if i.closing.Load() {
+		return ErrClosed
+	}
+	return &Failure{Kind: ErrCrashed, Exit: i.exitStatus(), Stderr: i.tail.get()}
+}
+
+// InitDuration is how long the bootstrap took from launch to its first request for work.
+func (i *Instance) InitDuration() time.Duration { return i.initDur }
+
+// Done is closed when the process has exited and its output is drained.
+func (i *Instance) Done() <-chan struct{} { return i.done }
+
+// Close stops the process: SIGTERM to its group, then SIGKILL after a short grace. It waits for
+// the instance's goroutines and is idempotent. An Invoke in flight returns ErrClosed.
+func (i *Instance) Close() error {
+	i.closeOnce.Do(func() {
+		i.closing.Store(true)
+		select {
+		case <-i.exited:
+		default:
+			_ = syscall.Kill(-i.pgid, syscall.SIGTERM)
+			t := time.NewTimer(closeGrace)
+			select {
+			case <-i.exited:
+			case <-t.C:
+				i.kill()
+			}
+			t.Stop()
+		}
+		<-i.done
+	})
+	return nil
+}
+
+func convertError(e *runtimeapi.FunctionError) *FunctionError {
+	if e == nil {
+		return nil
+	}
+	return &FunctionError{Type: e.Type, Message: e.Message, Trace: e.Trace}
+}

@@ -1,0 +1,57 @@
+'use strict';
+const { spawn } = require('child_process');
+
+exports.echo = async (event) => event;
+
+exports.noop = async () => null;
+
+exports.ctx = async (event, context) => ({
+  aws_request_id: context.awsRequestId,
+  function_name: context.functionName,
+  function_version: context.functionVersion,
+  memory_limit_in_mb: context.memoryLimitInMB,
+  invoked_function_arn: context.invokedFunctionArn,
+  remaining: context.getRemainingTimeInMillis(),
+  cloudevent: context.cloudevent,
+});
+
+exports.fail = async () => {
+  throw new TypeError('boom');
+};
+
+exports.sleep = async () => {
+  const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+  console.log(`child ${child.pid}`);
+  await new Promise(() => {});
+};
+
+exports.crash = async () => {
+  process.stderr.write('about to crash\n');
+  process.exit(3);
+};
+
+exports.prints = async (event, context) => {
+  for (let n = 0; n < 5; n++) console.log(`line ${n}`);
+  console.error('to stderr');
+  console.log('x'.repeat(100000));
+  console.log('via context');
+  return 'printed';
+};
+
+exports.env = async () => ({ ...process.env });
+
+// Callback style.
+exports.callback = (event, context, callback) => {
+  setTimeout(() => callback(null, { via: 'callback', event }), 1);
+};
+
+exports.callbackError = (event, context, callback) => callback(new RangeError('bad range'));
+
+// An exception thrown outside the handler's promise ends the instance after failing the
+// invocation.
+exports.uncaught = async () => {
+  setTimeout(() => {
+    throw new Error('stray');
+  }, 1);
+  await new Promise(() => {});
+};

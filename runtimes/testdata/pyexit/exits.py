@@ -1,0 +1,5 @@
+import os
+import sys
+
+sys.stderr.write("leaving at import\n")
+os._exit(2)
