@@ -71,7 +71,7 @@ func (c *Client) request(ctx context.Context, method, path string, body io.Reade
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w (is sluice running? start it with sluice up, or set SLUICE_URL)", method, c.base+path, err)
+		return nil, fmt.Errorf("%w (is sluice running? start it with sluice up, or set SLUICE_URL)", err)
 	}
 	if resp.StatusCode >= 400 {
 		defer resp.Body.Close()
@@ -212,7 +212,7 @@ func (c *Client) Invoke(ctx context.Context, name string, data []byte, o InvokeO
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return Invocation{}, fmt.Errorf("invoke %s: %w (is sluice running? start it with sluice up, or set SLUICE_URL)", name, err)
+		return Invocation{}, fmt.Errorf("%w (is sluice running? start it with sluice up, or set SLUICE_URL)", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
