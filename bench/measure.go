@@ -25,9 +25,10 @@ const noopFunction = "def handler(e, c):\n    return None\n"
 // throughput is a fixed number of events pushed through a pipeline, timed until the last one
 // came out.
 type throughput struct {
-	n, done int
-	elapsed time.Duration
-	err     error
+	n, done  int
+	elapsed  time.Duration
+	accepted time.Duration // async only: until the last 202
+	err      error
 }
 
 func (t throughput) perSecond() float64 {
@@ -291,6 +292,7 @@ func measureAsync(ctx context.Context, c config, n *node, nc *nats.Conn) through
 		case id, ok := <-ids:
 			if !ok {
 				ids = nil
+				t.accepted = time.Since(start)
 				continue
 			}
 			sent[id] = true

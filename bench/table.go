@@ -41,6 +41,10 @@ func (r *results) markdown(c config) string {
 	fmt.Fprintf(&b, "| bare net/http keep-alive, c=1 | %s | %s | %s |\n", dur(r.httpC1, 0.5), dur(r.httpC1, 0.99), rate(r.httpC1.perSecond()))
 	fmt.Fprintf(&b, "| bare net/http keep-alive, c=%d | %s | %s | %s |\n", c.conc, dur(r.httpCN, 0.5), dur(r.httpCN, 0.99), rate(r.httpCN.perSecond()))
 	fmt.Fprintf(&b, "| JetStream publish+consume pass-through | | | %s |\n", rate(r.jsPass.perSecond()))
+	if r.async.accepted > 0 {
+		fmt.Fprintf(&b, "\nsluice accepted the %d async invocations (202) at %s; all of them had finished at %s.\n",
+			r.async.n, rate(float64(r.async.n)/r.async.accepted.Seconds()), rate(r.async.perSecond()))
+	}
 	if len(r.notes) > 0 {
 		b.WriteString("\nNotes:\n\n")
 		for _, n := range r.notes {
@@ -108,10 +112,10 @@ func dur(r sample, q float64) string {
 		return "n/a"
 	}
 	d := r.quantile(q)
-	if d < 10*time.Millisecond {
+	if d < time.Millisecond {
 		return fmt.Sprintf("%d µs", d.Microseconds())
 	}
-	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
 }
 
 func rate(v float64) string {
