@@ -30,6 +30,15 @@
 //
 // Errors are JSON {"errorMessage","errorType"} with status 400, 403, 404, 405 or 413, as Lambda does.
 //
+// The server speaks the subset of HTTP/1.1 that Runtime API clients use: persistent connections,
+// Content-Length or chunked request bodies, Expect: 100-continue, Connection: close. It is written
+// for the warm path: one goroutine per connection, no per-request goroutines, timers or header
+// maps, responses written straight into the connection's buffer. An oversized body up to 64 MiB
+// is read and dropped so the 413 arrives on a usable connection; beyond that the connection closes.
+// A connection waiting on /next is not watched for the client going away: a runtime that gives up
+// on a /next must not open another one (the bootstraps never do; the instance's process ending
+// closes everything).
+//
 // # Contract
 //
 // Invoke hands in one invocation at a time (ErrBusy otherwise) and returns its result, the

@@ -2,22 +2,20 @@ package runtimeapi
 
 import (
 	"encoding/json"
-	"hash/fnv"
 	"slices"
-	"strconv"
 	"time"
 	"unicode/utf8"
 )
 
-// attributesJSON encodes attrs as a JSON object with sorted keys, escaping everything outside
+// appendAttributes appends attrs as a JSON object with sorted keys, escaping everything outside
 // printable ASCII so the value is a safe header in any client (Python reads headers as Latin-1).
-func attributesJSON(attrs map[string]string) string {
-	keys := make([]string, 0, len(attrs))
+func appendAttributes(b []byte, attrs map[string]string) []byte {
+	var arr [8]string
+	keys := arr[:0]
 	for k := range attrs {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	b := make([]byte, 0, 128)
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -27,7 +25,7 @@ func attributesJSON(attrs map[string]string) string {
 		b = append(b, ':')
 		b = appendASCIIString(b, attrs[k])
 	}
-	return string(append(b, '}'))
+	return append(b, '}')
 }
 
 const hexDigits = "0123456789abcdef"
@@ -104,23 +102,25 @@ func parseError(body []byte, headerType string) *FunctionError {
 	return e
 }
 
-// traceID derives an X-Ray style trace header from an invocation id.
-func traceID(id string, deadline time.Time) string {
-	h := fnv.New128a()
-	_, _ = h.Write([]byte(id))
-	var sum [16]byte
-	d := h.Sum(sum[:0])
-	b := make([]byte, 0, 64)
+// appendTraceID appends an X-Ray style trace header derived from an invocation id.
+func appendTraceID(b []byte, id string, deadline time.Time) []byte {
+	// FNV-1a, 64 bits twice (the id, then the id salted), for 24 hex digits of root id.
+	h1, h2 := uint64(14695981039346656037), uint64(14695981039346656037)^0x5bd1e995
+	for i := 0; i < len(id); i++ {
+		h1 = (h1 ^ uint64(id[i])) * 1099511628211
+		h2 = (h2 ^ uint64(id[i])) * 1099511628211
+	}
 	b = append(b, "Root=1-"...)
-	ts := strconv.FormatInt(deadline.Unix()&0xffffffff, 16)
-	for range 8 - len(ts) {
-		b = append(b, '0')
-	}
-	b = append(b, ts...)
+	b = appendHex(b, uint64(deadline.Unix())&0xffffffff, 8)
 	b = append(b, '-')
-	for _, c := range d[:12] {
-		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+	b = appendHex(b, h1, 16)
+	b = appendHex(b, h2&0xffffffff, 8)
+	return append(b, ";Sampled=0"...)
+}
+
+func appendHex(b []byte, v uint64, digits int) []byte {
+	for i := digits - 1; i >= 0; i-- {
+		b = append(b, hexDigits[v>>(uint(i)*4)&0xf])
 	}
-	b = append(b, ";Sampled=0"...)
-	return string(b)
+	return b
 }

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -73,8 +70,7 @@ type result struct {
 // Server serves the Runtime API for one instance.
 type Server struct {
 	ln   net.Listener
-	srv  *http.Server
-	arn  []string
+	arn  string
 	next chan *Invocation
 	res  chan result // buffered 1; sent to under mu only
 
@@ -87,7 +83,10 @@ type Server struct {
 	initErr   chan *FunctionError // buffered 1
 	closed    chan struct{}
 	closeOnce sync.Once
-	served    chan struct{}
+
+	connMu sync.Mutex
+	conns  map[net.Conn]struct{} // open connections, closed by Close
+	wg     sync.WaitGroup        // the accept loop and one goroutine per connection
 }
 
 // New starts a Server on opts.Listener or on a new 127.0.0.1:0 listener.
@@ -101,24 +100,16 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		ln:      ln,
-		arn:     []string{"arn:aws:lambda:local:000000000000:function:" + opts.Function + ":" + strconv.Itoa(opts.Version)},
+		arn:     "arn:aws:lambda:local:000000000000:function:" + opts.Function + ":" + strconv.Itoa(opts.Version),
 		next:    make(chan *Invocation),
 		res:     make(chan result, 1),
 		ready:   make(chan struct{}),
 		initErr: make(chan *FunctionError, 1),
 		closed:  make(chan struct{}),
-		served:  make(chan struct{}),
+		conns:   map[net.Conn]struct{}{},
 	}
-	s.srv = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          nil,
-	}
-	go func() {
-		defer close(s.served)
-		_ = s.srv.Serve(ln) // returns http.ErrServerClosed after Close
-	}()
+	s.wg.Add(1)
+	go s.accept()
 	return s, nil
 }
 
@@ -201,182 +192,18 @@ func (s *Server) complete(id string, r Result) bool {
 	return true
 }
 
-// Close stops serving, unblocks Invoke and the bootstrap's pending /next, and waits for the
-// serving goroutine. It is idempotent.
+// Close stops serving, unblocks Invoke and the bootstrap's pending /next, closes every
+// connection and waits for the server's goroutines. It is idempotent.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if err := s.srv.Shutdown(ctx); err != nil {
-			_ = s.srv.Close()
+		_ = s.ln.Close()
+		s.connMu.Lock()
+		for c := range s.conns {
+			_ = c.Close()
 		}
-		<-s.served
+		s.connMu.Unlock()
+		s.wg.Wait()
 	})
 	return nil
-}
-
-// ServeHTTP routes the Runtime API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	switch {
-	case p == pathNext:
-		if r.Method != http.MethodGet {
-			fail(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "use GET")
-			return
-		}
-		s.serveNext(w, r)
-	case strings.HasPrefix(p, pathInv):
-		if r.Method != http.MethodPost {
-			fail(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST")
-			return
-		}
-		id, kind, ok := strings.Cut(p[len(pathInv):], "/")
-		switch {
-		case ok && kind == "response":
-			s.serveResponse(w, r, id)
-		case ok && kind == "error":
-			s.serveError(w, r, id)
-		default:
-			fail(w, http.StatusNotFound, "NotFound", "unknown path "+p)
-		}
-	case p == pathInitEr:
-		if r.Method != http.MethodPost {
-			fail(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST")
-			return
-		}
-		s.serveInitError(w, r)
-	default:
-		fail(w, http.StatusNotFound, "NotFound", "unknown path "+p)
-	}
-}
-
-func (s *Server) serveNext(w http.ResponseWriter, r *http.Request) {
-	s.readyOnce.Do(func() { close(s.ready) })
-	var inv *Invocation
-	select {
-	case inv = <-s.next:
-	case <-r.Context().Done():
-		return
-	case <-s.closed:
-		fail(w, http.StatusInternalServerError, "Runtime.Closed", "the instance is shutting down")
-		return
-	}
-	h := w.Header()
-	h["Content-Type"] = contentJSON
-	h["Lambda-Runtime-Aws-Request-Id"] = []string{inv.ID}
-	h["Lambda-Runtime-Deadline-Ms"] = []string{strconv.FormatInt(inv.Deadline.UnixMilli(), 10)}
-	h["Lambda-Runtime-Invoked-Function-Arn"] = s.arn
-	trace := inv.TraceID
-	if trace == "" {
-		trace = traceID(inv.ID, inv.Deadline)
-	}
-	h["Lambda-Runtime-Trace-Id"] = []string{trace}
-	if inv.ClientContext != "" {
-		h["Lambda-Runtime-Client-Context"] = []string{inv.ClientContext}
-	}
-	if inv.CognitoIdentity != "" {
-		h["Lambda-Runtime-Cognito-Identity"] = []string{inv.CognitoIdentity}
-	}
-	if len(inv.Attributes) > 0 {
-		h["Sluice-Event-Attributes"] = []string{attributesJSON(inv.Attributes)}
-	}
-	h["Content-Length"] = []string{strconv.Itoa(len(inv.Payload))}
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(inv.Payload) // a broken connection surfaces as the invocation's deadline
-}
-
-func (s *Server) serveResponse(w http.ResponseWriter, r *http.Request, id string) {
-	body, err := readBody(r)
-	if errors.Is(err, errTooLarge) {
-		s.complete(id, Result{Error: &FunctionError{
-			Type:    "Function.ResponseSizeTooLarge",
-			Message: fmt.Sprintf("response payload size exceeded maximum allowed payload size (%d bytes)", MaxResponse),
-		}})
-		fail(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", err.Error())
-		return
-	}
-	if err != nil {
-		fail(w, http.StatusBadRequest, "InvalidRequest", err.Error())
-		return
-	}
-	if !s.complete(id, Result{Payload: body}) {
-		fail(w, http.StatusBadRequest, "InvalidRequestID", "invocation "+id+" is not in flight")
-		return
-	}
-	accepted(w)
-}
-
-func (s *Server) serveError(w http.ResponseWriter, r *http.Request, id string) {
-	body, err := readBody(r)
-	if err != nil && !errors.Is(err, errTooLarge) {
-		fail(w, http.StatusBadRequest, "InvalidRequest", err.Error())
-		return
-	}
-	if !s.complete(id, Result{Error: parseError(body, r.Header.Get("Lambda-Runtime-Function-Error-Type"))}) {
-		fail(w, http.StatusBadRequest, "InvalidRequestID", "invocation "+id+" is not in flight")
-		return
-	}
-	accepted(w)
-}
-
-func (s *Server) serveInitError(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r)
-	if err != nil && !errors.Is(err, errTooLarge) {
-		fail(w, http.StatusBadRequest, "InvalidRequest", err.Error())
-		return
-	}
-	s.mu.Lock()
-	started := s.started
-	s.mu.Unlock()
-	if started {
-		fail(w, http.StatusForbidden, "InvalidStateTransition", "init error after the first invocation")
-		return
-	}
-	select {
-	case s.initErr <- parseError(body, r.Header.Get("Lambda-Runtime-Function-Error-Type")):
-	default: // the first init error wins
-	}
-	accepted(w)
-}
-
-var (
-	contentJSON  = []string{"application/json"}
-	acceptedBody = []byte(`{"status":"OK"}`)
-	errTooLarge  = errors.New("body too large")
-)
-
-func accepted(w http.ResponseWriter) {
-	w.Header()["Content-Type"] = contentJSON
-	w.WriteHeader(http.StatusAccepted)
-	_, _ = w.Write(acceptedBody)
-}
-
-func fail(w http.ResponseWriter, status int, typ, msg string) {
-	w.Header()["Content-Type"] = contentJSON
-	w.WriteHeader(status)
-	_, _ = w.Write(appendError(nil, typ, msg))
-}
-
-// readBody reads a request body of at most MaxResponse bytes, allocating once when the length
-// is known.
-func readBody(r *http.Request) ([]byte, error) {
-	if r.ContentLength > MaxResponse {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", errTooLarge, r.ContentLength, MaxResponse)
-	}
-	if r.ContentLength >= 0 {
-		b := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, b); err != nil {
-			return nil, fmt.Errorf("read body: %w", err)
-		}
-		return b, nil
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, MaxResponse+1))
-	if err != nil {
-		return nil, fmt.Errorf("read body: %w", err)
-	}
-	if len(b) > MaxResponse {
-		return nil, fmt.Errorf("%w: the limit is %d bytes", errTooLarge, MaxResponse)
-	}
-	return b, nil
 }

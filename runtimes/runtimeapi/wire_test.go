@@ -1,0 +1,117 @@
+package runtimeapi
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestChunkedAndExpectContinue(t *testing.T) {
+	s, c := newServer(t)
+	ch := invokeAsync(context.Background(), s, &Invocation{ID: "ch", Deadline: time.Now().Add(time.Minute)})
+	c.do("GET", "/invocation/next", nil)
+	// A body of unknown length goes chunked; Expect: 100-continue waits for the interim answer.
+	req, _ := http.NewRequest("POST", c.base+"/invocation/ch/response", io.MultiReader(strings.NewReader(`{"a":`), strings.NewReader(`1}`)))
+	req.Header.Set("Expect", "100-continue")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || len(resp.TransferEncoding) != 0 {
+		t.Fatalf("status = %d", resp.StatusCode)
+	}
+	if a := wait(t, ch); a.err != nil || string(a.r.Payload) != `{"a":1}` {
+		t.Fatalf("invoke = %+v", a)
+	}
+}
+
+func TestOneConnectionServesManyInvocations(t *testing.T) {
+	s, c := newServer(t)
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	for n := range 50 {
+		id := fmt.Sprintf("k%d", n)
+		ch := invokeAsync(context.Background(), s, &Invocation{ID: id, Deadline: time.Now().Add(time.Minute), Payload: []byte(id)})
+		fmt.Fprintf(conn, "GET %s/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n", prefix)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != id || resp.Header.Get("Lambda-Runtime-Aws-Request-Id") != id {
+			t.Fatalf("next %d = %s %v", n, body, resp.Header)
+		}
+		fmt.Fprintf(conn, "POST %s/invocation/%s/response HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", prefix, id, len(id), id)
+		resp, err = http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("response %d: %v %v", n, resp, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if a := wait(t, ch); a.err != nil || string(a.r.Payload) != id {
+			t.Fatalf("invoke %d = %+v", n, a)
+		}
+	}
+	_ = c
+}
+
+func TestMalformedRequest(t *testing.T) {
+	s, _ := newServer(t)
+	for _, raw := range []string{
+		"NONSENSE\r\n\r\n",
+		"GET /x SPDY/3\r\n\r\n",
+		"POST " + prefix + "/init/error HTTP/1.1\r\nContent-Length: -4\r\n\r\n",
+		"GET /x HTTP/1.1\r\nno colon here\r\n\r\n",
+	} {
+		conn, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(conn, raw)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil || resp.StatusCode != http.StatusBadRequest || !resp.Close {
+			t.Errorf("%q: %v %v, want 400 and close", raw, resp, err)
+		}
+		conn.Close()
+	}
+}
+
+func TestCloseJoinsGoroutines(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	s, err := New(Options{Function: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	for range 3 {
+		conn, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+		fmt.Fprintf(conn, "GET %s/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n", prefix)
+	}
+	<-s.Ready()
+	_ = s.Close()
+	for _, c := range conns {
+		c.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > baseline {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after Close, %d before New", runtime.NumGoroutine(), baseline)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
