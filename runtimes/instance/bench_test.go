@@ -33,3 +33,28 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkColdStart measures Start (process launch to the bootstrap's first /next), one
+// invocation and Close, with no pre-started interpreter.
+func BenchmarkColdStart(b *testing.B) {
+	cat := newCatalog(b)
+	for _, fx := range suite {
+		b.Run(fx.runtime, func(b *testing.B) {
+			cfg := config(b, fx, "noop")
+			ctx := context.Background()
+			var init time.Duration
+			for b.Loop() {
+				i, err := Start(ctx, cat, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				init += i.InitDuration()
+				if _, err := i.Invoke(ctx, Request{ID: "cold", Payload: []byte(`{}`)}); err != nil {
+					b.Fatal(err)
+				}
+				_ = i.Close()
+			}
+			b.ReportMetric(float64(init.Microseconds())/float64(b.N), "init-µs/op")
+		})
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -67,7 +66,7 @@ type Line struct {
 
 // Request is one invocation.
 type Request struct {
-	ID              string    // the invocation id; no slashes
+	ID              string    // the invocation id, any text (escaped on the wire, see runtimeapi.WireID)
 	Deadline        time.Time // now + Config.Timeout when zero
 	Payload         []byte
 	Attributes      map[string]string // CloudEvent attributes for the context (id, type, source, subject, time)
@@ -301,8 +300,8 @@ func (i *Instance) kill() {
 // own, ErrCrashed (with its exit status and last stderr lines); after Close, ErrClosed; while
 // another Invoke runs, ErrBusy. After a timeout or crash the instance is finished.
 func (i *Instance) Invoke(ctx context.Context, req Request) (Response, error) {
-	if req.ID == "" || strings.ContainsAny(req.ID, "/?#% ") {
-		return Response{}, fmt.Errorf("%w: request id %q", ErrConfig, req.ID)
+	if req.ID == "" {
+		return Response{}, fmt.Errorf("%w: a request needs an id", ErrConfig)
 	}
 	if !i.busy.CompareAndSwap(false, true) {
 		return Response{}, ErrBusy

@@ -397,3 +397,25 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 		})
 	}
 }
+
+func TestAnyRequestID(t *testing.T) {
+	cat := newCatalog(t)
+	for _, fx := range suite {
+		t.Run(fx.runtime, func(t *testing.T) {
+			var l logs
+			cfg := config(t, fx, "prints")
+			cfg.Logs = l.add
+			i := start(t, cat, cfg)
+			req := request(`{}`)
+			req.ID = "bucket/key with space?" + req.ID
+			if resp, err := i.Invoke(context.Background(), req); err != nil || resp.Error != nil {
+				t.Fatalf("invoke: %v %+v", err, resp)
+			}
+			for _, line := range l.get() {
+				if line.RequestID != req.ID {
+					t.Fatalf("line tagged %q, want %q", line.RequestID, req.ID)
+				}
+			}
+		})
+	}
+}

@@ -10,7 +10,7 @@
 //
 //	GET  /invocation/next            blocks until Invoke hands an invocation in, then answers 200
 //	                                 with the payload as the body and these headers:
-//	                                   Lambda-Runtime-Aws-Request-Id        the invocation id
+//	                                   Lambda-Runtime-Aws-Request-Id        the invocation id (WireID)
 //	                                   Lambda-Runtime-Deadline-Ms           deadline, Unix milliseconds
 //	                                   Lambda-Runtime-Invoked-Function-Arn  arn:aws:lambda:local:000000000000:function:NAME:VERSION
 //	                                   Lambda-Runtime-Trace-Id              X-Ray style trace header

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -126,46 +127,56 @@ func (s *Server) InitError() <-chan *FunctionError { return s.initErr }
 // ctx ends first (the invocation is abandoned: a late answer is refused), ErrClosed after Close,
 // ErrBusy if another invocation is in flight.
 func (s *Server) Invoke(ctx context.Context, inv *Invocation) (Result, error) {
+	if inv.ID == "" {
+		return Result{}, errors.New("invocation without an id")
+	}
+	id := WireID(inv.ID)
 	s.mu.Lock()
 	if s.inflight != "" {
 		s.mu.Unlock()
 		return Result{}, ErrBusy
 	}
-	s.inflight, s.started = inv.ID, true
+	s.inflight, s.started = id, true
 	s.mu.Unlock()
 
 	select {
 	case s.next <- inv:
 	case <-ctx.Done():
-		s.abandon(inv.ID)
+		s.abandon(id)
 		return Result{}, ctx.Err()
 	case <-s.closed:
-		s.abandon(inv.ID)
+		s.abandon(id)
 		return Result{}, ErrClosed
 	}
 	for {
 		select {
 		case r := <-s.res:
-			if r.id != inv.ID {
+			if r.id != id {
 				continue // an answer to an abandoned invocation; cannot happen, but never mix them up
 			}
 			return r.Result, nil
 		case <-ctx.Done():
-			s.abandon(inv.ID)
+			s.abandon(id)
 			return Result{}, ctx.Err()
 		case <-s.closed:
 			select { // an answer posted just before the process went away still counts
 			case r := <-s.res:
-				if r.id == inv.ID {
+				if r.id == id {
 					return r.Result, nil
 				}
 			default:
 			}
-			s.abandon(inv.ID)
+			s.abandon(id)
 			return Result{}, ErrClosed
 		}
 	}
 }
+
+// WireID is how an invocation id travels on the Runtime API: in the
+// Lambda-Runtime-Aws-Request-Id header and in the /invocation/{id}/ paths that runtimes build from
+// it. Ids that are safe URL path segments travel unchanged; others are percent-escaped, so any
+// id (a CloudEvent id may hold slashes or spaces) round-trips.
+func WireID(id string) string { return url.PathEscape(id) }
 
 // abandon forgets the in-flight invocation id and any answer already queued for it.
 func (s *Server) abandon(id string) {

@@ -232,7 +232,7 @@ func (s *Server) serveNext(bw *bufio.Writer) bool {
 	}
 	b := bw.AvailableBuffer()
 	b = append(b, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: "...)
-	b = appendHeaderValue(b, inv.ID)
+	b = append(b, WireID(inv.ID)...)
 	b = append(b, "\r\nLambda-Runtime-Deadline-Ms: "...)
 	b = strconv.AppendInt(b, inv.Deadline.UnixMilli(), 10)
 	b = append(b, "\r\nLambda-Runtime-Invoked-Function-Arn: "...)

@@ -115,3 +115,23 @@ func TestCloseJoinsGoroutines(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestAnyIDRoundTrips(t *testing.T) {
+	s, c := newServer(t)
+	id := "bucket/key with space?x=1%"
+	ch := invokeAsync(context.Background(), s, &Invocation{ID: id, Deadline: time.Now().Add(time.Minute)})
+	resp, _ := c.do("GET", "/invocation/next", nil)
+	wire := resp.Header.Get("Lambda-Runtime-Aws-Request-Id")
+	if wire != WireID(id) || strings.ContainsAny(wire, "/ ?") {
+		t.Fatalf("wire id = %q", wire)
+	}
+	if resp, _ := c.do("POST", "/invocation/"+wire+"/response", []byte(`1`)); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("status = %d", resp.StatusCode)
+	}
+	if a := wait(t, ch); a.err != nil || string(a.r.Payload) != "1" {
+		t.Fatalf("invoke = %+v", a)
+	}
+	if WireID("7f3c-uuid_1.2~x") != "7f3c-uuid_1.2~x" {
+		t.Fatal("a plain id was escaped")
+	}
+}
