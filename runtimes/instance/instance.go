@@ -38,7 +38,8 @@ type Config struct {
 	Env      map[string]string // the function's own variables; reserved names are refused
 	// Logs receives every line the process prints (stdout and stderr), tagged with the invocation
 	// in flight. Calls are serialised and lines of one stream arrive in order. It must return
-	// quickly (hand the line on): while it runs, the process's writes may block.
+	// quickly (hand the line on): while it runs, the process's writes may block. It must not call
+	// the Instance's methods.
 	Logs func(Line)
 	// InitTimeout bounds Start besides its ctx; DefaultInitTimeout when zero.
 	InitTimeout time.Duration
