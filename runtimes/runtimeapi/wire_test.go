@@ -135,3 +135,31 @@ func TestAnyIDRoundTrips(t *testing.T) {
 		t.Fatal("a plain id was escaped")
 	}
 }
+
+func TestServesAGivenListener(t *testing.T) {
+	sock := t.TempDir() + "/runtime.sock"
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Function: "f", Listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Addr() != sock {
+		t.Fatalf("Addr = %q, want %q", s.Addr(), sock)
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	c := &client{t: t, base: "http://runtime" + prefix, hc: hc}
+	ch := invokeAsync(context.Background(), s, &Invocation{ID: "u", Deadline: time.Now().Add(time.Minute), Payload: []byte(`"x"`)})
+	if _, body := c.do("GET", "/invocation/next", nil); string(body) != `"x"` {
+		t.Fatalf("next = %s", body)
+	}
+	c.do("POST", "/invocation/u/response", []byte(`"y"`))
+	if a := wait(t, ch); a.err != nil || string(a.r.Payload) != `"y"` {
+		t.Fatalf("invoke = %+v", a)
+	}
+}
