@@ -1,12 +1,16 @@
 // Package node assembles sluice's roles into running processes: Up runs everything in one
 // process around an embedded NATS server; Serve runs one role against an existing bus.
+//
+// Stopping is ordered so that nothing in flight is lost: the HTTP server stops accepting and
+// finishes the calls it has (synchronous invocations still get their answers), then workers stop
+// pulling and finish running invocations, then telemetry is flushed, then the bus connection is
+// drained and the embedded server shut down.
 package node
 
 import (
-	"context"
-	"errors"
 	"io"
 	"log/slog"
+	"time"
 )
 
 // Endpoints are what a client needs to reach a running node.
@@ -18,25 +22,27 @@ type Endpoints struct {
 
 // UpOptions configure an all-in-one node.
 type UpOptions struct {
-	DataDir string          // bus store, credentials, code cache
-	Listen  string          // API and gateway address
-	Logger  *slog.Logger    //
-	Ready   func(Endpoints) // called once everything serves
-	Stderr  io.Writer
+	DataDir  string          // bus store, credentials, code cache
+	Listen   string          // API and gateway address; default 127.0.0.1:8080
+	NoWorker bool            // run without the in-process worker (events wait on the bus)
+	Logger   *slog.Logger    //
+	Ready    func(Endpoints) // called once everything serves
+	Stderr   io.Writer
 }
 
 // ServeOptions configure one role against an existing bus.
 type ServeOptions struct {
-	Role    string // gateway, worker, scaler or adapters
+	Role    string // gateway, worker or scaler
 	NATSURL string
 	DataDir string
 	Listen  string
 	Token   string
 	Logger  *slog.Logger
+	Ready   func(Endpoints) // called once the role serves (URL set for the gateway)
 }
 
-// Up runs an all-in-one node until ctx is cancelled, then drains and stops.
-func Up(ctx context.Context, o UpOptions) error { return errors.New("not built yet") }
+// DefaultListen is the API and gateway address of a node.
+const DefaultListen = "127.0.0.1:8080"
 
-// Serve runs one role until ctx is cancelled.
-func Serve(ctx context.Context, o ServeOptions) error { return errors.New("not built yet") }
+// stopTimeout bounds each step of an orderly stop.
+const stopTimeout = 30 * time.Second

@@ -1,0 +1,240 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"golang.org/x/sync/errgroup"
+
+	"sluice.dev/events"
+	"sluice.dev/runtimes/catalog"
+	"sluice.dev/services/api"
+	"sluice.dev/services/archive"
+	"sluice.dev/services/bus"
+	"sluice.dev/services/directory"
+	"sluice.dev/services/gateway"
+	"sluice.dev/services/httpjson"
+	"sluice.dev/services/registry"
+	"sluice.dev/services/scaler"
+	"sluice.dev/services/telemetry"
+	"sluice.dev/services/worker"
+)
+
+// Up runs an all-in-one node until ctx is cancelled, then stops in order.
+func Up(ctx context.Context, o UpOptions) error {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Listen == "" {
+		o.Listen = DefaultListen
+	}
+	if o.DataDir == "" {
+		return errors.New("up: no data directory")
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	secrets, err := bus.LoadSecrets(o.DataDir)
+	if err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("up: listen on %s: %w", o.Listen, err)
+	}
+	embedded, err := bus.StartEmbedded(bus.EmbeddedOptions{DataDir: o.DataDir, Logger: o.Logger}, &secrets)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("up: %w", err)
+	}
+	defer embedded.Shutdown()
+
+	roles := []string{"gateway", "api", "scaler"}
+	if !o.NoWorker {
+		roles = append(roles, "worker")
+	}
+	return run(ctx, runOptions{
+		natsURL: embedded.URL(), token: secrets.Token, dataDir: o.DataDir, listener: ln,
+		roles: roles, logger: o.Logger, ready: o.Ready,
+	})
+}
+
+// Serve runs one role against an existing bus until ctx is cancelled.
+func Serve(ctx context.Context, o ServeOptions) error {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.NATSURL == "" {
+		return errors.New("serve: no bus: pass --nats URL (sluice up prints SLUICE_NATS_URL)")
+	}
+	ro := runOptions{natsURL: o.NATSURL, token: o.Token, dataDir: o.DataDir, logger: o.Logger, ready: o.Ready}
+	switch o.Role {
+	case "gateway":
+		if o.Token == "" {
+			return errors.New("serve gateway: no API token: pass --token or set SLUICE_TOKEN")
+		}
+		if o.Listen == "" {
+			o.Listen = DefaultListen
+		}
+		ln, err := net.Listen("tcp", o.Listen)
+		if err != nil {
+			return fmt.Errorf("serve gateway: listen on %s: %w", o.Listen, err)
+		}
+		ro.listener, ro.roles = ln, []string{"gateway", "api"}
+	case "worker", "scaler":
+		ro.roles = []string{o.Role}
+	default:
+		return fmt.Errorf("serve: unknown role %q: use gateway, worker or scaler", o.Role)
+	}
+	if ro.dataDir == "" {
+		d, err := os.MkdirTemp("", "sluice-"+o.Role+"-")
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		defer os.RemoveAll(d)
+		ro.dataDir = d
+	}
+	return run(ctx, ro)
+}
+
+type runOptions struct {
+	natsURL, token, dataDir string
+	listener                net.Listener // nil: no HTTP
+	roles                   []string
+	logger                  *slog.Logger
+	ready                   func(Endpoints)
+}
+
+func (o runOptions) has(role string) bool {
+	for _, r := range o.roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// run wires the roles on one bus connection and stops them in order when ctx ends.
+func run(ctx context.Context, o runOptions) (err error) {
+	log := o.logger
+	conn, err := bus.Connect(ctx, o.natsURL, "sluice-"+o.roles[0], events.BusOptions{}, log)
+	if err != nil {
+		if o.listener != nil {
+			o.listener.Close()
+		}
+		return err
+	}
+	defer conn.Close()
+	fns, err := directory.Open(ctx, conn.JS, log)
+	if err != nil {
+		return err
+	}
+	defer fns.Close()
+	rts := catalog.New(catalog.Options{})
+	defer rts.Close()
+	limits := archive.Limits{}
+
+	tel := telemetry.NewPublisher(conn.JS, 65536, log)
+	telCtx, stopTel := context.WithCancel(context.WithoutCancel(ctx))
+	telDone := make(chan error, 1)
+	go func() { telDone <- tel.Run(telCtx) }()
+	defer func() { stopTel(); <-telDone }()
+
+	var wk *worker.Worker
+	if o.has("worker") {
+		host, _ := os.Hostname()
+		wk, err = worker.New(ctx, worker.Options{
+			ID: fmt.Sprintf("%s-%d", host, os.Getpid()), NC: conn.NC, JS: conn.JS, Fns: fns, Runtimes: rts,
+			Telemetry: tel, CodeDir: filepath.Join(o.dataDir, "code"), Limits: limits, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+	}
+
+	var srv *http.Server
+	ep := Endpoints{Token: o.token, NATSURL: o.natsURL}
+	if o.listener != nil {
+		reg, err := registry.New(conn.JS, rts, limits)
+		if err != nil {
+			return err
+		}
+		gw, err := gateway.New(ctx, gateway.Options{NC: conn.NC, JS: conn.JS, Fns: fns, Token: o.token, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer gw.Close()
+		root := mux.NewRouter()
+		root.HandleFunc("/healthz", health(o.roles, conn)).Methods(http.MethodGet)
+		// Routes register full /v1/... paths; this subrouter only adds the token check.
+		v1 := root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
+			return strings.HasPrefix(r.URL.Path, "/v1/")
+		}).Subrouter()
+		v1.Use(mux.MiddlewareFunc(httpjson.RequireToken(o.token)))
+		gw.Routes(v1, root)
+		api.New(reg, conn.JS, log).Routes(v1)
+		root.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httpjson.Error(w, http.StatusNotFound, httpjson.CodeNotFound, "no route %s %s", r.Method, r.URL.Path)
+		})
+		srv = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second}
+		ep.URL = "http://" + o.listener.Addr().String()
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	if o.has("scaler") {
+		sc, err := scaler.New(ctx, conn.JS, fns, time.Second, log)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return sc.Run(gctx) })
+	}
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorker()
+	if wk != nil {
+		g.Go(func() error { return wk.Run(workerCtx) })
+	}
+	if srv != nil {
+		g.Go(func() error {
+			if err := srv.Serve(o.listener); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		if srv != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				log.Warn("http drain", "err", err)
+			}
+		}
+		stopWorker()
+		return nil
+	})
+	log.Info("sluice serving", "roles", o.roles, "url", ep.URL)
+	if o.ready != nil {
+		o.ready(ep)
+	}
+	return g.Wait()
+}
+
+func health(roles []string, conn *bus.Conn) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		status, code := "ok", http.StatusOK
+		if !conn.NC.IsConnected() {
+			status, code = "bus disconnected", http.StatusServiceUnavailable
+		}
+		httpjson.Write(w, code, map[string]any{"status": status, "roles": roles})
+	}
+}

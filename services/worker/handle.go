@@ -1,0 +1,225 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+	"sluice.dev/runtimes/instance"
+)
+
+// handle runs one delivery of an event and finishes it.
+func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg) {
+	start := time.Now()
+	j := job{msg: msg, fn: p.fn, reply: msg.Headers().Get(events.HeaderReply), attempt: 1}
+	if meta, err := msg.Metadata(); err == nil {
+		j.attempt, j.enqueued = int(meta.NumDelivered), meta.Timestamp
+	}
+	ev, err := events.ParseHeaders(msg.Headers(), msg.Data())
+	j.id, j.trigger = ev.ID(), events.EventTrigger(ev)
+	if err != nil {
+		w.finish(ctx, j, rejected(j, fmt.Sprintf("malformed event: %v", err)))
+		return
+	}
+	deadline := time.Time{}
+	if s, ok := ev.Extensions()[events.ExtDeadline]; ok {
+		if ms, err := strconv.ParseInt(fmt.Sprint(s), 10, 64); err == nil {
+			deadline = time.UnixMilli(ms)
+			if start.After(deadline) { // the synchronous caller has given up: nobody to run it for
+				w.logger.Info("dropping an expired synchronous invocation", "function", j.fn, "invocation", j.id)
+				_ = msg.Term()
+				return
+			}
+		}
+	}
+	v, err := w.version(ctx, j.fn, events.EventVersion(ev))
+	if err != nil {
+		w.finish(ctx, j, rejected(j, err.Error()))
+		return
+	}
+	j.retries = v.Config.Retries
+
+	runDeadline := start.Add(v.Config.Timeout.D())
+	if !deadline.IsZero() && deadline.Before(runDeadline) {
+		runDeadline = deadline
+	}
+	if v.Config.Timeout.D() > events.AckWait/2 {
+		stop := progress(ctx, msg, events.AckWait/3)
+		defer stop()
+	}
+
+	res := events.Result{ID: j.id, Function: j.fn, Version: v.Version, Enqueued: j.enqueued, Started: start}
+	inst, cold, err := w.instance(ctx, p, v)
+	var resp instance.Response
+	if err == nil {
+		w.platformLine(j, v, "START RequestId: "+j.id+" Version: "+strconv.Itoa(v.Version))
+		resp, err = inst.inst.Invoke(ctx, instance.Request{
+			ID: j.id, Deadline: runDeadline, Payload: ev.Data(), Attributes: attributes(ev),
+		})
+	}
+	res.Finished = time.Now()
+	res.DurationMs = float64(res.Finished.Sub(start).Microseconds()) / 1000
+	res.Outcome, res.Error = outcome(resp, err, v)
+	if res.Outcome == events.OutcomeOK {
+		res.Payload = resp.Payload
+	}
+	if inst != nil {
+		if alive(inst) && (res.Outcome == events.OutcomeOK || res.Outcome == events.OutcomeError) {
+			p.put(inst)
+		} else {
+			_ = inst.inst.Close()
+		}
+	}
+	w.report(j, v, inst, res, cold)
+	w.finish(ctx, j, res)
+}
+
+func rejected(j job, msg string) events.Result {
+	return events.Result{ID: j.id, Function: j.fn, Outcome: events.OutcomeRejected,
+		Error: &events.FunctionError{Type: "Rejected", Message: msg}}
+}
+
+// version reads the version an event was resolved to, or the newest when it names none.
+func (w *Worker) version(ctx context.Context, fn string, n int) (events.Version, error) {
+	if n == 0 {
+		for _, f := range w.fns.Functions() {
+			if f.Name == fn {
+				n = f.Latest
+			}
+		}
+	}
+	v, err := w.fns.Version(ctx, fn, n)
+	if err != nil {
+		return v, fmt.Errorf("function %s version %d: %w", fn, n, err)
+	}
+	return v, nil
+}
+
+// instance returns a warm instance of the version, or starts one (cold).
+func (w *Worker) instance(ctx context.Context, p *pool, v events.Version) (*warm, bool, error) {
+	hit, evict := p.take(v.Version)
+	if evict != nil {
+		_ = evict.inst.Close()
+	}
+	if hit != nil {
+		return hit, false, nil
+	}
+	dir, err := w.code.Dir(ctx, v.Code)
+	if err != nil {
+		return nil, true, fmt.Errorf("%w: %w", instance.ErrInit, err)
+	}
+	w.mu.Lock()
+	w.seq++
+	id := fmt.Sprintf("%s-%d", w.id, w.seq)
+	w.mu.Unlock()
+	inst, err := instance.Start(ctx, w.rt, instance.Config{
+		ID: id, Function: v.Function, Version: v.Version, Runtime: v.Config.Runtime, Handler: v.Config.Handler,
+		CodeDir: dir, MemoryMB: v.Config.MemoryMB, Timeout: v.Config.Timeout.D(), Env: v.Config.Env,
+		Logs: func(l instance.Line) {
+			w.tel.Log(events.LogLine{Time: l.Time, Function: v.Function, Version: v.Version, Instance: id,
+				InvocationID: l.RequestID, Stream: l.Stream, Message: l.Text})
+		},
+	})
+	if err != nil {
+		return nil, true, err
+	}
+	return &warm{inst: inst, version: v.Version}, true, nil
+}
+
+func alive(x *warm) bool {
+	select {
+	case <-x.inst.Done():
+		return false
+	default:
+		return true
+	}
+}
+
+// outcome classifies an attempt.
+func outcome(resp instance.Response, err error, v events.Version) (events.Outcome, *events.FunctionError) {
+	switch {
+	case err == nil && resp.Error == nil:
+		return events.OutcomeOK, nil
+	case err == nil:
+		return events.OutcomeError, &events.FunctionError{Type: resp.Error.Type, Message: resp.Error.Message, Trace: resp.Error.Trace}
+	case errors.Is(err, instance.ErrTimeout):
+		return events.OutcomeTimeout, &events.FunctionError{Type: "Timeout", Message: fmt.Sprintf("task timed out after %s", v.Config.Timeout.D())}
+	case errors.Is(err, instance.ErrInit):
+		return events.OutcomeInit, &events.FunctionError{Type: "InitError", Message: err.Error()}
+	case errors.Is(err, instance.ErrCrashed):
+		return events.OutcomeCrash, &events.FunctionError{Type: "Crash", Message: err.Error()}
+	default:
+		return events.OutcomeCrash, &events.FunctionError{Type: "Crash", Message: err.Error()}
+	}
+}
+
+func attributes(ev interface {
+	ID() string
+	Type() string
+	Source() string
+	Subject() string
+	Time() time.Time
+}) map[string]string {
+	a := map[string]string{"id": ev.ID(), "type": ev.Type(), "source": ev.Source()}
+	if s := ev.Subject(); s != "" {
+		a["subject"] = s
+	}
+	if t := ev.Time(); !t.IsZero() {
+		a["time"] = t.UTC().Format(time.RFC3339Nano)
+	}
+	return a
+}
+
+// progress tells JetStream the event is still being worked on, every interval until stopped.
+func progress(ctx context.Context, msg jetstream.Msg, every time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func (w *Worker) platformLine(j job, v events.Version, text string) {
+	w.tel.Log(events.LogLine{Time: time.Now(), Function: j.fn, Version: v.Version, InvocationID: j.id, Stream: "platform", Message: text})
+}
+
+// report publishes the END and REPORT lines and the meter of an attempt.
+func (w *Worker) report(j job, v events.Version, inst *warm, res events.Result, cold bool) {
+	billed := int64(math.Ceil(res.DurationMs))
+	m := events.Meter{
+		InvocationID: j.id, Function: j.fn, Version: v.Version, Trigger: j.trigger, Start: res.Started,
+		DurationMs: res.DurationMs, BilledMs: billed, MemoryMB: v.Config.MemoryMB, Outcome: res.Outcome,
+		Cold: cold, Attempt: j.attempt,
+	}
+	if inst != nil && cold {
+		m.InitMs = float64(inst.inst.InitDuration().Microseconds()) / 1000
+	}
+	w.tel.Meter(m)
+	if inst == nil {
+		return
+	}
+	w.platformLine(j, v, "END RequestId: "+j.id)
+	line := fmt.Sprintf("REPORT RequestId: %s Duration: %.2f ms Billed Duration: %d ms Memory Size: %d MB Outcome: %s",
+		j.id, res.DurationMs, billed, v.Config.MemoryMB, res.Outcome)
+	if cold {
+		line += fmt.Sprintf(" Init Duration: %.2f ms", m.InitMs)
+	}
+	w.platformLine(j, v, line)
+}

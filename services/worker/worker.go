@@ -1,0 +1,283 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+	"sluice.dev/runtimes/catalog"
+	"sluice.dev/services/archive"
+)
+
+// Functions is the worker's view of what is deployed.
+type Functions interface {
+	Functions() []events.Function
+	Changed() <-chan struct{}
+	Version(ctx context.Context, name string, n int) (events.Version, error)
+}
+
+// Telemetry receives log lines and meters; it must not block.
+type Telemetry interface {
+	Log(events.LogLine)
+	Meter(events.Meter)
+}
+
+// Options wire a Worker.
+type Options struct {
+	ID        string // names this worker in logs and instance ids
+	NC        *nats.Conn
+	JS        jetstream.JetStream
+	Fns       Functions
+	Runtimes  *catalog.Catalog
+	Telemetry Telemetry
+	CodeDir   string // where code packages are unpacked
+	Limits    archive.Limits
+	Backoff   func(attempt int) time.Duration // default Backoff
+	Drain     time.Duration                   // how long a graceful stop waits for running invocations; default 30s
+	Logger    *slog.Logger
+}
+
+// Worker pulls and runs invocations of every deployed function.
+type Worker struct {
+	id      string
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	fns     Functions
+	rt      *catalog.Catalog
+	tel     Telemetry
+	code    *codeCache
+	results jetstream.KeyValue
+	backoff func(int) time.Duration
+	drain   time.Duration
+	logger  *slog.Logger
+
+	mu    sync.Mutex
+	pools map[string]*running
+	seq   int
+}
+
+type running struct {
+	pool   *pool
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New prepares a worker; Run starts it.
+func New(ctx context.Context, o Options) (*Worker, error) {
+	results, err := o.JS.KeyValue(ctx, events.BucketResults)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	store, err := o.JS.ObjectStore(ctx, events.ObjectCode)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	w := &Worker{
+		id: o.ID, nc: o.NC, js: o.JS, fns: o.Fns, rt: o.Runtimes, tel: o.Telemetry, results: results,
+		code:    &codeCache{store: store, dir: o.CodeDir, limits: o.Limits},
+		backoff: o.Backoff, drain: o.Drain, logger: o.Logger.With("worker", o.ID),
+		pools: map[string]*running{},
+	}
+	if w.backoff == nil {
+		w.backoff = Backoff
+	}
+	if w.drain <= 0 {
+		w.drain = 30 * time.Second
+	}
+	return w, nil
+}
+
+// Run serves until ctx is cancelled, then stops pulling, lets running invocations finish (up to
+// the drain time) and stops every instance.
+func (w *Worker) Run(ctx context.Context) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		changed := w.fns.Changed()
+		w.reconcile(ctx)
+		select {
+		case <-ctx.Done():
+			w.stopAll()
+			return nil
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+// reconcile starts a puller for every deployed function and stops those of deleted ones.
+func (w *Worker) reconcile(ctx context.Context) {
+	want := map[string]events.Function{}
+	for _, f := range w.fns.Functions() {
+		want[f.Name] = f
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for name, r := range w.pools {
+		if _, ok := want[name]; !ok {
+			r.cancel()
+			go w.retire(r)
+			delete(w.pools, name)
+		}
+	}
+	for name, f := range want {
+		v, err := w.fns.Version(ctx, name, f.Latest)
+		if err != nil {
+			w.logger.Warn("read function version", "function", name, "err", err)
+			continue
+		}
+		if r, ok := w.pools[name]; ok {
+			r.pool.configure(v.Config)
+			continue
+		}
+		pctx, cancel := context.WithCancel(ctx)
+		r := &running{pool: newPool(name, v.Config), cancel: cancel, done: make(chan struct{})}
+		w.pools[name] = r
+		go func() {
+			defer close(r.done)
+			w.serve(pctx, r.pool)
+		}()
+	}
+}
+
+func (w *Worker) stopAll() {
+	w.mu.Lock()
+	rs := make([]*running, 0, len(w.pools))
+	for name, r := range w.pools {
+		r.cancel()
+		rs = append(rs, r)
+		delete(w.pools, name)
+	}
+	w.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Go(func() { w.retire(r) })
+	}
+	wg.Wait()
+}
+
+func (w *Worker) retire(r *running) {
+	<-r.done
+	for _, inst := range r.pool.drain() {
+		_ = inst.inst.Close()
+	}
+}
+
+// serve pulls one function's events while ctx lives. On return every invocation it started has
+// finished: running ones get up to the drain time, then their context is cancelled.
+func (w *Worker) serve(ctx context.Context, p *pool) {
+	log := w.logger.With("function", p.fn)
+	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRuns()
+	var inflight sync.WaitGroup
+	defer func() {
+		done := make(chan struct{})
+		go func() { inflight.Wait(); close(done) }()
+		t := time.NewTimer(w.drain)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			log.Warn("drain time over; stopping running invocations")
+			cancelRuns()
+			<-done
+		}
+	}()
+
+	reaper := time.NewTicker(time.Second)
+	defer reaper.Stop()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-reaper.C:
+				for _, x := range p.expired(now) {
+					_ = x.inst.Close()
+				}
+			}
+		}
+	}()
+
+	for ctx.Err() == nil {
+		cons, err := w.js.CreateOrUpdateConsumer(ctx, events.StreamInvoke, events.ConsumerConfig(p.fn))
+		if err != nil {
+			log.Warn("bind consumer", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		w.pull(ctx, runCtx, p, cons, &inflight, log)
+	}
+}
+
+// pull takes events while there is a free slot, each run on its own goroutine under runCtx.
+func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consumer, inflight *sync.WaitGroup, log *slog.Logger) {
+	it, err := cons.Messages(jetstream.PullMaxMessages(batchSize(p)))
+	if err != nil {
+		log.Warn("pull", "err", err)
+		sleep(ctx, time.Second)
+		return
+	}
+	stop := context.AfterFunc(ctx, it.Drain)
+	defer stop()
+	defer it.Stop()
+	for {
+		if err := p.acquire(ctx); err != nil {
+			handBack(it)
+			return
+		}
+		msg, err := it.Next()
+		if err != nil {
+			p.release()
+			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() == nil {
+				log.Warn("next invocation", "err", err)
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			p.release()
+			_ = msg.Nak()
+			handBack(it)
+			return
+		}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer p.release()
+			w.handle(runCtx, p, msg)
+		}()
+	}
+}
+
+// handBack returns events fetched but not started, so another worker runs them at once.
+func handBack(it jetstream.MessagesContext) {
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			return
+		}
+		_ = msg.Nak()
+	}
+}
+
+func batchSize(p *pool) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return max(p.max, 1)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,303 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+	"sluice.dev/events/bustest"
+	"sluice.dev/runtimes/catalog"
+	"sluice.dev/services/archive"
+	"sluice.dev/services/directory"
+	"sluice.dev/services/gateway"
+	"sluice.dev/services/registry"
+	"sluice.dev/services/telemetry"
+	"sluice.dev/services/worker"
+)
+
+// fixture is a real bus, registry, directory, gateway and worker running real interpreters.
+type fixture struct {
+	bus *bustest.Bus
+	reg *registry.Registry
+	gw  *gateway.Gateway
+}
+
+func start(t *testing.T) *fixture {
+	t.Helper()
+	bus := bustest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rts := catalog.New(catalog.Options{})
+	reg, err := registry.New(bus.JS, rts, archive.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, err := directory.Open(ctx, bus.JS, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tel := telemetry.NewPublisher(bus.JS, 10000, logger)
+	w, err := worker.New(ctx, worker.Options{
+		ID: "test", NC: bus.Conn, JS: bus.JS, Fns: fns, Runtimes: rts, Telemetry: tel,
+		CodeDir: t.TempDir(), Backoff: func(int) time.Duration { return 10 * time.Millisecond },
+		Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(ctx, gateway.Options{NC: bus.Conn, JS: bus.JS, Fns: fns, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{}, 2)
+	go func() { _ = tel.Run(ctx); done <- struct{}{} }()
+	go func() { _ = w.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		<-done
+		gw.Close()
+		fns.Close()
+	})
+	return &fixture{bus: bus, reg: reg, gw: gw}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+func (f *fixture) deploy(t *testing.T, name, code string, cfg events.Config) events.Version {
+	t.Helper()
+	ctx := context.Background()
+	zip, err := archive.FromFile("main.py", []byte(code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := f.reg.PutCode(ctx, zip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Runtime, cfg.Handler = "python", "main.handler"
+	v, err := f.reg.Deploy(ctx, name, cfg, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func (f *fixture) sync(t *testing.T, v events.Version, data string) events.Result {
+	t.Helper()
+	r, err := f.gw.Sync(context.Background(), gateway.Call{Version: v, Data: []byte(data)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (f *fixture) result(t *testing.T, id string, done func(events.Result) bool) events.Result {
+	t.Helper()
+	var r events.Result
+	bustest.Eventually(t, 20*time.Second, func() error {
+		var err error
+		r, err = f.gw.Result(context.Background(), id)
+		if err != nil {
+			return err
+		}
+		if !done(r) {
+			return fmt.Errorf("invocation %s: %+v", id, r)
+		}
+		return nil
+	})
+	return r
+}
+
+// records reads every record of a limits stream's subject.
+func records[T any](t *testing.T, js jetstream.JetStream, stream, subject string, want int) []T {
+	t.Helper()
+	var out []T
+	bustest.Eventually(t, 10*time.Second, func() error {
+		out = nil
+		c, err := js.OrderedConsumer(context.Background(), stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+		if err != nil {
+			return err
+		}
+		batch, err := c.FetchNoWait(10000)
+		if err != nil {
+			return err
+		}
+		for m := range batch.Messages() {
+			var v T
+			if err := json.Unmarshal(m.Data(), &v); err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		if len(out) < want {
+			return fmt.Errorf("%d records on %s, want %d", len(out), subject, want)
+		}
+		return nil
+	})
+	return out
+}
+
+const echo = `
+import os
+def handler(event, context):
+    print("got", event)
+    return {"echo": event, "id": context.aws_request_id, "env": os.environ.get("GREETING"), "pid": os.getpid()}
+`
+
+func TestSyncInvokeReusesAWarmInstance(t *testing.T) {
+	f := start(t)
+	v := f.deploy(t, "echo", echo, events.Config{Env: map[string]string{"GREETING": "hi"}})
+	var pids []float64
+	for i := range 3 {
+		r := f.sync(t, v, fmt.Sprintf(`{"n":%d}`, i))
+		if r.Outcome != events.OutcomeOK {
+			t.Fatalf("invoke %d: %+v", i, r)
+		}
+		var got struct {
+			Echo map[string]int `json:"echo"`
+			ID   string         `json:"id"`
+			Env  string         `json:"env"`
+			PID  float64        `json:"pid"`
+		}
+		if err := json.Unmarshal(r.Payload, &got); err != nil {
+			t.Fatalf("payload %s: %v", r.Payload, err)
+		}
+		if got.Echo["n"] != i || got.ID != r.ID || got.Env != "hi" {
+			t.Fatalf("invoke %d payload = %s (id %s)", i, r.Payload, r.ID)
+		}
+		pids = append(pids, got.PID)
+	}
+	if pids[0] != pids[1] || pids[1] != pids[2] {
+		t.Fatalf("sequential invocations ran in different processes %v: the instance was not reused", pids)
+	}
+	meters := records[events.Meter](t, f.bus.JS, events.StreamMeters, events.MetersSubject("echo"), 3)
+	if !meters[0].Cold || meters[1].Cold || meters[2].Cold {
+		t.Fatalf("cold flags = %v %v %v, want true false false", meters[0].Cold, meters[1].Cold, meters[2].Cold)
+	}
+	logs := records[events.LogLine](t, f.bus.JS, events.StreamLogs, events.LogsSubject("echo"), 3)
+	var printed int
+	for _, l := range logs {
+		if l.Stream == "stdout" && strings.HasPrefix(l.Message, "got ") {
+			printed++
+			if l.InvocationID == "" {
+				t.Errorf("log line without invocation id: %+v", l)
+			}
+		}
+	}
+	if printed != 3 {
+		t.Fatalf("%d printed lines in the logs, want 3: %+v", printed, logs)
+	}
+}
+
+func TestFailuresAreReportedAndInstancesReplaced(t *testing.T) {
+	f := start(t)
+	v := f.deploy(t, "moody", `
+import os, time
+def handler(event, context):
+    if event == "raise":
+        raise ValueError("bad input")
+    if event == "sleep":
+        time.sleep(30)
+    if event == "crash":
+        os._exit(3)
+    return "fine"
+`, events.Config{Timeout: events.Duration(time.Second)})
+	cases := []struct {
+		data    string
+		outcome events.Outcome
+		errType string
+	}{
+		{`"raise"`, events.OutcomeError, "ValueError"},
+		{`"ok"`, events.OutcomeOK, ""},
+		{`"sleep"`, events.OutcomeTimeout, "Timeout"},
+		{`"ok"`, events.OutcomeOK, ""},
+		{`"crash"`, events.OutcomeCrash, "Crash"},
+		{`"ok"`, events.OutcomeOK, ""},
+	}
+	for _, c := range cases {
+		r := f.sync(t, v, c.data)
+		if r.Outcome != c.outcome {
+			t.Fatalf("%s: outcome %s, want %s (%+v)", c.data, r.Outcome, c.outcome, r.Error)
+		}
+		if c.errType != "" && (r.Error == nil || r.Error.Type != c.errType) {
+			t.Fatalf("%s: error %+v, want type %s", c.data, r.Error, c.errType)
+		}
+		if c.outcome == events.OutcomeOK && string(r.Payload) != `"fine"` {
+			t.Fatalf("%s: payload %s", c.data, r.Payload)
+		}
+	}
+}
+
+func TestAsyncResultAndRetriesIntoTheDLQ(t *testing.T) {
+	f := start(t)
+	ok := f.deploy(t, "fine", echo, events.Config{})
+	id, err := f.gw.Async(context.Background(), gateway.Call{Version: ok, Data: []byte(`{"name":"Bea"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.result(t, id, func(r events.Result) bool { return r.Status == events.StatusSucceeded })
+	if !strings.Contains(string(r.Payload), "Bea") || r.Attempts != 1 {
+		t.Fatalf("async result = %+v", r)
+	}
+
+	retries := 2
+	bad := f.deploy(t, "broken", "def handler(e, c):\n    raise RuntimeError('always')\n", events.Config{Retries: retries})
+	id, err = f.gw.Async(context.Background(), gateway.Call{Version: bad, Data: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = f.result(t, id, func(r events.Result) bool { return r.Status == events.StatusFailed })
+	if r.Attempts != retries+1 || r.Outcome != events.OutcomeError || r.Error.Type != "RuntimeError" {
+		t.Fatalf("failed result = %+v", r)
+	}
+	dlq := dlqMessage(t, f.bus.JS, "broken")
+	if got := dlq.Header.Get(worker.HeaderDLQAttempts); got != fmt.Sprint(retries+1) {
+		t.Fatalf("dead-lettered after %s attempts, want %d", got, retries+1)
+	}
+	if dlq.Header.Get("ce-id") != id || !strings.Contains(dlq.Header.Get(worker.HeaderDLQError), "always") {
+		t.Fatalf("dead letter headers = %v", dlq.Header)
+	}
+}
+
+func TestMalformedEventGoesStraightToTheDLQ(t *testing.T) {
+	f := start(t)
+	f.deploy(t, "strict", echo, events.Config{})
+	m := nats.NewMsg(events.InvokeSubject("strict"))
+	m.Data = []byte("no cloudevent headers")
+	if _, err := f.bus.JS.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	dlq := dlqMessage(t, f.bus.JS, "strict")
+	if dlq.Header.Get(worker.HeaderDLQOutcome) != string(events.OutcomeRejected) || string(dlq.Data) != "no cloudevent headers" {
+		t.Fatalf("dead letter = %v %q", dlq.Header, dlq.Data)
+	}
+}
+
+// dlqMessage waits for the newest dead letter of a function.
+func dlqMessage(t *testing.T, js jetstream.JetStream, fn string) *jetstream.RawStreamMsg {
+	t.Helper()
+	var out *jetstream.RawStreamMsg
+	bustest.Eventually(t, 20*time.Second, func() error {
+		s, err := js.Stream(context.Background(), events.StreamDLQ)
+		if err != nil {
+			return err
+		}
+		out, err = s.GetLastMsgForSubject(context.Background(), events.DLQSubject(fn))
+		return err
+	})
+	return out
+}
