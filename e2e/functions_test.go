@@ -33,6 +33,9 @@ def handler(event, context):
     time.sleep(10)
     return "woke up"
 `
+	shapedPy = `def handler(event, context):
+    return {"statusCode": 201, "headers": {"X-Greeting": "hi"}, "body": "created"}
+`
 	crashPy = `import os
 
 
@@ -158,6 +161,13 @@ func TestFunctions(t *testing.T) {
 			t.Fatalf("GET /fn/echo/some/path: %d %s", r.status, r.body)
 		}
 		wantContains(t, "the request becomes the event", string(r.body), "/some/path")
+
+		deployInline(t, n, "shaped", shapedPy)
+		r = n.request(t, http.MethodGet, "/fn/shaped", nil, false)
+		if r.status != http.StatusCreated || r.header.Get("X-Greeting") != "hi" || string(r.body) != "created" {
+			t.Errorf("a {statusCode, headers, body} answer: %d X-Greeting=%q body %q, want 201, hi, created",
+				r.status, r.header.Get("X-Greeting"), r.body)
+		}
 	})
 
 	t.Run("invocations API", func(t *testing.T) {
