@@ -143,20 +143,28 @@ func alive(x *warm) bool {
 
 // outcome classifies an attempt.
 func outcome(resp instance.Response, err error, v events.Version) (events.Outcome, *events.FunctionError) {
-	switch {
-	case err == nil && resp.Error == nil:
-		return events.OutcomeOK, nil
-	case err == nil:
+	if err == nil {
+		if resp.Error == nil {
+			return events.OutcomeOK, nil
+		}
 		return events.OutcomeError, &events.FunctionError{Type: resp.Error.Type, Message: resp.Error.Message, Trace: resp.Error.Trace}
-	case errors.Is(err, instance.ErrTimeout):
-		return events.OutcomeTimeout, &events.FunctionError{Type: "Timeout", Message: fmt.Sprintf("task timed out after %s", v.Config.Timeout.D())}
-	case errors.Is(err, instance.ErrInit):
-		return events.OutcomeInit, &events.FunctionError{Type: "InitError", Message: err.Error()}
-	case errors.Is(err, instance.ErrCrashed):
-		return events.OutcomeCrash, &events.FunctionError{Type: "Crash", Message: err.Error()}
-	default:
-		return events.OutcomeCrash, &events.FunctionError{Type: "Crash", Message: err.Error()}
 	}
+	o, typ := events.OutcomeCrash, "Runtime.ExitError"
+	switch {
+	case errors.Is(err, instance.ErrTimeout):
+		return events.OutcomeTimeout, &events.FunctionError{Type: "Sandbox.Timedout", Message: fmt.Sprintf("task timed out after %s", v.Config.Timeout.D())}
+	case errors.Is(err, instance.ErrInit):
+		o, typ = events.OutcomeInit, "Runtime.InitError"
+	}
+	fe := &events.FunctionError{Type: typ, Message: err.Error()}
+	var f *instance.Failure
+	if errors.As(err, &f) {
+		if f.Function != nil && f.Function.Type != "" {
+			fe.Type = f.Function.Type
+		}
+		fe.Trace = f.Stderr
+	}
+	return o, fe
 }
 
 func attributes(ev interface {

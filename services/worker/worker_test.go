@@ -223,9 +223,9 @@ def handler(event, context):
 	}{
 		{`"raise"`, events.OutcomeError, "ValueError"},
 		{`"ok"`, events.OutcomeOK, ""},
-		{`"sleep"`, events.OutcomeTimeout, "Timeout"},
+		{`"sleep"`, events.OutcomeTimeout, "Sandbox.Timedout"},
 		{`"ok"`, events.OutcomeOK, ""},
-		{`"crash"`, events.OutcomeCrash, "Crash"},
+		{`"crash"`, events.OutcomeCrash, "Runtime.ExitError"},
 		{`"ok"`, events.OutcomeOK, ""},
 	}
 	for _, c := range cases {
@@ -300,4 +300,13 @@ func dlqMessage(t *testing.T, js jetstream.JetStream, fn string) *jetstream.RawS
 		return err
 	})
 	return out
+}
+
+func TestInitErrorNamesTheCause(t *testing.T) {
+	f := start(t)
+	v := f.deploy(t, "typo", "def handle(e, c):\n    return 1\n", events.Config{Retries: 0})
+	r := f.sync(t, v, `{}`)
+	if r.Outcome != events.OutcomeInit || r.Error == nil || !strings.Contains(r.Error.Type, "HandlerNotFound") {
+		t.Fatalf("missing handler: %+v %+v", r, r.Error)
+	}
 }
