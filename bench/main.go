@@ -36,6 +36,7 @@ type config struct {
 	streamN  int           // messages through the JetStream pass-through
 	asyncN   int           // async invocations end to end
 	phaseCap time.Duration // time cap of each measured phase
+	keep     bool          // keep the node's folder and log
 }
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
@@ -50,6 +51,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.streamN, "stream", 50000, "messages through the JetStream pass-through")
 	fs.IntVar(&c.asyncN, "async", 2000, "async invocations end to end")
 	fs.DurationVar(&c.phaseCap, "cap", 60*time.Second, "time cap of each measured phase")
+	fs.BoolVar(&c.keep, "keep", false, "keep the node's temporary folder (data and up.log) for inspection")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
 	}

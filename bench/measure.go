@@ -56,7 +56,7 @@ func (r *results) note(format string, args ...any) {
 func measureAll(ctx context.Context, c config, self string) (*results, error) {
 	r := &results{}
 	fmt.Fprintln(os.Stderr, "bench: starting sluice up")
-	n, err := startNode(ctx, c.sluice)
+	n, err := startNode(ctx, c.sluice, c.keep)
 	if err != nil {
 		return nil, err
 	}

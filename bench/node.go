@@ -22,6 +22,7 @@ type node struct {
 	env     []string
 	cmd     *exec.Cmd
 	done    chan struct{}
+	keep    bool // leave dir (data, up.log) in place after stop
 	URL     string
 	Token   string
 	NATSURL string
@@ -29,7 +30,7 @@ type node struct {
 
 // startNode runs `sluice up` on a temporary data directory and a free loopback port and waits
 // until /healthz answers.
-func startNode(ctx context.Context, bin string) (*node, error) {
+func startNode(ctx context.Context, bin string, keep bool) (*node, error) {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return nil, err
@@ -66,7 +67,7 @@ func startNode(ctx context.Context, bin string) (*node, error) {
 		logf.Close()
 		return nil, fmt.Errorf("start sluice up: %w", err)
 	}
-	n := &node{bin: bin, dir: dir, env: env, cmd: cmd, done: make(chan struct{})}
+	n := &node{bin: bin, dir: dir, env: env, cmd: cmd, done: make(chan struct{}), keep: keep}
 	vals := make(chan map[string]string, 1)
 	go func() {
 		defer close(n.done)
@@ -138,6 +139,10 @@ func (n *node) stop() {
 	}
 	_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
 	<-n.done
+	if n.keep {
+		fmt.Fprintf(os.Stderr, "bench: kept the node's folder (log: up.log): %s\n", n.dir)
+		return
+	}
 	_ = os.RemoveAll(n.dir)
 }
 
