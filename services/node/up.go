@@ -189,6 +189,12 @@ func run(ctx context.Context, o runOptions) (err error) {
 		ep.URL = "http://" + o.listener.Addr().String()
 	}
 
+	// Ready runs before the HTTP server answers (connections wait in the listener's backlog), so
+	// whatever it writes, such as the client config file, exists once /healthz answers.
+	if o.ready != nil {
+		o.ready(ep)
+	}
+	log.Info("sluice serving", "roles", o.roles, "url", ep.URL)
 	g, gctx := errgroup.WithContext(ctx)
 	if o.has("scaler") {
 		sc, err := scaler.New(ctx, conn.JS, fns, time.Second, log)
@@ -222,10 +228,6 @@ func run(ctx context.Context, o runOptions) (err error) {
 		stopWorker()
 		return nil
 	})
-	log.Info("sluice serving", "roles", o.roles, "url", ep.URL)
-	if o.ready != nil {
-		o.ready(ep)
-	}
 	return g.Wait()
 }
 
@@ -235,6 +237,12 @@ func health(roles []string, conn *bus.Conn) http.HandlerFunc {
 		if !conn.NC.IsConnected() {
 			status, code = "bus disconnected", http.StatusServiceUnavailable
 		}
-		httpjson.Write(w, code, map[string]any{"status": status, "roles": roles})
+		body := map[string]any{"status": status, "roles": roles}
+		for _, r := range roles {
+			if r == "worker" {
+				body["isolation"] = "none: instances run as plain processes"
+			}
+		}
+		httpjson.Write(w, code, body)
 	}
 }

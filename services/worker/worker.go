@@ -91,6 +91,8 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 	if w.drain <= 0 {
 		w.drain = 30 * time.Second
 	}
+	w.logger.Warn("instances run as plain processes of this worker's user, without namespaces or cgroup limits: " +
+		"a function can read what this user can read; run untrusted code only once the sandbox is configured")
 	return w, nil
 }
 
@@ -236,10 +238,13 @@ func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consu
 		msg, err := it.Next()
 		if err != nil {
 			p.release()
-			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() == nil {
-				log.Warn("next invocation", "err", err)
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				return
 			}
-			return
+			// Not terminal (a missed heartbeat, a reconnect): the iterator pulls again by itself,
+			// and stopping it would strand the events it holds until their ack wait ends.
+			log.Warn("next invocation", "err", err)
+			continue
 		}
 		if ctx.Err() != nil {
 			p.release()
