@@ -5,10 +5,10 @@ Standard library only. Start: python3 -u -B bootstrap.py, with AWS_LAMBDA_RUNTIM
 imported last, just before the invocation loop.
 """
 
-import http.client
 import importlib
 import json
 import os
+import socket
 import sys
 import time
 import traceback
@@ -16,23 +16,100 @@ import traceback
 PREFIX = "/2018-06-01/runtime"
 
 
+class Response:
+    """Status and headers (names lower-cased) of a Runtime API answer."""
+
+    __slots__ = ("status", "headers")
+
+    def __init__(self, status, headers):
+        self.status = status
+        self.headers = headers
+
+    def getheader(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+
 class RuntimeClient:
-    """One kept-alive HTTP connection to the Runtime API."""
+    """One kept-alive HTTP/1.1 connection to the Runtime API, spoken directly on a socket: the
+    protocol needs four requests and Content-Length or chunked bodies, and http.client costs
+    tens of milliseconds to import and tens of microseconds per call."""
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
-        self.conn = http.client.HTTPConnection(host, int(port))
+        self.address = (host.strip("[]"), int(port))
+        self.host = address
+        self.sock = None
+        self.rfile = None
 
-    def call(self, method, path, body=None, headers=None):
+    def connect(self):
+        sock = socket.create_connection(self.address)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock, self.rfile = sock, sock.makefile("rb")
+
+    def close(self):
+        if self.sock is not None:
+            try:
+                self.rfile.close()
+                self.sock.close()
+            except OSError:
+                pass
+        self.sock = self.rfile = None
+
+    def call(self, method, path, body=b"", headers=None):
+        head = "%s %s%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
+            method, PREFIX, path, self.host, len(body))
+        if headers:
+            for name, value in headers.items():
+                head += "%s: %s\r\n" % (name, value)
+        data = (head + "\r\n").encode("latin-1") + body
         for attempt in (0, 1):
             try:
-                self.conn.request(method, PREFIX + path, body=body, headers=headers or {})
-                resp = self.conn.getresponse()
-                return resp, resp.read()
-            except (http.client.HTTPException, OSError):
-                self.conn.close()
+                if self.sock is None:
+                    self.connect()
+                self.sock.sendall(data)
+                return self.read_response()
+            except OSError:
+                self.close()
                 if attempt:
                     raise
+
+    def read_response(self):
+        rfile = self.rfile
+        line = rfile.readline(65537)
+        if not line:
+            raise ConnectionError("runtime api closed the connection")
+        parts = line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+            raise ConnectionError("runtime api sent a malformed status line: %r" % line[:100])
+        status = int(parts[1])
+        headers = {}
+        while True:
+            line = rfile.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body = self.read_chunked()
+        else:
+            length = int(headers.get("content-length") or 0)
+            body = rfile.read(length) if length else b""
+            if len(body) != length:
+                raise ConnectionError("runtime api closed the connection mid-body")
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return Response(status, headers), body
+
+    def read_chunked(self):
+        chunks = []
+        while True:
+            size = int(self.rfile.readline(65537).split(b";", 1)[0].strip(), 16)
+            if size == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(65537)
 
     def next(self):
         resp, body = self.call("GET", "/invocation/next")
