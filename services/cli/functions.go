@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -24,30 +25,20 @@ func (a *app) listCmd() *cobra.Command {
 		Long:  `List prints every function with its latest version: NAME VERSION RUNTIME HANDLER MEMORY UPDATED.`,
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := checkOutput(output)
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			fns, err := c.List(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if asJSON {
+			return show(a, cmd, output, func(ctx context.Context, c *client.Client) ([]api.FunctionSummary, error) {
+				fns, err := c.List(ctx)
 				if fns == nil {
 					fns = []api.FunctionSummary{}
 				}
-				return a.printJSON(fns)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSION\tRUNTIME\tHANDLER\tMEMORY\tUPDATED")
-			for _, f := range fns {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d MB\t%s\n", f.Name, f.Latest, f.Runtime, f.Handler, f.MemoryMB, f.Updated.Local().Format(timeLayout))
-			}
-			return tw.Flush()
+				return fns, err
+			}, func(fns []api.FunctionSummary) error {
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tVERSION\tRUNTIME\tHANDLER\tMEMORY\tUPDATED")
+				for _, f := range fns {
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d MB\t%s\n", f.Name, f.Latest, f.Runtime, f.Handler, f.MemoryMB, f.Updated.Local().Format(timeLayout))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	outputFlag(cmd, &output)
@@ -61,23 +52,12 @@ func (a *app) getCmd() *cobra.Command {
 		Short: "Show a function and its latest version",
 		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := checkOutput(output)
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			d, err := c.Get(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(d)
-			}
-			a.printFunction(d)
-			return nil
+			return show(a, cmd, output, func(ctx context.Context, c *client.Client) (api.FunctionDetail, error) {
+				return c.Get(ctx, args[0])
+			}, func(d api.FunctionDetail) error {
+				a.printFunction(d)
+				return nil
+			})
 		},
 	}
 	outputFlag(cmd, &output)
@@ -176,4 +156,25 @@ until interrupted (Ctrl-C).`,
 	cmd.Flags().DurationVar(&o.Since, "since", 0, "how far back to start, e.g. 30m or 2h (default 10m)")
 	cmd.Flags().StringVar(&o.Invocation, "invocation", "", "only the lines of this invocation id")
 	return cmd
+}
+
+// show is the shape of every read command: check -o, fetch with the client, then print the
+// value as JSON or as text.
+func show[T any](a *app, cmd *cobra.Command, output string, fetch func(context.Context, *client.Client) (T, error), text func(T) error) error {
+	asJSON, err := checkOutput(output)
+	if err != nil {
+		return err
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	v, err := fetch(cmd.Context(), c)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return a.printJSON(v)
+	}
+	return text(v)
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -103,26 +104,15 @@ the exit code is 0 whatever the invocation's outcome.`,
   sluice invocation "$id"`,
 		Args: exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := checkOutput(output)
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			r, err := c.Invocation(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(r)
-			}
-			a.printResult(r)
-			if r.Status == events.StatusFailed {
-				return errSilent
-			}
-			return nil
+			return show(a, cmd, output, func(ctx context.Context, c *client.Client) (events.Result, error) {
+				return c.Invocation(ctx, args[0])
+			}, func(r events.Result) error {
+				a.printResult(r)
+				if r.Status == events.StatusFailed {
+					return errSilent
+				}
+				return nil
+			})
 		},
 	}
 	outputFlag(cmd, &output)

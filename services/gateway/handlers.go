@@ -48,13 +48,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	call := Call{Version: v, Data: body, ContentType: r.Header.Get("Content-Type")}
 	if r.Header.Get(HeaderInvocationType) == "Event" {
-		id, err := g.Async(r.Context(), call)
-		if err != nil {
-			g.unavailable(w, name, err)
-			return
-		}
-		w.Header().Set("Location", "/v1/invocations/"+id)
-		httpjson.Write(w, http.StatusAccepted, map[string]string{"invocationId": id})
+		g.async(w, r, call)
 		return
 	}
 	res, err := g.Sync(r.Context(), call)
@@ -127,12 +121,7 @@ func (g *Gateway) functionURL(w http.ResponseWriter, r *http.Request) {
 	}
 	call := Call{Version: v, Data: data, Type: events.TypeHTTPRequest, Trigger: "http", Source: "/sluice/fn/" + name, Subject: "/" + vars["path"]}
 	if r.Header.Get(HeaderInvocationType) == "Event" {
-		id, err := g.Async(r.Context(), call)
-		if err != nil {
-			g.unavailable(w, name, err)
-			return
-		}
-		httpjson.Write(w, http.StatusAccepted, map[string]string{"invocationId": id})
+		g.async(w, r, call)
 		return
 	}
 	res, err := g.Sync(r.Context(), call)
@@ -158,6 +147,17 @@ func (g *Gateway) functionURL(w http.ResponseWriter, r *http.Request) {
 		}
 		httpjson.Error(w, http.StatusBadGateway, "function_"+string(res.Outcome), "function %s failed: %s", name, msg)
 	}
+}
+
+// async queues the call and answers 202 with its id.
+func (g *Gateway) async(w http.ResponseWriter, r *http.Request, call Call) {
+	id, err := g.Async(r.Context(), call)
+	if err != nil {
+		g.unavailable(w, call.Version.Function, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/invocations/"+id)
+	httpjson.Write(w, http.StatusAccepted, map[string]string{"invocationId": id})
 }
 
 func (g *Gateway) resolve(w http.ResponseWriter, r *http.Request, name, qualifier string) (events.Version, bool) {
