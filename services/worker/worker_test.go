@@ -188,7 +188,8 @@ func TestSyncInvokeReusesAWarmInstance(t *testing.T) {
 	if !meters[0].Cold || meters[1].Cold || meters[2].Cold {
 		t.Fatalf("cold flags = %v %v %v, want true false false", meters[0].Cold, meters[1].Cold, meters[2].Cold)
 	}
-	logs := records[events.LogLine](t, f.bus.JS, events.StreamLogs, events.LogsSubject("echo"), 3)
+	// Each invocation writes START, its printed line, END and REPORT.
+	logs := records[events.LogLine](t, f.bus.JS, events.StreamLogs, events.LogsSubject("echo"), 12)
 	var printed int
 	for _, l := range logs {
 		if l.Stream == "stdout" && strings.HasPrefix(l.Message, "got ") {
