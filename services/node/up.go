@@ -143,7 +143,7 @@ func run(ctx context.Context, o runOptions) (err error) {
 	defer rts.Close()
 	limits := archive.Limits{}
 
-	tel := telemetry.NewPublisher(conn.JS, 65536, log)
+	tel := telemetry.NewPublisher(conn.NC, 65536, log)
 	telCtx, stopTel := context.WithCancel(context.WithoutCancel(ctx))
 	telDone := make(chan error, 1)
 	go func() { telDone <- tel.Run(telCtx) }()

@@ -2,8 +2,9 @@
 // log lines to SLUICE_LOGS and meter records to SLUICE_METERS.
 //
 // Publishing never slows the invocation path: records go into a bounded buffer that one goroutine
-// drains with asynchronous JetStream publishes, in order. When the buffer is full a record is
-// dropped and counted (Dropped), never waited for.
+// drains in order with plain NATS publishes on the streams' subjects. The streams store them
+// without sending an acknowledgement per record, which would double the bus's work for every line
+// printed. When the buffer is full a record is dropped and counted (Dropped), never waited for.
 package telemetry
 
 import (
@@ -13,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go"
 
 	"sluice.dev/events"
 )
@@ -25,15 +26,15 @@ type record struct {
 
 // Publisher buffers and publishes log lines and meters. Log and Meter are safe for concurrent use.
 type Publisher struct {
-	js      jetstream.JetStream
+	nc      *nats.Conn
 	logger  *slog.Logger
 	ch      chan record
 	dropped atomic.Uint64
 }
 
 // NewPublisher makes a publisher with room for size records in flight; Run publishes them.
-func NewPublisher(js jetstream.JetStream, size int, logger *slog.Logger) *Publisher {
-	return &Publisher{js: js, logger: logger, ch: make(chan record, size)}
+func NewPublisher(nc *nats.Conn, size int, logger *slog.Logger) *Publisher {
+	return &Publisher{nc: nc, logger: logger, ch: make(chan record, size)}
 }
 
 // Log queues one log line of a function.
@@ -54,7 +55,7 @@ func (p *Publisher) put(r record) {
 }
 
 // Run publishes queued records until ctx is cancelled, then publishes what is still queued and
-// waits (up to five seconds) for the bus to acknowledge it.
+// flushes it to the server (waiting up to five seconds).
 func (p *Publisher) Run(ctx context.Context) error {
 	for {
 		select {
@@ -66,10 +67,8 @@ func (p *Publisher) Run(ctx context.Context) error {
 				case r := <-p.ch:
 					p.publish(r)
 				default:
-					select {
-					case <-p.js.PublishAsyncComplete():
-					case <-time.After(5 * time.Second):
-						p.logger.Warn("telemetry: records still unacknowledged at stop", "pending", p.js.PublishAsyncPending())
+					if err := p.nc.FlushTimeout(5 * time.Second); err != nil {
+						p.logger.Warn("telemetry: flush at stop", "err", err)
 					}
 					return nil
 				}
@@ -84,7 +83,7 @@ func (p *Publisher) publish(r record) {
 		p.logger.Error("telemetry: encode record", "subject", r.subject, "err", err)
 		return
 	}
-	if _, err := p.js.PublishAsync(r.subject, b); err != nil {
+	if err := p.nc.Publish(r.subject, b); err != nil {
 		p.dropped.Add(1)
 		p.logger.Warn("telemetry: publish", "subject", r.subject, "err", err)
 	}

@@ -16,7 +16,7 @@ import (
 
 func TestPublishesInOrderAndFlushesOnStop(t *testing.T) {
 	bus := bustest.Start(t)
-	p := NewPublisher(bus.JS, 1000, slog.Default())
+	p := NewPublisher(bus.Conn, 1000, slog.Default())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- p.Run(ctx) }()
@@ -54,7 +54,7 @@ func TestPublishesInOrderAndFlushesOnStop(t *testing.T) {
 
 func TestFullBufferDropsAndCounts(t *testing.T) {
 	bus := bustest.Start(t)
-	p := NewPublisher(bus.JS, 2, slog.Default()) // not running: nothing drains
+	p := NewPublisher(bus.Conn, 2, slog.Default()) // not running: nothing drains
 	for range 5 {
 		p.Log(events.LogLine{Function: "f", Message: "x"})
 	}

@@ -14,8 +14,9 @@ import (
 	"sluice.dev/runtimes/instance"
 )
 
-// handle runs one delivery of an event and finishes it.
-func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg) {
+// handle runs one delivery of an event and finishes it. It calls release as soon as the instance
+// is free again, so the next event can start while this one's result is stored and acknowledged.
+func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release func()) {
 	start := time.Now()
 	j := job{msg: msg, fn: p.fn, reply: msg.Headers().Get(events.HeaderReply), attempt: 1}
 	if meta, err := msg.Metadata(); err == nil {
@@ -76,6 +77,7 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg) {
 			_ = inst.inst.Close()
 		}
 	}
+	release()
 	w.report(j, v, inst, res, cold)
 	w.finish(ctx, j, res)
 }

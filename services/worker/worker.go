@@ -255,8 +255,9 @@ func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consu
 		inflight.Add(1)
 		go func() {
 			defer inflight.Done()
-			defer p.release()
-			w.handle(runCtx, p, msg)
+			release := sync.OnceFunc(p.release)
+			defer release()
+			w.handle(runCtx, p, msg, release)
 		}()
 	}
 }

@@ -44,7 +44,7 @@ func start(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tel := telemetry.NewPublisher(bus.JS, 10000, logger)
+	tel := telemetry.NewPublisher(bus.Conn, 10000, logger)
 	w, err := worker.New(ctx, worker.Options{
 		ID: "test", NC: bus.Conn, JS: bus.JS, Fns: fns, Runtimes: rts, Telemetry: tel,
 		CodeDir: t.TempDir(), Backoff: func(int) time.Duration { return 10 * time.Millisecond },
