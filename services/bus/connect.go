@@ -19,19 +19,20 @@ type Conn struct {
 }
 
 // Connect dials the bus at url (credentials in the URL), reconnecting forever on loss, and makes
-// sure the whole bus exists.
-func Connect(ctx context.Context, url, name string, o events.BusOptions, logger *slog.Logger) (*Conn, error) {
-	nc, err := nats.Connect(url,
+// sure the whole bus exists. extra options may, for example, connect in-process (Embedded.InProcess).
+func Connect(ctx context.Context, url, name string, o events.BusOptions, logger *slog.Logger, extra ...nats.Option) (*Conn, error) {
+	opts := append([]nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				logger.Warn("bus disconnected", "err", err)
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { logger.Info("bus reconnected", "url", c.ConnectedUrlRedacted()) }),
-	)
+	}, extra...)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to bus: %w", err)
 	}

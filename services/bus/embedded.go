@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 
 	"sluice.dev/events"
 )
@@ -129,6 +130,10 @@ func StartEmbedded(o EmbeddedOptions, s *Secrets) (*Embedded, error) {
 	u := url.URL{Scheme: "nats", User: url.UserPassword(s.NATSUser, s.NATSPassword), Host: net.JoinHostPort(o.Host, strconv.Itoa(port))}
 	return &Embedded{srv: srv, url: u.String()}, nil
 }
+
+// InProcess is the connection option that reaches this server without a socket, for the roles
+// running in the same process.
+func (e *Embedded) InProcess() nats.Option { return nats.InProcessServer(e.srv) }
 
 // URL is the server's client URL with credentials.
 func (e *Embedded) URL() string { return e.url }

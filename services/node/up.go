@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 
 	"sluice.dev/events"
@@ -64,7 +65,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	}
 	return run(ctx, runOptions{
 		natsURL: embedded.URL(), token: secrets.Token, dataDir: o.DataDir, listener: ln,
-		roles: roles, logger: o.Logger, ready: o.Ready,
+		roles: roles, logger: o.Logger, ready: o.Ready, connect: []nats.Option{embedded.InProcess()},
 	})
 }
 
@@ -112,6 +113,7 @@ type runOptions struct {
 	roles                   []string
 	logger                  *slog.Logger
 	ready                   func(Endpoints)
+	connect                 []nats.Option // extra bus connection options
 }
 
 func (o runOptions) has(role string) bool {
@@ -126,7 +128,7 @@ func (o runOptions) has(role string) bool {
 // run wires the roles on one bus connection and stops them in order when ctx ends.
 func run(ctx context.Context, o runOptions) (err error) {
 	log := o.logger
-	conn, err := bus.Connect(ctx, o.natsURL, "sluice-"+o.roles[0], events.BusOptions{}, log)
+	conn, err := bus.Connect(ctx, o.natsURL, "sluice-"+o.roles[0], events.BusOptions{}, log, o.connect...)
 	if err != nil {
 		if o.listener != nil {
 			o.listener.Close()
