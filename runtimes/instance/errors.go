@@ -10,6 +10,7 @@ var (
 	ErrInit    = errors.New("instance init failed")    // the handler could not be loaded, or the process ended before it was ready
 	ErrTimeout = errors.New("invocation timed out")    // the deadline or ctx passed; the instance was killed
 	ErrCrashed = errors.New("instance crashed")        // the process died on its own
+	ErrOOM     = errors.New("memory limit exceeded")   // the sandbox's memory limit killed the process
 	ErrClosed  = errors.New("instance closed")         // Close was called
 	ErrBusy    = errors.New("instance busy")           // another Invoke is in flight
 	ErrConfig  = errors.New("invalid instance config") // Config or Request is unusable
@@ -24,10 +25,10 @@ type FunctionError struct {
 
 func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
 
-// Failure is the error of a failed Start or Invoke: its Kind (ErrInit, ErrTimeout, ErrCrashed)
+// Failure is the error of a failed Start or Invoke: its Kind (ErrInit, ErrTimeout, ErrCrashed, ErrOOM)
 // and what is known about why. errors.Is matches Kind and Err; errors.As finds the Failure.
 type Failure struct {
-	Kind     error          // ErrInit, ErrTimeout or ErrCrashed
+	Kind     error          // ErrInit, ErrTimeout, ErrCrashed or ErrOOM
 	Function *FunctionError // what the bootstrap reported (to /init/error), if anything
 	Exit     string         // how the process ended ("exit status 3", "signal: killed"); "" if it had not
 	Stderr   []string       // the last lines the process wrote to stderr, oldest first

@@ -51,11 +51,35 @@ type Config struct {
 
 // Sandbox confines an instance's process. Wrap receives the command ready to run (interpreter,
 // arguments, environment, working directory, its own process group) and may rewrite any of it,
-// for example to run it under bubblewrap inside a cgroup. It must keep the process group. release
-// is called once after the process has exited and its output is drained.
+// for example to run it under bubblewrap; it must keep the process group. The Jail it returns
+// follows that one process.
 type Sandbox interface {
-	Wrap(ctx context.Context, cmd *exec.Cmd, cfg Config) (release func(), err error)
+	Wrap(ctx context.Context, cmd *exec.Cmd, cfg Config) (Jail, error)
 }
+
+// Jail is the confinement of one process: Started is called right after the process started
+// (an error kills it), ResetPeak when an invocation begins, Usage after it ends or when the
+// process died, and Release once, after the process has exited and its output is drained.
+type Jail interface {
+	Started(pid int) error
+	ResetPeak()
+	Usage() Usage
+	Release()
+}
+
+// Usage is what a jail measured of its process.
+type Usage struct {
+	PeakMemoryBytes uint64 // the most memory used since the last ResetPeak; 0 when unknown
+	OOMKilled       bool   // the memory limit has killed a process of the jail
+}
+
+// bare is the jail of an unconfined process: it measures nothing.
+type bare struct{}
+
+func (bare) Started(int) error { return nil }
+func (bare) ResetPeak()        {}
+func (bare) Usage() Usage      { return Usage{} }
+func (bare) Release()          {}
 
 // Line is one line the process printed.
 type Line struct {
@@ -79,9 +103,10 @@ type Request struct {
 // Response is a finished invocation. Error is set when the handler failed; the instance stays
 // usable.
 type Response struct {
-	Payload  []byte
-	Error    *FunctionError
-	Duration time.Duration // from handing the invocation in to its answer (or its end)
+	Payload         []byte
+	Error           *FunctionError
+	Duration        time.Duration // from handing the invocation in to its answer (or its end)
+	PeakMemoryBytes uint64        // the instance's peak memory during the invocation; 0 when unknown
 }
 
 // Instance is one running function process. Its methods are safe for concurrent use; Invoke
@@ -94,6 +119,7 @@ type Instance struct {
 	pgid int
 	out  [2]*output
 	tail tail
+	jail Jail
 
 	logMu   sync.Mutex
 	reqID   atomic.Pointer[string]
@@ -142,12 +168,11 @@ func Start(ctx context.Context, cat *catalog.Catalog, cfg Config) (*Instance, er
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
 	}
 	started := time.Now()
-	release, err := i.launch(ctx)
-	if err != nil {
+	if err := i.launch(ctx); err != nil {
 		_ = api.Close()
 		return nil, &Failure{Kind: ErrInit, Err: fmt.Errorf("start %s: %w", cfg.ID, err)}
 	}
-	go i.wait(release)
+	go i.wait()
 
 	initTimeout := cfg.InitTimeout
 	if initTimeout <= 0 {
@@ -198,7 +223,7 @@ func checkConfig(cat *catalog.Catalog, cfg Config) error {
 }
 
 // launch starts the process with its output on two pipes and the reading goroutines running.
-func (i *Instance) launch(ctx context.Context) (release func(), err error) {
+func (i *Instance) launch(ctx context.Context) (err error) {
 	var files []*os.File // every pipe end, closed on failure
 	defer func() {
 		if err != nil {
@@ -211,37 +236,46 @@ func (i *Instance) launch(ctx context.Context) (release func(), err error) {
 	for n, stream := range []string{"stdout", "stderr"} {
 		r, w, err := os.Pipe()
 		if err != nil {
-			return nil, fmt.Errorf("pipe: %w", err)
+			return fmt.Errorf("pipe: %w", err)
 		}
 		files = append(files, r, w)
 		writers[n] = w
 		if i.out[n], err = newOutput(i, stream, r); err != nil {
-			return nil, fmt.Errorf("pipe: %w", err)
+			return fmt.Errorf("pipe: %w", err)
 		}
 	}
 	i.cmd.Stdout, i.cmd.Stderr = writers[0], writers[1]
-	release = func() {}
+	i.jail = bare{}
 	if i.cfg.Sandbox != nil {
-		if release, err = i.cfg.Sandbox.Wrap(ctx, i.cmd, i.cfg); err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
+		if i.jail, err = i.cfg.Sandbox.Wrap(ctx, i.cmd, i.cfg); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
 		}
 	}
 	if err := i.cmd.Start(); err != nil {
-		release()
-		return nil, fmt.Errorf("exec %s: %w", i.cmd.Path, err)
+		i.jail.Release()
+		return fmt.Errorf("exec %s: %w", i.cmd.Path, err)
 	}
 	i.pgid = i.cmd.Process.Pid
 	_ = writers[0].Close()
 	_ = writers[1].Close()
+	if err := i.jail.Started(i.pgid); err != nil {
+		_ = syscall.Kill(-i.pgid, syscall.SIGKILL)
+		_ = i.cmd.Wait()
+		i.jail.Release()
+		for _, o := range i.out {
+			_ = o.f.Close()
+		}
+		return fmt.Errorf("sandbox: %w", err)
+	}
 	for _, o := range i.out {
 		go o.run()
 	}
-	return release, nil
+	return nil
 }
 
 // wait reaps the process, ends whatever it left in its group, drains its output and releases
 // everything, then closes done.
-func (i *Instance) wait(release func()) {
+func (i *Instance) wait() {
 	err := i.cmd.Wait()
 	i.exitErr = err
 	close(i.exited)
@@ -260,7 +294,7 @@ func (i *Instance) wait(release func()) {
 			<-o.finished
 		}
 	}
-	release()
+	i.jail.Release()
 	if i.closing.Load() {
 		i.log.Debug("instance closed", "exit", i.exitStatus())
 	} else {
@@ -327,12 +361,13 @@ func (i *Instance) Invoke(ctx context.Context, req Request) (Response, error) {
 
 	id := req.ID
 	i.reqID.Store(&id)
+	i.jail.ResetPeak()
 	start := time.Now()
 	r, err := i.api.Invoke(ictx, &runtimeapi.Invocation{
 		ID: req.ID, Deadline: deadline, Payload: req.Payload, Attributes: req.Attributes,
 		TraceID: req.TraceID, ClientContext: req.ClientContext, CognitoIdentity: req.CognitoIdentity,
 	})
-	resp := Response{Duration: time.Since(start)}
+	resp := Response{Duration: time.Since(start), PeakMemoryBytes: i.jail.Usage().PeakMemoryBytes}
 	if err == nil {
 		i.out[0].drain()
 		i.out[1].drain()
@@ -363,7 +398,11 @@ func (i *Instance) deadError() error {
 	if i.closing.Load() {
 		return ErrClosed
 	}
-	return &Failure{Kind: ErrCrashed, Exit: i.exitStatus(), Stderr: i.tail.get()}
+	kind := ErrCrashed
+	if i.jail.Usage().OOMKilled {
+		kind = ErrOOM
+	}
+	return &Failure{Kind: kind, Exit: i.exitStatus(), Stderr: i.tail.get()}
 }
 
 // InitDuration is how long the bootstrap took from launch to its first request for work.

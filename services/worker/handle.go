@@ -78,7 +78,7 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 		}
 	}
 	release()
-	w.report(j, v, inst, res, cold)
+	w.report(j, v, inst, res, cold, resp.PeakMemoryBytes)
 	w.finish(ctx, j, res)
 }
 
@@ -157,6 +157,8 @@ func outcome(resp instance.Response, err error, v events.Version) (events.Outcom
 		return events.OutcomeTimeout, &events.FunctionError{Type: "Sandbox.Timedout", Message: fmt.Sprintf("task timed out after %s", v.Config.Timeout.D())}
 	case errors.Is(err, instance.ErrInit):
 		o, typ = events.OutcomeInit, "Runtime.InitError"
+	case errors.Is(err, instance.ErrOOM):
+		o, typ = events.OutcomeOOM, "Runtime.OutOfMemory"
 	}
 	fe := &events.FunctionError{Type: typ, Message: err.Error()}
 	var f *instance.Failure
@@ -211,12 +213,12 @@ func (w *Worker) platformLine(j job, v events.Version, text string) {
 }
 
 // report publishes the END and REPORT lines and the meter of an attempt.
-func (w *Worker) report(j job, v events.Version, inst *warm, res events.Result, cold bool) {
+func (w *Worker) report(j job, v events.Version, inst *warm, res events.Result, cold bool, peak uint64) {
 	billed := int64(math.Ceil(res.DurationMs))
 	m := events.Meter{
 		InvocationID: j.id, Function: j.fn, Version: v.Version, Trigger: j.trigger, Start: res.Started,
 		DurationMs: res.DurationMs, BilledMs: billed, MemoryMB: v.Config.MemoryMB, Outcome: res.Outcome,
-		Cold: cold, Attempt: j.attempt,
+		Cold: cold, Attempt: j.attempt, PeakMemoryMB: float64(peak) / (1 << 20),
 	}
 	if inst != nil && cold {
 		m.InitMs = float64(inst.inst.InitDuration().Microseconds()) / 1000
@@ -226,8 +228,11 @@ func (w *Worker) report(j job, v events.Version, inst *warm, res events.Result, 
 		return
 	}
 	w.platformLine(j, v, "END RequestId: "+j.id)
-	line := fmt.Sprintf("REPORT RequestId: %s Duration: %.2f ms Billed Duration: %d ms Memory Size: %d MB Outcome: %s",
-		j.id, res.DurationMs, billed, v.Config.MemoryMB, res.Outcome)
+	line := fmt.Sprintf("REPORT RequestId: %s Duration: %.2f ms Billed Duration: %d ms Memory Size: %d MB", j.id, res.DurationMs, billed, v.Config.MemoryMB)
+	if peak > 0 {
+		line += fmt.Sprintf(" Max Memory Used: %d MB", (peak+(1<<20)-1)>>20)
+	}
+	line += " Outcome: " + string(res.Outcome)
 	if cold {
 		line += fmt.Sprintf(" Init Duration: %.2f ms", m.InitMs)
 	}
