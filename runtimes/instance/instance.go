@@ -58,10 +58,13 @@ type Sandbox interface {
 }
 
 // Jail is the confinement of one process: Started is called right after the process started
-// (an error kills it), ResetPeak when an invocation begins, Usage after it ends or when the
-// process died, and Release once, after the process has exited and its output is drained.
+// (an error kills it), Limit when a pre-started process takes on a function's memory setting
+// (the CPU share follows memory), ResetPeak when an invocation begins, Usage after it ends or
+// when the process died, and Release once, after the process has exited and its output is
+// drained.
 type Jail interface {
 	Started(pid int) error
+	Limit(memoryMB int) error
 	ResetPeak()
 	Usage() Usage
 	Release()
@@ -77,6 +80,7 @@ type Usage struct {
 type bare struct{}
 
 func (bare) Started(int) error { return nil }
+func (bare) Limit(int) error   { return nil }
 func (bare) ResetPeak()        {}
 func (bare) Usage() Usage      { return Usage{} }
 func (bare) Release()          {}
