@@ -69,7 +69,7 @@ func (a *app) serveCmd() *cobra.Command {
 	var o ServeOptions
 	cmd := &cobra.Command{
 		Use:   "serve ROLE --nats URL [--data DIR] [--listen ADDR] [--token T]",
-		Short: "Run one role (gateway, worker, scaler, adapters) against an existing bus",
+		Short: "Run one role (gateway, worker, scaler) against an existing bus",
 		Long: `Serve runs one role of sluice against a NATS JetStream bus until interrupted, for
 deployments over several machines. The bus URL (with credentials) is what 'sluice up' prints
 as SLUICE_NATS_URL; --nats defaults to that variable, --token to SLUICE_TOKEN.
@@ -77,8 +77,7 @@ as SLUICE_NATS_URL; --nats defaults to that variable, --token to SLUICE_TOKEN.
 Roles:
   gateway    the API and invocation endpoints (needs --token)
   worker     runs function instances
-  scaler     turns queue lag into desired instances
-  adapters   trigger adapters (cron, object storage, queues)`,
+  scaler     turns queue lag into desired instances`,
 		Example: `  sluice serve worker --nats "$SLUICE_NATS_URL"
   sluice serve gateway --nats "$SLUICE_NATS_URL" --listen 0.0.0.0:8080 --token "$SLUICE_TOKEN"`,
 		Args: exactArgs("ROLE"),
