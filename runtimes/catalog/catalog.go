@@ -161,6 +161,24 @@ func (c *Catalog) Command(runtime string, memoryMB int) (Command, error) {
 	}, nil
 }
 
+// Specializable reports whether a function of runtime with env can run on a pre-started generic
+// process of that runtime, specialised when assigned (see package runtimeapi): the runtime's
+// bootstrap can do that, its toolchain is here, and env sets none of the variables the
+// interpreter reads only when it starts (PYTHONHASHSEED, NODE_OPTIONS, ...); such a function
+// needs a process started for it.
+func (c *Catalog) Specializable(runtime string, env map[string]string) bool {
+	r, ok := c.runtimes[runtime]
+	if !ok || r.err != nil || r.startOnly == nil {
+		return false
+	}
+	for k := range env {
+		if r.startOnly(k) {
+			return false
+		}
+	}
+	return true
+}
+
 // InlineFile is the file name one-file inline code is stored as for runtime and handler
 // (python main.handler → main.py, nodejs index.handler → index.js); "" when either is invalid.
 func InlineFile(runtime, handler string) string {

@@ -161,3 +161,27 @@ func TestBootstrapFolder(t *testing.T) {
 		t.Fatal("Close left its temporary folder")
 	}
 }
+
+func TestSpecializable(t *testing.T) {
+	c := New(Options{LookPath: func(f string) (string, error) { return "/bin/true", nil },
+		Interpreters: map[string]string{"python": "/bin/true", "nodejs": "/bin/true"}})
+	t.Cleanup(func() { _ = c.Close() })
+	cases := []struct {
+		runtime string
+		env     map[string]string
+		want    bool
+	}{
+		{"python", nil, true},
+		{"python", map[string]string{"GREETING": "hi", "PYTHONPATH": "lib"}, true},
+		{"python", map[string]string{"PYTHONHASHSEED": "0"}, false},
+		{"python", map[string]string{"LC_ALL": "C"}, false},
+		{"nodejs", map[string]string{"NODE_ENV": "production"}, true},
+		{"nodejs", map[string]string{"NODE_OPTIONS": "--enable-source-maps"}, false},
+		{"cobol", nil, false},
+	}
+	for _, tc := range cases {
+		if got := c.Specializable(tc.runtime, tc.env); got != tc.want {
+			t.Errorf("Specializable(%s, %v) = %v, want %v", tc.runtime, tc.env, got, tc.want)
+		}
+	}
+}

@@ -24,6 +24,10 @@ type spec struct {
 	args func(bootstrap string, memoryMB int) []string
 	// handler validates a handler and returns the inline file name for it.
 	handler func(h string) (inline string, err error)
+	// startOnly, when set, says the bootstrap can be pre-started and specialised, and reports
+	// the variables the interpreter reads only when it starts (a function setting one needs a
+	// process started for it).
+	startOnly func(name string) bool
 }
 
 // specs lists the runtimes this worker knows, in the order IDs reports them.
@@ -43,6 +47,13 @@ func specs() []spec {
 			return []string{"--max-old-space-size=" + strconv.Itoa(max(16, memoryMB*9/10)), boot}
 		},
 		handler: nodeHandler,
+		startOnly: func(k string) bool {
+			switch k {
+			case "NODE_OPTIONS", "NODE_PATH", "NODE_EXTRA_CA_CERTS", "NODE_ICU_DATA", "UV_THREADPOOL_SIZE":
+				return true
+			}
+			return false
+		},
 	}, {
 		id:        "python",
 		tool:      "python3",
@@ -54,6 +65,10 @@ func specs() []spec {
 		env:       []string{"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"},
 		args:      func(boot string, _ int) []string { return []string{"-u", "-B", boot} },
 		handler:   pythonHandler,
+		startOnly: func(k string) bool {
+			// PYTHONPATH is applied at specialisation; the locale picks the interpreter's encodings.
+			return strings.HasPrefix(k, "PYTHON") && k != "PYTHONPATH" || k == "LANG" || strings.HasPrefix(k, "LC_")
+		},
 	}}
 }
 

@@ -19,6 +19,15 @@
 // Close sends SIGTERM to the group, SIGKILL after a short grace, and returns when the process is
 // reaped, its output drained and every goroutine of the instance has finished.
 //
+// Prestart launches a generic process of a runtime before any function is assigned to it: the
+// interpreter starts and the bootstrap does its own imports, then waits on the Runtime API's
+// /sluice/specialize extension. Specialize assigns a function: it fills the instance's empty
+// slot folder with the function's code (hard links from the code cache, copies across file
+// systems), applies the memory setting (Jail.Limit) and hands the bootstrap the handler and the
+// same environment Start would have given the process; it returns once the handler is loaded,
+// and InitDuration is the time that took. Variables an interpreter reads only when it starts
+// (catalog.Specializable) cannot be applied that way: such functions need Start.
+//
 // Config.Sandbox is the seam for confinement (namespaces, cgroups): it may rewrite the command
 // before it starts and is released after the process ends. Without it the process runs directly.
 package instance

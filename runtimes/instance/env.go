@@ -41,6 +41,14 @@ func checkEnv(env map[string]string) error {
 // variables, the function's Env and the reserved variables, in that order of precedence
 // (later wins). The worker's own environment is never read.
 func environ(cfg Config, runtimeEnv []string, api string, now time.Time) []string {
+	vars := baseEnv(runtimeEnv)
+	functionEnv(vars, cfg, api, cfg.CodeDir, now)
+	return envList(vars)
+}
+
+// baseEnv is the defaults overlaid with the runtime's own variables: the environment of a
+// process before any function is assigned to it.
+func baseEnv(runtimeEnv []string) map[string]string {
 	vars := map[string]string{
 		"PATH": defaultPath,
 		"LANG": "C.UTF-8",
@@ -52,6 +60,11 @@ func environ(cfg Config, runtimeEnv []string, api string, now time.Time) []strin
 			vars[k] = v
 		}
 	}
+	return vars
+}
+
+// functionEnv overlays vars with the function's Env and then the reserved variables.
+func functionEnv(vars map[string]string, cfg Config, api, taskRoot string, now time.Time) {
 	for k, v := range cfg.Env {
 		vars[k] = v
 	}
@@ -62,16 +75,30 @@ func environ(cfg Config, runtimeEnv []string, api string, now time.Time) []strin
 	version := strconv.Itoa(cfg.Version)
 	vars["AWS_LAMBDA_RUNTIME_API"] = api
 	vars["_HANDLER"] = cfg.Handler
-	vars["LAMBDA_TASK_ROOT"] = cfg.CodeDir
+	vars["LAMBDA_TASK_ROOT"] = taskRoot
 	vars["AWS_LAMBDA_FUNCTION_NAME"] = cfg.Function
 	vars["AWS_LAMBDA_FUNCTION_VERSION"] = version
 	vars["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(mem)
 	vars["AWS_LAMBDA_LOG_GROUP_NAME"] = "/sluice/" + cfg.Function
 	vars["AWS_LAMBDA_LOG_STREAM_NAME"] = now.UTC().Format("2006/01/02") + "/[" + version + "]" + cfg.ID
+}
+
+// envList is vars as sorted KEY=VALUE strings.
+func envList(vars map[string]string) []string {
 	out := make([]string, 0, len(vars))
 	for k, v := range vars {
 		out = append(out, k+"="+v)
 	}
 	slices.Sort(out)
 	return out
+}
+
+// lookupEnv finds key in a KEY=VALUE list; the last one wins, as in exec.Cmd.
+func lookupEnv(env []string, key string) (string, bool) {
+	for n := len(env) - 1; n >= 0; n-- {
+		if k, v, ok := strings.Cut(env[n], "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
 }

@@ -117,7 +117,8 @@ type Response struct {
 // runs one invocation at a time.
 type Instance struct {
 	cfg  Config
-	log  *slog.Logger
+	cat  *catalog.Catalog
+	log  atomic.Pointer[slog.Logger]
 	api  *runtimeapi.Server
 	cmd  *exec.Cmd
 	pgid int
@@ -125,11 +126,15 @@ type Instance struct {
 	tail tail
 	jail Jail
 
-	logMu   sync.Mutex
+	logMu   sync.Mutex // serialises logs; guards it
+	logs    func(Line)
 	reqID   atomic.Pointer[string]
 	busy    atomic.Bool
 	closing atomic.Bool
 	initDur time.Duration
+
+	prestart    *prestart   // set for a pre-started instance (Prestart)
+	specialized atomic.Bool // Specialize has begun
 
 	exited    chan struct{} // closed when the process is reaped; exitErr is set before
 	exitErr   error
@@ -153,17 +158,8 @@ func Start(ctx context.Context, cat *catalog.Catalog, cfg Config) (*Instance, er
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", cfg.ID, err)
 	}
-	i := &Instance{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		api:    api,
-		exited: make(chan struct{}),
-		done:   make(chan struct{}),
-	}
-	if i.log == nil {
-		i.log = slog.New(slog.DiscardHandler)
-	}
-	i.log = i.log.With("function", cfg.Function, "version", cfg.Version, "instance", cfg.ID)
+	i := newInstance(cat, cfg, api)
+	i.setLogger(cfg.Logger, "function", cfg.Function, "version", cfg.Version, "instance", cfg.ID)
 	i.cmd = &exec.Cmd{
 		Path:        launch.Path,
 		Args:        launch.Args,
@@ -177,38 +173,60 @@ func Start(ctx context.Context, cat *catalog.Catalog, cfg Config) (*Instance, er
 		return nil, &Failure{Kind: ErrInit, Err: fmt.Errorf("start %s: %w", cfg.ID, err)}
 	}
 	go i.wait()
-
-	initTimeout := cfg.InitTimeout
-	if initTimeout <= 0 {
-		initTimeout = DefaultInitTimeout
+	if err := i.await(ctx, api.Ready(), cfg.InitTimeout); err != nil {
+		return nil, err
 	}
-	timer := time.NewTimer(initTimeout)
+	i.initDur = time.Since(started)
+	i.logger().Debug("instance ready", "init", i.initDur)
+	return i, nil
+}
+
+func newInstance(cat *catalog.Catalog, cfg Config, api *runtimeapi.Server) *Instance {
+	return &Instance{cfg: cfg, cat: cat, logs: cfg.Logs, api: api, exited: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (i *Instance) logger() *slog.Logger { return i.log.Load() }
+
+// setLogger derives the instance's logger from l (discarding when nil) with attrs.
+func (i *Instance) setLogger(l *slog.Logger, attrs ...any) {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	i.log.Store(l.With(attrs...))
+}
+
+// await waits until ready is closed. When the bootstrap posts /init/error, the process ends, the
+// timeout (DefaultInitTimeout when zero) or ctx passes first, it kills the process, waits until
+// the instance is done and returns a *Failure wrapping ErrInit.
+func (i *Instance) await(ctx context.Context, ready <-chan struct{}, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = DefaultInitTimeout
+	}
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	fail := func(fe *runtimeapi.FunctionError, cause error) error {
 		i.kill()
 		<-i.done
 		f := &Failure{Kind: ErrInit, Function: convertError(fe), Exit: i.exitStatus(), Stderr: i.tail.get(), Err: cause}
-		i.log.Warn("instance init failed", "err", f)
+		i.logger().Warn("instance init failed", "err", f)
 		return f
 	}
 	select {
-	case <-api.Ready():
-		i.initDur = time.Since(started)
-		i.log.Debug("instance ready", "init", i.initDur)
-		return i, nil
-	case fe := <-api.InitError():
-		return nil, fail(fe, nil)
+	case <-ready:
+		return nil
+	case fe := <-i.api.InitError():
+		return fail(fe, nil)
 	case <-i.exited:
 		select {
-		case fe := <-api.InitError():
-			return nil, fail(fe, nil)
+		case fe := <-i.api.InitError():
+			return fail(fe, nil)
 		default:
-			return nil, fail(nil, errors.New("the process ended before asking for an invocation"))
+			return fail(nil, errors.New("the process ended before it was ready"))
 		}
 	case <-timer.C:
-		return nil, fail(nil, fmt.Errorf("not ready within %s", initTimeout))
+		return fail(nil, fmt.Errorf("not ready within %s", timeout))
 	case <-ctx.Done():
-		return nil, fail(nil, ctx.Err())
+		return fail(nil, ctx.Err())
 	}
 }
 
@@ -299,10 +317,15 @@ func (i *Instance) wait() {
 		}
 	}
 	i.jail.Release()
+	if i.prestart != nil {
+		if err := os.RemoveAll(i.prestart.slot); err != nil {
+			i.logger().Warn("remove the code slot", "err", err)
+		}
+	}
 	if i.closing.Load() {
-		i.log.Debug("instance closed", "exit", i.exitStatus())
+		i.logger().Debug("instance closed", "exit", i.exitStatus())
 	} else {
-		i.log.Info("instance exited", "exit", i.exitStatus(), "err", err)
+		i.logger().Info("instance exited", "exit", i.exitStatus(), "err", err)
 	}
 	close(i.done)
 }
@@ -341,6 +364,9 @@ func (i *Instance) kill() {
 func (i *Instance) Invoke(ctx context.Context, req Request) (Response, error) {
 	if req.ID == "" {
 		return Response{}, fmt.Errorf("%w: a request needs an id", ErrConfig)
+	}
+	if i.prestart != nil && !i.specialized.Load() {
+		return Response{}, fmt.Errorf("%w: a pre-started instance takes invocations once specialised", ErrConfig)
 	}
 	if !i.busy.CompareAndSwap(false, true) {
 		return Response{}, ErrBusy
@@ -391,7 +417,7 @@ func (i *Instance) Invoke(ctx context.Context, req Request) (Response, error) {
 		if cause == nil {
 			cause = fmt.Errorf("deadline %s passed", deadline.Format(time.RFC3339Nano))
 		}
-		i.log.Info("invocation timed out; instance killed", "invocation", req.ID, "duration", resp.Duration)
+		i.logger().Info("invocation timed out; instance killed", "invocation", req.ID, "duration", resp.Duration)
 		return resp, &Failure{Kind: ErrTimeout, Exit: i.exitStatus(), Stderr: i.tail.get(), Err: cause}
 	}
 	return resp, fmt.Errorf("invoke %s: %w", req.ID, err)
@@ -409,7 +435,8 @@ func (i *Instance) deadError() error {
 	return &Failure{Kind: kind, Exit: i.exitStatus(), Stderr: i.tail.get()}
 }
 
-// InitDuration is how long the bootstrap took from launch to its first request for work.
+// InitDuration is how long the bootstrap took from launch to its first request for work; for a
+// specialised instance, from the start of Specialize to that request.
 func (i *Instance) InitDuration() time.Duration { return i.initDur }
 
 // Done is closed when the process has exited and its output is drained.

@@ -166,14 +166,13 @@ func (i *Instance) deliver(stream, text string) {
 	if stream == "stderr" {
 		i.tail.add(text)
 	}
-	if i.cfg.Logs == nil {
-		return
-	}
 	var id string
 	if p := i.reqID.Load(); p != nil {
 		id = *p
 	}
 	i.logMu.Lock()
-	i.cfg.Logs(Line{Time: time.Now(), RequestID: id, Stream: stream, Text: text})
+	if i.logs != nil {
+		i.logs(Line{Time: time.Now(), RequestID: id, Stream: stream, Text: text})
+	}
 	i.logMu.Unlock()
 }

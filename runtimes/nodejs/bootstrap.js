@@ -4,6 +4,10 @@
 // the file may sit in a folder: lib/app.handler) and LAMBDA_TASK_ROOT set. Handlers may be async
 // (return a promise) or take a callback (event, context, callback). The handler's code is loaded
 // last, just before the invocation loop.
+//
+// Started without _HANDLER, the process is a pre-started generic one: it asks the Runtime API's
+// GET /sluice/specialize and waits there until a function is assigned, then takes on the
+// environment and task root it is given and goes on as above.
 'use strict';
 
 const http = require('http');
@@ -211,15 +215,32 @@ async function die(err, type) {
   }
 }
 
+// specialize waits for a function to be assigned, then takes on its environment and task root.
+async function specialize() {
+  const res = await call('GET', '/sluice/specialize');
+  if (res.status !== 200) throw new Error(`runtime api /sluice/specialize answered ${res.status}: ${res.body}`);
+  const spec = JSON.parse(res.body.toString('utf8'));
+  const env = spec.env || {};
+  for (const k of Object.keys(process.env)) {
+    if (!Object.prototype.hasOwnProperty.call(env, k)) delete process.env[k];
+  }
+  Object.assign(process.env, env); // setting TZ resets the time zone cache
+  const root = spec.taskRoot || process.env.LAMBDA_TASK_ROOT || process.cwd();
+  process.chdir(root);
+  return { spec: spec.handler || '', root };
+}
+
 async function main() {
   process.on('uncaughtException', (err) => die(err, undefined));
   process.on('unhandledRejection', (err) => die(err, 'Runtime.UnhandledPromiseRejection'));
 
-  const root = process.env.LAMBDA_TASK_ROOT || process.cwd();
+  let spec = process.env._HANDLER;
+  let root = process.env.LAMBDA_TASK_ROOT || process.cwd();
+  if (spec === undefined) ({ spec, root } = await specialize());
   // Loading the user's code is the last step before the loop.
   let handler;
   try {
-    handler = await loadHandler(process.env._HANDLER || '', root);
+    handler = await loadHandler(spec, root);
   } catch (err) {
     const record = errorRecord(err.cause || err, err.type || 'Runtime.ImportModuleError');
     record.errorMessage = err.message;

@@ -3,6 +3,10 @@
 Standard library only. Start: python3 -u -B bootstrap.py, with AWS_LAMBDA_RUNTIME_API, _HANDLER
 (module.function, the module may be dotted) and LAMBDA_TASK_ROOT set. The handler's code is
 imported last, just before the invocation loop.
+
+Started without _HANDLER, the process is a pre-started generic one: it asks the Runtime API's
+GET /sluice/specialize and waits there until a function is assigned, then takes on the
+environment and task root it is given and goes on as above.
 """
 
 import importlib
@@ -266,17 +270,40 @@ def invoke(handler, resp, body):
     return "/invocation/%s/response" % request_id, out, {"Content-Type": "application/json"}
 
 
+def specialize(client):
+    """Waits for a function to be assigned, then takes on its environment and task root;
+    returns (handler spec, task root)."""
+    resp, body = client.call("GET", "/sluice/specialize")
+    if resp.status != 200:
+        raise RuntimeError("runtime api /sluice/specialize answered %d: %r" % (resp.status, body[:200]))
+    spec = json.loads(body)
+    os.environ.clear()
+    os.environ.update(spec.get("env") or {})
+    time.tzset()
+    task_root = spec.get("taskRoot") or os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    os.chdir(task_root)
+    # PYTHONPATH is read when the interpreter starts; apply the function's own now.
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    sys.path[0:0] = extra
+    return spec.get("handler", ""), task_root
+
+
 def main():
-    task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here]
-    sys.path.insert(0, task_root)
 
     client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    spec = os.environ.get("_HANDLER")
+    if spec is None:
+        spec, task_root = specialize(client)
+    else:
+        task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    sys.path.insert(0, task_root)
+    importlib.invalidate_caches()
 
     # Loading the user's code is the last step before the loop.
     try:
-        handler = load_handler(os.environ.get("_HANDLER", ""))
+        handler = load_handler(spec)
     except LoadError as exc:
         cause = exc.cause
         record = {"errorType": exc.error_type, "errorMessage": str(exc),

@@ -30,6 +30,37 @@
 //
 // Errors are JSON {"errorMessage","errorType"} with status 400, 403, 404, 405 or 413, as Lambda does.
 //
+// # Specialization (a sluice extension)
+//
+// A pre-started generic process runs its runtime's bootstrap before any function is assigned to
+// it, so a cold invocation does not pay for starting the interpreter. Such a process is started
+// without _HANDLER in its environment (AWS_LAMBDA_RUNTIME_API and LAMBDA_TASK_ROOT are set, the
+// task root is its working directory and still empty), and its bootstrap, once its own imports
+// are done, asks:
+//
+//	GET  /sluice/specialize          blocks until the host assigns a function (Specialize), then
+//	                                 answers 200 with a JSON body:
+//	                                   {"handler":         "main.handler",
+//	                                    "taskRoot":        the code folder as the process sees it,
+//	                                                       now filled with the function's code,
+//	                                    "env":             {"NAME": "value", ...} the whole
+//	                                                       environment to take on, replacing the
+//	                                                       process's own (the function's variables,
+//	                                                       _HANDLER, LAMBDA_TASK_ROOT,
+//	                                                       AWS_LAMBDA_FUNCTION_NAME, ... as a
+//	                                                       process started for that function gets),
+//	                                    "functionName":    "echo",
+//	                                    "functionVersion": 3,
+//	                                    "memoryMB":        128}
+//
+// The bootstrap then replaces its environment with env, changes to taskRoot, puts it first on
+// its module search path, loads the handler (failures go to /init/error as at a normal start)
+// and enters the usual loop on /invocation/next; Ready is closed on that first /next. The
+// invoked function ARN of later invocations names the assigned function. A process started
+// with _HANDLER set never asks /sluice/specialize: that is the unchanged Lambda start, which
+// custom runtimes and processes started for one function use. Waiting is closed on the first
+// /sluice/specialize; the request is answered once, and 500 when the server closes first.
+//
 // The server speaks the subset of HTTP/1.1 that Runtime API clients use: persistent connections,
 // Content-Length or chunked request bodies, Expect: 100-continue, Connection: close. It is written
 // for the warm path: one goroutine per connection, no per-request goroutines, timers or header

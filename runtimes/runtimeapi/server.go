@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +25,7 @@ const (
 	pathNext   = prefix + "/invocation/next"
 	pathInv    = prefix + "/invocation/"
 	pathInitEr = prefix + "/init/error"
+	pathSpec   = prefix + "/sluice/specialize"
 )
 
 // Options configure a Server.
@@ -71,19 +72,23 @@ type result struct {
 // Server serves the Runtime API for one instance.
 type Server struct {
 	ln   net.Listener
-	arn  string
+	arn  atomic.Pointer[string] // the invoked function ARN; set again by Specialize
 	next chan *Invocation
+	spec chan []byte // a specialization's JSON body, handed to /sluice/specialize
 	res  chan result // buffered 1; sent to under mu only
 
-	mu       sync.Mutex
-	inflight string // id of the invocation handed in and not yet answered or abandoned
-	started  bool   // an invocation has been handed in; /init/error is refused after
+	mu          sync.Mutex
+	inflight    string // id of the invocation handed in and not yet answered or abandoned
+	started     bool   // an invocation has been handed in; /init/error is refused after
+	specialized bool   // Specialize was called
 
-	ready     chan struct{}
-	readyOnce sync.Once
-	initErr   chan *FunctionError // buffered 1
-	closed    chan struct{}
-	closeOnce sync.Once
+	ready       chan struct{}
+	readyOnce   sync.Once
+	waiting     chan struct{} // closed on the first /sluice/specialize
+	waitingOnce sync.Once
+	initErr     chan *FunctionError // buffered 1
+	closed      chan struct{}
+	closeOnce   sync.Once
 
 	connMu sync.Mutex
 	conns  map[net.Conn]struct{} // open connections, closed by Close
@@ -101,14 +106,16 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		ln:      ln,
-		arn:     "arn:aws:lambda:local:000000000000:function:" + opts.Function + ":" + strconv.Itoa(opts.Version),
 		next:    make(chan *Invocation),
+		spec:    make(chan []byte),
+		waiting: make(chan struct{}),
 		res:     make(chan result, 1),
 		ready:   make(chan struct{}),
 		initErr: make(chan *FunctionError, 1),
 		closed:  make(chan struct{}),
 		conns:   map[net.Conn]struct{}{},
 	}
+	s.setARN(opts.Function, opts.Version)
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil

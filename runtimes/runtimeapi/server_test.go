@@ -286,3 +286,62 @@ func TestParseErrorTraceAsString(t *testing.T) {
 		t.Fatalf("empty body type = %q", e.Type)
 	}
 }
+
+func TestSpecialize(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	c := &client{t: t, base: "http://" + s.Addr() + prefix, hc: &http.Client{}}
+	got := make(chan []byte, 1)
+	go func() {
+		resp, body := c.do("GET", "/sluice/specialize", nil)
+		if resp.StatusCode != 200 {
+			t.Errorf("specialize status %d: %s", resp.StatusCode, body)
+		}
+		got <- body
+	}()
+	select {
+	case <-s.Waiting():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Waiting not closed by /sluice/specialize")
+	}
+	sp := &Specialization{Handler: "main.handler", TaskRoot: "/var/task", Env: map[string]string{"A": "b"},
+		FunctionName: "echo", FunctionVersion: 4, MemoryMB: 256}
+	if err := s.Specialize(context.Background(), sp); err != nil {
+		t.Fatal(err)
+	}
+	var back Specialization
+	if err := json.Unmarshal(<-got, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Handler != sp.Handler || back.TaskRoot != sp.TaskRoot || back.Env["A"] != "b" || back.FunctionVersion != 4 || back.MemoryMB != 256 {
+		t.Fatalf("specialization = %+v", back)
+	}
+	if err := s.Specialize(context.Background(), sp); !errors.Is(err, ErrSpecialized) {
+		t.Fatalf("second Specialize = %v, want ErrSpecialized", err)
+	}
+	ch := invokeAsync(context.Background(), s, &Invocation{ID: "a", Deadline: time.Now().Add(time.Minute)})
+	resp, _ := c.do("GET", "/invocation/next", nil)
+	if arn := resp.Header.Get("Lambda-Runtime-Invoked-Function-Arn"); arn != "arn:aws:lambda:local:000000000000:function:echo:4" {
+		t.Fatalf("arn after specialization = %q", arn)
+	}
+	c.do("POST", "/invocation/a/response", []byte(`1`))
+	if a := <-ch; a.err != nil || string(a.r.Payload) != "1" {
+		t.Fatalf("invoke = %+v", a)
+	}
+}
+
+func TestSpecializeUnblocksOnClose(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Specialize(context.Background(), &Specialization{}) }()
+	_ = s.Close()
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Specialize after Close = %v", err)
+	}
+}

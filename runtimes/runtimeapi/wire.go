@@ -159,6 +159,8 @@ func pathString(b []byte) string {
 		return pathNext
 	case pathInitEr:
 		return pathInitEr
+	case pathSpec:
+		return pathSpec
 	}
 	return string(b)
 }
@@ -210,6 +212,14 @@ func (s *Server) handle(br *bufio.Reader, bw *bufio.Writer, req *request) bool {
 			return s.refuse(br, bw, req, 405, "MethodNotAllowed", "use POST")
 		}
 		return s.serveInitError(bw, br, req)
+	case p == pathSpec:
+		if method != "GET" {
+			return s.refuse(br, bw, req, 405, "MethodNotAllowed", "use GET")
+		}
+		if !discardBody(br, req) {
+			return false
+		}
+		return s.serveSpecialize(bw)
 	}
 	return s.refuse(br, bw, req, 404, "NotFound", "unknown path "+p)
 }
@@ -236,7 +246,7 @@ func (s *Server) serveNext(bw *bufio.Writer) bool {
 	b = append(b, "\r\nLambda-Runtime-Deadline-Ms: "...)
 	b = strconv.AppendInt(b, inv.Deadline.UnixMilli(), 10)
 	b = append(b, "\r\nLambda-Runtime-Invoked-Function-Arn: "...)
-	b = appendHeaderValue(b, s.arn)
+	b = appendHeaderValue(b, *s.arn.Load())
 	b = append(b, "\r\nLambda-Runtime-Trace-Id: "...)
 	if inv.TraceID != "" {
 		b = appendHeaderValue(b, inv.TraceID)
