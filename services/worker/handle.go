@@ -56,7 +56,7 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 	}
 
 	res := events.Result{ID: j.id, Function: j.fn, Version: v.Version, Enqueued: j.enqueued, Started: start}
-	inst, cold, err := w.instance(ctx, p, v)
+	inst, kind, err := w.instance(ctx, p, v)
 	var resp instance.Response
 	if err == nil {
 		w.platformLine(j, v, "START RequestId: "+j.id+" Version: "+strconv.Itoa(v.Version))
@@ -75,10 +75,11 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 			p.put(inst)
 		} else {
 			_ = inst.inst.Close()
+			p.drop()
 		}
 	}
 	release()
-	w.report(j, v, inst, res, cold, resp.PeakMemoryBytes)
+	w.report(j, v, inst, res, kind, resp.PeakMemoryBytes)
 	w.finish(ctx, j, res)
 }
 
@@ -103,35 +104,20 @@ func (w *Worker) version(ctx context.Context, fn string, n int) (events.Version,
 	return v, nil
 }
 
-// instance returns a warm instance of the version, or starts one (cold).
-func (w *Worker) instance(ctx context.Context, p *pool, v events.Version) (*warm, bool, error) {
+// instance returns a warm instance of the version, or a new one (cold).
+func (w *Worker) instance(ctx context.Context, p *pool, v events.Version) (*warm, startKind, error) {
 	hit, evict := p.take(v.Version)
 	if evict != nil {
 		_ = evict.inst.Close()
 	}
 	if hit != nil {
-		return hit, false, nil
+		return hit, startWarm, nil
 	}
-	dir, err := w.code.Dir(ctx, v.Code)
-	if err != nil {
-		return nil, true, fmt.Errorf("%w: %w", instance.ErrInit, err)
+	x, kind, err := w.launch(ctx, v)
+	if err == nil {
+		p.started()
 	}
-	w.mu.Lock()
-	w.seq++
-	id := fmt.Sprintf("%s-%d", w.id, w.seq)
-	w.mu.Unlock()
-	inst, err := instance.Start(ctx, w.rt, instance.Config{
-		ID: id, Function: v.Function, Version: v.Version, Runtime: v.Config.Runtime, Handler: v.Config.Handler,
-		CodeDir: dir, MemoryMB: v.Config.MemoryMB, Timeout: v.Config.Timeout.D(), Env: v.Config.Env,
-		Logs: func(l instance.Line) {
-			w.tel.Log(events.LogLine{Time: l.Time, Function: v.Function, Version: v.Version, Instance: id,
-				InvocationID: l.RequestID, Stream: l.Stream, Message: l.Text})
-		},
-	})
-	if err != nil {
-		return nil, true, err
-	}
-	return &warm{inst: inst, version: v.Version}, true, nil
+	return x, kind, err
 }
 
 func alive(x *warm) bool {
@@ -213,7 +199,8 @@ func (w *Worker) platformLine(j job, v events.Version, text string) {
 }
 
 // report publishes the END and REPORT lines and the meter of an attempt.
-func (w *Worker) report(j job, v events.Version, inst *warm, res events.Result, cold bool, peak uint64) {
+func (w *Worker) report(j job, v events.Version, inst *warm, res events.Result, kind startKind, peak uint64) {
+	cold := kind != startWarm
 	billed := int64(math.Ceil(res.DurationMs))
 	m := events.Meter{
 		InvocationID: j.id, Function: j.fn, Version: v.Version, Trigger: j.trigger, Start: res.Started,
@@ -234,7 +221,7 @@ func (w *Worker) report(j job, v events.Version, inst *warm, res events.Result, 
 	}
 	line += " Outcome: " + string(res.Outcome)
 	if cold {
-		line += fmt.Sprintf(" Init Duration: %.2f ms", m.InitMs)
+		line += fmt.Sprintf(" Init Duration: %.2f ms Start: %s", m.InitMs, kind)
 	}
 	w.platformLine(j, v, line)
 }

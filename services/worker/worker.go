@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/runtimes/catalog"
+	"sluice.dev/runtimes/instance"
+	"sluice.dev/runtimes/warmpool"
 	"sluice.dev/services/archive"
 )
 
@@ -41,8 +44,18 @@ type Options struct {
 	Limits    archive.Limits
 	Backoff   func(attempt int) time.Duration // default Backoff
 	Drain     time.Duration                   // how long a graceful stop waits for running invocations; default 30s
-	Logger    *slog.Logger
+	// Prestart is how many pre-started generic processes to keep per runtime id, so that a
+	// function's first instance here skips the interpreter start. nil means DefaultPrestart for
+	// every runtime the catalog can pre-start; an empty map keeps none.
+	Prestart map[string]int
+	// Sandbox confines every instance (and pre-started process); nil runs them directly.
+	Sandbox instance.Sandbox
+	Logger  *slog.Logger
 }
+
+// DefaultPrestart is the number of pre-started processes kept per runtime when
+// Options.Prestart is nil.
+const DefaultPrestart = 1
 
 // Worker pulls and runs invocations of every deployed function.
 type Worker struct {
@@ -56,6 +69,8 @@ type Worker struct {
 	results jetstream.KeyValue
 	backoff func(int) time.Duration
 	drain   time.Duration
+	sandbox instance.Sandbox
+	warm    *warmpool.Pool // nil when no runtime keeps pre-started processes
 	logger  *slog.Logger
 
 	mu    sync.Mutex
@@ -82,8 +97,30 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 	w := &Worker{
 		id: o.ID, nc: o.NC, js: o.JS, fns: o.Fns, rt: o.Runtimes, tel: o.Telemetry, results: results,
 		code:    &codeCache{store: store, dir: o.CodeDir, limits: o.Limits},
-		backoff: o.Backoff, drain: o.Drain, logger: o.Logger.With("worker", o.ID),
+		backoff: o.Backoff, drain: o.Drain, sandbox: o.Sandbox, logger: o.Logger.With("worker", o.ID),
 		pools: map[string]*running{},
+	}
+	sizes := o.Prestart
+	if sizes == nil {
+		sizes = map[string]int{}
+		for _, rt := range o.Runtimes.IDs() {
+			if o.Runtimes.Specializable(rt, nil) {
+				sizes[rt] = DefaultPrestart
+			}
+		}
+	}
+	if len(sizes) > 0 {
+		slots := "" // a temporary folder
+		if o.CodeDir != "" {
+			slots = filepath.Join(o.CodeDir, ".warm") // beside the code cache, so code is hard-linked
+		}
+		w.warm, err = warmpool.New(warmpool.Options{
+			Catalog: o.Runtimes, Sizes: sizes, Dir: slots, Sandbox: o.Sandbox,
+			Logger: w.logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
 	}
 	if w.backoff == nil {
 		w.backoff = Backoff
@@ -99,6 +136,17 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 // Run serves until ctx is cancelled, then stops pulling, lets running invocations finish (up to
 // the drain time) and stops every instance.
 func (w *Worker) Run(ctx context.Context) error {
+	if w.warm != nil {
+		wctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := w.warm.Run(wctx); err != nil {
+				w.logger.Warn("warm pool stopped", "err", err)
+			}
+		}()
+		defer func() { stop(); <-done }()
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -136,11 +184,11 @@ func (w *Worker) reconcile(ctx context.Context) {
 			continue
 		}
 		if r, ok := w.pools[name]; ok {
-			r.pool.configure(v.Config)
+			r.pool.configure(v)
 			continue
 		}
 		pctx, cancel := context.WithCancel(ctx)
-		r := &running{pool: newPool(name, v.Config), cancel: cancel, done: make(chan struct{})}
+		r := &running{pool: newPool(v), cancel: cancel, done: make(chan struct{})}
 		w.pools[name] = r
 		go func() {
 			defer close(r.done)
@@ -193,14 +241,20 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 		}
 	}()
 
-	reaper := time.NewTicker(time.Second)
-	defer reaper.Stop()
+	// The keeper reaps idle instances and starts the function's min ones; it ends before serve
+	// returns, so retire sees every instance it started.
+	keeper := make(chan struct{})
+	defer func() { <-keeper }()
 	go func() {
+		defer close(keeper)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
 		for {
+			w.provision(ctx, p)
 			select {
 			case <-ctx.Done():
 				return
-			case now := <-reaper.C:
+			case now := <-tick.C:
 				for _, x := range p.expired(now) {
 					_ = x.inst.Close()
 				}
@@ -286,4 +340,24 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// Prestarted counts the pre-started processes of runtime waiting on this worker.
+func (w *Worker) Prestarted(runtime string) int {
+	if w.warm == nil {
+		return 0
+	}
+	return w.warm.Ready(runtime)
+}
+
+// Idle counts the idle instances of a function on this worker.
+func (w *Worker) Idle(function string) int {
+	w.mu.Lock()
+	r, ok := w.pools[function]
+	w.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	_, idle := r.pool.counts()
+	return idle
 }

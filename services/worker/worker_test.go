@@ -28,9 +28,16 @@ type fixture struct {
 	bus *bustest.Bus
 	reg *registry.Registry
 	gw  *gateway.Gateway
+	w   *worker.Worker
 }
 
 func start(t *testing.T) *fixture {
+	t.Helper()
+	return startWith(t, nil)
+}
+
+// startWith starts the fixture with prestart as the worker's Options.Prestart.
+func startWith(t *testing.T, prestart map[string]int) *fixture {
 	t.Helper()
 	bus := bustest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -48,7 +55,7 @@ func start(t *testing.T) *fixture {
 	w, err := worker.New(ctx, worker.Options{
 		ID: "test", NC: bus.Conn, JS: bus.JS, Fns: fns, Runtimes: rts, Telemetry: tel,
 		CodeDir: t.TempDir(), Backoff: func(int) time.Duration { return 10 * time.Millisecond },
-		Logger: logger,
+		Prestart: prestart, Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +74,7 @@ func start(t *testing.T) *fixture {
 		gw.Close()
 		fns.Close()
 	})
-	return &fixture{bus: bus, reg: reg, gw: gw}
+	return &fixture{bus: bus, reg: reg, gw: gw, w: w}
 }
 
 type testWriter struct{ t *testing.T }

@@ -1,0 +1,114 @@
+package worker_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"sluice.dev/events"
+	"sluice.dev/events/bustest"
+)
+
+// pid reads the process id the echo handler reports.
+func pid(t *testing.T, r events.Result) float64 {
+	t.Helper()
+	var got struct {
+		Env string  `json:"env"`
+		PID float64 `json:"pid"`
+	}
+	if r.Outcome != events.OutcomeOK {
+		t.Fatalf("invoke: %+v %+v", r, r.Error)
+	}
+	if err := json.Unmarshal(r.Payload, &got); err != nil {
+		t.Fatalf("payload %s: %v", r.Payload, err)
+	}
+	return got.PID
+}
+
+func prestarted(t *testing.T, f *fixture, runtime string, n int) {
+	t.Helper()
+	bustest.Eventually(t, 20*time.Second, func() error {
+		if got := f.w.Prestarted(runtime); got != n {
+			return fmt.Errorf("%d pre-started %s processes, want %d", got, runtime, n)
+		}
+		return nil
+	})
+}
+
+func TestColdStartTakesAPrestartedProcessWithTheFunctionsEnv(t *testing.T) {
+	f := startWith(t, map[string]int{"python": 1})
+	prestarted(t, f, "python", 1)
+	v := f.deploy(t, "pooled", echo, events.Config{Env: map[string]string{"GREETING": "from the pool"}})
+	var pids []float64
+	for i := range 2 {
+		r := f.sync(t, v, fmt.Sprintf(`{"n":%d}`, i))
+		pids = append(pids, pid(t, r))
+		if !strings.Contains(string(r.Payload), `"env": "from the pool"`) && !strings.Contains(string(r.Payload), `"env":"from the pool"`) {
+			t.Fatalf("the function's variable did not reach the pre-started process: %s", r.Payload)
+		}
+	}
+	if pids[0] != pids[1] {
+		t.Fatalf("pids %v: the specialised instance was not reused", pids)
+	}
+	meters := records[events.Meter](t, f.bus.JS, events.StreamMeters, events.MetersSubject("pooled"), 2)
+	if !meters[0].Cold || meters[0].InitMs <= 0 || meters[1].Cold {
+		t.Fatalf("meters = %+v", meters)
+	}
+	logs := records[events.LogLine](t, f.bus.JS, events.StreamLogs, events.LogsSubject("pooled"), 8)
+	var reports []string
+	for _, l := range logs {
+		if strings.HasPrefix(l.Message, "REPORT ") {
+			reports = append(reports, l.Message)
+		}
+	}
+	if len(reports) != 2 || !strings.Contains(reports[0], "Start: pre-started") || strings.Contains(reports[1], "Init Duration") {
+		t.Fatalf("REPORT lines = %q", reports)
+	}
+	prestarted(t, f, "python", 1) // refilled after the take
+}
+
+func TestStartOnlyVariablesStartAProcessForTheFunction(t *testing.T) {
+	f := startWith(t, map[string]int{"python": 1})
+	prestarted(t, f, "python", 1)
+	v := f.deploy(t, "seeded", echo, events.Config{Env: map[string]string{"GREETING": "hi", "PYTHONHASHSEED": "7"}})
+	pid(t, f.sync(t, v, `{}`))
+	logs := records[events.LogLine](t, f.bus.JS, events.StreamLogs, events.LogsSubject("seeded"), 4)
+	for _, l := range logs {
+		if strings.HasPrefix(l.Message, "REPORT ") && !strings.Contains(l.Message, "Start: scratch") {
+			t.Fatalf("REPORT = %q, want a process started for the function", l.Message)
+		}
+	}
+	if n := f.w.Prestarted("python"); n != 1 {
+		t.Fatalf("%d pre-started processes left, want 1 (not taken)", n)
+	}
+}
+
+func TestMinKeepsInstancesWarm(t *testing.T) {
+	f := startWith(t, map[string]int{})
+	v := f.deploy(t, "kept", echo, events.Config{Min: 1, IdleTimeout: events.Duration(time.Second)})
+	bustest.Eventually(t, 20*time.Second, func() error {
+		if n := f.w.Idle("kept"); n != 1 {
+			return fmt.Errorf("%d idle instances, want the min 1", n)
+		}
+		return nil
+	})
+	first := pid(t, f.sync(t, v, `{}`))
+	// Well past the idle timeout (and the reaper's tick), the min instance is still the one.
+	time.Sleep(3 * time.Second)
+	if n := f.w.Idle("kept"); n != 1 {
+		t.Fatalf("%d idle instances after the idle timeout, want the min 1", n)
+	}
+	if again := pid(t, f.sync(t, v, `{}`)); again != first {
+		t.Fatalf("pid %v after the idle timeout, want %v: the min instance was reaped", again, first)
+	}
+	meters := records[events.Meter](t, f.bus.JS, events.StreamMeters, events.MetersSubject("kept"), 2)
+	if meters[0].Cold || meters[1].Cold {
+		t.Fatalf("invocations on a min instance recorded cold: %+v", meters)
+	}
+	if _, err := os.FindProcess(int(first)); err != nil {
+		t.Fatal(err)
+	}
+}
