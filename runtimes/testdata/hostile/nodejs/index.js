@@ -15,13 +15,21 @@ const outcome = (fn) => {
 
 exports.echo = async (event) => event;
 
+const fdlink = (fd) => {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch (e) {
+    return e.message;
+  }
+};
+
 exports.ids = async () => ({
   uid: process.getuid(), euid: process.geteuid(), gid: process.getgid(), groups: process.getgroups(),
   pid: process.pid, hostname: os.hostname(), cwd: process.cwd(),
   task_root: process.env.LAMBDA_TASK_ROOT, task: fs.readdirSync('/var/task').sort(),
   root: fs.readdirSync('/').sort(), etc: fs.readdirSync('/etc').sort(),
   procs: fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).sort((a, b) => a - b),
-  fds: fs.readdirSync('/proc/self/fd').map(Number).sort((a, b) => a - b),
+  fds: Object.fromEntries(fs.readdirSync('/proc/self/fd').map((f) => [f, fdlink(f)])),
   pid1: fs.readFileSync('/proc/1/cmdline').toString().split('\0')[0],
 });
 

@@ -19,6 +19,13 @@ def echo(event, context):
     return event
 
 
+def fdlink(fd):
+    try:
+        return os.readlink("/proc/self/fd/" + fd)
+    except OSError as e:
+        return str(e)
+
+
 def ids(event, context):
     return {
         "uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups(),
@@ -26,7 +33,7 @@ def ids(event, context):
         "task_root": os.environ.get("LAMBDA_TASK_ROOT"), "task": sorted(os.listdir("/var/task")),
         "root": sorted(os.listdir("/")), "etc": sorted(os.listdir("/etc")),
         "procs": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
-        "fds": sorted(int(f) for f in os.listdir("/proc/self/fd")),
+        "fds": {f: fdlink(f) for f in os.listdir("/proc/self/fd")},
         "pid1": open("/proc/1/cmdline", "rb").read().split(b"\0")[0].decode(),
     }
 
