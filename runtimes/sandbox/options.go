@@ -1,0 +1,159 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Sentinels of the package, checkable with errors.Is.
+var (
+	ErrUnavailable = errors.New("isolation unavailable") // Required mode, and this host cannot isolate
+	ErrOptions     = errors.New("invalid sandbox options")
+	ErrWrap        = errors.New("cannot sandbox the process")
+)
+
+// Mode says how much isolation a Sandbox insists on.
+type Mode int
+
+const (
+	// Auto isolates with what the host offers and logs a warning naming what is missing; with
+	// nothing, it runs processes under rlimits only.
+	Auto Mode = iota
+	// Required refuses to build a Sandbox unless namespaces, the unprivileged uid and the cgroup
+	// memory, cpu and pids controllers all work.
+	Required
+	// Off isolates nothing but rlimits, and says so.
+	Off
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Auto:
+		return "auto"
+	case Required:
+		return "required"
+	case Off:
+		return "off"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// ParseMode reads "auto", "required" or "off".
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "auto", "":
+		return Auto, nil
+	case "required":
+		return Required, nil
+	case "off":
+		return Off, nil
+	}
+	return Auto, fmt.Errorf("%w: mode %q: use auto, required or off", ErrOptions, s)
+}
+
+// Network is the network a sandboxed function sees.
+type Network string
+
+const (
+	// NetworkHost shares the host's network namespace: the function reaches the network as a
+	// Lambda function does (and the Runtime API on the host's loopback).
+	NetworkHost Network = "host"
+	// NetworkNone gives each instance an empty network namespace with only a loopback. The
+	// Runtime API is bridged in: a listener opened inside that namespace, on the same address
+	// as the host's, forwards to the instance's Runtime API server.
+	NetworkNone Network = "none"
+)
+
+// ParseNetwork reads "host" (or "") and "none".
+func ParseNetwork(s string) (Network, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "host", "default":
+		return NetworkHost, nil
+	case "none":
+		return NetworkNone, nil
+	}
+	return "", fmt.Errorf("%w: network %q: use host or none", ErrOptions, s)
+}
+
+// Defaults applied to zero Options fields.
+const (
+	DefaultUID       = 65534
+	DefaultGID       = 65534
+	DefaultPidsLimit = 64
+	DefaultTmpSizeMB = 64
+	DefaultCgroup    = "sluice" // below the worker's own cgroup
+	DefaultBwrap     = "/usr/bin/bwrap"
+)
+
+// Options configure a Sandbox. The zero value is Auto with the defaults above.
+type Options struct {
+	Mode Mode
+	// UID and GID run the sandbox (bubblewrap itself and everything in it) when the worker is
+	// root; DefaultUID/DefaultGID when zero. Use a uid no other service runs as.
+	UID, GID int
+	// PidsLimit caps processes and threads per instance; DefaultPidsLimit when zero.
+	PidsLimit int
+	// TmpSizeMB caps the instance's private /tmp (a tmpfs, charged to its memory limit);
+	// DefaultTmpSizeMB when zero.
+	TmpSizeMB int
+	// Network is NetworkHost when empty.
+	Network Network
+	// CPUQuota also caps each instance's CPU time at its share (memory/1769 MB of one CPU), as
+	// Lambda does; without it the share only weighs instances against each other under contention.
+	CPUQuota bool
+	// CgroupParent is where instance cgroups are made: relative to the worker's own cgroup, or
+	// absolute in the cgroup hierarchy; DefaultCgroup when empty.
+	CgroupParent string
+	// Bwrap is the bubblewrap binary; DefaultBwrap, else bwrap on PATH, when empty.
+	Bwrap string
+	// ReadOnly lists extra host folders shown read-only at the same path, for interpreters
+	// installed outside /usr (e.g. "/opt/python3.12").
+	ReadOnly []string
+}
+
+// withDefaults fills zero fields and validates.
+func (o Options) withDefaults() (Options, error) {
+	if o.Mode < Auto || o.Mode > Off {
+		return o, fmt.Errorf("%w: mode %d", ErrOptions, o.Mode)
+	}
+	if o.UID == 0 {
+		o.UID = DefaultUID
+	}
+	if o.GID == 0 {
+		o.GID = DefaultGID
+	}
+	if o.UID < 0 || o.GID < 0 {
+		return o, fmt.Errorf("%w: uid %d gid %d", ErrOptions, o.UID, o.GID)
+	}
+	if o.PidsLimit == 0 {
+		o.PidsLimit = DefaultPidsLimit
+	}
+	if o.PidsLimit < 8 {
+		return o, fmt.Errorf("%w: pids limit %d is below 8", ErrOptions, o.PidsLimit)
+	}
+	if o.TmpSizeMB == 0 {
+		o.TmpSizeMB = DefaultTmpSizeMB
+	}
+	if o.TmpSizeMB < 1 {
+		return o, fmt.Errorf("%w: tmp size %d MB", ErrOptions, o.TmpSizeMB)
+	}
+	n, err := ParseNetwork(string(o.Network))
+	if err != nil {
+		return o, err
+	}
+	o.Network = n
+	if o.CgroupParent == "" {
+		o.CgroupParent = DefaultCgroup
+	}
+	if strings.Contains(o.CgroupParent, "..") {
+		return o, fmt.Errorf("%w: cgroup parent %q", ErrOptions, o.CgroupParent)
+	}
+	for _, p := range o.ReadOnly {
+		if !filepath.IsAbs(p) || filepath.Clean(p) == "/" {
+			return o, fmt.Errorf("%w: read-only folder %q must be an absolute path below /", ErrOptions, p)
+		}
+	}
+	return o, nil
+}

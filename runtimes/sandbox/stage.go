@@ -1,0 +1,102 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// stage makes folders the sandbox uid cannot reach (a private data folder) reachable by
+// bubblewrap: bubblewrap resolves every source path as that uid, so the worker bind-mounts
+// each instance's code and runtime folders, read-only, into a folder of its own that the uid
+// can traverse but not list. The stage is a private mount, so nothing propagates elsewhere.
+type stage struct {
+	dir string
+}
+
+const stagePrefix = "sluice-sandbox-"
+
+// newStage makes this process's stage under the temporary folder, after clearing stages left
+// by workers that died.
+func newStage() (*stage, error) {
+	base := os.TempDir()
+	sweepStages(base)
+	dir := filepath.Join(base, stagePrefix+strconv.Itoa(os.Getpid()))
+	if err := os.Mkdir(dir, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("stage: %w", err)
+	}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return nil, fmt.Errorf("stage: %w", err)
+	}
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND, ""); err != nil {
+		_ = os.Remove(dir)
+		return nil, fmt.Errorf("stage: bind %s: %w", dir, err)
+	}
+	if err := unix.Mount("", dir, "", unix.MS_PRIVATE, ""); err != nil {
+		_ = unix.Unmount(dir, unix.MNT_DETACH)
+		_ = os.Remove(dir)
+		return nil, fmt.Errorf("stage: make %s private: %w", dir, err)
+	}
+	return &stage{dir: dir}, nil
+}
+
+// bind shows src read-only at a new path of the stage and returns it.
+func (st *stage) bind(name, src string) (string, error) {
+	target := filepath.Join(st.dir, name)
+	if err := os.Mkdir(target, 0o755); err != nil {
+		return "", fmt.Errorf("stage %s: %w", src, err)
+	}
+	if err := unix.Mount(src, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		_ = os.Remove(target)
+		return "", fmt.Errorf("stage %s: %w", src, err)
+	}
+	flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV)
+	if err := unix.Mount("", target, "", flags, ""); err != nil {
+		st.unbind(target)
+		return "", fmt.Errorf("stage %s read-only: %w", src, err)
+	}
+	return target, nil
+}
+
+// unbind removes a staged path. Only an emptied mount point is removed, never what it shows.
+func (st *stage) unbind(target string) {
+	_ = unix.Unmount(target, unix.MNT_DETACH)
+	_ = os.Remove(target)
+}
+
+// close removes the stage (its instances are released first).
+func (st *stage) close() {
+	clearStage(st.dir)
+}
+
+func clearStage(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		_ = unix.Unmount(p, unix.MNT_DETACH)
+		_ = os.Remove(p) // fails, harmlessly, on anything still mounted or not empty
+	}
+	_ = unix.Unmount(dir, unix.MNT_DETACH)
+	_ = os.Remove(dir)
+}
+
+// sweepStages clears the stages of processes that no longer run.
+func sweepStages(base string) {
+	entries, _ := os.ReadDir(base)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(strings.TrimPrefix(e.Name(), stagePrefix))
+		if !strings.HasPrefix(e.Name(), stagePrefix) || err != nil || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
+			continue
+		}
+		clearStage(filepath.Join(base, e.Name()))
+	}
+}

@@ -1,0 +1,6 @@
+# Another function's code: no other function may read it.
+SECRET = "victim-code-secret"
+
+
+def handler(event, context):
+    return SECRET
