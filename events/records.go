@@ -181,6 +181,7 @@ type Meter struct {
 	PeakMemoryMB float64   `json:"peakMemoryMB,omitempty"`
 	Outcome      Outcome   `json:"outcome"`
 	Cold         bool      `json:"cold"`
+	ColdStart    string    `json:"coldStart,omitempty"` // how a cold instance came: "pre-started" or "scratch"
 	InitMs       float64   `json:"initMs,omitempty"`
 	Attempt      int       `json:"attempt"`
 }

@@ -207,6 +207,9 @@ func (w *Worker) report(j job, v events.Version, inst *warm, res events.Result, 
 		DurationMs: res.DurationMs, BilledMs: billed, MemoryMB: v.Config.MemoryMB, Outcome: res.Outcome,
 		Cold: cold, Attempt: j.attempt, PeakMemoryMB: float64(peak) / (1 << 20),
 	}
+	if cold {
+		m.ColdStart = kind.String()
+	}
 	if inst != nil && cold {
 		m.InitMs = float64(inst.inst.InitDuration().Microseconds()) / 1000
 	}

@@ -195,6 +195,9 @@ func TestSyncInvokeReusesAWarmInstance(t *testing.T) {
 	if !meters[0].Cold || meters[1].Cold || meters[2].Cold {
 		t.Fatalf("cold flags = %v %v %v, want true false false", meters[0].Cold, meters[1].Cold, meters[2].Cold)
 	}
+	if meters[0].ColdStart == "" || meters[1].ColdStart != "" {
+		t.Fatalf("cold start kinds = %q %q, want the first named and the second empty", meters[0].ColdStart, meters[1].ColdStart)
+	}
 	// Each invocation writes START, its printed line, END and REPORT.
 	logs := records[events.LogLine](t, f.bus.JS, events.StreamLogs, events.LogsSubject("echo"), 12)
 	var printed int
