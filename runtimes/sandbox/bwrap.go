@@ -160,6 +160,8 @@ func (s *Sandbox) bwrapArgs(spec bwrapSpec, fds *fdArgs) ([]string, error) {
 	if spec.runtimeDir != "" {
 		args = append(args, "--ro-bind", spec.runtimeDir, RuntimeRoot)
 	}
+	// The new root and /dev are bubblewrap's tmpfs: read-only, so /tmp is the only place to write.
+	args = append(args, "--remount-ro", "/dev", "--remount-ro", "/")
 	args = append(args,
 		"--chdir", TaskRoot,
 		"--info-fd", fds.add(spec.info),

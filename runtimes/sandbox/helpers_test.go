@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -257,4 +258,26 @@ func control(t testing.TB, cat *catalog.Catalog, n *node, sb instance.Sandbox) {
 		}
 		_ = i.Close()
 	}
+}
+
+// listenLoopback accepts and drops connections on the host's loopback until the test ends,
+// returning its port.
+func listenLoopback(t testing.TB) (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); <-done })
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -37,6 +37,7 @@ type Jail struct {
 	bridge   *bridge
 	reported uint64 // refused forks already logged
 	released bool
+	final    Stats // the counters as Release found them
 }
 
 // Stats are a jail's measures beyond instance.Usage.
@@ -156,8 +157,11 @@ func (j *Jail) Usage() instance.Usage {
 
 // Stats reads the jail's counters; zero without cgroups.
 func (j *Jail) Stats() Stats {
-	if j.cg == nil {
-		return Stats{}
+	j.mu.Lock()
+	released, final := j.released, j.final
+	j.mu.Unlock()
+	if j.cg == nil || released {
+		return final
 	}
 	oom, forks := j.cg.counters()
 	return Stats{PeakMemoryBytes: j.cg.peakBytes(), OOMKills: oom, ForksRefused: forks, Processes: len(j.cg.procs())}
@@ -170,17 +174,20 @@ func (j *Jail) Release() {
 		j.mu.Unlock()
 		return
 	}
-	j.released = true
 	b := j.bridge
+	j.mu.Unlock()
+	final := j.Stats()
+	j.mu.Lock()
+	j.released, j.final = true, final
 	j.mu.Unlock()
 	j.closeChildFiles()
 	if b != nil {
 		b.close()
 	}
+	if final.OOMKills > 0 {
+		j.log.Warn("sandbox memory limit killed the instance", "memory_mb", j.mem, "oom_kills", final.OOMKills)
+	}
 	if j.cg != nil {
-		if oom, _ := j.cg.counters(); oom > 0 {
-			j.log.Warn("sandbox memory limit killed the instance", "memory_mb", j.mem, "oom_kills", oom)
-		}
 		j.cg.remove()
 	}
 	for _, p := range j.staged {
