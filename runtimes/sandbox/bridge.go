@@ -43,15 +43,30 @@ func openBridge(pid int, addr string, log *slog.Logger) (*bridge, error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		// The thread enters the sandbox's namespace and is never unlocked: it ends with this
-		// goroutine instead of going back to the scheduler in the wrong namespace. The socket
-		// keeps the namespace it was made in, whatever thread uses it later.
+		// Enter the sandbox's namespace on this thread only, open the socket there (it keeps
+		// that namespace whatever thread uses it later), and come back. The thread must not
+		// end instead: it may be the one that started the sandbox, whose end would send
+		// bubblewrap its parent-death signal. Only if coming back fails is it left to end,
+		// locked, so that no other goroutine runs in the wrong namespace.
 		runtime.LockOSThread()
+		own, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: fmt.Errorf("open own network namespace: %w", err)}
+			return
+		}
+		defer own.Close()
 		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			ch <- result{err: fmt.Errorf("enter network namespace: %w", err)}
 			return
 		}
 		ln, err := net.Listen("tcp", addr)
+		if err := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); err != nil {
+			log.Error("runtime api bridge: cannot return to the worker's network namespace; retiring the thread", "err", err)
+		} else {
+			runtime.UnlockOSThread()
+		}
 		ch <- result{ln, err}
 	}()
 	r := <-ch
@@ -106,7 +121,7 @@ func (b *bridge) forward(in net.Conn) {
 	defer b.untrack(in)
 	out, err := net.DialTimeout("tcp", b.target, 5*time.Second)
 	if err != nil {
-		b.log.Warn("runtime api bridge: dial", "err", err)
+		b.log.Debug("runtime api bridge: dial", "err", err) // the server closes before its instance ends
 		return
 	}
 	if !b.track(out) {

@@ -192,10 +192,16 @@ func (l layout) runtimeDir(args []string, codeDir string) (string, error) {
 	return dir, nil
 }
 
-// rewrite maps host paths under the code and runtime folders to their places inside.
-func rewrite(s, codeDir, runtimeDir string) string {
+// paths maps the host's code and runtime folders to where the process sees them.
+type paths struct {
+	code, codeTo       string
+	runtime, runtimeTo string // "" when the command has no runtime folder
+}
+
+// rewrite maps host paths under the code and runtime folders to the process's view of them.
+func (p paths) rewrite(s string) string {
 	repl := func(s, from, to string) string {
-		if from == "" {
+		if from == "" || from == to {
 			return s
 		}
 		if s == from {
@@ -203,21 +209,16 @@ func rewrite(s, codeDir, runtimeDir string) string {
 		}
 		return strings.ReplaceAll(s, from+"/", to+"/")
 	}
-	return repl(repl(s, codeDir, TaskRoot), runtimeDir, RuntimeRoot)
+	return repl(repl(s, p.code, p.codeTo), p.runtime, p.runtimeTo)
 }
 
-// sandboxEnv rewrites the instance's environment for the inside: LAMBDA_TASK_ROOT becomes
-// TaskRoot, and host paths of the code and runtime folders their inside paths. Nothing is
-// added or dropped.
-func sandboxEnv(env []string, codeDir, runtimeDir string) []string {
+// env rewrites the instance's environment for the process: LAMBDA_TASK_ROOT and every value
+// naming the code or runtime folders follow them. Nothing is added or dropped.
+func (p paths) env(env []string) []string {
 	out := slices.Clone(env)
 	for i, kv := range out {
 		k, v, _ := strings.Cut(kv, "=")
-		if k == "LAMBDA_TASK_ROOT" {
-			out[i] = k + "=" + TaskRoot
-			continue
-		}
-		out[i] = k + "=" + rewrite(v, codeDir, runtimeDir)
+		out[i] = k + "=" + p.rewrite(v)
 	}
 	return out
 }

@@ -139,6 +139,7 @@ func isolated(t testing.TB, opts Options) *recorder {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return &recorder{Sandbox: s}
 }
 

@@ -63,10 +63,10 @@ func New(ctx context.Context, opts Options, logger *slog.Logger) (*Sandbox, erro
 	}
 	if rep.Namespaces {
 		s.bwrap = rep.Bwrap
-		if rep.UnprivilegedUID {
-			if s.stage, err = newStage(); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-			}
+	}
+	if rep.UnprivilegedUID {
+		if s.stage, err = newStage(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
 	s.cg = h
@@ -141,11 +141,26 @@ func (s *Sandbox) Wrap(ctx context.Context, cmd *exec.Cmd, cfg instance.Config) 
 	if s.drop {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(s.opts.UID), Gid: uint32(s.opts.GID), Groups: []uint32{}}
 	}
+	runtimeDir, err := s.layout.runtimeDir(cmd.Args[1:], cfg.CodeDir)
+	if err != nil {
+		return nil, err
+	}
+	p := paths{code: cfg.CodeDir, codeTo: cfg.CodeDir, runtime: runtimeDir, runtimeTo: runtimeDir}
+	if s.stage != nil {
+		if p.codeTo, err = j.stageDir(s.stage, j.name+"-task", cfg.CodeDir); err != nil {
+			return nil, fmt.Errorf("%w: code folder: %w", ErrWrap, err)
+		}
+		if runtimeDir != "" {
+			if p.runtimeTo, err = j.stageDir(s.stage, j.name+"-runtime", runtimeDir); err != nil {
+				return nil, fmt.Errorf("%w: runtime folder: %w", ErrWrap, err)
+			}
+		}
+	}
 	fds := &fdArgs{base: len(cmd.ExtraFiles)}
 	if s.bwrap != "" {
-		err = s.wrapBwrap(cmd, cfg, j, fds)
+		err = s.wrapBwrap(cmd, p, j, fds)
 	} else {
-		err = s.wrapShell(cmd, j, fds)
+		err = s.wrapShell(cmd, p, j, fds)
 	}
 	j.childFiles = append(j.childFiles, fds.files...)
 	if err != nil {
@@ -155,29 +170,18 @@ func (s *Sandbox) Wrap(ctx context.Context, cmd *exec.Cmd, cfg instance.Config) 
 	return j, nil
 }
 
-func (s *Sandbox) wrapBwrap(cmd *exec.Cmd, cfg instance.Config, j *Jail, fds *fdArgs) error {
+// wrapBwrap makes cmd bubblewrap's, showing the (staged) folders of p at TaskRoot and
+// RuntimeRoot.
+func (s *Sandbox) wrapBwrap(cmd *exec.Cmd, p paths, j *Jail, fds *fdArgs) (err error) {
 	if !s.layout.visible(cmd.Path) {
 		return fmt.Errorf("%w: interpreter %s is outside the folders the sandbox shows; add its folder to the read-only folders", ErrWrap, cmd.Path)
 	}
-	runtimeDir, err := s.layout.runtimeDir(cmd.Args[1:], cfg.CodeDir)
-	if err != nil {
-		return err
-	}
 	spec := bwrapSpec{network: s.opts.Network, tmpBytes: int64(s.opts.TmpSizeMB) << 20, uid: s.opts.UID, gid: s.opts.GID,
-		codeDir: cfg.CodeDir, runtimeDir: runtimeDir}
+		codeDir: p.codeTo, runtimeDir: p.runtimeTo}
 	if !s.drop {
 		spec.uid, spec.gid = os.Geteuid(), os.Getegid()
 	}
-	if s.stage != nil {
-		if spec.codeDir, err = j.stageDir(s.stage, j.name+"-task", cfg.CodeDir); err != nil {
-			return fmt.Errorf("%w: code folder: %w", ErrWrap, err)
-		}
-		if runtimeDir != "" {
-			if spec.runtimeDir, err = j.stageDir(s.stage, j.name+"-runtime", runtimeDir); err != nil {
-				return fmt.Errorf("%w: runtime folder: %w", ErrWrap, err)
-			}
-		}
-	}
+	inside := paths{code: p.code, codeTo: TaskRoot, runtime: p.runtime, runtimeTo: RuntimeRoot}
 	if j.info, spec.info, err = os.Pipe(); err != nil {
 		return fmt.Errorf("%w: %w", ErrWrap, err)
 	}
@@ -193,7 +197,7 @@ func (s *Sandbox) wrapBwrap(cmd *exec.Cmd, cfg instance.Config, j *Jail, fds *fd
 	argv := append([]string{s.bwrap}, args...)
 	argv = append(argv, cmd.Path)
 	for _, a := range cmd.Args[1:] {
-		argv = append(argv, rewrite(a, cfg.CodeDir, runtimeDir))
+		argv = append(argv, inside.rewrite(a))
 	}
 	if s.opts.Network == NetworkNone {
 		j.apiAddr = lookupEnv(cmd.Env, "AWS_LAMBDA_RUNTIME_API")
@@ -202,7 +206,7 @@ func (s *Sandbox) wrapBwrap(cmd *exec.Cmd, cfg instance.Config, j *Jail, fds *fd
 		}
 	}
 	cmd.Path, cmd.Args = s.bwrap, argv
-	cmd.Env = sandboxEnv(cmd.Env, cfg.CodeDir, runtimeDir)
+	cmd.Env = inside.env(cmd.Env)
 	cmd.Dir = "/"
 	return nil
 }
@@ -213,8 +217,9 @@ func (s *Sandbox) wrapBwrap(cmd *exec.Cmd, cfg instance.Config, j *Jail, fds *fd
 const gateScript = `read -r _ <&3 || exit 125; exec "$0" "$@" 3<&-`
 
 // wrapShell gates the command behind a shell that waits for Started, when there are no
-// namespaces.
-func (s *Sandbox) wrapShell(cmd *exec.Cmd, j *Jail, fds *fdArgs) error {
+// namespaces; the (staged) folders of p replace the host's in its arguments, environment and
+// working directory.
+func (s *Sandbox) wrapShell(cmd *exec.Cmd, p paths, j *Jail, fds *fdArgs) error {
 	if fds.base != 0 {
 		return fmt.Errorf("%w: the command already passes extra files", ErrWrap)
 	}
@@ -224,8 +229,13 @@ func (s *Sandbox) wrapShell(cmd *exec.Cmd, j *Jail, fds *fdArgs) error {
 	}
 	j.gate = w
 	fds.add(r)
-	cmd.Args = append([]string{"sh", "-c", gateScript, cmd.Path}, cmd.Args[1:]...)
-	cmd.Path = "/bin/sh"
+	args := []string{"sh", "-c", gateScript, cmd.Path}
+	for _, a := range cmd.Args[1:] {
+		args = append(args, p.rewrite(a))
+	}
+	cmd.Path, cmd.Args = "/bin/sh", args
+	cmd.Env = p.env(cmd.Env)
+	cmd.Dir = p.rewrite(cmd.Dir)
 	return nil
 }
 

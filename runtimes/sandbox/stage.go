@@ -22,13 +22,13 @@ type stage struct {
 
 const stagePrefix = "sluice-sandbox-"
 
-// newStage makes this process's stage under the temporary folder, after clearing stages left
+// newStage makes a stage of this process under the temporary folder, after clearing stages left
 // by workers that died.
 func newStage() (*stage, error) {
 	base := os.TempDir()
 	sweepStages(base)
-	dir := filepath.Join(base, stagePrefix+strconv.Itoa(os.Getpid()))
-	if err := os.Mkdir(dir, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
+	dir, err := os.MkdirTemp(base, stagePrefix+strconv.Itoa(os.Getpid())+"-*")
+	if err != nil {
 		return nil, fmt.Errorf("stage: %w", err)
 	}
 	if err := os.Chmod(dir, 0o711); err != nil {
@@ -90,8 +90,10 @@ func clearStage(dir string) {
 func sweepStages(base string) {
 	entries, _ := os.ReadDir(base)
 	for _, e := range entries {
-		pid, err := strconv.Atoi(strings.TrimPrefix(e.Name(), stagePrefix))
-		if !strings.HasPrefix(e.Name(), stagePrefix) || err != nil || pid == os.Getpid() {
+		rest, ok := strings.CutPrefix(e.Name(), stagePrefix)
+		p, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(p)
+		if !ok || err != nil || pid == os.Getpid() {
 			continue
 		}
 		if syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
