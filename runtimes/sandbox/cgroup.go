@@ -433,6 +433,6 @@ func (g *group) remove() {
 		if done || time.Now().After(deadline) {
 			return
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(500 * time.Microsecond)
 	}
 }

@@ -1,0 +1,89 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLimitsFollowMemory(t *testing.T) {
+	for _, c := range []struct {
+		mb     int
+		shares uint64
+		quota  int64
+	}{{128, 74, 7235}, {1769, 1024, 100000}, {3538, 2048, 200000}, {1, 2, 1000}} {
+		l := limitsFor(c.mb, Options{PidsLimit: 64, CPUQuota: true})
+		if l.memoryBytes != int64(c.mb)<<20 || l.cpuShares != c.shares || l.cpuQuota != c.quota || l.pids != 64 {
+			t.Errorf("%d MB: %+v, want shares %d quota %d", c.mb, l, c.shares, c.quota)
+		}
+	}
+}
+
+// The v2 files an instance cgroup writes and reads, on a folder standing for the hierarchy
+// (this package's tests on a v2 host exercise the real one).
+func TestCgroupV2Files(t *testing.T) {
+	root := t.TempDir()
+	h := &hierarchy{version: CgroupV2, dirs: map[string]string{"memory": root, "cpu": root, "pids": root}}
+	g, err := h.create("i-1", limitsFor(256, Options{PidsLimit: 32}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "i-1")
+	want := map[string]string{"memory.max": "268435456", "cpu.weight": "14", "cpu.max": "max 100000", "pids.max": "32", "memory.swap.max": "0", "memory.oom.group": "1"}
+	for f, v := range want {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || string(b) != v {
+			t.Errorf("%s = %q (%v), want %q", f, b, err, v)
+		}
+	}
+	if err := g.set(limitsFor(512, Options{PidsLimit: 32, CPUQuota: true}), false); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "cpu.max")); string(b) != "28942 100000" {
+		t.Errorf("cpu.max = %q", b)
+	}
+	write := func(f, s string) {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n")
+	write("pids.events", "max 5\n")
+	write("cgroup.procs", "")
+	if oom, forks := g.counters(); oom != 1 || forks != 5 {
+		t.Errorf("counters = %d %d", oom, forks)
+	}
+	write("memory.peak", "52428800\n")
+	g2, err := h.create("i-2", limitsFor(128, Options{PidsLimit: 32}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "i-2", "memory.peak"), []byte("1048576\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g2.peak, _ = os.OpenFile(filepath.Join(root, "i-2", "memory.peak"), os.O_RDWR, 0)
+	if p := g2.peakBytes(); p != 1048576 {
+		t.Errorf("peak = %d", p)
+	}
+	_ = g.peak
+}
+
+func TestCgroupMountsAndOwnPath(t *testing.T) {
+	m, err := cgroupMounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := ownCgroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) == 0 || len(own) == 0 {
+		t.Skip("no cgroup file system mounted here")
+	}
+	for c, p := range own {
+		if !strings.HasPrefix(p, "/") {
+			t.Errorf("own cgroup of %q = %q", c, p)
+		}
+	}
+}
