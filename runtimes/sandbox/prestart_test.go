@@ -1,0 +1,55 @@
+package sandbox
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"sluice.dev/runtimes/instance"
+)
+
+// A pre-started process sits in its sandbox before any function is assigned; specialising it
+// shows the function's code at TaskRoot and applies the function's memory to its cgroup.
+func TestPrestartedThenSpecialized(t *testing.T) {
+	sb := isolated(t, Options{})
+	cat := newCatalog(t)
+	n := newNode(t)
+	for _, fx := range fixtures {
+		t.Run(fx.runtime, func(t *testing.T) {
+			if !cat.Specializable(fx.runtime, nil) {
+				t.Skipf("runtime %s cannot be pre-started", fx.runtime)
+			}
+			slot := filepath.Join(n.data, "slots", fx.runtime)
+			if err := os.MkdirAll(slot, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			i, err := instance.Prestart(ctx, cat, instance.PrestartConfig{ID: "pre-" + fx.runtime, Runtime: fx.runtime, SlotDir: slot, Sandbox: sb})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = i.Close() })
+			j := sb.last()
+			cfg := config(n, fx, "ids", nil)
+			cfg.MemoryMB = 192
+			if err := i.Specialize(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				UID      int
+				CWD      string
+				TaskRoot string `json:"task_root"`
+				Task     []string
+			}
+			call(t, i, map[string]any{}, &got)
+			if got.UID != DefaultUID || got.TaskRoot != TaskRoot || len(got.Task) != 1 {
+				t.Errorf("specialised instance sees %+v", got)
+			}
+			b, err := os.ReadFile(filepath.Join(j.cg.dirs["memory"], "memory.limit_in_bytes"))
+			if j.cg.h.version == CgroupV1 && (err != nil || string(b) != "201326592\n") {
+				t.Errorf("memory limit after Specialize = %q %v", b, err)
+			}
+		})
+	}
+}
