@@ -31,6 +31,9 @@ type Jail struct {
 	gate        *os.File   // write end: a line releases the command
 	apiAddr     string     // network none: the Runtime API address to bridge
 
+	releaseOnce sync.Once
+	cgMu        sync.Mutex // serialises reading the cgroup's counters with its removal
+
 	mu       sync.Mutex
 	mem      int
 	pids     []int // the process, and bubblewrap's child in the sandbox
@@ -157,6 +160,13 @@ func (j *Jail) Usage() instance.Usage {
 
 // Stats reads the jail's counters; zero without cgroups.
 func (j *Jail) Stats() Stats {
+	j.cgMu.Lock()
+	defer j.cgMu.Unlock()
+	return j.stats()
+}
+
+// stats reads the counters; the caller holds cgMu.
+func (j *Jail) stats() Stats {
 	j.mu.Lock()
 	released, final := j.released, j.final
 	j.mu.Unlock()
@@ -168,18 +178,18 @@ func (j *Jail) Stats() Stats {
 }
 
 // Release stops the bridge, kills whatever is left in the cgroup and removes it. Idempotent.
-func (j *Jail) Release() {
+func (j *Jail) Release() { j.releaseOnce.Do(j.release) }
+
+func (j *Jail) release() {
 	j.mu.Lock()
-	if j.released {
-		j.mu.Unlock()
-		return
-	}
 	b := j.bridge
 	j.mu.Unlock()
-	final := j.Stats()
+	j.cgMu.Lock()
+	final := j.stats()
 	j.mu.Lock()
 	j.released, j.final = true, final
 	j.mu.Unlock()
+	j.cgMu.Unlock()
 	j.closeChildFiles()
 	if b != nil {
 		b.close()
