@@ -31,9 +31,12 @@
 //
 // # How it starts
 //
-// Wrap rewrites the command into bubblewrap's, handing the code and bootstrap folders over as
-// open descriptors (so the sandbox uid needs read access to the files, not to the folders
-// above them). bubblewrap blocks before running the command (--block-fd) and reports its
+// Wrap rewrites the command into bubblewrap's. bubblewrap resolves every source path as the
+// sandbox uid, which cannot enter a private data folder, so a root worker first bind-mounts the
+// code and bootstrap folders read-only into a staging folder of its own (a private mount under
+// the temporary folder, traversable but not listable; Sandbox.Close removes it, and New clears
+// those of dead workers). The sandbox uid needs read access to the code files themselves.
+// bubblewrap blocks before running the command (--block-fd) and reports its
 // child's pid (--info-fd); Jail.Started moves both processes into the cgroup (v1; on v2 the
 // process is cloned straight into it), sets rlimits when there is no cgroup, opens the
 // Runtime API bridge for NetworkNone, and only then lets the command run. The instance's
