@@ -24,22 +24,26 @@ type Endpoints struct {
 
 // UpOptions configure an all-in-one node.
 type UpOptions struct {
-	DataDir  string
-	Listen   string
-	NoWorker bool
-	Logger   *slog.Logger
-	Stderr   io.Writer
-	Ready    func(Endpoints) // called once the node serves
+	DataDir   string
+	Listen    string
+	NoWorker  bool
+	Isolation string // auto, required or off
+	Network   string // host or none
+	Logger    *slog.Logger
+	Stderr    io.Writer
+	Ready     func(Endpoints) // called once the node serves
 }
 
 // ServeOptions configure one role against an existing bus.
 type ServeOptions struct {
-	Role    string
-	NATSURL string
-	DataDir string
-	Listen  string
-	Token   string
-	Logger  *slog.Logger
+	Role      string
+	NATSURL   string
+	DataDir   string
+	Listen    string
+	Token     string
+	Isolation string
+	Network   string
+	Logger    *slog.Logger
 }
 
 // Roles start sluice's servers for `up` and `serve`; main wires them to the node package.

@@ -62,6 +62,7 @@ The data folder keeps functions, pending events, logs and credentials across res
 	cmd.Flags().StringVar(&dataDir, "data", "", "data folder (default $XDG_DATA_HOME/sluice, else ~/.local/share/sluice)")
 	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address of the API and gateway")
 	cmd.Flags().BoolVar(&o.NoWorker, "no-worker", false, "run without a worker (join workers with sluice serve worker)")
+	isolationFlags(cmd, &o.Isolation, &o.Network)
 	return cmd
 }
 
@@ -103,5 +104,12 @@ Roles:
 	cmd.Flags().StringVar(&o.DataDir, "data", "", "data folder for caches (default $XDG_DATA_HOME/sluice, else ~/.local/share/sluice)")
 	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address to serve on (gateway)")
 	cmd.Flags().StringVar(&o.Token, "token", "", "API token the gateway requires (default $SLUICE_TOKEN)")
+	isolationFlags(cmd, &o.Isolation, &o.Network)
 	return cmd
+}
+
+// isolationFlags are the worker's sandbox settings, on every command that may run a worker.
+func isolationFlags(cmd *cobra.Command, isolation, network *string) {
+	cmd.Flags().StringVar(isolation, "isolation", "auto", "sandbox of function instances: auto (isolate with what the host offers, warn about the rest), required (refuse to start without full isolation) or off")
+	cmd.Flags().StringVar(network, "network", "host", "network of function instances: host (like Lambda) or none (an empty network namespace)")
 }

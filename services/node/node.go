@@ -22,23 +22,27 @@ type Endpoints struct {
 
 // UpOptions configure an all-in-one node.
 type UpOptions struct {
-	DataDir  string          // bus store, credentials, code cache
-	Listen   string          // API and gateway address; default 127.0.0.1:8080
-	NoWorker bool            // run without the in-process worker (events wait on the bus)
-	Logger   *slog.Logger    //
-	Ready    func(Endpoints) // called once everything serves
-	Stderr   io.Writer
+	DataDir   string          // bus store, credentials, code cache
+	Listen    string          // API and gateway address; default 127.0.0.1:8080
+	NoWorker  bool            // run without the in-process worker (events wait on the bus)
+	Isolation string          // auto (default), required or off: how the worker sandboxes instances
+	Network   string          // host (default) or none: the instances' network
+	Logger    *slog.Logger    //
+	Ready     func(Endpoints) // called once everything serves
+	Stderr    io.Writer
 }
 
 // ServeOptions configure one role against an existing bus.
 type ServeOptions struct {
-	Role    string // gateway, worker or scaler
-	NATSURL string
-	DataDir string
-	Listen  string
-	Token   string
-	Logger  *slog.Logger
-	Ready   func(Endpoints) // called once the role serves (URL set for the gateway)
+	Role      string // gateway, worker or scaler
+	NATSURL   string
+	DataDir   string
+	Listen    string
+	Token     string
+	Isolation string // as UpOptions.Isolation, for the worker role
+	Network   string // as UpOptions.Network
+	Logger    *slog.Logger
+	Ready     func(Endpoints) // called once the role serves (URL set for the gateway)
 }
 
 // DefaultListen is the API and gateway address of a node.

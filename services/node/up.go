@@ -18,6 +18,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/runtimes/catalog"
+	"sluice.dev/runtimes/sandbox"
 	"sluice.dev/services/api"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/bus"
@@ -66,6 +67,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	return run(ctx, runOptions{
 		natsURL: embedded.URL(), token: secrets.Token, dataDir: o.DataDir, listener: ln,
 		roles: roles, logger: o.Logger, ready: o.Ready, connect: []nats.Option{embedded.InProcess()},
+		isolation: o.Isolation, network: o.Network,
 	})
 }
 
@@ -77,7 +79,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if o.NATSURL == "" {
 		return errors.New("serve: no bus: pass --nats URL (sluice up prints SLUICE_NATS_URL)")
 	}
-	ro := runOptions{natsURL: o.NATSURL, token: o.Token, dataDir: o.DataDir, logger: o.Logger, ready: o.Ready}
+	ro := runOptions{natsURL: o.NATSURL, token: o.Token, dataDir: o.DataDir, logger: o.Logger, ready: o.Ready,
+		isolation: o.Isolation, network: o.Network}
 	switch o.Role {
 	case "gateway":
 		if o.Token == "" {
@@ -114,6 +117,7 @@ type runOptions struct {
 	logger                  *slog.Logger
 	ready                   func(Endpoints)
 	connect                 []nats.Option // extra bus connection options
+	isolation, network      string        // the worker's sandbox settings
 }
 
 func (o runOptions) has(role string) bool {
@@ -151,12 +155,21 @@ func run(ctx context.Context, o runOptions) (err error) {
 	go func() { telDone <- tel.Run(telCtx) }()
 	defer func() { stopTel(); <-telDone }()
 
-	var wk *worker.Worker
+	var (
+		wk        *worker.Worker
+		isolation any = "no worker role"
+	)
 	if o.has("worker") {
+		sb, err := newSandbox(ctx, o.isolation, o.network, log)
+		if err != nil {
+			return err
+		}
+		defer sb.Close() // after the worker has stopped every instance
+		isolation = sb.Report()
 		host, _ := os.Hostname()
 		wk, err = worker.New(ctx, worker.Options{
 			ID: fmt.Sprintf("%s-%d", host, os.Getpid()), NC: conn.NC, JS: conn.JS, Fns: fns, Runtimes: rts,
-			Telemetry: tel, CodeDir: filepath.Join(o.dataDir, "code"), Limits: limits, Logger: log,
+			Telemetry: tel, CodeDir: filepath.Join(o.dataDir, "code"), Limits: limits, Logger: log, Sandbox: sb,
 		})
 		if err != nil {
 			return err
@@ -176,7 +189,7 @@ func run(ctx context.Context, o runOptions) (err error) {
 		}
 		defer gw.Close()
 		root := mux.NewRouter()
-		root.HandleFunc("/healthz", health(o.roles, conn)).Methods(http.MethodGet)
+		root.HandleFunc("/healthz", health(o.roles, conn, isolation)).Methods(http.MethodGet)
 		// Routes register full /v1/... paths; this subrouter only adds the token check.
 		v1 := root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
 			return strings.HasPrefix(r.URL.Path, "/v1/")
@@ -233,18 +246,30 @@ func run(ctx context.Context, o runOptions) (err error) {
 	return g.Wait()
 }
 
-func health(roles []string, conn *bus.Conn) http.HandlerFunc {
+func health(roles []string, conn *bus.Conn, isolation any) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		status, code := "ok", http.StatusOK
 		if !conn.NC.IsConnected() {
 			status, code = "bus disconnected", http.StatusServiceUnavailable
 		}
-		body := map[string]any{"status": status, "roles": roles}
-		for _, r := range roles {
-			if r == "worker" {
-				body["isolation"] = "none: instances run as plain processes"
-			}
-		}
-		httpjson.Write(w, code, body)
+		httpjson.Write(w, code, map[string]any{"status": status, "roles": roles, "isolation": isolation})
 	}
+}
+
+// newSandbox builds the worker's sandbox from the --isolation and --network settings. Required
+// refuses to start on a host that cannot isolate; auto says loudly what is missing.
+func newSandbox(ctx context.Context, isolation, network string, log *slog.Logger) (*sandbox.Sandbox, error) {
+	mode, err := sandbox.ParseMode(isolation)
+	if err != nil {
+		return nil, fmt.Errorf("--isolation: %w", err)
+	}
+	net, err := sandbox.ParseNetwork(network)
+	if err != nil {
+		return nil, fmt.Errorf("--network: %w", err)
+	}
+	sb, err := sandbox.New(ctx, sandbox.Options{Mode: mode, Network: net}, log)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	return sb, nil
 }

@@ -128,8 +128,9 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 	if w.drain <= 0 {
 		w.drain = 30 * time.Second
 	}
-	w.logger.Warn("instances run as plain processes of this worker's user, without namespaces or cgroup limits: " +
-		"a function can read what this user can read; run untrusted code only once the sandbox is configured")
+	if o.Sandbox == nil {
+		w.logger.Warn("no sandbox: instances run as plain processes of this worker's user, without namespaces or cgroup limits")
+	}
 	return w, nil
 }
 
