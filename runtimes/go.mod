@@ -4,7 +4,4 @@ go 1.26.8
 
 replace sluice.dev/events => ../events
 
-require (
-	golang.org/x/sync v0.25.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
-)
+require golang.org/x/sys v0.49.0
