@@ -28,15 +28,17 @@ func main() {
 
 // config is the bench's settings, from flags.
 type config struct {
-	sluice   string        // the sluice binary
-	out      string        // markdown file to write; empty: stdout only
-	syncN    int           // measured sync requests per run
-	warm     int           // discarded warm-up requests before each latency run
-	conc     int           // the "few" of concurrent clients
-	streamN  int           // messages through the JetStream pass-through
-	asyncN   int           // async invocations end to end
-	phaseCap time.Duration // time cap of each measured phase
-	keep     bool          // keep the node's folder and log
+	sluice    string        // the sluice binary
+	out       string        // markdown file to write; empty: stdout only
+	syncN     int           // measured sync requests per run
+	warm      int           // discarded warm-up requests before each latency run
+	conc      int           // the "few" of concurrent clients
+	streamN   int           // messages through the JetStream pass-through
+	asyncN    int           // async invocations end to end
+	phaseCap  time.Duration // time cap of each measured phase
+	coldN     int           // cold invocations per runtime
+	coldPause time.Duration // pause before each cold invocation
+	keep      bool          // keep the node's folder and log
 }
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
@@ -51,11 +53,13 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.streamN, "stream", 50000, "messages through the JetStream pass-through")
 	fs.IntVar(&c.asyncN, "async", 2000, "async invocations end to end")
 	fs.DurationVar(&c.phaseCap, "cap", 60*time.Second, "time cap of each measured phase")
+	fs.IntVar(&c.coldN, "cold", 20, "cold invocations per runtime (each of a function never invoked before)")
+	fs.DurationVar(&c.coldPause, "cold-pause", 400*time.Millisecond, "pause before each cold invocation, for the worker's pre-started process to be replaced")
 	fs.BoolVar(&c.keep, "keep", false, "keep the node's temporary folder (data and up.log) for inspection")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
 	}
-	if c.syncN <= 0 || c.warm < 0 || c.conc <= 0 || c.streamN <= 0 || c.asyncN <= 0 || c.phaseCap <= 0 {
+	if c.syncN <= 0 || c.warm < 0 || c.conc <= 0 || c.streamN <= 0 || c.asyncN <= 0 || c.phaseCap <= 0 || c.coldN <= 0 {
 		return c, errors.New("counts and the cap must be positive")
 	}
 	if _, err := os.Stat(c.sluice); err != nil {

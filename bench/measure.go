@@ -45,6 +45,7 @@ type results struct {
 	v1C1, v1CN     sample
 	fnC1           sample
 	jsPass, async  throughput
+	cold           map[string]coldResult // by runtime
 	notes          []string
 }
 
@@ -99,6 +100,8 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 			r.note("sluice async: %v", r.async.err)
 		}
 	}
+	fmt.Fprintln(os.Stderr, "bench: cold invocations")
+	measureCold(ctx, c, n, r)
 	return r, nil
 }
 

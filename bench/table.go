@@ -18,8 +18,9 @@ func (r *results) markdown(c config) string {
 	fmt.Fprintf(&b, "%s, %s/%s, %d CPUs, %s. Client and server in separate processes, loopback only.\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	fmt.Fprintf(&b, "Sync runs: %d warm-up requests discarded, then %d measured; c=%d for throughput. "+
-		"JetStream pass-through: %d messages. Async: %d invocations of the Python no-op (`--max 2`). Cap %s per phase.\n\n",
-		c.warm, c.syncN, c.conc, c.streamN, c.asyncN, c.phaseCap)
+		"JetStream pass-through: %d messages. Async: %d invocations of the Python no-op (`--max 2`). "+
+		"Cold: %d functions per runtime, each invoked once, %s apart. Cap %s per phase.\n\n",
+		c.warm, c.syncN, c.conc, c.streamN, c.asyncN, c.coldN, c.coldPause, c.phaseCap)
 
 	rows := []row{
 		latencyRow("P1 sync invoke p50, `/v1/.../invocations`, c=1", r.v1C1, r.natsRR, 0.5, "core NATS req/reply", "≤ 3×", 3),
@@ -30,6 +31,12 @@ func (r *results) markdown(c config) string {
 		rateRow("sync invokes/s, c=1", r.v1C1, r.httpC1),
 		rateRow(fmt.Sprintf("sync invokes/s, c=%d", c.conc), r.v1CN, r.httpCN),
 		asyncRow(r.async, r.jsPass),
+		latencyRow("P3 cold invoke p50, Python hello (through the gateway)", r.cold["python"].cold, r.cold["python"].bare, 0.5, "bare `python3 -c pass`", "≤ 0.25×", 0.25),
+		latencyRow("cold invoke p99, Python hello", r.cold["python"].cold, r.cold["python"].bare, 0.99, "bare `python3 -c pass`", "", 0),
+		latencyRow("P4 cold invoke p50, Node.js hello (through the gateway)", r.cold["nodejs"].cold, r.cold["nodejs"].bare, 0.5, "bare `node -e 0`", "≤ 0.1×", 0.1),
+		latencyRow("cold invoke p99, Node.js hello", r.cold["nodejs"].cold, r.cold["nodejs"].bare, 0.99, "bare `node -e 0`", "", 0),
+		latencyRow("warm invoke p50, Python hello, same run", r.cold["python"].warm, r.cold["python"].bare, 0.5, "bare `python3 -c pass`", "", 0),
+		latencyRow("warm invoke p50, Node.js hello, same run", r.cold["nodejs"].warm, r.cold["nodejs"].bare, 0.5, "bare `node -e 0`", "", 0),
 	}
 	b.WriteString("| metric | sluice | baseline | ratio | target |\n|---|---|---|---|---|\n")
 	for _, x := range rows {
@@ -61,6 +68,9 @@ func latencyRow(metric string, s, base sample, q float64, baseName, target strin
 	if s.ok() && base.ok() {
 		ratio := float64(s.quantile(q)) / float64(base.quantile(q))
 		x.ratio = fmt.Sprintf("%.1f×", ratio)
+		if ratio < 1 {
+			x.ratio = fmt.Sprintf("%.2f×", ratio)
+		}
 		if want > 0 {
 			x.target += verdict(ratio <= want)
 		}

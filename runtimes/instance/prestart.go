@@ -142,6 +142,7 @@ func (i *Instance) Specialize(ctx context.Context, cfg Config) error {
 	if err := fillSlot(cfg.CodeDir, i.prestart.slot); err != nil {
 		return fail(fmt.Errorf("%w: %w", ErrInit, err))
 	}
+	filled := time.Now()
 	mem := cfg.MemoryMB
 	if mem <= 0 {
 		mem = DefaultMemoryMB
@@ -149,6 +150,7 @@ func (i *Instance) Specialize(ctx context.Context, cfg Config) error {
 	if err := i.jail.Limit(mem); err != nil {
 		return fail(fmt.Errorf("%w: sandbox: %w", ErrInit, err))
 	}
+	limited := time.Now()
 	vars := make(map[string]string, len(i.prestart.env)+len(cfg.Env)+8)
 	for k, v := range i.prestart.env {
 		vars[k] = v
@@ -173,6 +175,7 @@ func (i *Instance) Specialize(ctx context.Context, cfg Config) error {
 		return err
 	}
 	i.initDur = time.Since(started)
-	i.logger().Debug("instance specialised", "init", i.initDur)
+	i.logger().Debug("instance specialised", "init", i.initDur,
+		"fill", filled.Sub(started), "limit", limited.Sub(filled), "load", time.Since(limited))
 	return nil
 }
