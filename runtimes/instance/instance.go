@@ -107,10 +107,9 @@ type Request struct {
 // Response is a finished invocation. Error is set when the handler failed; the instance stays
 // usable.
 type Response struct {
-	Payload         []byte
-	Error           *FunctionError
-	Duration        time.Duration // from handing the invocation in to its answer (or its end)
-	PeakMemoryBytes uint64        // the instance's peak memory during the invocation; 0 when unknown
+	Payload  []byte
+	Error    *FunctionError
+	Duration time.Duration // from handing the invocation in to its answer (or its end)
 }
 
 // Instance is one running function process. Its methods are safe for concurrent use; Invoke
@@ -391,13 +390,12 @@ func (i *Instance) Invoke(ctx context.Context, req Request) (Response, error) {
 
 	id := req.ID
 	i.reqID.Store(&id)
-	i.jail.ResetPeak()
 	start := time.Now()
 	r, err := i.api.Invoke(ictx, &runtimeapi.Invocation{
 		ID: req.ID, Deadline: deadline, Payload: req.Payload, Attributes: req.Attributes,
 		TraceID: req.TraceID, ClientContext: req.ClientContext, CognitoIdentity: req.CognitoIdentity,
 	})
-	resp := Response{Duration: time.Since(start), PeakMemoryBytes: i.jail.Usage().PeakMemoryBytes}
+	resp := Response{Duration: time.Since(start)}
 	if err == nil {
 		i.out[0].drain()
 		i.out[1].drain()
@@ -434,6 +432,14 @@ func (i *Instance) deadError() error {
 	}
 	return &Failure{Kind: kind, Exit: i.exitStatus(), Stderr: i.tail.get()}
 }
+
+// Usage is what the instance's sandbox measured since the last ResetPeak (since the start for a
+// new instance): its peak memory, and whether the memory limit killed it. Reading it costs a few
+// file reads, so callers read it after answering the invocation, not on the answer's path.
+func (i *Instance) Usage() Usage { return i.jail.Usage() }
+
+// ResetPeak starts a new peak-memory measurement, for the next invocation.
+func (i *Instance) ResetPeak() { i.jail.ResetPeak() }
 
 // InitDuration is how long the bootstrap took from launch to its first request for work; for a
 // specialised instance, from the start of Specialize to that request.

@@ -70,8 +70,15 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 	if res.Outcome == events.OutcomeOK {
 		res.Payload = resp.Payload
 	}
+	if j.reply != "" {
+		w.finish(ctx, j, res) // a synchronous caller gets its answer before any bookkeeping
+	}
+	var peak uint64
 	if inst != nil {
+		// Read the sandbox's measurement off the answer's path, and start the next one.
+		peak = inst.inst.Usage().PeakMemoryBytes
 		if alive(inst) && (res.Outcome == events.OutcomeOK || res.Outcome == events.OutcomeError) {
+			inst.inst.ResetPeak()
 			p.put(inst)
 		} else {
 			_ = inst.inst.Close()
@@ -79,8 +86,10 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 		}
 	}
 	release()
-	w.report(j, v, inst, res, kind, resp.PeakMemoryBytes)
-	w.finish(ctx, j, res)
+	w.report(j, v, inst, res, kind, peak)
+	if j.reply == "" {
+		w.finish(ctx, j, res)
+	}
 }
 
 func rejected(j job, msg string) events.Result {
