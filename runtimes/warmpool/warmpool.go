@@ -25,6 +25,9 @@ const (
 	retryFirst = 500 * time.Millisecond
 	retryMax   = 30 * time.Second
 	sweepEvery = 5 * time.Second // how often waiting processes are checked for having died
+
+	// DefaultRefillDelay lets a cold invocation finish before its process's replacement starts.
+	DefaultRefillDelay = 20 * time.Millisecond
 )
 
 // Options configure a Pool.
@@ -38,7 +41,11 @@ type Options struct {
 	Dir         string
 	Sandbox     instance.Sandbox // confines the processes from their start; nil runs them directly
 	InitTimeout time.Duration    // bounds one pre-start; instance.DefaultInitTimeout when zero
-	Logger      *slog.Logger     // nil discards
+	// RefillDelay is how long a refill waits after a process was taken, so that starting its
+	// replacement (an interpreter, a sandbox) does not compete for the CPU with the cold
+	// invocation that took it. DefaultRefillDelay when zero.
+	RefillDelay time.Duration
+	Logger      *slog.Logger // nil discards
 }
 
 // Pool keeps pre-started processes per runtime.
@@ -152,10 +159,25 @@ func (p *Pool) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-p.wake:
+			p.pause(ctx)
 		case <-retry.C:
 		case <-sweep.C:
 			p.sweep()
 		}
+	}
+}
+
+// pause waits the refill delay (or until ctx ends).
+func (p *Pool) pause(ctx context.Context) {
+	d := p.o.RefillDelay
+	if d <= 0 {
+		d = DefaultRefillDelay
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
