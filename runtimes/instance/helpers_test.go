@@ -3,10 +3,8 @@ package instance
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,35 +98,6 @@ var reqSeq int
 func request(payload string) Request {
 	reqSeq++
 	return Request{ID: "req-" + strconv.Itoa(reqSeq), Deadline: time.Now().Add(30 * time.Second), Payload: []byte(payload)}
-}
-
-// eventually polls cond until it returns nil or the deadline passes.
-func eventually(t testing.TB, within time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", within, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// gone reports whether pid no longer runs (absent, or a zombie nobody reaped yet).
-func gone(pid int) error {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return nil
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i > 0 && len(s) > i+2 && s[i+2] == 'Z' {
-		return nil
-	}
-	return fmt.Errorf("process %d still runs: %s", pid, s)
 }
 
 func waitDone(t testing.TB, i *Instance) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"sluice.dev/runtimes/internal/proctest"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,7 +148,7 @@ func TestTimeoutKillsTheProcessGroup(t *testing.T) {
 			if pid == 0 {
 				t.Fatalf("no child pid in the logs: %+v", l.get())
 			}
-			eventually(t, 5*time.Second, func() error { return gone(pid) })
+			proctest.Eventually(t, 5*time.Second, func() error { return proctest.Gone(pid) })
 			if _, err := i.Invoke(context.Background(), request(`{}`)); !errors.Is(err, ErrCrashed) {
 				t.Fatalf("invoke after timeout: %v", err)
 			}
@@ -382,13 +383,13 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 			}
 			_ = i.Close() // idempotent
 			waitDone(t, i)
-			if err := gone(pid); err != nil {
+			if err := proctest.Gone(pid); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := i.Invoke(context.Background(), request(`{}`)); !errors.Is(err, ErrClosed) {
 				t.Fatalf("invoke after Close: %v, want ErrClosed", err)
 			}
-			eventually(t, 5*time.Second, func() error {
+			proctest.Eventually(t, 5*time.Second, func() error {
 				if n := runtime.NumGoroutine(); n > baseline {
 					return fmt.Errorf("%d goroutines, %d before the instance", n, baseline)
 				}

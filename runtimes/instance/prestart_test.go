@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sluice.dev/runtimes/internal/proctest"
 	"strings"
 	"testing"
 	"time"
@@ -151,7 +152,7 @@ func TestPrestartCloseLeavesNothingBehind(t *testing.T) {
 			pid := i.cmd.Process.Pid
 			_ = i.Close()
 			waitDone(t, i)
-			if err := gone(pid); err != nil {
+			if err := proctest.Gone(pid); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := os.Stat(i.prestart.slot); !os.IsNotExist(err) {

@@ -203,33 +203,6 @@ func call(t testing.TB, i *instance.Instance, payload, out any) {
 	}
 }
 
-// eventually polls cond until it returns nil or the deadline passes.
-func eventually(t testing.TB, within time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", within, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// alive reports whether pid runs (and is not a zombie).
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || len(s) <= i+2 || s[i+2] != 'Z'
-}
-
 // uidOf is the real uid of pid as the host sees it.
 func uidOf(t testing.TB, pid int) int {
 	t.Helper()

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sluice.dev/runtimes/internal/proctest"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,7 +144,7 @@ func TestCannotSignalTheHost(t *testing.T) {
 					t.Errorf("kill %d: %+v, want ESRCH", pid, o)
 				}
 			}
-			if !alive(victim.Process.Pid) {
+			if !proctest.Running(victim.Process.Pid) {
 				t.Fatal("the host's process died")
 			}
 		})
@@ -319,7 +320,7 @@ func TestSpinIsKilledWithItsTree(t *testing.T) {
 				done <- err
 			}()
 			var tree []int // bubblewrap, its child, the runtime, the spinning child
-			eventually(t, 5*time.Second, func() error {
+			proctest.Eventually(t, 5*time.Second, func() error {
 				if tree = j.cg.procs(); len(tree) < 4 {
 					return fmt.Errorf("processes %v", tree)
 				}
@@ -329,9 +330,9 @@ func TestSpinIsKilledWithItsTree(t *testing.T) {
 			if !errors.Is(err, instance.ErrTimeout) {
 				t.Fatalf("err = %v, want ErrTimeout", err)
 			}
-			eventually(t, 5*time.Second, func() error {
+			proctest.Eventually(t, 5*time.Second, func() error {
 				for _, p := range tree {
-					if alive(p) {
+					if proctest.Running(p) {
 						return fmt.Errorf("process %d of the instance still runs", p)
 					}
 				}

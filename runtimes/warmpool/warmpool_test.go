@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sluice.dev/runtimes/internal/proctest"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,21 +27,6 @@ func newCatalog(t *testing.T) *catalog.Catalog {
 		}
 	}
 	return c
-}
-
-func eventually(t *testing.T, within time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", within, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // running starts Run and returns a stop that waits for it.
@@ -67,7 +53,7 @@ func running(t *testing.T, p *Pool) (stop func()) {
 
 func ready(t *testing.T, p *Pool, rt string, n int) {
 	t.Helper()
-	eventually(t, 20*time.Second, func() error {
+	proctest.Eventually(t, 20*time.Second, func() error {
 		if got := p.Ready(rt); got != n {
 			return fmt.Errorf("%d %s processes ready, want %d", got, rt, n)
 		}
@@ -133,7 +119,7 @@ func TestRunStopsEverything(t *testing.T) {
 	if _, ok := p.Take("python"); ok {
 		t.Fatal("Take after Run returned")
 	}
-	eventually(t, 5*time.Second, func() error {
+	proctest.Eventually(t, 5*time.Second, func() error {
 		if left := children(t); len(left) > 0 {
 			return fmt.Errorf("processes left: %v", left)
 		}
