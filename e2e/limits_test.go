@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 const hogPy = `def handler(event, context):
@@ -52,6 +54,13 @@ func TestLimitsReachTheCaller(t *testing.T) {
 		if !strings.Contains(r.stdout, `"refused"`) || strings.Contains(r.stdout, `"refused": 0`) {
 			t.Fatalf("the pids limit refused no fork: %s", r.stdout)
 		}
+		eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+			logs := n.ok(t, "logs", "bomb").stdout
+			if !strings.Contains(logs, "process limit refused") {
+				return fmt.Errorf("the function's logs do not report the refused forks:\n%s", logs)
+			}
+			return nil
+		})
 	})
 
 	r := n.ok(t, "invoke", "echo", "--data", `{"still":"serving"}`)

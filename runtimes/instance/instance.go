@@ -74,6 +74,7 @@ type Jail interface {
 type Usage struct {
 	PeakMemoryBytes uint64 // the most memory used since the last ResetPeak; 0 when unknown
 	OOMKilled       bool   // the memory limit has killed a process of the jail
+	ForksRefused    uint64 // process creations the pids limit refused, since the jail began
 }
 
 // bare is the jail of an unconfined process: it measures nothing.

@@ -155,7 +155,7 @@ func (j *Jail) Usage() instance.Usage {
 		j.reported = st.ForksRefused
 	}
 	j.mu.Unlock()
-	return instance.Usage{PeakMemoryBytes: st.PeakMemoryBytes, OOMKilled: st.OOMKills > 0}
+	return instance.Usage{PeakMemoryBytes: st.PeakMemoryBytes, OOMKilled: st.OOMKills > 0, ForksRefused: st.ForksRefused}
 }
 
 // Stats reads the jail's counters; zero without cgroups.

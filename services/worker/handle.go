@@ -76,7 +76,13 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 	var peak uint64
 	if inst != nil {
 		// Read the sandbox's measurement off the answer's path, and start the next one.
-		peak = inst.inst.Usage().PeakMemoryBytes
+		u := inst.inst.Usage()
+		peak = u.PeakMemoryBytes
+		if u.ForksRefused > inst.forksRefused {
+			w.platformLine(j, v, fmt.Sprintf("WARNING RequestId: %s the sandbox's process limit refused %d process creations",
+				j.id, u.ForksRefused-inst.forksRefused))
+			inst.forksRefused = u.ForksRefused
+		}
 		if alive(inst) && (res.Outcome == events.OutcomeOK || res.Outcome == events.OutcomeError) {
 			inst.inst.ResetPeak()
 			p.put(inst)

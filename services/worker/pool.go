@@ -11,9 +11,10 @@ import (
 
 // warm is an instance with the version it runs.
 type warm struct {
-	inst     *instance.Instance
-	version  int
-	lastUsed time.Time
+	inst         *instance.Instance
+	version      int
+	lastUsed     time.Time
+	forksRefused uint64 // as last reported in the function's logs
 }
 
 // pool holds one function's instances on this worker and bounds how many invocations run at once.
