@@ -69,11 +69,19 @@ type CodeRef struct {
 
 // Version is one immutable deploy of a function. Stored under VersionKey.
 type Version struct {
-	Function string    `json:"function"`
-	Version  int       `json:"version"`
-	Config   Config    `json:"config"`
-	Code     CodeRef   `json:"code"`
-	Created  time.Time `json:"created"`
+	Function string     `json:"function"`
+	Version  int        `json:"version"`
+	Config   Config     `json:"config"`
+	Code     CodeRef    `json:"code"` // what instances run: the upload, or what its build made
+	Build    *BuildInfo `json:"build,omitempty"`
+	Created  time.Time  `json:"created"`
+}
+
+// BuildInfo records the deploy-time build of a version whose runtime compiles code (C#, Go).
+type BuildInfo struct {
+	Source     CodeRef `json:"source"` // the uploaded package the build started from
+	Output     string  `json:"output,omitempty"`
+	DurationMs float64 `json:"durationMs"`
 }
 
 // Function is the head record of a function: its newest version and aliases. Stored under

@@ -19,6 +19,7 @@ var (
 	ErrUnknownRuntime   = errors.New("unknown runtime")
 	ErrBadHandler       = errors.New("bad handler")
 	ErrMissingToolchain = errors.New("toolchain missing")
+	ErrBuild            = errors.New("build failed") // the function's code does not build; the output says why
 )
 
 // Options configure a Catalog. The zero value resolves everything from the system.
@@ -159,6 +160,31 @@ func (c *Catalog) Command(runtime string, memoryMB int) (Command, error) {
 		Args: append([]string{r.interp}, r.args(r.boot, memoryMB)...),
 		Env:  slices.Clone(r.env),
 	}, nil
+}
+
+// Builds reports whether a runtime builds a function's code at deploy (see Build).
+func (c *Catalog) Builds(runtime string) bool {
+	rt, err := c.lookup(runtime)
+	return err == nil && rt.build != nil
+}
+
+// Build turns a function's uploaded package, unpacked in src, into what its instances run,
+// written to the empty folder dst, for runtimes that compile at deploy. It runs once per
+// deployed version. output is the toolchain's own output, for the person deploying; a build
+// that fails returns an error wrapping ErrBuild with that output. Runtimes without a build
+// step copy nothing and return an error: check Builds first.
+func (c *Catalog) Build(ctx context.Context, runtime, handler, src, dst string) (output []byte, err error) {
+	rt, err := c.lookup(runtime)
+	if err != nil {
+		return nil, err
+	}
+	if rt.build == nil {
+		return nil, fmt.Errorf("runtime %s has no build step", runtime)
+	}
+	if rt.err != nil {
+		return nil, rt.err
+	}
+	return rt.build(ctx, rt.interp, handler, src, dst)
 }
 
 // Specializable reports whether a function of runtime with env can run on a pre-started generic

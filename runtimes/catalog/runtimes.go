@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -24,6 +25,10 @@ type spec struct {
 	args func(bootstrap string, memoryMB int) []string
 	// handler validates a handler and returns the inline file name for it.
 	handler func(h string) (inline string, err error)
+	// build, when set, turns an uploaded package (unpacked in src) into what instances run
+	// (written to dst) once per deployed version, with the toolchain at tool: compiling C#
+	// sources, go build. It returns the build's output, shown to whoever deployed.
+	build func(ctx context.Context, tool, handler, src, dst string) (output []byte, err error)
 	// startOnly, when set, says the bootstrap can be pre-started and specialised, and reports
 	// the variables the interpreter reads only when it starts (a function setting one needs a
 	// process started for it).

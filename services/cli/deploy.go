@@ -115,6 +115,12 @@ func (a *app) deploy(cmd *cobra.Command, name string, f deployFlags) error {
 	if err != nil {
 		return err
 	}
+	if b := v.Build; b != nil {
+		fmt.Fprintf(a.stdout, "built in %.0f ms from code sha256 %s\n", b.DurationMs, short(b.Source.SHA256))
+		if b.Output != "" {
+			fmt.Fprint(a.stdout, strings.TrimRight(b.Output, "\n")+"\n")
+		}
+	}
 	fmt.Fprintf(a.stdout, "deployed %s version %d (runtime %s, code sha256 %s, %s)\n",
 		v.Function, v.Version, v.Config.Runtime, short(v.Code.SHA256), humanSize(v.Code.Size))
 	return nil

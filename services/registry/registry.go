@@ -136,6 +136,13 @@ func (r *Registry) Deploy(ctx context.Context, name string, cfg events.Config, c
 	if err != nil {
 		return events.Version{}, fmt.Errorf("deploy %s: %w", name, err)
 	}
+	build, err := r.build(ctx, cfg, ref)
+	if err != nil {
+		return events.Version{}, fmt.Errorf("deploy %s: %w", name, err)
+	}
+	if build != nil {
+		ref = build.built
+	}
 	if _, err := r.js.CreateOrUpdateConsumer(ctx, events.StreamInvoke, events.ConsumerConfig(name)); err != nil {
 		return events.Version{}, fmt.Errorf("deploy %s: create consumer: %w", name, err)
 	}
@@ -144,6 +151,9 @@ func (r *Registry) Deploy(ctx context.Context, name string, cfg events.Config, c
 		return events.Version{}, fmt.Errorf("deploy %s: %w", name, err)
 	}
 	v := events.Version{Function: name, Version: head.Latest, Config: cfg, Code: ref, Created: r.now().UTC()}
+	if build != nil {
+		v.Build = &build.info
+	}
 	// Claim the next free number: creating the version key succeeds for exactly one deploy.
 	for attempt := 0; ; attempt++ {
 		if attempt == maxDeployAttempts {

@@ -1,0 +1,70 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"sluice.dev/events"
+	"sluice.dev/services/archive"
+)
+
+// Builder is what the registry needs of a runtime catalog whose runtimes compile code at deploy
+// (C# sources, Go): whether a runtime does, and the build itself. A Runtimes that is also a
+// Builder gets its builds run once per deployed version.
+type Builder interface {
+	Builds(runtime string) bool
+	Build(ctx context.Context, runtime, handler, src, dst string) (output []byte, err error)
+}
+
+// ErrBuild marks code that does not build; the error carries the toolchain's output.
+var ErrBuild = errors.New("build failed")
+
+type built struct {
+	built events.CodeRef
+	info  events.BuildInfo
+}
+
+// build runs the runtime's build on the uploaded package and stores what it made; nil when the
+// runtime does not build.
+func (r *Registry) build(ctx context.Context, cfg events.Config, src events.CodeRef) (*built, error) {
+	b, ok := r.rt.(Builder)
+	if !ok || !b.Builds(cfg.Runtime) {
+		return nil, nil
+	}
+	started := time.Now()
+	zip, err := r.Code(ctx, src.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "sluice-build-")
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	in, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	if err := archive.Extract(ctx, zip, in, r.limits); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	if err := os.Mkdir(out, 0o755); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	output, err := b.Build(ctx, cfg.Runtime, cfg.Handler, in, out)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w: %w\n%s", ErrInvalid, ErrBuild, err, output)
+	}
+	pkg, err := archive.FromDir(out)
+	if err != nil {
+		return nil, fmt.Errorf("build: package the output: %w", err)
+	}
+	ref, err := r.PutCode(ctx, pkg)
+	if err != nil {
+		return nil, fmt.Errorf("build: store the output: %w", err)
+	}
+	return &built{built: ref, info: events.BuildInfo{
+		Source: src, Output: string(output), DurationMs: float64(time.Since(started).Microseconds()) / 1000,
+	}}, nil
+}
