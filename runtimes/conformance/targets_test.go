@@ -1,0 +1,21 @@
+package conformance
+
+// target is one runtime under the suite; its fixtures live in testdata/<runtime>/.
+type target struct {
+	runtime string
+	// handler is the handler that runs a fixture ("echo" → "main.echo").
+	handler func(fixture string) string
+	// errorType is the errorType the fail fixture's error reaches the caller with.
+	errorType string
+}
+
+// targets lists every runtime the suite runs: one entry each.
+var targets = []target{
+	{runtime: "python", handler: prefixed("main."), errorType: "ValueError"},
+	{runtime: "nodejs", handler: prefixed("index."), errorType: "TypeError"},
+}
+
+// prefixed names fixtures as functions of one module: prefix + fixture.
+func prefixed(prefix string) func(string) string {
+	return func(fixture string) string { return prefix + fixture }
+}
