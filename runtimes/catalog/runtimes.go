@@ -74,7 +74,9 @@ func specs() []spec {
 			// PYTHONPATH is applied at specialisation; the locale picks the interpreter's encodings.
 			return strings.HasPrefix(k, "PYTHON") && k != "PYTHONPATH" || k == "LANG" || strings.HasPrefix(k, "LC_")
 		},
-	}}
+	},
+		phpSpec(),
+	}
 }
 
 var (

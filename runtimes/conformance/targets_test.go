@@ -13,6 +13,15 @@ type target struct {
 var targets = []target{
 	{runtime: "python", handler: prefixed("main."), errorType: "ValueError"},
 	{runtime: "nodejs", handler: prefixed("index."), errorType: "TypeError"},
+	{runtime: "php", handler: phpHandler, errorType: "InvalidArgumentException"},
+}
+
+// phpHandler names the php fixtures: echo is a reserved word in PHP.
+func phpHandler(fixture string) string {
+	if fixture == "echo" {
+		return "main.echo_event"
+	}
+	return "main." + fixture
 }
 
 // prefixed names fixtures as functions of one module: prefix + fixture.

@@ -26,6 +26,7 @@ var etcFiles = []string{
 	"ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "ssl", "ca-certificates",
 	"ca-certificates.conf", "pki", "resolv.conf", "hosts", "host.conf", "nsswitch.conf", "gai.conf",
 	"protocols", "services", "mime.types", "alternatives", "os-release", "debian_version", "python3*",
+	"php", "java-*-openjdk", "mono", // php.ini and its extensions; the JDK's and Mono's configuration
 }
 
 // layout is the host's part of every sandbox: which system folders exist and how.

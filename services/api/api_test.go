@@ -131,7 +131,7 @@ func TestDeploy(t *testing.T) {
 		status                      int
 	}{
 		{"bad name", "/v1/functions/Hello", body, api.CodeInvalid, "invalid function name", 400},
-		{"runtime", "/v1/functions/f", strings.Replace(body, `"python"`, `"cobol"`, 1), api.CodeInvalid, "nodejs, python", 400},
+		{"runtime", "/v1/functions/f", strings.Replace(body, `"python"`, `"cobol"`, 1), api.CodeInvalid, "use one of", 400},
 		{"handler", "/v1/functions/f", strings.Replace(body, `"main.handler"`, `"main"`, 1), api.CodeInvalid, "module.function", 400},
 		{"memory", "/v1/functions/f", strings.Replace(body, `256`, `1`, 1), api.CodeInvalid, "memoryMB 1", 400},
 		{"timeout", "/v1/functions/f", strings.Replace(body, `"10s"`, `"1h"`, 1), api.CodeInvalid, "timeout 1h", 400},

@@ -213,7 +213,7 @@ func TestDeployRefused(t *testing.T) {
 	}
 	s.fails(t, 1, "get", "slipper")
 	r = s.fails(t, 1, "deploy", "f", "--runtime", "cobol", "--handler", "main.handler", "--inline", "x")
-	if !strings.Contains(r.stderr, "nodejs, python") {
+	if !strings.Contains(r.stderr, "use one of") || !strings.Contains(r.stderr, "python") {
 		t.Fatalf("unknown runtime: %s", r)
 	}
 	r = s.fails(t, 1, "deploy", "f", "--runtime", "python", "--handler", "main.handler", "--inline", "x", "--memory", "1")
