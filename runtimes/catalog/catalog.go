@@ -32,6 +32,30 @@ type Options struct {
 	BootstrapDir string
 	// LookPath searches PATH; exec.LookPath when nil.
 	LookPath func(file string) (string, error)
+	// CacheDir is where deploy-time builds keep what they can reuse (Go's module and build
+	// caches); when empty, a sluice folder in the user's cache folder (os.UserCacheDir).
+	CacheDir string
+	// Getenv reads the node's environment for the few variables a build passes on (GOPROXY,
+	// GOSUMDB, proxies); os.Getenv when nil.
+	Getenv func(key string) string
+}
+
+// cacheDir is the build cache root of o.
+func (o Options) cacheDir() string {
+	if o.CacheDir != "" {
+		return o.CacheDir
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "sluice")
+	}
+	return filepath.Join(os.TempDir(), "sluice-cache")
+}
+
+func (o Options) getenv(key string) string {
+	if o.Getenv != nil {
+		return o.Getenv(key)
+	}
+	return os.Getenv(key)
 }
 
 // Command is how to start an instance's bootstrap.
@@ -39,6 +63,10 @@ type Command struct {
 	Path string   // the interpreter, an absolute path
 	Args []string // the whole argument vector, Args[0] included
 	Env  []string // the runtime's own variables (KEY=VALUE), set after the function's
+	// InCode says Path (and Args[0]) is a file of the function's code, relative to its code
+	// folder (go and custom runtimes run the package's own bootstrap): the instance joins it
+	// to the folder.
+	InCode bool
 }
 
 // Catalog is the set of runtimes of one worker. It is immutable after New.
@@ -77,12 +105,15 @@ func New(opts Options) *Catalog {
 	if dirErr != nil {
 		dirErr = fmt.Errorf("bootstrap folder: %w", dirErr)
 	}
-	for _, s := range specs() {
+	for _, s := range allSpecs(opts) {
 		r := &runtime{spec: s}
 		c.runtimes[s.id] = r
 		c.ids = append(c.ids, s.id)
+		if s.tool == "" { // nothing to resolve: the code brings its own executable
+			continue
+		}
 		r.interp, r.err = resolve(s, opts.Interpreters[s.id], look)
-		if r.err != nil {
+		if r.err != nil || s.exec != "" {
 			continue
 		}
 		if dirErr != nil {
@@ -129,11 +160,15 @@ func (c *Catalog) Validate(runtime, handler string) error {
 }
 
 // Check reports whether this worker can run runtime: its interpreter was found and its
-// bootstrap written. The error names what to install.
+// bootstrap written. The error names what to install. Runtimes whose code brings its own
+// executable (go, custom) can always run; a missing build toolchain is Build's error.
 func (c *Catalog) Check(runtime string) error {
 	r, err := c.lookup(runtime)
 	if err != nil {
 		return err
+	}
+	if r.exec != "" {
+		return nil
 	}
 	return r.err
 }
@@ -151,6 +186,9 @@ func (c *Catalog) Command(runtime string, memoryMB int) (Command, error) {
 	r, err := c.lookup(runtime)
 	if err != nil {
 		return Command{}, err
+	}
+	if r.exec != "" {
+		return Command{Path: r.exec, Args: []string{r.exec}, Env: slices.Clone(r.env), InCode: true}, nil
 	}
 	if r.err != nil {
 		return Command{}, r.err
@@ -181,10 +219,16 @@ func (c *Catalog) Build(ctx context.Context, runtime, handler, src, dst string) 
 	if rt.build == nil {
 		return nil, fmt.Errorf("runtime %s has no build step", runtime)
 	}
-	if rt.err != nil {
+	if rt.err != nil && rt.exec == "" {
 		return nil, rt.err
 	}
-	return rt.build(ctx, rt.interp, handler, src, dst)
+	// A runtime whose code brings its executable builds with tool "" when the toolchain is
+	// missing: a prebuilt package needs none, a source package fails with ErrMissingToolchain.
+	out, err := rt.build(ctx, rt.interp, handler, src, dst)
+	if errors.Is(err, ErrMissingToolchain) && rt.err != nil {
+		err = rt.err
+	}
+	return out, err
 }
 
 // Specializable reports whether a function of runtime with env can run on a pre-started generic
@@ -208,7 +252,7 @@ func (c *Catalog) Specializable(runtime string, env map[string]string) bool {
 // InlineFile is the file name one-file inline code is stored as for runtime and handler
 // (python main.handler → main.py, nodejs index.handler → index.js); "" when either is invalid.
 func InlineFile(runtime, handler string) string {
-	for _, s := range specs() {
+	for _, s := range allSpecs(Options{}) {
 		if s.id == runtime {
 			name, err := s.handler(handler)
 			if err != nil {

@@ -33,6 +33,9 @@ type spec struct {
 	// the variables the interpreter reads only when it starts (a function setting one needs a
 	// process started for it).
 	startOnly func(name string) bool
+	// exec, when set, names the executable in the function's own code that instances run (go,
+	// custom): no interpreter, no bootstrap of the catalog's; tool is then needed by build only.
+	exec string
 }
 
 // specs lists the runtimes this worker knows, in the order IDs reports them.

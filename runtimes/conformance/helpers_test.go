@@ -67,7 +67,8 @@ func newRunner(t *testing.T, cat *catalog.Catalog, sb *sandbox.Sandbox, tg targe
 	return &runner{target: tg, cat: cat, sb: sb, code: code}
 }
 
-// copyTree copies a fixture folder as a deploy unpacks one: folders 0755, files 0644.
+// copyTree copies a fixture folder as a deploy unpacks one: folders 0755, files 0644, or 0755
+// when executable (a custom runtime's bootstrap).
 func copyTree(t *testing.T, src, dst string) {
 	t.Helper()
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
@@ -83,7 +84,11 @@ func copyTree(t *testing.T, src, dst string) {
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, b, 0o644)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, readable(info.Mode()))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -100,11 +105,23 @@ func makeReadable(t *testing.T, dir string) {
 		if d.IsDir() {
 			return os.Chmod(p, 0o755)
 		}
-		return os.Chmod(p, 0o644)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.Chmod(p, readable(info.Mode()))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// readable is 0644 for a file, 0755 when it was executable: as archives keep it.
+func readable(m fs.FileMode) fs.FileMode {
+	if m&0o111 != 0 {
+		return 0o755
+	}
+	return 0o644
 }
 
 var seq atomic.Int64

@@ -14,6 +14,9 @@ var targets = []target{
 	{runtime: "python", handler: prefixed("main."), errorType: "ValueError"},
 	{runtime: "nodejs", handler: prefixed("index."), errorType: "TypeError"},
 	{runtime: "php", handler: phpHandler, errorType: "InvalidArgumentException"},
+	// go and custom: one executable holds every fixture and reads the handler (_HANDLER).
+	{runtime: "go", handler: prefixed(""), errorType: "errorString"},
+	{runtime: "custom", handler: prefixed(""), errorType: "Error"},
 }
 
 // phpHandler names the php fixtures: echo is a reserved word in PHP.

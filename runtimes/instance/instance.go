@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -154,6 +155,11 @@ func Start(ctx context.Context, cat *catalog.Catalog, cfg Config) (*Instance, er
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", cfg.ID, err)
 	}
+	if launch.InCode {
+		if launch, err = inCode(launch, cfg.CodeDir); err != nil {
+			return nil, &Failure{Kind: ErrInit, Err: fmt.Errorf("start %s: %w", cfg.ID, err)}
+		}
+	}
 	api, err := runtimeapi.New(runtimeapi.Options{Function: cfg.Function, Version: cfg.Version})
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", cfg.ID, err)
@@ -179,6 +185,19 @@ func Start(ctx context.Context, cat *catalog.Catalog, cfg Config) (*Instance, er
 	i.initDur = time.Since(started)
 	i.logger().Debug("instance ready", "init", i.initDur)
 	return i, nil
+}
+
+// inCode points a command naming a file of the function's code (the package's own bootstrap)
+// at that file in codeDir, which must be an executable regular file.
+func inCode(launch catalog.Command, codeDir string) (catalog.Command, error) {
+	path := filepath.Join(codeDir, launch.Path)
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+		return launch, fmt.Errorf("the function's code has no executable %s at its root: the runtime runs that file (chmod +x it)", launch.Path)
+	}
+	launch.Path = path
+	launch.Args = append([]string{path}, launch.Args[1:]...)
+	return launch, nil
 }
 
 func newInstance(cat *catalog.Catalog, cfg Config, api *runtimeapi.Server) *Instance {

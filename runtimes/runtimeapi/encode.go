@@ -1,8 +1,10 @@
 package runtimeapi
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -85,10 +87,7 @@ func parseError(body []byte, headerType string) *FunctionError {
 	if err := json.Unmarshal(body, &raw); err == nil {
 		e.Type, e.Message = raw.Type, raw.Message
 		if len(raw.Trace) > 0 && json.Unmarshal(raw.Trace, &e.Trace) != nil {
-			var one string
-			if json.Unmarshal(raw.Trace, &one) == nil && one != "" {
-				e.Trace = []string{one}
-			}
+			e.Trace = parseFrames(raw.Trace)
 		}
 	} else {
 		e.Message = string(body)
@@ -100,6 +99,43 @@ func parseError(body []byte, headerType string) *FunctionError {
 		e.Type = "Runtime.Unknown"
 	}
 	return e
+}
+
+// parseFrames reads a stack trace that is not a list of strings: one string, or frames as
+// objects (aws-lambda-go's {"path","line","label"}), each made one line.
+func parseFrames(raw json.RawMessage) []string {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		if one == "" {
+			return nil
+		}
+		return []string{one}
+	}
+	var frames []struct {
+		Path  string `json:"path"`
+		Line  int    `json:"line"`
+		Label string `json:"label"`
+	}
+	if json.Unmarshal(raw, &frames) != nil {
+		return nil
+	}
+	out := make([]string, 0, len(frames))
+	for _, f := range frames {
+		out = append(out, f.Label+" ("+f.Path+":"+strconv.Itoa(f.Line)+")")
+	}
+	return out
+}
+
+// trailerError is the error a runtime reported in the trailers of a streamed response: the
+// base64 JSON body when it decodes, else the type alone.
+func trailerError(typ, body64 string) *FunctionError {
+	if body, err := base64.StdEncoding.DecodeString(body64); err == nil && len(body) > 0 {
+		return parseError(body, typ)
+	}
+	if typ == "" {
+		typ = "Runtime.Unknown"
+	}
+	return &FunctionError{Type: typ, Message: "the function failed while sending its response"}
 }
 
 // appendTraceID appends an X-Ray style trace header derived from an invocation id.

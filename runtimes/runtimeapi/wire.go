@@ -19,19 +19,28 @@ import (
 const (
 	maxHeaderBytes = 64 << 10
 	maxHeaders     = 100
+	// maxLongLines bounds the header and trailer lines of one request longer than the read
+	// buffer, taken together: aws-lambda-go sends an X-Ray error cause header of up to 1 MiB
+	// with every error, and a streamed response's error body as a trailer.
+	maxLongLines = 2 << 20
 )
 
 var errMalformed = errors.New("malformed request")
 
 // request is the part of an HTTP request the Runtime API needs. It is reused per connection.
 type request struct {
-	method, path  []byte // views into the reader's buffer, valid until the next read
+	method        string // GET and POST without allocating; the reader's buffer moves on
 	pathStr       string
 	contentLength int64 // -1 when absent
 	chunked       bool
 	closeAfter    bool
 	expect100     bool
 	errorType     string // Lambda-Runtime-Function-Error-Type
+	long          int    // bytes of lines longer than the read buffer, read so far
+	// Trailers of a chunked body: a runtime that fails while streaming its response (as
+	// aws-lambda-go does when its response reader errors) reports the error there.
+	trailerErrorType string // Lambda-Runtime-Function-Error-Type
+	trailerErrorBody string // Lambda-Runtime-Function-Error-Body, base64 of the error JSON
 }
 
 func (s *Server) accept() {
@@ -108,15 +117,20 @@ func readHead(br *bufio.Reader, req *request) error {
 	if q := bytes.IndexByte(target, '?'); q >= 0 {
 		target = target[:q]
 	}
-	req.method = line[:sp1]
+	req.method = methodString(line[:sp1])
 	req.pathStr = pathString(target) // the reader's buffer moves on with the headers
 	total := len(line)
 	for n := 0; ; n++ {
 		h, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			h, err = readLongLine(br, h, req)
+		} else if total += len(h); total > maxHeaderBytes {
+			return fmt.Errorf("%w: headers too large", errMalformed)
+		}
 		if err != nil {
 			return headErr(err)
 		}
-		if total += len(h); total > maxHeaderBytes || n > maxHeaders {
+		if n > maxHeaders {
 			return fmt.Errorf("%w: headers too large", errMalformed)
 		}
 		h = trimEOL(h)
@@ -152,6 +166,34 @@ func readHead(br *bufio.Reader, req *request) error {
 	}
 }
 
+// readLongLine finishes a line longer than the read buffer, of which first was read, within
+// the request's budget for long lines.
+func readLongLine(br *bufio.Reader, first []byte, req *request) ([]byte, error) {
+	line := append([]byte(nil), first...)
+	req.long += len(first)
+	for {
+		more, err := br.ReadSlice('\n')
+		line = append(line, more...)
+		if req.long += len(more); req.long > maxLongLines {
+			return nil, fmt.Errorf("%w: header lines too long", errMalformed)
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
+		}
+	}
+}
+
+// methodString returns the methods the Runtime API uses without allocating.
+func methodString(b []byte) string {
+	switch string(b) {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	}
+	return string(b)
+}
+
 // pathString returns well-known paths without allocating.
 func pathString(b []byte) string {
 	switch string(b) {
@@ -180,7 +222,7 @@ func trimEOL(b []byte) []byte {
 // handle answers one request; it reports whether the connection can serve another.
 func (s *Server) handle(br *bufio.Reader, bw *bufio.Writer, req *request) bool {
 	p := req.pathStr
-	method := string(req.method) // compared without allocating
+	method := req.method
 	switch {
 	case p == pathNext:
 		if method != "GET" {
@@ -293,9 +335,12 @@ func (s *Server) serveAnswer(bw *bufio.Writer, br *bufio.Reader, req *request, i
 		writeError(bw, 400, "InvalidRequest", err.Error(), true)
 		return false
 	}
-	if isError {
+	switch {
+	case isError:
 		r.Error = parseError(body, req.errorType)
-	} else {
+	case req.trailerErrorType != "" || req.trailerErrorBody != "":
+		r.Error = trailerError(req.trailerErrorType, req.trailerErrorBody)
+	default:
 		r.Payload = body
 	}
 	if !s.complete(id, r) {
@@ -351,10 +396,10 @@ func readBody(br *bufio.Reader, bw *bufio.Writer, req *request) (body []byte, ke
 		}
 		if len(b) > MaxResponse {
 			n, err := io.Copy(io.Discard, io.LimitReader(cr, maxDiscard))
-			keep := err == nil && n < maxDiscard && skipTrailers(br) == nil
+			keep := err == nil && n < maxDiscard && readTrailers(br, req) == nil
 			return nil, keep, fmt.Errorf("%w: the limit is %d bytes", errTooLarge, MaxResponse)
 		}
-		if err := skipTrailers(br); err != nil {
+		if err := readTrailers(br, req); err != nil {
 			return nil, false, err
 		}
 		return b, true, nil
@@ -375,15 +420,27 @@ func readBody(br *bufio.Reader, bw *bufio.Writer, req *request) (body []byte, ke
 	return b, true, nil
 }
 
-// skipTrailers consumes the trailer section after a chunked body.
-func skipTrailers(br *bufio.Reader) error {
+// readTrailers consumes the trailer section after a chunked body, keeping the error a
+// streaming runtime reports there.
+func readTrailers(br *bufio.Reader, req *request) error {
 	for range maxHeaders {
 		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return fmt.Errorf("read trailers: %w", err)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			line, err = readLongLine(br, line, req)
 		}
-		if len(trimEOL(line)) == 0 {
+		if err != nil {
+			return fmt.Errorf("read trailers: %w", headErr(err))
+		}
+		line = trimEOL(line)
+		if len(line) == 0 {
 			return nil
+		}
+		name, value, _ := bytes.Cut(line, []byte(":"))
+		switch {
+		case bytes.EqualFold(name, []byte("Lambda-Runtime-Function-Error-Type")):
+			req.trailerErrorType = string(bytes.TrimSpace(value))
+		case bytes.EqualFold(name, []byte("Lambda-Runtime-Function-Error-Body")):
+			req.trailerErrorBody = string(bytes.TrimSpace(value))
 		}
 	}
 	return fmt.Errorf("%w: too many trailers", errMalformed)
@@ -394,7 +451,7 @@ func discardBody(br *bufio.Reader, req *request) bool {
 	switch {
 	case req.chunked:
 		_, err := io.Copy(io.Discard, io.LimitReader(httputil.NewChunkedReader(br), MaxResponse+1))
-		return err == nil && skipTrailers(br) == nil
+		return err == nil && readTrailers(br, req) == nil
 	case req.contentLength > MaxResponse:
 		return false
 	case req.contentLength > 0:

@@ -213,6 +213,12 @@ func (p paths) rewrite(s string) string {
 	return repl(repl(s, p.code, p.codeTo), p.runtime, p.runtimeTo)
 }
 
+// inCode reports whether path is a file of the (host's) code folder: a runtime whose code
+// brings its own executable.
+func (p paths) inCode(path string) bool {
+	return p.code != "" && strings.HasPrefix(path, p.code+"/")
+}
+
 // env rewrites the instance's environment for the process: LAMBDA_TASK_ROOT and every value
 // naming the code or runtime folders follow them. Nothing is added or dropped.
 func (p paths) env(env []string) []string {

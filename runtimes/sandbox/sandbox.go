@@ -173,7 +173,7 @@ func (s *Sandbox) Wrap(ctx context.Context, cmd *exec.Cmd, cfg instance.Config) 
 // wrapBwrap makes cmd bubblewrap's, showing the (staged) folders of p at TaskRoot and
 // RuntimeRoot.
 func (s *Sandbox) wrapBwrap(cmd *exec.Cmd, p paths, j *Jail, fds *fdArgs) (err error) {
-	if !s.layout.visible(cmd.Path) {
+	if !s.layout.visible(cmd.Path) && !p.inCode(cmd.Path) {
 		return fmt.Errorf("%w: interpreter %s is outside the folders the sandbox shows; add its folder to the read-only folders", ErrWrap, cmd.Path)
 	}
 	spec := bwrapSpec{network: s.opts.Network, tmpBytes: int64(s.opts.TmpSizeMB) << 20, uid: s.opts.UID, gid: s.opts.GID,
@@ -195,7 +195,7 @@ func (s *Sandbox) wrapBwrap(cmd *exec.Cmd, p paths, j *Jail, fds *fdArgs) (err e
 		return fmt.Errorf("%w: %w", ErrWrap, err)
 	}
 	argv := append([]string{s.bwrap}, args...)
-	argv = append(argv, cmd.Path)
+	argv = append(argv, inside.rewrite(cmd.Path)) // the function's own executable runs from TaskRoot
 	for _, a := range cmd.Args[1:] {
 		argv = append(argv, inside.rewrite(a))
 	}
@@ -229,7 +229,7 @@ func (s *Sandbox) wrapShell(cmd *exec.Cmd, p paths, j *Jail, fds *fdArgs) error 
 	}
 	j.gate = w
 	fds.add(r)
-	args := []string{"sh", "-c", gateScript, cmd.Path}
+	args := []string{"sh", "-c", gateScript, p.rewrite(cmd.Path)}
 	for _, a := range cmd.Args[1:] {
 		args = append(args, p.rewrite(a))
 	}

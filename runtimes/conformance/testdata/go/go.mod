@@ -1,0 +1,5 @@
+module conformance
+
+go 1.22
+
+require sluice.dev/sdk v0.0.0

@@ -1,0 +1,152 @@
+package gobuild_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sluice.dev/runtimes/catalog"
+	"sluice.dev/runtimes/gobuild"
+	"sluice.dev/runtimes/instance"
+	"sluice.dev/runtimes/sandbox"
+)
+
+// build builds a fixture folder as the registry does, with the node's shared cache.
+func build(t *testing.T, cat *catalog.Catalog, fixture string) (string, []byte, error) {
+	t.Helper()
+	tmp := t.TempDir()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, dst := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	if fixture == "broken" { // not a file of the repository: gofmt would refuse it
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		broken := "package main\n\nfunc main() {\n\tfmt.Println(\"missing a parenthesis\"\n}\n"
+		if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(broken), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.CopyFS(src, os.DirFS(filepath.Join("testdata", fixture))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	started := time.Now()
+	out, err := cat.Build(ctx, "go", "bootstrap", src, dst)
+	t.Logf("build %s: %s\n%s", fixture, time.Since(started).Round(time.Millisecond), out)
+	return dst, out, err
+}
+
+func newCatalog(t *testing.T) *catalog.Catalog {
+	t.Helper()
+	cat := catalog.New(catalog.Options{})
+	t.Cleanup(func() { _ = cat.Close() })
+	return cat
+}
+
+// A function written with aws-lambda-go runs unchanged, in the sandbox: its module comes from
+// the module proxy at build time.
+func TestAWSLambdaGoRunsUnchanged(t *testing.T) {
+	cat := newCatalog(t)
+	code, _, err := build(t, cat, "lambda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(context.Background(), sandbox.Options{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	cfg := instance.Config{ID: "lambda-1", Function: "hello", Version: 2, Runtime: "go", Handler: "bootstrap",
+		CodeDir: code, MemoryMB: 192, Timeout: 10 * time.Second, Sandbox: sb}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	i, err := instance.Start(ctx, cat, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = i.Close() })
+	invoke := func(payload string) instance.Response {
+		t.Helper()
+		resp, err := i.Invoke(context.Background(), instance.Request{ID: "req-" + payload[2:6], Payload: []byte(payload)})
+		if err != nil {
+			t.Fatalf("invoke %s: %v", payload, err)
+		}
+		return resp
+	}
+	resp := invoke(`{"name":"Ada"}`)
+	for _, want := range []string{`"greeting":"Hello, Ada"`, `"requestId":"req-name"`, `"functionName":"hello"`,
+		`"arn":"arn:aws:lambda:local:000000000000:function:hello:2"`, `"hasDeadline":true`, `"memory":192`} {
+		if !strings.Contains(string(resp.Payload), want) {
+			t.Errorf("answer %s lacks %s", resp.Payload, want)
+		}
+	}
+	// Errors keep their type; one with a huge message (and X-Ray cause header) too.
+	resp = invoke(`{"do":"fail"}`)
+	if e := resp.Error; e == nil || e.Type != "QuotaError" || e.Message != "quota exhausted, 0 left" {
+		t.Fatalf("fail = %+v", resp.Error)
+	}
+	resp = invoke(`{"do":"bigfail"}`)
+	if e := resp.Error; e == nil || e.Type != "errorString" || len(e.Message) != 20000 {
+		t.Fatalf("bigfail = %+v", resp.Error)
+	}
+	// A panic is reported with its stack, then aws-lambda-go ends the process.
+	resp = invoke(`{"do":"panic"}`)
+	if e := resp.Error; e == nil || !strings.Contains(e.Message, "it fell over") || len(e.Trace) == 0 {
+		t.Fatalf("panic = %+v", resp.Error)
+	}
+	select {
+	case <-i.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the process goes on after a panic")
+	}
+}
+
+// A build failure is answered with the compiler's message, naming the file.
+func TestBuildFailureShowsTheCompiler(t *testing.T) {
+	cat := newCatalog(t)
+	_, out, err := build(t, cat, "broken")
+	if !errors.Is(err, catalog.ErrBuild) || !errors.Is(err, gobuild.ErrBuild) {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(string(out), "./main.go:4:") || !strings.Contains(string(out), "syntax error") {
+		t.Fatalf("output = %s", out)
+	}
+}
+
+// The SDK is written once per content into the cache and the function's go.mod points at it.
+func TestSDKCopyAndReplace(t *testing.T) {
+	cache := t.TempDir()
+	src, dst := t.TempDir(), t.TempDir()
+	mod := "module f\n\ngo 1.22\n\nrequire sluice.dev/sdk v0.0.0\n"
+	main := "package main\n\nimport sluice \"sluice.dev/sdk\"\n\nfunc main() { _ = sluice.FromContext }\n"
+	for name, text := range map[string]string{"go.mod": mod, "main.go": main} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sdk := os.DirFS(filepath.Join("..", "sdk", "go"))
+	gobin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	if _, err := os.Stat(gobin); err != nil {
+		gobin = "/usr/local/go/bin/go"
+	}
+	out, err := gobuild.Build(context.Background(), gobuild.Options{Go: gobin, CacheDir: cache, SDK: sdk}, src, dst)
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	gomod, _ := os.ReadFile(filepath.Join(src, "go.mod"))
+	copies, _ := fs.Glob(os.DirFS(cache), "sdk/*/go.mod")
+	if len(copies) != 1 || !strings.Contains(string(gomod), "replace sluice.dev/sdk => "+filepath.Join(cache, "sdk")) {
+		t.Fatalf("sdk copies %v, go.mod:\n%s", copies, gomod)
+	}
+}

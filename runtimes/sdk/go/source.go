@@ -1,0 +1,10 @@
+package sluice
+
+import "embed"
+
+// Source is this module's own files (go.mod and the package's sources). sluice's build step
+// writes them beside a function's build so that its go.mod can replace sluice.dev/sdk with
+// them; functions have no use for it, and a binary that does not refer to it does not hold it.
+//
+//go:embed go.mod doc.go context.go client.go sluice.go source.go
+var Source embed.FS
