@@ -121,7 +121,11 @@ func New(opts Options) *Catalog {
 			continue
 		}
 		r.boot = filepath.Join(c.dir, s.id+"-"+s.bootName)
-		r.err = writeFile(r.boot, s.bootstrap)
+		if s.compile != nil {
+			r.err = s.compile(r.interp, r.boot)
+		} else {
+			r.err = writeFile(r.boot, s.bootstrap)
+		}
 	}
 	slices.Sort(c.ids)
 	return c

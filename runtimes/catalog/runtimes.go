@@ -36,6 +36,10 @@ type spec struct {
 	// exec, when set, names the executable in the function's own code that instances run (go,
 	// custom): no interpreter, no bootstrap of the catalog's; tool is then needed by build only.
 	exec string
+	// compile, when set, makes the bootstrap file at boot (in the bootstrap folder) from the
+	// runtime's sources with the toolchain of interp, once at New (a cached copy when the same
+	// sources were compiled by the same toolchain before); bootstrap is then unused.
+	compile func(interp, boot string) error
 }
 
 // specs lists the runtimes this worker knows, in the order IDs reports them.
@@ -79,6 +83,7 @@ func specs() []spec {
 		},
 	},
 		phpSpec(),
+		javaSpec(),
 	}
 }
 

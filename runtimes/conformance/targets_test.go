@@ -14,6 +14,7 @@ var targets = []target{
 	{runtime: "python", handler: prefixed("main."), errorType: "ValueError"},
 	{runtime: "nodejs", handler: prefixed("index."), errorType: "TypeError"},
 	{runtime: "php", handler: phpHandler, errorType: "InvalidArgumentException"},
+	{runtime: "java", handler: prefixed("conformance.Fixtures::"), errorType: "java.lang.IllegalArgumentException"},
 	// go and custom: one executable holds every fixture and reads the handler (_HANDLER).
 	{runtime: "go", handler: prefixed(""), errorType: "errorString"},
 	{runtime: "custom", handler: prefixed(""), errorType: "Error"},
