@@ -26,3 +26,5 @@ require (
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 )
+
+replace sluice.dev/sdk => ../runtimes/sdk/go

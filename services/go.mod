@@ -39,3 +39,7 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 )
+
+replace sluice.dev/sdk => ../runtimes/sdk/go
+
+require sluice.dev/sdk v0.0.0 // indirect
