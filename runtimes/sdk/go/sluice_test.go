@@ -1,0 +1,144 @@
+package sluice
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeAPI hands out the given payloads on /next, records the answers, and ends the loop (500)
+// when it runs out.
+type fakeAPI struct {
+	mu       sync.Mutex
+	payloads []string
+	answers  []string // "response <body>" or "error <type> <body>"
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	path := strings.TrimPrefix(r.URL.Path, apiPrefix)
+	switch {
+	case path == "/invocation/next":
+		if len(f.payloads) == 0 {
+			http.Error(w, "done", http.StatusInternalServerError)
+			return
+		}
+		id := fmt.Sprintf("r%d", len(f.answers)+1)
+		w.Header().Set("Lambda-Runtime-Aws-Request-Id", id)
+		w.Header().Set("Lambda-Runtime-Deadline-Ms", fmt.Sprint(time.Now().Add(time.Minute).UnixMilli()))
+		w.Header().Set("Sluice-Event-Attributes", `{"id":"e1","type":"dev.sluice.invoke","source":"test"}`)
+		io.WriteString(w, f.payloads[0])
+		f.payloads = f.payloads[1:]
+	case strings.HasSuffix(path, "/response"):
+		b, _ := io.ReadAll(r.Body)
+		f.answers = append(f.answers, "response "+string(b))
+		w.WriteHeader(http.StatusAccepted)
+	case strings.HasSuffix(path, "/error"):
+		b, _ := io.ReadAll(r.Body)
+		f.answers = append(f.answers, "error "+r.Header.Get("Lambda-Runtime-Function-Error-Type")+" "+string(b))
+		w.WriteHeader(http.StatusAccepted)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+type quotaError struct{}
+
+func (quotaError) Error() string { return "no quota" }
+
+func run(t *testing.T, payloads []string, handler func(context.Context, map[string]any) (any, error)) ([]string, error) {
+	t.Helper()
+	f := &fakeAPI{payloads: payloads}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	stdout = io.Discard
+	env := map[string]string{"AWS_LAMBDA_RUNTIME_API": strings.TrimPrefix(srv.URL, "http://"),
+		"AWS_LAMBDA_FUNCTION_NAME": "fn", "AWS_LAMBDA_FUNCTION_VERSION": "4", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}
+	err := Run(context.Background(), func(k string) string { return env[k] }, handler)
+	return f.answers, err
+}
+
+func TestRun(t *testing.T) {
+	answers, err := run(t, []string{`{"do":"ctx"}`, `{"do":"typed"}`, `{"do":"plain"}`, `not json`, `{"do":"panic"}`, `{}`},
+		func(ctx context.Context, in map[string]any) (any, error) {
+			switch in["do"] {
+			case "ctx":
+				fc := FromContext(ctx)
+				dl, ok := ctx.Deadline()
+				return map[string]any{"id": fc.RequestID, "fn": fc.FunctionName, "v": fc.FunctionVersion, "mem": fc.MemoryMB,
+					"ce": fc.Event["type"], "deadline": ok && dl.Equal(fc.Deadline) && fc.RemainingTime() > 0}, nil
+			case "typed":
+				return nil, fmt.Errorf("wrapped: %w", &Error{Type: "Validation", Message: "bad name"})
+			case "plain":
+				return nil, quotaError{}
+			case "panic":
+				panic("fell over")
+			}
+			return "unreachable", nil
+		})
+	if err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("Run = %v, want the panic to end it", err)
+	}
+	if len(answers) != 5 {
+		t.Fatalf("answers = %q", answers)
+	}
+	var ctxAnswer map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(answers[0], "response ")), &ctxAnswer); err != nil {
+		t.Fatal(err)
+	}
+	if ctxAnswer["id"] != "r1" || ctxAnswer["fn"] != "fn" || ctxAnswer["v"] != "4" || ctxAnswer["mem"] != 256.0 ||
+		ctxAnswer["ce"] != "dev.sluice.invoke" || ctxAnswer["deadline"] != true {
+		t.Errorf("context = %v", ctxAnswer)
+	}
+	for n, want := range []string{
+		`error Validation {"errorMessage":"wrapped: bad name","errorType":"Validation"}`,
+		`error quotaError {"errorMessage":"no quota","errorType":"quotaError"}`,
+		`error Runtime.UnmarshalError `,
+		`error Runtime.Panic {"errorMessage":"fell over","errorType":"Runtime.Panic","stackTrace":[`,
+	} {
+		if !strings.HasPrefix(answers[n+1], want) {
+			t.Errorf("answer %d = %.120s, want %s", n+2, answers[n+1], want)
+		}
+	}
+}
+
+func TestRawPayloads(t *testing.T) {
+	f := &fakeAPI{payloads: []string{`[1, 2]`}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	err := Run(context.Background(), func(k string) string {
+		if k == "AWS_LAMBDA_RUNTIME_API" {
+			return strings.TrimPrefix(srv.URL, "http://")
+		}
+		return ""
+	}, func(_ context.Context, in json.RawMessage) ([]byte, error) { return append([]byte("got "), in...), nil })
+	if err == nil || len(f.answers) != 1 || f.answers[0] != "response got [1, 2]" {
+		t.Fatalf("answers %q, err %v", f.answers, err)
+	}
+}
+
+// Source must hold every file a build needs: go.mod and each non-test source file.
+func TestSourceHoldsThePackage(t *testing.T) {
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if name != "go.mod" && (!strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go")) {
+			continue
+		}
+		if _, err := Source.Open(name); err != nil {
+			t.Errorf("Source lacks %s: add it to the go:embed line", name)
+		}
+	}
+}
