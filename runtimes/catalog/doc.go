@@ -12,5 +12,10 @@
 // Command gives the command line that starts an instance's bootstrap; InlineFile names the file
 // that one-file inline code is stored as.
 //
+// Runtimes whose code brings its own executable (go, custom; exec.go) have no interpreter nor
+// bootstrap: Command names the package's file (InCode, joined to the code folder by the
+// instance), Check never fails for them, and go's toolchain is needed only by Build, which
+// compiles sources with package gobuild or takes a prebuilt bootstrap as it is.
+//
 // Adding a runtime is one entry in runtimes.go and its bootstrap package.
 package catalog

@@ -66,6 +66,11 @@
 // for the warm path: one goroutine per connection, no per-request goroutines, timers or header
 // maps, responses written straight into the connection's buffer. An oversized body up to 64 MiB
 // is read and dropped so the 413 arrives on a usable connection; beyond that the connection closes.
+// Header and trailer lines longer than the read buffer (aws-lambda-go's X-Ray error cause header
+// of up to 1 MiB) are read within a 2 MiB budget per request. A chunked /response whose trailers
+// carry Lambda-Runtime-Function-Error-Type or Lambda-Runtime-Function-Error-Body (base64 of the
+// error JSON; a runtime that failed while streaming its response) fails the invocation with that
+// error.
 // A connection waiting on /next is not watched for the client going away: a runtime that gives up
 // on a /next must not open another one (the bootstraps never do; the instance's process ending
 // closes everything).
