@@ -84,6 +84,7 @@ func specs() []spec {
 	},
 		phpSpec(),
 		javaSpec(),
+		dotnetSpec(),
 	}
 }
 

@@ -1,5 +1,7 @@
 package conformance
 
+import "strings"
+
 // target is one runtime under the suite; its fixtures live in testdata/<runtime>/.
 type target struct {
 	runtime string
@@ -15,6 +17,7 @@ var targets = []target{
 	{runtime: "nodejs", handler: prefixed("index."), errorType: "TypeError"},
 	{runtime: "php", handler: phpHandler, errorType: "InvalidArgumentException"},
 	{runtime: "java", handler: prefixed("conformance.Fixtures::"), errorType: "java.lang.IllegalArgumentException"},
+	{runtime: "dotnet", handler: dotnetHandler, errorType: "InvalidOperationException"},
 	// go and custom: one executable holds every fixture and reads the handler (_HANDLER).
 	{runtime: "go", handler: prefixed(""), errorType: "errorString"},
 	{runtime: "custom", handler: prefixed(""), errorType: "Error"},
@@ -31,4 +34,9 @@ func phpHandler(fixture string) string {
 // prefixed names fixtures as functions of one module: prefix + fixture.
 func prefixed(prefix string) func(string) string {
 	return func(fixture string) string { return prefix + fixture }
+}
+
+// dotnetHandler names the dotnet fixtures: C# methods are capitalised (echo → Echo).
+func dotnetHandler(fixture string) string {
+	return "Conformance.Fixtures::" + strings.ToUpper(fixture[:1]) + fixture[1:]
 }

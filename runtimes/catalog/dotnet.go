@@ -1,0 +1,144 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"sluice.dev/runtimes/dotnet"
+)
+
+// dotnetInstall is what to install for the dotnet runtime: Mono's runtime, its C# compiler and
+// the framework library the bootstrap's JSON comes from.
+const dotnetInstall = "apt-get install mono-runtime mono-mcs libmono-system-web-extensions4.0-cil"
+
+// dotnetSpec is the dotnet (C#) runtime: mono running the bootstrap assembly compiled from
+// package dotnet; functions' .cs sources are compiled at deploy.
+func dotnetSpec() spec {
+	return spec{
+		id:        "dotnet",
+		tool:      "mono",
+		install:   dotnetInstall,
+		preferred: []string{"/usr/bin/mono"},
+		bootName:  "bootstrap.exe",
+		args: func(boot string, memoryMB int) []string {
+			if memoryMB <= 0 {
+				return []string{boot}
+			}
+			return []string{"--gc-params=max-heap-size=" + strconv.Itoa(max(16, memoryMB*85/100)) + "m", boot}
+		},
+		handler: dotnetHandler,
+		compile: compileDotnet,
+		build:   buildDotnet,
+	}
+}
+
+var dotnetHandlerRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(\+[A-Za-z_][A-Za-z0-9_]*)*::[A-Za-z_][A-Za-z0-9_]*$`)
+
+// dotnetHandler accepts Namespace.Class::Method (Outer+Inner for a nested class). C# code is
+// never one inline file: InlineFile is "".
+func dotnetHandler(h string) (string, error) {
+	if !dotnetHandlerRE.MatchString(h) {
+		return "", fmt.Errorf("%w %q: dotnet handlers are Namespace.Class::Method", ErrBadHandler, h)
+	}
+	return "", nil
+}
+
+// mcs finds Mono's C# compiler beside mono.
+func mcs(interp string) (string, error) {
+	p, err := sibling(interp, "mcs")
+	if err != nil {
+		return "", fmt.Errorf("runtime dotnet needs mcs on the worker: %s (%w: %w)", dotnetInstall, ErrMissingToolchain, err)
+	}
+	return p, nil
+}
+
+// dotnetBootstrap is the compiled bootstrap assembly, cached per sources and Mono.
+func dotnetBootstrap(interp string) ([]byte, error) {
+	key, files, err := embedded(dotnet.Sources)
+	if err != nil {
+		return nil, err
+	}
+	real, _ := filepath.EvalSymlinks(interp)
+	key = append(key, real)
+	return compiledBootstrap("dotnet.exe", key, func(ctx context.Context, tmp string) (string, error) {
+		cc, err := mcs(interp)
+		if err != nil {
+			return "", err
+		}
+		out := filepath.Join(tmp, dotnet.Assembly)
+		args := []string{"-nologo", "-optimize+", "-out:" + out}
+		for _, r := range dotnet.References {
+			args = append(args, "-r:"+r)
+		}
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(tmp, name), content, 0o644); err != nil {
+				return "", err
+			}
+			args = append(args, filepath.Join(tmp, name))
+		}
+		if b, err := run(ctx, tmp, cc, args...); err != nil {
+			return "", fmt.Errorf("mcs: %w (is %s done?)\n%s", err, dotnetInstall, b)
+		}
+		return out, nil
+	})
+}
+
+// compileDotnet writes the bootstrap assembly at boot.
+func compileDotnet(interp, boot string) error {
+	b, err := dotnetBootstrap(interp)
+	if err != nil {
+		return err
+	}
+	return writeFile(boot, string(b))
+}
+
+// buildDotnet compiles a function's .cs sources at deploy into function.dll, against the
+// bootstrap assembly (for ILambdaContext) and the package's own assemblies, which are kept. A
+// package without sources runs as uploaded.
+func buildDotnet(ctx context.Context, tool, _, src, dst string) ([]byte, error) {
+	sources, err := filesWithSuffix(src, ".cs")
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	if err := copyTree(src, dst, func(rel string) bool { return strings.HasSuffix(rel, ".cs") }); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	if len(sources) == 0 {
+		return []byte("no .cs sources: the assemblies run as uploaded\n"), nil
+	}
+	cc, err := mcs(tool)
+	if err != nil {
+		return nil, err
+	}
+	boot, err := dotnetBootstrap(tool)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "sluice-mcs-")
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	ref := filepath.Join(tmp, dotnet.Assembly)
+	if err := os.WriteFile(ref, boot, 0o644); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	args := []string{"-nologo", "-target:library", "-optimize+", "-out:" + filepath.Join(dst, "function.dll"), "-r:" + ref}
+	for _, r := range dotnet.References {
+		args = append(args, "-r:"+r)
+	}
+	dlls, _ := filepath.Glob(filepath.Join(src, "*.dll"))
+	for _, d := range dlls {
+		args = append(args, "-r:"+d)
+	}
+	out, err := run(ctx, src, cc, append(args, sources...)...)
+	if err != nil {
+		return out, fmt.Errorf("%w: mcs: %w", ErrBuild, err)
+	}
+	return out, nil
+}
