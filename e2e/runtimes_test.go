@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"archive/zip"
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,4 +73,58 @@ func exampleArgs(t *testing.T, dir string) []string {
 		t.Fatal(err)
 	}
 	return strings.Fields(string(b))
+}
+
+// TestJavaJAR deploys a JAR built with the JDK's own tools (javac, then a zip of the classes) with
+// --jar: the classes run as uploaded.
+func TestJavaJAR(t *testing.T) {
+	javac, err := exec.LookPath("javac")
+	if err != nil {
+		t.Fatalf("the e2e tests need a JDK: %v", err)
+	}
+	src, classes := t.TempDir(), t.TempDir()
+	code := `package plain;
+
+import java.util.Map;
+
+public class Upper {
+    public static Map<String, Object> handleRequest(Map<String, Object> event) {
+        return Map.of("upper", String.valueOf(event.get("text")).toUpperCase());
+    }
+}
+`
+	if err := os.WriteFile(filepath.Join(src, "Upper.java"), []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(javac, "-d", classes, filepath.Join(src, "Upper.java")).CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v\n%s", err, out)
+	}
+	jar := filepath.Join(t.TempDir(), "upper.jar")
+	f, err := os.Create(jar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	w, err := zw.Create("plain/Upper.class")
+	if err != nil {
+		t.Fatal(err)
+	}
+	class, err := os.ReadFile(filepath.Join(classes, "plain", "Upper.class"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(class); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	n := newSite(t).start(t)
+	n.ok(t, "deploy", "upper", "--runtime", "java", "--handler", "plain.Upper", "--jar", jar)
+	r := n.ok(t, "invoke", "upper", "--data", `{"text":"shout"}`)
+	wantContains(t, "invoke upper", r.stdout, `"upper":"SHOUT"`)
 }
