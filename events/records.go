@@ -74,7 +74,17 @@ type Version struct {
 	Config   Config     `json:"config"`
 	Code     CodeRef    `json:"code"` // what instances run: the upload, or what its build made
 	Build    *BuildInfo `json:"build,omitempty"`
+	Origin   string     `json:"origin,omitempty"` // where the code came from when not uploaded: "s3://b/k", "edit of main.py on version 3"
 	Created  time.Time  `json:"created"`
+}
+
+// Source is the package the version was deployed from: the build's source when it was built,
+// else the code it runs.
+func (v Version) Source() CodeRef {
+	if v.Build != nil {
+		return v.Build.Source
+	}
+	return v.Code
 }
 
 // BuildInfo records the deploy-time build of a version whose runtime compiles code (C#, Go).
@@ -87,11 +97,56 @@ type BuildInfo struct {
 // Function is the head record of a function: its newest version and aliases. Stored under
 // FunctionKey.
 type Function struct {
-	Name    string         `json:"name"`
-	Latest  int            `json:"latest"`
-	Aliases map[string]int `json:"aliases,omitempty"`
-	Created time.Time      `json:"created"`
-	Updated time.Time      `json:"updated"`
+	Name    string           `json:"name"`
+	Latest  int              `json:"latest"`
+	Aliases map[string]Alias `json:"aliases,omitempty"`
+	Created time.Time        `json:"created"`
+	Updated time.Time        `json:"updated"`
+}
+
+// Alias is a name for a version of a function, as Lambda's aliases: invocations of NAME:ALIAS
+// run Version, or, when Additional is set, Additional.Version for that share of them (a canary).
+type Alias struct {
+	Version    int       `json:"version"`
+	Additional *Weighted `json:"additional,omitempty"`
+	Updated    time.Time `json:"updated,omitzero"`
+}
+
+// Weighted is a second version of an alias and the share of invocations it gets, between 0 and
+// 1 exclusive (0.1 sends one invocation in ten to Version).
+type Weighted struct {
+	Version int     `json:"version"`
+	Weight  float64 `json:"weight"`
+}
+
+// Pick returns the version an invocation runs, given a number drawn uniformly from [0, 1): the
+// additional version when draw falls under its weight, else the alias's version.
+func (a Alias) Pick(draw float64) int {
+	if a.Additional != nil && draw < a.Additional.Weight {
+		return a.Additional.Version
+	}
+	return a.Version
+}
+
+// Uses reports whether the alias sends any invocation to version n.
+func (a Alias) Uses(n int) bool {
+	return a.Version == n || (a.Additional != nil && a.Additional.Version == n)
+}
+
+// UnmarshalJSON reads an alias object, or a bare version number (the form of earlier records).
+func (a *Alias) UnmarshalJSON(b []byte) error {
+	var n int
+	if err := json.Unmarshal(b, &n); err == nil {
+		*a = Alias{Version: n}
+		return nil
+	}
+	type plain Alias
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("alias: %w", err)
+	}
+	*a = Alias(p)
+	return nil
 }
 
 // FunctionKey is the sluice_functions key of a function's head record.

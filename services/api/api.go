@@ -15,6 +15,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/services/archive"
+	"sluice.dev/services/codeurl"
 	"sluice.dev/services/httpjson"
 	"sluice.dev/services/registry"
 )
@@ -25,6 +26,14 @@ const (
 	CodeInvalid          = "invalid"
 	CodeFunctionNotFound = "function_not_found"
 	CodeCodeNotFound     = "code_not_found"
+	CodeFileNotFound     = "file_not_found"
+	CodeVersionNotFound  = "version_not_found"
+	CodeAliasNotFound    = "alias_not_found"
+	CodeVersionInUse     = "version_in_use"     // 409: an alias uses the version, or it is the latest
+	CodeNoObjectStorage  = "no_object_storage"  // 400: a code URL on a node without object storage
+	CodeCodeURLNotFound  = "code_url_not_found" // 404: no such bucket or object
+	CodeCodeURLDenied    = "code_url_denied"    // 502: the object store refused the node's credentials
+	CodeCodeURLUnreached = "code_url_unreachable"
 )
 
 // Body limits.
@@ -56,12 +65,22 @@ func (a *API) Routes(r *mux.Router) {
 	r.HandleFunc("/v1/functions/{name}", a.get).Methods(http.MethodGet)
 	r.HandleFunc("/v1/functions/{name}", a.delete).Methods(http.MethodDelete)
 	r.HandleFunc("/v1/functions/{name}/versions", a.versions).Methods(http.MethodGet)
+	r.HandleFunc("/v1/functions/{name}/versions/{version}", a.version).Methods(http.MethodGet)
+	r.HandleFunc("/v1/functions/{name}/versions/{version}", a.deleteVersion).Methods(http.MethodDelete)
+	r.HandleFunc("/v1/functions/{name}/aliases", a.aliases).Methods(http.MethodGet)
+	r.HandleFunc("/v1/functions/{name}/aliases/{alias}", a.alias).Methods(http.MethodGet)
+	r.HandleFunc("/v1/functions/{name}/aliases/{alias}", a.setAlias).Methods(http.MethodPut)
+	r.HandleFunc("/v1/functions/{name}/aliases/{alias}", a.deleteAlias).Methods(http.MethodDelete)
+	r.HandleFunc("/v1/functions/{name}/code", a.code).Methods(http.MethodGet)
+	r.HandleFunc("/v1/functions/{name}/code", a.editCode).Methods(http.MethodPut)
 	r.HandleFunc("/v1/functions/{name}/logs", a.logs).Methods(http.MethodGet)
 }
 
-// CodeSource names code uploaded before with POST /v1/code.
+// CodeSource names the code of a deploy: a package uploaded before with POST /v1/code (SHA256),
+// or one the node fetches from object storage (URL, s3://bucket/key). Exactly one is given.
 type CodeSource struct {
-	SHA256 string `json:"sha256"`
+	SHA256 string `json:"sha256,omitempty"`
+	URL    string `json:"url,omitempty"`
 }
 
 // InlineCode is a one-file package given in the deploy request.
@@ -141,25 +160,28 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req DeployRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "request body: %v", err)
-		return
-	}
-	if dec.More() {
-		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "request body: more than one JSON value")
+	if !decodeBody(w, body, &req) {
 		return
 	}
 	if err := events.ValidateName(name); err != nil {
 		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "%v", err)
 		return
 	}
-	var ref events.CodeRef
+	var (
+		ref    events.CodeRef
+		origin string
+	)
 	switch {
-	case (req.Code == nil) == (req.Inline == nil):
-		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, `give exactly one of "code": {"sha256": ...} (upload with POST /v1/code) and "inline": {"file", "content"}`)
+	case (req.Code == nil) == (req.Inline == nil) || (req.Code != nil && (req.Code.SHA256 == "") == (req.Code.URL == "")):
+		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, `give exactly one of "code": {"sha256": ...} (upload with POST /v1/code), "code": {"url": "s3://bucket/key.zip"} and "inline": {"file", "content"}`)
 		return
+	case req.Code != nil && req.Code.URL != "":
+		var err error
+		if ref, err = a.reg.FetchCode(r.Context(), req.Code.URL); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		origin = req.Code.URL
 	case req.Code != nil:
 		ref.SHA256 = req.Code.SHA256
 	default:
@@ -173,13 +195,34 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	v, err := a.reg.Deploy(r.Context(), name, req.Config(), ref)
+	v, err := a.reg.DeployFrom(r.Context(), name, req.Config(), ref, origin)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.InfoContext(r.Context(), "function deployed", "function", name, "version", v.Version, "runtime", v.Config.Runtime, "sha256", v.Code.SHA256)
+	a.log.InfoContext(r.Context(), "function deployed", "function", name, "version", v.Version, "runtime", v.Config.Runtime, "sha256", v.Code.SHA256, "origin", origin)
 	httpjson.Write(w, http.StatusCreated, v)
+}
+
+// decodeStrict reads a JSON body of at most limit bytes into v, refusing unknown fields and
+// trailing values; it answers 400 or 413 itself and reports whether v was filled.
+func decodeStrict(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	body, ok := httpjson.ReadBody(w, r, limit)
+	return ok && decodeBody(w, body, v)
+}
+
+func decodeBody(w http.ResponseWriter, body []byte, v any) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "request body: %v", err)
+		return false
+	}
+	if dec.More() {
+		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "request body: more than one JSON value")
+		return false
+	}
+	return true
 }
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
@@ -250,10 +293,28 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		httpjson.Error(w, http.StatusBadRequest, CodeBadArchive, "%v", err)
 	case errors.Is(err, registry.ErrInvalid):
 		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "%v", err)
+	case errors.Is(err, registry.ErrVersionNotFound):
+		httpjson.Error(w, http.StatusNotFound, CodeVersionNotFound, "%v", err)
+	case errors.Is(err, registry.ErrAliasNotFound):
+		httpjson.Error(w, http.StatusNotFound, CodeAliasNotFound, "%v", err)
+	case errors.Is(err, registry.ErrFileNotFound):
+		httpjson.Error(w, http.StatusNotFound, CodeFileNotFound, "%v", err)
 	case errors.Is(err, registry.ErrCodeNotFound):
 		httpjson.Error(w, http.StatusNotFound, CodeCodeNotFound, "%v", err)
 	case errors.Is(err, registry.ErrNotFound):
 		httpjson.Error(w, http.StatusNotFound, CodeFunctionNotFound, "%v", err)
+	case errors.Is(err, registry.ErrInUse):
+		httpjson.Error(w, http.StatusConflict, CodeVersionInUse, "%v", err)
+	case errors.Is(err, registry.ErrNoObjectStorage):
+		httpjson.Error(w, http.StatusBadRequest, CodeNoObjectStorage, "%v", err)
+	case errors.Is(err, codeurl.ErrBadURL), errors.Is(err, codeurl.ErrTooLarge):
+		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "%v", err)
+	case errors.Is(err, codeurl.ErrNoObject):
+		httpjson.Error(w, http.StatusNotFound, CodeCodeURLNotFound, "%v", err)
+	case errors.Is(err, codeurl.ErrDenied):
+		httpjson.Error(w, http.StatusBadGateway, CodeCodeURLDenied, "%v", err)
+	case errors.Is(err, codeurl.ErrUnreachable):
+		httpjson.Error(w, http.StatusBadGateway, CodeCodeURLUnreached, "%v", err)
 	case errors.Is(err, registry.ErrConflict):
 		httpjson.Error(w, http.StatusConflict, httpjson.CodeConflict, "%v", err)
 	case errors.Is(err, context.Canceled):

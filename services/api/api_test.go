@@ -41,10 +41,10 @@ type env struct {
 	srv *httptest.Server
 }
 
-func start(t *testing.T) *env {
+func start(t *testing.T, opts ...registry.Option) *env {
 	t.Helper()
 	bus := bustest.Start(t)
-	reg, err := registry.New(bus.JS, catalog{}, archive.Limits{})
+	reg, err := registry.New(bus.JS, catalog{}, archive.Limits{}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

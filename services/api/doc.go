@@ -1,12 +1,17 @@
-// Package api is sluice's management HTTP API: code uploads, function deploys, reads and deletes,
-// versions, and log streaming, under /v1 (DESIGN §8). Routes mounts it on a gorilla/mux router;
+// Package api is sluice's management HTTP API: code uploads, function deploys (from an upload, an
+// s3:// code URL or inline code), reads and deletes, versions and aliases, one-file code edits,
+// and log streaming, under /v1 (DESIGN §8). Routes mounts it on a gorilla/mux router;
 // the caller puts it behind the bearer-token middleware and owns /healthz and the invocation
 // routes.
 //
 // Every error is JSON {"error": {"code": "...", "message": "..."}} with the right status. Codes
 // beyond httpjson's: bad_archive (400, the package was refused, with the reason), invalid (400, a
-// bad name, runtime, handler or setting, or an unknown request field), function_not_found and
-// code_not_found (404).
+// bad name, runtime, handler or setting, or an unknown request field), function_not_found,
+// version_not_found, alias_not_found, file_not_found and code_not_found (404), version_in_use
+// (409, naming the alias that holds the version, or saying it is the latest), no_object_storage
+// (400, a code URL on a node without S3 settings), code_url_not_found (404, "no object
+// s3://b/k"), code_url_denied and code_url_unreachable (502, the object store refused the node's
+// credentials or does not answer).
 //
 // Logs are read from the SLUICE_LOGS stream with an ordered consumer and written as NDJSON, or as
 // Server-Sent Events when the client accepts text/event-stream; each line is flushed at once.

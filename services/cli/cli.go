@@ -29,6 +29,7 @@ type UpOptions struct {
 	NoWorker  bool
 	Isolation string // auto, required or off
 	Network   string // host or none
+	S3        S3Options
 	Logger    *slog.Logger
 	Stderr    io.Writer
 	Ready     func(Endpoints) // called once the node serves
@@ -43,6 +44,7 @@ type ServeOptions struct {
 	Token     string
 	Isolation string
 	Network   string
+	S3        S3Options
 	Logger    *slog.Logger
 }
 
@@ -120,7 +122,7 @@ other commands find them when the variables are not set.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(a.deployCmd(), a.invokeCmd(), a.invocationCmd(), a.listCmd(), a.getCmd(),
-		a.deleteCmd(), a.logsCmd(), a.upCmd(), a.serveCmd())
+		a.deleteCmd(), a.versionsCmd(), a.aliasCmd(), a.codeCmd(), a.logsCmd(), a.upCmd(), a.serveCmd())
 	return root
 }
 

@@ -249,7 +249,7 @@ func TestInvoke(t *testing.T) {
 	if r := s.ok(t, "invoke", "echo", "--qualifier", "1", "--data", `"v1"`); r.stdout != "\"v1\"\n" {
 		t.Fatalf("invoke --qualifier: %s", r)
 	}
-	if r := s.fails(t, 1, "invoke", "echo", "--qualifier", "9"); !strings.Contains(r.stderr, `version 9 not found`) {
+	if r := s.fails(t, 1, "invoke", "echo", "--qualifier", "9"); !strings.Contains(r.stderr, `has no version 9`) {
 		t.Fatalf("unknown qualifier: %s", r)
 	}
 	r := s.fails(t, 1, "invoke", "echo", "--data", `{"please":"fail"}`)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -11,11 +12,13 @@ import (
 	"sluice.dev/events"
 	"sluice.dev/services/api"
 	"sluice.dev/services/archive"
+	"sluice.dev/services/client"
 )
 
 type deployFlags struct {
 	runtime, handler              string
 	source, zip, jar, inline      string
+	codeURL, manifest             string
 	memory, min, max, concurrency int
 	retries                       int
 	timeout, idleTimeout          time.Duration
@@ -25,9 +28,12 @@ type deployFlags struct {
 }
 
 func (a *app) deployCmd() *cobra.Command {
-	var f deployFlags
+	var (
+		f            deployFlags
+		helpManifest bool
+	)
 	cmd := &cobra.Command{
-		Use:   "deploy NAME --runtime R --handler H (--source DIR | --zip F | --jar F | --inline CODE) [flags]",
+		Use:   "deploy (NAME --runtime R --handler H (--source DIR | --zip F | --jar F | --code-url s3://B/K | --inline CODE) | -f sluice.yaml [NAME...]) [flags]",
 		Short: "Deploy a function (a new version when it exists)",
 		Long: `Deploy packages the code, uploads it, and makes a new immutable version of the function.
 Deploying an existing name makes its next version, which becomes the latest.
@@ -36,9 +42,14 @@ Give the code in exactly one way:
   --source DIR    a folder, zipped here (executable bits kept; symlinks must stay inside)
   --zip FILE      a ZIP file
   --jar FILE      a Java JAR (unpacked on the worker like a ZIP, as AWS Lambda does)
+  --code-url URL  a ZIP (or JAR) in object storage, s3://bucket/key.zip, fetched by the node
+                  with its own S3 settings (sluice up --s3-endpoint ..., or SLUICE_S3_*)
   --inline CODE   the source of a one-file function; its file name follows the runtime and
                   handler (python main.handler -> main.py, nodejs index.handler -> index.js,
                   php index.handle -> index.php, custom -> bootstrap)
+
+With -f FILE, every function of a manifest (YAML) is deployed, or only the NAMEs given; run
+'sluice deploy --help-manifest' for its form.
 
 Runtimes and handler forms: python module.function, nodejs file.export, java pkg.Class::method,
 dotnet Namespace.Class::Method, php file.function, go main, custom (an executable bootstrap).`,
@@ -46,9 +57,20 @@ dotnet Namespace.Class::Method, php file.function, go main, custom (an executabl
   sluice deploy echo --runtime python --handler main.handler \
       --inline 'def handler(event, context): return event'
   sluice deploy thumbs --runtime nodejs --handler index.handler --zip thumbs.zip \
-      --memory 512 --timeout 1m --env BUCKET=images --max 20`,
-		Args: exactArgs("NAME"),
+      --memory 512 --timeout 1m --env BUCKET=images --max 20
+  sluice deploy report --runtime python --handler main.handler --code-url s3://code/report.zip
+  sluice deploy -f sluice.yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if helpManifest {
+				_, err := fmt.Fprint(a.stdout, manifestHelp)
+				return err
+			}
+			if f.manifest != "" {
+				return a.deployManifest(cmd, f, args)
+			}
+			if err := exactArgs("NAME")(cmd, args); err != nil {
+				return err
+			}
 			return a.deploy(cmd, args[0], f)
 		},
 	}
@@ -59,6 +81,9 @@ dotnet Namespace.Class::Method, php file.function, go main, custom (an executabl
 	fl.StringVar(&f.zip, "zip", "", "ZIP file with the function's code")
 	fl.StringVar(&f.jar, "jar", "", "JAR file with the function's code (java)")
 	fl.StringVar(&f.inline, "inline", "", "the function's source code, as one file")
+	fl.StringVar(&f.codeURL, "code-url", "", "s3://bucket/key.zip the node fetches the code from")
+	fl.StringVarP(&f.manifest, "file", "f", "", "deploy the functions of a manifest (sluice.yaml)")
+	fl.BoolVar(&helpManifest, "help-manifest", false, "print the manifest's form and exit")
 	fl.IntVar(&f.memory, "memory", 0, fmt.Sprintf("memory in MB, %d to %d (default %d)", 64, 10240, events.DefaultMemoryMB))
 	fl.DurationVar(&f.timeout, "timeout", 0, fmt.Sprintf("longest run of one invocation, 1s to 15m (default %s)", events.DefaultTimeout))
 	fl.StringArrayVar(&f.env, "env", nil, "environment variable K=V for the function (repeatable)")
@@ -84,33 +109,53 @@ func (a *app) deploy(cmd *cobra.Command, name string, f deployFlags) error {
 	if cmd.Flags().Changed("retries") {
 		req.Retries = &f.retries
 	}
-	if len(f.env) > 0 {
-		req.Env = map[string]string{}
-		for _, kv := range f.env {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || k == "" {
-				return usagef("--env %q: use KEY=VALUE", kv)
-			}
-			req.Env[k] = v
-		}
+	env, err := parseEnv(f.env)
+	if err != nil {
+		return err
 	}
+	req.Env = env
 	zip, err := packageCode(f)
 	if err != nil {
 		return err
 	}
-	if len(zip) > api.MaxCodeBytes {
-		return fmt.Errorf("the code package is %s; the limit is %s: leave out tests, caches and dev dependencies", humanSize(int64(len(zip))), humanSize(api.MaxCodeBytes))
+	if f.codeURL != "" {
+		req.Code = &api.CodeSource{URL: f.codeURL}
 	}
 	c, err := a.client()
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
-	ref, err := c.UploadCode(ctx, zip)
-	if err != nil {
-		return err
+	return a.send(cmd.Context(), c, name, req, zip)
+}
+
+func parseEnv(kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
 	}
-	req.Code = &api.CodeSource{SHA256: ref.SHA256}
+	env := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("--env %q: use KEY=VALUE", kv)
+		}
+		env[k] = v
+	}
+	return env, nil
+}
+
+// send uploads zip (unless the request names its code already) and deploys, printing the new
+// version and its build.
+func (a *app) send(ctx context.Context, c *client.Client, name string, req api.DeployRequest, zip []byte) error {
+	if req.Code == nil {
+		if len(zip) > api.MaxCodeBytes {
+			return fmt.Errorf("the code package is %s; the limit is %s: leave out tests, caches and dev dependencies", humanSize(int64(len(zip))), humanSize(api.MaxCodeBytes))
+		}
+		ref, err := c.UploadCode(ctx, zip)
+		if err != nil {
+			return err
+		}
+		req.Code = &api.CodeSource{SHA256: ref.SHA256}
+	}
 	v, err := c.Deploy(ctx, name, req)
 	if err != nil {
 		return err
@@ -121,21 +166,32 @@ func (a *app) deploy(cmd *cobra.Command, name string, f deployFlags) error {
 			fmt.Fprint(a.stdout, strings.TrimRight(b.Output, "\n")+"\n")
 		}
 	}
-	fmt.Fprintf(a.stdout, "deployed %s version %d (runtime %s, code sha256 %s, %s)\n",
-		v.Function, v.Version, v.Config.Runtime, short(v.Code.SHA256), humanSize(v.Code.Size))
+	from := ""
+	if v.Origin != "" {
+		from = ", from " + v.Origin
+	}
+	fmt.Fprintf(a.stdout, "deployed %s version %d (runtime %s, code sha256 %s, %s%s)\n",
+		v.Function, v.Version, v.Config.Runtime, short(v.Code.SHA256), humanSize(v.Code.Size), from)
 	return nil
 }
 
-// packageCode builds the ZIP from whichever code flag was given, checking it as the server will.
+// packageCode builds the ZIP from whichever code flag was given, checking it as the server will;
+// nil for a code URL, which the node fetches.
 func packageCode(f deployFlags) ([]byte, error) {
 	given := 0
-	for _, s := range []string{f.source, f.zip, f.jar, f.inline} {
+	for _, s := range []string{f.source, f.zip, f.jar, f.inline, f.codeURL} {
 		if s != "" {
 			given++
 		}
 	}
 	if given != 1 {
-		return nil, usagef("give the code in exactly one way: --source DIR, --zip FILE, --jar FILE or --inline CODE")
+		return nil, usagef("give the code in exactly one way: --source DIR, --zip FILE, --jar FILE, --code-url s3://BUCKET/KEY or --inline CODE")
+	}
+	if f.codeURL != "" {
+		if !strings.HasPrefix(f.codeURL, "s3://") {
+			return nil, usagef("--code-url %q: use s3://bucket/key.zip", f.codeURL)
+		}
+		return nil, nil // the node fetches it
 	}
 	var (
 		zip []byte

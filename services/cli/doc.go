@@ -1,5 +1,10 @@
-// Package cli is the sluice command line (DESIGN §8): deploy, invoke, invocation, list, get,
-// delete, logs, and the server entry points up and serve.
+// Package cli is the sluice command line (DESIGN §8): deploy (flags or a YAML manifest, -f),
+// invoke, invocation, list, get, delete, versions, alias, code (read and edit one file), logs,
+// and the server entry points up and serve (with the node's --s3-* object storage settings).
+//
+// Manifests are read node by node (go.yaml.in/yaml/v3) so that every unknown key, wrong type or
+// missing field is reported with its file and line; all code is packaged before the first
+// deploy, so a manifest with a mistake deploys nothing.
 //
 // Run is the whole program as a function of its arguments, environment (getenv), standard
 // streams and the server roles it may start, so it is tested without a process. Exit codes: 0

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -85,8 +86,8 @@ func (a *app) printFunction(d api.FunctionDetail) {
 		}
 		fmt.Fprintf(tw, "%s\t%s=%s\n", label, k, cfg.Env[k])
 	}
-	for alias, n := range d.Function.Aliases {
-		row("alias", "%s -> %d", alias, n)
+	for _, alias := range slices.Sorted(maps.Keys(d.Function.Aliases)) {
+		row("alias", "%s -> %s", alias, aliasTarget(aliasInfo(alias, d.Function.Aliases[alias])))
 	}
 	if cfg.Description != "" {
 		row("description", "%s", cfg.Description)
@@ -98,20 +99,40 @@ func (a *app) printFunction(d api.FunctionDetail) {
 
 func (a *app) deleteCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a function, its versions and its pending invocations",
-		Long: `Delete removes the function and all its versions, and drops its queued invocations.
-Its logs stay until they age out.`,
+		Use:   "delete NAME | NAME:VERSION",
+		Short: "Delete a function, or one of its versions",
+		Long: `Delete NAME removes the function and all its versions, and drops its queued invocations.
+Its logs stay until they age out.
+
+Delete NAME:VERSION removes one version only. The latest version and versions an alias points
+at are refused (move the alias first: sluice alias set / alias delete).`,
+		Example: `  sluice delete hello
+  sluice delete hello:2`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			name, q := splitQualifier(args[0])
+			n := 0
+			if q != "" {
+				var err error
+				if n, err = strconv.Atoi(q); err != nil || n < 1 {
+					return usagef("delete %s: after the colon give a version number; delete an alias with sluice alias delete %s %s", args[0], name, q)
+				}
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
-			if err := c.Delete(cmd.Context(), args[0]); err != nil {
+			if n > 0 {
+				if err := c.DeleteVersion(cmd.Context(), name, n); err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(a.stdout, "deleted %s version %d\n", name, n)
 				return err
 			}
-			_, err = fmt.Fprintf(a.stdout, "deleted %s\n", args[0])
+			if err := c.Delete(cmd.Context(), name); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(a.stdout, "deleted %s\n", name)
 			return err
 		},
 	}

@@ -17,10 +17,10 @@ import (
 func (a *app) invokeCmd() *cobra.Command {
 	var (
 		data, qualifier string
-		async           bool
+		async, verbose  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "invoke NAME [--data JSON|@FILE] [--async] [--qualifier Q]",
+		Use:   "invoke NAME[:VERSION|:ALIAS] [--data JSON|@FILE] [--async]",
 		Short: "Invoke a function and print its response",
 		Long: `Invoke sends an event to the function. The handler receives the event data ({} when
 --data is not given).
@@ -30,11 +30,15 @@ is 0. When the function fails, times out or crashes, "error (OUTCOME): TYPE: MES
 printed on stderr and the exit code is 1.
 
 With --async the event is queued (retried on failure) and only its invocation id is printed;
-see its result with 'sluice invocation ID'.`,
+see its result with 'sluice invocation ID'.
+
+NAME:VERSION runs that version, NAME:ALIAS the alias's (a canary alias picks per call);
+NAME alone runs the latest. With --verbose the version that ran is printed on stderr.`,
 		Example: `  sluice invoke hello --data '{"name":"Ada"}'
   sluice invoke hello --data @event.json
   echo '{"n":1}' | sluice invoke hello --data @-
-  sluice invoke hello --async --qualifier 3`,
+  sluice invoke hello:3 --async
+  sluice invoke hello:prod --verbose`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body, err := a.readData(data)
@@ -45,9 +49,19 @@ see its result with 'sluice invocation ID'.`,
 			if err != nil {
 				return err
 			}
-			inv, err := c.Invoke(cmd.Context(), args[0], body, client.InvokeOptions{Async: async, Qualifier: qualifier})
+			name, q := splitQualifier(args[0])
+			if q != "" && qualifier != "" && q != qualifier {
+				return usagef("invoke %s: the qualifier is given twice (%s and --qualifier %s)", args[0], q, qualifier)
+			}
+			if q == "" {
+				q = qualifier
+			}
+			inv, err := c.Invoke(cmd.Context(), name, body, client.InvokeOptions{Async: async, Qualifier: q})
 			if err != nil {
 				return err
+			}
+			if verbose && inv.Version > 0 {
+				fmt.Fprintf(a.stderr, "%s version %d, invocation %s\n", name, inv.Version, inv.ID)
 			}
 			if inv.Async {
 				_, err := fmt.Fprintln(a.stdout, inv.ID)
@@ -67,7 +81,8 @@ see its result with 'sluice invocation ID'.`,
 	}
 	cmd.Flags().StringVarP(&data, "data", "d", "", "event data: JSON, @FILE to read a file, or @- to read stdin (default {})")
 	cmd.Flags().BoolVar(&async, "async", false, "queue the event and print its invocation id")
-	cmd.Flags().StringVarP(&qualifier, "qualifier", "q", "", "version number or alias to invoke (default: latest)")
+	cmd.Flags().StringVarP(&qualifier, "qualifier", "q", "", "version number or alias to invoke, as NAME:QUALIFIER does (default: latest)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print the version that ran and the invocation id on stderr")
 	return cmd
 }
 

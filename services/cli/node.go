@@ -20,6 +20,7 @@ func (a *app) upCmd() *cobra.Command {
 	var (
 		o       UpOptions
 		dataDir string
+		s3      s3Flags
 	)
 	cmd := &cobra.Command{
 		Use:   "up [--data DIR] [--listen ADDR] [--no-worker]",
@@ -30,9 +31,14 @@ interrupted. When it serves, it prints SLUICE_URL, SLUICE_TOKEN and SLUICE_NATS_
 find the node. More roles can join the same bus with
   sluice serve worker --nats "$SLUICE_NATS_URL"
 
-The data folder keeps functions, pending events, logs and credentials across restarts.`,
+The data folder keeps functions, pending events, logs and credentials across restarts.
+
+Code URLs (sluice deploy --code-url s3://bucket/key.zip) are fetched from the object storage
+given with --s3-endpoint, --s3-access-key and --s3-secret-key, or SLUICE_S3_ENDPOINT,
+SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS).`,
 		Example: `  sluice up
-  sluice up --data /var/lib/sluice --listen 127.0.0.1:9000`,
+  sluice up --data /var/lib/sluice --listen 127.0.0.1:9000
+  SLUICE_S3_ENDPOINT=127.0.0.1:9000 SLUICE_S3_ACCESS_KEY=... SLUICE_S3_SECRET_KEY=... sluice up`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dataDir == "" {
@@ -41,6 +47,10 @@ The data folder keeps functions, pending events, logs and credentials across res
 					return usagef("--data: no default data folder (%v): pass --data DIR", err)
 				}
 				dataDir = d
+			}
+			var err error
+			if o.S3, err = a.s3Options(s3); err != nil {
+				return err
 			}
 			o.DataDir, o.Logger, o.Stderr = dataDir, a.logger(), a.stderr
 			o.Ready = func(e Endpoints) {
@@ -63,11 +73,15 @@ The data folder keeps functions, pending events, logs and credentials across res
 	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address of the API and gateway")
 	cmd.Flags().BoolVar(&o.NoWorker, "no-worker", false, "run without a worker (join workers with sluice serve worker)")
 	isolationFlags(cmd, &o.Isolation, &o.Network)
+	addS3Flags(cmd, &s3)
 	return cmd
 }
 
 func (a *app) serveCmd() *cobra.Command {
-	var o ServeOptions
+	var (
+		o  ServeOptions
+		s3 s3Flags
+	)
 	cmd := &cobra.Command{
 		Use:   "serve ROLE --nats URL [--data DIR] [--listen ADDR] [--token T]",
 		Short: "Run one role (gateway, worker, scaler) against an existing bus",
@@ -96,6 +110,10 @@ Roles:
 			if o.DataDir == "" {
 				o.DataDir, _ = clientconfig.DataDir(a.getenv) // "" without HOME: the role decides
 			}
+			var err error
+			if o.S3, err = a.s3Options(s3); err != nil {
+				return err
+			}
 			o.Logger = a.logger()
 			return a.roles.Serve(cmd.Context(), o)
 		},
@@ -105,6 +123,7 @@ Roles:
 	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address to serve on (gateway)")
 	cmd.Flags().StringVar(&o.Token, "token", "", "API token the gateway requires (default $SLUICE_TOKEN)")
 	isolationFlags(cmd, &o.Isolation, &o.Network)
+	addS3Flags(cmd, &s3)
 	return cmd
 }
 

@@ -181,8 +181,9 @@ type InvokeOptions struct {
 	Qualifier string // version number or alias; "" is the latest
 }
 
-// Invocation is the answer of Invoke. An async invocation has only ID. A sync one has the
-// function's Outcome; Payload is its response when ok, Error its error otherwise.
+// Invocation is the answer of Invoke. An async invocation has ID and the Version it will run. A
+// sync one has the function's Outcome and the Version that ran; Payload is its response when ok,
+// Error its error otherwise.
 type Invocation struct {
 	ID      string
 	Async   bool
@@ -229,7 +230,9 @@ func (c *Client) Invoke(ctx context.Context, name string, data []byte, o InvokeO
 		if err := json.Unmarshal(body, &acc); err != nil || acc.InvocationID == "" {
 			return Invocation{}, fmt.Errorf("invoke %s: async answer without an invocation id: %.200s", name, body)
 		}
-		return Invocation{ID: acc.InvocationID, Async: true}, nil
+		inv := Invocation{ID: acc.InvocationID, Async: true}
+		inv.Version, _ = strconv.Atoi(resp.Header.Get(HeaderVersion))
+		return inv, nil
 	}
 	inv := Invocation{ID: resp.Header.Get(HeaderInvocationID), Outcome: events.Outcome(resp.Header.Get(HeaderOutcome))}
 	inv.Version, _ = strconv.Atoi(resp.Header.Get(HeaderVersion))

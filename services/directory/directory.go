@@ -1,10 +1,3 @@
-// Package directory keeps a live, in-memory view of the deployed functions by watching the
-// sluice_functions bucket, so that the invocation path resolves a function and its version
-// without a round trip to the bus. Versions are immutable, so a cached version is never stale;
-// a head (the newest version, aliases) follows the bucket within milliseconds, and a name the view
-// has not seen yet is looked up in the bucket directly.
-//
-// A Directory is safe for concurrent use. Close stops its watcher.
 package directory
 
 import (
@@ -13,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +25,7 @@ type Directory struct {
 	logger  *slog.Logger
 	watcher jetstream.KeyWatcher
 	done    chan struct{}
+	draw    func() float64 // uniform in [0, 1): picks an alias's weighted version; safe for concurrent use
 
 	mu       sync.RWMutex
 	heads    map[string]events.Function
@@ -49,7 +44,7 @@ func Open(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) (*Di
 		return nil, fmt.Errorf("directory: watch: %w", err)
 	}
 	d := &Directory{
-		kv: kv, logger: logger, watcher: w, done: make(chan struct{}),
+		kv: kv, logger: logger, watcher: w, done: make(chan struct{}), draw: rand.Float64,
 		heads: map[string]events.Function{}, versions: map[string]events.Version{},
 		changed: make(chan struct{}),
 	}
@@ -128,8 +123,9 @@ func (d *Directory) Functions() []events.Function {
 	return out
 }
 
-// Resolve finds the version a qualifier names: "" or "latest" the newest, a number that version,
-// anything else an alias.
+// Resolve finds the version a qualifier names: "", "latest" or "$LATEST" the newest, a number
+// that version, anything else an alias. A weighted alias picks its second version for its share
+// of calls.
 func (d *Directory) Resolve(ctx context.Context, name, qualifier string) (events.Version, error) {
 	head, err := d.head(ctx, name)
 	if err != nil {
@@ -137,15 +133,15 @@ func (d *Directory) Resolve(ctx context.Context, name, qualifier string) (events
 	}
 	n := head.Latest
 	switch {
-	case qualifier == "" || qualifier == "latest":
+	case qualifier == "" || qualifier == "latest" || qualifier == "$LATEST":
 	case isDigits(qualifier):
 		n, _ = strconv.Atoi(qualifier)
 	default:
-		v, ok := head.Aliases[qualifier]
+		a, ok := head.Aliases[qualifier]
 		if !ok {
 			return events.Version{}, fmt.Errorf("function %s has no alias %q: %w", name, qualifier, ErrNotFound)
 		}
-		n = v
+		n = a.Pick(d.draw())
 	}
 	return d.Version(ctx, name, n)
 }

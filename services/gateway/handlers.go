@@ -59,7 +59,11 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set(HeaderInvocationID, res.ID)
 	h.Set(HeaderOutcome, string(res.Outcome))
-	h.Set(HeaderVersion, strconv.Itoa(res.Version))
+	ran := res.Version
+	if ran == 0 {
+		ran = v.Version
+	}
+	h.Set(HeaderVersion, strconv.Itoa(ran))
 	h.Set("Content-Type", "application/json")
 	if res.Outcome != events.OutcomeOK {
 		h.Set(HeaderFunctionError, string(res.Outcome))
@@ -89,12 +93,18 @@ func (g *Gateway) invocation(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// functionURL serves /fn/NAME[:QUALIFIER][/PATH]: QUALIFIER is a version number or an alias (a
+// weighted alias picks its version per request); X-Sluice-Version says which version ran.
 func (g *Gateway) functionURL(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
 	name := vars["name"]
 	qualifier := ""
 	if i := strings.IndexByte(name, ':'); i >= 0 {
 		name, qualifier = name[:i], name[i+1:]
+		if qualifier == "" {
+			httpjson.Error(w, http.StatusNotFound, "function_not_found", "function URL /fn/%s: has an empty qualifier: use /fn/%s, /fn/%s:VERSION or /fn/%s:ALIAS", vars["name"], name, name, name)
+			return
+		}
 	}
 	v, ok := g.resolve(w, r, name, qualifier)
 	if !ok {
@@ -130,6 +140,7 @@ func (g *Gateway) functionURL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set(HeaderInvocationID, res.ID)
+	w.Header().Set(HeaderVersion, strconv.Itoa(v.Version))
 	switch res.Outcome {
 	case events.OutcomeOK:
 		resp := NewHTTPResponse(res.Payload)
@@ -157,6 +168,7 @@ func (g *Gateway) async(w http.ResponseWriter, r *http.Request, call Call) {
 		return
 	}
 	w.Header().Set("Location", "/v1/invocations/"+id)
+	w.Header().Set(HeaderVersion, strconv.Itoa(call.Version.Version))
 	httpjson.Write(w, http.StatusAccepted, map[string]string{"invocationId": id})
 }
 

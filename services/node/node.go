@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"sluice.dev/services/codeurl"
 )
 
 // Endpoints are what a client needs to reach a running node.
@@ -27,6 +29,7 @@ type UpOptions struct {
 	NoWorker  bool            // run without the in-process worker (events wait on the bus)
 	Isolation string          // auto (default), required or off: how the worker sandboxes instances
 	Network   string          // host (default) or none: the instances' network
+	S3        codeurl.Config  // object storage for code URLs; no Endpoint: none
 	Logger    *slog.Logger    //
 	Ready     func(Endpoints) // called once everything serves
 	Stderr    io.Writer
@@ -39,8 +42,9 @@ type ServeOptions struct {
 	DataDir   string
 	Listen    string
 	Token     string
-	Isolation string // as UpOptions.Isolation, for the worker role
-	Network   string // as UpOptions.Network
+	Isolation string         // as UpOptions.Isolation, for the worker role
+	Network   string         // as UpOptions.Network
+	S3        codeurl.Config // as UpOptions.S3, for the gateway role
 	Logger    *slog.Logger
 	Ready     func(Endpoints) // called once the role serves (URL set for the gateway)
 }

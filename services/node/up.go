@@ -22,6 +22,7 @@ import (
 	"sluice.dev/services/api"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/bus"
+	"sluice.dev/services/codeurl"
 	"sluice.dev/services/directory"
 	"sluice.dev/services/gateway"
 	"sluice.dev/services/httpjson"
@@ -67,7 +68,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	return run(ctx, runOptions{
 		natsURL: embedded.URL(), token: secrets.Token, dataDir: o.DataDir, listener: ln,
 		roles: roles, logger: o.Logger, ready: o.Ready, connect: []nats.Option{embedded.InProcess()},
-		isolation: o.Isolation, network: o.Network,
+		isolation: o.Isolation, network: o.Network, s3: o.S3,
 	})
 }
 
@@ -80,7 +81,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return errors.New("serve: no bus: pass --nats URL (sluice up prints SLUICE_NATS_URL)")
 	}
 	ro := runOptions{natsURL: o.NATSURL, token: o.Token, dataDir: o.DataDir, logger: o.Logger, ready: o.Ready,
-		isolation: o.Isolation, network: o.Network}
+		isolation: o.Isolation, network: o.Network, s3: o.S3}
 	switch o.Role {
 	case "gateway":
 		if o.Token == "" {
@@ -116,8 +117,9 @@ type runOptions struct {
 	roles                   []string
 	logger                  *slog.Logger
 	ready                   func(Endpoints)
-	connect                 []nats.Option // extra bus connection options
-	isolation, network      string        // the worker's sandbox settings
+	connect                 []nats.Option  // extra bus connection options
+	isolation, network      string         // the worker's sandbox settings
+	s3                      codeurl.Config // object storage for code URLs (API role)
 }
 
 func (o runOptions) has(role string) bool {
@@ -179,7 +181,16 @@ func run(ctx context.Context, o runOptions) (err error) {
 	var srv *http.Server
 	ep := Endpoints{Token: o.token, NATSURL: o.natsURL}
 	if o.listener != nil {
-		reg, err := registry.New(conn.JS, rts, limits)
+		var regOpts []registry.Option
+		if o.s3.Endpoint != "" {
+			store, err := codeurl.New(o.s3)
+			if err != nil {
+				return fmt.Errorf("object storage: %w", err)
+			}
+			regOpts = append(regOpts, registry.WithFetcher(store))
+			log.Info("code URLs fetched from object storage", "endpoint", store.Endpoint())
+		}
+		reg, err := registry.New(conn.JS, rts, limits, regOpts...)
 		if err != nil {
 			return err
 		}

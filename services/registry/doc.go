@@ -9,8 +9,18 @@
 // creates the function's durable consumer on the invocation stream; Delete removes the head, the
 // versions, the consumer and the function's pending invocations.
 //
+// Aliases live in the head (events.Alias): SetAlias creates or moves one, optionally with a
+// weighted second version for canaries; DeleteVersion refuses (ErrInUse, a kind of ErrConflict)
+// the latest version and any version an alias points at. Every change of a head is a
+// compare-and-set, retried on concurrent writes.
+//
+// Code reaches the registry as an upload (PutCode), from object storage (FetchCode, through the
+// Fetcher given with WithFetcher, size-capped at MaxFetchBytes), or as a one-file edit of the
+// latest version's package (EditFile, with Files and File to read what is there).
+//
 // Errors: ErrNotFound (ErrCodeNotFound for code) when something does not exist, ErrInvalid
 // wrapping the precise reason for bad names, runtimes, handlers and settings, and archive errors
-// (archive.ErrBadArchive) for bad code packages. A Registry is safe for concurrent use and holds
+// (archive.ErrBadArchive) for bad code packages, ErrNoObjectStorage for code URLs on a node
+// without object storage. A Registry is safe for concurrent use and holds
 // no state outside the bus.
 package registry

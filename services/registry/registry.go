@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"sort"
 	"strconv"
@@ -22,10 +23,12 @@ import (
 
 // Errors of the registry.
 var (
-	ErrNotFound     = errors.New("not found")
-	ErrCodeNotFound = fmt.Errorf("code %w", ErrNotFound)
-	ErrInvalid      = errors.New("invalid")
-	ErrConflict     = errors.New("conflict")
+	ErrNotFound        = errors.New("not found")
+	ErrCodeNotFound    = fmt.Errorf("code %w", ErrNotFound)
+	ErrVersionNotFound = fmt.Errorf("version %w", ErrNotFound)
+	ErrAliasNotFound   = fmt.Errorf("alias %w", ErrNotFound)
+	ErrInvalid         = errors.New("invalid")
+	ErrConflict        = errors.New("conflict")
 )
 
 // Runtimes is what the registry needs of the runtime catalog: whether a runtime id is known and a
@@ -41,12 +44,13 @@ type Registry struct {
 	code   jetstream.ObjectStore
 	rt     Runtimes
 	limits archive.Limits
+	fetch  Fetcher // nil: no object storage
 	now    func() time.Time
 }
 
 // New opens the registry's bucket and object store, which events.Ensure has created. limits
 // bound the code packages PutCode accepts.
-func New(js jetstream.JetStream, rt Runtimes, limits archive.Limits) (*Registry, error) {
+func New(js jetstream.JetStream, rt Runtimes, limits archive.Limits, opts ...Option) (*Registry, error) {
 	if rt == nil {
 		return nil, errors.New("registry: no runtime catalog")
 	}
@@ -60,7 +64,11 @@ func New(js jetstream.JetStream, rt Runtimes, limits archive.Limits) (*Registry,
 	if err != nil {
 		return nil, fmt.Errorf("registry: open object store %s: %w", events.ObjectCode, err)
 	}
-	return &Registry{js: js, kv: kv, code: obj, rt: rt, limits: limits, now: time.Now}, nil
+	r := &Registry{js: js, kv: kv, code: obj, rt: rt, limits: limits, now: time.Now}
+	for _, o := range opts {
+		o(r)
+	}
+	return r, nil
 }
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -122,6 +130,12 @@ const maxDeployAttempts = 1000
 // exists, creates the function's consumer, and writes the next immutable version, which becomes
 // the function's latest. Deploying an existing name makes a new version of it.
 func (r *Registry) Deploy(ctx context.Context, name string, cfg events.Config, code events.CodeRef) (events.Version, error) {
+	return r.DeployFrom(ctx, name, cfg, code, "")
+}
+
+// DeployFrom is Deploy recording where the code came from (an s3:// URL, an inline edit) in the
+// version's Origin.
+func (r *Registry) DeployFrom(ctx context.Context, name string, cfg events.Config, code events.CodeRef, origin string) (events.Version, error) {
 	if err := events.ValidateName(name); err != nil {
 		return events.Version{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -150,7 +164,7 @@ func (r *Registry) Deploy(ctx context.Context, name string, cfg events.Config, c
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return events.Version{}, fmt.Errorf("deploy %s: %w", name, err)
 	}
-	v := events.Version{Function: name, Version: head.Latest, Config: cfg, Code: ref, Created: r.now().UTC()}
+	v := events.Version{Function: name, Version: head.Latest, Config: cfg, Code: ref, Origin: origin, Created: r.now().UTC()}
 	if build != nil {
 		v.Build = &build.info
 	}
@@ -230,11 +244,11 @@ func (r *Registry) Function(ctx context.Context, name string) (events.Function, 
 // Version returns one version of a function.
 func (r *Registry) Version(ctx context.Context, name string, n int) (events.Version, error) {
 	if events.ValidateName(name) != nil || n < 1 {
-		return events.Version{}, fmt.Errorf("function %q version %d %w", name, n, ErrNotFound)
+		return events.Version{}, fmt.Errorf("%w: function %q has no version %d", ErrVersionNotFound, name, n)
 	}
 	e, err := r.kv.Get(ctx, events.VersionKey(name, n))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return events.Version{}, fmt.Errorf("function %q version %d %w", name, n, ErrNotFound)
+		return events.Version{}, fmt.Errorf("%w: function %q has no version %d (list them with sluice versions %s)", ErrVersionNotFound, name, n, name)
 	}
 	if err != nil {
 		return events.Version{}, fmt.Errorf("function %s version %d: %w", name, n, err)
@@ -247,7 +261,8 @@ func (r *Registry) Version(ctx context.Context, name string, n int) (events.Vers
 }
 
 // Resolve finds the version a qualifier names: "" or "latest" (also "$LATEST") the newest, a
-// number that version, anything else an alias of the function.
+// number that version, anything else an alias of the function (a weighted alias draws its
+// second version for its share of calls).
 func (r *Registry) Resolve(ctx context.Context, name, qualifier string) (events.Version, error) {
 	head, err := r.Function(ctx, name)
 	if err != nil {
@@ -260,10 +275,10 @@ func (r *Registry) Resolve(ctx context.Context, name, qualifier string) (events.
 		if n, err := strconv.Atoi(q); err == nil {
 			return r.Version(ctx, name, n)
 		}
-		if n, ok := head.Aliases[q]; ok {
-			return r.Version(ctx, name, n)
+		if a, ok := head.Aliases[q]; ok {
+			return r.Version(ctx, name, a.Pick(rand.Float64()))
 		}
-		return events.Version{}, fmt.Errorf("function %q has no version or alias %q: %w", name, q, ErrNotFound)
+		return events.Version{}, fmt.Errorf("%w: function %q has no version or alias %q", ErrAliasNotFound, name, q)
 	}
 }
 

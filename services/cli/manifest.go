@@ -1,0 +1,449 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"sluice.dev/events"
+	"sluice.dev/services/api"
+)
+
+const manifestHelp = `A manifest (sluice.yaml) lists functions to deploy with 'sluice deploy -f sluice.yaml':
+
+  functions:
+    - name: hello                 # required, as for sluice deploy NAME
+      runtime: python             # required
+      handler: main.handler       # required
+      code:                       # exactly one of:
+        source: ./hello           #   a folder, relative to the manifest
+        # zip: build/hello.zip    #   a ZIP file, relative to the manifest
+        # jar: target/fn.jar      #   a Java JAR, relative to the manifest
+        # inline: |               #   the source of a one-file function
+        #   def handler(event, context): return event
+        # url: s3://code/hello.zip  a ZIP in object storage, fetched by the node
+      # code: ./hello             # (a folder may also be given as a plain string)
+      memory: 256                 # MB
+      timeout: 30s
+      idleTimeout: 60s
+      env: {GREETING: hello}
+      min: 0
+      max: 10
+      concurrency: 1
+      retries: 2
+      public: false
+      description: says hello
+      triggers:                   # checked, but not set up yet (see below)
+        - cron: "*/5 * * * *"
+          tz: Europe/Paris
+        - bucket: uploads
+          events: [put, delete]
+          prefix: in/
+          suffix: .jpg
+        - queue: nats://127.0.0.1:4222/orders
+        - http: /hello
+          method: POST
+
+Every key is checked: a misspelt or unknown key is an error with its line. Every function's
+code is packaged before anything is deployed, so a manifest with a mistake deploys nothing.
+Triggers are checked for their shape and reported, but not set up: they arrive with the
+trigger adapters.
+`
+
+// manifestFunction is one function of a manifest.
+type manifestFunction struct {
+	name     string
+	line     int
+	req      api.DeployRequest
+	code     deployFlags // the code fields only, paths made relative to the working folder
+	triggers []manifestTrigger
+}
+
+// manifestTrigger is a trigger of a manifest function: its kind and settings, checked but not
+// set up.
+type manifestTrigger struct {
+	line   int
+	kind   string // cron, bucket, queue or http
+	fields map[string]string
+}
+
+// deployManifest deploys the functions of the manifest f.manifest (or only those named).
+func (a *app) deployManifest(cmd *cobra.Command, f deployFlags, names []string) error {
+	for _, fl := range []string{"runtime", "handler", "source", "zip", "jar", "inline", "code-url", "memory", "timeout", "env", "min", "max", "concurrency", "idle-timeout", "retries", "public", "description"} {
+		if cmd.Flags().Changed(fl) {
+			return usagef("--%s cannot be used with -f: put the setting in the manifest", fl)
+		}
+	}
+	b, err := os.ReadFile(f.manifest)
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	fns, err := parseManifest(f.manifest, b)
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 {
+		var picked []manifestFunction
+		for _, n := range names {
+			i := slices.IndexFunc(fns, func(m manifestFunction) bool { return m.name == n })
+			if i < 0 {
+				return usagef("function %s is not in %s", n, f.manifest)
+			}
+			picked = append(picked, fns[i])
+		}
+		fns = picked
+	}
+	zips := make([][]byte, len(fns))
+	for i, fn := range fns {
+		if zips[i], err = packageCode(fn.code); err != nil {
+			return fmt.Errorf("%s:%d: function %s: %w", f.manifest, fn.line, fn.name, err)
+		}
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	for i, fn := range fns {
+		if err := a.send(cmd.Context(), c, fn.name, fn.req, zips[i]); err != nil {
+			return fmt.Errorf("function %s: %w", fn.name, err)
+		}
+		if n := len(fn.triggers); n > 0 {
+			kinds := make([]string, n)
+			for j, t := range fn.triggers {
+				kinds[j] = t.kind
+			}
+			fmt.Fprintf(a.stderr, "note: %s: %d trigger(s) (%s) checked but not set up: triggers arrive with the trigger adapters\n", fn.name, n, strings.Join(kinds, ", "))
+		}
+	}
+	return nil
+}
+
+// parseManifest reads a manifest; file names the errors' source. Paths of code are made relative
+// to the manifest's folder.
+func parseManifest(file string, b []byte) ([]manifestFunction, error) {
+	p := &manifestParser{file: file, dir: filepath.Dir(file)}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, usageError{fmt.Errorf("%s: %w", file, err)}
+	}
+	if len(doc.Content) == 0 {
+		return nil, usageError{fmt.Errorf("%s: empty manifest: list functions under 'functions:' (sluice deploy --help-manifest)", file)}
+	}
+	var fnsNode *yaml.Node
+	err := p.fields(doc.Content[0], "the manifest", map[string]func(*yaml.Node) error{
+		"functions": func(n *yaml.Node) error { fnsNode = n; return nil },
+	})
+	if err != nil {
+		return nil, err
+	}
+	if fnsNode == nil || fnsNode.Kind != yaml.SequenceNode || len(fnsNode.Content) == 0 {
+		line := doc.Content[0].Line
+		if fnsNode != nil {
+			line = fnsNode.Line
+		}
+		return nil, p.errorf(line, "'functions' must list at least one function (- name: ..., runtime: ..., handler: ..., code: ...)")
+	}
+	var out []manifestFunction
+	seen := map[string]int{}
+	for _, n := range fnsNode.Content {
+		fn, err := p.function(n)
+		if err != nil {
+			return nil, err
+		}
+		if prev, ok := seen[fn.name]; ok {
+			return nil, p.errorf(fn.line, "function %s is listed twice (first on line %d)", fn.name, prev)
+		}
+		seen[fn.name] = fn.line
+		out = append(out, fn)
+	}
+	return out, nil
+}
+
+type manifestParser struct {
+	file, dir string
+}
+
+func (p *manifestParser) errorf(line int, format string, args ...any) error {
+	return usageError{fmt.Errorf("%s:%d: %s", p.file, line, fmt.Sprintf(format, args...))}
+}
+
+// fields walks a mapping, calling each key's setter; unknown and repeated keys are errors.
+func (p *manifestParser) fields(n *yaml.Node, what string, set map[string]func(*yaml.Node) error) error {
+	if n.Kind != yaml.MappingNode {
+		return p.errorf(n.Line, "%s must be a mapping of keys to values", what)
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		f, ok := set[k.Value]
+		if !ok {
+			return p.errorf(k.Line, "unknown key %q in %s: use one of %s", k.Value, what, strings.Join(slices.Sorted(mapKeys(set)), ", "))
+		}
+		if seen[k.Value] {
+			return p.errorf(k.Line, "key %q is given twice in %s", k.Value, what)
+		}
+		seen[k.Value] = true
+		if err := f(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func (p *manifestParser) str(dst *string, key string) func(*yaml.Node) error {
+	return func(n *yaml.Node) error {
+		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+			return p.errorf(n.Line, "%s: want a string", key)
+		}
+		*dst = n.Value
+		return nil
+	}
+}
+
+func (p *manifestParser) num(dst *int, key string) func(*yaml.Node) error {
+	return func(n *yaml.Node) error {
+		v, err := strconv.Atoi(n.Value)
+		if n.Kind != yaml.ScalarNode || err != nil {
+			return p.errorf(n.Line, "%s: want a whole number, got %q", key, n.Value)
+		}
+		*dst = v
+		return nil
+	}
+}
+
+func (p *manifestParser) dur(dst *events.Duration, key string) func(*yaml.Node) error {
+	return func(n *yaml.Node) error {
+		d, err := time.ParseDuration(n.Value)
+		if n.Kind != yaml.ScalarNode || err != nil {
+			return p.errorf(n.Line, "%s: want a duration such as 30s or 5m, got %q", key, n.Value)
+		}
+		*dst = events.Duration(d)
+		return nil
+	}
+}
+
+func (p *manifestParser) boolean(dst *bool, key string) func(*yaml.Node) error {
+	return func(n *yaml.Node) error {
+		if n.Kind != yaml.ScalarNode || (n.Value != "true" && n.Value != "false") {
+			return p.errorf(n.Line, "%s: want true or false, got %q", key, n.Value)
+		}
+		*dst = n.Value == "true"
+		return nil
+	}
+}
+
+// path resolves a file or folder of the manifest relative to its folder.
+func (p *manifestParser) path(dst *string, key string) func(*yaml.Node) error {
+	return func(n *yaml.Node) error {
+		if err := p.str(dst, key)(n); err != nil {
+			return err
+		}
+		if *dst == "" {
+			return p.errorf(n.Line, "%s: empty path", key)
+		}
+		if !filepath.IsAbs(*dst) {
+			*dst = filepath.Join(p.dir, *dst)
+		}
+		return nil
+	}
+}
+
+func (p *manifestParser) function(n *yaml.Node) (manifestFunction, error) {
+	fn := manifestFunction{line: n.Line}
+	r := &fn.req
+	name := ""
+	var codeNode *yaml.Node
+	err := p.fields(n, "a function", map[string]func(*yaml.Node) error{
+		"name":        p.str(&name, "name"),
+		"runtime":     p.str(&r.Runtime, "runtime"),
+		"handler":     p.str(&r.Handler, "handler"),
+		"code":        func(c *yaml.Node) error { codeNode = c; return nil },
+		"memory":      p.num(&r.MemoryMB, "memory"),
+		"timeout":     p.dur(&r.Timeout, "timeout"),
+		"idleTimeout": p.dur(&r.IdleTimeout, "idleTimeout"),
+		"min":         p.num(&r.Min, "min"),
+		"max":         p.num(&r.Max, "max"),
+		"concurrency": p.num(&r.Concurrency, "concurrency"),
+		"public":      p.boolean(&r.Public, "public"),
+		"description": p.str(&r.Description, "description"),
+		"retries": func(v *yaml.Node) error {
+			var n int
+			if err := p.num(&n, "retries")(v); err != nil {
+				return err
+			}
+			r.Retries = &n
+			return nil
+		},
+		"env": func(v *yaml.Node) error {
+			if v.Kind != yaml.MappingNode {
+				return p.errorf(v.Line, "env: want a mapping of NAME: value")
+			}
+			r.Env = map[string]string{}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				k, val := v.Content[i], v.Content[i+1]
+				if val.Kind != yaml.ScalarNode {
+					return p.errorf(val.Line, "env %s: want a plain value", k.Value)
+				}
+				r.Env[k.Value] = val.Value
+			}
+			return nil
+		},
+		"triggers": func(v *yaml.Node) error {
+			if v.Kind != yaml.SequenceNode {
+				return p.errorf(v.Line, "triggers: want a list (- cron: ..., - bucket: ..., - queue: ..., - http: ...)")
+			}
+			for _, t := range v.Content {
+				tr, err := p.trigger(t)
+				if err != nil {
+					return err
+				}
+				fn.triggers = append(fn.triggers, tr)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return fn, err
+	}
+	switch {
+	case name == "":
+		return fn, p.errorf(n.Line, "a function without a name: add name: ...")
+	case events.ValidateName(name) != nil:
+		return fn, p.errorf(n.Line, "function %q: %v", name, events.ValidateName(name))
+	case r.Runtime == "" || r.Handler == "":
+		return fn, p.errorf(n.Line, "function %s: runtime and handler are required", name)
+	case codeNode == nil:
+		return fn, p.errorf(n.Line, "function %s: code is required (code: {source: ./folder} or zip, jar, inline, url)", name)
+	}
+	fn.code.runtime, fn.code.handler = r.Runtime, r.Handler
+	if err := p.code(codeNode, name, &fn.code); err != nil {
+		return fn, err
+	}
+	if fn.code.codeURL != "" {
+		r.Code = &api.CodeSource{URL: fn.code.codeURL}
+	}
+	fn.name = name
+	return fn, nil
+}
+
+func (p *manifestParser) code(n *yaml.Node, name string, f *deployFlags) error {
+	runtime, handler := f.runtime, f.handler
+	if n.Kind == yaml.ScalarNode {
+		if err := p.path(&f.source, "code")(n); err != nil {
+			return err
+		}
+	} else {
+		err := p.fields(n, "the code of "+name, map[string]func(*yaml.Node) error{
+			"source": p.path(&f.source, "source"),
+			"zip":    p.path(&f.zip, "zip"),
+			"jar":    p.path(&f.jar, "jar"),
+			"inline": p.str(&f.inline, "inline"),
+			"url":    p.str(&f.codeURL, "url"),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	given := 0
+	for _, s := range []string{f.source, f.zip, f.jar, f.inline, f.codeURL} {
+		if s != "" {
+			given++
+		}
+	}
+	if given != 1 {
+		return p.errorf(n.Line, "the code of %s: give exactly one of source, zip, jar, inline and url", name)
+	}
+	if f.codeURL != "" && !strings.HasPrefix(f.codeURL, "s3://") {
+		return p.errorf(n.Line, "the code of %s: url %q: use s3://bucket/key.zip", name, f.codeURL)
+	}
+	f.runtime, f.handler = runtime, handler
+	return nil
+}
+
+// trigger kinds and the keys each takes besides its own.
+var triggerKeys = map[string][]string{
+	"cron":   {"tz"},
+	"bucket": {"events", "prefix", "suffix", "endpoint"},
+	"queue":  {},
+	"http":   {"method"},
+}
+
+func (p *manifestParser) trigger(n *yaml.Node) (manifestTrigger, error) {
+	t := manifestTrigger{line: n.Line, fields: map[string]string{}}
+	if n.Kind != yaml.MappingNode {
+		return t, p.errorf(n.Line, "a trigger must be a mapping: cron, bucket, queue or http, and its settings")
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if _, ok := triggerKeys[n.Content[i].Value]; ok {
+			if t.kind != "" {
+				return t, p.errorf(n.Content[i].Line, "a trigger has one kind: %s and %s are both given", t.kind, n.Content[i].Value)
+			}
+			t.kind = n.Content[i].Value
+		}
+	}
+	if t.kind == "" {
+		return t, p.errorf(n.Line, "a trigger needs its kind: cron: EXPR, bucket: NAME, queue: URL or http: PATH")
+	}
+	set := map[string]func(*yaml.Node) error{}
+	for _, k := range append([]string{t.kind}, triggerKeys[t.kind]...) {
+		set[k] = func(v *yaml.Node) error {
+			if k == "events" && v.Kind == yaml.SequenceNode {
+				var evs []string
+				for _, e := range v.Content {
+					if e.Value != "put" && e.Value != "delete" {
+						return p.errorf(e.Line, "bucket trigger events: %q: use put or delete", e.Value)
+					}
+					evs = append(evs, e.Value)
+				}
+				t.fields[k] = strings.Join(evs, ",")
+				return nil
+			}
+			var s string
+			if err := p.str(&s, t.kind+" trigger "+k)(v); err != nil {
+				return err
+			}
+			t.fields[k] = s
+			return nil
+		}
+	}
+	if err := p.fields(n, "a "+t.kind+" trigger", set); err != nil {
+		return t, err
+	}
+	switch v := t.fields[t.kind]; t.kind {
+	case "queue":
+		scheme, _, _ := strings.Cut(v, "://")
+		if scheme != "nats" && scheme != "jetstream" && scheme != "amqp" {
+			return t, p.errorf(n.Line, "queue trigger %q: use nats://HOST:PORT/SUBJECT, jetstream://HOST:PORT/STREAM or amqp://USER:PASS@HOST:PORT/QUEUE", v)
+		}
+	case "http":
+		if !strings.HasPrefix(v, "/") {
+			return t, p.errorf(n.Line, "http trigger %q: the path starts with /", v)
+		}
+	case "cron":
+		if len(strings.Fields(v)) < 5 && !strings.HasPrefix(v, "@") {
+			return t, p.errorf(n.Line, "cron trigger %q: use five fields (min hour day month weekday) or @every DUR", v)
+		}
+	}
+	return t, nil
+}
