@@ -10,7 +10,10 @@ replace sluice.dev/runtimes => ../runtimes
 
 replace sluice.dev/adapters => ../adapters
 
-require sluice.dev/events v0.0.0
+require (
+	github.com/minio/minio-go/v7 v7.4.1
+	sluice.dev/events v0.0.0
+)
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -23,7 +26,6 @@ require (
 	github.com/klauspost/crc32 v1.3.0 // indirect
 	github.com/minio/crc64nvme v1.1.1 // indirect
 	github.com/minio/md5-simd v1.1.2 // indirect
-	github.com/minio/minio-go/v7 v7.4.1 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/nats-io/nats.go v1.55.0 // indirect

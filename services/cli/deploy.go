@@ -98,8 +98,8 @@ dotnet Namespace.Class::Method, php file.function, go main, custom (an executabl
 }
 
 func (a *app) deploy(cmd *cobra.Command, name string, f deployFlags) error {
-	if f.runtime == "" || f.handler == "" {
-		return usagef("deploy needs --runtime and --handler (e.g. --runtime python --handler main.handler)")
+	if f.runtime == "" {
+		return usagef("deploy needs --runtime, and --handler for every runtime but go and custom (e.g. --runtime python --handler main.handler)")
 	}
 	req := api.DeployRequest{
 		Runtime: f.runtime, Handler: f.handler, MemoryMB: f.memory, Timeout: events.Duration(f.timeout),

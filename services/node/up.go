@@ -147,7 +147,7 @@ func run(ctx context.Context, o runOptions) (err error) {
 		return err
 	}
 	defer fns.Close()
-	rts := catalog.New(catalog.Options{})
+	rts := catalog.New(catalog.Options{CacheDir: filepath.Join(o.dataDir, "cache")})
 	defer rts.Close()
 	limits := archive.Limits{}
 

@@ -20,6 +20,13 @@ type Builder interface {
 	Build(ctx context.Context, runtime, handler, src, dst string) (output []byte, err error)
 }
 
+// Checker is what the registry asks of a runtime catalog that knows its toolchains: a deploy of a
+// runtime whose toolchain is missing is refused with the catalog's error, which names what to
+// install.
+type Checker interface {
+	Check(runtime string) error
+}
+
 // ErrBuild marks code that does not build; the error carries the toolchain's output.
 var ErrBuild = errors.New("build failed")
 

@@ -45,13 +45,12 @@ func WithDefaults(cfg events.Config) events.Config {
 
 var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// validate checks the ranges of a defaulted config; runtime and handler are the catalog's.
+// validate checks the ranges of a defaulted config; the handler (required by most runtimes, not
+// by go and custom) is the catalog's to check.
 func validate(cfg events.Config) error {
 	switch {
 	case cfg.Runtime == "":
 		return fmt.Errorf("runtime is required")
-	case cfg.Handler == "":
-		return fmt.Errorf("handler is required")
 	case cfg.MemoryMB < MinMemoryMB || cfg.MemoryMB > MaxMemoryMB:
 		return fmt.Errorf("memoryMB %d is out of range: use %d to %d", cfg.MemoryMB, MinMemoryMB, MaxMemoryMB)
 	case cfg.Timeout.D() < MinTimeout || cfg.Timeout.D() > MaxTimeout:

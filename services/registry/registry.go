@@ -146,6 +146,11 @@ func (r *Registry) DeployFrom(ctx context.Context, name string, cfg events.Confi
 	if err := r.rt.Validate(cfg.Runtime, cfg.Handler); err != nil {
 		return events.Version{}, fmt.Errorf("deploy %s: %w: %w", name, ErrInvalid, err)
 	}
+	if c, ok := r.rt.(Checker); ok {
+		if err := c.Check(cfg.Runtime); err != nil {
+			return events.Version{}, fmt.Errorf("deploy %s: %w: %w", name, ErrInvalid, err)
+		}
+	}
 	ref, err := r.codeInfo(ctx, code.SHA256)
 	if err != nil {
 		return events.Version{}, fmt.Errorf("deploy %s: %w", name, err)
