@@ -175,3 +175,20 @@ func filesWithSuffix(dir, suffix string) ([]string, error) {
 	})
 	return out, err
 }
+
+// stageSources prepares a deploy-time compile: it copies everything of the package but its ext
+// sources into dst, where the compiled output joins them, and lists those sources. A package
+// without any runs as uploaded, which note says.
+func stageSources(src, dst, ext, asUploaded string) (sources []string, note []byte, err error) {
+	sources, err = filesWithSuffix(src, ext)
+	if err != nil {
+		return nil, nil, fmt.Errorf("build: %w", err)
+	}
+	if err := copyTree(src, dst, func(rel string) bool { return strings.HasSuffix(rel, ext) }); err != nil {
+		return nil, nil, fmt.Errorf("build: %w", err)
+	}
+	if len(sources) == 0 {
+		return nil, []byte("no " + ext + " sources: " + asUploaded + "\n"), nil
+	}
+	return sources, nil, nil
+}

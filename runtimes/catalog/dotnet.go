@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"sluice.dev/runtimes/dotnet"
 )
@@ -101,15 +100,9 @@ func compileDotnet(interp, boot string) error {
 // bootstrap assembly (for ILambdaContext) and the package's own assemblies, which are kept. A
 // package without sources runs as uploaded.
 func buildDotnet(ctx context.Context, tool, _, src, dst string) ([]byte, error) {
-	sources, err := filesWithSuffix(src, ".cs")
-	if err != nil {
-		return nil, fmt.Errorf("build: %w", err)
-	}
-	if err := copyTree(src, dst, func(rel string) bool { return strings.HasSuffix(rel, ".cs") }); err != nil {
-		return nil, fmt.Errorf("build: %w", err)
-	}
-	if len(sources) == 0 {
-		return []byte("no .cs sources: the assemblies run as uploaded\n"), nil
+	sources, note, err := stageSources(src, dst, ".cs", "the assemblies run as uploaded")
+	if err != nil || len(sources) == 0 {
+		return note, err
 	}
 	cc, err := mcs(tool)
 	if err != nil {

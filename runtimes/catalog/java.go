@@ -97,15 +97,9 @@ func compileJava(interp, boot string) error {
 // resources) is kept as uploaded, and the sources compile against them and the bootstrap's
 // Context API into dst. A package without sources runs as uploaded.
 func buildJava(ctx context.Context, tool, _, src, dst string) ([]byte, error) {
-	sources, err := filesWithSuffix(src, ".java")
-	if err != nil {
-		return nil, fmt.Errorf("build: %w", err)
-	}
-	if err := copyTree(src, dst, func(rel string) bool { return strings.HasSuffix(rel, ".java") }); err != nil {
-		return nil, fmt.Errorf("build: %w", err)
-	}
-	if len(sources) == 0 {
-		return []byte("no .java sources: the classes and jars run as uploaded\n"), nil
+	sources, note, err := stageSources(src, dst, ".java", "the classes and jars run as uploaded")
+	if err != nil || len(sources) == 0 {
+		return note, err
 	}
 	jc, err := javac(tool)
 	if err != nil {
