@@ -33,3 +33,21 @@ func TestSubjects(t *testing.T) {
 		t.Fatalf("MetersSubject = %q", got)
 	}
 }
+
+func TestTriggerValidate(t *testing.T) {
+	ok := Trigger{Function: "f", Kind: TriggerCron, Cron: &CronSpec{Expr: "@hourly"}}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid trigger: %v", err)
+	}
+	for name, bad := range map[string]Trigger{
+		"no function":   {Kind: TriggerCron, Cron: &CronSpec{Expr: "@hourly"}},
+		"kind mismatch": {Function: "f", Kind: TriggerQueue, Cron: &CronSpec{Expr: "@hourly"}},
+		"two parts":     {Function: "f", Kind: TriggerCron, Cron: &CronSpec{}, HTTP: &HTTPSpec{}},
+		"no part":       {Function: "f", Kind: TriggerHTTP},
+		"unknown kind":  {Function: "f", Kind: "email"},
+	} {
+		if err := bad.Validate(); !errors.Is(err, ErrInvalidTrigger) {
+			t.Errorf("%s: err = %v, want ErrInvalidTrigger", name, err)
+		}
+	}
+}
