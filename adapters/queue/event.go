@@ -1,0 +1,64 @@
+package queue
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"sluice.dev/events"
+)
+
+// ExtHeaders is the extension carrying a message's headers as a JSON object of string lists.
+const ExtHeaders = "sluiceheaders"
+
+// maxHeaders bounds the JSON of a message's headers.
+const maxHeaders = 32 << 10
+
+// item is one source message, the same for every kind of queue.
+type item struct {
+	id          string
+	subject     string
+	data        []byte
+	contentType string
+	headers     map[string][]string
+	time        time.Time
+}
+
+// newEvent turns a message into the invocation event of the trigger; ErrUnusable when it never can.
+func (a *Adapter) newEvent(m item) (event.Event, error) {
+	if len(m.data) > events.MaxPayload {
+		return event.Event{}, fmt.Errorf("%w: message %s: body of %d bytes is over the %d-byte limit", ErrUnusable, m.id, len(m.data), events.MaxPayload)
+	}
+	ev := event.New()
+	ev.SetID(m.id)
+	ev.SetSource(a.src.public)
+	ev.SetType(events.TypeQueueMessage)
+	ev.SetSubject(m.subject)
+	if m.time.IsZero() {
+		m.time = time.Now()
+	}
+	ev.SetTime(m.time.UTC())
+	ev.SetExtension(events.ExtTrigger, events.TriggerQueue)
+	if len(m.headers) > 0 {
+		h, err := json.Marshal(m.headers)
+		if err != nil {
+			return event.Event{}, fmt.Errorf("%w: message %s: headers: %w", ErrUnusable, m.id, err)
+		}
+		if len(h) > maxHeaders {
+			return event.Event{}, fmt.Errorf("%w: message %s: headers of %d bytes are over the %d-byte limit", ErrUnusable, m.id, len(h), maxHeaders)
+		}
+		ev.SetExtension(ExtHeaders, string(h))
+	}
+	if m.contentType != "" {
+		ev.SetDataContentType(m.contentType)
+	}
+	if len(m.data) > 0 {
+		ev.DataEncoded = m.data
+	}
+	if err := ev.Validate(); err != nil {
+		return event.Event{}, fmt.Errorf("%w: message %s: %w", ErrUnusable, m.id, err)
+	}
+	return ev, nil
+}

@@ -1,0 +1,138 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"sluice.dev/adapters/trigger"
+	"sluice.dev/events"
+)
+
+// Defaults of the spec's settings.
+const (
+	DefaultBatch       = 64
+	DefaultMaxInFlight = 16
+	maxSetting         = 10_000
+)
+
+// Backoff of an unreachable broker.
+const (
+	backoffMin = 250 * time.Millisecond
+	backoffMax = 30 * time.Second
+)
+
+// ErrUnusable marks a message that can never become a valid event (too large, headers too large);
+// it is refused, reported, and never retried.
+var ErrUnusable = errors.New("message cannot become an event")
+
+// consumer serves one source until ctx ends or the connection to its broker is lost. It calls
+// h.running once it consumes, and returns why it stopped.
+type consumer interface {
+	consume(ctx context.Context, pub trigger.Publisher, h *health) error
+}
+
+// Adapter consumes one queue for one trigger. Made by New; Run may be called once at a time.
+type Adapter struct {
+	spec     events.Trigger
+	src      source
+	batch    int
+	inFlight int
+	log      *slog.Logger
+	consumer consumer
+}
+
+// New is the trigger.Factory of queue triggers: it validates the spec and its URL, and picks
+// the source by the URL's scheme.
+func New(spec events.Trigger) (trigger.Adapter, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if spec.Kind != events.TriggerQueue || spec.Queue == nil {
+		return nil, fmt.Errorf("%w: not a queue trigger", events.ErrInvalidTrigger)
+	}
+	if spec.ID == "" {
+		return nil, fmt.Errorf("%w: queue trigger without an id", events.ErrInvalidTrigger)
+	}
+	q := *spec.Queue
+	if q.Batch < 0 || q.Batch > maxSetting || q.MaxInFlight < 0 || q.MaxInFlight > maxSetting {
+		return nil, fmt.Errorf("%w: queue batch and maxInFlight must be between 1 and %d (0 for the defaults)", events.ErrInvalidTrigger, maxSetting)
+	}
+	src, err := parseURL(q.URL)
+	if err != nil {
+		return nil, err
+	}
+	a := &Adapter{spec: spec, src: src, batch: orDefault(q.Batch, DefaultBatch), inFlight: orDefault(q.MaxInFlight, DefaultMaxInFlight),
+		log: slog.With("trigger", spec.ID, "queue", src.public)}
+	switch src.scheme {
+	case schemeNATS:
+		a.consumer = &natsConsumer{a: a}
+	case schemeJetStream:
+		a.consumer = &jsConsumer{a: a}
+	case schemeAMQP:
+		a.consumer = &amqpConsumer{a: a}
+	}
+	return a, nil
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Run consumes the queue until ctx ends, reconnecting with backoff; it returns nil then.
+func (a *Adapter) Run(ctx context.Context, pub trigger.Publisher, report trigger.Reporter) error {
+	h := newHealth(a.spec.ID, report)
+	h.set(events.StateStarting, nil)
+	delay := backoffMin
+	for {
+		err := a.consumer.consume(ctx, pub, h)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, events.ErrInvalidTrigger) {
+			h.set(events.StateFailed, err)
+			return err
+		}
+		if err == nil {
+			err = errors.New("connection ended")
+		}
+		if h.resetRunning() {
+			delay = backoffMin
+		}
+		a.log.Warn("queue unreachable, retrying", "err", err, "in", delay)
+		h.set(events.StateRetrying, err)
+		if !sleep(ctx, jitter(delay)) {
+			return nil
+		}
+		delay = min(delay*2, backoffMax)
+	}
+}
+
+// jitter spreads d by ±20% so that adapter processes do not retry in step.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration((rand.Float64()*0.4-0.2)*float64(d))
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// eventID builds a deterministic event id: the trigger id, then the source's parts.
+func (a *Adapter) eventID(parts ...string) string {
+	return a.spec.ID + "-" + strings.Join(parts, "-")
+}
