@@ -153,7 +153,7 @@ func TestManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := n.ok(t, "deploy", "-f", file)
-	if !strings.Contains(r.stdout, "deployed greeter version 1") || !strings.Contains(r.stdout, "deployed shout version 1") || !strings.Contains(r.stderr, "triggers arrive with the trigger adapters") {
+	if !strings.Contains(r.stdout, "deployed greeter version 1") || !strings.Contains(r.stdout, "deployed shout version 1") || !strings.Contains(r.stdout, "trigger greeter-cron-1: cron @every 1m") {
 		t.Fatalf("deploy -f: %s", r)
 	}
 	if got := n.ok(t, "invoke", "greeter", "--data", `{"name":"Ada"}`).lastLine(); got != `"Hello Ada"` {

@@ -9,6 +9,7 @@ replace sluice.dev/runtimes => ../runtimes
 replace sluice.dev/adapters => ../adapters
 
 require (
+	sluice.dev/adapters v0.0.0
 	sluice.dev/events v0.0.0
 	sluice.dev/runtimes v0.0.0
 )
@@ -55,4 +56,7 @@ require (
 
 replace sluice.dev/sdk => ../runtimes/sdk/go
 
-require sluice.dev/sdk v0.0.0 // indirect
+require (
+	github.com/robfig/cron/v3 v3.0.1 // indirect
+	sluice.dev/sdk v0.0.0 // indirect
+)

@@ -29,6 +29,7 @@ const (
 	CodeFileNotFound     = "file_not_found"
 	CodeVersionNotFound  = "version_not_found"
 	CodeAliasNotFound    = "alias_not_found"
+	CodeTriggerNotFound  = "trigger_not_found"
 	CodeVersionInUse     = "version_in_use"     // 409: an alias uses the version, or it is the latest
 	CodeNoObjectStorage  = "no_object_storage"  // 400: a code URL on a node without object storage
 	CodeCodeURLNotFound  = "code_url_not_found" // 404: no such bucket or object
@@ -301,6 +302,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		httpjson.Error(w, http.StatusNotFound, CodeFileNotFound, "%v", err)
 	case errors.Is(err, registry.ErrCodeNotFound):
 		httpjson.Error(w, http.StatusNotFound, CodeCodeNotFound, "%v", err)
+	case errors.Is(err, registry.ErrTriggerNotFound):
+		httpjson.Error(w, http.StatusNotFound, CodeTriggerNotFound, "%v", err)
+	case errors.Is(err, events.ErrInvalidTrigger):
+		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "%v", err)
 	case errors.Is(err, registry.ErrNotFound):
 		httpjson.Error(w, http.StatusNotFound, CodeFunctionNotFound, "%v", err)
 	case errors.Is(err, registry.ErrInUse):

@@ -18,6 +18,8 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"sluice.dev/adapters/cron"
+	"sluice.dev/adapters/trigger"
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
 	"sluice.dev/services/api"
@@ -118,7 +120,12 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	r := mux.NewRouter()
-	api.New(reg, bus.JS, nil).Routes(r)
+	a := api.New(reg, bus.JS, nil)
+	a.Routes(r)
+	a.TriggerRoutes(r, map[string]trigger.Factory{
+		events.TriggerCron: cron.New,
+		events.TriggerHTTP: func(events.Trigger) (trigger.Adapter, error) { return nil, nil },
+	})
 	(&fakeInvocations{reg: reg, res: map[string]events.Result{}}).routes(r)
 	srv := httptest.NewServer(httpjson.RequireToken(testToken)(r))
 	t.Cleanup(srv.Close)

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/services/api"
+	"sluice.dev/services/client"
 )
 
 const manifestHelp = `A manifest (sluice.yaml) lists functions to deploy with 'sluice deploy -f sluice.yaml':
@@ -43,21 +46,26 @@ const manifestHelp = `A manifest (sluice.yaml) lists functions to deploy with 's
       retries: 2
       public: false
       description: says hello
-      triggers:                   # checked, but not set up yet (see below)
+      triggers:                   # set up with the function (see below)
         - cron: "*/5 * * * *"
           tz: Europe/Paris
+          data: '{"job": "sweep"}'
+          catchUp: true
         - bucket: uploads
           events: [put, delete]
           prefix: in/
           suffix: .jpg
         - queue: nats://127.0.0.1:4222/orders
-        - http: /hello
+        - http: /hello/{who}
           method: POST
+          public: true
+          cors: [https://example.com]
 
 Every key is checked: a misspelt or unknown key is an error with its line. Every function's
 code is packaged before anything is deployed, so a manifest with a mistake deploys nothing.
-Triggers are checked for their shape and reported, but not set up: they arrive with the
-trigger adapters.
+Triggers are set up once their function is deployed, with the ids FUNCTION-KIND-N (N counts
+from 1 in the manifest's order), so deploying the manifest again replaces them in place; a
+function's manifest triggers that the manifest no longer lists are deleted.
 `
 
 // manifestFunction is one function of a manifest.
@@ -117,12 +125,8 @@ func (a *app) deployManifest(cmd *cobra.Command, f deployFlags, names []string) 
 		if err := a.send(cmd.Context(), c, fn.name, fn.req, zips[i]); err != nil {
 			return fmt.Errorf("function %s: %w", fn.name, err)
 		}
-		if n := len(fn.triggers); n > 0 {
-			kinds := make([]string, n)
-			for j, t := range fn.triggers {
-				kinds[j] = t.kind
-			}
-			fmt.Fprintf(a.stderr, "note: %s: %d trigger(s) (%s) checked but not set up: triggers arrive with the trigger adapters\n", fn.name, n, strings.Join(kinds, ", "))
+		if err := a.setTriggers(cmd.Context(), c, f.manifest, fn); err != nil {
+			return fmt.Errorf("function %s: %w", fn.name, err)
 		}
 	}
 	return nil
@@ -383,10 +387,10 @@ func (p *manifestParser) code(n *yaml.Node, name string, f *deployFlags) error {
 
 // trigger kinds and the keys each takes besides its own.
 var triggerKeys = map[string][]string{
-	"cron":   {"tz"},
+	"cron":   {"tz", "data", "catchUp"},
 	"bucket": {"events", "prefix", "suffix", "endpoint"},
 	"queue":  {},
-	"http":   {"method"},
+	"http":   {"method", "public", "cors"},
 }
 
 func (p *manifestParser) trigger(n *yaml.Node) (manifestTrigger, error) {
@@ -408,10 +412,10 @@ func (p *manifestParser) trigger(n *yaml.Node) (manifestTrigger, error) {
 	set := map[string]func(*yaml.Node) error{}
 	for _, k := range append([]string{t.kind}, triggerKeys[t.kind]...) {
 		set[k] = func(v *yaml.Node) error {
-			if k == "events" && v.Kind == yaml.SequenceNode {
+			if (k == "events" || k == "cors") && v.Kind == yaml.SequenceNode {
 				var evs []string
 				for _, e := range v.Content {
-					if e.Value != "put" && e.Value != "delete" {
+					if k == "events" && e.Value != "put" && e.Value != "delete" {
 						return p.errorf(e.Line, "bucket trigger events: %q: use put or delete", e.Value)
 					}
 					evs = append(evs, e.Value)
@@ -442,8 +446,90 @@ func (p *manifestParser) trigger(n *yaml.Node) (manifestTrigger, error) {
 		}
 	case "cron":
 		if len(strings.Fields(v)) < 5 && !strings.HasPrefix(v, "@") {
-			return t, p.errorf(n.Line, "cron trigger %q: use five fields (min hour day month weekday) or @every DUR", v)
+			return t, p.errorf(n.Line, "cron trigger %q: use five fields (min hour day month weekday), six with seconds, or @every DUR", v)
+		}
+		if d, ok := t.fields["data"]; ok && !json.Valid([]byte(d)) {
+			return t, p.errorf(n.Line, "cron trigger data %q is not JSON", d)
+		}
+	}
+	for _, k := range []string{"catchUp", "public"} {
+		if v, ok := t.fields[k]; ok && v != "true" && v != "false" {
+			return t, p.errorf(n.Line, "%s trigger %s: %q: use true or false", t.kind, k, v)
 		}
 	}
 	return t, nil
+}
+
+// spec is the trigger spec of the n-th (from 1) trigger of function fn.
+func (t manifestTrigger) spec(fn string, n int) events.Trigger {
+	f := t.fields
+	var list = func(k string) []string {
+		if f[k] == "" {
+			return nil
+		}
+		return strings.Split(f[k], ",")
+	}
+	spec := events.Trigger{Function: fn}
+	switch t.kind {
+	case "cron":
+		spec.Kind = events.TriggerCron
+		spec.Cron = &events.CronSpec{Expr: f["cron"], TZ: f["tz"], CatchUp: f["catchUp"] == "true"}
+		if f["data"] != "" {
+			spec.Cron.Data = []byte(f["data"])
+		}
+	case "bucket":
+		spec.Kind = events.TriggerStorage
+		spec.Storage = &events.StorageSpec{Bucket: f["bucket"], Events: list("events"), Prefix: f["prefix"], Suffix: f["suffix"], Endpoint: f["endpoint"]}
+	case "queue":
+		spec.Kind = events.TriggerQueue
+		spec.Queue = &events.QueueSpec{URL: f["queue"]}
+	case "http":
+		spec.Kind = events.TriggerHTTP
+		spec.HTTP = &events.HTTPSpec{Path: f["http"], Method: strings.ToUpper(f["method"]), Public: f["public"] == "true", CORS: list("cors")}
+	}
+	spec.ID = fmt.Sprintf("%s-%s-%d", fn, spec.Kind, n)
+	return spec
+}
+
+// setTriggers stores the triggers of a manifest function and deletes its manifest triggers
+// (ids FUNCTION-KIND-N) that the manifest no longer lists.
+func (a *app) setTriggers(ctx context.Context, c *client.Client, file string, fn manifestFunction) error {
+	keep := map[string]bool{}
+	for i, t := range fn.triggers {
+		spec := t.spec(fn.name, i+1)
+		if _, err := c.AddTrigger(ctx, spec); err != nil {
+			return fmt.Errorf("%s:%d: %s trigger: %w", file, t.line, t.kind, err)
+		}
+		keep[spec.ID] = true
+		fmt.Fprintf(a.stdout, "trigger %s: %s %s\n", spec.ID, spec.Kind, triggerSource(spec))
+	}
+	existing, err := c.Triggers(ctx, fn.name)
+	if err != nil {
+		return err
+	}
+	for _, v := range existing {
+		id := v.Trigger.ID
+		if keep[id] || !isManifestTriggerID(fn.name, id) {
+			continue
+		}
+		if err := c.DeleteTrigger(ctx, id); err != nil && !client.IsNotFound(err) {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "trigger %s deleted: no longer in %s\n", id, file)
+	}
+	return nil
+}
+
+// isManifestTriggerID reports whether id has the form FUNCTION-KIND-N of manifest triggers.
+func isManifestTriggerID(fn, id string) bool {
+	rest, ok := strings.CutPrefix(id, fn+"-")
+	if !ok {
+		return false
+	}
+	kind, n, ok := strings.Cut(rest, "-")
+	if !ok || (kind != events.TriggerCron && kind != events.TriggerStorage && kind != events.TriggerQueue && kind != events.TriggerHTTP) {
+		return false
+	}
+	_, err := strconv.Atoi(n)
+	return err == nil
 }

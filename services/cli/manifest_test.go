@@ -59,9 +59,21 @@ func TestManifestDeploy(t *testing.T) {
 			t.Fatalf("manifest deploy: %s", r)
 		}
 	}
-	if !strings.Contains(r.stderr, "hello: 2 trigger(s) (cron, http) checked but not set up: triggers arrive with the trigger adapters") {
-		t.Fatalf("trigger note: %s", r)
+	if !strings.Contains(r.stdout, "trigger hello-cron-1: cron */5 * * * * (Europe/Paris)") || !strings.Contains(r.stdout, "trigger hello-http-2: http POST /r/hello") {
+		t.Fatalf("manifest triggers: %s", r)
 	}
+	if got := s.ok(t, "trigger", "list", "hello").stdout; !strings.Contains(got, "hello-cron-1") || !strings.Contains(got, "hello-http-2") {
+		t.Fatalf("trigger list: %s", got)
+	}
+	// Deployed again without the http trigger: the cron one is replaced in place, the http one goes.
+	_ = os.WriteFile(manifest, []byte(strings.Replace(goodManifest, "      - http: /hello\n        method: POST\n", "", 1)), 0o644)
+	if r := s.ok(t, "deploy", "-f", manifest, "hello"); !strings.Contains(r.stdout, "trigger hello-http-2 deleted") {
+		t.Fatalf("manifest without a trigger: %s", r)
+	}
+	if got := s.ok(t, "trigger", "list", "-o", "json").stdout; strings.Count(got, `"id": "hello-`) != 1 {
+		t.Fatalf("triggers after the second deploy: %s", got)
+	}
+	_ = os.WriteFile(manifest, []byte(goodManifest), 0o644)
 	var d api.FunctionDetail
 	_ = json.Unmarshal([]byte(s.ok(t, "get", "hello", "-o", "json").stdout), &d)
 	c := d.Version.Config
@@ -76,7 +88,7 @@ func TestManifestDeploy(t *testing.T) {
 	_ = os.Chdir(t.TempDir())
 	defer func() { _ = os.Chdir(wd) }()
 	r = s.ok(t, "deploy", "-f", manifest, "hello")
-	if !strings.Contains(r.stdout, "deployed hello version 2") || strings.Contains(r.stdout, "inline") {
+	if !strings.Contains(r.stdout, "deployed hello version 3") || strings.Contains(r.stdout, "inline") {
 		t.Fatalf("deploy -f one: %s", r)
 	}
 	if r := s.fails(t, 2, "deploy", "-f", manifest, "nope"); !strings.Contains(r.stderr, "function nope is not in") {

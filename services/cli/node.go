@@ -24,7 +24,7 @@ func (a *app) upCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "up [--data DIR] [--listen ADDR] [--no-worker]",
-		Short: "Run an all-in-one node (embedded NATS JetStream, API, gateway, worker, scaler)",
+		Short: "Run an all-in-one node (embedded NATS JetStream, API, gateway, worker, scaler, trigger adapters)",
 		Long: `Up runs everything in one process around an embedded NATS JetStream server until
 interrupted. When it serves, it prints SLUICE_URL, SLUICE_TOKEN and SLUICE_NATS_URL lines
 (env-file form) and writes them to the config file, mode 0600, so that the other commands
@@ -84,7 +84,7 @@ func (a *app) serveCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "serve ROLE --nats URL [--data DIR] [--listen ADDR] [--token T]",
-		Short: "Run one role (gateway, worker, scaler) against an existing bus",
+		Short: "Run one role (gateway, worker, scaler, adapters) against an existing bus",
 		Long: `Serve runs one role of sluice against a NATS JetStream bus until interrupted, for
 deployments over several machines. The bus URL (with credentials) is what 'sluice up' prints
 as SLUICE_NATS_URL; --nats defaults to that variable, --token to SLUICE_TOKEN.
@@ -92,7 +92,9 @@ as SLUICE_NATS_URL; --nats defaults to that variable, --token to SLUICE_TOKEN.
 Roles:
   gateway    the API and invocation endpoints (needs --token)
   worker     runs function instances
-  scaler     turns queue lag into desired instances`,
+  scaler     turns queue lag into desired instances
+  adapters   runs the triggers (cron schedules, buckets, queues); several may run at once,
+             every event is still published once`,
 		Example: `  sluice serve worker --nats "$SLUICE_NATS_URL"
   sluice serve gateway --nats "$SLUICE_NATS_URL" --listen 0.0.0.0:8080 --token "$SLUICE_TOKEN"`,
 		Args: exactArgs("ROLE"),

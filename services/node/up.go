@@ -14,8 +14,13 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"sluice.dev/adapters/cron"
+	"sluice.dev/adapters/manager"
+	"sluice.dev/adapters/publish"
+	"sluice.dev/adapters/trigger"
 	"sluice.dev/events"
 	"sluice.dev/runtimes/catalog"
 	"sluice.dev/runtimes/sandbox"
@@ -61,7 +66,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	}
 	defer embedded.Shutdown()
 
-	roles := []string{"gateway", "api", "scaler"}
+	roles := []string{"gateway", "api", "scaler", "adapters"}
 	if !o.NoWorker {
 		roles = append(roles, "worker")
 	}
@@ -95,10 +100,10 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			return fmt.Errorf("serve gateway: listen on %s: %w", o.Listen, err)
 		}
 		ro.listener, ro.roles = ln, []string{"gateway", "api"}
-	case "worker", "scaler":
+	case "worker", "scaler", "adapters":
 		ro.roles = []string{o.Role}
 	default:
-		return fmt.Errorf("serve: unknown role %q: use gateway, worker or scaler", o.Role)
+		return fmt.Errorf("serve: unknown role %q: use gateway, worker, scaler or adapters", o.Role)
 	}
 	if ro.dataDir == "" {
 		d, err := os.MkdirTemp("", "sluice-"+o.Role+"-")
@@ -150,6 +155,13 @@ func run(ctx context.Context, o runOptions) (err error) {
 	rts := catalog.New(catalog.Options{CacheDir: filepath.Join(o.dataDir, "cache")})
 	defer rts.Close()
 	limits := archive.Limits{}
+	triggersKV, err := conn.JS.KeyValue(ctx, events.BucketTriggers)
+	if err != nil {
+		return fmt.Errorf("triggers: %w", err)
+	}
+	factories := triggerFactories(triggersKV)
+	host, _ := os.Hostname()
+	processID := fmt.Sprintf("%s-%d", host, os.Getpid())
 
 	tel := telemetry.NewPublisher(conn.NC, 65536, log)
 	telCtx, stopTel := context.WithCancel(context.WithoutCancel(ctx))
@@ -168,9 +180,8 @@ func run(ctx context.Context, o runOptions) (err error) {
 		}
 		defer sb.Close() // after the worker has stopped every instance
 		isolation = sb.Report()
-		host, _ := os.Hostname()
 		wk, err = worker.New(ctx, worker.Options{
-			ID: fmt.Sprintf("%s-%d", host, os.Getpid()), NC: conn.NC, JS: conn.JS, Fns: fns, Runtimes: rts,
+			ID: processID, NC: conn.NC, JS: conn.JS, Fns: fns, Runtimes: rts,
 			Telemetry: tel, CodeDir: filepath.Join(o.dataDir, "code"), Limits: limits, Logger: log, Sandbox: sb,
 		})
 		if err != nil {
@@ -207,7 +218,9 @@ func run(ctx context.Context, o runOptions) (err error) {
 		}).Subrouter()
 		v1.Use(mux.MiddlewareFunc(httpjson.RequireToken(o.token)))
 		gw.Routes(v1, root)
-		api.New(reg, conn.JS, log).Routes(v1)
+		a := api.New(reg, conn.JS, log)
+		a.Routes(v1)
+		a.TriggerRoutes(v1, factories)
 		root.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			httpjson.Error(w, http.StatusNotFound, httpjson.CodeNotFound, "no route %s %s", r.Method, r.URL.Path)
 		})
@@ -228,6 +241,10 @@ func run(ctx context.Context, o runOptions) (err error) {
 			return err
 		}
 		g.Go(func() error { return sc.Run(gctx) })
+	}
+	if o.has("adapters") {
+		m := manager.New(triggersKV, publish.New(conn.JS), factories, manager.Options{Owner: processID, Logger: log})
+		g.Go(func() error { return m.Run(gctx) })
 	}
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorker()
@@ -283,4 +300,13 @@ func newSandbox(ctx context.Context, isolation, network string, log *slog.Logger
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	return sb, nil
+}
+
+// triggerFactories are the trigger kinds this binary runs, by kind: the adapters role runs them
+// and the API checks new specs with them. kv is the sluice_triggers bucket (cron remembers its
+// last fired times there).
+func triggerFactories(kv jetstream.KeyValue) map[string]trigger.Factory {
+	return map[string]trigger.Factory{
+		events.TriggerCron: cron.Factory(kv),
+	}
 }

@@ -27,6 +27,7 @@ var (
 	ErrCodeNotFound    = fmt.Errorf("code %w", ErrNotFound)
 	ErrVersionNotFound = fmt.Errorf("version %w", ErrNotFound)
 	ErrAliasNotFound   = fmt.Errorf("alias %w", ErrNotFound)
+	ErrTriggerNotFound = fmt.Errorf("trigger %w", ErrNotFound)
 	ErrInvalid         = errors.New("invalid")
 	ErrConflict        = errors.New("conflict")
 )
@@ -41,6 +42,7 @@ type Runtimes interface {
 type Registry struct {
 	js     jetstream.JetStream
 	kv     jetstream.KeyValue
+	trig   jetstream.KeyValue // sluice_triggers
 	code   jetstream.ObjectStore
 	rt     Runtimes
 	limits archive.Limits
@@ -60,11 +62,15 @@ func New(js jetstream.JetStream, rt Runtimes, limits archive.Limits, opts ...Opt
 	if err != nil {
 		return nil, fmt.Errorf("registry: open bucket %s: %w", events.BucketFunctions, err)
 	}
+	trig, err := js.KeyValue(ctx, events.BucketTriggers)
+	if err != nil {
+		return nil, fmt.Errorf("registry: open bucket %s: %w", events.BucketTriggers, err)
+	}
 	obj, err := js.ObjectStore(ctx, events.ObjectCode)
 	if err != nil {
 		return nil, fmt.Errorf("registry: open object store %s: %w", events.ObjectCode, err)
 	}
-	r := &Registry{js: js, kv: kv, code: obj, rt: rt, limits: limits, now: time.Now}
+	r := &Registry{js: js, kv: kv, trig: trig, code: obj, rt: rt, limits: limits, now: time.Now}
 	for _, o := range opts {
 		o(r)
 	}
@@ -371,6 +377,9 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 		return err
 	}
 	if err := r.kv.Purge(ctx, events.FunctionKey(name)); err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	if err := r.deleteTriggersOf(ctx, name); err != nil {
 		return fmt.Errorf("delete %s: %w", name, err)
 	}
 	if err := r.js.DeleteConsumer(ctx, events.StreamInvoke, events.ConsumerName(name)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {

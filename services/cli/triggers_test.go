@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"sluice.dev/services/registry"
+)
+
+func TestTriggerCommands(t *testing.T) {
+	s := newSite(t)
+	s.ok(t, "deploy", "job", "--runtime", "python", "--handler", "main.handler", "--inline", echoPy)
+
+	r := s.ok(t, "trigger", "add", "job", "--cron", "*/10 * * * * *", "--tz", "Europe/Paris", "--data", `{"a":1}`, "--id", "tick")
+	if !strings.Contains(r.stdout, "trigger tick added to job: cron */10 * * * * * (Europe/Paris)") {
+		t.Fatalf("add: %s", r)
+	}
+	if r := s.run(t, "trigger", "add", "job", "--cron", "61 * * * *"); r.code != 1 || !strings.Contains(r.stderr, "cron expression") {
+		t.Fatalf("bad cron: %s", r)
+	}
+	for _, args := range [][]string{
+		{"trigger", "add", "job"},
+		{"trigger", "add", "job", "--cron", "@daily", "--http-path", "/x"},
+		{"trigger", "add", "job", "--cron", "@daily", "--prefix", "a/"},
+		{"trigger", "add", "job", "--http-path", "/x", "--tz", "UTC"},
+		{"trigger", "add", "job", "--cron", "@daily", "--data", "{nope"},
+	} {
+		if r := s.run(t, args...); r.code != 2 {
+			t.Errorf("%q: %s", args, r)
+		}
+	}
+	if r := s.run(t, "trigger", "add", "nope", "--cron", "@daily"); r.code != 1 || !strings.Contains(r.stderr, "nope") {
+		t.Fatalf("unknown function: %s", r)
+	}
+	got := s.ok(t, "trigger", "list").stdout
+	if !strings.HasPrefix(got, "ID") || !strings.Contains(got, "LAST-ERROR") || !strings.Contains(got, "tick") || !strings.Contains(got, "pending") {
+		t.Fatalf("list: %s", got)
+	}
+	var views []registry.TriggerView
+	if err := json.Unmarshal([]byte(s.ok(t, "trigger", "list", "job", "-o", "json").stdout), &views); err != nil || len(views) != 1 || string(views[0].Trigger.Cron.Data) != `{"a":1}` {
+		t.Fatalf("list -o json: %v %+v", err, views)
+	}
+	if r := s.ok(t, "trigger", "delete", "tick"); !strings.Contains(r.stdout, "deleted trigger tick") {
+		t.Fatalf("delete: %s", r)
+	}
+	if r := s.run(t, "trigger", "delete", "tick"); r.code != 1 || !strings.Contains(r.stderr, "no trigger") {
+		t.Fatalf("delete again: %s", r)
+	}
+}

@@ -1,0 +1,37 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"sluice.dev/events"
+	"sluice.dev/services/registry"
+)
+
+// AddTrigger stores a trigger spec (a new one, or a replacement of the same id) and returns it
+// as stored.
+func (c *Client) AddTrigger(ctx context.Context, t events.Trigger) (events.Trigger, error) {
+	var out events.Trigger
+	err := c.do(ctx, http.MethodPost, "/v1/triggers", t, &out)
+	return out, err
+}
+
+// Triggers returns the triggers of a function (every trigger when function is ""), with their
+// status.
+func (c *Client) Triggers(ctx context.Context, function string) ([]registry.TriggerView, error) {
+	path := "/v1/triggers"
+	if function != "" {
+		path += "?function=" + url.QueryEscape(function)
+	}
+	var out struct {
+		Triggers []registry.TriggerView `json:"triggers"`
+	}
+	err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out.Triggers, err
+}
+
+// DeleteTrigger removes a trigger.
+func (c *Client) DeleteTrigger(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/triggers/"+url.PathEscape(id), nil, nil)
+}
