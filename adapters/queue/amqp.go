@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +34,9 @@ func (c *amqpConsumer) consume(ctx context.Context, pub trigger.Publisher, h *he
 		Properties: amqp.Table{"connection_name": "sluice queue trigger " + a.spec.ID}}
 	cfg.Consume.Qos.PrefetchCount = 1 // per consumer; inFlight consumers
 	cfg.Marshaler = marshaler{}
-	logger := watermill.NewSlogLogger(a.log)
+	// Watermill logs every lost connection at error level; the adapter reports those itself.
+	logger := watermill.NewSlogLoggerWithLevelMapping(a.log, map[slog.Level]slog.Level{
+		slog.LevelError: slog.LevelDebug, slog.LevelWarn: slog.LevelDebug, slog.LevelInfo: slog.LevelDebug})
 	conn, err := wamqp.NewConnection(cfg.Connection, logger)
 	if err != nil {
 		return fmt.Errorf("connect %s: %w", a.src.public, err)
