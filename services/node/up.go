@@ -20,6 +20,7 @@ import (
 	"sluice.dev/adapters/cron"
 	"sluice.dev/adapters/manager"
 	"sluice.dev/adapters/publish"
+	"sluice.dev/adapters/queue"
 	"sluice.dev/adapters/trigger"
 	"sluice.dev/events"
 	"sluice.dev/runtimes/catalog"
@@ -307,6 +308,7 @@ func newSandbox(ctx context.Context, isolation, network string, log *slog.Logger
 // last fired times there).
 func triggerFactories(kv jetstream.KeyValue) map[string]trigger.Factory {
 	return map[string]trigger.Factory{
-		events.TriggerCron: cron.Factory(kv),
+		events.TriggerCron:  cron.Factory(kv),
+		events.TriggerQueue: queue.New,
 	}
 }
