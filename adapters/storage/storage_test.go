@@ -1,0 +1,289 @@
+package storage_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/adapters/publish"
+	"sluice.dev/adapters/storage"
+	"sluice.dev/events"
+	"sluice.dev/events/bustest"
+)
+
+const fn = "on-upload"
+
+type rig struct {
+	t     *testing.T
+	bus   *bustest.Bus
+	minio *minioServer
+	kv    jetstream.KeyValue
+	pub   *publish.Bus
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	m := startMinio(t)
+	b := bustest.Start(t)
+	kv, err := b.JS.KeyValue(context.Background(), events.BucketTriggers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{t: t, bus: b, minio: m, kv: kv, pub: publish.New(b.JS)}
+}
+
+func (r *rig) spec(id string, s events.StorageSpec) events.Trigger {
+	return events.Trigger{ID: id, Function: fn, Kind: events.TriggerStorage, Storage: &s, Created: time.Now()}
+}
+
+func (r *rig) config() storage.Config {
+	return storage.Config{
+		S3:    storage.S3Config{Endpoint: r.minio.endpoint, AccessKey: testAccessKey, SecretKey: testSecretKey},
+		State: r.kv, Poll: 50 * time.Millisecond, MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond,
+	}
+}
+
+// running is an adapter run in the background with the states it reported.
+type running struct {
+	cancel context.CancelFunc
+	done   chan error
+	mu     sync.Mutex
+	states []events.TriggerStatus
+}
+
+func (r *rig) run(spec events.Trigger) *running {
+	r.t.Helper()
+	a, err := storage.NewFactory(r.config())(spec)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	run := &running{cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		run.done <- a.Run(ctx, r.pub, func(s events.TriggerStatus) {
+			run.mu.Lock()
+			defer run.mu.Unlock()
+			run.states = append(run.states, s)
+		})
+	}()
+	r.t.Cleanup(run.stop)
+	return run
+}
+
+func (run *running) stop() {
+	run.cancel()
+	if err := <-run.done; err != nil {
+		panic(fmt.Sprintf("Run returned %v", err))
+	}
+	run.done <- nil // for a second stop
+}
+
+func (run *running) last() events.TriggerStatus {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if len(run.states) == 0 {
+		return events.TriggerStatus{}
+	}
+	return run.states[len(run.states)-1]
+}
+
+func (run *running) waitState(t *testing.T, want events.TriggerState) events.TriggerStatus {
+	t.Helper()
+	bustest.Eventually(t, 30*time.Second, func() error {
+		if s := run.last(); s.State != want {
+			return fmt.Errorf("state %q (%s), want %q", s.State, s.LastError, want)
+		}
+		return nil
+	})
+	return run.last()
+}
+
+// stored returns the invocation events of fn in SLUICE_INVOKE, oldest first.
+func (r *rig) stored() []event.Event {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := r.bus.JS.Stream(ctx, events.StreamInvoke)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var out []event.Event
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if m.Subject != events.InvokeSubject(fn) {
+			continue
+		}
+		ev, err := events.ParseHeaders(m.Header, m.Data)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// waitEvents waits for exactly n events, and checks no more come within a short while.
+func (r *rig) waitEvents(n int) []event.Event {
+	r.t.Helper()
+	bustest.Eventually(r.t, 30*time.Second, func() error {
+		if got := len(r.stored()); got < n {
+			return fmt.Errorf("%d events, want %d", got, n)
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond) // several polls: nothing more may come
+	evs := r.stored()
+	if len(evs) != n {
+		r.t.Fatalf("%d events, want exactly %d: %v", len(evs), n, subjects(evs))
+	}
+	return evs
+}
+
+func subjects(evs []event.Event) []string {
+	var s []string
+	for _, e := range evs {
+		s = append(s, e.Type()+" "+e.Subject())
+	}
+	return s
+}
+
+func TestUploadPublishesOneS3Event(t *testing.T) {
+	r := newRig(t)
+	r.minio.makeBucket(t, "photos")
+	r.minio.put(t, "photos", "before.txt", "there before the trigger")
+	time.Sleep(10 * time.Millisecond)
+	run := r.run(r.spec("t1", events.StorageSpec{Bucket: "photos"}))
+	run.waitState(t, events.StateRunning)
+	info := r.minio.put(t, "photos", "dir/a b.jpg", "hello")
+
+	ev := r.waitEvents(1)[0]
+	if ev.Type() != "com.amazonaws.s3.ObjectCreated:Put" || ev.Subject() != "dir/a b.jpg" || ev.Source() != "/sluice/storage/photos" {
+		t.Fatalf("event %s %s %s", ev.Type(), ev.Source(), ev.Subject())
+	}
+	var rec storage.Record
+	if err := json.Unmarshal(ev.Data(), &rec); err != nil {
+		t.Fatalf("data %s: %v", ev.Data(), err)
+	}
+	o := rec.S3.Object
+	if rec.EventSource != "aws:s3" || rec.EventName != "ObjectCreated:Put" || rec.S3.Bucket.Name != "photos" ||
+		o.Key != "dir%2Fa+b.jpg" || o.Size != 5 || o.ETag != info.ETag || o.Sequencer == "" || rec.EventTime == "" {
+		t.Fatalf("record %s", ev.Data())
+	}
+	if s := run.last(); s.Events != 1 || s.LastEvent.IsZero() {
+		t.Fatalf("status %+v", s)
+	}
+}
+
+func TestFiltersAndRaw(t *testing.T) {
+	r := newRig(t)
+	r.minio.makeBucket(t, "inbox")
+	r.run(r.spec("t1", events.StorageSpec{Bucket: "inbox", Prefix: "in/", Suffix: ".csv", Raw: true})).
+		waitState(t, events.StateRunning)
+	r.minio.put(t, "inbox", "in/a.txt", "x")
+	r.minio.put(t, "inbox", "out/b.csv", "x")
+	r.minio.put(t, "inbox", "in/c.csv", "x")
+
+	ev := r.waitEvents(1)[0]
+	if ev.Subject() != "in/c.csv" {
+		t.Fatalf("subject %q", ev.Subject())
+	}
+	var n storage.Notification
+	if err := json.Unmarshal(ev.Data(), &n); err != nil || len(n.Records) != 1 || n.Records[0].S3.Object.Key != "in%2Fc.csv" {
+		t.Fatalf("raw data %s: %v", ev.Data(), err)
+	}
+}
+
+func TestDeleteOnlyTriggerIgnoresUploads(t *testing.T) {
+	r := newRig(t)
+	r.minio.makeBucket(t, "gone")
+	r.run(r.spec("t1", events.StorageSpec{Bucket: "gone", Events: []string{storage.EventDelete}})).
+		waitState(t, events.StateRunning)
+	r.minio.put(t, "gone", "a", "x")
+	r.waitEvents(0)
+}
+
+// Stop the adapter, upload three objects, start it again: exactly those three, once.
+func TestCatchUpAfterRestart(t *testing.T) {
+	r := newRig(t)
+	r.minio.makeBucket(t, "docs")
+	spec := r.spec("t1", events.StorageSpec{Bucket: "docs"})
+	run := r.run(spec)
+	run.waitState(t, events.StateRunning)
+	r.minio.put(t, "docs", "first", "1")
+	r.waitEvents(1)
+	run.stop()
+
+	for _, k := range []string{"x", "y", "z"} {
+		r.minio.put(t, "docs", k, k)
+	}
+	r.waitEvents(1) // nothing while stopped
+
+	// Two processes at once overlap completely; the ids keep it to one event per object.
+	r.run(spec).waitState(t, events.StateRunning)
+	r.run(spec)
+	evs := r.waitEvents(4)
+	got := map[string]int{}
+	for _, e := range evs[1:] {
+		got[e.Subject()]++
+	}
+	if got["x"] != 1 || got["y"] != 1 || got["z"] != 1 {
+		t.Fatalf("after restart %v", subjects(evs))
+	}
+}
+
+func TestStoreDownThenBack(t *testing.T) {
+	r := newRig(t)
+	r.minio.makeBucket(t, "flaky")
+	run := r.run(r.spec("t1", events.StorageSpec{Bucket: "flaky"}))
+	run.waitState(t, events.StateRunning)
+
+	r.minio.stop()
+	if s := run.waitState(t, events.StateRetrying); s.LastError == "" {
+		t.Fatalf("retrying without an error: %+v", s)
+	}
+	r.minio.start()
+	run.waitState(t, events.StateRunning)
+	r.minio.put(t, "flaky", "after", "x")
+	if ev := r.waitEvents(1)[0]; ev.Subject() != "after" {
+		t.Fatalf("subject %q", ev.Subject())
+	}
+}
+
+func TestFactoryValidates(t *testing.T) {
+	f := storage.NewFactory(storage.Config{S3: storage.S3Config{Endpoint: "127.0.0.1:9000"}, State: nil})
+	bad := []events.StorageSpec{
+		{Bucket: ""},
+		{Bucket: "Upper_Case"},
+		{Bucket: "ok-bucket", Events: []string{"create"}},
+		{Bucket: "ok-bucket", Prefix: "a\nb"},
+		{Bucket: "ok-bucket", Endpoint: "h:1", AccessKey: "only-key"},
+		{Bucket: "ok-bucket", Endpoint: "ftp://h:1"},
+	}
+	for _, s := range bad {
+		spec := events.Trigger{ID: "t", Function: fn, Kind: events.TriggerStorage, Storage: &s}
+		if _, err := f(spec); !errors.Is(err, events.ErrInvalidTrigger) {
+			t.Errorf("%+v: %v, want ErrInvalidTrigger", s, err)
+		}
+	}
+	spec := events.Trigger{ID: "t", Function: fn, Kind: events.TriggerStorage, Storage: &events.StorageSpec{Bucket: "b-1"}}
+	if _, err := storage.NewFactory(storage.Config{})(spec); !errors.Is(err, storage.ErrNoConnection) {
+		t.Errorf("no connection: %v", err)
+	}
+}
