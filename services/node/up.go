@@ -21,6 +21,7 @@ import (
 	"sluice.dev/adapters/manager"
 	"sluice.dev/adapters/publish"
 	"sluice.dev/adapters/queue"
+	"sluice.dev/adapters/storage"
 	"sluice.dev/adapters/trigger"
 	"sluice.dev/events"
 	"sluice.dev/runtimes/catalog"
@@ -160,7 +161,7 @@ func run(ctx context.Context, o runOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("triggers: %w", err)
 	}
-	factories := triggerFactories(triggersKV)
+	factories := triggerFactories(triggersKV, o.s3)
 	host, _ := os.Hostname()
 	processID := fmt.Sprintf("%s-%d", host, os.Getpid())
 
@@ -305,10 +306,13 @@ func newSandbox(ctx context.Context, isolation, network string, log *slog.Logger
 
 // triggerFactories are the trigger kinds this binary runs, by kind: the adapters role runs them
 // and the API checks new specs with them. kv is the sluice_triggers bucket (cron remembers its
-// last fired times there).
-func triggerFactories(kv jetstream.KeyValue) map[string]trigger.Factory {
+// last fired times there, storage its watermarks); s3 is the node's object storage, used by
+// storage triggers that name no endpoint.
+func triggerFactories(kv jetstream.KeyValue, s3 codeurl.Config) map[string]trigger.Factory {
 	return map[string]trigger.Factory{
 		events.TriggerCron:  cron.Factory(kv),
 		events.TriggerQueue: queue.New,
+		events.TriggerStorage: storage.NewFactory(storage.Config{State: kv, S3: storage.S3Config{
+			Endpoint: s3.Endpoint, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, Secure: s3.Secure, Region: s3.Region}}),
 	}
 }
