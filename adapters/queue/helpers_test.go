@@ -51,7 +51,7 @@ func (s *statuses) waitState(t *testing.T, timeout time.Duration, want events.Tr
 }
 
 // startAdapter runs a queue trigger for function fn into bus until the test ends.
-func startAdapter(t *testing.T, bus *bustest.Bus, id, fn string, q events.QueueSpec) *statuses {
+func startAdapter(t testing.TB, bus *bustest.Bus, id, fn string, q events.QueueSpec) *statuses {
 	t.Helper()
 	a, err := queue.New(events.Trigger{ID: id, Function: fn, Kind: events.TriggerQueue, Queue: &q})
 	if err != nil {

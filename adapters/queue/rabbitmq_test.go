@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 
 // rabbitURL returns the package's RabbitMQ node, starting it once. Without rabbitmq-server the
 // test is skipped, except in CI, where it fails.
-func rabbitURL(t *testing.T) string {
+func rabbitURL(t testing.TB) string {
 	t.Helper()
 	if _, err := os.Stat(rabbitBin); err != nil {
 		if os.Getenv("CI") != "" {
