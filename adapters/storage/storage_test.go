@@ -21,14 +21,14 @@ import (
 const fn = "on-upload"
 
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	bus   *bustest.Bus
 	minio *minioServer
 	kv    jetstream.KeyValue
 	pub   *publish.Bus
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	m := startMinio(t)
 	b := bustest.Start(t)
