@@ -65,3 +65,54 @@ func TestCronTrigger(t *testing.T) {
 		t.Fatalf("trigger of a deleted function listed:\n%s", out)
 	}
 }
+
+func TestHTTPRouteTrigger(t *testing.T) {
+	n := newSite(t).start(t)
+	deployInline(t, n, "recorder", recordPy)
+
+	n.ok(t, "trigger", "add", "recorder", "--http-path", "/orders/{id}", "--method", "GET", "--public", "--cors", "https://shop.example", "--id", "orders")
+	n.ok(t, "trigger", "add", "recorder", "--http-path", "/admin/{what+}", "--id", "admin")
+	if r := n.sluice(t, "trigger", "add", "recorder", "--http-path", "/bad/{x"); r.code != 1 || !strings.Contains(r.stderr, "parameter") {
+		t.Fatalf("bad route: %s", r)
+	}
+
+	var r response
+	eventually(t, triggerDeadline, 200*time.Millisecond, func() error {
+		r = n.request(t, "GET", "/r/orders/42?full=1", nil, true, "Origin", "https://shop.example")
+		if r.status != 200 {
+			return fmt.Errorf("GET /r/orders/42: %d %s", r.status, r.body)
+		}
+		return nil
+	})
+	if string(r.body) != `{"id": "42"}` || r.header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Fatalf("route answer: %s %v", r.body, r.header)
+	}
+	if r := n.request(t, "OPTIONS", "/r/orders/42", nil, true, "Origin", "https://shop.example", "Access-Control-Request-Method", "GET"); r.status != 204 || r.header.Get("Access-Control-Allow-Methods") != "GET" {
+		t.Fatalf("preflight: %d %v", r.status, r.header)
+	}
+	if r := n.request(t, "POST", "/r/orders/42", nil, true); r.status != 405 {
+		t.Fatalf("wrong method: %d %s", r.status, r.body)
+	}
+	wantErrorJSON(t, "private route without the token", n.request(t, "GET", "/r/admin/users/7", nil, true), 401)
+	if r := n.request(t, "GET", "/r/admin/users/7", nil, false); r.status != 200 || string(r.body) != `{"what": "users/7"}` {
+		t.Fatalf("private route with the token: %d %s", r.status, r.body)
+	}
+	eventually(t, triggerDeadline, 500*time.Millisecond, func() error {
+		logs := n.ok(t, "logs", "recorder", "--since", "5m").stdout
+		if !strings.Contains(logs, `"routeKey": "GET /orders/{id}"`) || !strings.Contains(logs, `"rawPath": "/orders/42"`) {
+			return fmt.Errorf("route request not in the logs:\n%s", logs)
+		}
+		out := n.ok(t, "trigger", "list", "recorder").stdout
+		if !strings.Contains(out, "GET /r/orders/{id}") || !strings.Contains(out, "running") {
+			return fmt.Errorf("trigger list:\n%s", out)
+		}
+		return nil
+	})
+	n.ok(t, "trigger", "delete", "orders")
+	eventually(t, triggerDeadline, 200*time.Millisecond, func() error {
+		if r := n.request(t, "GET", "/r/orders/42", nil, true); r.status != 404 {
+			return fmt.Errorf("deleted route answers %d", r.status)
+		}
+		return nil
+	})
+}

@@ -7,10 +7,10 @@
 // kind:
 //
 //	factories := map[string]trigger.Factory{
-//		events.TriggerCron:    cron.Factory(triggersKV),
-//		events.TriggerHTTP:    gateway.RouteFactory,
-//		events.TriggerStorage: storage.New,          // an adapter package's func(events.Trigger) (trigger.Adapter, error)
+//		events.TriggerCron:    cron.Factory(triggersKV), // a func(events.Trigger) (trigger.Adapter, error)
 //		events.TriggerQueue:   queue.New,
+//		events.TriggerStorage: storage.NewFactory(storage.Config{State: triggersKV, S3: …}),
+//		events.TriggerHTTP:    gateway.RouteFactory, // served by the gateway; this checks and reports
 //	}
 //
 // The same map checks specs when the API adds them, so a Factory must be cheap and must not touch

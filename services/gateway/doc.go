@@ -11,6 +11,16 @@
 // weighted alias draws its canary version there), the event carries the version, and every answer,
 // 202s included, says in X-Sluice-Version which version ran or will run.
 //
+// HTTP route triggers (events.HTTPSpec in the sluice_triggers bucket, followed live) are served
+// under RoutePrefix, /r, clear of /v1, /fn, /healthz, /metrics and the console: a route
+// /orders/{id} answers at /r/orders/42. A {name} parameter takes one segment, {name+} as the last
+// one the rest of the path; the route with the most literal segments wins, then the smaller
+// trigger id. The request becomes the same function-URL event, with routeKey "METHOD PATH" and
+// pathParameters; source /sluice/route/<trigger id>. A route needs the token unless public. Its CORS
+// origins ("*" for any) get Access-Control-Allow-Origin on answers, and preflights (OPTIONS with
+// Access-Control-Request-Method) are answered 204 here, 403 for other origins. RouteFactory checks
+// route specs for the API and the adapters role.
+//
 // A synchronous call publishes the event into SLUICE_INVOKE with a Sluice-Reply inbox header and
 // waits on that inbox; the event carries its caller's deadline (extension sluicedeadline) so a
 // worker never runs an event nobody waits for. An asynchronous call records the invocation as

@@ -28,6 +28,7 @@ type Gateway struct {
 	results jetstream.KeyValue
 	logger  *slog.Logger
 	token   string
+	routes  *routeTable
 
 	prefix  string // reply inbox prefix of this gateway
 	sub     *nats.Subscription
@@ -54,15 +55,23 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		nc: o.NC, js: o.JS, fns: o.Fns, results: results, logger: o.Logger, token: o.Token,
 		prefix: nats.InboxPrefix + nuid.Next() + ".", pending: map[string]chan *nats.Msg{},
 	}
+	if g.routes, err = openRoutes(ctx, o.JS, o.Logger); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	g.sub, err = o.NC.Subscribe(g.prefix+"*", g.route)
 	if err != nil {
+		g.routes.close()
 		return nil, fmt.Errorf("gateway: subscribe replies: %w", err)
 	}
 	return g, nil
 }
 
-// Close stops receiving replies; calls still waiting end with their context.
-func (g *Gateway) Close() error { return g.sub.Unsubscribe() }
+// Close stops receiving replies and following the routes; calls still waiting end with their
+// context.
+func (g *Gateway) Close() error {
+	g.routes.close()
+	return g.sub.Unsubscribe()
+}
 
 func (g *Gateway) route(m *nats.Msg) {
 	token := strings.TrimPrefix(m.Subject, g.prefix)

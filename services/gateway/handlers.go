@@ -34,6 +34,7 @@ func (g *Gateway) Routes(api, root *mux.Router) {
 	api.HandleFunc("/v1/invocations/{id}", g.invocation).Methods(http.MethodGet)
 	root.HandleFunc("/fn/{name}", g.functionURL)
 	root.HandleFunc("/fn/{name}/{path:.*}", g.functionURL)
+	root.PathPrefix(RoutePrefix + "/").HandlerFunc(g.httpRoute)
 }
 
 func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request) {
@@ -130,6 +131,12 @@ func (g *Gateway) functionURL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call := Call{Version: v, Data: data, Type: events.TypeHTTPRequest, Trigger: "http", Source: "/sluice/fn/" + name, Subject: "/" + vars["path"]}
+	g.answerHTTP(w, r, name, v, call)
+}
+
+// answerHTTP runs an HTTP-shaped call (async with X-Sluice-Invocation-Type: Event) and writes the
+// function's answer as the HTTP response.
+func (g *Gateway) answerHTTP(w http.ResponseWriter, r *http.Request, name string, v events.Version, call Call) {
 	if r.Header.Get(HeaderInvocationType) == "Event" {
 		g.async(w, r, call)
 		return

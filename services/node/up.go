@@ -312,6 +312,7 @@ func triggerFactories(kv jetstream.KeyValue, s3 codeurl.Config) map[string]trigg
 	return map[string]trigger.Factory{
 		events.TriggerCron:  cron.Factory(kv),
 		events.TriggerQueue: queue.New,
+		events.TriggerHTTP:  gateway.RouteFactory, // the gateway serves the routes; this checks and reports them
 		events.TriggerStorage: storage.NewFactory(storage.Config{State: kv, S3: storage.S3Config{
 			Endpoint: s3.Endpoint, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, Secure: s3.Secure, Region: s3.Region}}),
 	}
