@@ -237,8 +237,10 @@ func TestPeakMemory(t *testing.T) {
 				t.Errorf("peak %d MiB over a %d MiB baseline: %d MiB more, want about 50", peak>>20, base>>20, extra>>20)
 			}
 			again := peakOf(0)
-			// Python gives the memory back at once, node at its next collection.
-			if again > peak || fx.runtime == "python" && again >= peak {
+			// Python gives the memory back at once, so its next peak is lower: that shows the
+			// reset. Node keeps it until its next collection, so its next peak may sit at the
+			// same level (a little above, from this invocation's own allocations), never far above.
+			if again > peak+2<<20 || fx.runtime == "python" && again >= peak {
 				t.Errorf("the peak was not reset: %d then %d MiB", peak>>20, again>>20)
 			}
 			t.Logf("%s: baseline %d MiB, with 50 MiB %d MiB, after %d MiB", fx.runtime, base>>20, peak>>20, again>>20)
