@@ -20,6 +20,7 @@ type BusOptions struct {
 	DLQMaxAge    time.Duration // default 14 days
 	ResultsTTL   time.Duration // default 24 hours
 	WorkerTTL    time.Duration // default 10 seconds
+	ClaimTTL     time.Duration // default 10 seconds: a claim or lease not refreshed by then is gone
 }
 
 func (o BusOptions) withDefaults() BusOptions {
@@ -36,6 +37,7 @@ func (o BusOptions) withDefaults() BusOptions {
 	def(&o.DLQMaxAge, 14*24*time.Hour)
 	def(&o.ResultsTTL, 24*time.Hour)
 	def(&o.WorkerTTL, 10*time.Second)
+	def(&o.ClaimTTL, 10*time.Second)
 	if o.LogsMaxBytes <= 0 {
 		o.LogsMaxBytes = 1 << 30
 	}
@@ -88,6 +90,7 @@ func KeyValueConfigs(o BusOptions) []jetstream.KeyValueConfig {
 		{Bucket: BucketTriggers, Description: "trigger specs", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas},
 		{Bucket: BucketScale, Description: "desired instances per function", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas},
 		{Bucket: BucketWorkers, Description: "worker heartbeats", History: 1, TTL: o.WorkerTTL, Storage: jetstream.MemoryStorage, Replicas: o.Replicas},
+		{Bucket: BucketClaims, Description: "instance-slot claims and the scaler lease", History: 1, TTL: o.ClaimTTL, Storage: jetstream.MemoryStorage, Replicas: o.Replicas},
 		{Bucket: BucketResults, Description: "async invocation status and results", History: 1, TTL: o.ResultsTTL, Storage: jetstream.FileStorage, MaxValueSize: MaxPayload + 64<<10, Replicas: o.Replicas},
 	}
 }

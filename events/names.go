@@ -18,6 +18,7 @@ const (
 	BucketScale     = "sluice_scale"
 	BucketWorkers   = "sluice_workers"
 	BucketResults   = "sluice_results"
+	BucketClaims    = "sluice_claims" // instance-slot claims and the scaler lease; expire unless refreshed
 	ObjectCode      = "sluice_code"
 
 	subjectInvoke = "sluice.invoke."
