@@ -26,6 +26,12 @@ type Bus struct {
 // Start runs an embedded JetStream server for the test and creates the sluice bus on it.
 func Start(t testing.TB) *Bus {
 	t.Helper()
+	return StartWith(t, events.BusOptions{})
+}
+
+// StartWith is Start with the bus sized by o, e.g. a short ClaimTTL or WorkerTTL.
+func StartWith(t testing.TB, o events.BusOptions) *Bus {
+	t.Helper()
 	srv := RunServer(t)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
@@ -38,7 +44,7 @@ func Start(t testing.TB) *Bus {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := events.Ensure(ctx, js, events.BusOptions{}); err != nil {
+	if err := events.Ensure(ctx, js, o); err != nil {
 		t.Fatalf("bustest: %v", err)
 	}
 	return &Bus{Server: srv, URL: srv.ClientURL(), Conn: nc, JS: js}

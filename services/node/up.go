@@ -238,7 +238,7 @@ func run(ctx context.Context, o runOptions) (err error) {
 	log.Info("sluice serving", "roles", o.roles, "url", ep.URL)
 	g, gctx := errgroup.WithContext(ctx)
 	if o.has("scaler") {
-		sc, err := scaler.New(ctx, conn.JS, fns, time.Second, log)
+		sc, err := scaler.New(ctx, scaler.Options{JS: conn.JS, Fns: fns, ID: processID, Every: time.Second, Logger: log})
 		if err != nil {
 			return err
 		}

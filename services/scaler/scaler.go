@@ -1,7 +1,3 @@
-// Package scaler turns each function's consumer lag into a desired number of instances and
-// records it, with the reason, in the sluice_scale bucket (DESIGN §7): desired =
-// clamp(ceil(lag / concurrency), min, max); up at once, down only once the function has been
-// idle for its idle timeout.
 package scaler
 
 import (
@@ -16,13 +12,20 @@ import (
 	"sluice.dev/events"
 )
 
-// Decision is the scaler's record for one function in sluice_scale.
+// Decision is the scaler's record for one function in sluice_scale, under events.ScaleKey.
 type Decision struct {
 	Function string    `json:"function"`
-	Lag      int       `json:"lag"`
-	Desired  int       `json:"desired"`
-	Reason   string    `json:"reason"` // lag, min, max or idle
+	Lag      int       `json:"lag"`     // pending + ack-pending on the function's consumer
+	Desired  int       `json:"desired"` // instances the function should run on all workers together
+	Reason   string    `json:"reason"`  // lag, min, max or idle
+	Running  int       `json:"running"` // instances the live workers report, summed
+	Busy     int       `json:"busy"`    // of which handling an invocation
+	By       string    `json:"by"`      // the scaler that held the lease
 	At       time.Time `json:"at"`
+}
+
+func (d Decision) same(o Decision) bool {
+	return d.Lag == o.Lag && d.Desired == o.Desired && d.Reason == o.Reason && d.Running == o.Running && d.Busy == o.Busy
 }
 
 // Desired computes the instances a function needs for its lag. previous is the last decision,
@@ -49,71 +52,158 @@ type Functions interface {
 	Version(ctx context.Context, name string, n int) (events.Version, error)
 }
 
-// Scaler writes decisions on a tick.
+// Options configure a scaler. JS and Fns are required.
+type Options struct {
+	JS     jetstream.JetStream
+	Fns    Functions
+	ID     string        // holder written into the lease; defaults to "scaler"
+	Every  time.Duration // tick; defaults to 1 s
+	Logger *slog.Logger
+}
+
+// Scaler decides on a tick while it holds the scaler lease in sluice_claims; without it, it stays
+// passive and tries to take it again on every tick. Tick itself is not safe for concurrent use;
+// Run owns it.
 type Scaler struct {
-	js     jetstream.JetStream
-	fns    Functions
-	kv     jetstream.KeyValue
-	every  time.Duration
-	logger *slog.Logger
+	js      jetstream.JetStream
+	fns     Functions
+	scale   jetstream.KeyValue
+	workers jetstream.KeyValue
+	lease   lease
+	every   time.Duration
+	logger  *slog.Logger
 
 	last     map[string]Decision
 	lastBusy map[string]time.Time
 }
 
-// New prepares a scaler that decides every interval.
-func New(ctx context.Context, js jetstream.JetStream, fns Functions, every time.Duration, logger *slog.Logger) (*Scaler, error) {
-	kv, err := js.KeyValue(ctx, events.BucketScale)
-	if err != nil {
-		return nil, fmt.Errorf("scaler: %w", err)
+// New prepares a scaler over the bus's sluice_scale, sluice_workers and sluice_claims buckets.
+func New(ctx context.Context, o Options) (*Scaler, error) {
+	if o.Every <= 0 {
+		o.Every = time.Second
 	}
-	return &Scaler{js: js, fns: fns, kv: kv, every: every, logger: logger,
+	if o.ID == "" {
+		o.ID = "scaler"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	buckets := map[string]*jetstream.KeyValue{}
+	var scale, workers, claims jetstream.KeyValue
+	buckets[events.BucketScale], buckets[events.BucketWorkers], buckets[events.BucketClaims] = &scale, &workers, &claims
+	for name, kv := range buckets {
+		b, err := o.JS.KeyValue(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("scaler: bucket %s: %w", name, err)
+		}
+		*kv = b
+	}
+	return &Scaler{js: o.JS, fns: o.Fns, scale: scale, workers: workers,
+		lease: lease{kv: claims, key: events.ScalerLeaseKey, holder: o.ID},
+		every: o.Every, logger: o.Logger,
 		last: map[string]Decision{}, lastBusy: map[string]time.Time{}}, nil
 }
 
-// Run decides on every tick until ctx is cancelled.
+// Run takes the lease when it can, decides on every tick while it holds it, refreshes it every
+// third of the claims bucket's TTL, and gives it up when ctx is cancelled. It returns nil then.
 func (s *Scaler) Run(ctx context.Context) error {
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	for {
-		s.Tick(ctx, time.Now())
+	st, err := s.lease.kv.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("scaler: claims bucket: %w", err)
+	}
+	refreshEvery := max(st.TTL()/3, 10*time.Millisecond)
+	if st.TTL() <= 0 {
+		refreshEvery = 3 * time.Second
+	}
+	tick := time.NewTicker(s.every)
+	defer tick.Stop()
+	refresh := time.NewTicker(refreshEvery)
+	defer refresh.Stop()
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := s.lease.release(rctx); err != nil {
+			s.logger.Warn("scaler: give up lease", "err", err)
+		}
+	}()
+	for act := true; ; {
+		if act {
+			s.actOnce(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-refresh.C:
+			act = false
+			if s.lease.held() {
+				if err := s.lease.refresh(ctx); err != nil && ctx.Err() == nil {
+					s.logger.Warn("scaler: lease lost, passive", "err", err)
+				}
+			}
+		case <-tick.C:
+			act = true
 		}
+	}
+}
+
+// actOnce takes the lease if it is free and decides if the scaler holds it.
+func (s *Scaler) actOnce(ctx context.Context) {
+	if !s.lease.held() {
+		ok, err := s.lease.take(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.logger.Warn("scaler: take lease", "err", err)
+		case ok:
+			s.logger.Info("scaler: lease taken, acting", "holder", s.lease.holder)
+			s.last, s.lastBusy = map[string]Decision{}, map[string]time.Time{}
+		}
+	}
+	if s.lease.held() {
+		s.Tick(ctx, time.Now())
 	}
 }
 
 // Tick makes one decision per function and records the ones that changed.
 func (s *Scaler) Tick(ctx context.Context, now time.Time) {
+	running, busy, err := Running(ctx, s.workers)
+	if err != nil {
+		s.logger.Warn("scaler: read worker heartbeats", "err", err)
+	}
 	for _, f := range s.fns.Functions() {
 		v, err := s.fns.Version(ctx, f.Name, f.Latest)
 		if err != nil {
 			continue
 		}
-		info, err := s.js.Consumer(ctx, events.StreamInvoke, events.ConsumerName(f.Name))
+		lag, err := Lag(ctx, s.js, f.Name)
 		if err != nil {
+			s.logger.Debug("scaler: read lag", "function", f.Name, "err", err)
 			continue
 		}
-		ci, err := info.Info(ctx)
-		if err != nil {
-			continue
-		}
-		lag := int(ci.NumPending) + ci.NumAckPending
 		if lag > 0 || s.lastBusy[f.Name].IsZero() {
 			s.lastBusy[f.Name] = now
 		}
-		prev := s.last[f.Name]
+		prev, ok := s.last[f.Name]
+		if !ok { // after a takeover, scale down from what the previous holder decided
+			prev, _ = ReadDecision(ctx, s.scale, f.Name)
+		}
 		want, reason := Desired(lag, v.Config, prev.Desired, now.Sub(s.lastBusy[f.Name]))
-		d := Decision{Function: f.Name, Lag: lag, Desired: want, Reason: reason, At: now.UTC()}
-		if d.Desired == prev.Desired && d.Lag == prev.Lag && d.Reason == prev.Reason {
+		d := Decision{Function: f.Name, Lag: lag, Desired: want, Reason: reason,
+			Running: sum(running[f.Name]), Busy: sum(busy[f.Name]), By: s.lease.holder, At: now.UTC()}
+		if ok && d.same(prev) {
 			continue
 		}
 		s.last[f.Name] = d
 		b, _ := json.Marshal(d) // plain data
-		if _, err := s.kv.Put(ctx, f.Name, b); err != nil {
+		if _, err := s.scale.Put(ctx, events.ScaleKey(f.Name), b); err != nil {
 			s.logger.Warn("scaler: record decision", "function", f.Name, "err", err)
 		}
 	}
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
@@ -16,50 +17,174 @@ import (
 	"sluice.dev/services/scaler"
 )
 
-func TestTickRecordsLagAsDesiredInstances(t *testing.T) {
-	bus := bustest.Start(t)
+// deploy records a function head and version and its consumer, as the registry does.
+func deploy(t *testing.T, js jetstream.JetStream, name string, cfg events.Config) {
+	t.Helper()
 	ctx := context.Background()
-	kv, _ := bus.JS.KeyValue(ctx, events.BucketFunctions)
-	cfg := events.Config{Max: 3, Concurrency: 1, IdleTimeout: events.Duration(time.Minute)}
+	kv, err := js.KeyValue(ctx, events.BucketFunctions)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for key, v := range map[string]any{
-		events.FunctionKey("busy"):   events.Function{Name: "busy", Latest: 1},
-		events.VersionKey("busy", 1): events.Version{Function: "busy", Version: 1, Config: cfg},
+		events.FunctionKey(name):   events.Function{Name: name, Latest: 1},
+		events.VersionKey(name, 1): events.Version{Function: name, Version: 1, Config: cfg},
 	} {
 		b, _ := json.Marshal(v)
 		if _, err := kv.Put(ctx, key, b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := bus.JS.CreateOrUpdateConsumer(ctx, events.StreamInvoke, events.ConsumerConfig("busy")); err != nil {
+	if _, err := js.CreateOrUpdateConsumer(ctx, events.StreamInvoke, events.ConsumerConfig(name)); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 5 {
-		m := nats.NewMsg(events.InvokeSubject("busy"))
+}
+
+func publish(t *testing.T, js jetstream.JetStream, name string, n int) {
+	t.Helper()
+	for i := range n {
+		m := nats.NewMsg(events.InvokeSubject(name))
 		m.Data = []byte(fmt.Sprint(i))
-		if _, err := bus.JS.PublishMsg(ctx, m); err != nil {
+		if _, err := js.PublishMsg(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fns, err := directory.Open(ctx, bus.JS, slog.Default())
+}
+
+func openFns(t *testing.T, js jetstream.JetStream) *directory.Directory {
+	t.Helper()
+	fns, err := directory.Open(context.Background(), js, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fns.Close()
-	s, err := scaler.New(ctx, bus.JS, fns, time.Second, slog.Default())
+	t.Cleanup(fns.Close)
+	return fns
+}
+
+func decision(t *testing.T, js jetstream.JetStream, name string) scaler.Decision {
+	t.Helper()
+	scale, _ := js.KeyValue(context.Background(), events.BucketScale)
+	d, err := scaler.ReadDecision(context.Background(), scale, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func beat(t *testing.T, js jetstream.JetStream, b events.WorkerBeat) {
+	t.Helper()
+	kv, _ := js.KeyValue(context.Background(), events.BucketWorkers)
+	v, _ := json.Marshal(b)
+	if _, err := kv.Put(context.Background(), b.ID, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTickFollowsRealLag publishes to a function no worker pulls, so the consumer's lag is real:
+// up at once to max, held through the idle window once drained, then down to min.
+func TestTickFollowsRealLag(t *testing.T) {
+	bus := bustest.Start(t)
+	ctx := context.Background()
+	idle := 5 * time.Second
+	deploy(t, bus.JS, "busy", events.Config{Min: 1, Max: 3, Concurrency: 2, IdleTimeout: events.Duration(idle)})
+	deploy(t, bus.JS, "calm", events.Config{Max: 10, Concurrency: 2, IdleTimeout: events.Duration(idle)})
+	publish(t, bus.JS, "busy", 10)
+	publish(t, bus.JS, "calm", 3)
+	beat(t, bus.JS, events.WorkerBeat{ID: "w1", Instances: map[string]int{"busy": 2}, Busy: map[string]int{"busy": 1}})
+	beat(t, bus.JS, events.WorkerBeat{ID: "w2", Instances: map[string]int{"busy": 1, "calm": 1}})
+	fns := openFns(t, bus.JS)
+	bustest.Eventually(t, 2*time.Second, func() error {
+		if len(fns.Functions()) != 2 {
+			return fmt.Errorf("directory has %d functions", len(fns.Functions()))
+		}
+		return nil
+	})
+	s, err := scaler.New(ctx, scaler.Options{JS: bus.JS, Fns: fns, ID: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	s.Tick(ctx, now)
+	if d := decision(t, bus.JS, "busy"); d.Lag != 10 || d.Desired != 3 || d.Reason != "max" || d.Running != 3 || d.Busy != 1 || d.By != "s1" {
+		t.Fatalf("busy = %+v, want lag 10, desired 3 (max), running 3, busy 1, by s1", d)
+	}
+	if d := decision(t, bus.JS, "calm"); d.Lag != 3 || d.Desired != 2 || d.Reason != "lag" || d.Running != 1 {
+		t.Fatalf("calm = %+v, want lag 3, desired 2 = ceil(3/2) (lag), running 1", d)
+	}
+
+	// Nothing changed: no new record.
+	scale, _ := bus.JS.KeyValue(ctx, events.BucketScale)
+	before, _ := scale.Get(ctx, events.ScaleKey("busy"))
+	s.Tick(ctx, now.Add(time.Second))
+	if after, _ := scale.Get(ctx, events.ScaleKey("busy")); after.Revision() != before.Revision() {
+		t.Fatalf("unchanged decision rewritten: revision %d -> %d", before.Revision(), after.Revision())
+	}
+
+	// Drain busy's consumer as a worker would.
+	c, err := bus.JS.Consumer(ctx, events.StreamInvoke, events.ConsumerName("busy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := c.Fetch(10, jetstream.FetchMaxWait(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for m := range batch.Messages() {
+		if err := m.DoubleAck(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got++
+	}
+	if got != 10 {
+		t.Fatalf("drained %d events, want 10", got)
+	}
+	s.Tick(ctx, now.Add(2*time.Second))
+	if d := decision(t, bus.JS, "busy"); d.Lag != 0 || d.Desired != 3 || d.Reason != "idle" {
+		t.Fatalf("busy just drained = %+v, want lag 0, desired 3 held (idle)", d)
+	}
+	s.Tick(ctx, now.Add(idle)) // busy last seen at now+1s: not yet idle for the whole window
+	if d := decision(t, bus.JS, "busy"); d.Desired != 3 {
+		t.Fatalf("busy before its idle window = %+v, want 3 held", d)
+	}
+	s.Tick(ctx, now.Add(idle+time.Second))
+	if d := decision(t, bus.JS, "busy"); d.Lag != 0 || d.Desired != 1 || d.Reason != "min" {
+		t.Fatalf("busy after its idle window = %+v, want desired 1 (min)", d)
+	}
+}
+
+// TestTickScalesToZero: a function with min 0 goes to zero after its idle timeout, in real time.
+func TestTickScalesToZero(t *testing.T) {
+	bus := bustest.Start(t)
+	ctx := context.Background()
+	deploy(t, bus.JS, "f", events.Config{Max: 4, Concurrency: 1, IdleTimeout: events.Duration(200 * time.Millisecond)})
+	publish(t, bus.JS, "f", 2)
+	fns := openFns(t, bus.JS)
+	bustest.Eventually(t, 2*time.Second, func() error {
+		if len(fns.Functions()) != 1 {
+			return fmt.Errorf("directory has %d functions", len(fns.Functions()))
+		}
+		return nil
+	})
+	s, err := scaler.New(ctx, scaler.Options{JS: bus.JS, Fns: fns})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Tick(ctx, time.Now())
-	scale, _ := bus.JS.KeyValue(ctx, events.BucketScale)
-	e, err := scale.Get(ctx, "busy")
+	if d := decision(t, bus.JS, "f"); d.Desired != 2 {
+		t.Fatalf("decision = %+v, want 2", d)
+	}
+	stream, err := bus.JS.Stream(ctx, events.StreamInvoke)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d scaler.Decision
-	if err := json.Unmarshal(e.Value(), &d); err != nil {
+	if err := stream.Purge(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if d.Lag != 5 || d.Desired != 3 || d.Reason != "max" {
-		t.Fatalf("decision = %+v, want lag 5, desired 3 (max)", d)
-	}
+	bustest.Eventually(t, 3*time.Second, func() error {
+		s.Tick(ctx, time.Now())
+		if d := decision(t, bus.JS, "f"); d.Desired != 0 {
+			return fmt.Errorf("decision = %+v, want 0", d)
+		}
+		return nil
+	})
 }

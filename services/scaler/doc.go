@@ -1,0 +1,14 @@
+// Package scaler turns each function's consumer lag into a desired number of instances and
+// records it, with the reason, in the sluice_scale bucket under events.ScaleKey (DESIGN §7):
+// desired = clamp(ceil(lag / concurrency), min, max); up at once, down only once the function has
+// been idle for its idle timeout, to zero when min is 0. Each record also carries the instances the
+// live workers report in their sluice_workers heartbeats.
+//
+// Several scalers may run; only the holder of the lease under events.ScalerLeaseKey in the
+// sluice_claims TTL bucket acts. It takes the lease with Create, refreshes it with a revision
+// checked Update every third of the bucket's TTL, and deletes it on that revision when it stops.
+// A scaler that cannot take it, or loses it, stays passive and tries again on every tick; a dead
+// holder's lease expires with the bucket's TTL, so another scaler acts within about one TTL.
+//
+// Lag, ReadDecision, Workers and Running read the same state for the API.
+package scaler
