@@ -75,6 +75,7 @@ func (a *API) Routes(r *mux.Router) {
 	r.HandleFunc("/v1/functions/{name}/code", a.code).Methods(http.MethodGet)
 	r.HandleFunc("/v1/functions/{name}/code", a.editCode).Methods(http.MethodPut)
 	r.HandleFunc("/v1/functions/{name}/logs", a.logs).Methods(http.MethodGet)
+	a.scaleRoutes(r)
 }
 
 // CodeSource names the code of a deploy: a package uploaded before with POST /v1/code (SHA256),
@@ -138,6 +139,7 @@ type FunctionSummary struct {
 type FunctionDetail struct {
 	Function events.Function `json:"function"`
 	Version  events.Version  `json:"version"`
+	Scale    *ScaleView      `json:"scale,omitempty"`
 }
 
 func (a *API) putCode(w http.ResponseWriter, r *http.Request) {
@@ -262,7 +264,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, FunctionDetail{Function: f, Version: v})
+	httpjson.Write(w, http.StatusOK, FunctionDetail{Function: f, Version: v, Scale: a.scaleOf(r.Context(), name)})
 }
 
 func (a *API) versions(w http.ResponseWriter, r *http.Request) {

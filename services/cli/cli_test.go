@@ -417,7 +417,7 @@ func (s *syncBuffer) String() string {
 
 func TestHelp(t *testing.T) {
 	s := newSite(t)
-	for _, cmd := range []string{"deploy", "invoke", "invocation", "list", "get", "delete", "logs", "up", "serve"} {
+	for _, cmd := range []string{"deploy", "invoke", "invocation", "list", "get", "workers", "delete", "logs", "up", "serve"} {
 		r := s.ok(t, cmd, "--help")
 		if !strings.Contains(r.stdout, "Usage:") || !strings.Contains(r.stdout, "sluice "+cmd) {
 			t.Errorf("%s --help:\n%s", cmd, r.stdout)

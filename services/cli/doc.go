@@ -1,5 +1,5 @@
 // Package cli is the sluice command line (DESIGN §8): deploy (flags or a YAML manifest, -f),
-// invoke, invocation, list, get, delete, versions, alias, code (read and edit one file), logs,
+// invoke, invocation, list, get (with its scale), workers, delete, versions, alias, code (read and edit one file), logs,
 // and the server entry points up and serve (with the node's --s3-* object storage settings).
 //
 // Manifests are read node by node (go.yaml.in/yaml/v3) so that every unknown key, wrong type or

@@ -94,6 +94,25 @@ func (a *app) printFunction(d api.FunctionDetail) {
 	}
 	row("created", "%s", d.Function.Created.Local().Format(timeLayout))
 	row("updated", "%s", d.Function.Updated.Local().Format(timeLayout))
+	if sc := d.Scale; sc != nil {
+		reason := sc.Reason
+		if reason == "" {
+			reason = "no decision yet"
+		}
+		row("lag", "%d", sc.Lag)
+		row("desired", "%d (%s)", sc.Desired, reason)
+		total, busy := 0, 0
+		for _, n := range sc.Running {
+			total += n
+		}
+		for _, n := range sc.Busy {
+			busy += n
+		}
+		row("running", "%d (%d busy)", total, busy)
+		for _, id := range slices.Sorted(maps.Keys(sc.Running)) {
+			fmt.Fprintf(tw, "\t%s: %d (%d busy)\n", id, sc.Running[id], sc.Busy[id])
+		}
+	}
 	_ = tw.Flush()
 }
 

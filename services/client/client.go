@@ -154,6 +154,13 @@ func (c *Client) List(ctx context.Context) ([]api.FunctionSummary, error) {
 	return out.Functions, err
 }
 
+// Workers returns the live workers' heartbeats, by id.
+func (c *Client) Workers(ctx context.Context) ([]events.WorkerBeat, error) {
+	var out api.WorkerList
+	err := c.do(ctx, http.MethodGet, "/v1/workers", nil, &out)
+	return out.Workers, err
+}
+
 // Get returns a function's head and latest version.
 func (c *Client) Get(ctx context.Context, name string) (api.FunctionDetail, error) {
 	var d api.FunctionDetail

@@ -1,0 +1,89 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+	"sluice.dev/services/httpjson"
+	"sluice.dev/services/scaler"
+)
+
+// ScaleView is the "scale" part of GET /v1/functions/{name}: the lag read from the function's
+// consumer now, the scaler's last decision, and the instances each live worker reports.
+type ScaleView struct {
+	Lag       int            `json:"lag"`
+	Desired   int            `json:"desired"`
+	Reason    string         `json:"reason,omitempty"`   // lag, min, max or idle; empty before the first decision
+	DecidedAt time.Time      `json:"decidedAt,omitzero"` // when the scaler recorded it
+	Running   map[string]int `json:"running"`            // instances by worker id
+	Busy      map[string]int `json:"busy"`               // of which handling an invocation, by worker id
+}
+
+// WorkerList is the answer of GET /v1/workers: the workers whose heartbeat is live, by id.
+type WorkerList struct {
+	Workers []events.WorkerBeat `json:"workers"`
+}
+
+// scaleRoutes adds GET /v1/workers to r; the scale of a function comes with GET /v1/functions/{name}.
+func (a *API) scaleRoutes(r *mux.Router) {
+	r.HandleFunc("/v1/workers", a.workersList).Methods(http.MethodGet)
+}
+
+// scaleOf reads a function's scale state. Parts that cannot be read are left at their zero value
+// and logged: the function's detail is still worth answering.
+func (a *API) scaleOf(ctx context.Context, name string) *ScaleView {
+	v := &ScaleView{Running: map[string]int{}, Busy: map[string]int{}}
+	if lag, err := scaler.Lag(ctx, a.js, name); err == nil {
+		v.Lag = lag
+	} else {
+		a.log.Debug("scale view: lag", "function", name, "err", err)
+	}
+	if kv, err := a.js.KeyValue(ctx, events.BucketScale); err == nil {
+		d, err := scaler.ReadDecision(ctx, kv, name)
+		switch {
+		case err == nil:
+			v.Desired, v.Reason, v.DecidedAt = d.Desired, d.Reason, d.At
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			a.log.Warn("scale view: decision", "function", name, "err", err)
+		}
+	}
+	if kv, err := a.js.KeyValue(ctx, events.BucketWorkers); err == nil {
+		running, busy, err := scaler.Running(ctx, kv)
+		if err != nil {
+			a.log.Warn("scale view: workers", "err", err)
+		}
+		if running[name] != nil {
+			v.Running = running[name]
+		}
+		if busy[name] != nil {
+			v.Busy = busy[name]
+		}
+	}
+	return v
+}
+
+func (a *API) workersList(w http.ResponseWriter, r *http.Request) {
+	kv, err := a.js.KeyValue(r.Context(), events.BucketWorkers)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	beats, err := scaler.Workers(r.Context(), kv)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if beats == nil {
+		beats = []events.WorkerBeat{}
+	}
+	slices.SortFunc(beats, func(x, y events.WorkerBeat) int { return strings.Compare(x.ID, y.ID) })
+	httpjson.Write(w, http.StatusOK, WorkerList{Workers: beats})
+}
