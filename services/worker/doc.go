@@ -1,14 +1,26 @@
 // Package worker runs functions: for every deployed function it pulls invocation events from the
-// function's shared durable consumer, runs them on warm or newly started instances (never more
-// than the function's max at once on this worker), answers synchronous callers on their reply
-// inbox, records async results in sluice_results, and maps every outcome to the event's
+// function's shared durable consumer, runs them on warm or newly started instances, answers
+// synchronous callers on their reply inbox, records async results in sluice_results, and maps every outcome to the event's
 // acknowledgement in one place (finish): success → Ack; a failure with retries left →
 // NakWithDelay(backoff); no retries left, or an event that can never succeed → publish to
 // SLUICE_DLQ, then Term; a long run → InProgress well inside the ack wait.
 //
+// Several workers share a function's max (DESIGN §7) through instance slots in sluice_claims:
+// a worker starts an instance only under a slot it won (Create of ClaimKey(fn, i), the first free
+// i below max), refreshes its slots every third of the bucket's TTL and deletes a slot when its
+// instance stops. It fetches one event at a time and only while it holds a free slot (or, holding
+// none, one probe event whose cold start claims the slot: one bus round trip); while events wait
+// and its slots are busy it claims more, as spares that an idle second gives back. With no slot
+// to win, an event stays on the consumer for instances elsewhere. A dead worker stops refreshing,
+// its slots expire and others win them. Slots also bound memory: the sum of the memory settings
+// of a worker's slots never exceeds its budget (Options.MemoryBudgetMB). Every BeatInterval the
+// worker writes its WorkerBeat to sluice_workers; a graceful stop beats draining, finishes the
+// running invocations, gives back its slots and deletes the beat. Per-instance concurrency > 1 is
+// not served yet: every instance runs one invocation at a time.
+//
 // Delivery is at least once: a worker that dies mid-invocation leaves the event unacknowledged and
-// JetStream redelivers it. A worker that stops gracefully stops pulling, hands back events it had
-// fetched but not started, and finishes those in flight.
+// JetStream redelivers it. A worker that stops gracefully stops pulling (it holds no event it has
+// not started) and finishes those in flight.
 //
 // Cold starts: a function's new instance is, when the worker's warm pool (package
 // runtimes/warmpool, sized by Options.Prestart) has a pre-started process of its runtime, that
@@ -17,5 +29,6 @@
 // "Start: scratch"), and its meter is cold for both of the latter. A function's min instances of
 // its newest version are started when it appears and never reaped for idleness.
 //
-// Lock order: pool.mu is taken alone; Worker.mu is never held while calling into a pool.
+// Lock order: pool.mu and claims.mu are taken alone; Worker.mu is never held while calling into a
+// pool.
 package worker

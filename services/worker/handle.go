@@ -57,6 +57,14 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 
 	res := events.Result{ID: j.id, Function: j.fn, Version: v.Version, Enqueued: j.enqueued, Started: start}
 	inst, kind, err := w.instance(ctx, p, v)
+	if errors.Is(err, errNoCapacity) {
+		// Leave it to an instance that exists, on another worker; no more probing here until
+		// this worker wins a slot.
+		p.setProbe(false)
+		release()
+		_ = msg.NakWithDelay(capacityRetry)
+		return
+	}
 	var resp instance.Response
 	if err == nil {
 		w.platformLine(j, v, "START RequestId: "+j.id+" Version: "+strconv.Itoa(v.Version))
@@ -87,8 +95,8 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 			inst.inst.ResetPeak()
 			p.put(inst)
 		} else {
-			_ = inst.inst.Close()
 			p.drop()
+			w.stop(inst)
 		}
 	}
 	release()
@@ -119,20 +127,41 @@ func (w *Worker) version(ctx context.Context, fn string, n int) (events.Version,
 	return v, nil
 }
 
-// instance returns a warm instance of the version, or a new one (cold).
+// errNoCapacity: the worker holds no slot for a new instance and cannot win one.
+var errNoCapacity = errors.New("no instance slot on this worker")
+
+// capacityRetry is how soon an event this worker had no slot for is offered again.
+const capacityRetry = 50 * time.Millisecond
+
+// instance returns a warm instance of the version, or a new one (cold) under a slot: a spare one,
+// one claimed now, or that of an idle instance of another version, which is stopped.
 func (w *Worker) instance(ctx context.Context, p *pool, v events.Version) (*warm, startKind, error) {
-	hit, evict := p.take(v.Version)
-	if evict != nil {
-		_ = evict.inst.Close()
-	}
+	hit, slot := p.take(v.Version)
 	if hit != nil {
 		return hit, startWarm, nil
 	}
-	x, kind, err := w.launch(ctx, v)
-	if err == nil {
-		p.started()
+	if slot == "" {
+		key, err := w.claims.take(ctx, p.fn, p.limit(), v.Config.MemoryMB)
+		switch {
+		case err == nil:
+			slot = key
+			p.started()
+		default:
+			old := p.evict()
+			if old == nil {
+				return nil, startScratch, fmt.Errorf("%w: %w", errNoCapacity, err)
+			}
+			_ = old.inst.Close()
+			slot = old.claim
+		}
 	}
-	return x, kind, err
+	x, kind, err := w.launch(ctx, v)
+	if err != nil {
+		p.notStarted(slot)
+		return nil, kind, err
+	}
+	x.claim = slot
+	return x, kind, nil
 }
 
 func alive(x *warm) bool {

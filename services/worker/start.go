@@ -74,8 +74,9 @@ func (w *Worker) launch(ctx context.Context, v events.Version) (*warm, startKind
 	return &warm{inst: inst, version: v.Version}, startScratch, nil
 }
 
-// provision starts instances of the latest version, one at a time, until the function's min are
-// running on this worker (provisioned concurrency). A failed start holds it back for
+// provision starts instances of the latest version, one at a time, each under a slot it claims,
+// until the function's min are running (provisioned concurrency) or no slot is free: min counts
+// per worker, bounded by max over all workers. A failed start holds it back for
 // provisionRetry.
 func (w *Worker) provision(ctx context.Context, p *pool) {
 	for ctx.Err() == nil {
@@ -83,8 +84,16 @@ func (w *Worker) provision(ctx context.Context, p *pool) {
 		if n == 0 {
 			return
 		}
+		key, err := w.claims.take(ctx, p.fn, p.limit(), v.Config.MemoryMB)
+		if err != nil {
+			if !errors.Is(err, ErrNoSlot) && !errors.Is(err, ErrNoMemory) && ctx.Err() == nil {
+				w.logger.Warn("claim a slot for a min instance", "function", p.fn, "err", err)
+			}
+			return // tried again on the next tick
+		}
 		x, kind, err := w.launch(ctx, v)
 		if err != nil {
+			w.claims.release(key)
 			if ctx.Err() == nil {
 				w.logger.Warn("start a min instance", "function", p.fn, "version", v.Version, "retry_in", provisionRetry, "err", err)
 				p.provisionFailed(time.Now(), provisionRetry)
@@ -93,6 +102,7 @@ func (w *Worker) provision(ctx context.Context, p *pool) {
 		}
 		w.logger.Debug("min instance started", "function", p.fn, "version", v.Version, "start", kind,
 			"init", x.inst.InitDuration())
+		x.claim = key
 		p.add(x)
 	}
 }

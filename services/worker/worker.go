@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -50,7 +52,11 @@ type Options struct {
 	Prestart map[string]int
 	// Sandbox confines every instance (and pre-started process); nil runs them directly.
 	Sandbox instance.Sandbox
-	Logger  *slog.Logger
+	// MemoryBudgetMB bounds the sum of the memory settings of this worker's instances; an
+	// instance that would exceed it is not started here, its events stay for other workers.
+	// 0 means DefaultMemoryBudgetMB.
+	MemoryBudgetMB int
+	Logger         *slog.Logger
 }
 
 // DefaultPrestart is the number of pre-started processes kept per runtime when
@@ -73,6 +79,13 @@ type Worker struct {
 	warm    *warmpool.Pool // nil when no runtime keeps pre-started processes
 	logger  *slog.Logger
 
+	claims   *claims
+	beats    jetstream.KeyValue // sluice_workers
+	claimTTL time.Duration
+	host     string
+	started  time.Time
+	draining atomic.Bool
+
 	mu    sync.Mutex
 	pools map[string]*running
 	seq   int
@@ -94,12 +107,31 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
+	claimsKV, err := o.JS.KeyValue(ctx, events.BucketClaims)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	beats, err := o.JS.KeyValue(ctx, events.BucketWorkers)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	st, err := claimsKV.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	budget := o.MemoryBudgetMB
+	if budget <= 0 {
+		budget = DefaultMemoryBudgetMB()
+	}
+	host, _ := os.Hostname()
 	w := &Worker{
 		id: o.ID, nc: o.NC, js: o.JS, fns: o.Fns, rt: o.Runtimes, tel: o.Telemetry, results: results,
 		code:    &codeCache{store: store, dir: o.CodeDir, limits: o.Limits},
 		backoff: o.Backoff, drain: o.Drain, sandbox: o.Sandbox, logger: o.Logger.With("worker", o.ID),
 		pools: map[string]*running{},
+		beats: beats, claimTTL: st.TTL(), host: host, started: time.Now().UTC(),
 	}
+	w.claims = &claims{kv: claimsKV, id: o.ID, budget: budget, logger: w.logger, held: map[string]claim{}}
 	sizes := o.Prestart
 	if sizes == nil {
 		sizes = map[string]int{}
@@ -135,8 +167,23 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 }
 
 // Run serves until ctx is cancelled, then stops pulling, lets running invocations finish (up to
-// the drain time) and stops every instance.
+// the drain time) and stops every instance. Meanwhile it beats in sluice_workers and keeps its
+// instance slots; a graceful stop beats draining, then gives back every slot and removes its
+// heartbeat.
 func (w *Worker) Run(ctx context.Context) error {
+	kctx, stopKeepalive := context.WithCancel(context.WithoutCancel(ctx))
+	kdone := make(chan struct{})
+	go func() { defer close(kdone); w.keepalive(kctx) }()
+	defer func() {
+		stopKeepalive()
+		<-kdone
+		w.claims.releaseAll()
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := w.beats.Delete(dctx, w.id); err != nil {
+			w.logger.Debug("remove heartbeat", "err", err)
+		}
+	}()
 	if w.warm != nil {
 		wctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -155,6 +202,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.reconcile(ctx)
 		select {
 		case <-ctx.Done():
+			w.draining.Store(true)
+			w.beat(context.WithoutCancel(ctx), true)
 			w.stopAll()
 			return nil
 		case <-changed:
@@ -217,8 +266,17 @@ func (w *Worker) stopAll() {
 func (w *Worker) retire(r *running) {
 	<-r.done
 	for _, inst := range r.pool.drain() {
-		_ = inst.inst.Close()
+		w.stop(inst)
 	}
+	for _, key := range r.pool.takeSpares() {
+		w.claims.release(key)
+	}
+}
+
+// stop closes an instance no longer counted in its pool and gives back its slot.
+func (w *Worker) stop(x *warm) {
+	_ = x.inst.Close()
+	w.claims.release(x.claim)
 }
 
 // serve pulls one function's events while ctx lives. On return every invocation it started has
@@ -257,7 +315,10 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 				return
 			case now := <-tick.C:
 				for _, x := range p.expired(now) {
-					_ = x.inst.Close()
+					w.stop(x)
+				}
+				for _, key := range p.unusedSpares(now, spareIdle) {
+					w.claims.release(key)
 				}
 			}
 		}
@@ -274,38 +335,35 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 	}
 }
 
-// pull takes events while there is a free slot, each run on its own goroutine under runCtx.
+// pull takes one event at a time while this worker holds a free instance slot for it, each run
+// on its own goroutine under runCtx. It fetches only what it can start, so events it cannot take
+// stay on the consumer for the instances of other workers.
 func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consumer, inflight *sync.WaitGroup, log *slog.Logger) {
-	it, err := cons.Messages(jetstream.PullMaxMessages(batchSize(p)))
-	if err != nil {
-		log.Warn("pull", "err", err)
-		sleep(ctx, time.Second)
-		return
-	}
-	stop := context.AfterFunc(ctx, it.Drain)
-	defer stop()
-	defer it.Stop()
+	var lag uint64 // events waiting on the consumer, as last seen
 	for {
-		if err := p.acquire(ctx); err != nil {
-			handBack(it)
+		if err := w.slot(ctx, p, cons, &lag); err != nil {
 			return
 		}
-		msg, err := it.Next()
+		fctx, cancel := context.WithTimeout(ctx, fetchWait)
+		msg, err := cons.Next(jetstream.FetchContext(fctx))
+		cancel()
 		if err != nil {
 			p.release()
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
 				return
+			case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, jetstream.ErrNoMessages):
+				continue
+			case errors.Is(err, jetstream.ErrConsumerNotFound), errors.Is(err, jetstream.ErrConsumerDeleted):
+				log.Warn("next invocation", "err", err)
+				return // bind the consumer again
 			}
-			// Not terminal (a missed heartbeat, a reconnect): the iterator pulls again by itself,
-			// and stopping it would strand the events it holds until their ack wait ends.
 			log.Warn("next invocation", "err", err)
+			sleep(ctx, 100*time.Millisecond)
 			continue
 		}
-		if ctx.Err() != nil {
-			p.release()
-			_ = msg.Nak()
-			handBack(it)
-			return
+		if meta, err := msg.Metadata(); err == nil {
+			lag = meta.NumPending
 		}
 		inflight.Add(1)
 		go func() {
@@ -317,21 +375,61 @@ func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consu
 	}
 }
 
-// handBack returns events fetched but not started, so another worker runs them at once.
-func handBack(it jetstream.MessagesContext) {
+// fetchWait bounds one pull request; an idle function renews it this often.
+const fetchWait = 5 * time.Second
+
+// lagPoll is how often a worker whose slots are all busy asks the consumer whether events wait.
+const lagPoll = 250 * time.Millisecond
+
+// slot waits until this worker may take one more event of the function: an instance slot it
+// holds is free, or it wins one more slot (while events wait, the function is under its max and
+// the instance fits the memory budget), or, holding none, it may probe.
+func (w *Worker) slot(ctx context.Context, p *pool, cons jetstream.Consumer, lag *uint64) error {
+	var polled time.Time
+	t := time.NewTicker(lagPoll)
+	defer t.Stop()
 	for {
-		msg, err := it.Next()
-		if err != nil {
-			return
+		mem := p.memory()
+		fits := w.claims.fits(mem)
+		ok, freed, canGrow := p.tryAcquire(fits)
+		if ok {
+			return nil
 		}
-		_ = msg.Nak()
+		if canGrow && fits && !w.draining.Load() {
+			if *lag == 0 && time.Since(polled) >= lagPoll {
+				polled = time.Now()
+				if info, err := cons.Info(ctx); err == nil {
+					*lag = info.NumPending
+				}
+			}
+			if *lag > 0 {
+				if w.grow(ctx, p) {
+					*lag--
+					continue
+				}
+				*lag = 0
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-freed:
+		case <-t.C:
+		}
 	}
 }
 
-func batchSize(p *pool) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return max(p.max, 1)
+// grow claims one more instance slot for the function, as a spare until an event uses it.
+func (w *Worker) grow(ctx context.Context, p *pool) bool {
+	key, err := w.claims.take(ctx, p.fn, p.limit(), p.memory())
+	if err != nil {
+		if !errors.Is(err, ErrNoSlot) && !errors.Is(err, ErrNoMemory) && ctx.Err() == nil {
+			w.logger.Warn("claim an instance slot", "function", p.fn, "err", err)
+		}
+		return false
+	}
+	p.addSpare(key)
+	return true
 }
 
 func sleep(ctx context.Context, d time.Duration) {
