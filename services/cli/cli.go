@@ -33,6 +33,8 @@ type UpOptions struct {
 	Logger    *slog.Logger
 	Stderr    io.Writer
 	Ready     func(Endpoints) // called once the node serves
+
+	MemoryBudgetMB int // the worker's memory budget; 0: its default
 }
 
 // ServeOptions configure one role against an existing bus.
@@ -46,6 +48,8 @@ type ServeOptions struct {
 	Network   string
 	S3        S3Options
 	Logger    *slog.Logger
+
+	MemoryBudgetMB int // the worker's memory budget; 0: its default
 }
 
 // Roles start sluice's servers for `up` and `serve`; main wires them to the node package.

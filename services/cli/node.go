@@ -41,6 +41,9 @@ SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS).`
   SLUICE_S3_ENDPOINT=127.0.0.1:9000 SLUICE_S3_ACCESS_KEY=... SLUICE_S3_SECRET_KEY=... sluice up`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.MemoryBudgetMB < 0 {
+				return usagef("--memory-budget must be a positive number of MB (0: half the machine's memory)")
+			}
 			if dataDir == "" {
 				d, err := clientconfig.DataDir(a.getenv)
 				if err != nil {
@@ -73,6 +76,7 @@ SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS).`
 	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address of the API and gateway")
 	cmd.Flags().BoolVar(&o.NoWorker, "no-worker", false, "run without a worker (join workers with sluice serve worker)")
 	isolationFlags(cmd, &o.Isolation, &o.Network)
+	memoryBudgetFlag(cmd, &o.MemoryBudgetMB)
 	addS3Flags(cmd, &s3)
 	return cmd
 }
@@ -100,6 +104,9 @@ Roles:
 		Args: exactArgs("ROLE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Role = args[0]
+			if o.MemoryBudgetMB < 0 {
+				return usagef("--memory-budget must be a positive number of MB (0: half the machine's memory)")
+			}
 			if o.NATSURL == "" {
 				o.NATSURL = a.getenv(clientconfig.EnvNATSURL)
 			}
@@ -125,8 +132,14 @@ Roles:
 	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address to serve on (gateway)")
 	cmd.Flags().StringVar(&o.Token, "token", "", "API token the gateway requires (default $SLUICE_TOKEN)")
 	isolationFlags(cmd, &o.Isolation, &o.Network)
+	memoryBudgetFlag(cmd, &o.MemoryBudgetMB)
 	addS3Flags(cmd, &s3)
 	return cmd
+}
+
+// memoryBudgetFlag is the worker's memory budget, on every command that may run a worker.
+func memoryBudgetFlag(cmd *cobra.Command, mb *int) {
+	cmd.Flags().IntVar(mb, "memory-budget", 0, "MB the worker may give its function instances in all (sum of their memory settings); it starts no instance beyond it (default half the machine's memory)")
 }
 
 // isolationFlags are the worker's sandbox settings, on every command that may run a worker.

@@ -85,6 +85,12 @@ func TestServe(t *testing.T) {
 	if r := s.runIn(t.Context(), "", roles, "serve", "bogus"); r.code != 1 || !strings.Contains(r.stderr, "unknown role") {
 		t.Fatalf("serve bogus: %s", r)
 	}
+	if r := s.runIn(t.Context(), "", roles, "serve", "worker", "--memory-budget", "512"); r.code != 0 || roles.serve.MemoryBudgetMB != 512 {
+		t.Fatalf("serve --memory-budget: %s %+v", r, roles.serve)
+	}
+	if r := s.runIn(t.Context(), "", roles, "serve", "worker", "--memory-budget", "-1"); r.code != 2 || !strings.Contains(r.stderr, "memory-budget") {
+		t.Fatalf("serve --memory-budget -1: %s", r)
+	}
 	delete(s.env, "SLUICE_NATS_URL")
 	if r := s.runIn(t.Context(), "", roles, "serve", "worker"); r.code != 2 || !strings.Contains(r.stderr, "--nats") {
 		t.Fatalf("serve without --nats: %s", r)

@@ -33,6 +33,8 @@ type UpOptions struct {
 	Logger    *slog.Logger    //
 	Ready     func(Endpoints) // called once everything serves
 	Stderr    io.Writer
+
+	MemoryBudgetMB int // sum of the worker's instances' memory settings it may start; 0: half the machine's
 }
 
 // ServeOptions configure one role against an existing bus.
@@ -47,6 +49,8 @@ type ServeOptions struct {
 	S3        codeurl.Config // as UpOptions.S3, for the gateway role
 	Logger    *slog.Logger
 	Ready     func(Endpoints) // called once the role serves (URL set for the gateway)
+
+	MemoryBudgetMB int // as UpOptions.MemoryBudgetMB, for the worker role
 }
 
 // DefaultListen is the API and gateway address of a node.

@@ -75,7 +75,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	return run(ctx, runOptions{
 		natsURL: embedded.URL(), token: secrets.Token, dataDir: o.DataDir, listener: ln,
 		roles: roles, logger: o.Logger, ready: o.Ready, connect: []nats.Option{embedded.InProcess()},
-		isolation: o.Isolation, network: o.Network, s3: o.S3,
+		isolation: o.Isolation, network: o.Network, s3: o.S3, memoryBudgetMB: o.MemoryBudgetMB,
 	})
 }
 
@@ -88,7 +88,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return errors.New("serve: no bus: pass --nats URL (sluice up prints SLUICE_NATS_URL)")
 	}
 	ro := runOptions{natsURL: o.NATSURL, token: o.Token, dataDir: o.DataDir, logger: o.Logger, ready: o.Ready,
-		isolation: o.Isolation, network: o.Network, s3: o.S3}
+		isolation: o.Isolation, network: o.Network, s3: o.S3, memoryBudgetMB: o.MemoryBudgetMB}
 	switch o.Role {
 	case "gateway":
 		if o.Token == "" {
@@ -126,6 +126,7 @@ type runOptions struct {
 	ready                   func(Endpoints)
 	connect                 []nats.Option  // extra bus connection options
 	isolation, network      string         // the worker's sandbox settings
+	memoryBudgetMB          int            // the worker's memory budget; 0: its default
 	s3                      codeurl.Config // object storage for code URLs (API role)
 }
 
@@ -185,6 +186,7 @@ func run(ctx context.Context, o runOptions) (err error) {
 		wk, err = worker.New(ctx, worker.Options{
 			ID: processID, NC: conn.NC, JS: conn.JS, Fns: fns, Runtimes: rts,
 			Telemetry: tel, CodeDir: filepath.Join(o.dataDir, "code"), Limits: limits, Logger: log, Sandbox: sb,
+			MemoryBudgetMB: o.memoryBudgetMB,
 		})
 		if err != nil {
 			return err

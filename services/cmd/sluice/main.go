@@ -24,7 +24,7 @@ type roles struct{}
 func (roles) Up(ctx context.Context, o cli.UpOptions) error {
 	return node.Up(ctx, node.UpOptions{
 		DataDir: o.DataDir, Listen: o.Listen, NoWorker: o.NoWorker, Logger: o.Logger, Stderr: o.Stderr,
-		Isolation: o.Isolation, Network: o.Network, S3: s3(o.S3),
+		Isolation: o.Isolation, Network: o.Network, S3: s3(o.S3), MemoryBudgetMB: o.MemoryBudgetMB,
 		Ready: func(e node.Endpoints) { o.Ready(cli.Endpoints{URL: e.URL, Token: e.Token, NATSURL: e.NATSURL}) },
 	})
 }
@@ -32,7 +32,7 @@ func (roles) Up(ctx context.Context, o cli.UpOptions) error {
 func (roles) Serve(ctx context.Context, o cli.ServeOptions) error {
 	return node.Serve(ctx, node.ServeOptions{
 		Role: o.Role, NATSURL: o.NATSURL, DataDir: o.DataDir, Listen: o.Listen, Token: o.Token, Logger: o.Logger,
-		Isolation: o.Isolation, Network: o.Network, S3: s3(o.S3),
+		Isolation: o.Isolation, Network: o.Network, S3: s3(o.S3), MemoryBudgetMB: o.MemoryBudgetMB,
 	})
 }
 
