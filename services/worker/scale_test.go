@@ -39,7 +39,7 @@ type cluster struct {
 	logger *slog.Logger
 }
 
-func startCluster(t *testing.T) *cluster {
+func startCluster(t testing.TB) *cluster {
 	t.Helper()
 	bus := bustest.StartWith(t, events.BusOptions{ClaimTTL: claimTTL, WorkerTTL: 2 * claimTTL})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -73,7 +73,7 @@ type member struct {
 }
 
 // join starts a worker named id with the memory budget (0: default).
-func (c *cluster) join(t *testing.T, id string, budgetMB int) *member {
+func (c *cluster) join(t testing.TB, id string, budgetMB int) *member {
 	t.Helper()
 	nc, err := nats.Connect(c.bus.URL)
 	if err != nil {
@@ -123,7 +123,7 @@ type invocation struct {
 	start, end float64
 }
 
-func ranInvocations(t *testing.T, path string) []invocation {
+func ranInvocations(t testing.TB, path string) []invocation {
 	t.Helper()
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
@@ -198,7 +198,7 @@ func watch(fn string, ms ...*member) (stop func() int) {
 }
 
 // burst publishes n async invocations and returns their ids.
-func (c *cluster) burst(t *testing.T, v events.Version, n int) []string {
+func (c *cluster) burst(t testing.TB, v events.Version, n int) []string {
 	t.Helper()
 	ids := make([]string, n)
 	for i := range ids {
@@ -212,7 +212,7 @@ func (c *cluster) burst(t *testing.T, v events.Version, n int) []string {
 }
 
 // succeeded waits until every id has succeeded in sluice_results.
-func (c *cluster) succeeded(t *testing.T, ids []string, within time.Duration) {
+func (c *cluster) succeeded(t testing.TB, ids []string, within time.Duration) {
 	t.Helper()
 	bustest.Eventually(t, within, func() error {
 		missing := 0
@@ -229,7 +229,7 @@ func (c *cluster) succeeded(t *testing.T, ids []string, within time.Duration) {
 	})
 }
 
-func deploySleeper(t *testing.T, c *cluster, name string, cfg events.Config) (events.Version, string) {
+func deploySleeper(t testing.TB, c *cluster, name string, cfg events.Config) (events.Version, string) {
 	t.Helper()
 	log := filepath.Join(t.TempDir(), "runs")
 	cfg.Env = map[string]string{"LOG": log, "SLEEP": "0.3"}

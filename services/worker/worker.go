@@ -379,7 +379,7 @@ func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consu
 const fetchWait = 5 * time.Second
 
 // lagPoll is how often a worker whose slots are all busy asks the consumer whether events wait.
-const lagPoll = 250 * time.Millisecond
+const lagPoll = 100 * time.Millisecond
 
 // slot waits until this worker may take one more event of the function: an instance slot it
 // holds is free, or it wins one more slot (while events wait, the function is under its max and

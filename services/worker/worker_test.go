@@ -77,14 +77,14 @@ func startWith(t *testing.T, prestart map[string]int) *fixture {
 	return &fixture{bus: bus, reg: reg, gw: gw, w: w}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
 }
 
-func (f *fixture) deploy(t *testing.T, name, code string, cfg events.Config) events.Version {
+func (f *fixture) deploy(t testing.TB, name, code string, cfg events.Config) events.Version {
 	t.Helper()
 	ctx := context.Background()
 	zip, err := archive.FromFile("main.py", []byte(code))
