@@ -45,12 +45,28 @@ type claims struct {
 // take claims the first free slot of fn in [0, max) for an instance of memoryMB, or fails with
 // ErrNoMemory (no bus round trip) or ErrNoSlot.
 func (c *claims) take(ctx context.Context, fn string, max, memoryMB int) (string, error) {
-	c.mu.Lock()
-	if c.used+memoryMB > c.budget {
-		c.mu.Unlock()
-		return "", fmt.Errorf("%s: %d MB used of %d MB: %w", fn, c.used, c.budget, ErrNoMemory)
+	if err := c.reserve(fn, memoryMB); err != nil {
+		return "", err
 	}
-	c.used += memoryMB // reserved while the bus answers
+	return c.win(ctx, fn, max, memoryMB)
+}
+
+// reserve sets memoryMB of the budget aside for a slot win is to claim, or fails with
+// ErrNoMemory.
+func (c *claims) reserve(fn string, memoryMB int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.used+memoryMB > c.budget {
+		return fmt.Errorf("%s: %d MB used of %d MB: %w", fn, c.used, c.budget, ErrNoMemory)
+	}
+	c.used += memoryMB
+	return nil
+}
+
+// win claims the first free slot of fn in [0, max) with memory reserved before; on failure the
+// reservation is given back.
+func (c *claims) win(ctx context.Context, fn string, max, memoryMB int) (string, error) {
+	c.mu.Lock()
 	mine := map[string]bool{}
 	for k := range c.held {
 		mine[k] = true

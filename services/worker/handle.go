@@ -140,28 +140,61 @@ func (w *Worker) instance(ctx context.Context, p *pool, v events.Version) (*warm
 	if hit != nil {
 		return hit, startWarm, nil
 	}
-	if slot == "" {
-		key, err := w.claims.take(ctx, p.fn, p.limit(), v.Config.MemoryMB)
-		switch {
-		case err == nil:
-			slot = key
-			p.started()
-		default:
-			old := p.evict()
-			if old == nil {
-				return nil, startScratch, fmt.Errorf("%w: %w", errNoCapacity, err)
-			}
-			_ = old.inst.Close()
-			slot = old.claim
+	if slot != "" {
+		x, kind, err := w.launch(ctx, v)
+		if err != nil {
+			p.notStarted(slot)
+			return nil, kind, err
 		}
+		x.claim = slot
+		return x, kind, nil
 	}
-	x, kind, err := w.launch(ctx, v)
+	// No slot at hand: claim one while the instance starts, so the claim's round trip adds
+	// nothing to the cold start. Memory is set aside first: no instance starts beyond it.
+	mem := v.Config.MemoryMB
+	var (
+		x    *warm
+		kind = startScratch
+		err  error
+		c    claimResult
+	)
+	if c.err = w.claims.reserve(p.fn, mem); c.err == nil {
+		claimed := make(chan claimResult, 1)
+		limit := p.limit()
+		go func() {
+			key, err := w.claims.win(ctx, p.fn, limit, mem)
+			claimed <- claimResult{key, err}
+		}()
+		x, kind, err = w.launch(ctx, v)
+		c = <-claimed
+	}
+	if c.err != nil {
+		old := p.evict() // reuse the slot of an idle instance of another version
+		if old == nil {
+			if x != nil {
+				_ = x.inst.Close()
+			}
+			return nil, startScratch, fmt.Errorf("%w: %w", errNoCapacity, c.err)
+		}
+		_ = old.inst.Close()
+		c.key = old.claim
+	} else {
+		p.started()
+	}
+	if x == nil && err == nil { // no memory to claim with: start now, under the evicted one's slot
+		x, kind, err = w.launch(ctx, v)
+	}
 	if err != nil {
-		p.notStarted(slot)
+		p.notStarted(c.key)
 		return nil, kind, err
 	}
-	x.claim = slot
+	x.claim = c.key
 	return x, kind, nil
+}
+
+type claimResult struct {
+	key string
+	err error
 }
 
 func alive(x *warm) bool {
