@@ -111,9 +111,7 @@ func (g *Gateway) functionURL(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !v.Config.Public && !httpjson.ValidToken(httpjson.BearerToken(r), g.token) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
-		httpjson.Error(w, http.StatusUnauthorized, httpjson.CodeUnauthorized, "function %s is not public: send Authorization: Bearer $SLUICE_TOKEN", name)
+	if !g.authorized(w, r, v.Config.Public, "function "+name) {
 		return
 	}
 	body, ok := httpjson.ReadBody(w, r, events.MaxPayload)
@@ -121,17 +119,38 @@ func (g *Gateway) functionURL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := uuid.NewString()
-	data, err := json.Marshal(NewHTTPEvent(r, "/"+vars["path"], body, id, time.Now()))
+	data, ok := encodeHTTPEvent(w, NewHTTPEvent(r, "/"+vars["path"], body, id, time.Now()))
+	if !ok {
+		return
+	}
+	call := Call{ID: id, Version: v, Data: data, Type: events.TypeHTTPRequest, Trigger: "http", Source: "/sluice/fn/" + name, Subject: "/" + vars["path"]}
+	g.answerHTTP(w, r, name, v, call)
+}
+
+// authorized lets a public target through, and others only with the API token; it answers 401
+// itself.
+func (g *Gateway) authorized(w http.ResponseWriter, r *http.Request, public bool, what string) bool {
+	if public || httpjson.ValidToken(httpjson.BearerToken(r), g.token) {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
+	httpjson.Error(w, http.StatusUnauthorized, httpjson.CodeUnauthorized, "%s is not public: send Authorization: Bearer $SLUICE_TOKEN", what)
+	return false
+}
+
+// encodeHTTPEvent encodes an HTTP request as event data, answering 413 itself when it is over
+// the payload limit once encoded (a binary body grows by a third in base64).
+func encodeHTTPEvent(w http.ResponseWriter, ev HTTPEvent) ([]byte, bool) {
+	data, err := json.Marshal(ev)
 	if err != nil {
 		httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "encode request: %v", err)
-		return
+		return nil, false
 	}
 	if len(data) > events.MaxPayload {
 		httpjson.Error(w, http.StatusRequestEntityTooLarge, httpjson.CodeTooLarge, "request is larger than the %d-byte limit once encoded as an event", events.MaxPayload)
-		return
+		return nil, false
 	}
-	call := Call{Version: v, Data: data, Type: events.TypeHTTPRequest, Trigger: "http", Source: "/sluice/fn/" + name, Subject: "/" + vars["path"]}
-	g.answerHTTP(w, r, name, v, call)
+	return data, true
 }
 
 // answerHTTP runs an HTTP-shaped call (async with X-Sluice-Invocation-Type: Event) and writes the

@@ -21,6 +21,7 @@ const QueueAllowance = 30 * time.Second
 
 // Call is one invocation to make.
 type Call struct {
+	ID          string // the invocation id; a new one when empty
 	Version     events.Version
 	Type        string // CloudEvent type; events.TypeInvoke when empty
 	Source      string // CloudEvent source; "/sluice/gateway" when empty
@@ -50,7 +51,7 @@ func (c Call) event(id string) event.Event {
 
 // Sync invokes and waits for the result: the function's timeout plus QueueAllowance at most.
 func (g *Gateway) Sync(ctx context.Context, c Call) (events.Result, error) {
-	id := uuid.NewString()
+	id := c.id()
 	wait := c.Version.Config.Timeout.D() + QueueAllowance
 	deadline := time.Now().Add(wait)
 	ctx, cancel := context.WithDeadline(ctx, deadline)
@@ -86,7 +87,7 @@ func (g *Gateway) Sync(ctx context.Context, c Call) (events.Result, error) {
 
 // Async stores the invocation and returns its id once JetStream holds it.
 func (g *Gateway) Async(ctx context.Context, c Call) (string, error) {
-	id := uuid.NewString()
+	id := c.id()
 	m, err := events.NewMsg(events.InvokeSubject(c.Version.Function), c.event(id))
 	if err != nil {
 		return "", err
@@ -129,6 +130,13 @@ func (g *Gateway) Result(ctx context.Context, id string) (events.Result, error) 
 		return r, fmt.Errorf("read invocation %s: %w", id, err)
 	}
 	return r, nil
+}
+
+func (c Call) id() string {
+	if c.ID != "" {
+		return c.ID
+	}
+	return uuid.NewString()
 }
 
 func or(s, def string) string {

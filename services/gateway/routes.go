@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -36,9 +35,7 @@ func (g *Gateway) httpRoute(w http.ResponseWriter, r *http.Request) {
 	}
 	rt, pp := routes[i], params[i]
 	allowCORS(w.Header(), rt.spec.CORS, origin)
-	if !rt.spec.Public && !httpjson.ValidToken(httpjson.BearerToken(r), g.token) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
-		httpjson.Error(w, http.StatusUnauthorized, httpjson.CodeUnauthorized, "route %s is not public: send Authorization: Bearer $SLUICE_TOKEN", rt.spec.Path)
+	if !g.authorized(w, r, rt.spec.Public, "route "+rt.spec.Path) {
 		return
 	}
 	v, ok := g.resolve(w, r, rt.function, "")
@@ -49,7 +46,8 @@ func (g *Gateway) httpRoute(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ev := NewHTTPEvent(r, r.URL.Path[len(RoutePrefix):], body, uuid.NewString(), time.Now())
+	id := uuid.NewString()
+	ev := NewHTTPEvent(r, r.URL.Path[len(RoutePrefix):], body, id, time.Now())
 	method := rt.spec.Method
 	if method == "" {
 		method = "ANY"
@@ -58,16 +56,11 @@ func (g *Gateway) httpRoute(w http.ResponseWriter, r *http.Request) {
 	if len(pp) > 0 {
 		ev.PathParameters = pp
 	}
-	data, err := json.Marshal(ev)
-	if err != nil {
-		httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "encode request: %v", err)
+	data, ok := encodeHTTPEvent(w, ev)
+	if !ok {
 		return
 	}
-	if len(data) > events.MaxPayload {
-		httpjson.Error(w, http.StatusRequestEntityTooLarge, httpjson.CodeTooLarge, "request is larger than the %d-byte limit once encoded as an event", events.MaxPayload)
-		return
-	}
-	call := Call{Version: v, Data: data, Type: events.TypeHTTPRequest, Trigger: events.TriggerHTTP, Source: "/sluice/route/" + rt.id, Subject: ev.RawPath}
+	call := Call{ID: id, Version: v, Data: data, Type: events.TypeHTTPRequest, Trigger: events.TriggerHTTP, Source: "/sluice/route/" + rt.id, Subject: ev.RawPath}
 	g.answerHTTP(w, r, rt.function, v, call)
 }
 

@@ -90,7 +90,7 @@ func TestNodeServesSyncAsyncAndFunctionURLs(t *testing.T) {
 	c.deploy("hello", "python", "main.handler", "main.py",
 		"def handler(event, context):\n    return {'hello': event.get('name') if isinstance(event, dict) else event}\n", nil)
 	c.deploy("web", "nodejs", "index.handler", "index.js",
-		"exports.handler = async (event) => ({statusCode: 201, headers: {'x-path': event.rawPath}, body: 'made ' + event.body});\n", nil)
+		"exports.handler = async (event) => ({statusCode: 201, headers: {'x-path': event.rawPath, 'x-request': event.requestContext.requestId}, body: 'made ' + event.body});\n", nil)
 
 	resp, body := c.do(http.MethodPost, "/v1/functions/hello/invocations", `{"name":"Ada"}`)
 	if resp.StatusCode != 200 || resp.Header.Get("X-Sluice-Outcome") != "ok" || !strings.Contains(body, "Ada") {
@@ -117,6 +117,9 @@ func TestNodeServesSyncAsyncAndFunctionURLs(t *testing.T) {
 	resp, body = c.do(http.MethodPost, "/fn/web/some/path?q=1", "data", "Content-Type", "text/plain")
 	if resp.StatusCode != 201 || body != "made data" || resp.Header.Get("X-Path") != "/some/path" {
 		t.Fatalf("function URL: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+	if id := resp.Header.Get("X-Sluice-Invocation-Id"); id == "" || resp.Header.Get("X-Request") != id {
+		t.Fatalf("the event's requestContext.requestId %q is not the invocation id %q", resp.Header.Get("X-Request"), id)
 	}
 
 	// Errors are JSON, with the right status.
