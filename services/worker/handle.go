@@ -111,16 +111,18 @@ func rejected(j job, msg string) events.Result {
 		Error: &events.FunctionError{Type: "Rejected", Message: msg}}
 }
 
-// version reads the version an event was resolved to, or the newest when it names none.
+// version reads the version an event was resolved to, or the newest when it names none (a
+// trigger's event).
 func (w *Worker) version(ctx context.Context, fn string, n int) (events.Version, error) {
+	var (
+		v   events.Version
+		err error
+	)
 	if n == 0 {
-		for _, f := range w.fns.Functions() {
-			if f.Name == fn {
-				n = f.Latest
-			}
-		}
+		v, err = w.fns.Resolve(ctx, fn, "")
+	} else {
+		v, err = w.fns.Version(ctx, fn, n)
 	}
-	v, err := w.fns.Version(ctx, fn, n)
 	if err != nil {
 		return v, fmt.Errorf("function %s version %d: %w", fn, n, err)
 	}

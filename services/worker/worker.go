@@ -26,6 +26,7 @@ type Functions interface {
 	Functions() []events.Function
 	Changed() <-chan struct{}
 	Version(ctx context.Context, name string, n int) (events.Version, error)
+	Resolve(ctx context.Context, name, qualifier string) (events.Version, error)
 }
 
 // Telemetry receives log lines and meters; it must not block.
