@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -23,19 +22,6 @@ import (
 	"sluice.dev/services/registry"
 )
 
-// catalog is a fixed runtime catalog for the tests.
-type catalog struct{}
-
-func (catalog) Validate(runtime, handler string) error {
-	if runtime != "python" && runtime != "nodejs" {
-		return fmt.Errorf("unknown runtime %q: use one of nodejs, python", runtime)
-	}
-	if !strings.Contains(handler, ".") {
-		return fmt.Errorf("handler %q: use module.function", handler)
-	}
-	return nil
-}
-
 type env struct {
 	bus *bustest.Bus
 	srv *httptest.Server
@@ -44,7 +30,7 @@ type env struct {
 func start(t *testing.T, opts ...registry.Option) *env {
 	t.Helper()
 	bus := bustest.Start(t)
-	reg, err := registry.New(bus.JS, catalog{}, archive.Limits{}, opts...)
+	reg, err := registry.New(bus.JS, runtimes(t), archive.Limits{}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 func startTriggers(t *testing.T) (*env, jetstream.KeyValue) {
 	t.Helper()
 	bus := bustest.Start(t)
-	reg, err := registry.New(bus.JS, catalog{}, archive.Limits{})
+	reg, err := registry.New(bus.JS, runtimes(t), archive.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,19 +30,6 @@ import (
 
 const testToken = "test-token"
 
-// catalog is a fixed runtime catalog for the tests.
-type catalog struct{}
-
-func (catalog) Validate(runtime, handler string) error {
-	if runtime != "python" && runtime != "nodejs" {
-		return fmt.Errorf("unknown runtime %q: use one of nodejs, python", runtime)
-	}
-	if !strings.Contains(handler, ".") {
-		return fmt.Errorf("handler %q: use module.function", handler)
-	}
-	return nil
-}
-
 // fakeInvocations stands in for the gateway's invocation endpoints, which live in another
 // package, following their contract: it echoes the event, or fails as a handler raising
 // ValueError("no thanks") when the event contains "fail". Only the CLI tests use it.
@@ -115,7 +102,7 @@ type site struct {
 func newSite(t *testing.T) *site {
 	t.Helper()
 	bus := bustest.Start(t)
-	reg, err := registry.New(bus.JS, catalog{}, archive.Limits{})
+	reg, err := registry.New(bus.JS, runtimes(t), archive.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

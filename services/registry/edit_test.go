@@ -155,7 +155,7 @@ func TestFetchCode(t *testing.T) {
 		t.Fatalf("without object storage: %v", err)
 	}
 	z, _ := archive.FromFile("main.py", []byte("def handler(e, c):\n    return e\n"))
-	withS3, err := registry.New(bus.JS, catalog{}, archive.Limits{}, registry.WithFetcher(fakeFetcher{
+	withS3, err := registry.New(bus.JS, runtimes(t), archive.Limits{}, registry.WithFetcher(fakeFetcher{
 		"s3://b/k.zip": z, "s3://b/bad.zip": []byte("nope"),
 	}))
 	if err != nil {

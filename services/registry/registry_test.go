@@ -17,24 +17,10 @@ import (
 	"sluice.dev/services/registry"
 )
 
-// catalog is a fixed runtime catalog for the tests.
-type catalog struct{}
-
-func (catalog) Validate(runtime, handler string) error {
-	switch runtime {
-	case "python", "nodejs":
-		if !strings.Contains(handler, ".") {
-			return fmt.Errorf("handler %q: use file.function", handler)
-		}
-		return nil
-	}
-	return fmt.Errorf("unknown runtime %q: use one of nodejs, python", runtime)
-}
-
 func setup(t *testing.T) (*registry.Registry, *bustest.Bus, events.CodeRef) {
 	t.Helper()
 	bus := bustest.Start(t)
-	reg, err := registry.New(bus.JS, catalog{}, archive.Limits{MaxFiles: 5})
+	reg, err := registry.New(bus.JS, runtimes(t), archive.Limits{MaxFiles: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,9 +130,9 @@ func TestDeployInvalid(t *testing.T) {
 	}{
 		"bad name":      {"Hello", cfg(), "invalid function name"},
 		"dotted name":   {"a.b", cfg(), "invalid function name"},
-		"runtime":       {"f", mod(func(c *events.Config) { c.Runtime = "cobol" }), "use one of nodejs, python"},
+		"runtime":       {"f", mod(func(c *events.Config) { c.Runtime = "cobol" }), "use one of custom, dotnet, go, java, nodejs, php, python"},
 		"no runtime":    {"f", mod(func(c *events.Config) { c.Runtime = "" }), "runtime is required"},
-		"handler":       {"f", mod(func(c *events.Config) { c.Handler = "main" }), "use file.function"},
+		"handler":       {"f", mod(func(c *events.Config) { c.Handler = "main" }), "python handlers are module.function"},
 		"memory low":    {"f", mod(func(c *events.Config) { c.MemoryMB = 32 }), "memoryMB 32"},
 		"memory high":   {"f", mod(func(c *events.Config) { c.MemoryMB = 20000 }), "memoryMB 20000"},
 		"timeout":       {"f", mod(func(c *events.Config) { c.Timeout = events.Duration(time.Hour) }), "timeout 1h0m0s"},
