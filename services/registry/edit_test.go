@@ -10,6 +10,8 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/services/archive"
+	"sluice.dev/services/codeurl"
+	"sluice.dev/services/codeurl/miniotest"
 	"sluice.dev/services/registry"
 )
 
@@ -138,41 +140,36 @@ func mustVersion(t *testing.T, reg *registry.Registry, name string, n int) event
 	return v
 }
 
-type fakeFetcher map[string][]byte
-
-func (f fakeFetcher) Fetch(_ context.Context, url string, limit int64) ([]byte, error) {
-	b, ok := f[url]
-	if !ok {
-		return nil, errors.New("no object " + url)
-	}
-	return b, nil
-}
-
 func TestFetchCode(t *testing.T) {
 	reg, bus, ref := setup(t)
 	ctx := context.Background()
-	if _, err := reg.FetchCode(ctx, "s3://b/k.zip"); !errors.Is(err, registry.ErrNoObjectStorage) {
+	if _, err := reg.FetchCode(ctx, "s3://code/k.zip"); !errors.Is(err, registry.ErrNoObjectStorage) {
 		t.Fatalf("without object storage: %v", err)
 	}
 	z, _ := archive.FromFile("main.py", []byte("def handler(e, c):\n    return e\n"))
-	withS3, err := registry.New(bus.JS, runtimes(t), archive.Limits{}, registry.WithFetcher(fakeFetcher{
-		"s3://b/k.zip": z, "s3://b/bad.zip": []byte("nope"),
-	}))
+	srv := miniotest.Start(t)
+	srv.Put(t, "code", "k.zip", z)
+	srv.Put(t, "code", "bad.zip", []byte("nope"))
+	store, err := codeurl.New(codeurl.Config{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: miniotest.SecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := withS3.FetchCode(ctx, "s3://b/k.zip")
+	withS3, err := registry.New(bus.JS, runtimes(t), archive.Limits{}, registry.WithFetcher(store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := withS3.FetchCode(ctx, "s3://code/k.zip")
 	if err != nil || got != ref {
 		t.Fatalf("FetchCode = %+v, %v; want %+v", got, err, ref)
 	}
-	if _, err := withS3.FetchCode(ctx, "s3://b/bad.zip"); !errors.Is(err, archive.ErrNotZip) || !strings.Contains(err.Error(), "s3://b/bad.zip") {
+	if _, err := withS3.FetchCode(ctx, "s3://code/bad.zip"); !errors.Is(err, archive.ErrNotZip) || !strings.Contains(err.Error(), "s3://code/bad.zip") {
 		t.Fatalf("not a zip: %v", err)
 	}
-	if _, err := withS3.FetchCode(ctx, "s3://b/missing.zip"); err == nil || !strings.Contains(err.Error(), "no object s3://b/missing.zip") {
+	if _, err := withS3.FetchCode(ctx, "s3://code/missing.zip"); err == nil || !strings.Contains(err.Error(), "no object s3://code/missing.zip") {
 		t.Fatalf("missing: %v", err)
 	}
-	v, err := withS3.DeployFrom(ctx, "pulled", cfg(), got, "s3://b/k.zip")
-	if err != nil || v.Origin != "s3://b/k.zip" {
+	v, err := withS3.DeployFrom(ctx, "pulled", cfg(), got, "s3://code/k.zip")
+	if err != nil || v.Origin != "s3://code/k.zip" {
 		t.Fatalf("DeployFrom = %+v, %v", v, err)
 	}
 }
