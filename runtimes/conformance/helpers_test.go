@@ -4,16 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"sluice.dev/runtimes/internal/codetest"
 
 	"sluice.dev/runtimes/catalog"
 	"sluice.dev/runtimes/instance"
@@ -47,7 +47,7 @@ func newRunner(t *testing.T, cat *catalog.Catalog, sb *sandbox.Sandbox, tg targe
 		t.Fatal(err)
 	}
 	src := filepath.Join(tmp, "src")
-	copyTree(t, filepath.Join("testdata", tg.runtime), src)
+	codetest.CopyTree(t, filepath.Join("testdata", tg.runtime), src)
 	code := src
 	if cat.Builds(tg.runtime) {
 		code = filepath.Join(tmp, "out")
@@ -62,66 +62,9 @@ func newRunner(t *testing.T, cat *catalog.Catalog, sb *sandbox.Sandbox, tg targe
 			t.Fatalf("build %s: %v\n%s", tg.runtime, err, out)
 		}
 		t.Logf("built %s in %s", tg.runtime, time.Since(started).Round(time.Millisecond))
-		makeReadable(t, code)
+		codetest.MakeReadable(t, code)
 	}
 	return &runner{target: tg, cat: cat, sb: sb, code: code}
-}
-
-// copyTree copies a fixture folder as a deploy unpacks one: folders 0755, files 0644, or 0755
-// when executable (a custom runtime's bootstrap).
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, readable(info.Mode()))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// makeReadable opens a build's output to the sandbox's uid, as the code cache does.
-func makeReadable(t *testing.T, dir string) {
-	t.Helper()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.Chmod(p, 0o755)
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		return os.Chmod(p, readable(info.Mode()))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readable is 0644 for a file, 0755 when it was executable: as archives keep it.
-func readable(m fs.FileMode) fs.FileMode {
-	if m&0o111 != 0 {
-		return 0o755
-	}
-	return 0o644
 }
 
 var seq atomic.Int64
@@ -177,19 +120,6 @@ func invoke(t *testing.T, i *instance.Instance, req instance.Request, out any) {
 	if err := json.Unmarshal(resp.Payload, out); err != nil {
 		t.Fatalf("answer %q is not JSON: %v", resp.Payload, err)
 	}
-}
-
-// jsonEqual compares two JSON texts by value.
-func jsonEqual(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	var x, y any
-	if err := json.Unmarshal(a, &x); err != nil {
-		t.Fatalf("not JSON: %s", a)
-	}
-	if err := json.Unmarshal(b, &y); err != nil {
-		t.Fatalf("not JSON: %s", b)
-	}
-	return reflect.DeepEqual(x, y)
 }
 
 // lines collects what an instance prints.

@@ -11,6 +11,7 @@ import (
 
 	"sluice.dev/runtimes/catalog"
 	"sluice.dev/runtimes/instance"
+	"sluice.dev/runtimes/internal/codetest"
 )
 
 // TestConformance runs every fixture on every target: go test -run 'TestConformance/java' runs
@@ -60,7 +61,7 @@ func testEcho(t *testing.T, r *runner) {
 		if err != nil || resp.Error != nil {
 			t.Fatalf("echo %s: %v %+v", in, err, resp.Error)
 		}
-		if !jsonEqual(t, resp.Payload, []byte(in)) {
+		if !codetest.JSONEqual(t, resp.Payload, []byte(in)) {
 			t.Errorf("echo %s = %s", in, resp.Payload)
 		}
 	}
@@ -73,7 +74,7 @@ func testHTTP(t *testing.T, r *runner) {
 		t.Fatalf("invoke: %v %+v", err, resp.Error)
 	}
 	want := `{"statusCode":201,"headers":{"X-Fixture":"yes"},"body":"created"}`
-	if !jsonEqual(t, resp.Payload, []byte(want)) {
+	if !codetest.JSONEqual(t, resp.Payload, []byte(want)) {
 		t.Errorf("http = %s, want %s", resp.Payload, want)
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
-	"sluice.dev/runtimes/internal/proctest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"sluice.dev/runtimes/internal/codetest"
+	"sluice.dev/runtimes/internal/proctest"
 )
 
 func TestEcho(t *testing.T) {
@@ -32,24 +34,12 @@ func TestEcho(t *testing.T) {
 				if err != nil || resp.Error != nil {
 					t.Fatalf("invoke %q: %v %+v", in, err, resp.Error)
 				}
-				if !jsonEqual(t, resp.Payload, []byte(want)) {
+				if !codetest.JSONEqual(t, resp.Payload, []byte(want)) {
 					t.Errorf("echo %q = %s, want %s", in, resp.Payload, want)
 				}
 			}
 		})
 	}
-}
-
-func jsonEqual(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	var x, y any
-	if err := json.Unmarshal(a, &x); err != nil {
-		t.Fatalf("not JSON: %s", a)
-	}
-	if err := json.Unmarshal(b, &y); err != nil {
-		t.Fatalf("not JSON: %s", b)
-	}
-	return reflect.DeepEqual(x, y)
 }
 
 func TestContextFields(t *testing.T) {
@@ -331,7 +321,7 @@ func TestManySequentialInvokes(t *testing.T) {
 			for n := range 200 {
 				in := fmt.Sprintf(`{"n":%d}`, n)
 				resp, err := i.Invoke(context.Background(), request(in))
-				if err != nil || resp.Error != nil || !jsonEqual(t, resp.Payload, []byte(in)) {
+				if err != nil || resp.Error != nil || !codetest.JSONEqual(t, resp.Payload, []byte(in)) {
 					t.Fatalf("invoke %d: %v %+v %s", n, err, resp.Error, resp.Payload)
 				}
 			}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"sluice.dev/runtimes/internal/codetest"
 )
 
 func TestNodeCallbackHandlers(t *testing.T) {
@@ -12,7 +14,7 @@ func TestNodeCallbackHandlers(t *testing.T) {
 	fx := suite[1]
 	i := start(t, cat, config(t, fx, "callback"))
 	resp, err := i.Invoke(context.Background(), request(`{"a":1}`))
-	if err != nil || resp.Error != nil || !jsonEqual(t, resp.Payload, []byte(`{"via":"callback","event":{"a":1}}`)) {
+	if err != nil || resp.Error != nil || !codetest.JSONEqual(t, resp.Payload, []byte(`{"via":"callback","event":{"a":1}}`)) {
 		t.Fatalf("callback: %v %+v %s", err, resp.Error, resp.Payload)
 	}
 	j := start(t, cat, config(t, fx, "callbackError"))

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sluice.dev/runtimes/internal/proctest"
 	"strings"
 	"testing"
 	"time"
+
+	"sluice.dev/runtimes/internal/proctest"
 
 	"sluice.dev/runtimes/catalog"
 )

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"sluice.dev/runtimes/internal/codetest"
 
 	"sluice.dev/runtimes/catalog"
 	"sluice.dev/runtimes/instance"
@@ -59,32 +60,10 @@ func newNode(t testing.TB) *node {
 	}
 	for _, name := range []string{"python", "nodejs", "victim"} {
 		dst := filepath.Join(n.data, "code", name)
-		copyDir(t, filepath.Join("..", "testdata", "hostile", name), dst)
+		codetest.CopyTree(t, filepath.Join("..", "testdata", "hostile", name), dst)
 		n.code[name] = dst
 	}
 	return n
-}
-
-func copyDir(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func newCatalog(t testing.TB) *catalog.Catalog {

@@ -9,11 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sluice.dev/runtimes/internal/proctest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"sluice.dev/runtimes/internal/proctest"
 
 	"sluice.dev/runtimes/instance"
 )
