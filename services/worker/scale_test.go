@@ -305,7 +305,9 @@ func TestTwoWorkersShareMax(t *testing.T) {
 
 func TestDeadWorkersSlotsAreTakenOver(t *testing.T) {
 	c := startCluster(t)
-	a, doomed := c.join(t, "survivor", 0), c.join(t, "doomed", 0)
+	// The doomed worker is alone when the burst comes, so it wins the slots; the survivor joins
+	// while it holds them and can only take over once they expire.
+	doomed := c.join(t, "doomed", 0)
 	v, log := deploySleeper(t, c, "takeover", events.Config{Max: 2, Retries: 5})
 	ids := c.burst(t, v, 16)
 	bustest.Eventually(t, 20*time.Second, func() error {
@@ -314,6 +316,7 @@ func TestDeadWorkersSlotsAreTakenOver(t *testing.T) {
 		}
 		return nil
 	})
+	a := c.join(t, "survivor", 0)
 	// Dies: its connection goes, so it can neither ack, refresh its claims nor beat.
 	doomed.nc.Close()
 	go doomed.stop()
