@@ -215,8 +215,10 @@ func runsOf(t *testing.T, path string) (count map[string]int, overlap int) {
 // function: a burst never runs more than 2 instances in all and each event runs once; then the
 // second worker is killed mid-burst and every event still completes.
 func TestWorkersShareMaxAndSurviveAKill(t *testing.T) {
-	n := newSite(t).start(t, "--isolation", "off")
-	second := serveWorker(t, n, "--isolation", "off")
+	// Each worker's memory budget fits one instance of the function, so reaching its max of 2
+	// takes both workers: the sharing is certain, not a race for the slots.
+	n := newSite(t).start(t, "--isolation", "off", "--memory-budget", "300")
+	second := serveWorker(t, n, "--isolation", "off", "--memory-budget", "300")
 	suffix := "-" + strconv.Itoa(second.cmd.Process.Pid)
 	eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
 		if ids := workerIDs(t, n); len(ids) != 2 {
@@ -226,7 +228,7 @@ func TestWorkersShareMaxAndSurviveAKill(t *testing.T) {
 	})
 
 	log := filepath.Join(t.TempDir(), "runs")
-	deployInline(t, n, "slow", slowPy, "--max", "2", "--retries", "5", "--timeout", "10s", "--env", "LOG="+log)
+	deployInline(t, n, "slow", slowPy, "--max", "2", "--memory", "256", "--retries", "5", "--timeout", "10s", "--env", "LOG="+log)
 
 	nc, err := nats.Connect(n.NATSURL)
 	if err != nil {
