@@ -79,6 +79,19 @@ func beat(t *testing.T, js jetstream.JetStream, b events.WorkerBeat) {
 	}
 }
 
+// waitLag waits until each function's consumer counts the wanted lag.
+func waitLag(t *testing.T, js jetstream.JetStream, want map[string]int) {
+	t.Helper()
+	bustest.Eventually(t, 2*time.Second, func() error {
+		for fn, n := range want {
+			if lag, err := scaler.Lag(context.Background(), js, fn); err != nil || lag != n {
+				return fmt.Errorf("lag of %s = %d (%v), want %d", fn, lag, err, n)
+			}
+		}
+		return nil
+	})
+}
+
 // TestTickFollowsRealLag publishes to a function no worker pulls, so the consumer's lag is real:
 // up at once to max, held through the idle window once drained, then down to min.
 func TestTickFollowsRealLag(t *testing.T) {
@@ -98,6 +111,8 @@ func TestTickFollowsRealLag(t *testing.T) {
 		}
 		return nil
 	})
+	// The server counts a consumer's pending events a moment after the publish is acknowledged.
+	waitLag(t, bus.JS, map[string]int{"busy": 10, "calm": 3})
 	s, err := scaler.New(ctx, scaler.Options{JS: bus.JS, Fns: fns, ID: "s1"})
 	if err != nil {
 		t.Fatal(err)
@@ -165,6 +180,7 @@ func TestTickScalesToZero(t *testing.T) {
 		}
 		return nil
 	})
+	waitLag(t, bus.JS, map[string]int{"f": 2})
 	s, err := scaler.New(ctx, scaler.Options{JS: bus.JS, Fns: fns})
 	if err != nil {
 		t.Fatal(err)
