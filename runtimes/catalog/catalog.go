@@ -253,6 +253,25 @@ func (c *Catalog) Specializable(runtime string, env map[string]string) bool {
 	return true
 }
 
+// Concurrent reports whether runtime's bootstrap serves several invocations of one instance at
+// once, so that a function of it may have a concurrency above 1.
+func (c *Catalog) Concurrent(runtime string) bool {
+	r, ok := c.runtimes[runtime]
+	return ok && r.concurrent
+}
+
+// ConcurrentRuntimes lists, sorted, the runtimes that can serve several invocations of one
+// instance at once.
+func (c *Catalog) ConcurrentRuntimes() []string {
+	var out []string
+	for _, id := range c.ids {
+		if c.runtimes[id].concurrent {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // InlineFile is the file name one-file inline code is stored as for runtime and handler
 // (python main.handler → main.py, nodejs index.handler → index.js); "" when either is invalid.
 func InlineFile(runtime, handler string) string {

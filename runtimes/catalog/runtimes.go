@@ -40,6 +40,9 @@ type spec struct {
 	// runtime's sources with the toolchain of interp, once at New (a cached copy when the same
 	// sources were compiled by the same toolchain before); bootstrap is then unused.
 	compile func(interp, boot string) error
+	// concurrent says the bootstrap serves several invocations at once (AWS_LAMBDA_MAX_CONCURRENCY,
+	// one pending /next per invocation, lines tagged with their invocation; see runtimeapi).
+	concurrent bool
 }
 
 // specs lists the runtimes this worker knows, in the order IDs reports them.
@@ -58,7 +61,8 @@ func specs() []spec {
 			}
 			return []string{"--max-old-space-size=" + strconv.Itoa(max(16, memoryMB*9/10)), boot}
 		},
-		handler: nodeHandler,
+		handler:    nodeHandler,
+		concurrent: true,
 		startOnly: func(k string) bool {
 			switch k {
 			case "NODE_OPTIONS", "NODE_PATH", "NODE_EXTRA_CA_CERTS", "NODE_ICU_DATA", "UV_THREADPOOL_SIZE":

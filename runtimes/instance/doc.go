@@ -9,12 +9,17 @@
 // working directory. It returns once the bootstrap asks for its first invocation and records the
 // init duration.
 //
-// Invoke runs one invocation at a time. The process's stdout and stderr are read line by line
-// (lines longer than MaxLine arrive split) and handed to Config.Logs tagged with the invocation in
-// flight; everything written before the handler answered is delivered before Invoke returns. A
-// handler error leaves the instance usable; a timeout kills the whole process group (ErrTimeout),
-// a process that dies on its own yields ErrCrashed, both with the exit status and the last stderr
-// lines in a *Failure. After either, the instance is finished: Done is closed.
+// Invoke runs up to Config.Concurrency invocations at once (1 by default; above 1 only for
+// runtimes the catalog reports Concurrent, whose process then gets AWS_LAMBDA_MAX_CONCURRENCY).
+// The process's stdout and stderr are read line by line (lines longer than MaxLine arrive split)
+// and handed to Config.Logs tagged with their invocation: with a concurrency of 1, the invocation
+// in flight; above 1, the invocation named by the tag the runtime puts on each line (package
+// runtimeapi), untagged lines belonging to none. Everything written before the handler answered
+// is delivered before Invoke returns. A handler error leaves the instance usable; a timeout kills
+// the whole process group (ErrTimeout), a process that dies on its own yields ErrCrashed, both
+// with the exit status and the last stderr lines in a *Failure; the other invocations of a
+// concurrent instance then fail with ErrCrashed. After either, the instance is finished: Done is
+// closed.
 //
 // Close sends SIGTERM to the group, SIGKILL after a short grace, and returns when the process is
 // reaped, its output drained and every goroutine of the instance has finished.

@@ -16,7 +16,7 @@ func Reserved(key string) bool {
 	switch key {
 	case "AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT", "AWS_LAMBDA_FUNCTION_NAME",
 		"AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_STREAM_NAME",
-		"AWS_LAMBDA_LOG_GROUP_NAME":
+		"AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_MAX_CONCURRENCY":
 		return true
 	}
 	return false
@@ -81,6 +81,10 @@ func functionEnv(vars map[string]string, cfg Config, api, taskRoot string, now t
 	vars["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(mem)
 	vars["AWS_LAMBDA_LOG_GROUP_NAME"] = "/sluice/" + cfg.Function
 	vars["AWS_LAMBDA_LOG_STREAM_NAME"] = now.UTC().Format("2006/01/02") + "/[" + version + "]" + cfg.ID
+	delete(vars, "AWS_LAMBDA_MAX_CONCURRENCY")
+	if cfg.Concurrency > 1 {
+		vars["AWS_LAMBDA_MAX_CONCURRENCY"] = strconv.Itoa(cfg.Concurrency)
+	}
 }
 
 // envList is vars as sorted KEY=VALUE strings.

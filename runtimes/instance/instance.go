@@ -36,7 +36,12 @@ type Config struct {
 	CodeDir  string // the unpacked code package (read-only for the function); the working directory
 	MemoryMB int    // DefaultMemoryMB when zero
 	Timeout  time.Duration
-	Env      map[string]string // the function's own variables; reserved names are refused
+	// Concurrency is how many invocations the instance runs at once (1 when zero). Above 1 the
+	// runtime must serve concurrently (catalog.Concurrent): the process gets
+	// AWS_LAMBDA_MAX_CONCURRENCY and tags the lines it prints with their invocation (see
+	// package runtimeapi).
+	Concurrency int
+	Env         map[string]string // the function's own variables; reserved names are refused
 	// Logs receives every line the process prints (stdout and stderr), tagged with the invocation
 	// in flight. Calls are serialised and lines of one stream arrive in order. It must return
 	// quickly (hand the line on): while it runs, the process's writes may block. It must not call
@@ -90,7 +95,7 @@ func (bare) Release()          {}
 // Line is one line the process printed.
 type Line struct {
 	Time      time.Time
-	RequestID string // the invocation in flight when the line was read; "" between invocations
+	RequestID string // the line's invocation (see Config.Concurrency); "" for none
 	Stream    string // "stdout" or "stderr"
 	Text      string // without the newline; at most MaxLine bytes
 }
@@ -115,7 +120,7 @@ type Response struct {
 }
 
 // Instance is one running function process. Its methods are safe for concurrent use; Invoke
-// runs one invocation at a time.
+// runs up to Config.Concurrency invocations at once.
 type Instance struct {
 	cfg  Config
 	cat  *catalog.Catalog
@@ -129,8 +134,10 @@ type Instance struct {
 
 	logMu   sync.Mutex // serialises logs; guards it
 	logs    func(Line)
-	reqID   atomic.Pointer[string]
-	busy    atomic.Bool
+	reqID   atomic.Pointer[string] // the invocation in flight when the concurrency is 1
+	conc    atomic.Int32           // invocations allowed at once
+	busy    atomic.Int32           // invocations in flight
+	killed  atomic.Pointer[string] // the invocation whose timeout killed the instance
 	closing atomic.Bool
 	initDur time.Duration
 
@@ -160,7 +167,7 @@ func Start(ctx context.Context, cat *catalog.Catalog, cfg Config) (*Instance, er
 			return nil, &Failure{Kind: ErrInit, Err: fmt.Errorf("start %s: %w", cfg.ID, err)}
 		}
 	}
-	api, err := runtimeapi.New(runtimeapi.Options{Function: cfg.Function, Version: cfg.Version})
+	api, err := runtimeapi.New(runtimeapi.Options{Function: cfg.Function, Version: cfg.Version, Concurrency: cfg.Concurrency})
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", cfg.ID, err)
 	}
@@ -201,7 +208,9 @@ func inCode(launch catalog.Command, codeDir string) (catalog.Command, error) {
 }
 
 func newInstance(cat *catalog.Catalog, cfg Config, api *runtimeapi.Server) *Instance {
-	return &Instance{cfg: cfg, cat: cat, logs: cfg.Logs, api: api, exited: make(chan struct{}), done: make(chan struct{})}
+	i := &Instance{cfg: cfg, cat: cat, logs: cfg.Logs, api: api, exited: make(chan struct{}), done: make(chan struct{})}
+	i.conc.Store(int32(max(cfg.Concurrency, 1)))
+	return i
 }
 
 func (i *Instance) logger() *slog.Logger { return i.log.Load() }
@@ -255,6 +264,10 @@ func checkConfig(cat *catalog.Catalog, cfg Config) error {
 	}
 	if err := cat.Validate(cfg.Runtime, cfg.Handler); err != nil {
 		return err
+	}
+	if cfg.Concurrency > 1 && !cat.Concurrent(cfg.Runtime) {
+		return fmt.Errorf("%w: runtime %s serves one invocation at a time: concurrency above 1 needs one of %v",
+			ErrConfig, cfg.Runtime, cat.ConcurrentRuntimes())
 	}
 	fi, err := os.Stat(cfg.CodeDir)
 	if err != nil || !fi.IsDir() {
@@ -379,7 +392,8 @@ func (i *Instance) kill() {
 // with Error set, and the instance stays usable. When req.Deadline or ctx passes first, the
 // whole process group is killed and the error wraps ErrTimeout; when the process dies on its
 // own, ErrCrashed (with its exit status and last stderr lines); after Close, ErrClosed; while
-// another Invoke runs, ErrBusy. After a timeout or crash the instance is finished.
+// Config.Concurrency other Invokes run, ErrBusy. After a timeout or crash the instance is
+// finished, and the other invocations it was running fail with ErrCrashed.
 func (i *Instance) Invoke(ctx context.Context, req Request) (Response, error) {
 	if req.ID == "" {
 		return Response{}, fmt.Errorf("%w: a request needs an id", ErrConfig)
@@ -387,10 +401,17 @@ func (i *Instance) Invoke(ctx context.Context, req Request) (Response, error) {
 	if i.prestart != nil && !i.specialized.Load() {
 		return Response{}, fmt.Errorf("%w: a pre-started instance takes invocations once specialised", ErrConfig)
 	}
-	if !i.busy.CompareAndSwap(false, true) {
-		return Response{}, ErrBusy
+	for {
+		n := i.busy.Load()
+		if n >= i.conc.Load() {
+			return Response{}, ErrBusy
+		}
+		if i.busy.CompareAndSwap(n, n+1) {
+			break
+		}
 	}
-	defer i.busy.Store(false)
+	defer i.busy.Add(-1)
+	sole := i.conc.Load() == 1 // lines are tagged by the one invocation in flight
 	select {
 	case <-i.exited:
 		<-i.done
@@ -409,7 +430,9 @@ func (i *Instance) Invoke(ctx context.Context, req Request) (Response, error) {
 	defer cancel()
 
 	id := req.ID
-	i.reqID.Store(&id)
+	if sole {
+		i.reqID.Store(&id)
+	}
 	start := time.Now()
 	r, err := i.api.Invoke(ictx, &runtimeapi.Invocation{
 		ID: req.ID, Deadline: deadline, Payload: req.Payload, Attributes: req.Attributes,
@@ -419,16 +442,21 @@ func (i *Instance) Invoke(ctx context.Context, req Request) (Response, error) {
 	if err == nil {
 		i.out[0].drain()
 		i.out[1].drain()
-		i.reqID.Store(nil)
+		if sole {
+			i.reqID.Store(nil)
+		}
 		resp.Payload, resp.Error = r.Payload, convertError(r.Error)
 		return resp, nil
 	}
-	defer i.reqID.Store(nil)
+	if sole {
+		defer i.reqID.Store(nil)
+	}
 	if errors.Is(err, runtimeapi.ErrClosed) {
 		<-i.done
 		return resp, i.deadError()
 	}
 	if ictx.Err() != nil {
+		i.killed.CompareAndSwap(nil, &id)
 		i.kill()
 		<-i.done
 		cause := ctx.Err() // the caller's own cancellation, when that was first
@@ -450,8 +478,15 @@ func (i *Instance) deadError() error {
 	if i.jail.Usage().OOMKilled {
 		kind = ErrOOM
 	}
-	return &Failure{Kind: kind, Exit: i.exitStatus(), Stderr: i.tail.get()}
+	var cause error
+	if id := i.killed.Load(); id != nil {
+		cause = fmt.Errorf("invocation %s, running on the same instance, timed out and the instance was killed", *id)
+	}
+	return &Failure{Kind: kind, Exit: i.exitStatus(), Stderr: i.tail.get(), Err: cause}
 }
+
+// Running is how many invocations the instance is running.
+func (i *Instance) Running() int { return int(i.busy.Load()) }
 
 // Usage is what the instance's sandbox measured since the last ResetPeak (since the start for a
 // new instance): its peak memory, and whether the memory limit killed it. Reading it costs a few

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	"sluice.dev/runtimes/internal/codetest"
@@ -54,5 +57,71 @@ func TestNodeESModule(t *testing.T) {
 	}
 	if err := json.Unmarshal(resp.Payload, &got); err != nil || !got.ESM || got.ID != req.ID || got.Event != "hi" {
 		t.Fatalf("esm = %s (%v)", resp.Payload, err)
+	}
+}
+
+// One Node.js instance with concurrency 4 runs four invocations at once (each handler waits
+// until all four have arrived), and every line each prints, whole or in pieces, from awaits and
+// timers, on stdout or stderr, is attributed to its own invocation.
+func TestNodeConcurrentInvocationsKeepTheirLines(t *testing.T) {
+	cat := newCatalog(t)
+	var got logs
+	cfg := config(t, suite[1], "chatty")
+	cfg.Concurrency, cfg.Logs = 4, got.add
+	i := start(t, cat, cfg)
+	const together, lines = 4, 30
+	reqs := make([]Request, together)
+	var wg sync.WaitGroup
+	errs := make([]error, together)
+	for k := range reqs {
+		reqs[k] = request(fmt.Sprintf(`{"tag":"inv%d","together":%d,"lines":%d}`, k, together, lines))
+		wg.Go(func() {
+			resp, err := i.Invoke(context.Background(), reqs[k])
+			if err == nil && (resp.Error != nil || string(resp.Payload) != fmt.Sprintf(`"inv%d"`, k)) {
+				err = fmt.Errorf("answer %s %+v", resp.Payload, resp.Error)
+			}
+			errs[k] = err
+		})
+	}
+	wg.Wait()
+	for k, err := range errs {
+		if err != nil {
+			t.Fatalf("invocation %d: %v", k, err)
+		}
+	}
+	byID := map[string][]string{}
+	for _, l := range got.get() {
+		byID[l.RequestID] = append(byID[l.RequestID], l.Text)
+	}
+	for k, req := range reqs {
+		tag := fmt.Sprintf("inv%d", k)
+		seen := map[string]bool{}
+		for _, text := range byID[req.ID] {
+			if !strings.HasPrefix(text, tag+" ") {
+				t.Fatalf("invocation %s got the line %q", tag, text)
+			}
+			seen[text] = true
+		}
+		for n := range lines {
+			if !seen[fmt.Sprintf("%s %d", tag, n)] {
+				t.Fatalf("invocation %s lacks line %d; it has %q", tag, n, byID[req.ID])
+			}
+		}
+		if !seen[tag+" last without a newline"] {
+			t.Fatalf("invocation %s lacks its partial last line; it has %q", tag, byID[req.ID])
+		}
+	}
+	if len(byID[""]) > 0 {
+		t.Fatalf("lines attributed to no invocation: %q", byID[""])
+	}
+}
+
+func TestConcurrencyNeedsAConcurrentRuntime(t *testing.T) {
+	cat := newCatalog(t)
+	cfg := config(t, suite[0], "echo")
+	cfg.Concurrency = 2
+	_, err := Start(context.Background(), cat, cfg)
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "nodejs") {
+		t.Fatalf("start python with concurrency 2: %v, want ErrConfig naming nodejs", err)
 	}
 }

@@ -3,7 +3,9 @@ package instance
 import (
 	"bytes"
 	"errors"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -160,19 +162,40 @@ func (t *tail) get() []string {
 	return append(append([]string(nil), t.lines[t.next:]...), t.lines[:t.next]...)
 }
 
-// deliver tags a line with the invocation in flight and hands it to Config.Logs. Calls are
+// deliver tags a line with its invocation and hands it to Config.Logs: with a concurrency of 1,
+// the invocation in flight; above, the one the runtime's tag names (see untag). Calls are
 // serialised, so Logs never runs concurrently with itself.
 func (i *Instance) deliver(stream, text string) {
+	var id string
+	if i.conc.Load() > 1 {
+		id, text = untag(text)
+	} else if p := i.reqID.Load(); p != nil {
+		id = *p
+	}
 	if stream == "stderr" {
 		i.tail.add(text)
-	}
-	var id string
-	if p := i.reqID.Load(); p != nil {
-		id = *p
 	}
 	i.logMu.Lock()
 	if i.logs != nil {
 		i.logs(Line{Time: time.Now(), RequestID: id, Stream: stream, Text: text})
 	}
 	i.logMu.Unlock()
+}
+
+// untag splits a line a concurrent runtime printed into its invocation id and text: a tagged
+// line starts with 0x1e, the invocation's wire id and 0x1f (package runtimeapi). An untagged
+// line, or one whose tag does not parse, belongs to no invocation.
+func untag(line string) (id, text string) {
+	if len(line) == 0 || line[0] != 0x1e {
+		return "", line
+	}
+	end := strings.IndexByte(line, 0x1f)
+	if end < 0 || end > 1024 {
+		return "", line
+	}
+	id, err := url.PathUnescape(line[1:end])
+	if err != nil {
+		return "", line
+	}
+	return id, line[end+1:]
 }

@@ -159,6 +159,7 @@ func (i *Instance) Specialize(ctx context.Context, cfg Config) error {
 
 	prestartID := i.cfg.ID
 	i.cfg = cfg
+	i.conc.Store(int32(max(cfg.Concurrency, 1)))
 	i.setLogger(cfg.Logger, "function", cfg.Function, "version", cfg.Version, "instance", cfg.ID, "prestarted", prestartID)
 	i.logMu.Lock()
 	i.logs = cfg.Logs
@@ -166,7 +167,7 @@ func (i *Instance) Specialize(ctx context.Context, cfg Config) error {
 
 	err := i.api.Specialize(ctx, &runtimeapi.Specialization{
 		Handler: cfg.Handler, TaskRoot: i.prestart.taskRoot, Env: vars,
-		FunctionName: cfg.Function, FunctionVersion: cfg.Version, MemoryMB: mem,
+		FunctionName: cfg.Function, FunctionVersion: cfg.Version, MemoryMB: mem, Concurrency: cfg.Concurrency,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("%w: %w", ErrInit, err))

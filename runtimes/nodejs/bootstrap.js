@@ -8,6 +8,13 @@
 // Started without _HANDLER, the process is a pre-started generic one: it asks the Runtime API's
 // GET /sluice/specialize and waits there until a function is assigned, then takes on the
 // environment and task root it is given and goes on as above.
+//
+// With AWS_LAMBDA_MAX_CONCURRENCY=N above 1 it serves N invocations at once: N loops, each on its
+// own connection, each waiting on /next and running the handler. Every line written to stdout or
+// stderr within an invocation (console.log, process.stdout.write, from any callback or promise
+// the invocation started: AsyncLocalStorage follows them) is buffered per invocation until whole
+// and written with the invocation's tag, RS wire-id US, so that the host attributes it to that
+// invocation and lines of concurrent invocations never mix.
 'use strict';
 
 const net = require('net');
@@ -223,7 +230,53 @@ function flushed() {
   return waits.length ? Promise.all(waits) : null;
 }
 
-let inflight = null; // id of the invocation being handled and not yet answered
+const inflight = new Set(); // ids of the invocations being handled and not yet answered
+
+// lines, when the instance serves invocations concurrently, is the AsyncLocalStorage whose store
+// is the current invocation's {tag, pending: [stdout, stderr]}; null otherwise.
+let lines = null;
+
+// tagLines makes every write to stdout and stderr made within an invocation go out as whole
+// lines, each starting with the invocation's tag; a partial line waits in the invocation's store
+// for the rest (or for endLines).
+function tagLines() {
+  const { AsyncLocalStorage } = require('async_hooks');
+  lines = new AsyncLocalStorage();
+  [process.stdout, process.stderr].forEach((stream, n) => {
+    const write = stream.write.bind(stream);
+    stream.write = (chunk, encoding, cb) => {
+      const inv = lines.getStore();
+      if (!inv) return write(chunk, encoding, cb);
+      if (typeof encoding === 'function') {
+        cb = encoding;
+        encoding = undefined;
+      }
+      const piece = typeof chunk === 'string'
+        ? (encoding && encoding !== 'utf8' && encoding !== 'utf-8' ? Buffer.from(chunk, encoding).toString('utf8') : chunk)
+        : Buffer.from(chunk).toString('utf8');
+      const text = inv.pending[n] + piece;
+      const cut = text.lastIndexOf('\n');
+      if (cut < 0) {
+        inv.pending[n] = text;
+        if (cb) process.nextTick(cb);
+        return true;
+      }
+      inv.pending[n] = text.slice(cut + 1);
+      return write(inv.tag + text.slice(0, cut).split('\n').join('\n' + inv.tag) + '\n', cb);
+    };
+  });
+}
+
+// endLines writes out the partial lines an invocation left.
+function endLines(inv) {
+  [process.stdout, process.stderr].forEach((stream, n) => {
+    if (inv.pending[n]) {
+      const rest = inv.pending[n];
+      inv.pending[n] = '';
+      lines.exit(() => stream.write(inv.tag + rest + '\n'));
+    }
+  });
+}
 
 function makeContext(id, headers) {
   const deadline = Number(headers['lambda-runtime-deadline-ms'] || 0);
@@ -257,9 +310,15 @@ function run(handler, event, context) {
 }
 
 // invoke runs the handler on one invocation and returns the answer to post: [path, body, headers].
-async function invoke(handler, res) {
+function invoke(handler, res) {
+  if (!lines) return invokeOne(handler, res, null);
+  const inv = { tag: '\x1e' + res.headers['lambda-runtime-aws-request-id'] + '\x1f', pending: ['', ''] };
+  return lines.run(inv, () => invokeOne(handler, res, inv));
+}
+
+async function invokeOne(handler, res, inv) {
   const id = res.headers['lambda-runtime-aws-request-id'];
-  inflight = id;
+  inflight.add(id);
   let out;
   try {
     const raw = res.body.toString('utf8');
@@ -276,25 +335,33 @@ async function invoke(handler, res) {
   } catch (err) {
     const record = errorRecord(err);
     report(record);
-    inflight = null;
+    inflight.delete(id);
+    if (inv) endLines(inv);
     await flushed();
     return errorAnswer(`/invocation/${id}/error`, record);
   }
-  inflight = null;
+  inflight.delete(id);
+  if (inv) endLines(inv);
   const pending = flushed();
   if (pending) await pending;
   return [`/invocation/${id}/response`, out, { 'Content-Type': 'application/json' }];
 }
 
-// An exception nobody catches ends the instance, after failing the invocation in flight.
+// An exception nobody catches ends the instance, after failing the invocations in flight.
 async function die(err, type) {
   const record = errorRecord(err, type);
   report(record);
-  const id = inflight;
-  inflight = null;
+  const ids = [...inflight];
+  inflight.clear();
   try {
     await flushed();
-    if (id) await postError(`/invocation/${id}/error`, record);
+    if (ids.length === 1 && !lines) {
+      await postError(`/invocation/${ids[0]}/error`, record);
+    } else if (ids.length > 0) {
+      // The loops' connections wait on /next: answer on a connection of its own.
+      const rc = new RuntimeClient(process.env.AWS_LAMBDA_RUNTIME_API || '');
+      await Promise.all(ids.map((id) => rc.call(...errorAnswer(`/invocation/${id}/error`, record))));
+    }
   } finally {
     process.exit(129);
   }
@@ -333,10 +400,21 @@ async function main() {
     await postError('/init/error', record).catch(() => {});
     process.exit(1);
   }
-  let res = await call('GET', '/invocation/next');
+  const n = Math.max(1, Math.floor(Number(process.env.AWS_LAMBDA_MAX_CONCURRENCY) || 1));
+  if (n === 1) return serve(handler, client);
+  tagLines();
+  const loops = [serve(handler, client)];
+  for (let k = 1; k < n; k++) loops.push(serve(handler, new RuntimeClient(process.env.AWS_LAMBDA_RUNTIME_API || '')));
+  return Promise.all(loops);
+}
+
+// serve is one invocation loop on its own connection: ask for an invocation, run it, post its
+// answer together with the next ask.
+async function serve(handler, rc) {
+  let res = await rc.call('GET', '/invocation/next');
   for (;;) {
     if (res.status !== 200) throw new Error(`runtime api /next answered ${res.status}: ${res.body}`);
-    res = await client.answerThenNext(await invoke(handler, res));
+    res = await rc.answerThenNext(await invoke(handler, res));
   }
 }
 

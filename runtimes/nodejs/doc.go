@@ -7,4 +7,7 @@
 // and cloudevent. Thrown errors and rejected promises go to /error; load failures go to
 // /init/error and end the process; an uncaught exception fails the invocation in flight and ends
 // the process.
+// With AWS_LAMBDA_MAX_CONCURRENCY=N it serves N invocations at once, one /next per loop, and
+// tags every line an invocation prints with its id (AsyncLocalStorage follows the invocation
+// through awaits and timers), as package runtimeapi describes.
 package nodejs

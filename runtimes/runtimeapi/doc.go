@@ -75,11 +75,21 @@
 // on a /next must not open another one (the bootstraps never do; the instance's process ending
 // closes everything).
 //
+// # Concurrency
+//
+// An instance of a function whose concurrency is N > 1 gets AWS_LAMBDA_MAX_CONCURRENCY=N in its
+// environment (as Lambda's multi-concurrency runtimes do) and keeps up to N requests to /next
+// pending, each on its own connection (answers on one connection come in order, so a /next
+// waits alone on its connection). Every line it prints while serving an invocation starts
+// with the tag RS id US (the bytes 0x1e, the invocation's wire id, 0x1f) and is written whole, so
+// that the host attributes each line to its own invocation (package instance strips the tag).
+// Lines without the tag belong to no invocation in particular.
+//
 // # Contract
 //
-// Invoke hands in one invocation at a time (ErrBusy otherwise) and returns its result, the
-// context's error when ctx ends first (a late answer for that id is then refused with 400), or
-// ErrClosed once Close was called. Ready is closed on the first /next; InitError delivers at most
-// one init error. Close unblocks everything, stops serving and waits for the serving goroutine.
-// All methods are safe for concurrent use.
+// Invoke hands in at most Options.Concurrency invocations at once (ErrBusy beyond), each to a
+// pending /next, and returns its result, the context's error when ctx ends first (a late answer
+// for that id is then refused with 400), or ErrClosed once Close was called. Ready is closed on
+// the first /next; InitError delivers at most one init error. Close unblocks everything, stops
+// serving and waits for the serving goroutine. All methods are safe for concurrent use.
 package runtimeapi

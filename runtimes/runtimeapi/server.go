@@ -17,7 +17,7 @@ const MaxResponse = 6 << 20
 // Errors returned by Invoke and New.
 var (
 	ErrClosed = errors.New("runtime api closed")
-	ErrBusy   = errors.New("an invocation is already in flight")
+	ErrBusy   = errors.New("as many invocations as the instance's concurrency are in flight")
 )
 
 const (
@@ -35,6 +35,9 @@ type Options struct {
 	// Listener, when set, is served instead of a new 127.0.0.1:0 TCP listener (a Unix socket, a
 	// listener opened inside another network namespace). The Server closes it on Close.
 	Listener net.Listener
+	// Concurrency is how many invocations may be in flight at once, each handed to its own
+	// pending /next (a runtime serving N at once keeps N connections asking); 1 when zero.
+	Concurrency int
 }
 
 // Invocation is what Invoke hands to the function.
@@ -64,23 +67,20 @@ type Result struct {
 	Error   *FunctionError
 }
 
-type result struct {
-	id string
-	Result
-}
-
 // Server serves the Runtime API for one instance.
 type Server struct {
 	ln   net.Listener
 	arn  atomic.Pointer[string] // the invoked function ARN; set again by Specialize
 	next chan *Invocation
 	spec chan []byte // a specialization's JSON body, handed to /sluice/specialize
-	res  chan result // buffered 1; sent to under mu only
+	conc int         // invocations allowed in flight at once
 
-	mu          sync.Mutex
-	inflight    string // id of the invocation handed in and not yet answered or abandoned
-	started     bool   // an invocation has been handed in; /init/error is refused after
-	specialized bool   // Specialize was called
+	mu sync.Mutex
+	// inflight holds, per wire id of an invocation handed in and not yet answered or abandoned,
+	// the channel (buffered 1, sent to under mu only) its answer goes to.
+	inflight    map[string]chan Result
+	started     bool // an invocation has been handed in; /init/error is refused after
+	specialized bool // Specialize was called
 
 	ready       chan struct{}
 	readyOnce   sync.Once
@@ -105,15 +105,16 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s := &Server{
-		ln:      ln,
-		next:    make(chan *Invocation),
-		spec:    make(chan []byte),
-		waiting: make(chan struct{}),
-		res:     make(chan result, 1),
-		ready:   make(chan struct{}),
-		initErr: make(chan *FunctionError, 1),
-		closed:  make(chan struct{}),
-		conns:   map[net.Conn]struct{}{},
+		ln:       ln,
+		next:     make(chan *Invocation),
+		spec:     make(chan []byte),
+		waiting:  make(chan struct{}),
+		conc:     max(opts.Concurrency, 1),
+		inflight: map[string]chan Result{},
+		ready:    make(chan struct{}),
+		initErr:  make(chan *FunctionError, 1),
+		closed:   make(chan struct{}),
+		conns:    map[net.Conn]struct{}{},
 	}
 	s.setARN(opts.Function, opts.Version)
 	s.wg.Add(1)
@@ -130,20 +131,26 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 // InitError delivers the error the bootstrap posted to /init/error, at most once.
 func (s *Server) InitError() <-chan *FunctionError { return s.initErr }
 
-// Invoke hands inv to the bootstrap's /next and waits for its answer. It returns ctx's error if
-// ctx ends first (the invocation is abandoned: a late answer is refused), ErrClosed after Close,
-// ErrBusy if another invocation is in flight.
+// Invoke hands inv to a pending /next of the bootstrap and waits for its answer. It returns
+// ctx's error if ctx ends first (the invocation is abandoned: a late answer is refused),
+// ErrClosed after Close, ErrBusy when Options.Concurrency invocations are in flight already. An
+// id already in flight is refused too.
 func (s *Server) Invoke(ctx context.Context, inv *Invocation) (Result, error) {
 	if inv.ID == "" {
 		return Result{}, errors.New("invocation without an id")
 	}
 	id := WireID(inv.ID)
+	res := make(chan Result, 1)
 	s.mu.Lock()
-	if s.inflight != "" {
+	if _, dup := s.inflight[id]; dup {
+		s.mu.Unlock()
+		return Result{}, fmt.Errorf("invocation %s is already in flight", inv.ID)
+	}
+	if len(s.inflight) >= s.conc {
 		s.mu.Unlock()
 		return Result{}, ErrBusy
 	}
-	s.inflight, s.started = id, true
+	s.inflight[id], s.started = res, true
 	s.mu.Unlock()
 
 	select {
@@ -155,27 +162,20 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation) (Result, error) {
 		s.abandon(id)
 		return Result{}, ErrClosed
 	}
-	for {
-		select {
-		case r := <-s.res:
-			if r.id != id {
-				continue // an answer to an abandoned invocation; cannot happen, but never mix them up
-			}
-			return r.Result, nil
-		case <-ctx.Done():
-			s.abandon(id)
-			return Result{}, ctx.Err()
-		case <-s.closed:
-			select { // an answer posted just before the process went away still counts
-			case r := <-s.res:
-				if r.id == id {
-					return r.Result, nil
-				}
-			default:
-			}
-			s.abandon(id)
-			return Result{}, ErrClosed
+	select {
+	case r := <-res:
+		return r, nil
+	case <-ctx.Done():
+		s.abandon(id)
+		return Result{}, ctx.Err()
+	case <-s.closed:
+		select { // an answer posted just before the process went away still counts
+		case r := <-res:
+			return r, nil
+		default:
 		}
+		s.abandon(id)
+		return Result{}, ErrClosed
 	}
 }
 
@@ -185,16 +185,10 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation) (Result, error) {
 // id (a CloudEvent id may hold slashes or spaces) round-trips.
 func WireID(id string) string { return url.PathEscape(id) }
 
-// abandon forgets the in-flight invocation id and any answer already queued for it.
+// abandon forgets an invocation in flight; a late answer for it is refused.
 func (s *Server) abandon(id string) {
 	s.mu.Lock()
-	if s.inflight == id {
-		s.inflight = ""
-	}
-	select {
-	case <-s.res:
-	default:
-	}
+	delete(s.inflight, id)
 	s.mu.Unlock()
 }
 
@@ -202,11 +196,12 @@ func (s *Server) abandon(id string) {
 func (s *Server) complete(id string, r Result) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if id == "" || s.inflight != id {
+	res, ok := s.inflight[id]
+	if !ok {
 		return false
 	}
-	s.inflight = ""
-	s.res <- result{id: id, Result: r} // never blocks: one answer per handed-in invocation
+	delete(s.inflight, id)
+	res <- r // never blocks: one answer per handed-in invocation
 	return true
 }
 

@@ -345,3 +345,43 @@ func TestSpecializeUnblocksOnClose(t *testing.T) {
 		t.Fatalf("Specialize after Close = %v", err)
 	}
 }
+
+// With Concurrency 3, three invocations are handed to three pending /next requests, each on its
+// own connection, and each answer reaches its own caller whatever the order; a fourth is refused.
+func TestConcurrentInvocations(t *testing.T) {
+	s, err := New(Options{Function: "echo", Version: 1, Concurrency: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ids := []string{"a", "b", "c"}
+	answers := map[string]<-chan answer{}
+	for _, id := range ids {
+		answers[id] = invokeAsync(context.Background(), s, &Invocation{ID: id, Deadline: time.Now().Add(time.Minute), Payload: []byte(`"` + id + `"`)})
+	}
+	got := map[string]string{} // id → payload, as three separate runtimes' loops see them
+	for range ids {
+		c := &client{t: t, base: "http://" + s.Addr() + prefix, hc: &http.Client{Transport: &http.Transport{}}}
+		resp, body := c.do("GET", "/invocation/next", nil)
+		got[resp.Header.Get("Lambda-Runtime-Aws-Request-Id")] = string(body)
+	}
+	for _, id := range ids {
+		if got[id] != `"`+id+`"` {
+			t.Fatalf("next handed %q for %s; all: %v", got[id], id, got)
+		}
+	}
+	if _, err := s.Invoke(context.Background(), &Invocation{ID: "d"}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("fourth invoke err = %v, want ErrBusy", err)
+	}
+	c := &client{t: t, base: "http://" + s.Addr() + prefix, hc: &http.Client{}}
+	for _, id := range []string{"c", "a", "b"} { // answered out of order
+		if resp, _ := c.do("POST", "/invocation/"+id+"/response", []byte(`"done `+id+`"`)); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("response %s = %d", id, resp.StatusCode)
+		}
+	}
+	for _, id := range ids {
+		if a := wait(t, answers[id]); a.err != nil || string(a.r.Payload) != `"done `+id+`"` {
+			t.Fatalf("invoke %s = %+v %v", id, a.r, a.err)
+		}
+	}
+}

@@ -18,6 +18,10 @@ type Specialization struct {
 	FunctionName    string            `json:"functionName"`
 	FunctionVersion int               `json:"functionVersion"`
 	MemoryMB        int               `json:"memoryMB"`
+	// Concurrency is how many invocations the function's instances serve at once; Specialize
+	// lets that many be in flight (Options.Concurrency). Its env carries
+	// AWS_LAMBDA_MAX_CONCURRENCY when above 1.
+	Concurrency int `json:"concurrency,omitempty"`
 }
 
 // ErrSpecialized is returned by Specialize when a specialization was already handed in.
@@ -42,6 +46,7 @@ func (s *Server) Specialize(ctx context.Context, sp *Specialization) error {
 		return ErrSpecialized
 	}
 	s.specialized = true
+	s.conc = max(sp.Concurrency, 1)
 	s.mu.Unlock()
 	s.setARN(sp.FunctionName, sp.FunctionVersion)
 	select {

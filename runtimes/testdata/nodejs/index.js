@@ -55,3 +55,25 @@ exports.uncaught = async () => {
   }, 1);
   await new Promise(() => {});
 };
+
+// Concurrent invocations: each waits until event.together invocations of the instance have
+// arrived (so it only returns when they overlap), printing numbered lines between awaits, some
+// in pieces and from timers, each tagged with its own event.tag.
+let arrived = 0;
+exports.chatty = async (event) => {
+  arrived++;
+  for (let n = 0; n < event.lines; n++) {
+    if (n % 3 === 0) {
+      process.stdout.write(`${event.tag} `);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      process.stdout.write(`${n}\n`);
+    } else if (n % 3 === 1) {
+      await new Promise((resolve) => setTimeout(() => { console.log(`${event.tag} ${n}`); resolve(); }, 1));
+    } else {
+      console.error(`${event.tag} ${n}`);
+    }
+    while (n === 0 && arrived < event.together) await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  process.stdout.write(`${event.tag} last without a newline`);
+  return event.tag;
+};
