@@ -27,6 +27,14 @@ type Checker interface {
 	Check(runtime string) error
 }
 
+// Concurrent is what the registry asks of a runtime catalog that knows which runtimes serve
+// several invocations of one instance at once: a concurrency above 1 for any other runtime is
+// refused, naming those that can.
+type Concurrent interface {
+	Concurrent(runtime string) bool
+	ConcurrentRuntimes() []string
+}
+
 // ErrBuild marks code that does not build; the error carries the toolchain's output.
 var ErrBuild = errors.New("build failed")
 

@@ -157,6 +157,10 @@ func (r *Registry) DeployFrom(ctx context.Context, name string, cfg events.Confi
 			return events.Version{}, fmt.Errorf("deploy %s: %w: %w", name, ErrInvalid, err)
 		}
 	}
+	if c, ok := r.rt.(Concurrent); ok && cfg.Concurrency > 1 && !c.Concurrent(cfg.Runtime) {
+		return events.Version{}, fmt.Errorf("deploy %s: %w: runtime %s serves one invocation per instance at a time: concurrency %d needs one of %s",
+			name, ErrInvalid, cfg.Runtime, cfg.Concurrency, strings.Join(c.ConcurrentRuntimes(), ", "))
+	}
 	ref, err := r.codeInfo(ctx, code.SHA256)
 	if err != nil {
 		return events.Version{}, fmt.Errorf("deploy %s: %w", name, err)

@@ -141,6 +141,7 @@ func TestDeployInvalid(t *testing.T) {
 		"max":           {"f", mod(func(c *events.Config) { c.Max = 1001 }), "max 1001"},
 		"negative min":  {"f", mod(func(c *events.Config) { c.Min = -1 }), "min -1"},
 		"concurrency":   {"f", mod(func(c *events.Config) { c.Concurrency = 1001 }), "concurrency 1001"},
+		"concurrent":    {"f", mod(func(c *events.Config) { c.Concurrency = 4 }), "python serves one invocation per instance at a time: concurrency 4 needs one of nodejs"},
 		"retries":       {"f", mod(func(c *events.Config) { c.Retries = -1 }), "retries -1"},
 		"env name":      {"f", mod(func(c *events.Config) { c.Env = map[string]string{"A-B": "x"} }), `"A-B"`},
 	}
