@@ -40,7 +40,9 @@ type UpOptions struct {
 // ServeOptions configure one role against an existing bus.
 type ServeOptions struct {
 	Role      string
-	NATSURL   string
+	NATSURL   string   // one or more comma-separated server URLs
+	NATSAuth  NATSAuth // token, creds or NKey file, TLS files
+	Replicas  int      // replicas of every stream, bucket and object store (1 or more)
 	DataDir   string
 	Listen    string
 	Token     string

@@ -85,9 +85,10 @@ func (a *app) serveCmd() *cobra.Command {
 	var (
 		o  ServeOptions
 		s3 s3Flags
+		nf natsFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "serve ROLE --nats URL [--data DIR] [--listen ADDR] [--token T]",
+		Use:   "serve ROLE --nats URL[,URL...] [--replicas N] [--data DIR] [--listen ADDR] [--token T]",
 		Short: "Run one role (gateway, worker, scaler, adapters) against an existing bus",
 		Long: `Serve runs one role of sluice against a NATS JetStream bus until interrupted, for
 deployments over several machines. The bus URL (with credentials) is what 'sluice up' prints
@@ -98,9 +99,18 @@ Roles:
   worker     runs function instances
   scaler     turns queue lag into desired instances
   adapters   runs the triggers (cron schedules, buckets, queues); several may run at once,
-             every event is still published once`,
+             every event is still published once
+
+Any number of each role may run. On a NATS cluster, list its servers in --nats and give
+every role the same --replicas 3. Besides a user and password in the URL, the bus may take
+--nats-token, --nats-creds or --nats-nkey, and TLS with --nats-ca (and --nats-cert and
+--nats-key for servers that verify clients); each flag defaults to its SLUICE_NATS_*
+variable. A role waits and retries while no server answers, reconnects forever when the
+connection is lost, and stops at once with an error when the bus refuses its credentials.`,
 		Example: `  sluice serve worker --nats "$SLUICE_NATS_URL"
-  sluice serve gateway --nats "$SLUICE_NATS_URL" --listen 0.0.0.0:8080 --token "$SLUICE_TOKEN"`,
+  sluice serve gateway --nats "$SLUICE_NATS_URL" --listen 0.0.0.0:8080 --token "$SLUICE_TOKEN"
+  sluice serve scaler --nats nats://n1:4222,nats://n2:4222,nats://n3:4222 --replicas 3 \
+      --nats-creds /etc/sluice/sluice.creds --nats-ca /etc/sluice/nats-ca.pem`,
 		Args: exactArgs("ROLE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Role = args[0]
@@ -123,11 +133,15 @@ Roles:
 			if o.S3, err = a.s3Options(s3); err != nil {
 				return err
 			}
+			if o.NATSAuth, o.Replicas, err = a.natsOptions(nf); err != nil {
+				return err
+			}
 			o.Logger = a.logger()
 			return a.roles.Serve(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&o.NATSURL, "nats", "", "NATS URL of the bus, with credentials (default $SLUICE_NATS_URL)")
+	cmd.Flags().StringVar(&o.NATSURL, "nats", "", "NATS URL of the bus, or several comma-separated (the servers of a cluster), user and password in the URL allowed (default $SLUICE_NATS_URL)")
+	addNATSFlags(cmd, &nf)
 	cmd.Flags().StringVar(&o.DataDir, "data", "", "data folder for caches (default $XDG_DATA_HOME/sluice, else ~/.local/share/sluice)")
 	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address to serve on (gateway)")
 	cmd.Flags().StringVar(&o.Token, "token", "", "API token the gateway requires (default $SLUICE_TOKEN)")

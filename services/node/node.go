@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"sluice.dev/services/bus"
 	"sluice.dev/services/codeurl"
 )
 
@@ -39,8 +40,10 @@ type UpOptions struct {
 
 // ServeOptions configure one role against an existing bus.
 type ServeOptions struct {
-	Role      string // gateway, worker or scaler
-	NATSURL   string
+	Role      string   // gateway, worker, scaler or adapters
+	NATSURL   string   // one or more comma-separated server URLs, credentials in the URL allowed
+	NATSAuth  bus.Auth // token, creds or NKey file, TLS files
+	Replicas  int      // replicas of every stream, bucket and object store; 0: 1 (3 on a cluster)
 	DataDir   string
 	Listen    string
 	Token     string

@@ -87,8 +87,13 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if o.NATSURL == "" {
 		return errors.New("serve: no bus: pass --nats URL (sluice up prints SLUICE_NATS_URL)")
 	}
+	auth, err := o.NATSAuth.Options()
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	ro := runOptions{natsURL: o.NATSURL, token: o.Token, dataDir: o.DataDir, logger: o.Logger, ready: o.Ready,
-		isolation: o.Isolation, network: o.Network, s3: o.S3, memoryBudgetMB: o.MemoryBudgetMB}
+		isolation: o.Isolation, network: o.Network, s3: o.S3, memoryBudgetMB: o.MemoryBudgetMB,
+		connect: auth, bus: events.BusOptions{Replicas: o.Replicas}}
 	switch o.Role {
 	case "gateway":
 		if o.Token == "" {
@@ -124,10 +129,11 @@ type runOptions struct {
 	roles                   []string
 	logger                  *slog.Logger
 	ready                   func(Endpoints)
-	connect                 []nats.Option  // extra bus connection options
-	isolation, network      string         // the worker's sandbox settings
-	memoryBudgetMB          int            // the worker's memory budget; 0: its default
-	s3                      codeurl.Config // object storage for code URLs (API role)
+	connect                 []nats.Option     // extra bus connection options
+	bus                     events.BusOptions // streams and buckets: replicas
+	isolation, network      string            // the worker's sandbox settings
+	memoryBudgetMB          int               // the worker's memory budget; 0: its default
+	s3                      codeurl.Config    // object storage for code URLs (API role)
 }
 
 func (o runOptions) has(role string) bool {
@@ -142,7 +148,7 @@ func (o runOptions) has(role string) bool {
 // run wires the roles on one bus connection and stops them in order when ctx ends.
 func run(ctx context.Context, o runOptions) (err error) {
 	log := o.logger
-	conn, err := bus.Connect(ctx, o.natsURL, "sluice-"+o.roles[0], events.BusOptions{}, log, o.connect...)
+	conn, err := bus.Connect(ctx, o.natsURL, "sluice-"+o.roles[0], o.bus, log, o.connect...)
 	if err != nil {
 		if o.listener != nil {
 			o.listener.Close()

@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"sluice.dev/services/bus"
 	"sluice.dev/services/cli"
 	"sluice.dev/services/codeurl"
 	"sluice.dev/services/node"
@@ -32,6 +33,7 @@ func (roles) Up(ctx context.Context, o cli.UpOptions) error {
 func (roles) Serve(ctx context.Context, o cli.ServeOptions) error {
 	return node.Serve(ctx, node.ServeOptions{
 		Role: o.Role, NATSURL: o.NATSURL, DataDir: o.DataDir, Listen: o.Listen, Token: o.Token, Logger: o.Logger,
+		NATSAuth: bus.Auth(o.NATSAuth), Replicas: o.Replicas,
 		Isolation: o.Isolation, Network: o.Network, S3: s3(o.S3), MemoryBudgetMB: o.MemoryBudgetMB,
 	})
 }
