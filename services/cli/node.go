@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 
 	"github.com/spf13/cobra"
 
@@ -28,7 +29,8 @@ func (a *app) upCmd() *cobra.Command {
 		Long: `Up runs everything in one process around an embedded NATS JetStream server until
 interrupted. When it serves, it prints SLUICE_URL, SLUICE_TOKEN and SLUICE_NATS_URL lines
 (env-file form) and writes them to the config file, mode 0600, so that the other commands
-find the node. More roles can join the same bus with
+find the node. On stderr it prints the web console's address with the token in its fragment
+(console: http://127.0.0.1:8080/#token=...). More roles can join the same bus with
   sluice serve worker --nats "$SLUICE_NATS_URL"
 
 The data folder keeps functions, pending events, logs and credentials across restarts.
@@ -63,6 +65,8 @@ SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS).`
 					{Key: clientconfig.EnvNATSURL, Value: e.NATSURL},
 				}
 				fmt.Fprint(a.stdout, clientconfig.Format(lines))
+				// The token rides in the fragment, which the browser never sends to the server.
+				fmt.Fprintf(a.stderr, "console: %s/#token=%s\n", e.URL, url.QueryEscape(e.Token))
 				if p, err := clientconfig.Write(a.getenv, lines); err != nil {
 					fmt.Fprintf(a.stderr, "warning: %v; set the variables above yourself\n", err)
 				} else {

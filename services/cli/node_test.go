@@ -44,6 +44,9 @@ func TestUp(t *testing.T) {
 	if r.code != 0 || r.stdout != want {
 		t.Fatalf("up: %s\nwant stdout:\n%s", r, want)
 	}
+	if line := "console: " + s.srv.URL + "/#token=" + testToken + "\n"; !strings.Contains(r.stderr, line) {
+		t.Fatalf("up: stderr has no %q:\n%s", line, r.stderr)
+	}
 	if !roles.up.NoWorker || roles.up.Listen != "127.0.0.1:9999" || roles.up.DataDir != filepath.Join(s.home, ".local", "share", "sluice") {
 		t.Fatalf("up options: %+v", roles.up)
 	}

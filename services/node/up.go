@@ -30,6 +30,7 @@ import (
 	"sluice.dev/services/archive"
 	"sluice.dev/services/bus"
 	"sluice.dev/services/codeurl"
+	"sluice.dev/services/console"
 	"sluice.dev/services/directory"
 	"sluice.dev/services/gateway"
 	"sluice.dev/services/httpjson"
@@ -231,6 +232,12 @@ func run(ctx context.Context, o runOptions) (err error) {
 		a := api.New(reg, conn.JS, log)
 		a.Routes(v1)
 		a.TriggerRoutes(v1, factories)
+		con, err := console.New()
+		if err != nil {
+			return err
+		}
+		root.Handle("/", con).Methods(http.MethodGet, http.MethodHead)
+		root.PathPrefix(console.AssetPrefix).Handler(con).Methods(http.MethodGet, http.MethodHead)
 		root.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			httpjson.Error(w, http.StatusNotFound, httpjson.CodeNotFound, "no route %s %s", r.Method, r.URL.Path)
 		})

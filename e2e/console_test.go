@@ -1,0 +1,328 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"sluice.dev/events"
+)
+
+// Settings of the browser test.
+const (
+	requireChromiumEnv = "SLUICE_REQUIRE_CHROMIUM" // "1" (CI): no browser fails the test instead of skipping it
+	screenshotsEnv     = "SLUICE_SCREENSHOTS"      // a folder to keep the screenshots in; default a temporary one
+	pageDeadline       = 60 * time.Second          // one page until it shows what the test waits for
+)
+
+// greetPy prints a line per invocation (the log tail shows it) and greets; the test's edit
+// changes the greeting.
+const greetPy = `def handler(event, context):
+    name = event.get("name", "world") if isinstance(event, dict) else "world"
+    print("greeting", name)
+    return {"greeting": "hello " + name}
+`
+
+// chromium finds the browser, or skips the test (fails it with SLUICE_REQUIRE_CHROMIUM=1).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv(requireChromiumEnv) == "1" {
+		t.Fatalf("no chromium on PATH and %s=1: install it with apt-get install chromium", requireChromiumEnv)
+	}
+	t.Skip("no chromium on PATH: install it (apt-get install chromium) to test the console in a browser")
+	return ""
+}
+
+// browser is one headless Chromium tab. It records what the page writes to its console that an
+// operator would see as a fault.
+type browser struct {
+	ctx   context.Context
+	shots string
+
+	mu     sync.Mutex
+	faults []string
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	path := chromium(t)
+	shots := os.Getenv(screenshotsEnv)
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(),
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1440, 1000),
+	)
+	ctx, cancel := chromedp.NewContext(actx)
+	b := &browser{ctx: ctx, shots: shots}
+	messages := chromedp.Console(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			b.record(m)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+		<-done
+	})
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1440, 1000)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return b
+}
+
+// record keeps the messages that are faults: exceptions, console.error and console.warn calls,
+// and browser log errors (a script, style or icon that failed to load, a refused content
+// policy). Failed API calls are the console's to handle and show, not faults.
+func (b *browser) record(m chromedp.ConsoleMessage) {
+	switch {
+	case m.IsException(), m.Type == chromedp.ConsoleError && m.Source != "network", m.Type == chromedp.ConsoleWarning && m.Source == "":
+	case m.Type == chromedp.ConsoleError && m.Source == "network":
+		if u, err := url.Parse(m.URL); err == nil && strings.HasPrefix(u.Path, "/v1/") {
+			return
+		}
+	default:
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.faults = append(b.faults, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line+1))
+}
+
+// noFaults fails the test with what the page reported since the last check.
+func (b *browser) noFaults(t *testing.T, page string) {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.faults) > 0 {
+		t.Errorf("%s: the page reported:\n  %s", page, strings.Join(b.faults, "\n  "))
+		b.faults = nil
+	}
+}
+
+func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, pageDeadline)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression in the page.
+func eval[T any](t *testing.T, b *browser, expr string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, pageDeadline)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// until polls a JavaScript expression until it returns true.
+func (b *browser) until(t *testing.T, what, expr string) {
+	t.Helper()
+	eventually(t, pageDeadline, 100*time.Millisecond, func() error {
+		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](expr))
+		if err != nil {
+			return fmt.Errorf("%s: %v", what, err)
+		}
+		if !ok {
+			return fmt.Errorf("%s: %s is still false", what, expr)
+		}
+		return nil
+	})
+}
+
+// screenshot saves the whole page as NAME.png.
+func (b *browser) screenshot(t *testing.T, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, pageDeadline)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(b.shots, name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s", p)
+}
+
+// lineWith is the rest of the last output line that starts with prefix.
+func (o *output) lineWith(prefix string) (string, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := len(o.lines) - 1; i >= 0; i-- {
+		if rest, ok := strings.CutPrefix(o.lines[i], prefix); ok {
+			return strings.TrimSpace(rest), true
+		}
+	}
+	return "", false
+}
+
+// TestConsole opens the web console of a node in headless Chromium and uses it as an operator
+// would: sign in, find the function, read its charts, edit its code into a new version, invoke
+// it and read its logs, and read the bill. No page may report an error.
+func TestConsole(t *testing.T) {
+	b := newBrowser(t)
+	n := newSite(t).start(t)
+	deployInline(t, n, "greet", greetPy)
+	const invocations = 6
+	for i := range invocations {
+		r := n.request(t, "POST", "/v1/functions/greet/invocations", fmt.Appendf(nil, `{"name":"caller %d"}`, i), false)
+		if r.status != 200 || r.header.Get("X-Sluice-Outcome") != "ok" {
+			t.Fatalf("invoke greet: %d %s %s", r.status, r.header, r.body)
+		}
+	}
+
+	// The line sluice up printed opens the console signed in, and the token leaves the address bar.
+	line, ok := n.out.lineWith("console: ")
+	if !ok || !strings.HasPrefix(line, n.URL+"/#token=") {
+		t.Fatalf("sluice up printed no console line with the token (got %q)\n%s", line, n.out.tail(20))
+	}
+
+	// Without a token the console asks for one, refuses a wrong one, and takes the right one.
+	b.do(t, "open the console", chromedp.Navigate(n.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	b.do(t, "sign in with a wrong token", chromedp.SendKeys(chromedp.CSS("#token"), "not-the-token"), chromedp.Click(chromedp.CSS(".signin button[type=submit]")))
+	b.until(t, "wrong token refused", `!!document.querySelector('.signin .notice.error') && document.querySelector('#token').value === ''`)
+	b.do(t, "sign in", chromedp.SendKeys(chromedp.CSS("#token"), n.Token), chromedp.Click(chromedp.CSS(".signin button[type=submit]")))
+	b.until(t, "function list after sign-in", `!!document.querySelector('tr[data-function="greet"]')`)
+	b.noFaults(t, "sign-in")
+
+	b.do(t, "open the printed console line", chromedp.Navigate("about:blank"), chromedp.Navigate(line))
+	b.until(t, "function list", `!!document.querySelector('tr[data-function="greet"] a.fn-link')`)
+	if got := eval[string](t, b, `location.hash`); got != "#/" {
+		t.Errorf("address bar fragment after opening the console line: %q, want #/ (the token taken out)", got)
+	}
+	if got := eval[string](t, b, `sessionStorage.getItem('sluice.token')`); got != n.Token {
+		t.Errorf("sessionStorage token %q, want the node's", got)
+	}
+	row := eval[string](t, b, `document.querySelector('tr[data-function="greet"]').innerText`)
+	for _, want := range []string{"greet", "python", "v1"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("function row %q lacks %q", row, want)
+		}
+	}
+	b.screenshot(t, "functions")
+	b.noFaults(t, "function list")
+
+	// Monitoring: the charts draw the invocations as points; the instances chart has samples.
+	b.do(t, "open the function", chromedp.Navigate(n.URL+"/#/functions/greet"))
+	chartPoints := func(title string) string {
+		return `Number(document.querySelector('figure.chart[data-title="` + title + `"]')?.dataset.points || 0)`
+	}
+	b.until(t, "instances chart with samples", chartPoints("Instances")+` > 1`)
+	if hasMetricsAPI(t, n) {
+		b.until(t, "invocations chart with points", chartPoints("Invocations")+` > 0 && document.querySelectorAll('figure.chart[data-title="Invocations"] circle.pt').length > 0`)
+		for _, title := range []string{"Duration", "Cold starts", "Errors"} {
+			b.until(t, title+" chart with points", chartPoints(title)+` > 0`)
+		}
+		b.until(t, "invocations tile", `Number(document.querySelector('.tile .tile-value')?.textContent.replace(/\D/g, '')) >= `+strconv.Itoa(invocations))
+	} else {
+		t.Log("this node serves no metrics API: only the sampled charts are checked")
+	}
+	b.screenshot(t, "monitoring")
+	b.noFaults(t, "monitoring")
+
+	// Code: an edit in the editor saved from the page makes version 2 with the new content.
+	b.do(t, "open the code", chromedp.Navigate(n.URL+"/#/functions/greet/code"))
+	b.until(t, "editor with main.py", `document.querySelector('#editor')?.value.includes('def handler')`)
+	b.do(t, "edit", chromedp.Evaluate[chromedp.Void](`(() => {
+		const e = document.querySelector('#editor');
+		e.value = e.value.replace('"hello " + name', '"edited hello " + name');
+		e.dispatchEvent(new Event('input'));
+	})()`), chromedp.Click(chromedp.CSS("#save")))
+	b.until(t, "saved", `document.querySelector('#editor-status')?.textContent.includes('as version 2')`)
+	var detail struct {
+		Function events.Function `json:"function"`
+	}
+	if r := n.request(t, "GET", "/v1/functions/greet", nil, false); r.status != 200 || json.Unmarshal(r.body, &detail) != nil || detail.Function.Latest != 2 {
+		t.Fatalf("after the edit: %d %s, want latest version 2", r.status, r.body)
+	}
+	var file struct {
+		Version int    `json:"version"`
+		Content string `json:"content"`
+	}
+	if r := n.request(t, "GET", "/v1/functions/greet/code?file=main.py", nil, false); r.status != 200 || json.Unmarshal(r.body, &file) != nil ||
+		file.Version != 2 || !strings.Contains(file.Content, `"edited hello " + name`) {
+		t.Fatalf("main.py of the latest version: %d %s", r.status, r.body)
+	}
+	b.screenshot(t, "code")
+	b.noFaults(t, "code")
+
+	// Invoke: the answer comes from version 2, and the log tail shows the line the call printed.
+	b.do(t, "open invoke", chromedp.Navigate(n.URL+"/#/functions/greet/invoke"), chromedp.WaitVisible(chromedp.CSS("#payload")))
+	b.do(t, "invoke", chromedp.SetValue(chromedp.CSS("#payload"), `{"name": "Ada"}`), chromedp.Click(chromedp.CSS("#invoke")))
+	b.until(t, "answer", `document.querySelector('#outcome')?.textContent === 'ok'`)
+	if got := eval[string](t, b, `document.querySelector('#ran-version').textContent`); got != "2" {
+		t.Errorf("version that ran: %q, want 2", got)
+	}
+	if got := eval[string](t, b, `document.querySelector('#result pre').textContent`); !strings.Contains(got, "edited hello Ada") {
+		t.Errorf("answer %q, want the edited greeting", got)
+	}
+	b.until(t, "log line of the call", `[...document.querySelectorAll('#logs .log')].some(l => l.textContent.includes('greeting Ada'))`)
+	b.screenshot(t, "invoke")
+	b.noFaults(t, "invoke")
+
+	// Billing: the function has a row.
+	b.do(t, "open billing", chromedp.Navigate(n.URL+"/#/billing"))
+	if hasBillingAPI(t, n) {
+		b.until(t, "billing row", `!!document.querySelector('table.billing tr[data-function="greet"]')`)
+	} else {
+		b.until(t, "billing page", `!!document.querySelector('#main .notice')`)
+		t.Log("this node serves no billing API: the billing page is not checked")
+	}
+	b.screenshot(t, "billing")
+	b.noFaults(t, "billing")
+}
+
+// hasMetricsAPI and hasBillingAPI report whether the node serves those endpoints.
+func hasMetricsAPI(t *testing.T, n *node) bool {
+	t.Helper()
+	return n.request(t, "GET", "/v1/functions/greet/metrics", nil, false).status == 200
+}
+
+func hasBillingAPI(t *testing.T, n *node) bool {
+	t.Helper()
+	return n.request(t, "GET", "/v1/billing", nil, false).status == 200
+}

@@ -1,0 +1,94 @@
+// The dead-letters tab: events that exhausted their retries, with their last error and attempts,
+// and a button that sends them back into the function's queue.
+
+import {h, replace, notice, when, num} from './dom.js';
+import {get, request, fn} from './api.js';
+
+// items finds the list in an answer: the answer itself, or its first array field.
+function items(answer) {
+  if (Array.isArray(answer)) return answer;
+  for (const v of Object.values(answer || {})) if (Array.isArray(v)) return v;
+  return [];
+}
+
+// pick is the first of the fields an entry has.
+function pick(o, ...keys) {
+  for (const k of keys) if (o[k] !== undefined && o[k] !== null && o[k] !== '') return o[k];
+  return undefined;
+}
+
+function errorText(e) {
+  if (e === undefined) return '';
+  if (typeof e === 'string') return e;
+  return [e.type || e.code, e.message].filter(Boolean).join(': ') || JSON.stringify(e);
+}
+
+export function dlqTab(body, name, life) {
+  const out = h('div', null, h('p', {class: 'muted'}, 'Loading dead letters…'));
+  const status = h('div', {id: 'dlq-status'});
+  const redrive = h('button', {type: 'button', id: 'redrive', class: 'primary', disabled: true}, 'Redrive all');
+  body.append(h('div', {class: 'toolbar'}, h('h2', null, 'Dead letters'), h('span', {class: 'spacer'}), redrive), status, out);
+
+  const load = async () => {
+    let answer;
+    try {
+      answer = await get(fn(name, '/dlq'), {signal: life.signal});
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      redrive.disabled = true;
+      replace(out, e.missing ? notice('info', 'This node serves no dead-letter API yet.') : notice('error', 'Could not load the dead letters: ' + e.message));
+      return;
+    }
+    const list = items(answer);
+    redrive.disabled = !list.length;
+    if (!list.length) {
+      replace(out, h('div', {class: 'card empty-state'}, h('h3', null, 'No dead-lettered events'),
+        h('p', {class: 'muted'}, 'Asynchronous events that fail every retry land here with their last error, to be redriven once the cause is fixed.')));
+      return;
+    }
+    replace(out, h('table', {class: 'grid-table dlq'},
+      h('thead', null, h('tr', null, h('th', null, 'Event'), h('th', null, 'Failed'), h('th', null, 'Last error'), h('th', {class: 'num'}, 'Attempts'), h('th'))),
+      h('tbody', null, list.map(d => {
+        const id = pick(d, 'id', 'eventId', 'invocationId', 'ceId') ?? '—';
+        const at = pick(d, 'failedAt', 'deadAt', 'time', 'at', 'timestamp');
+        const err = errorText(pick(d, 'error', 'lastError', 'reason'));
+        const attempts = pick(d, 'attempts', 'deliveries', 'attempt');
+        const detail = h('pre', {class: 'code', hidden: true}, JSON.stringify(d, null, 2));
+        return [
+          h('tr', {'data-event': String(id)},
+            h('td', {class: 'mono small'}, String(id)),
+            h('td', null, at ? when(at) : '—'),
+            h('td', {class: 'bad-text'}, err || '—'),
+            h('td', {class: 'num'}, attempts === undefined ? '—' : num(Number(attempts))),
+            h('td', {class: 'actions'},
+              d.seq !== undefined ? h('button', {type: 'button', class: 'small', onclick: () => send('?seq=' + encodeURIComponent(d.seq), 'event ' + id)}, 'Redrive') : null,
+              h('button', {type: 'button', class: 'ghost small', onclick: () => {
+                detail.hidden = !detail.hidden;
+              }}, 'Details'))),
+          h('tr', {class: 'detail-row'}, h('td', {colspan: 5}, detail)),
+        ];
+      }))));
+  };
+
+  // send redrives the events the query names (all without one), once confirmed.
+  const send = async (query, what) => {
+    if (!confirm('Send ' + what + ' of ' + name + ' back to the function?')) return;
+    redrive.disabled = true;
+    try {
+      const res = await request(fn(name, '/dlq/redrive' + query), {method: 'POST', signal: life.signal});
+      const text = await res.text();
+      let n = null;
+      try {
+        n = items(JSON.parse(text)).length;
+      } catch {
+        // not JSON: say it without a count
+      }
+      replace(status, notice('ok', n === null ? 'Redriven.' : 'Redriven ' + n + (n === 1 ? ' event' : ' events') + ' into the function\'s queue.'));
+    } catch (e) {
+      if (e.name !== 'AbortError') replace(status, notice('error', 'Redrive failed: ' + e.message));
+    }
+    await load();
+  };
+  redrive.addEventListener('click', () => send('', 'every dead-lettered event'));
+  load();
+}

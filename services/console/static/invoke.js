@@ -1,0 +1,164 @@
+// The invoke tab: a payload box that invokes the function synchronously and shows the answer and
+// the version that ran, beside a live tail of the function's logs.
+
+import {h, replace, notice, clock, ms} from './dom.js';
+import {request, sse, fn} from './api.js';
+
+const maxLogLines = 1000;
+
+export function invokeTab(body, name, life) {
+  const payload = h('textarea', {id: 'payload', class: 'payload mono', spellcheck: 'false', rows: 8, 'aria-label': 'payload (JSON)'});
+  payload.value = sessionStorage.getItem('sluice.payload.' + name) || '{\n  "name": "Ada"\n}';
+  const qualifier = h('input', {id: 'qualifier', placeholder: 'latest', size: 10, 'aria-label': 'version or alias'});
+  const button = h('button', {type: 'submit', id: 'invoke', class: 'primary'}, 'Invoke');
+  const result = h('div', {id: 'result', class: 'result'}, h('p', {class: 'muted'}, 'The answer shows here.'));
+  const history = h('ol', {class: 'history'});
+  const logs = logTail(name, life);
+
+  const form = h('form', {class: 'card invoke', onsubmit: async ev => {
+    ev.preventDefault();
+    let data = payload.value.trim() || 'null';
+    try {
+      data = JSON.stringify(JSON.parse(data));
+    } catch (e) {
+      replace(result, notice('error', 'The payload is not JSON: ' + e.message));
+      return;
+    }
+    sessionStorage.setItem('sluice.payload.' + name, payload.value);
+    button.disabled = true;
+    replace(result, h('p', {class: 'muted'}, 'Invoking…'));
+    const q = qualifier.value.trim();
+    const started = performance.now();
+    try {
+      const res = await request(fn(name, '/invocations' + (q ? '?qualifier=' + encodeURIComponent(q) : '')), {method: 'POST', body: data, headers: {'Content-Type': 'application/json'}, signal: life.signal});
+      const took = performance.now() - started;
+      const text = await res.text();
+      const r = {
+        outcome: res.headers.get('X-Sluice-Outcome') || 'ok',
+        version: res.headers.get('X-Sluice-Version'),
+        id: res.headers.get('X-Sluice-Invocation-Id'),
+        took, text, at: Date.now(),
+      };
+      showResult(result, r, logs);
+      history.prepend(h('li', null, h('span', {class: 'status ' + (r.outcome === 'ok' ? 'ok' : 'bad')}, r.outcome), ' v' + r.version + ' · ' + ms(took) + ' · ' + clock(r.at)));
+      while (history.children.length > 8) history.lastChild.remove();
+    } catch (e) {
+      if (e.name !== 'AbortError') replace(result, notice('error', e.message));
+    } finally {
+      button.disabled = false;
+    }
+  }},
+  h('div', {class: 'toolbar'}, h('h2', null, 'Invoke'), h('span', {class: 'spacer'}),
+    h('label', {class: 'inline', for: 'qualifier'}, 'version or alias'), qualifier, button),
+  h('label', {for: 'payload', class: 'muted small'}, 'Payload (JSON, the handler\'s event)'), payload, result,
+  h('h3', {class: 'muted small'}, 'Recent'), history);
+  payload.addEventListener('keydown', ev => {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) form.requestSubmit();
+  });
+  body.append(h('div', {class: 'split'}, form, logs.el));
+}
+
+function showResult(el, r, logs) {
+  let pretty = r.text;
+  try {
+    pretty = JSON.stringify(JSON.parse(r.text), null, 2);
+  } catch {
+    // not JSON: show it as it came
+  }
+  const ok = r.outcome === 'ok';
+  replace(el,
+    h('div', {class: 'result-head'},
+      h('span', {class: 'status ' + (ok ? 'ok' : 'bad'), id: 'outcome'}, r.outcome),
+      h('span', null, 'version ', h('b', {id: 'ran-version'}, r.version || '?')),
+      h('span', {class: 'muted'}, ms(r.took)),
+      r.id ? h('a', {href: '#', class: 'mono small', title: 'show only its log lines', onclick: ev => {
+        ev.preventDefault();
+        logs.filter(r.id);
+      }}, r.id) : null),
+    h('pre', {class: 'code answer' + (ok ? '' : ' failed')}, pretty));
+}
+
+// logTail follows the function's logs (SSE) from five minutes ago, reconnecting after a failure
+// without repeating lines.
+function logTail(name, life) {
+  const list = h('div', {class: 'log-lines', id: 'logs', role: 'log', 'aria-live': 'off'});
+  const state = h('span', {class: 'muted small', id: 'log-state'}, 'connecting…');
+  const filterBox = h('input', {type: 'search', placeholder: 'filter', size: 14, 'aria-label': 'filter log lines'});
+  let paused = false;
+  let lastID = 0;
+  let lastTime = 0;
+  const pause = h('button', {type: 'button', onclick: () => {
+    paused = !paused;
+    pause.textContent = paused ? 'Resume' : 'Pause';
+    if (!paused) list.scrollTop = list.scrollHeight;
+  }}, 'Pause');
+  const clear = h('button', {type: 'button', onclick: () => list.replaceChildren()}, 'Clear');
+  const el = h('section', {class: 'card logs'},
+    h('div', {class: 'toolbar'}, h('h2', null, 'Live logs'), state, h('span', {class: 'spacer'}), filterBox, pause, clear), list);
+
+  const matches = row => {
+    const f = filterBox.value.trim().toLowerCase();
+    return !f || row.dataset.text.includes(f);
+  };
+  const applyFilter = () => {
+    for (const row of list.children) row.hidden = !matches(row);
+  };
+  filterBox.addEventListener('input', applyFilter);
+
+  const add = (data, id) => {
+    const seq = Number(id) || 0;
+    if (seq && seq <= lastID) return;
+    if (seq) lastID = seq;
+    let l;
+    try {
+      l = JSON.parse(data);
+    } catch {
+      return;
+    }
+    lastTime = Math.max(lastTime, Date.parse(l.time) || 0);
+    const platform = l.stream === 'platform';
+    const row = h('div', {class: 'log ' + (l.stream || ''), 'data-invocation': l.invocationId || ''},
+      h('span', {class: 'log-time'}, clock(l.time)),
+      h('span', {class: 'log-ver'}, l.version ? 'v' + l.version : ''),
+      h('span', {class: 'log-inv', title: l.invocationId || ''}, (l.invocationId || '').slice(0, 8)),
+      h('span', {class: 'log-msg' + (platform ? ' muted' : '')}, l.message));
+    row.dataset.text = [l.message, l.invocationId, l.stream, 'v' + l.version].join(' ').toLowerCase();
+    row.hidden = !matches(row);
+    const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 24;
+    list.append(row);
+    while (list.children.length > maxLogLines) list.firstChild.remove();
+    if (!paused && atEnd) list.scrollTop = list.scrollHeight;
+  };
+
+  (async () => {
+    while (!life.done) {
+      // After a reconnect, start a little before the last line shown; its id skips repeats.
+      const since = lastTime ? new Date(lastTime - 1000).toISOString() : '5m';
+      try {
+        state.textContent = 'following';
+        state.className = 'small live';
+        await sse(fn(name, '/logs?follow=1&since=' + encodeURIComponent(since)), add, life.signal);
+        state.textContent = 'stream ended, reconnecting…';
+      } catch (e) {
+        if (life.done || e.name === 'AbortError') return;
+        state.textContent = 'disconnected (' + e.message + '), retrying…';
+      }
+      state.className = 'muted small';
+      await new Promise(resolve => {
+        const t = setTimeout(resolve, 3000);
+        life.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        }, {once: true});
+      });
+    }
+  })();
+
+  return {
+    el,
+    filter(text) {
+      filterBox.value = text;
+      applyFilter();
+    },
+  };
+}
