@@ -63,12 +63,28 @@ func TestNodeESModule(t *testing.T) {
 // One Node.js instance with concurrency 4 runs four invocations at once (each handler waits
 // until all four have arrived), and every line each prints, whole or in pieces, from awaits and
 // timers, on stdout or stderr, is attributed to its own invocation.
+// The same holds for a pre-started process specialised with a concurrency of 4.
 func TestNodeConcurrentInvocationsKeepTheirLines(t *testing.T) {
 	cat := newCatalog(t)
-	var got logs
-	cfg := config(t, suite[1], "chatty")
-	cfg.Concurrency, cfg.Logs = 4, got.add
-	i := start(t, cat, cfg)
+	t.Run("started", func(t *testing.T) {
+		var got logs
+		cfg := config(t, suite[1], "chatty")
+		cfg.Concurrency, cfg.Logs = 4, got.add
+		concurrentLines(t, start(t, cat, cfg), &got)
+	})
+	t.Run("prestarted", func(t *testing.T) {
+		var got logs
+		cfg := config(t, suite[1], "chatty")
+		cfg.Concurrency, cfg.Logs = 4, got.add
+		i := prestarted(t, cat, "nodejs")
+		if err := i.Specialize(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		concurrentLines(t, i, &got)
+	})
+}
+
+func concurrentLines(t *testing.T, i *Instance, got *logs) {
 	const together, lines = 4, 30
 	reqs := make([]Request, together)
 	var wg sync.WaitGroup

@@ -15,8 +15,23 @@
 // its slots expire and others win them. Slots also bound memory: the sum of the memory settings
 // of a worker's slots never exceeds its budget (Options.MemoryBudgetMB). Every BeatInterval the
 // worker writes its WorkerBeat to sluice_workers; a graceful stop beats draining, finishes the
-// running invocations, gives back its slots and deletes the beat. Per-instance concurrency > 1 is
-// not served yet: every instance runs one invocation at a time.
+// running invocations, gives back its slots and deletes the beat.
+//
+// Per-instance concurrency: an instance of a function whose concurrency is c runs up to c
+// invocations at once, so a slot takes c events; an event goes to the instance of its version
+// with the most invocations below c (filling instances before starting more), and events that
+// arrive while an instance starts wait for it instead of starting their own. The peak memory an
+// invocation reports is its instance's over the invocation (concurrent invocations share it);
+// the measurement starts anew when the instance falls idle.
+//
+// Following the scaler: the worker watches the scaler's decisions in sluice_scale while a scaler
+// holds its lease. While events wait, it starts instances ahead of them toward the function's
+// desired count (each under a slot below that count, so the workers together start no more
+// than it, in parallel, and events take them while they start); instances idle for a moment
+// under a slot at or above the desired count stop, so scaling down and to zero follow the
+// scaler's idle window. Without a scaler, idle instances stop after the function's idle timeout.
+// Either way the first event of a function with no instance starts one at once, without waiting
+// for a decision.
 //
 // Delivery is at least once: a worker that dies mid-invocation leaves the event unacknowledged and
 // JetStream redelivers it. A worker that stops gracefully stops pulling (it holds no event it has

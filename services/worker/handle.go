@@ -86,16 +86,16 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 		// Read the sandbox's measurement off the answer's path, and start the next one.
 		u := inst.inst.Usage()
 		peak = u.PeakMemoryBytes
-		if u.ForksRefused > inst.forksRefused {
+		if prev := inst.forksRefused.Swap(u.ForksRefused); u.ForksRefused > prev {
 			w.platformLine(j, v, fmt.Sprintf("WARNING RequestId: %s the sandbox's process limit refused %d process creations",
-				j.id, u.ForksRefused-inst.forksRefused))
-			inst.forksRefused = u.ForksRefused
+				j.id, u.ForksRefused-prev))
 		}
-		if alive(inst) && (res.Outcome == events.OutcomeOK || res.Outcome == events.OutcomeError) {
+		keep := alive(inst) && (res.Outcome == events.OutcomeOK || res.Outcome == events.OutcomeError)
+		idle, removed := p.done(inst, keep)
+		switch {
+		case idle: // a new peak for the next invocations; while others run, theirs goes on
 			inst.inst.ResetPeak()
-			p.put(inst)
-		} else {
-			p.drop()
+		case removed:
 			w.stop(inst)
 		}
 	}
@@ -135,27 +135,36 @@ var errNoCapacity = errors.New("no instance slot on this worker")
 // capacityRetry is how soon an event this worker had no slot for is offered again.
 const capacityRetry = 50 * time.Millisecond
 
-// instance returns a warm instance of the version, or a new one (cold) under a slot: a spare one,
-// one claimed now, or that of an idle instance of another version, which is stopped.
+// instance returns room for one invocation on an instance of the version: a warm one with room
+// (warm), one being started (cold, waited for), or a new one it starts (cold) under a slot: a
+// spare one, one claimed now, or that of an idle instance of another version, which is stopped.
 func (w *Worker) instance(ctx context.Context, p *pool, v events.Version) (*warm, startKind, error) {
-	hit, slot := p.take(v.Version)
-	if hit != nil {
-		return hit, startWarm, nil
+	x, how := p.take(v.Version)
+	switch how {
+	case tookWarm:
+		return x, startWarm, nil
+	case tookStarting:
+		<-x.ready // started for another invocation: a cold start for this one too
+		if x.err != nil {
+			p.waiting(x)
+			return nil, x.kind, x.err
+		}
+		return x, x.kind, nil
 	}
-	if slot != "" {
-		x, kind, err := w.launch(ctx, v)
+	if x.claim != "" {
+		inst, kind, err := w.launch(ctx, v)
 		if err != nil {
-			p.notStarted(slot)
+			p.notStarted(x, x.claim, err)
 			return nil, kind, err
 		}
-		x.claim = slot
+		p.started(x, inst, kind, "")
 		return x, kind, nil
 	}
 	// No slot at hand: claim one while the instance starts, so the claim's round trip adds
 	// nothing to the cold start. Memory is set aside first: no instance starts beyond it.
 	mem := v.Config.MemoryMB
 	var (
-		x    *warm
+		inst *instance.Instance
 		kind = startScratch
 		err  error
 		c    claimResult
@@ -167,30 +176,30 @@ func (w *Worker) instance(ctx context.Context, p *pool, v events.Version) (*warm
 			key, err := w.claims.win(ctx, p.fn, limit, mem)
 			claimed <- claimResult{key, err}
 		}()
-		x, kind, err = w.launch(ctx, v)
+		inst, kind, err = w.launch(ctx, v)
 		c = <-claimed
 	}
 	if c.err != nil {
-		old := p.evict() // reuse the slot of an idle instance of another version
+		old := p.evict(x) // reuse the slot of an idle instance of another version
 		if old == nil {
-			if x != nil {
-				_ = x.inst.Close()
+			if inst != nil {
+				_ = inst.Close()
 			}
-			return nil, startScratch, fmt.Errorf("%w: %w", errNoCapacity, c.err)
+			err := fmt.Errorf("%w: %w", errNoCapacity, c.err)
+			p.notStarted(x, "", err)
+			return nil, startScratch, err
 		}
 		_ = old.inst.Close()
 		c.key = old.claim
-	} else {
-		p.started()
 	}
-	if x == nil && err == nil { // no memory to claim with: start now, under the evicted one's slot
-		x, kind, err = w.launch(ctx, v)
+	if inst == nil && err == nil { // no memory to claim with: start now, under the evicted one's slot
+		inst, kind, err = w.launch(ctx, v)
 	}
 	if err != nil {
-		p.notStarted(c.key)
+		p.notStarted(x, c.key, err)
 		return nil, kind, err
 	}
-	x.claim = c.key
+	p.started(x, inst, kind, c.key)
 	return x, kind, nil
 }
 

@@ -1,20 +1,32 @@
 package worker
 
 import (
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"sluice.dev/events"
 	"sluice.dev/runtimes/instance"
 )
 
-// warm is an instance with the version it runs.
+// warm is an instance with the version it runs, or one being started (inst nil until ready is
+// closed). Fields below mu are the pool's to guard.
 type warm struct {
-	inst         *instance.Instance
 	version      int
-	lastUsed     time.Time
-	forksRefused uint64 // as last reported in the function's logs
-	claim        string // the instance slot it runs under
+	claim        string        // the instance slot it runs under
+	ready        chan struct{} // closed once inst is set, or err when it could not start
+	forksRefused atomic.Uint64 // as last reported in the function's logs
+
+	// Set before ready is closed, read after.
+	inst *instance.Instance
+	kind startKind // how it came
+	err  error
+
+	// Guarded by pool.mu.
+	running  int // invocations on it, or waiting for it to start
+	lastUsed time.Time
 }
 
 // spare is a slot claimed for an instance not started yet.
@@ -24,12 +36,14 @@ type spare struct {
 }
 
 // pool holds one function's instances on this worker and bounds how many invocations run at once:
-// one per instance slot it holds (instances plus spare slots), or one probe while it holds none.
+// concurrency per instance slot it holds (instances, those starting, spare slots), or one probe
+// while it holds none.
 type pool struct {
 	fn string
 
 	mu       sync.Mutex
 	max      int  // the function's max instances, over all workers
+	conc     int  // invocations one instance runs at once
 	memoryMB int  // memory setting of the latest version
 	probe    bool // with no slot held, pull one event and claim a slot for it
 	spare    []spare
@@ -37,14 +51,18 @@ type pool struct {
 	latest   events.Version // the newest version, what min instances run
 	idle     time.Duration
 	retryAt  time.Time     // no provisioning before, after a failed start
-	busy     int           // slots acquired: invocations running or about to
-	inUse    int           // instances handed out by take or started for an invocation, not yet back
+	busy     int           // invocations acquired: running or about to
+	insts    []*warm       // live and starting instances
 	freed    chan struct{} // closed and replaced whenever a slot frees
-	warm     []*warm       // idle instances, most recently used last
+	// desired is the scaler's decision for the function over all workers, when a scaler acts;
+	// -1 when none is known. lag says events wait on the consumer, as the scaler saw it.
+	desired int
+	lag     bool
+	nudge   chan struct{} // buffered 1: the decision changed, provision again
 }
 
 func newPool(v events.Version) *pool {
-	p := &pool{fn: v.Function, freed: make(chan struct{}), probe: true}
+	p := &pool{fn: v.Function, freed: make(chan struct{}), probe: true, desired: -1, nudge: make(chan struct{}, 1)}
 	p.configure(v)
 	return p
 }
@@ -58,7 +76,8 @@ func (p *pool) configure(v events.Version) {
 		p.retryAt = time.Time{}
 	}
 	p.latest = v
-	p.max = max(cfg.Max, 1) // concurrency > 1 per instance is not served yet: one invocation per instance
+	p.max = max(cfg.Max, 1)
+	p.conc = max(cfg.Concurrency, 1)
 	p.memoryMB = cfg.MemoryMB
 	p.min = min(max(cfg.Min, 0), p.max)
 	p.idle = cfg.IdleTimeout.D()
@@ -68,18 +87,43 @@ func (p *pool) configure(v events.Version) {
 	p.signal()
 }
 
-// tryAcquire takes a slot for one more event when the slots held allow it, or the probe when
-// none is held and probing is on and allowed. Otherwise it returns a channel closed when
-// something frees, and whether the pool may claim one more slot.
+// held is the instance slots held: instances (starting ones too) and spares. Called with mu held.
+func (p *pool) held() int { return len(p.insts) + len(p.spare) }
+
+// tryAcquire takes room for one more event when the slots held allow it (concurrency per slot),
+// or the probe when none is held and probing is on and allowed. Otherwise it returns a channel
+// closed when something frees, and whether the pool may claim one more slot.
 func (p *pool) tryAcquire(probeOK bool) (ok bool, freed <-chan struct{}, canGrow bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	held := len(p.warm) + p.inUse + len(p.spare)
-	if p.busy < held || (held == 0 && p.busy == 0 && p.probe && probeOK) {
+	held := p.held()
+	if p.busy < held*p.conc || (held == 0 && p.busy == 0 && p.probe && probeOK) {
 		p.busy++
 		return true, nil, false
 	}
 	return false, p.freed, held < p.max
+}
+
+// free is how many more events the slots held take now.
+func (p *pool) free() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return max(p.held()*p.conc-p.busy, 0)
+}
+
+// acquireN takes room for n more events, which free reported.
+func (p *pool) acquireN(n int) {
+	p.mu.Lock()
+	p.busy += n
+	p.mu.Unlock()
+}
+
+// releaseN gives back room for n events taken and not run.
+func (p *pool) releaseN(n int) {
+	p.mu.Lock()
+	p.busy -= n
+	p.signal()
+	p.mu.Unlock()
 }
 
 // addSpare adds a slot won for an instance to come.
@@ -103,7 +147,7 @@ func (p *pool) setProbe(on bool) {
 func (p *pool) unusedSpares(now time.Time, age time.Duration) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	need := max(p.busy-p.inUse, 0)
+	need := (max(p.busy-len(p.insts)*p.conc, 0) + p.conc - 1) / p.conc
 	var out []string
 	keep := p.spare[:0]
 	for i, s := range p.spare {
@@ -141,136 +185,241 @@ func (p *pool) signal() {
 	p.freed = make(chan struct{})
 }
 
-// take returns an idle instance of version, if any, else a spare slot to start one under; both
-// count as in use. Neither: the caller claims a slot or evicts.
-func (p *pool) take(version int) (hit *warm, slot string) {
+// How take found room for an invocation.
+type took int
+
+const (
+	tookWarm     took = iota // on a ready instance
+	tookStarting             // on an instance being started: wait for its ready
+	tookFresh                // on a new instance the caller starts
+)
+
+// take finds room for one invocation of version: the instance of it with the most invocations
+// below the concurrency (a starting one too), counted as running one more. When none has room
+// it adds a starting instance for the caller to start (tookFresh), under a spare slot when one
+// is at hand (its claim is set), else under a slot the caller claims.
+func (p *pool) take(version int) (x *warm, how took) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for i := len(p.warm) - 1; i >= 0; i-- {
-		if p.warm[i].version == version {
-			hit = p.warm[i]
-			p.warm = append(p.warm[:i], p.warm[i+1:]...)
-			p.inUse++
-			return hit, ""
+	for _, w := range p.insts {
+		if w.version != version || w.running >= p.conc {
+			continue
+		}
+		if x == nil || w.running > x.running || (w.running == x.running && w.lastUsed.After(x.lastUsed)) {
+			x = w
 		}
 	}
-	if n := len(p.spare); n > 0 {
-		slot, p.spare = p.spare[n-1].key, p.spare[:n-1]
-		p.inUse++
+	if x != nil {
+		x.running++
+		if x.inst == nil {
+			return x, tookStarting
+		}
+		return x, tookWarm
 	}
-	return nil, slot
+	x = &warm{version: version, ready: make(chan struct{}), running: 1}
+	if n := len(p.spare); n > 0 {
+		x.claim, p.spare = p.spare[n-1].key, p.spare[:n-1]
+	}
+	p.insts = append(p.insts, x)
+	return x, tookFresh
 }
 
-// evict removes the least recently used idle instance, whose slot the caller reuses; it counts
-// the slot as in use.
-func (p *pool) evict() *warm {
+// started makes a starting instance ready, under slot when it had none yet.
+func (p *pool) started(x *warm, inst *instance.Instance, kind startKind, slot string) {
+	p.mu.Lock()
+	x.inst, x.kind = inst, kind
+	if slot != "" {
+		x.claim = slot
+	}
+	x.lastUsed = time.Now()
+	close(x.ready)
+	p.mu.Unlock()
+}
+
+// notStarted forgets a starting instance that failed with err; the invocations waiting for it
+// get err. slot, when set, is kept as a spare.
+func (p *pool) notStarted(x *warm, slot string, err error) {
+	p.mu.Lock()
+	p.remove(x)
+	x.err = err
+	close(x.ready)
+	if slot != "" {
+		p.spare = append(p.spare, spare{key: slot, since: time.Now()})
+	}
+	p.signal()
+	p.mu.Unlock()
+}
+
+// remove drops x from the instances; false when it was not there. Called with mu held.
+func (p *pool) remove(x *warm) bool {
+	for i, w := range p.insts {
+		if w == x {
+			p.insts = append(p.insts[:i], p.insts[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// evict removes the least recently used idle instance, of another version than keep, whose slot
+// the caller reuses.
+func (p *pool) evict(keep *warm) *warm {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.warm) == 0 {
-		return nil
+	var x *warm
+	for _, w := range p.insts {
+		if w == keep || w.running > 0 || w.inst == nil {
+			continue
+		}
+		if x == nil || w.lastUsed.Before(x.lastUsed) {
+			x = w
+		}
 	}
-	x := p.warm[0]
-	p.warm = p.warm[1:]
-	p.inUse++
+	if x != nil {
+		p.remove(x)
+	}
 	return x
 }
 
-// started counts a slot just claimed for an invocation's instance as in use.
-func (p *pool) started() {
+// done ends one invocation on x. keep false says the instance is finished (crashed, timed
+// out): it is removed, and removed reports whether this call did it (the caller stops it then).
+// idle reports that no invocation runs on a kept instance any more.
+func (p *pool) done(x *warm, keep bool) (idle, removed bool) {
 	p.mu.Lock()
-	p.inUse++
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	x.running--
+	x.lastUsed = time.Now()
+	if !keep {
+		removed = p.remove(x)
+		p.signal()
+		return false, removed
+	}
+	return x.running == 0, false
 }
 
-// notStarted returns the slot of an instance that failed to start as spare.
-func (p *pool) notStarted(slot string) {
+// waiting forgets one invocation that waited for x to start, which failed.
+func (p *pool) waiting(x *warm) {
 	p.mu.Lock()
-	p.inUse--
-	p.spare = append(p.spare, spare{key: slot, since: time.Now()})
-	p.signal()
-	p.mu.Unlock()
-}
-
-// put returns a live instance in use for reuse.
-func (p *pool) put(w *warm) {
-	w.lastUsed = time.Now()
-	p.mu.Lock()
-	p.inUse--
-	p.warm = append(p.warm, w)
-	p.mu.Unlock()
-}
-
-// drop forgets an instance in use that was closed.
-func (p *pool) drop() {
-	p.mu.Lock()
-	p.inUse--
-	p.signal()
-	p.mu.Unlock()
-}
-
-// add makes a new instance (never in use) idle.
-func (p *pool) add(w *warm) {
-	w.lastUsed = time.Now()
-	p.mu.Lock()
-	p.warm = append(p.warm, w)
+	x.running--
 	p.mu.Unlock()
 }
 
 // expired removes and returns the idle instances unused for longer than the idle timeout, and
-// those whose process has ended. The min most recently used instances of the latest version
-// (counting those in use) are never expired.
+// those whose process has ended; when a scaler acts, also those idle for scaleDownGrace whose
+// slot is at or above its desired count. The min most recently used instances of the latest
+// version (counting those in use) are never expired.
 func (p *pool) expired(now time.Time) []*warm {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []*warm
-	keep := make([]bool, len(p.warm))
-	kept := p.inUse
-	for i := len(p.warm) - 1; i >= 0; i-- {
-		w := p.warm[i]
+	kept := 0
+	for _, w := range p.insts {
+		if w.version == p.latest.Version && (w.running > 0 || w.inst == nil) {
+			kept++
+		}
+	}
+	// Most recently used first, so those kept for min are the warmest.
+	order := make([]*warm, 0, len(p.insts))
+	for _, w := range p.insts {
+		if w.running == 0 && w.inst != nil {
+			order = append(order, w)
+		}
+	}
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && order[j].lastUsed.After(order[j-1].lastUsed); j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
+	}
+	for _, w := range order {
 		select {
 		case <-w.inst.Done():
 			out = append(out, w)
 			continue
 		default:
 		}
+		idleFor := now.Sub(w.lastUsed)
 		switch {
 		case w.version == p.latest.Version && kept < p.min:
 			kept++
-			keep[i] = true
-		case now.Sub(w.lastUsed) > p.idle:
+		case idleFor > p.idle:
 			out = append(out, w)
-		default:
-			keep[i] = true
+		case p.desired >= 0 && idleFor > scaleDownGrace && slotIndex(w.claim) >= p.desired:
+			out = append(out, w)
 		}
 	}
-	live := p.warm[:0]
-	for i, w := range p.warm {
-		if keep[i] {
-			live = append(live, w)
-		}
+	for _, w := range out {
+		p.remove(w)
 	}
-	p.warm = live
 	if len(out) > 0 {
 		p.signal()
 	}
 	return out
 }
 
-// missing reports the version min instances run and how many more instances of it min needs
-// (instances in use count); 0 while a failed start waits for its retry time.
-func (p *pool) missing(now time.Time) (events.Version, int) {
+// scaleDownGrace is how long an instance above the scaler's desired count stays idle before it
+// stops: a decision a tick old may not have seen the events that just used it.
+const scaleDownGrace = 2 * time.Second
+
+// slotIndex is the slot number of a claim key (events.ClaimKey); -1 when it has none.
+func slotIndex(key string) int {
+	i := strings.LastIndexByte(key, '.')
+	if i < 0 {
+		return -1
+	}
+	n, err := strconv.Atoi(key[i+1:])
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// setDesired records the scaler's decision, desired -1 when no scaler acts, and whether
+// events wait.
+func (p *pool) setDesired(desired int, lag bool) {
+	p.mu.Lock()
+	changed := p.desired != desired || p.lag != lag
+	p.desired, p.lag = desired, lag
+	p.mu.Unlock()
+	if changed {
+		select {
+		case p.nudge <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// missing reports the version new instances run, how many more instances of it this worker
+// should start now, and the slots they must be below: those min needs (instances in use count)
+// below max, or, when a scaler acts and events wait, those that bring the function to the
+// scaler's desired count, below it (the claims share those slots among the workers). n is 0
+// while a failed start waits for its retry time.
+func (p *pool) missing(now time.Time) (v events.Version, n, below int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if now.Before(p.retryAt) {
-		return p.latest, 0
+		return p.latest, 0, p.max
 	}
-	n := p.min - p.inUse
-	for _, w := range p.warm {
+	have := 0
+	for _, w := range p.insts {
 		if w.version == p.latest.Version {
-			n--
+			have++
 		}
 	}
-	return p.latest, max(n, 0)
+	n = p.min - have
+	if p.lag && p.desired > 0 && p.desired-have > n {
+		return p.latest, p.desired - have, min(p.desired, p.max)
+	}
+	return p.latest, max(n, 0), p.max
+}
+
+// starting adds an instance of version being started under slot, for invocations to wait for.
+func (p *pool) starting(version int, slot string) *warm {
+	x := &warm{version: version, claim: slot, ready: make(chan struct{})}
+	p.mu.Lock()
+	p.insts = append(p.insts, x)
+	p.signal()
+	p.mu.Unlock()
+	return x
 }
 
 // provisionFailed holds provisioning back for a while after a failed start.
@@ -280,12 +429,17 @@ func (p *pool) provisionFailed(now time.Time, wait time.Duration) {
 	p.mu.Unlock()
 }
 
-// drain removes and returns every idle instance.
+// drain removes and returns every instance (none is in use once serve has returned).
 func (p *pool) drain() []*warm {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := p.warm
-	p.warm = nil
+	var out []*warm
+	for _, w := range p.insts {
+		if w.inst != nil {
+			out = append(out, w)
+		}
+	}
+	p.insts = nil
 	return out
 }
 
@@ -306,16 +460,32 @@ func (p *pool) memory() int {
 // spareIdle is how long a slot won for an event that another worker took stays held.
 const spareIdle = time.Second
 
-// instances reports the instances on this worker and how many of them run an invocation.
+// instances reports the instances on this worker (starting ones under a slot too) and how many
+// of them run an invocation. An instance started while its slot is being claimed counts once the
+// slot is won.
 func (p *pool) instances() (n, busy int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.warm) + p.inUse, p.inUse
+	for _, w := range p.insts {
+		if w.inst == nil && w.claim == "" {
+			continue
+		}
+		n++
+		if w.running > 0 {
+			busy++
+		}
+	}
+	return n, busy
 }
 
-// counts reports busy slots and idle instances.
+// counts reports the invocations acquired and the idle instances.
 func (p *pool) counts() (busy, idle int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.busy, len(p.warm)
+	for _, w := range p.insts {
+		if w.running == 0 && w.inst != nil {
+			idle++
+		}
+	}
+	return p.busy, idle
 }

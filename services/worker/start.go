@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"sluice.dev/events"
@@ -35,7 +36,7 @@ const provisionRetry = 30 * time.Second
 
 // launch gives a new instance of v: a pre-started process of its runtime specialised for it when
 // the warm pool has one and the function's variables allow it, else a process started for it.
-func (w *Worker) launch(ctx context.Context, v events.Version) (*warm, startKind, error) {
+func (w *Worker) launch(ctx context.Context, v events.Version) (*instance.Instance, startKind, error) {
 	dir, err := w.code.Dir(ctx, v.Code)
 	if err != nil {
 		return nil, startScratch, fmt.Errorf("%w: %w", instance.ErrInit, err)
@@ -47,7 +48,8 @@ func (w *Worker) launch(ctx context.Context, v events.Version) (*warm, startKind
 	cfg := instance.Config{
 		ID: id, Function: v.Function, Version: v.Version, Runtime: v.Config.Runtime, Handler: v.Config.Handler,
 		CodeDir: dir, MemoryMB: v.Config.MemoryMB, Timeout: v.Config.Timeout.D(), Env: v.Config.Env,
-		Sandbox: w.sandbox,
+		Concurrency: v.Config.Concurrency,
+		Sandbox:     w.sandbox,
 		Logs: func(l instance.Line) {
 			w.tel.Log(events.LogLine{Time: l.Time, Function: v.Function, Version: v.Version, Instance: id,
 				InvocationID: l.RequestID, Stream: l.Stream, Message: l.Text})
@@ -57,7 +59,7 @@ func (w *Worker) launch(ctx context.Context, v events.Version) (*warm, startKind
 		if inst, ok := w.warm.Take(cfg.Runtime); ok {
 			err := inst.Specialize(ctx, cfg)
 			if err == nil {
-				return &warm{inst: inst, version: v.Version}, startPrestarted, nil
+				return inst, startPrestarted, nil
 			}
 			_ = inst.Close()
 			if _, ok := errors.AsType[*instance.Failure](err); ok {
@@ -71,38 +73,46 @@ func (w *Worker) launch(ctx context.Context, v events.Version) (*warm, startKind
 	if err != nil {
 		return nil, startScratch, err
 	}
-	return &warm{inst: inst, version: v.Version}, startScratch, nil
+	return inst, startScratch, nil
 }
 
-// provision starts instances of the latest version, one at a time, each under a slot it claims,
-// until the function's min are running (provisioned concurrency) or no slot is free: min counts
-// per worker, bounded by max over all workers. A failed start holds it back for
+// provision starts instances of the latest version, each under a slot it claims, until the
+// function's min are running (provisioned concurrency), or, when a scaler acts and events wait,
+// until the function has the scaler's desired count over all workers (slots below it), or no
+// slot is free: min counts per worker, bounded by max over all workers. The instances it starts
+// take events while they start, and start in parallel. A failed start holds it back for
 // provisionRetry.
 func (w *Worker) provision(ctx context.Context, p *pool) {
-	for ctx.Err() == nil {
-		v, n := p.missing(time.Now())
-		if n == 0 {
-			return
-		}
-		key, err := w.claims.take(ctx, p.fn, p.limit(), v.Config.MemoryMB)
+	v, n, limit := p.missing(time.Now())
+	if n == 0 || w.draining.Load() {
+		return
+	}
+	toward := limit < p.limit()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for range n {
+		key, err := w.claims.take(ctx, p.fn, limit, v.Config.MemoryMB)
 		if err != nil {
 			if !errors.Is(err, ErrNoSlot) && !errors.Is(err, ErrNoMemory) && ctx.Err() == nil {
-				w.logger.Warn("claim a slot for a min instance", "function", p.fn, "err", err)
+				w.logger.Warn("claim a slot for an instance", "function", p.fn, "err", err)
 			}
 			return // tried again on the next tick
 		}
-		x, kind, err := w.launch(ctx, v)
-		if err != nil {
-			w.claims.release(key)
-			if ctx.Err() == nil {
-				w.logger.Warn("start a min instance", "function", p.fn, "version", v.Version, "retry_in", provisionRetry, "err", err)
-				p.provisionFailed(time.Now(), provisionRetry)
+		x := p.starting(v.Version, key)
+		wg.Go(func() {
+			inst, kind, err := w.launch(ctx, v)
+			if err != nil {
+				p.notStarted(x, "", err)
+				w.claims.release(key)
+				if ctx.Err() == nil {
+					w.logger.Warn("start an instance ahead of events", "function", p.fn, "version", v.Version, "retry_in", provisionRetry, "err", err)
+					p.provisionFailed(time.Now(), provisionRetry)
+				}
+				return
 			}
-			return
-		}
-		w.logger.Debug("min instance started", "function", p.fn, "version", v.Version, "start", kind,
-			"init", x.inst.InitDuration())
-		x.claim = key
-		p.add(x)
+			w.logger.Debug("instance started ahead of events", "function", p.fn, "version", v.Version, "start", kind,
+				"init", inst.InitDuration(), "toward_desired", toward)
+			p.started(x, inst, kind, "")
+		})
 	}
 }

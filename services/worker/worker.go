@@ -185,6 +185,10 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.logger.Debug("remove heartbeat", "err", err)
 		}
 	}()
+	fctx, stopFollowing := context.WithCancel(ctx)
+	fdone := make(chan struct{})
+	go func() { defer close(fdone); w.followScaler(fctx) }()
+	defer func() { stopFollowing(); <-fdone }()
 	if w.warm != nil {
 		wctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -314,6 +318,7 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 			select {
 			case <-ctx.Done():
 				return
+			case <-p.nudge:
 			case now := <-tick.C:
 				for _, x := range p.expired(now) {
 					w.stop(x)

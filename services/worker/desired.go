@@ -1,0 +1,112 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+)
+
+// decision is what a worker reads of the scaler's record in sluice_scale.
+type decision struct {
+	Desired int `json:"desired"`
+	Lag     int `json:"lag"`
+}
+
+// leaseCheck is how often the worker asks whether a scaler holds the lease; without one, the
+// decisions in sluice_scale are stale and the worker scales on its own (idle timeouts, lag).
+const leaseCheck = time.Second
+
+// followScaler hands the scaler's decisions to the pools until ctx ends: each function's desired
+// count and whether events wait, as long as a scaler holds the lease; -1 when none does.
+func (w *Worker) followScaler(ctx context.Context) {
+	scale, err := w.js.KeyValue(ctx, events.BucketScale)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.logger.Warn("follow the scaler: bucket", "err", err)
+		}
+		return
+	}
+	decisions := map[string]decision{}
+	acting := w.scalerActs(ctx)
+	tick := time.NewTicker(leaseCheck)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		watcher, err := scale.Watch(ctx, events.ScaleKey("*"))
+		if err != nil {
+			if ctx.Err() == nil {
+				w.logger.Warn("follow the scaler: watch", "err", err)
+			}
+			sleep(ctx, leaseCheck)
+			continue
+		}
+		for updates := watcher.Updates(); updates != nil; {
+			select {
+			case <-ctx.Done():
+				_ = watcher.Stop()
+				return
+			case e, ok := <-updates:
+				if !ok {
+					updates = nil // the watch ended: start another
+					break
+				}
+				if e == nil {
+					continue // the current values are all in
+				}
+				fn := strings.TrimPrefix(e.Key(), events.ScaleKey(""))
+				var d decision
+				if e.Operation() != jetstream.KeyValuePut || json.Unmarshal(e.Value(), &d) != nil {
+					delete(decisions, fn)
+				} else {
+					decisions[fn] = d
+				}
+				w.applyDecision(fn, decisions, acting)
+			case <-tick.C:
+				acting = w.scalerActs(ctx)
+				for _, fn := range w.poolNames() {
+					w.applyDecision(fn, decisions, acting)
+				}
+			}
+		}
+		_ = watcher.Stop()
+	}
+}
+
+// scalerActs reports whether a scaler holds the lease.
+func (w *Worker) scalerActs(ctx context.Context) bool {
+	_, err := w.claims.kv.Get(ctx, events.ScalerLeaseKey)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) && ctx.Err() == nil {
+		w.logger.Debug("read the scaler lease", "err", err)
+	}
+	return err == nil
+}
+
+func (w *Worker) applyDecision(fn string, decisions map[string]decision, acting bool) {
+	w.mu.Lock()
+	r, ok := w.pools[fn]
+	w.mu.Unlock()
+	if !ok {
+		return
+	}
+	d, known := decisions[fn]
+	if !acting || !known {
+		r.pool.setDesired(-1, false)
+		return
+	}
+	r.pool.setDesired(d.Desired, d.Lag > 0)
+}
+
+func (w *Worker) poolNames() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.pools))
+	for name := range w.pools {
+		out = append(out, name)
+	}
+	return out
+}
