@@ -11,16 +11,19 @@ import (
 // MaxPayload is the largest synchronous invocation payload, as in AWS Lambda.
 const MaxPayload = 6 << 20
 
-// BusOptions size the bus. The zero value is a single node with sensible retention.
+// BusOptions size the bus. The zero value is a single node with sensible retention. A
+// retention limit left at zero keeps what an existing stream has (another process set it), and
+// takes the default on a new stream.
 type BusOptions struct {
-	Replicas     int           // 1 on a single node, 3 on a cluster
-	LogsMaxAge   time.Duration // default 7 days
-	LogsMaxBytes int64         // default 1 GiB
-	MetersMaxAge time.Duration // default 90 days
-	DLQMaxAge    time.Duration // default 14 days
-	ResultsTTL   time.Duration // default 24 hours
-	WorkerTTL    time.Duration // default 10 seconds
-	ClaimTTL     time.Duration // default 10 seconds: a claim or lease not refreshed by then is gone
+	Replicas       int           // 1 on a single node, 3 on a cluster
+	LogsMaxAge     time.Duration // default 7 days
+	LogsMaxBytes   int64         // default 1 GiB
+	MetersMaxAge   time.Duration // default 90 days
+	MetersMaxBytes int64         // default 10 GiB
+	DLQMaxAge      time.Duration // default 14 days
+	ResultsTTL     time.Duration // default 24 hours
+	WorkerTTL      time.Duration // default 10 seconds
+	ClaimTTL       time.Duration // default 10 seconds: a claim or lease not refreshed by then is gone
 }
 
 func (o BusOptions) withDefaults() BusOptions {
@@ -40,6 +43,9 @@ func (o BusOptions) withDefaults() BusOptions {
 	def(&o.ClaimTTL, 10*time.Second)
 	if o.LogsMaxBytes <= 0 {
 		o.LogsMaxBytes = 1 << 30
+	}
+	if o.MetersMaxBytes <= 0 {
+		o.MetersMaxBytes = 10 << 30
 	}
 	return o
 }
@@ -78,6 +84,7 @@ func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
 		Subjects:    []string{subjectMeters + ">"},
 		Storage:     jetstream.FileStorage,
 		MaxAge:      o.MetersMaxAge,
+		MaxBytes:    o.MetersMaxBytes,
 		Replicas:    o.Replicas,
 	}}
 }
@@ -107,6 +114,9 @@ func ObjectStoreConfigs(o BusOptions) []jetstream.ObjectStoreConfig {
 // and safe to call from every service at start.
 func Ensure(ctx context.Context, js jetstream.JetStream, o BusOptions) error {
 	for _, c := range StreamConfigs(o) {
+		if s, err := js.Stream(ctx, c.Name); err == nil {
+			keepLimits(&c, s.CachedInfo().Config, o)
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, c); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", c.Name, err)
 		}
@@ -122,6 +132,29 @@ func Ensure(ctx context.Context, js jetstream.JetStream, o BusOptions) error {
 		}
 	}
 	return nil
+}
+
+// keepLimits keeps an existing stream's retention limits that o leaves unset.
+func keepLimits(c *jetstream.StreamConfig, old jetstream.StreamConfig, o BusOptions) {
+	keep := func(set bool, age *time.Duration, oldAge time.Duration) {
+		if !set {
+			*age = oldAge
+		}
+	}
+	switch c.Name {
+	case StreamLogs:
+		keep(o.LogsMaxAge > 0, &c.MaxAge, old.MaxAge)
+		if o.LogsMaxBytes <= 0 {
+			c.MaxBytes = old.MaxBytes
+		}
+	case StreamMeters:
+		keep(o.MetersMaxAge > 0, &c.MaxAge, old.MaxAge)
+		if o.MetersMaxBytes <= 0 {
+			c.MaxBytes = old.MaxBytes
+		}
+	case StreamDLQ:
+		keep(o.DLQMaxAge > 0, &c.MaxAge, old.MaxAge)
+	}
 }
 
 // AckWait is how long a worker may hold an invocation without acking it or signalling progress;

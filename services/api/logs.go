@@ -29,12 +29,13 @@ type logsQuery struct {
 	start      time.Time
 	follow     bool
 	invocation string
+	grep       string // only lines whose message contains it
 	sse        bool
 }
 
 func parseLogsQuery(r *http.Request, now time.Time) (logsQuery, error) {
 	q := r.URL.Query()
-	lq := logsQuery{start: now.Add(-DefaultLogsSince), invocation: q.Get("invocation")}
+	lq := logsQuery{start: now.Add(-DefaultLogsSince), invocation: q.Get("invocation"), grep: q.Get("grep")}
 	if s := q.Get("since"); s != "" {
 		if d, err := time.ParseDuration(s); err == nil && d >= 0 {
 			lq.start = now.Add(-d)
@@ -168,6 +169,9 @@ func writeLine(w http.ResponseWriter, rc *http.ResponseController, data []byte, 
 		return nil // not a log record; skip it
 	}
 	if lq.invocation != "" && line.InvocationID != lq.invocation {
+		return nil
+	}
+	if lq.grep != "" && !strings.Contains(line.Message, lq.grep) {
 		return nil
 	}
 	b, _ := json.Marshal(line) // plain data always marshals

@@ -35,6 +35,7 @@ type UpOptions struct {
 	Ready     func(Endpoints) // called once the node serves
 
 	MemoryBudgetMB int // the worker's memory budget; 0: its default
+	Observe        ObserveOptions
 }
 
 // ServeOptions configure one role against an existing bus.
@@ -52,6 +53,7 @@ type ServeOptions struct {
 	Logger    *slog.Logger
 
 	MemoryBudgetMB int // the worker's memory budget; 0: its default
+	Observe        ObserveOptions
 }
 
 // Roles start sluice's servers for `up` and `serve`; main wires them to the node package.
@@ -128,7 +130,7 @@ other commands find them when the variables are not set.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(a.deployCmd(), a.invokeCmd(), a.invocationCmd(), a.listCmd(), a.getCmd(), a.workersCmd(),
-		a.deleteCmd(), a.versionsCmd(), a.aliasCmd(), a.codeCmd(), a.logsCmd(), a.triggerCmd(), a.upCmd(), a.serveCmd())
+		a.deleteCmd(), a.versionsCmd(), a.aliasCmd(), a.codeCmd(), a.logsCmd(), a.metricsCmd(), a.billCmd(), a.dlqCmd(), a.triggerCmd(), a.upCmd(), a.serveCmd())
 	return root
 }
 

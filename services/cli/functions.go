@@ -160,14 +160,16 @@ at are refused (move the alias first: sluice alias set / alias delete).`,
 func (a *app) logsCmd() *cobra.Command {
 	var o client.LogsOptions
 	cmd := &cobra.Command{
-		Use:   "logs NAME [--follow] [--since DUR] [--invocation ID]",
+		Use:   "logs NAME [--follow] [--since DUR] [--invocation ID] [--grep TEXT]",
 		Short: "Print a function's log lines",
 		Long: `Logs prints what the function printed, one line each: TIME  INVOCATION  MESSAGE.
 Without --since, the last 10 minutes. With --follow, new lines are printed as they come
-until interrupted (Ctrl-C).`,
+until interrupted (Ctrl-C). --grep keeps the lines that contain TEXT (case-sensitive; the
+node filters, so only matching lines cross the network).`,
 		Example: `  sluice logs hello --since 1h
   sluice logs hello --follow
-  sluice logs hello --invocation 0d9c...`,
+  sluice logs hello --invocation 0d9c...
+  sluice logs hello --since 1h --grep ERROR`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Since < 0 {
@@ -195,6 +197,7 @@ until interrupted (Ctrl-C).`,
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep printing new lines")
 	cmd.Flags().DurationVar(&o.Since, "since", 0, "how far back to start, e.g. 30m or 2h (default 10m)")
 	cmd.Flags().StringVar(&o.Invocation, "invocation", "", "only the lines of this invocation id")
+	cmd.Flags().StringVar(&o.Grep, "grep", "", "only the lines that contain this text")
 	return cmd
 }
 

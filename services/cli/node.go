@@ -22,6 +22,7 @@ func (a *app) upCmd() *cobra.Command {
 		o       UpOptions
 		dataDir string
 		s3      s3Flags
+		of      observeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up [--data DIR] [--listen ADDR] [--no-worker]",
@@ -57,6 +58,9 @@ SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS).`
 			if o.S3, err = a.s3Options(s3); err != nil {
 				return err
 			}
+			if o.Observe, err = a.observeOptions(cmd, &of); err != nil {
+				return err
+			}
 			o.DataDir, o.Logger, o.Stderr = dataDir, a.logger(), a.stderr
 			o.Ready = func(e Endpoints) {
 				lines := []clientconfig.Line{
@@ -81,6 +85,7 @@ SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS).`
 	cmd.Flags().BoolVar(&o.NoWorker, "no-worker", false, "run without a worker (join workers with sluice serve worker)")
 	isolationFlags(cmd, &o.Isolation, &o.Network)
 	memoryBudgetFlag(cmd, &o.MemoryBudgetMB)
+	addObserveFlags(cmd, &of, false)
 	addS3Flags(cmd, &s3)
 	return cmd
 }
@@ -89,6 +94,7 @@ func (a *app) serveCmd() *cobra.Command {
 	var (
 		o  ServeOptions
 		s3 s3Flags
+		of observeFlags
 		nf natsFlags
 	)
 	cmd := &cobra.Command{
@@ -140,6 +146,9 @@ connection is lost, and stops at once with an error when the bus refuses its cre
 			if o.NATSAuth, o.Replicas, err = a.natsOptions(nf); err != nil {
 				return err
 			}
+			if o.Observe, err = a.observeOptions(cmd, &of); err != nil {
+				return err
+			}
 			o.Logger = a.logger()
 			return a.roles.Serve(cmd.Context(), o)
 		},
@@ -151,6 +160,7 @@ connection is lost, and stops at once with an error when the bus refuses its cre
 	cmd.Flags().StringVar(&o.Token, "token", "", "API token the gateway requires (default $SLUICE_TOKEN)")
 	isolationFlags(cmd, &o.Isolation, &o.Network)
 	memoryBudgetFlag(cmd, &o.MemoryBudgetMB)
+	addObserveFlags(cmd, &of, true)
 	addS3Flags(cmd, &s3)
 	return cmd
 }

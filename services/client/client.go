@@ -272,6 +272,7 @@ func (c *Client) Invocation(ctx context.Context, id string) (events.Result, erro
 type LogsOptions struct {
 	Since      time.Duration // 0: the server's default (10 minutes)
 	Invocation string        // only this invocation's lines
+	Grep       string        // only lines containing this text
 	Follow     bool          // keep reading new lines until ctx ends
 }
 
@@ -284,6 +285,9 @@ func (c *Client) Logs(ctx context.Context, name string, o LogsOptions, each func
 	}
 	if o.Invocation != "" {
 		q.Set("invocation", o.Invocation)
+	}
+	if o.Grep != "" {
+		q.Set("grep", o.Grep)
 	}
 	if o.Follow {
 		q.Set("follow", "1")

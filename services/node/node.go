@@ -35,7 +35,8 @@ type UpOptions struct {
 	Ready     func(Endpoints) // called once everything serves
 	Stderr    io.Writer
 
-	MemoryBudgetMB int // sum of the worker's instances' memory settings it may start; 0: half the machine's
+	MemoryBudgetMB int     // sum of the worker's instances' memory settings it may start; 0: half the machine's
+	Observe        Observe // retention, prices (Observe.Metrics is for serve only)
 }
 
 // ServeOptions configure one role against an existing bus.
@@ -53,7 +54,8 @@ type ServeOptions struct {
 	Logger    *slog.Logger
 	Ready     func(Endpoints) // called once the role serves (URL set for the gateway)
 
-	MemoryBudgetMB int // as UpOptions.MemoryBudgetMB, for the worker role
+	MemoryBudgetMB int     // as UpOptions.MemoryBudgetMB, for the worker role
+	Observe        Observe // metrics listener, retention, prices
 }
 
 // DefaultListen is the API and gateway address of a node.

@@ -15,6 +15,8 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"sluice.dev/adapters/cron"
@@ -34,6 +36,7 @@ import (
 	"sluice.dev/services/directory"
 	"sluice.dev/services/gateway"
 	"sluice.dev/services/httpjson"
+	"sluice.dev/services/metrics"
 	"sluice.dev/services/registry"
 	"sluice.dev/services/scaler"
 	"sluice.dev/services/telemetry"
@@ -77,6 +80,7 @@ func Up(ctx context.Context, o UpOptions) error {
 		natsURL: embedded.URL(), token: secrets.Token, dataDir: o.DataDir, listener: ln,
 		roles: roles, logger: o.Logger, ready: o.Ready, connect: []nats.Option{embedded.InProcess()},
 		isolation: o.Isolation, network: o.Network, s3: o.S3, memoryBudgetMB: o.MemoryBudgetMB,
+		bus: o.Observe.busOptions(events.BusOptions{}), observe: o.Observe,
 	})
 }
 
@@ -113,6 +117,17 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	default:
 		return fmt.Errorf("serve: unknown role %q: use gateway, worker, scaler or adapters", o.Role)
 	}
+	ro.bus, ro.observe = o.Observe.busOptions(ro.bus), o.Observe
+	if o.Observe.Metrics != "" {
+		ln, err := net.Listen("tcp", o.Observe.Metrics)
+		if err != nil {
+			if ro.listener != nil {
+				ro.listener.Close()
+			}
+			return fmt.Errorf("serve %s: metrics: listen on %s: %w", o.Role, o.Observe.Metrics, err)
+		}
+		ro.metricsListener = ln
+	}
 	if ro.dataDir == "" {
 		d, err := os.MkdirTemp("", "sluice-"+o.Role+"-")
 		if err != nil {
@@ -127,6 +142,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 type runOptions struct {
 	natsURL, token, dataDir string
 	listener                net.Listener // nil: no HTTP
+	metricsListener         net.Listener // nil: /metrics only on listener, if any
+	observe                 Observe
 	roles                   []string
 	logger                  *slog.Logger
 	ready                   func(Endpoints)
@@ -154,6 +171,9 @@ func run(ctx context.Context, o runOptions) (err error) {
 		if o.listener != nil {
 			o.listener.Close()
 		}
+		if o.metricsListener != nil {
+			o.metricsListener.Close()
+		}
 		return err
 	}
 	defer conn.Close()
@@ -174,6 +194,10 @@ func run(ctx context.Context, o runOptions) (err error) {
 	processID := fmt.Sprintf("%s-%d", host, os.Getpid())
 
 	tel := telemetry.NewPublisher(conn.NC, 65536, log)
+	promReg, err := newRegistry(ctx, conn.JS, tel, o.listener != nil || o.has("scaler"), log)
+	if err != nil {
+		return err
+	}
 	telCtx, stopTel := context.WithCancel(context.WithoutCancel(ctx))
 	telDone := make(chan error, 1)
 	go func() { telDone <- tel.Run(telCtx) }()
@@ -223,6 +247,7 @@ func run(ctx context.Context, o runOptions) (err error) {
 		defer gw.Close()
 		root := mux.NewRouter()
 		root.HandleFunc("/healthz", health(o.roles, conn, isolation)).Methods(http.MethodGet)
+		root.Handle("/metrics", httpjson.RequireToken(o.token)(promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))).Methods(http.MethodGet)
 		// Routes register full /v1/... paths; this subrouter only adds the token check.
 		v1 := root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
 			return strings.HasPrefix(r.URL.Path, "/v1/")
@@ -232,6 +257,7 @@ func run(ctx context.Context, o runOptions) (err error) {
 		a := api.New(reg, conn.JS, log)
 		a.Routes(v1)
 		a.TriggerRoutes(v1, factories)
+		a.ObserveRoutes(v1, o.observe.prices())
 		con, err := console.New()
 		if err != nil {
 			return err
@@ -276,6 +302,20 @@ func run(ctx context.Context, o runOptions) (err error) {
 			return nil
 		})
 	}
+	var metricsSrv *http.Server
+	if o.metricsListener != nil {
+		mm := http.NewServeMux()
+		mm.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
+		mm.HandleFunc("GET /healthz", health(o.roles, conn, isolation))
+		metricsSrv = &http.Server{Handler: mm, ReadHeaderTimeout: 10 * time.Second}
+		log.Info("metrics serving", "url", "http://"+o.metricsListener.Addr().String()+"/metrics")
+		g.Go(func() error {
+			if err := metricsSrv.Serve(o.metricsListener); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("metrics http: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		if srv != nil {
@@ -285,10 +325,38 @@ func run(ctx context.Context, o runOptions) (err error) {
 				log.Warn("http drain", "err", err)
 			}
 		}
+		if metricsSrv != nil {
+			_ = metricsSrv.Close()
+		}
 		stopWorker()
 		return nil
 	})
 	return g.Wait()
+}
+
+// newRegistry makes the process's Prometheus registry: invocation metrics fed from the meter
+// records the worker hands the telemetry publisher, the publisher's dropped count and, with
+// scale, the scaler's decisions from sluice_scale.
+func newRegistry(ctx context.Context, js jetstream.JetStream, tel *telemetry.Publisher, scale bool, log *slog.Logger) (*prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	met, err := metrics.New(reg)
+	if err != nil {
+		return nil, err
+	}
+	tel.OnMeter(met.Meter)
+	if err := metrics.Dropped(reg, tel.Dropped); err != nil {
+		return nil, err
+	}
+	if scale {
+		kv, err := js.KeyValue(ctx, events.BucketScale)
+		if err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		if err := reg.Register(metrics.NewScaleCollector(kv, log)); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
+	return reg, nil
 }
 
 func health(roles []string, conn *bus.Conn, isolation any) http.HandlerFunc {

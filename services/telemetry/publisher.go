@@ -30,6 +30,7 @@ type Publisher struct {
 	logger  *slog.Logger
 	ch      chan record
 	dropped atomic.Uint64
+	meterFn []func(events.Meter)
 }
 
 // NewPublisher makes a publisher with room for size records in flight; Run publishes them.
@@ -40,8 +41,18 @@ func NewPublisher(nc *nats.Conn, size int, logger *slog.Logger) *Publisher {
 // Log queues one log line of a function.
 func (p *Publisher) Log(l events.LogLine) { p.put(record{events.LogsSubject(l.Function), l}) }
 
-// Meter queues the meter record of one finished invocation.
-func (p *Publisher) Meter(m events.Meter) { p.put(record{events.MetersSubject(m.Function), m}) }
+// Meter hands the meter record of one finished invocation to the observers, then queues it.
+func (p *Publisher) Meter(m events.Meter) {
+	for _, f := range p.meterFn {
+		f(m)
+	}
+	p.put(record{events.MetersSubject(m.Function), m})
+}
+
+// OnMeter adds an observer that sees every meter record, even one the buffer then drops (the
+// process's Prometheus metrics count from it). f runs on the invocation path and must not block.
+// Call OnMeter before the publisher is used.
+func (p *Publisher) OnMeter(f func(events.Meter)) { p.meterFn = append(p.meterFn, f) }
 
 // Dropped counts records lost to a full buffer.
 func (p *Publisher) Dropped() uint64 { return p.dropped.Load() }

@@ -62,3 +62,15 @@ func TestFullBufferDropsAndCounts(t *testing.T) {
 		t.Fatalf("dropped = %d, want 3", p.Dropped())
 	}
 }
+
+func TestObserverSeesEveryMeterEvenDropped(t *testing.T) {
+	bus := bustest.Start(t)
+	p := NewPublisher(bus.Conn, 1, slog.Default()) // not running: the second meter is dropped
+	var seen []string
+	p.OnMeter(func(m events.Meter) { seen = append(seen, m.InvocationID) })
+	p.Meter(events.Meter{InvocationID: "a", Function: "f"})
+	p.Meter(events.Meter{InvocationID: "b", Function: "f"})
+	if fmt.Sprint(seen) != "[a b]" || p.Dropped() != 1 {
+		t.Fatalf("seen %v, dropped %d; want [a b], 1", seen, p.Dropped())
+	}
+}

@@ -113,7 +113,7 @@ func (w *Worker) deadLetter(ctx context.Context, j job, res events.Result) error
 	m.Header.Set(HeaderDLQOutcome, string(res.Outcome))
 	m.Header.Set(HeaderDLQAttempts, strconv.Itoa(j.attempt))
 	m.Header.Set(HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
-	m.Header.Set(nats.MsgIdHdr, "dlq-"+j.id) // a redelivered event is dead-lettered once
+	m.Header.Set(nats.MsgIdHdr, "dlq-"+j.id+"."+j.msg.Headers().Get(events.HeaderRedrive)) // a redelivered event is dead-lettered once, a redriven one again
 	m.Data = j.msg.Data()
 	_, err := w.js.PublishMsg(ctx, m)
 	return err

@@ -26,7 +26,8 @@ func (roles) Up(ctx context.Context, o cli.UpOptions) error {
 	return node.Up(ctx, node.UpOptions{
 		DataDir: o.DataDir, Listen: o.Listen, NoWorker: o.NoWorker, Logger: o.Logger, Stderr: o.Stderr,
 		Isolation: o.Isolation, Network: o.Network, S3: s3(o.S3), MemoryBudgetMB: o.MemoryBudgetMB,
-		Ready: func(e node.Endpoints) { o.Ready(cli.Endpoints{URL: e.URL, Token: e.Token, NATSURL: e.NATSURL}) },
+		Observe: observe(o.Observe),
+		Ready:   func(e node.Endpoints) { o.Ready(cli.Endpoints{URL: e.URL, Token: e.Token, NATSURL: e.NATSURL}) },
 	})
 }
 
@@ -35,9 +36,17 @@ func (roles) Serve(ctx context.Context, o cli.ServeOptions) error {
 		Role: o.Role, NATSURL: o.NATSURL, DataDir: o.DataDir, Listen: o.Listen, Token: o.Token, Logger: o.Logger,
 		NATSAuth: bus.Auth(o.NATSAuth), Replicas: o.Replicas,
 		Isolation: o.Isolation, Network: o.Network, S3: s3(o.S3), MemoryBudgetMB: o.MemoryBudgetMB,
+		Observe: observe(o.Observe),
 	})
 }
 
 func s3(o cli.S3Options) codeurl.Config {
 	return codeurl.Config{Endpoint: o.Endpoint, AccessKey: o.AccessKey, SecretKey: o.SecretKey, Secure: o.Secure}
+}
+
+func observe(o cli.ObserveOptions) node.Observe {
+	return node.Observe{
+		Metrics: o.Metrics, LogsMaxAge: o.LogsMaxAge, LogsMaxBytes: o.LogsMaxBytes,
+		MetersMaxAge: o.MetersMaxAge, MetersMaxBytes: o.MetersMaxBytes, Prices: &o.Prices,
+	}
 }

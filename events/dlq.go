@@ -1,0 +1,94 @@
+package events
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Headers a dead-lettered event carries in SLUICE_DLQ beside its own CloudEvent headers (the
+// worker sets them when an event exhausts its retries).
+const (
+	HeaderDLQError    = "Sluice-Error"     // the last attempt's FunctionError, JSON
+	HeaderDLQOutcome  = "Sluice-Outcome"   // the last attempt's outcome
+	HeaderDLQAttempts = "Sluice-Attempts"  // attempts made
+	HeaderDLQTime     = "Sluice-Failed-At" // when it was dead-lettered, RFC 3339
+)
+
+// ExtRedrive is the extension attribute of an event sent back from the DLQ: how many times it
+// has been redriven. It also keeps the event's next dead-lettering apart from the last one.
+const ExtRedrive = "sluiceredrive"
+
+// HeaderRedrive is ExtRedrive's NATS header.
+const HeaderRedrive = headerCE + ExtRedrive
+
+// DeadLetter is one event in SLUICE_DLQ as the API shows it.
+type DeadLetter struct {
+	Seq        uint64            `json:"seq"` // stream sequence in SLUICE_DLQ: the handle to show or redrive it
+	Function   string            `json:"function"`
+	ID         string            `json:"id"` // the CloudEvent id, which is the invocation id
+	Type       string            `json:"type,omitempty"`
+	Source     string            `json:"source,omitempty"`
+	Subject    string            `json:"subject,omitempty"`
+	Time       time.Time         `json:"time,omitzero"` // the event's own time
+	FailedAt   time.Time         `json:"failedAt,omitzero"`
+	Outcome    Outcome           `json:"outcome,omitempty"`
+	Attempts   int               `json:"attempts"`
+	Redriven   int               `json:"redriven,omitempty"` // times sent back from the DLQ before
+	Error      *FunctionError    `json:"error,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"` // every ce- header, with show
+	Data       json.RawMessage   `json:"data,omitempty"`       // the event's data, with show
+	Size       int               `json:"size"`                 // bytes of data
+}
+
+// ParseDeadLetter reads a SLUICE_DLQ record; full adds the attributes and data.
+func ParseDeadLetter(fn string, seq uint64, h nats.Header, data []byte, full bool) DeadLetter {
+	d := DeadLetter{
+		Seq: seq, Function: fn, ID: h.Get(headerCE + "id"), Type: h.Get(headerCE + "type"),
+		Source: h.Get(headerCE + "source"), Subject: h.Get(headerCE + "subject"),
+		Outcome: Outcome(h.Get(HeaderDLQOutcome)), Size: len(data),
+	}
+	d.Time, _ = time.Parse(time.RFC3339Nano, h.Get(headerCE+"time"))
+	d.FailedAt, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderDLQTime))
+	d.Attempts, _ = strconv.Atoi(h.Get(HeaderDLQAttempts))
+	d.Redriven, _ = strconv.Atoi(h.Get(HeaderRedrive))
+	var fe FunctionError
+	if s := h.Get(HeaderDLQError); s != "" && json.Unmarshal([]byte(s), &fe) == nil && (fe.Type != "" || fe.Message != "") {
+		d.Error = &fe
+	}
+	if full {
+		d.Attributes = map[string]string{}
+		for k, vs := range h {
+			if len(vs) > 0 && strings.HasPrefix(strings.ToLower(k), headerCE) {
+				d.Attributes[strings.ToLower(k[len(headerCE):])] = vs[0]
+			}
+		}
+		d.Data = RawJSON(data)
+	}
+	return d
+}
+
+// RedriveMsg makes the invocation message that sends a dead-lettered event back to its
+// function: the same data and CloudEvent attributes, ExtRedrive counted up, and a new
+// Nats-Msg-Id so the invocation stream's duplicate window does not absorb it. The version the
+// event was first resolved to and any synchronous deadline are dropped: it runs the function's
+// latest version, so a fix deployed since takes effect.
+func RedriveMsg(fn string, h nats.Header, data []byte, msgID string) *nats.Msg {
+	m := nats.NewMsg(InvokeSubject(fn))
+	for k, vs := range h {
+		switch k {
+		case nats.MsgIdHdr, HeaderReply, HeaderDLQError, HeaderDLQOutcome, HeaderDLQAttempts, HeaderDLQTime,
+			headerCE + ExtVersion, headerCE + ExtDeadline, HeaderRedrive:
+			continue
+		}
+		m.Header[k] = vs
+	}
+	n, _ := strconv.Atoi(h.Get(HeaderRedrive))
+	m.Header.Set(HeaderRedrive, strconv.Itoa(n+1))
+	m.Header.Set(nats.MsgIdHdr, msgID)
+	m.Data = data
+	return m
+}

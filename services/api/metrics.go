@@ -1,0 +1,123 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+	"sluice.dev/services/billing"
+	"sluice.dev/services/httpjson"
+	"sluice.dev/services/meters"
+	"sluice.dev/services/scaler"
+)
+
+// Periods of the observability endpoints when the query names none.
+const (
+	DefaultMetricsSince = 15 * time.Minute
+	DefaultBillingSince = 30 * 24 * time.Hour
+)
+
+// MetricsView is the answer of GET /v1/functions/{name}/metrics.
+type MetricsView struct {
+	Function    string          `json:"function"`
+	Since       time.Time       `json:"since"`
+	Until       time.Time       `json:"until"`
+	StepSeconds float64         `json:"stepSeconds"`
+	Summary     meters.Summary  `json:"summary"`
+	Series      []meters.Bucket `json:"series"`
+	Scale       ScaleNow        `json:"scale"`
+}
+
+// ScaleNow is the scaler's current decision for a function; zeros before the first one.
+type ScaleNow struct {
+	Lag     int `json:"lag"`
+	Desired int `json:"desired"`
+	Running int `json:"running"`
+}
+
+// ObserveRoutes adds the metrics, billing and dead-letter endpoints to r; bills are priced
+// with prices.
+func (a *API) ObserveRoutes(r *mux.Router, prices billing.Prices) {
+	r.HandleFunc("/v1/functions/{name}/metrics", a.metrics).Methods(http.MethodGet)
+	r.HandleFunc("/v1/billing", a.billing(prices)).Methods(http.MethodGet)
+	a.dlqRoutes(r)
+}
+
+// parsePeriod reads the "since" query value: a duration ("15m", "2h", "7d"), or an RFC 3339
+// time; def when absent. It returns the start of the period.
+func parsePeriod(s string, def time.Duration, now time.Time) (time.Time, error) {
+	if s == "" {
+		return now.Add(-def), nil
+	}
+	if d, err := ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil && t.Before(now) {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf(`since %q: use a duration like "15m", "2h" or "7d", or an RFC 3339 time in the past`, s)
+}
+
+// ParseDuration is time.ParseDuration that also takes whole days ("7d").
+func ParseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("duration %q: use a whole number of days like 7d", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	name := mux.Vars(r)["name"]
+	if _, err := a.reg.Function(ctx, name); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	until := time.Now().UTC()
+	since, err := parsePeriod(q.Get("since"), DefaultMetricsSince, until)
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "%v", err)
+		return
+	}
+	since = since.UTC()
+	step := meters.DefaultStep(until.Sub(since))
+	if s := q.Get("step"); s != "" {
+		if step, err = ParseDuration(s); err != nil {
+			httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, `step %q: use a duration like "10s" or "1m"`, s)
+			return
+		}
+	}
+	if err := meters.CheckStep(until.Sub(since), step); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "%v", err)
+		return
+	}
+	var ms []events.Meter
+	if err := meters.Read(ctx, a.js, name, since, func(m events.Meter) error { ms = append(ms, m); return nil }); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	sum, series := meters.Aggregate(ms, since, until, step)
+	v := MetricsView{Function: name, Since: since, Until: until, StepSeconds: step.Seconds(), Summary: sum, Series: series}
+	if kv, err := a.js.KeyValue(ctx, events.BucketScale); err == nil {
+		d, err := scaler.ReadDecision(ctx, kv, name)
+		switch {
+		case err == nil:
+			v.Scale = ScaleNow{Lag: d.Lag, Desired: d.Desired, Running: d.Running}
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			a.log.WarnContext(ctx, "metrics: scale decision", "function", name, "err", err)
+		}
+	}
+	httpjson.Write(w, http.StatusOK, v)
+}

@@ -1,0 +1,169 @@
+package meters
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"sluice.dev/events"
+)
+
+// MaxBuckets is the most buckets a series has.
+const MaxBuckets = 120
+
+// steps are the bucket widths DefaultStep chooses from.
+var steps = []time.Duration{
+	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour,
+}
+
+// DefaultStep is the smallest round bucket width that covers a period with at most MaxBuckets
+// buckets (15 minutes: 10 s).
+func DefaultStep(period time.Duration) time.Duration {
+	for _, s := range steps {
+		if buckets(period, s) <= MaxBuckets {
+			return s
+		}
+	}
+	s := time.Duration(math.Ceil(float64(period)/float64(MaxBuckets-1)/float64(24*time.Hour))) * 24 * time.Hour
+	return s
+}
+
+// CheckStep refuses a bucket width that is not positive or makes more than MaxBuckets buckets.
+func CheckStep(period, step time.Duration) error {
+	if step <= 0 {
+		return fmt.Errorf("step %s: use a positive duration like 10s", step)
+	}
+	if n := buckets(period, step); n > MaxBuckets {
+		return fmt.Errorf("step %s makes %d buckets over %s; at most %d: use %s or more", step, n, period, MaxBuckets, DefaultStep(period))
+	}
+	return nil
+}
+
+// buckets counts the step-aligned buckets that cover a period of the given length wherever it
+// starts: one more than fit exactly, for the partial buckets at both ends.
+func buckets(period, step time.Duration) int {
+	return int((period+step-1)/step) + 1
+}
+
+// Summary is the whole period's view of a function's invocations.
+type Summary struct {
+	Invocations int            `json:"invocations"`
+	Errors      int            `json:"errors"` // every outcome other than ok
+	Timeouts    int            `json:"timeouts"`
+	Throttled   int            `json:"throttled"`
+	ColdStarts  int            `json:"coldStarts"`
+	RatePerSec  float64        `json:"ratePerSec"`
+	P50Ms       float64        `json:"p50Ms"`
+	P95Ms       float64        `json:"p95Ms"`
+	P99Ms       float64        `json:"p99Ms"`
+	Outcomes    map[string]int `json:"outcomes"`
+	GBSeconds   float64        `json:"gbSeconds"`
+}
+
+// Bucket is one step of a series, starting at T.
+type Bucket struct {
+	T           time.Time `json:"t"`
+	Invocations int       `json:"invocations"`
+	Errors      int       `json:"errors"`
+	ColdStarts  int       `json:"coldStarts"`
+	P50Ms       float64   `json:"p50Ms"`
+	P99Ms       float64   `json:"p99Ms"`
+	Concurrency float64   `json:"concurrency"` // average invocations running at once
+}
+
+// Aggregate summarises the records whose start lies in [since, until) and buckets them by
+// start into step-aligned buckets. Concurrency spreads each invocation over the buckets its run
+// overlaps. gbSeconds is billed ms × memory MB summed as integers, converted once.
+func Aggregate(ms []events.Meter, since, until time.Time, step time.Duration) (Summary, []Bucket) {
+	sum := Summary{Outcomes: map[string]int{}}
+	first := since.Truncate(step)
+	n := int((until.Sub(first) + step - 1) / step)
+	series := make([]Bucket, max(n, 0))
+	durs := make([][]float64, len(series))
+	for i := range series {
+		series[i].T = first.Add(time.Duration(i) * step).UTC()
+	}
+	var all []float64
+	var mbms int64
+	for _, m := range ms {
+		if m.Start.Before(since) || !m.Start.Before(until) {
+			continue
+		}
+		sum.Invocations++
+		sum.Outcomes[string(m.Outcome)]++
+		bad := m.Outcome != events.OutcomeOK
+		if bad {
+			sum.Errors++
+		}
+		switch m.Outcome {
+		case events.OutcomeTimeout:
+			sum.Timeouts++
+		case events.OutcomeThrottled:
+			sum.Throttled++
+		}
+		if m.Cold {
+			sum.ColdStarts++
+		}
+		all = append(all, m.DurationMs)
+		mbms += m.BilledMs * int64(m.MemoryMB)
+
+		i := int(m.Start.Sub(first) / step)
+		if i < 0 || i >= len(series) {
+			continue
+		}
+		b := &series[i]
+		b.Invocations++
+		if bad {
+			b.Errors++
+		}
+		if m.Cold {
+			b.ColdStarts++
+		}
+		durs[i] = append(durs[i], m.DurationMs)
+		spread(series, first, step, m.Start, m.Start.Add(time.Duration(m.DurationMs*float64(time.Millisecond))))
+	}
+	for i := range series {
+		series[i].P50Ms, series[i].P99Ms = percentile(durs[i], 50), percentile(durs[i], 99)
+	}
+	sum.P50Ms, sum.P95Ms, sum.P99Ms = percentile(all, 50), percentile(all, 95), percentile(all, 99)
+	if secs := until.Sub(since).Seconds(); secs > 0 {
+		sum.RatePerSec = float64(sum.Invocations) / secs
+	}
+	sum.GBSeconds = float64(mbms) / (1024 * 1000)
+	return sum, series
+}
+
+// spread adds the run [from, to) to the concurrency of each bucket it overlaps, as the share of
+// the bucket's width it covers.
+func spread(series []Bucket, first time.Time, step time.Duration, from, to time.Time) {
+	for i := max(int(from.Sub(first)/step), 0); i < len(series); i++ {
+		bs := first.Add(time.Duration(i) * step)
+		be := bs.Add(step)
+		if !bs.Before(to) {
+			return
+		}
+		lo, hi := from, to
+		if lo.Before(bs) {
+			lo = bs
+		}
+		if hi.After(be) {
+			hi = be
+		}
+		if hi.After(lo) {
+			series[i].Concurrency += float64(hi.Sub(lo)) / float64(step)
+		}
+	}
+}
+
+// percentile is the nearest-rank p-th percentile of xs (0 for none); xs is sorted in place.
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	rank := int(math.Ceil(p / 100 * float64(len(xs))))
+	return xs[min(max(rank, 1), len(xs))-1]
+}

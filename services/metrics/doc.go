@@ -1,0 +1,23 @@
+// Package metrics exposes what a sluice process sees in the Prometheus text format.
+//
+// Every process builds its own prometheus.Registry (never the global default one) and hands it
+// to New; the node serves it on /metrics. Invocation metrics are fed from the meter records a
+// worker produces (Metrics.Meter, called once per finished attempt), so a process counts only
+// the invocations its own worker ran and Prometheus sums the processes. The scale gauges (lag,
+// desired and running instances per function) are read from the scaler's decisions in
+// sluice_scale at scrape time, so any process that registers ScaleCollector shows the whole
+// bus's state.
+//
+// Metric names:
+//
+//	sluice_invocations_total{function,outcome}        counter
+//	sluice_invocation_duration_seconds{function}      histogram
+//	sluice_cold_starts_total{function}                counter
+//	sluice_billed_gb_seconds_total{function}          counter (billed ms × memory MB / 1024 / 1000)
+//	sluice_function_lag{function}                     gauge
+//	sluice_function_desired_instances{function}       gauge
+//	sluice_function_instances{function}               gauge (running, summed over workers)
+//	sluice_telemetry_dropped_total                    counter (log lines and meters lost to a full buffer)
+//
+// Metrics is safe for concurrent use.
+package metrics
