@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"sluice.dev/events"
@@ -30,6 +32,8 @@ const (
 // changes the greeting.
 const greetPy = `def handler(event, context):
     name = event.get("name", "world") if isinstance(event, dict) else "world"
+    if name == "nobody":
+        raise ValueError("no one to greet")
     print("greeting", name)
     return {"greeting": "hello " + name}
 `
@@ -215,6 +219,11 @@ func TestConsole(t *testing.T) {
 		}
 	}
 
+	// One failure, for the error charts.
+	if r := n.request(t, "POST", "/v1/functions/greet/invocations", []byte(`{"name":"nobody"}`), false); r.header.Get("X-Sluice-Outcome") != "error" {
+		t.Fatalf("invoke greet for nobody: %d %s %s, want outcome error", r.status, r.header, r.body)
+	}
+
 	// The line sluice up printed opens the console signed in, and the token leaves the address bar.
 	line, ok := n.out.lineWith("console: ")
 	if !ok || !strings.HasPrefix(line, n.URL+"/#token=") {
@@ -257,11 +266,27 @@ func TestConsole(t *testing.T) {
 		for _, title := range []string{"Duration", "Cold starts", "Errors"} {
 			b.until(t, title+" chart with points", chartPoints(title)+` > 0`)
 		}
-		b.until(t, "invocations tile", `Number(document.querySelector('.tile .tile-value')?.textContent.replace(/\D/g, '')) >= `+strconv.Itoa(invocations))
+		tile := func(label string) string {
+			return `Number([...document.querySelectorAll('.tile')].find(e => e.querySelector('.tile-label').textContent === '` + label + `')?.querySelector('.tile-value').textContent.replace(/\D/g, ''))`
+		}
+		b.until(t, "invocations tile", tile("Invocations")+` === `+strconv.Itoa(invocations+1))
+		b.until(t, "errors tile", tile("Errors")+` === 1`)
+		b.until(t, "errors chart with a point above zero", `document.querySelectorAll('figure.chart[data-title="Errors"] circle.pt').length > 0`)
 	} else {
 		t.Log("this node serves no metrics API: only the sampled charts are checked")
 	}
 	b.screenshot(t, "monitoring")
+	b.do(t, "dark theme", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+		})
+		return err
+	}))
+	b.screenshot(t, "monitoring-dark")
+	b.do(t, "light theme", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{})
+		return err
+	}))
 	b.noFaults(t, "monitoring")
 
 	// Code: an edit in the editor saved from the page makes version 2 with the new content.
@@ -304,6 +329,34 @@ func TestConsole(t *testing.T) {
 	b.screenshot(t, "invoke")
 	b.noFaults(t, "invoke")
 
+	// Dead letters: an async event that failed its only attempt is listed with its error, and the
+	// page's redrive sends it back (it fails again, and comes back marked as redriven).
+	if hasDLQAPI(t, n) {
+		deployInline(t, n, "sink", greetPy, "--retries", "0")
+		n.ok(t, "invoke", "sink", "--async", "--data", `{"name":"nobody"}`)
+		eventually(t, asyncDeadline, 200*time.Millisecond, func() error {
+			if got := deadLetters(t, n, "sink"); len(got) != 1 {
+				return fmt.Errorf("dead letters of sink: %d, want 1", len(got))
+			}
+			return nil
+		})
+		b.do(t, "open dead letters", chromedp.Navigate(n.URL+"/#/functions/sink/dlq"))
+		b.until(t, "dead letter row with its error", `document.querySelector('table.dlq tr[data-event]')?.textContent.includes('no one to greet')`)
+		b.screenshot(t, "dlq")
+		b.do(t, "redrive", chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`), chromedp.Click(chromedp.CSS("#redrive")))
+		b.until(t, "redriven", `document.querySelector('#dlq-status')?.textContent.includes('Redriven 1 event')`)
+		eventually(t, asyncDeadline, 200*time.Millisecond, func() error {
+			got := deadLetters(t, n, "sink")
+			if len(got) != 1 || got[0].Redriven != 1 {
+				return fmt.Errorf("dead letters of sink after the redrive: %+v, want the event back, redriven once", got)
+			}
+			return nil
+		})
+		b.noFaults(t, "dead letters")
+	} else {
+		t.Log("this node serves no dead-letter API: the dead-letter page is not checked")
+	}
+
 	// Billing: the function has a row.
 	b.do(t, "open billing", chromedp.Navigate(n.URL+"/#/billing"))
 	if hasBillingAPI(t, n) {
@@ -325,4 +378,28 @@ func hasMetricsAPI(t *testing.T, n *node) bool {
 func hasBillingAPI(t *testing.T, n *node) bool {
 	t.Helper()
 	return n.request(t, "GET", "/v1/billing", nil, false).status == 200
+}
+
+func hasDLQAPI(t *testing.T, n *node) bool {
+	t.Helper()
+	return n.request(t, "GET", "/v1/functions/greet/dlq", nil, false).status == 200
+}
+
+// deadLetter is what the test reads of a dead-lettered event.
+type deadLetter struct {
+	ID       string `json:"id"`
+	Redriven int    `json:"redriven"`
+}
+
+// deadLetters lists a function's dead-lettered events through the API.
+func deadLetters(t *testing.T, n *node, name string) []deadLetter {
+	t.Helper()
+	r := n.request(t, "GET", "/v1/functions/"+name+"/dlq", nil, false)
+	var list struct {
+		Events []deadLetter `json:"events"`
+	}
+	if r.status != 200 || json.Unmarshal(r.body, &list) != nil {
+		t.Fatalf("GET dead letters of %s: %d %s", name, r.status, r.body)
+	}
+	return list.Events
 }

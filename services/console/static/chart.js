@@ -95,9 +95,15 @@ export function chart({title, series, from, to, format = String, integer = false
       svg.append(s('path', {class: 'line ' + k(i), d}));
     }
   });
+  // A marker per point, unless there are so many that they would blot the line; in a long
+  // series of steps the zeros go without one, so that what happened stands out.
   if (all.length <= maxCircles) {
     drawn.forEach((pts, i) => {
-      for (const p of pts) svg.append(s('circle', {class: 'pt ' + k(i), cx: x(p.t).toFixed(1), cy: y(p.v).toFixed(1), r: 2.2}));
+      const dense = pts.length > 40;
+      for (const p of pts) {
+        if (dense && p.v === 0) continue;
+        svg.append(s('circle', {class: 'pt ' + k(i), cx: x(p.t).toFixed(1), cy: y(p.v).toFixed(1), r: dense ? 2.6 : 2.2}));
+      }
     });
   }
   hover(root, svg, drawn, series.map((se, i) => ({label: se.label, cls: k(i)})), x, format);

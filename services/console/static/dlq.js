@@ -20,7 +20,7 @@ function pick(o, ...keys) {
 function errorText(e) {
   if (e === undefined) return '';
   if (typeof e === 'string') return e;
-  return [e.type || e.code, e.message].filter(Boolean).join(': ') || JSON.stringify(e);
+  return [e.errorType || e.type || e.code, e.errorMessage || e.message].filter(Boolean).join(': ') || JSON.stringify(e);
 }
 
 export function dlqTab(body, name, life) {
@@ -58,8 +58,9 @@ export function dlqTab(body, name, life) {
           h('tr', {'data-event': String(id)},
             h('td', {class: 'mono small'}, String(id)),
             h('td', null, at ? when(at) : '—'),
-            h('td', {class: 'bad-text'}, err || '—'),
-            h('td', {class: 'num'}, attempts === undefined ? '—' : num(Number(attempts))),
+            h('td', null, d.outcome ? h('span', {class: 'status bad'}, d.outcome) : null, ' ', h('span', {class: 'bad-text'}, err || '—')),
+            h('td', {class: 'num'}, attempts === undefined ? '—' : num(Number(attempts)),
+              d.redriven ? h('div', {class: 'muted small'}, 'redriven ' + num(d.redriven) + '×') : null),
             h('td', {class: 'actions'},
               d.seq !== undefined ? h('button', {type: 'button', class: 'small', onclick: () => send('?seq=' + encodeURIComponent(d.seq), 'event ' + id)}, 'Redrive') : null,
               h('button', {type: 'button', class: 'ghost small', onclick: () => {
