@@ -39,6 +39,10 @@ type config struct {
 	coldN     int           // cold invocations per runtime
 	coldPause time.Duration // pause before each cold invocation
 	keep      bool          // keep the node's folder and log
+	// The scaling rows: a burst of scaleN events of scaleD to a function of max scaleMax, on
+	// scaleWorkers `sluice serve worker` processes; none when scaleN is 0.
+	scaleN, scaleMax, scaleWorkers int
+	scaleD                         time.Duration
 }
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
@@ -56,8 +60,15 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.coldN, "cold", 20, "cold invocations per runtime (each of a function never invoked before)")
 	fs.DurationVar(&c.coldPause, "cold-pause", 400*time.Millisecond, "pause before each cold invocation, for the worker's pre-started process to be replaced")
 	fs.BoolVar(&c.keep, "keep", false, "keep the node's temporary folder (data and up.log) for inspection")
+	fs.IntVar(&c.scaleN, "scale", 400, "events of the burst to max instances (0: no scaling rows)")
+	fs.DurationVar(&c.scaleD, "scale-d", 200*time.Millisecond, "how long each event of the burst runs")
+	fs.IntVar(&c.scaleMax, "scale-max", 10, "max instances of the burst's function")
+	fs.IntVar(&c.scaleWorkers, "scale-workers", 2, "sluice serve worker processes of the scaling rows")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
+	}
+	if c.scaleN < 0 || (c.scaleN > 0 && (c.scaleD <= 0 || c.scaleMax <= 0 || c.scaleWorkers <= 0)) {
+		return c, errors.New("the scaling burst needs a positive duration, max and worker count")
 	}
 	if c.syncN <= 0 || c.warm < 0 || c.conc <= 0 || c.streamN <= 0 || c.asyncN <= 0 || c.phaseCap <= 0 || c.coldN <= 0 {
 		return c, errors.New("counts and the cap must be positive")

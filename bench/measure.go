@@ -46,6 +46,7 @@ type results struct {
 	fnC1           sample
 	jsPass, async  throughput
 	cold           map[string]coldResult // by runtime
+	scale          *scaleResult          // nil when not measured
 	notes          []string
 }
 
@@ -102,6 +103,15 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 	}
 	fmt.Fprintln(os.Stderr, "bench: cold invocations")
 	measureCold(ctx, c, n, r)
+	if c.scaleN > 0 {
+		n.stop() // the scaling rows run on a node of their own
+		fmt.Fprintln(os.Stderr, "bench: scaling, with worker processes of their own")
+		s := measureScale(ctx, c)
+		if s.err != nil {
+			r.note("scaling: %v", s.err)
+		}
+		r.scale = &s
+	}
 	return r, nil
 }
 
@@ -335,7 +345,12 @@ func measureAsync(ctx context.Context, c config, n *node, nc *nats.Conn) through
 }
 
 func sendEvent(ctx context.Context, client *http.Client, n *node) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL+"/v1/functions/noop/invocations", bytes.NewReader([]byte("{}")))
+	return sendEventTo(ctx, client, n, "noop")
+}
+
+// sendEventTo sends one async invocation of fn and returns its id.
+func sendEventTo(ctx context.Context, client *http.Client, n *node, fn string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL+"/v1/functions/"+fn+"/invocations", bytes.NewReader([]byte("{}")))
 	if err != nil {
 		return "", err
 	}

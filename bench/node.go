@@ -28,9 +28,9 @@ type node struct {
 	NATSURL string
 }
 
-// startNode runs `sluice up` on a temporary data directory and a free loopback port and waits
-// until /healthz answers.
-func startNode(ctx context.Context, bin string, keep bool) (*node, error) {
+// startNode runs `sluice up` (with flags) on a temporary data directory and a free loopback port
+// and waits until /healthz answers.
+func startNode(ctx context.Context, bin string, keep bool, flags ...string) (*node, error) {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return nil, err
@@ -51,7 +51,7 @@ func startNode(ctx context.Context, bin string, keep bool) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "up", "--data", filepath.Join(dir, "data"), "--listen", addr)
+	cmd := exec.Command(bin, append([]string{"up", "--data", filepath.Join(dir, "data"), "--listen", addr}, flags...)...)
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logf, err := os.Create(filepath.Join(dir, "up.log"))

@@ -38,6 +38,9 @@ func (r *results) markdown(c config) string {
 		latencyRow("warm invoke p50, Python hello, same run", r.cold["python"].warm, r.cold["python"].bare, 0.5, "bare `python3 -c pass`", "", 0),
 		latencyRow("warm invoke p50, Node.js hello, same run", r.cold["nodejs"].warm, r.cold["nodejs"].bare, 0.5, "bare `node -e 0`", "", 0),
 	}
+	if r.scale != nil {
+		rows = append(rows, scaleRows(*r.scale)...)
+	}
 	b.WriteString("| metric | sluice | baseline | ratio | target |\n|---|---|---|---|---|\n")
 	for _, x := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", x.metric, x.sluice, x.baseline, x.ratio, x.target)
