@@ -311,6 +311,33 @@ func TestConsole(t *testing.T) {
 	b.screenshot(t, "code")
 	b.noFaults(t, "code")
 
+	// A package of several files: the picker lists them, and an edit of the one picked is saved.
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"main.py":   "import words\n\n\ndef handler(event, context):\n    return {\"word\": words.WORD}\n",
+		"words.py":  "WORD = \"first\"\n",
+		"README.md": "two modules\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.ok(t, "deploy", "words", "--runtime", "python", "--handler", "main.handler", "--source", dir)
+	b.do(t, "open the code of a package", chromedp.Navigate(n.URL+"/#/functions/words/code"))
+	b.until(t, "the handler's file open", `document.querySelector('#editor')?.value.includes('import words') && document.querySelectorAll('#files .file').length === 3`)
+	b.do(t, "pick words.py", chromedp.Click(chromedp.CSS(`#files .file[data-file="words.py"]`)))
+	b.until(t, "words.py open", `document.querySelector('#editor').value === 'WORD = "first"\n'`)
+	b.do(t, "edit words.py", chromedp.Evaluate[chromedp.Void](`(() => {
+		const e = document.querySelector('#editor');
+		e.value = 'WORD = "second"\n';
+		e.dispatchEvent(new Event('input'));
+	})()`), chromedp.Click(chromedp.CSS("#save")))
+	b.until(t, "words.py saved", `document.querySelector('#editor-status')?.textContent.includes('Saved words.py as version 2')`)
+	if r := n.request(t, "POST", "/v1/functions/words/invocations", []byte(`{}`), false); r.status != 200 || r.header.Get("X-Sluice-Version") != "2" || !strings.Contains(string(r.body), "second") {
+		t.Fatalf("invoke words after the edit: %d %s %s, want version 2 with the second word", r.status, r.header, r.body)
+	}
+	b.noFaults(t, "code of a package")
+
 	// Invoke: the answer comes from version 2, and the log tail shows the line the call printed.
 	b.do(t, "open invoke", chromedp.Navigate(n.URL+"/#/functions/greet/invoke"), chromedp.WaitVisible(chromedp.CSS("#payload")))
 	b.do(t, "invoke", chromedp.SetValue(chromedp.CSS("#payload"), `{"name": "Ada"}`), chromedp.Click(chromedp.CSS("#invoke")))
