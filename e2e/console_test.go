@@ -309,6 +309,11 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("main.py of the latest version: %d %s", r.status, r.body)
 	}
 	b.screenshot(t, "code")
+	// The versions list links each version's code; an older one is shown as it was, read-only.
+	b.do(t, "open versions", chromedp.Navigate(n.URL+"/#/functions/greet/versions"))
+	b.until(t, "versions listed", `document.querySelectorAll('table.versions tr[data-version]').length === 2`)
+	b.do(t, "view version 1", chromedp.Click(chromedp.CSS(`tr[data-version="1"] a`)))
+	b.until(t, "version 1 read-only", `(e => e && e.readOnly && e.value.includes('{"greeting": "hello " + name}'))(document.querySelector('#editor'))`)
 	b.noFaults(t, "code")
 
 	// A package of several files: the picker lists them, and an edit of the one picked is saved.

@@ -23,7 +23,7 @@ function takeToken() {
 function route() {
   const path = location.hash.replace(/^#/, '') || '/';
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  if (parts[0] === 'functions' && parts[1]) return {page: functionPage, params: {name: parts[1], tab: parts[2] || 'monitoring'}, nav: 'functions'};
+  if (parts[0] === 'functions' && parts[1]) return {page: functionPage, params: {name: parts[1], tab: parts[2] || 'monitoring', version: Number(parts[3]) || 0}, nav: 'functions'};
   if (parts[0] === 'billing') return {page: billingPage, params: {}, nav: 'billing'};
   return {page: functionsPage, params: {}, nav: 'functions'};
 }

@@ -10,7 +10,9 @@ function mainFile(files, handler) {
   return files.find(f => f.path.replace(/\.[^.]+$/, '').split('/').pop() === base) || files[0];
 }
 
-export function codeTab(body, name, life, reloadHead) {
+// codeTab shows the latest version's files, editable, or those of an older version (pinned, a
+// number), read-only.
+export function codeTab(body, name, life, reloadHead, pinned = 0) {
   const list = h('div', {class: 'file-list', id: 'files'});
   const info = h('span', {class: 'muted small'});
   const status = h('div', {class: 'editor-status', id: 'editor-status'});
@@ -23,7 +25,8 @@ export function codeTab(body, name, life, reloadHead) {
     status,
     h('div', {class: 'code-layout'}, list, h('div', {class: 'editor-wrap'}, gutter, editor)));
 
-  let state = {version: 0, file: '', original: '', files: [], readonly: true};
+  let state = {version: 0, latest: 0, file: '', original: '', files: [], readonly: true};
+  const old = () => state.version !== state.latest;
 
   const lines = () => {
     const n = editor.value.split('\n').length;
@@ -77,20 +80,25 @@ export function codeTab(body, name, life, reloadHead) {
   const openFile = async path => {
     const f = await get(fn(name, '/code?version=' + state.version + '&file=' + encodeURIComponent(path)), {signal: life.signal});
     state.file = path;
-    state.readonly = f.encoding === 'base64';
-    state.original = state.readonly ? '' : f.content;
+    const binary = f.encoding === 'base64';
+    state.readonly = binary || old();
+    state.original = binary ? '' : f.content;
     editor.value = state.original;
     editor.readOnly = state.readonly;
-    replace(status, state.readonly ? notice('info', path + ' is not text; it cannot be edited here.') : null);
-    info.textContent = path + ' · version ' + state.version;
+    replace(status,
+      binary ? notice('info', path + ' is not text; it cannot be edited here.') : null,
+      old() ? notice('info', 'Version ' + state.version + ' is read-only: edits make a new version from the latest, ',
+        h('a', {href: '#/functions/' + encodeURIComponent(name) + '/code'}, 'version ' + state.latest), '.') : null);
+    info.textContent = path + ' · version ' + state.version + (old() ? ' (read-only)' : '');
     drawList();
     lines();
     dirty();
   };
 
   const load = async (keepFile) => {
-    const [code, detail] = await Promise.all([get(fn(name, '/code'), {signal: life.signal}), get(fn(name), {signal: life.signal})]);
+    const [code, detail] = await Promise.all([get(fn(name, '/code' + (pinned ? '?version=' + pinned : '')), {signal: life.signal}), get(fn(name), {signal: life.signal})]);
     state.version = code.version;
+    state.latest = detail.function.latest;
     state.files = code.files;
     if (!code.files.length) {
       replace(status, notice('info', 'This version has no files.'));
@@ -108,6 +116,7 @@ export function codeTab(body, name, life, reloadHead) {
       const res = await request(fn(name, '/code'), {method: 'PUT', body: {file: state.file, content: editor.value, version: state.version}, signal: life.signal});
       const v = await res.json();
       const file = state.file;
+      pinned = 0;
       await load(file);
       replace(status, notice('ok', 'Saved ' + file + ' as version ' + v.version + '.'));
       reloadHead();

@@ -17,7 +17,7 @@ const tabs = [
   ['versions', 'Versions'],
 ];
 
-export function functionPage(main, {name, tab}, life) {
+export function functionPage(main, {name, tab, version}, life) {
   const head = h('div', {class: 'fn-head'}, h('p', {class: 'muted'}, 'Loading ' + name + '…'));
   const body = h('div', {class: 'tab-body', id: 'tab-' + tab});
   main.append(
@@ -41,7 +41,7 @@ export function functionPage(main, {name, tab}, life) {
   loadHead();
   switch (tab) {
     case 'code':
-      codeTab(body, name, life, loadHead);
+      codeTab(body, name, life, loadHead, version);
       break;
     case 'invoke':
       invokeTab(body, name, life);
@@ -92,6 +92,7 @@ function monitoringTab(body, name, life) {
 
   let last = {metrics: null, missing: false};
   const draw = () => {
+    if (charts.querySelector('.chart:hover')) return; // keep the chart under the pointer still
     const now = Date.now();
     drawTiles(tiles, last);
     drawCharts(charts, name, range, last, now);
@@ -193,7 +194,7 @@ function versionsTab(body, name, life) {
     const rows = [...versions].sort((a, b) => b.version - a.version);
     replace(out, h('table', {class: 'grid-table versions'},
       h('thead', null, h('tr', null, h('th', {class: 'num'}, 'Version'), h('th', null, 'Created'), h('th', null, 'Runtime'),
-        h('th', null, 'Handler'), h('th', {class: 'num'}, 'Memory'), h('th', null, 'Code'), h('th', null, 'Origin'))),
+        h('th', null, 'Handler'), h('th', {class: 'num'}, 'Memory'), h('th', null, 'Code'), h('th', null, 'Origin'), h('th'))),
       h('tbody', null, rows.map(v => h('tr', {'data-version': v.version},
         h('td', {class: 'num'}, 'v' + v.version, v.version === d.function.latest ? h('span', {class: 'pill ok-pill'}, 'latest') : null,
           (aliases[v.version] || []).map(a => h('span', {class: 'pill'}, a))),
@@ -202,7 +203,8 @@ function versionsTab(body, name, life) {
         h('td', {class: 'mono'}, v.config.handler),
         h('td', {class: 'num'}, v.config.memoryMB + ' MB'),
         h('td', {class: 'mono', title: v.code.sha256}, (v.code.sha256 || '').slice(0, 12)),
-        h('td', {class: 'muted'}, v.origin || 'upload'))))));
+        h('td', {class: 'muted'}, v.origin || 'upload'),
+        h('td', null, h('a', {href: '#/functions/' + encodeURIComponent(name) + '/code/' + v.version}, 'View code')))))));
   }).catch(e => {
     if (e.name !== 'AbortError') replace(out, notice('error', 'Could not load the versions: ' + e.message));
   });

@@ -22,7 +22,14 @@ export function health(summary, scale) {
 export function functionsPage(main, _params, life) {
   const status = h('span', {class: 'muted small'});
   const body = h('div', null, h('p', {class: 'muted'}, 'Loading functions…'));
-  main.append(h('div', {class: 'page-head'}, h('h1', null, 'Functions'), status), body);
+  const search = h('input', {type: 'search', placeholder: 'filter by name', 'aria-label': 'filter functions by name', value: sessionStorage.getItem('sluice.filter') || ''});
+  const filter = () => {
+    const q = search.value.trim().toLowerCase();
+    sessionStorage.setItem('sluice.filter', search.value);
+    for (const tr of body.querySelectorAll('tr[data-function]')) tr.hidden = !tr.dataset.function.includes(q);
+  };
+  search.addEventListener('input', filter);
+  main.append(h('div', {class: 'page-head'}, h('h1', null, 'Functions'), status, h('span', {class: 'spacer'}), search), body);
   life.onError = e => replace(body, notice('error', 'Could not load the functions: ' + e.message));
 
   life.every(5000, async () => {
@@ -45,6 +52,7 @@ export function functionsPage(main, _params, life) {
       return {f, scale, summary: metrics.status === 'fulfilled' ? metrics.value.summary : null};
     }));
     replace(body, table(rows));
+    filter();
     status.textContent = 'updated ' + new Date().toLocaleTimeString();
   });
 }
