@@ -158,11 +158,13 @@ func keepLimits(c *jetstream.StreamConfig, old jetstream.StreamConfig, o BusOpti
 }
 
 // AckWait is how long a worker may hold an invocation without acking it or signalling progress;
-// workers send InProgress well inside it, so a dead worker's events are redelivered after it.
-const AckWait = 30 * time.Second
+// workers send InProgress every third of it while an invocation runs (however long its
+// timeout), so a dead worker's events are redelivered within about AckWait.
+const AckWait = 6 * time.Second
 
 // ConsumerConfig is the durable pull consumer that every worker shares for one function. Retries
-// are counted by the worker from the delivery count, so the server never drops an event itself.
+// are counted by the worker (from the delivery count and the attempts recorded in
+// sluice_results), so the server never drops an event itself.
 func ConsumerConfig(fn string) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       ConsumerName(fn),

@@ -3,7 +3,11 @@
 // synchronous callers on their reply inbox, records async results in sluice_results, and maps every outcome to the event's
 // acknowledgement in one place (finish): success → Ack; a failure with retries left →
 // NakWithDelay(backoff); no retries left, or an event that can never succeed → publish to
-// SLUICE_DLQ, then Term; a long run → InProgress well inside the ack wait.
+// SLUICE_DLQ, then Term; while an event is handled (a cold start, a long run) → InProgress every
+// third of the ack wait (events.AckWait), so a dead worker's events come back within about
+// AckWait. An attempt is counted when the function ran: the attempt of a redelivered event is
+// one more than the failed attempts sluice_results records, so deliveries handed back for lack
+// of a slot, or lost with a dead worker, spend no retry.
 //
 // Several workers share a function's max (DESIGN §7) through instance slots in sluice_claims:
 // a worker starts an instance only under a slot it won (Create of ClaimKey(fn, i), the first free
@@ -11,7 +15,8 @@
 // instance stops. It fetches one event at a time and only while it holds a free slot (or, holding
 // none, one probe event whose cold start claims the slot: one bus round trip); while events wait
 // and its slots are busy it claims more, as spares that an idle second gives back. With no slot
-// to win, an event stays on the consumer for instances elsewhere. A dead worker stops refreshing,
+// to win, an event goes back to the consumer for instances elsewhere, and the worker probes
+// again after a second. A dead worker stops refreshing,
 // its slots expire and others win them. Slots also bound memory: the sum of the memory settings
 // of a worker's slots never exceeds its budget (Options.MemoryBudgetMB). Every BeatInterval the
 // worker writes its WorkerBeat to sluice_workers; a graceful stop beats draining, finishes the

@@ -22,6 +22,7 @@ type job struct {
 	attempt  int    // 1 for the first delivery
 	retries  int    // async retries the function allows
 	enqueued time.Time
+	progress func() // stops the InProgress ticks; called before the event is acknowledged
 }
 
 // retryable reports whether another attempt could succeed.
@@ -38,6 +39,9 @@ func Backoff(attempt int) time.Duration {
 // finish maps an attempt's result to the event's acknowledgement and tells whoever waits: the
 // one place where outcomes become Ack, NakWithDelay, or DLQ-then-Term.
 func (w *Worker) finish(ctx context.Context, j job, res events.Result) {
+	if j.progress != nil {
+		j.progress()
+	}
 	log := w.logger.With("function", j.fn, "invocation", j.id, "attempt", j.attempt, "outcome", res.Outcome)
 	if j.reply != "" { // synchronous: the caller gets the outcome, no retry (as Lambda)
 		if err := w.nc.PublishMsg(events.NewReply(j.reply, res)); err != nil {

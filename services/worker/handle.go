@@ -2,10 +2,12 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,8 +24,15 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 	if meta, err := msg.Metadata(); err == nil {
 		j.attempt, j.enqueued = int(meta.NumDelivered), meta.Timestamp
 	}
+	// Tell JetStream the event is being worked on before anything that may take a while (a cold
+	// start, a long run), so only a dead worker's events come back.
+	j.progress = progress(msg, events.AckWait/3)
+	defer j.progress()
 	ev, err := events.ParseHeaders(msg.Headers(), msg.Data())
 	j.id, j.trigger = ev.ID(), events.EventTrigger(ev)
+	if j.attempt > 1 && j.reply == "" && err == nil {
+		j.attempt = w.attempt(ctx, j.id)
+	}
 	if err != nil {
 		w.finish(ctx, j, rejected(j, fmt.Sprintf("malformed event: %v", err)))
 		return
@@ -34,6 +43,7 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 			deadline = time.UnixMilli(ms)
 			if start.After(deadline) { // the synchronous caller has given up: nobody to run it for
 				w.logger.Info("dropping an expired synchronous invocation", "function", j.fn, "invocation", j.id)
+				j.progress()
 				_ = msg.Term()
 				return
 			}
@@ -50,18 +60,15 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 	if !deadline.IsZero() && deadline.Before(runDeadline) {
 		runDeadline = deadline
 	}
-	if v.Config.Timeout.D() > events.AckWait/2 {
-		stop := progress(ctx, msg, events.AckWait/3)
-		defer stop()
-	}
 
 	res := events.Result{ID: j.id, Function: j.fn, Version: v.Version, Enqueued: j.enqueued, Started: start}
 	inst, kind, err := w.instance(ctx, p, v)
 	if errors.Is(err, errNoCapacity) {
-		// Leave it to an instance that exists, on another worker; no more probing here until
-		// this worker wins a slot.
-		p.setProbe(false)
+		// Leave it to an instance that exists, on another worker; no more probing here for
+		// probeHold, or until this worker wins a slot.
+		p.holdProbe()
 		release()
+		j.progress()
 		_ = msg.NakWithDelay(capacityRetry)
 		return
 	}
@@ -262,24 +269,47 @@ func attributes(ev interface {
 	return a
 }
 
-// progress tells JetStream the event is still being worked on, every interval until stopped.
-func progress(ctx context.Context, msg jetstream.Msg, every time.Duration) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
+// progress tells JetStream the event is still being worked on, every interval until stopped
+// (stop is idempotent; once it returned, no InProgress follows, so one cannot undo a Nak's
+// delay). An event done sooner costs one timer and no message.
+func progress(msg jetstream.Msg, every time.Duration) (stop func()) {
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
-	return func() { cancel(); <-done }
+		_ = msg.InProgress()
+		t.Reset(every)
+	})
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}
+}
+
+// attempt is the attempt number of a redelivered async event: one more than the failed
+// attempts recorded in sluice_results. Deliveries that ran nothing (handed back for lack of an
+// instance slot here, or lost with a worker that died) do not count.
+func (w *Worker) attempt(ctx context.Context, id string) int {
+	e, err := w.results.Get(ctx, id)
+	if err != nil {
+		return 1
+	}
+	var r events.Result
+	if json.Unmarshal(e.Value(), &r) != nil || r.Status != events.StatusQueued {
+		return 1
+	}
+	return r.Attempts + 1
 }
 
 func (w *Worker) platformLine(j job, v events.Version, text string) {

@@ -42,10 +42,10 @@ type pool struct {
 	fn string
 
 	mu       sync.Mutex
-	max      int  // the function's max instances, over all workers
-	conc     int  // invocations one instance runs at once
-	memoryMB int  // memory setting of the latest version
-	probe    bool // with no slot held, pull one event and claim a slot for it
+	max      int       // the function's max instances, over all workers
+	conc     int       // invocations one instance runs at once
+	memoryMB int       // memory setting of the latest version
+	noProbe  time.Time // with no slot held, pull one event and claim a slot for it, from then on
 	spare    []spare
 	min      int            // instances of latest kept running, never reaped below
 	latest   events.Version // the newest version, what min instances run
@@ -62,7 +62,7 @@ type pool struct {
 }
 
 func newPool(v events.Version) *pool {
-	p := &pool{fn: v.Function, freed: make(chan struct{}), probe: true, desired: -1, nudge: make(chan struct{}, 1)}
+	p := &pool{fn: v.Function, freed: make(chan struct{}), desired: -1, nudge: make(chan struct{}, 1)}
 	p.configure(v)
 	return p
 }
@@ -97,7 +97,7 @@ func (p *pool) tryAcquire(probeOK bool) (ok bool, freed <-chan struct{}, canGrow
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	held := p.held()
-	if p.busy < held*p.conc || (held == 0 && p.busy == 0 && p.probe && probeOK) {
+	if p.busy < held*p.conc || (held == 0 && p.busy == 0 && probeOK && !time.Now().Before(p.noProbe)) {
 		p.busy++
 		return true, nil, false
 	}
@@ -130,17 +130,22 @@ func (p *pool) releaseN(n int) {
 func (p *pool) addSpare(key string) {
 	p.mu.Lock()
 	p.spare = append(p.spare, spare{key: key, since: time.Now()})
-	p.probe = true
+	p.noProbe = time.Time{}
 	p.signal()
 	p.mu.Unlock()
 }
 
-// setProbe turns probing on or off.
-func (p *pool) setProbe(on bool) {
+// holdProbe stops probing for probeHold: no slot could be won for the last probe's event.
+func (p *pool) holdProbe() {
 	p.mu.Lock()
-	p.probe = on
+	p.noProbe = time.Now().Add(probeHold)
 	p.mu.Unlock()
 }
+
+// probeHold is how long a worker that could win no slot for an event waits before it probes
+// again: slots held elsewhere may have been given back meanwhile, and an event handed back
+// waits as redelivery, not as lag that would make the worker claim a slot.
+const probeHold = time.Second
 
 // unusedSpares removes and returns spare slots older than age beyond those events already
 // acquired may still need.
