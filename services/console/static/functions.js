@@ -1,6 +1,6 @@
 // The function list: every function with its health, refreshed every few seconds.
 
-import {h, replace, notice, num, pct, ms, ago, sum} from './dom.js';
+import {h, replace, notice, num, pct, ms, ago, sum, clock} from './dom.js';
 import {get, fn} from './api.js';
 import {record} from './samples.js';
 
@@ -53,7 +53,7 @@ export function functionsPage(main, _params, life) {
     }));
     replace(body, table(rows));
     filter();
-    status.textContent = 'updated ' + new Date().toLocaleTimeString();
+    status.textContent = 'updated ' + clock(Date.now());
   });
 }
 

@@ -13,6 +13,7 @@ export function invokeTab(body, name, life) {
   const button = h('button', {type: 'submit', id: 'invoke', class: 'primary'}, 'Invoke');
   const result = h('div', {id: 'result', class: 'result'}, h('p', {class: 'muted'}, 'The answer shows here.'));
   const history = h('ol', {class: 'history'});
+  const recent = h('h3', {class: 'muted small', hidden: true}, 'Recent');
   const logs = logTail(name, life);
 
   const form = h('form', {class: 'card invoke', onsubmit: async ev => {
@@ -40,6 +41,7 @@ export function invokeTab(body, name, life) {
         took, text, at: Date.now(),
       };
       showResult(result, r, logs);
+      recent.hidden = false;
       history.prepend(h('li', null, h('span', {class: 'status ' + (r.outcome === 'ok' ? 'ok' : 'bad')}, r.outcome), ' v' + r.version + ' · ' + ms(took) + ' · ' + clock(r.at)));
       while (history.children.length > 8) history.lastChild.remove();
     } catch (e) {
@@ -51,7 +53,7 @@ export function invokeTab(body, name, life) {
   h('div', {class: 'toolbar'}, h('h2', null, 'Invoke'), h('span', {class: 'spacer'}),
     h('label', {class: 'inline', for: 'qualifier'}, 'version or alias'), qualifier, button),
   h('label', {for: 'payload', class: 'muted small'}, 'Payload (JSON, the handler\'s event)'), payload, result,
-  h('h3', {class: 'muted small'}, 'Recent'), history);
+  recent, history);
   payload.addEventListener('keydown', ev => {
     if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) form.requestSubmit();
   });
