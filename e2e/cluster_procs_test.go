@@ -75,6 +75,24 @@ type proc struct {
 // start runs the process and waits until its output shows the ready line.
 func (p *proc) start(t *testing.T) {
 	t.Helper()
+	p.launch(t)
+	done, out := p.done, p.out
+	eventually(t, startDeadline, 50*time.Millisecond, func() error {
+		select {
+		case <-done:
+			return fmt.Errorf("%s exited: %v\n%s", p.name, p.waitErr, out.tail(30))
+		default:
+		}
+		if !outputHas(out, p.ready) {
+			return fmt.Errorf("%s has not said %q yet\n%s", p.name, p.ready, out.tail(10))
+		}
+		return nil
+	})
+}
+
+// launch runs the process.
+func (p *proc) launch(t *testing.T) {
+	t.Helper()
 	cmd := exec.Command(p.bin, p.args...)
 	cmd.Env = p.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -90,17 +108,6 @@ func (p *proc) start(t *testing.T) {
 		p.waitErr = err
 		close(done)
 	}()
-	eventually(t, startDeadline, 50*time.Millisecond, func() error {
-		select {
-		case <-done:
-			return fmt.Errorf("%s exited: %v\n%s", p.name, p.waitErr, out.tail(30))
-		default:
-		}
-		if !outputHas(out, p.ready) {
-			return fmt.Errorf("%s has not said %q yet\n%s", p.name, p.ready, out.tail(10))
-		}
-		return nil
-	})
 }
 
 // kill ends the process group at once, as a crash would.
