@@ -27,6 +27,7 @@ type UpOptions struct {
 	DataDir   string
 	Listen    string
 	NoWorker  bool
+	NoScaler  bool
 	Isolation string // auto, required or off
 	Network   string // host or none
 	S3        S3Options

@@ -83,6 +83,7 @@ SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS).`
 	cmd.Flags().StringVar(&dataDir, "data", "", "data folder (default $XDG_DATA_HOME/sluice, else ~/.local/share/sluice)")
 	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address of the API and gateway")
 	cmd.Flags().BoolVar(&o.NoWorker, "no-worker", false, "run without a worker (join workers with sluice serve worker)")
+	cmd.Flags().BoolVar(&o.NoScaler, "no-scaler", false, "run without a scaler (join scalers with sluice serve scaler)")
 	isolationFlags(cmd, &o.Isolation, &o.Network)
 	memoryBudgetFlag(cmd, &o.MemoryBudgetMB)
 	addObserveFlags(cmd, &of, false)

@@ -28,6 +28,7 @@ type UpOptions struct {
 	DataDir   string          // bus store, credentials, code cache
 	Listen    string          // API and gateway address; default 127.0.0.1:8080
 	NoWorker  bool            // run without the in-process worker (events wait on the bus)
+	NoScaler  bool            // run without the in-process scaler (join one with serve scaler)
 	Isolation string          // auto (default), required or off: how the worker sandboxes instances
 	Network   string          // host (default) or none: the instances' network
 	S3        codeurl.Config  // object storage for code URLs; no Endpoint: none

@@ -72,7 +72,10 @@ func Up(ctx context.Context, o UpOptions) error {
 	}
 	defer embedded.Shutdown()
 
-	roles := []string{"gateway", "api", "scaler", "adapters"}
+	roles := []string{"gateway", "api", "adapters"}
+	if !o.NoScaler {
+		roles = append(roles, "scaler")
+	}
 	if !o.NoWorker {
 		roles = append(roles, "worker")
 	}

@@ -109,6 +109,9 @@ func New(ctx context.Context, o Options) (*Scaler, error) {
 func (s *Scaler) Run(ctx context.Context) error {
 	st, err := s.lease.kv.Status(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it began
+		}
 		return fmt.Errorf("scaler: claims bucket: %w", err)
 	}
 	refreshEvery := max(st.TTL()/3, 10*time.Millisecond)

@@ -24,7 +24,7 @@ type roles struct{}
 
 func (roles) Up(ctx context.Context, o cli.UpOptions) error {
 	return node.Up(ctx, node.UpOptions{
-		DataDir: o.DataDir, Listen: o.Listen, NoWorker: o.NoWorker, Logger: o.Logger, Stderr: o.Stderr,
+		DataDir: o.DataDir, Listen: o.Listen, NoWorker: o.NoWorker, NoScaler: o.NoScaler, Logger: o.Logger, Stderr: o.Stderr,
 		Isolation: o.Isolation, Network: o.Network, S3: s3(o.S3), MemoryBudgetMB: o.MemoryBudgetMB,
 		Observe: observe(o.Observe),
 		Ready:   func(e node.Endpoints) { o.Ready(cli.Endpoints{URL: e.URL, Token: e.Token, NATSURL: e.NATSURL}) },
