@@ -47,8 +47,10 @@ func TestComposeHasEveryPart(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("services %v, want %v", got, want)
 	}
+	builtFrom(t, p.Services["minio"], "minio")
 	for _, n := range natsNodes {
 		s := p.Services[n]
+		builtFrom(t, s, "nats-server")
 		if env := s.Environment["SERVER_NAME"]; env == nil || *env != n {
 			t.Errorf("%s: SERVER_NAME %v, want its own name", n, env)
 		}
@@ -62,9 +64,7 @@ func TestRolesReachTheWholeClusterWithThreeReplicas(t *testing.T) {
 	p := loadProject(t, "NATS_PASSWORD=pw-from-env", "SLUICE_TOKEN=token-from-env")
 	for name, role := range roles {
 		s := p.Services[name]
-		if s.Build == nil || s.Build.Dockerfile != "compose/Dockerfile" || filepath.Clean(s.Build.Context) != repoRoot(t) {
-			t.Errorf("%s: not built from the repository with compose/Dockerfile: %+v", name, s.Build)
-		}
+		builtFrom(t, s, "sluice")
 		cmd := []string(s.Command)
 		if len(cmd) == 0 || cmd[0] != role {
 			t.Errorf("%s: command %v, want role %s first", name, cmd, role)
@@ -139,7 +139,8 @@ func TestImageCarriesTheRuntimes(t *testing.T) {
 	}
 	df := string(b)
 	for _, want := range []string{"python3", "nodejs", "php-cli", "default-jdk-headless", "mono-mcs", "bubblewrap",
-		"/usr/local/go", "./services/cmd/sluice", `ENTRYPOINT ["sluice", "serve"]`} {
+		"/usr/local/go", "./services/cmd/sluice", `ENTRYPOINT ["sluice", "serve"]`,
+		"AS nats-server", "AS minio", "AS sluice", "NATS_SERVER_VERSION=" + pinned(t, "NATS_SERVER_VERSION"), "MINIO_VERSION=" + pinned(t, "MINIO_VERSION")} {
 		if !strings.Contains(df, want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
@@ -154,4 +155,29 @@ func repoRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return filepath.Dir(wd)
+}
+
+// builtFrom requires a service's image to be built from the repository by a stage of
+// compose/Dockerfile.
+func builtFrom(t *testing.T, s types.ServiceConfig, target string) {
+	t.Helper()
+	if s.Build == nil || s.Build.Dockerfile != "compose/Dockerfile" || filepath.Clean(s.Build.Context) != repoRoot(t) || s.Build.Target != target {
+		t.Errorf("%s: not built from the repository by compose/Dockerfile's %s stage: %+v", s.Name, target, s.Build)
+	}
+}
+
+// pinned is a version the Taskfile pins for the tests.
+func pinned(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "Taskfile.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("Taskfile.yml pins no %s", name)
+	return ""
 }
