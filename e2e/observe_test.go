@@ -187,6 +187,12 @@ func TestDeadLetterRedriveThroughTheCLI(t *testing.T) {
 		t.Errorf("dlq show:\n%s", r.stdout)
 	}
 	deployInline(t, n, "grumpy", "def handler(event, context):\n    return {'day': event['day'], 'mood': 'fine'}\n", "--retries", "0")
+	eventually(t, 20*time.Second, 100*time.Millisecond, func() error { // the node follows the deploy a moment later
+		if r := n.sluice(t, "invoke", "grumpy", "--data", `{"day": 0}`); r.code != 0 {
+			return fmt.Errorf("the fixed version does not run yet: %s", r)
+		}
+		return nil
+	})
 	if r := n.ok(t, "dlq", "redrive", "grumpy"); !strings.Contains(r.stdout, "1 event(s) sent back") {
 		t.Errorf("dlq redrive:\n%s", r.stdout)
 	}

@@ -89,13 +89,18 @@ func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
 	}}
 }
 
+// ScaleHistory is how many of a function's scale decisions sluice_scale keeps (the most a
+// bucket allows): the scaler writes one only when something changed, so they draw lag and
+// instances over time.
+const ScaleHistory = 64
+
 // KeyValueConfigs are the buckets of DESIGN §3.
 func KeyValueConfigs(o BusOptions) []jetstream.KeyValueConfig {
 	o = o.withDefaults()
 	return []jetstream.KeyValueConfig{
 		{Bucket: BucketFunctions, Description: "function heads and immutable versions", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas},
 		{Bucket: BucketTriggers, Description: "trigger specs", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas},
-		{Bucket: BucketScale, Description: "desired instances per function", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas},
+		{Bucket: BucketScale, Description: "desired instances per function, the last decisions kept for charts", History: ScaleHistory, Storage: jetstream.FileStorage, Replicas: o.Replicas},
 		{Bucket: BucketWorkers, Description: "worker heartbeats", History: 1, TTL: o.WorkerTTL, Storage: jetstream.MemoryStorage, Replicas: o.Replicas},
 		{Bucket: BucketClaims, Description: "instance-slot claims and the scaler lease", History: 1, TTL: o.ClaimTTL, Storage: jetstream.MemoryStorage, Replicas: o.Replicas},
 		{Bucket: BucketResults, Description: "async invocation status and results", History: 1, TTL: o.ResultsTTL, Storage: jetstream.FileStorage, MaxValueSize: MaxPayload + 64<<10, Replicas: o.Replicas},

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -118,6 +120,35 @@ func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
 		case !errors.Is(err, jetstream.ErrKeyNotFound):
 			a.log.WarnContext(ctx, "metrics: scale decision", "function", name, "err", err)
 		}
+		meters.ApplyScale(v.Series, step, a.scaleHistory(ctx, kv, name))
 	}
 	httpjson.Write(w, http.StatusOK, v)
+}
+
+// scaleHistory reads the scaler's recorded decisions for a function (the last
+// events.ScaleHistory of them); none when there are none or they cannot be read.
+func (a *API) scaleHistory(ctx context.Context, kv jetstream.KeyValue, name string) []meters.ScalePoint {
+	entries, err := kv.History(ctx, events.ScaleKey(name))
+	if err != nil {
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			a.log.WarnContext(ctx, "metrics: scale history", "function", name, "err", err)
+		}
+		return nil
+	}
+	var out []meters.ScalePoint
+	for _, e := range entries {
+		if e.Operation() != jetstream.KeyValuePut {
+			continue
+		}
+		var d scaler.Decision
+		if json.Unmarshal(e.Value(), &d) != nil {
+			continue
+		}
+		at := d.At
+		if at.IsZero() {
+			at = e.Created()
+		}
+		out = append(out, meters.ScalePoint{At: at, Lag: d.Lag, Running: d.Running})
+	}
+	return out
 }

@@ -72,6 +72,31 @@ type Bucket struct {
 	P50Ms       float64   `json:"p50Ms"`
 	P99Ms       float64   `json:"p99Ms"`
 	Concurrency float64   `json:"concurrency"` // average invocations running at once
+	Lag         int       `json:"lag"`         // events waiting or running at the bucket's end, by the scaler's decisions
+	Running     int       `json:"running"`     // instances running at the bucket's end, by the scaler's decisions
+}
+
+// ScalePoint is one recorded scale decision: from At on, Lag and Running held.
+type ScalePoint struct {
+	At      time.Time
+	Lag     int
+	Running int
+}
+
+// ApplyScale sets each bucket's Lag and Running to the last decision made before the bucket
+// ended; buckets before the first known decision keep zeros. points may come in any order.
+func ApplyScale(series []Bucket, step time.Duration, points []ScalePoint) {
+	slices.SortFunc(points, func(a, b ScalePoint) int { return a.At.Compare(b.At) })
+	j := -1
+	for i := range series {
+		end := series[i].T.Add(step)
+		for j+1 < len(points) && points[j+1].At.Before(end) {
+			j++
+		}
+		if j >= 0 {
+			series[i].Lag, series[i].Running = points[j].Lag, points[j].Running
+		}
+	}
 }
 
 // Aggregate summarises the records whose start lies in [since, until) and buckets them by

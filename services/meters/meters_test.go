@@ -3,6 +3,7 @@ package meters
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -108,5 +109,25 @@ func TestReadFromSinceToLastStored(t *testing.T) {
 	}
 	if ids := read("f", time.Now().Add(time.Hour)); len(ids) != 0 {
 		t.Errorf("future: %v", ids)
+	}
+}
+
+func TestApplyScaleHoldsEachDecisionUntilTheNext(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	series := make([]Bucket, 5)
+	for i := range series {
+		series[i].T = t0.Add(time.Duration(i) * 10 * time.Second)
+	}
+	ApplyScale(series, 10*time.Second, []ScalePoint{
+		{At: t0.Add(35 * time.Second), Lag: 0, Running: 1},
+		{At: t0.Add(12 * time.Second), Lag: 7, Running: 2},
+		{At: t0.Add(15 * time.Second), Lag: 9, Running: 3},
+	})
+	var got []string
+	for _, b := range series {
+		got = append(got, fmt.Sprintf("%d/%d", b.Lag, b.Running))
+	}
+	if fmt.Sprint(got) != "[0/0 9/3 9/3 0/1 0/1]" {
+		t.Errorf("lag/running per bucket %v", got)
 	}
 }

@@ -79,9 +79,23 @@ func (c client) getJSON(path string, status int, v any) {
 	}
 }
 
+// waitLatest waits until invocations of fn run version v: the node's view of the functions
+// follows deploys a moment later.
+func (c client) waitLatest(fn string, v int) {
+	c.t.Helper()
+	bustest.Eventually(c.t, 20*time.Second, func() error {
+		resp, _ := c.do(http.MethodPost, "/v1/functions/"+fn+"/invocations", `{"order": 0}`)
+		if got := resp.Header.Get("X-Sluice-Version"); got != fmt.Sprint(v) {
+			return fmt.Errorf("%s runs version %s, not %d yet", fn, got, v)
+		}
+		return nil
+	})
+}
+
 func TestMetricsEndpointAndQueryMatchInvocations(t *testing.T) {
 	c := client{t, up(t, t.TempDir(), false)}
-	c.deploy("flaky", "python", "main.handler", "main.py", flaky, map[string]any{"memoryMB": 256})
+	// min 1 keeps an instance whatever the lag, so the scale gauges have one to show.
+	c.deploy("flaky", "python", "main.handler", "main.py", flaky, map[string]any{"memoryMB": 256, "min": 1})
 	const ok, bad = 7, 3
 	for range ok {
 		c.invoke("flaky", `{}`, false)
@@ -142,6 +156,16 @@ func TestMetricsEndpointAndQueryMatchInvocations(t *testing.T) {
 		}
 		return nil
 	})
+
+	// The scaler's recorded decisions draw instances over time in the series.
+	c.getJSON("/v1/functions/flaky/metrics?since=5m", 200, &v)
+	maxRunning := 0
+	for _, b := range v.Series {
+		maxRunning = max(maxRunning, b.Running)
+	}
+	if maxRunning < 1 || v.Scale.Running < 1 || v.Series[len(v.Series)-1].Running != v.Scale.Running {
+		t.Errorf("series instances: max %d, last %d; scale now %+v", maxRunning, v.Series[len(v.Series)-1].Running, v.Scale)
+	}
 
 	// /metrics is behind the token like the API.
 	resp, err := http.Get(c.ep.URL + "/metrics")
@@ -268,6 +292,7 @@ func TestDeadLetterRedriveAfterFix(t *testing.T) {
 	// Fix the function, then send the event back: it runs the new version and succeeds.
 	c.deploy("brittle", "python", "main.handler", "main.py",
 		"def handler(event, context):\n    return {'fixed': event['order']}\n", map[string]any{"retries": 1})
+	c.waitLatest("brittle", 2)
 	resp, body := c.do(http.MethodPost, "/v1/functions/brittle/dlq/redrive", "")
 	var rd api.Redriven
 	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &rd) != nil || len(rd.Redriven) != 1 || rd.Redriven[0].ID != id {
@@ -289,11 +314,13 @@ func TestDeadLetterRedriveAfterFix(t *testing.T) {
 	// A redriven event that fails again is dead-lettered again, marked; purge empties the queue.
 	c.deploy("brittle", "python", "main.handler", "main.py",
 		"def handler(event, context):\n    raise RuntimeError('broken again')\n", map[string]any{"retries": 0})
+	c.waitLatest("brittle", 3)
 	id2 := c.invoke("brittle", `{"order": 43}`, true)
 	bustest.Eventually(t, 30*time.Second, func() error {
 		c.getJSON("/v1/functions/brittle/dlq", 200, &list)
 		if len(list.Events) != 1 {
-			return fmt.Errorf("dlq holds %d events", len(list.Events))
+			_, inv := c.do(http.MethodGet, "/v1/invocations/"+id2, "")
+			return fmt.Errorf("dlq holds %d events; the invocation: %s", len(list.Events), inv)
 		}
 		return nil
 	})
