@@ -84,21 +84,24 @@ export function chart({title, series, from, to, format = String, integer = false
 
   // Lines, the first series' area, and the points.
   const drawn = series.map(se => se.points.filter(p => p.t >= from && p.t <= to && Number.isFinite(p.v)).sort((a, b) => a.t - b.t));
-  drawn.forEach((pts, i) => {
-    for (const seg of segments(pts)) {
-      if (!seg.length) continue;
-      const d = seg.map((p, j) => (j ? 'L' : 'M') + x(p.t).toFixed(1) + ' ' + y(p.v).toFixed(1)).join(' ');
-      if (i === 0 && seg.length > 1) {
-        const base = y(0).toFixed(1);
-        svg.append(s('path', {class: 'area ' + k(i), d: `${d} L${x(seg[seg.length - 1].t).toFixed(1)} ${base} L${x(seg[0].t).toFixed(1)} ${base} Z`}));
-      }
-      svg.append(s('path', {class: 'line ' + k(i), d}));
+  // The first series is drawn last, on top: it is the one the chart is about.
+  const order = drawn.map((_, i) => i).reverse();
+  const path = seg => seg.map((p, j) => (j ? 'L' : 'M') + x(p.t).toFixed(1) + ' ' + y(p.v).toFixed(1)).join(' ');
+  for (const seg of segments(drawn[0])) {
+    if (seg.length < 2) continue;
+    const base = y(0).toFixed(1);
+    svg.append(s('path', {class: 'area ' + k(0), d: `${path(seg)} L${x(seg[seg.length - 1].t).toFixed(1)} ${base} L${x(seg[0].t).toFixed(1)} ${base} Z`}));
+  }
+  for (const i of order) {
+    for (const seg of segments(drawn[i])) {
+      if (seg.length) svg.append(s('path', {class: 'line ' + k(i), d: path(seg)}));
     }
-  });
+  }
   // A marker per point, unless there are so many that they would blot the line; in a long
   // series of steps the zeros go without one, so that what happened stands out.
   if (all.length <= maxCircles) {
-    drawn.forEach((pts, i) => {
+    order.forEach(i => {
+      const pts = drawn[i];
       const dense = pts.length > 40;
       for (const p of pts) {
         if (dense && p.v === 0) continue;
