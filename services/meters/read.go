@@ -41,7 +41,7 @@ func Read(ctx context.Context, js jetstream.JetStream, fn string, since time.Tim
 	if err != nil {
 		return fmt.Errorf("meters: consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
 		return fmt.Errorf("meters: consume: %w", err)
 	}

@@ -98,4 +98,3 @@ func TestScaleCollectorReadsDecisions(t *testing.T) {
 		t.Fatalf("lag %v desired %v running %v; want 12 4 3", l, d, r)
 	}
 }
-
