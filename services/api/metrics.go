@@ -105,12 +105,12 @@ func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "%v", err)
 		return
 	}
-	var ms []events.Meter
-	if err := meters.Read(ctx, a.js, name, since, func(m events.Meter) error { ms = append(ms, m); return nil }); err != nil {
+	agg := meters.NewAggregator(since, until, step)
+	if err := meters.Read(ctx, a.js, name, since, func(m events.Meter) error { agg.Add(m); return nil }); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	sum, series := meters.Aggregate(ms, since, until, step)
+	sum, series := agg.Result()
 	v := MetricsView{Function: name, Since: since, Until: until, StepSeconds: step.Seconds(), Summary: sum, Series: series}
 	if kv, err := a.js.KeyValue(ctx, events.BucketScale); err == nil {
 		d, err := scaler.ReadDecision(ctx, kv, name)

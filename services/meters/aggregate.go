@@ -99,66 +99,88 @@ func ApplyScale(series []Bucket, step time.Duration, points []ScalePoint) {
 	}
 }
 
-// Aggregate summarises the records whose start lies in [since, until) and buckets them by
-// start into step-aligned buckets. Concurrency spreads each invocation over the buckets its run
-// overlaps. gbSeconds is billed ms × memory MB summed as integers, converted once.
-func Aggregate(ms []events.Meter, since, until time.Time, step time.Duration) (Summary, []Bucket) {
-	sum := Summary{Outcomes: map[string]int{}}
-	first := since.Truncate(step)
-	n := int((until.Sub(first) + step - 1) / step)
-	series := make([]Bucket, max(n, 0))
-	durs := make([][]float64, len(series))
-	for i := range series {
-		series[i].T = first.Add(time.Duration(i) * step).UTC()
-	}
-	var all []float64
-	var mbms int64
-	for _, m := range ms {
-		if m.Start.Before(since) || !m.Start.Before(until) {
-			continue
-		}
-		sum.Invocations++
-		sum.Outcomes[string(m.Outcome)]++
-		bad := m.Outcome != events.OutcomeOK
-		if bad {
-			sum.Errors++
-		}
-		switch m.Outcome {
-		case events.OutcomeTimeout:
-			sum.Timeouts++
-		case events.OutcomeThrottled:
-			sum.Throttled++
-		}
-		if m.Cold {
-			sum.ColdStarts++
-		}
-		all = append(all, m.DurationMs)
-		mbms += m.BilledMs * int64(m.MemoryMB)
+// Aggregator summarises meter records one at a time, keeping only each record's duration, so
+// a long period does not hold its records in memory. Make one with NewAggregator.
+type Aggregator struct {
+	since, until, first time.Time
+	step                time.Duration
+	sum                 Summary
+	series              []Bucket
+	durs                [][]float64 // durations by bucket, for the percentiles
+	mbms                int64
+}
 
-		i := int(m.Start.Sub(first) / step)
-		if i < 0 || i >= len(series) {
-			continue
-		}
-		b := &series[i]
-		b.Invocations++
-		if bad {
-			b.Errors++
-		}
-		if m.Cold {
-			b.ColdStarts++
-		}
-		durs[i] = append(durs[i], m.DurationMs)
-		spread(series, first, step, m.Start, m.Start.Add(time.Duration(m.DurationMs*float64(time.Millisecond))))
+// NewAggregator makes an aggregator of the records whose start lies in [since, until), in
+// step-aligned buckets of width step.
+func NewAggregator(since, until time.Time, step time.Duration) *Aggregator {
+	first := since.Truncate(step)
+	n := max(int((until.Sub(first)+step-1)/step), 0)
+	a := &Aggregator{since: since, until: until, first: first, step: step,
+		sum: Summary{Outcomes: map[string]int{}}, series: make([]Bucket, n), durs: make([][]float64, n)}
+	for i := range a.series {
+		a.series[i].T = first.Add(time.Duration(i) * step).UTC()
 	}
-	for i := range series {
-		series[i].P50Ms, series[i].P99Ms = percentile(durs[i], 50), percentile(durs[i], 99)
+	return a
+}
+
+// Add counts one record; records that started outside the period are ignored. Concurrency
+// spreads the record's run over the buckets it overlaps.
+func (a *Aggregator) Add(m events.Meter) {
+	if m.Start.Before(a.since) || !m.Start.Before(a.until) {
+		return
 	}
+	i := int(m.Start.Sub(a.first) / a.step)
+	if i < 0 || i >= len(a.series) {
+		return
+	}
+	bad := m.Outcome != events.OutcomeOK
+	a.sum.Invocations++
+	a.sum.Outcomes[string(m.Outcome)]++
+	b := &a.series[i]
+	b.Invocations++
+	if bad {
+		a.sum.Errors++
+		b.Errors++
+	}
+	switch m.Outcome {
+	case events.OutcomeTimeout:
+		a.sum.Timeouts++
+	case events.OutcomeThrottled:
+		a.sum.Throttled++
+	}
+	if m.Cold {
+		a.sum.ColdStarts++
+		b.ColdStarts++
+	}
+	a.mbms += m.BilledMs * int64(m.MemoryMB)
+	a.durs[i] = append(a.durs[i], m.DurationMs)
+	spread(a.series, a.first, a.step, m.Start, m.Start.Add(time.Duration(m.DurationMs*float64(time.Millisecond))))
+}
+
+// Result returns the summary and the series. gbSeconds is billed ms × memory MB summed as
+// integers, converted once.
+func (a *Aggregator) Result() (Summary, []Bucket) {
+	var all []float64
+	for i := range a.series {
+		a.series[i].P50Ms, a.series[i].P99Ms = percentile(a.durs[i], 50), percentile(a.durs[i], 99)
+		all = append(all, a.durs[i]...)
+	}
+	sum := a.sum
 	sum.P50Ms, sum.P95Ms, sum.P99Ms = percentile(all, 50), percentile(all, 95), percentile(all, 99)
-	if secs := until.Sub(since).Seconds(); secs > 0 {
+	if secs := a.until.Sub(a.since).Seconds(); secs > 0 {
 		sum.RatePerSec = float64(sum.Invocations) / secs
 	}
-	sum.GBSeconds = float64(mbms) / (1024 * 1000)
-	return sum, series
+	sum.GBSeconds = float64(a.mbms) / (1024 * 1000)
+	return sum, a.series
+}
+
+// Aggregate is an Aggregator fed with ms.
+func Aggregate(ms []events.Meter, since, until time.Time, step time.Duration) (Summary, []Bucket) {
+	a := NewAggregator(since, until, step)
+	for _, m := range ms {
+		a.Add(m)
+	}
+	return a.Result()
 }
 
 // spread adds the run [from, to) to the concurrency of each bucket it overlaps, as the share of

@@ -28,14 +28,13 @@ func BenchmarkReadAndAggregate(b *testing.B) {
 	since := time.Now().Add(-15 * time.Minute)
 	b.ResetTimer()
 	for range b.N {
-		var ms []events.Meter
-		if err := Read(ctx, bus.JS, "f", since, func(m events.Meter) error { ms = append(ms, m); return nil }); err != nil {
+		a := NewAggregator(since, time.Now(), DefaultStep(15*time.Minute))
+		if err := Read(ctx, bus.JS, "f", since, func(m events.Meter) error { a.Add(m); return nil }); err != nil {
 			b.Fatal(err)
 		}
-		if len(ms) != n {
-			b.Fatalf("read %d records", len(ms))
+		if s, _ := a.Result(); s.Invocations != n {
+			b.Fatalf("aggregated %d records", s.Invocations)
 		}
-		Aggregate(ms, since, time.Now(), DefaultStep(15*time.Minute))
 	}
 	b.ReportMetric(float64(n), "records/op")
 }

@@ -5,6 +5,8 @@
 // drains in order with plain NATS publishes on the streams' subjects. The streams store them
 // without sending an acknowledgement per record, which would double the bus's work for every line
 // printed. When the buffer is full a record is dropped and counted (Dropped), never waited for.
+// Meter observers (OnMeter) see every meter record first, dropped or not: the process's
+// Prometheus metrics count from them.
 package telemetry
 
 import (
