@@ -110,6 +110,9 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 		if s.err != nil {
 			r.note("scaling: %v", s.err)
 		}
+		if len(s.firstRuns) > 0 {
+			r.note("scaling: the burst's instances first ran at %v after its first event was sent", s.firstRuns)
+		}
 		r.scale = &s
 	}
 	return r, nil

@@ -34,6 +34,7 @@ type scaleResult struct {
 	d               time.Duration
 	toMax           time.Duration // from the burst's first event to the m-th instance's first run
 	firstToMax      time.Duration // from the first instance's first run to the m-th's
+	firstRuns       []time.Duration // each instance's first run, from the burst's first event
 	instances       int           // instances seen running the burst
 	drain           time.Duration // from the first event to the last one's end
 	fromZero, warm  sample        // first and second sync invocations of fresh functions
@@ -166,6 +167,9 @@ func (r *scaleResult) burst(ctx context.Context, c config, n *node, client *http
 	}
 	slices.Sort(starts)
 	r.instances = len(starts)
+	for _, s := range starts {
+		r.firstRuns = append(r.firstRuns, time.Unix(0, int64(s*1e9)).Sub(start).Round(time.Millisecond))
+	}
 	if len(starts) >= r.max {
 		at := time.Unix(0, int64(starts[r.max-1]*1e9))
 		r.toMax = at.Sub(start)
