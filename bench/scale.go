@@ -32,12 +32,12 @@ def handler(event, context):
 type scaleResult struct {
 	workers, max, n int
 	d               time.Duration
-	toMax           time.Duration // from the burst's first event to the m-th instance's first run
-	firstToMax      time.Duration // from the first instance's first run to the m-th's
+	toMax           time.Duration   // from the burst's first event to the m-th instance's first run
+	firstToMax      time.Duration   // from the first instance's first run to the m-th's
 	firstRuns       []time.Duration // each instance's first run, from the burst's first event
-	instances       int           // instances seen running the burst
-	drain           time.Duration // from the first event to the last one's end
-	fromZero, warm  sample        // first and second sync invocations of fresh functions
+	instances       int             // instances seen running the burst
+	drain           time.Duration   // from the first event to the last one's end
+	fromZero, warm  sample          // first and second sync invocations of fresh functions
 	err             error
 }
 
