@@ -189,6 +189,7 @@ func TestBillReconcilesWithMeterRecords(t *testing.T) {
 	c.deploy("fast", "python", "main.handler", "main.py", "def handler(e, c):\n    return 1\n", map[string]any{"memoryMB": 192})
 	c.deploy("slow", "python", "main.handler", "main.py", "import time\ndef handler(e, c):\n    time.sleep(0.02)\n    return 1\n", map[string]any{"memoryMB": 512})
 	const nFast, nSlow = 2000, 50
+	began := time.Now()
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Go(func() {
@@ -209,6 +210,10 @@ func TestBillReconcilesWithMeterRecords(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("%d async invocations sent and metered in %s", nFast+nSlow, time.Since(began).Round(time.Millisecond))
+	asked := time.Now()
+	c.getJSON("/v1/billing?since=1h", 200, &b)
+	t.Logf("a bill over %d meter records took %s", b.Total.Requests, time.Since(asked).Round(time.Millisecond))
 
 	// Sum the meter records independently, straight from the stream.
 	nc, err := nats.Connect(c.ep.NATSURL)
