@@ -12,7 +12,6 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
 
 	"sluice.dev/events"
 	"sluice.dev/services/httpjson"
@@ -191,7 +190,11 @@ func (a *API) dlqRedrive(w http.ResponseWriter, r *http.Request) {
 	}
 	out := Redriven{Function: name, Redriven: []RedrivenEvent{}}
 	for _, m := range msgs {
-		if _, err := a.js.PublishMsg(ctx, events.RedriveMsg(name, m.Header, m.Data, "redrive-"+nuid.Next())); err != nil {
+		// The message id names this dead letter: two redrives of it at once make one invocation
+		// (the invocation stream's duplicate window absorbs the second).
+		id := m.Header.Get("ce-id")
+		msgID := "redrive-" + id + "-" + strconv.FormatUint(m.Sequence, 10)
+		if _, err := a.js.PublishMsg(ctx, events.RedriveMsg(name, m.Header, m.Data, msgID)); err != nil {
 			a.fail(w, r, fmt.Errorf("redrive %d: %w", m.Sequence, err))
 			return
 		}
@@ -199,7 +202,6 @@ func (a *API) dlqRedrive(w http.ResponseWriter, r *http.Request) {
 			a.fail(w, r, fmt.Errorf("redrive %d: sent, but not removed from the queue: %w", m.Sequence, err))
 			return
 		}
-		id := m.Header.Get("ce-id")
 		out.Redriven = append(out.Redriven, RedrivenEvent{Seq: m.Sequence, ID: id})
 		a.log.InfoContext(ctx, "dead letter redriven", "function", name, "invocation", id, "seq", m.Sequence)
 	}

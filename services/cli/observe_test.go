@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
 	"sluice.dev/services/api"
@@ -172,4 +174,41 @@ func TestDeadLetterCommands(t *testing.T) {
 		t.Errorf("dlq purge:\n%s", r.stdout)
 	}
 	_ = ack
+}
+
+func TestRedriveTwiceMakesOneInvocation(t *testing.T) {
+	s := newObserveSite(t, billing.DefaultPrices())
+	s.ok(t, "deploy", "echo", "--runtime", "python", "--handler", "main.handler", "--inline", echoPy)
+	m := nats.NewMsg(events.DLQSubject("echo"))
+	m.Header.Set("ce-specversion", "1.0")
+	m.Header.Set("ce-id", "inv-2")
+	m.Header.Set("ce-source", "/test")
+	m.Header.Set("ce-type", events.TypeInvoke)
+	m.Data = []byte(`{}`)
+	ctx := context.Background()
+	ack, err := s.bus.JS.PublishMsg(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same dead letter sent back twice, as two people pressing redrive at once would.
+	dlq, _ := s.bus.JS.Stream(ctx, events.StreamDLQ)
+	raw, err := dlq.GetMsg(ctx, ack.Sequence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgID := "redrive-inv-2-" + fmt.Sprint(ack.Sequence)
+	for range 2 {
+		if _, err := s.bus.JS.PublishMsg(ctx, events.RedriveMsg("echo", raw.Header, raw.Data, msgID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.ok(t, "dlq", "redrive", "echo")
+	inv, _ := s.bus.JS.Stream(ctx, events.StreamInvoke)
+	info, err := inv.Info(ctx, jetstream.WithSubjectFilter(events.InvokeSubject("echo")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.State.Subjects[events.InvokeSubject("echo")]; n != 1 {
+		t.Fatalf("%d invocation events after redriving one dead letter three times, want 1", n)
+	}
 }
