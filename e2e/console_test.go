@@ -354,6 +354,12 @@ func TestConsole(t *testing.T) {
 		t.Errorf("answer %q, want the edited greeting", got)
 	}
 	b.until(t, "log line of the call", `[...document.querySelectorAll('#logs .log')].some(l => l.textContent.includes('greeting Ada'))`)
+	// Queued: the page follows the invocation by its id to its answer.
+	b.do(t, "invoke async", chromedp.SetValue(chromedp.CSS("#payload"), `{"name": "Bea"}`), chromedp.Click(chromedp.CSS("#async")), chromedp.Click(chromedp.CSS("#invoke")))
+	b.until(t, "async answer", `document.querySelector('#outcome')?.textContent === 'ok' && document.querySelector('#result pre')?.textContent.includes('edited hello Bea')`)
+	if got := eval[string](t, b, `document.querySelector('#ran-version').textContent`); got != "2" {
+		t.Errorf("version that ran the queued call: %q, want 2", got)
+	}
 	b.screenshot(t, "invoke")
 	b.noFaults(t, "invoke")
 

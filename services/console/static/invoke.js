@@ -1,8 +1,9 @@
-// The invoke tab: a payload box that invokes the function synchronously and shows the answer and
-// the version that ran, beside a live tail of the function's logs.
+// The invoke tab: a payload box that invokes the function, synchronously or queued (async, then
+// followed by its id), and shows the answer and the version that ran, beside a live tail of the
+// function's logs.
 
 import {h, replace, notice, clock, ms} from './dom.js';
-import {request, sse, fn} from './api.js';
+import {request, get, sse, fn} from './api.js';
 
 const maxLogLines = 1000;
 
@@ -11,6 +12,7 @@ export function invokeTab(body, name, life) {
   payload.value = sessionStorage.getItem('sluice.payload.' + name) || '{\n  "name": "Ada"\n}';
   const qualifier = h('input', {id: 'qualifier', placeholder: 'latest', size: 10, 'aria-label': 'version or alias'});
   const button = h('button', {type: 'submit', id: 'invoke', class: 'primary'}, 'Invoke');
+  const asyncBox = h('input', {type: 'checkbox', id: 'async'});
   const result = h('div', {id: 'result', class: 'result'}, h('p', {class: 'muted'}, 'The answer shows here.'));
   const history = h('ol', {class: 'history'});
   const recent = h('h3', {class: 'muted small', hidden: true}, 'Recent');
@@ -30,16 +32,19 @@ export function invokeTab(body, name, life) {
     replace(result, h('p', {class: 'muted'}, 'Invoking…'));
     const q = qualifier.value.trim();
     const started = performance.now();
+    const headers = {'Content-Type': 'application/json'};
+    if (asyncBox.checked) headers['X-Sluice-Invocation-Type'] = 'Event';
     try {
-      const res = await request(fn(name, '/invocations' + (q ? '?qualifier=' + encodeURIComponent(q) : '')), {method: 'POST', body: data, headers: {'Content-Type': 'application/json'}, signal: life.signal});
-      const took = performance.now() - started;
-      const text = await res.text();
-      const r = {
+      const res = await request(fn(name, '/invocations' + (q ? '?qualifier=' + encodeURIComponent(q) : '')), {method: 'POST', body: data, headers, signal: life.signal});
+      const r = asyncBox.checked ? await follow(res, result, life) : {
         outcome: res.headers.get('X-Sluice-Outcome') || 'ok',
         version: res.headers.get('X-Sluice-Version'),
         id: res.headers.get('X-Sluice-Invocation-Id'),
-        took, text, at: Date.now(),
+        text: await res.text(),
       };
+      if (!r) return; // the page was left
+      const took = performance.now() - started;
+      Object.assign(r, {took, at: Date.now()});
       showResult(result, r, logs);
       recent.hidden = false;
       history.prepend(h('li', null, h('span', {class: 'status ' + (r.outcome === 'ok' ? 'ok' : 'bad')}, r.outcome), ' v' + r.version + ' · ' + ms(took) + ' · ' + clock(r.at)));
@@ -51,13 +56,39 @@ export function invokeTab(body, name, life) {
     }
   }},
   h('div', {class: 'toolbar'}, h('h2', null, 'Invoke'), h('span', {class: 'spacer'}),
-    h('label', {class: 'inline', for: 'qualifier'}, 'version or alias'), qualifier, button),
+    h('label', {class: 'inline', for: 'qualifier'}, 'version or alias'), qualifier,
+    h('label', {class: 'inline check', for: 'async', title: 'queue the event (retried on failure, dead-lettered at the end) and follow it by its id'}, asyncBox, 'async'), button),
   h('label', {for: 'payload', class: 'muted small'}, 'Payload (JSON, the handler\'s event)'), payload, result,
   recent, history);
   payload.addEventListener('keydown', ev => {
     if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) form.requestSubmit();
   });
   body.append(h('div', {class: 'split'}, form, logs.el));
+}
+
+// follow waits for a queued invocation to finish, showing its status meanwhile, and returns its
+// answer as a synchronous call's (null when the page is left).
+async function follow(res, el, life) {
+  const {invocationId: id} = await res.json();
+  const version = res.headers.get('X-Sluice-Version');
+  for (;;) {
+    let r = null;
+    try {
+      r = await get('/v1/invocations/' + encodeURIComponent(id), {signal: life.signal});
+    } catch (e) {
+      if (e.name === 'AbortError') return null;
+      if (e.status !== 404) throw e; // 404: not recorded yet
+    }
+    if (r && (r.status === 'succeeded' || r.status === 'failed')) {
+      return {
+        outcome: r.outcome || (r.status === 'succeeded' ? 'ok' : 'error'), version: String(r.version || version), id,
+        attempts: r.attempts, text: JSON.stringify(r.status === 'succeeded' ? r.result ?? null : r.error ?? null),
+      };
+    }
+    replace(el, h('p', {class: 'muted'}, (r ? r.status : 'queued') + (r && r.attempts > 1 ? ' · attempt ' + r.attempts : '') + ' · ', h('span', {class: 'mono small'}, id)));
+    await new Promise(resolve => setTimeout(resolve, 400));
+    if (life.done) return null;
+  }
 }
 
 function showResult(el, r, logs) {
@@ -73,6 +104,7 @@ function showResult(el, r, logs) {
       h('span', {class: 'status ' + (ok ? 'ok' : 'bad'), id: 'outcome'}, r.outcome),
       h('span', null, 'version ', h('b', {id: 'ran-version'}, r.version || '?')),
       h('span', {class: 'muted'}, ms(r.took)),
+      r.attempts > 1 ? h('span', {class: 'muted'}, r.attempts + ' attempts') : null,
       r.id ? h('a', {href: '#', class: 'mono small', title: 'show only its log lines', onclick: ev => {
         ev.preventDefault();
         logs.filter(r.id);
