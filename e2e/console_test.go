@@ -255,12 +255,13 @@ func TestConsole(t *testing.T) {
 	b.screenshot(t, "functions")
 	b.noFaults(t, "function list")
 
-	// Monitoring: the charts draw the invocations as points; the instances chart has samples.
+	// Monitoring: the charts draw the invocations as points; the lag chart, which the metrics have
+	// no series for, draws what the page samples.
 	b.do(t, "open the function", chromedp.Navigate(n.URL+"/#/functions/greet"))
 	chartPoints := func(title string) string {
 		return `Number(document.querySelector('figure.chart[data-title="` + title + `"]')?.dataset.points || 0)`
 	}
-	b.until(t, "instances chart with samples", chartPoints("Instances")+` > 1`)
+	b.until(t, "lag chart with the page's own samples", chartPoints("Lag")+` > 1`)
 	b.until(t, "invocations chart with points", chartPoints("Invocations")+` > 0 && document.querySelectorAll('figure.chart[data-title="Invocations"] circle.pt').length > 0`)
 	for _, title := range []string{"Duration", "Cold starts", "Errors"} {
 		b.until(t, title+" chart with points", chartPoints(title)+` > 0`)

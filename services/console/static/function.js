@@ -129,12 +129,12 @@ function drawTiles(tiles, {metrics, missing}) {
   tiles.className = 'tiles';
   const s = metrics.summary || {};
   const inv = s.invocations || 0;
-  const failed = (s.errors || 0) + (s.timeouts || 0);
+  const failed = s.errors || 0; // every outcome but ok, timeouts included
   const tile = (label, value, sub, cls) => h('div', {class: 'tile' + (cls ? ' ' + cls : '')}, h('div', {class: 'tile-label'}, label), h('div', {class: 'tile-value'}, value), sub ? h('div', {class: 'tile-sub muted'}, sub) : null);
   const outcomes = Object.entries(s.outcomes || {}).filter(([, n]) => n > 0).map(([k, n]) => k + ' ' + num(n)).join(' · ');
   replace(tiles,
     tile('Invocations', num(inv), num(s.ratePerSec) + ' / s'),
-    tile('Errors', num(failed), inv ? pct(failed / inv) + ' of invocations' : null, failed ? 'bad' : null),
+    tile('Errors', num(failed), inv ? pct(failed / inv) + ' of invocations' + (s.timeouts ? ' · ' + num(s.timeouts) + ' timed out' : '') : null, failed ? 'bad' : null),
     tile('Duration p50', ms(inv ? s.p50Ms : null), 'p95 ' + ms(inv ? s.p95Ms : null)),
     tile('Duration p99', ms(inv ? s.p99Ms : null)),
     tile('Cold starts', num(s.coldStarts || 0), inv ? pct((s.coldStarts || 0) / inv) + ' of invocations' : null),

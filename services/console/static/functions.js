@@ -9,7 +9,7 @@ const window_ = '15m'; // the "recent" of the error rate and invocation counts
 // health names a function's state from its recent metrics and scale.
 export function health(summary, scale) {
   const inv = summary ? summary.invocations || 0 : 0;
-  const bad = summary ? (summary.errors || 0) + (summary.timeouts || 0) : 0;
+  const bad = summary ? summary.errors || 0 : 0; // every outcome but ok
   const running = scale ? sum(scale.running) : 0;
   if (scale && scale.lag > 0 && running === 0) return {cls: 'warn', label: 'waiting', why: scale.lag + ' events wait and no instance runs'};
   if (inv > 0 && bad / inv >= 0.1) return {cls: 'bad', label: 'failing', why: pct(bad / inv) + ' of recent invocations failed'};
@@ -67,7 +67,7 @@ function table(rows) {
     h('tbody', null, rows.map(({f, scale, summary}) => {
       const st = health(summary, scale);
       const inv = summary ? summary.invocations || 0 : null;
-      const bad = summary ? (summary.errors || 0) + (summary.timeouts || 0) : null;
+      const bad = summary ? summary.errors || 0 : null;
       return h('tr', {'data-function': f.name},
         h('td', null, h('a', {href: '#/functions/' + encodeURIComponent(f.name), class: 'fn-link'}, f.name),
           h('div', {class: 'muted small mono'}, f.handler)),
