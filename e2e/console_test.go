@@ -386,6 +386,16 @@ func TestConsole(t *testing.T) {
 		}
 		return nil
 	})
+	// Its whole record shows the data it carried; purge empties the list.
+	b.do(t, "reload dead letters", chromedp.Reload())
+	b.until(t, "redriven dead letter listed", `document.querySelector('table.dlq tr[data-event]')?.textContent.includes('redriven 1')`)
+	b.do(t, "details", chromedp.Click(chromedp.CSS(`table.dlq tr[data-event] button.ghost`)))
+	b.until(t, "whole record", `document.querySelector('table.dlq .detail-row pre')?.textContent.includes('"nobody"')`)
+	b.do(t, "purge", chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`), chromedp.Click(chromedp.CSS("#purge")))
+	b.until(t, "purged", `document.querySelector('#dlq-status')?.textContent.includes('Purged 1 event') && !document.querySelector('table.dlq')`)
+	if got := deadLetters(t, n, "sink"); len(got) != 0 {
+		t.Errorf("dead letters of sink after the purge: %+v, want none", got)
+	}
 	b.noFaults(t, "dead letters")
 
 	// Billing: the function has a row.

@@ -1,5 +1,6 @@
-// The dead-letters tab: events that exhausted their retries, with their last error and attempts,
-// and a button that sends them back into the function's queue.
+// The dead-letters tab: events that exhausted their retries, with their last error and attempts;
+// each one's whole record (attributes and data) on request; buttons that send them back into the
+// function's queue, one or all, or purge them.
 
 import {h, replace, notice, when, num} from './dom.js';
 import {get, request, fn} from './api.js';
@@ -27,7 +28,9 @@ export function dlqTab(body, name, life) {
   const out = h('div', null, h('p', {class: 'muted'}, 'Loading dead letters…'));
   const status = h('div', {id: 'dlq-status'});
   const redrive = h('button', {type: 'button', id: 'redrive', class: 'primary', disabled: true}, 'Redrive all');
-  body.append(h('div', {class: 'toolbar'}, h('h2', null, 'Dead letters'), h('span', {class: 'spacer'}), redrive), status, out);
+  const purge = h('button', {type: 'button', id: 'purge', class: 'danger', disabled: true}, 'Purge all');
+  const refresh = h('button', {type: 'button', class: 'ghost', onclick: () => load()}, 'Refresh');
+  body.append(h('div', {class: 'toolbar'}, h('h2', null, 'Dead letters'), h('span', {class: 'spacer'}), refresh, purge, redrive), status, out);
 
   const load = async () => {
     let answer;
@@ -35,12 +38,12 @@ export function dlqTab(body, name, life) {
       answer = await get(fn(name, '/dlq'), {signal: life.signal});
     } catch (e) {
       if (e.name === 'AbortError') return;
-      redrive.disabled = true;
+      redrive.disabled = purge.disabled = true;
       replace(out, e.missing ? notice('info', 'This node serves no dead-letter API yet.') : notice('error', 'Could not load the dead letters: ' + e.message));
       return;
     }
     const list = items(answer);
-    redrive.disabled = !list.length;
+    redrive.disabled = purge.disabled = !list.length;
     if (!list.length) {
       replace(out, h('div', {class: 'card empty-state'}, h('h3', null, 'No dead-lettered events'),
         h('p', {class: 'muted'}, 'Asynchronous events that fail every retry land here with their last error, to be redriven once the cause is fixed.')));
@@ -63,8 +66,16 @@ export function dlqTab(body, name, life) {
               d.redriven ? h('div', {class: 'muted small'}, 'redriven ' + num(d.redriven) + '×') : null),
             h('td', {class: 'actions'},
               d.seq !== undefined ? h('button', {type: 'button', class: 'small', onclick: () => send('?seq=' + encodeURIComponent(d.seq), 'event ' + id)}, 'Redrive') : null,
-              h('button', {type: 'button', class: 'ghost small', onclick: () => {
+              h('button', {type: 'button', class: 'ghost small', onclick: async () => {
                 detail.hidden = !detail.hidden;
+                if (detail.hidden || d.seq === undefined || detail.dataset.full) return;
+                try {
+                  // The record with its attributes and data, as sluice dlq show prints it.
+                  detail.textContent = JSON.stringify(await get(fn(name, '/dlq/' + encodeURIComponent(d.seq)), {signal: life.signal}), null, 2);
+                  detail.dataset.full = '1';
+                } catch (e) {
+                  if (e.name !== 'AbortError') detail.textContent = 'Could not read the whole record: ' + e.message;
+                }
               }}, 'Details'))),
           h('tr', {class: 'detail-row'}, h('td', {colspan: 5}, detail)),
         ];
@@ -91,5 +102,17 @@ export function dlqTab(body, name, life) {
     await load();
   };
   redrive.addEventListener('click', () => send('', 'every dead-lettered event'));
+  purge.addEventListener('click', async () => {
+    if (!confirm('Delete every dead-lettered event of ' + name + '? They cannot be redriven afterwards.')) return;
+    purge.disabled = true;
+    try {
+      const res = await get(fn(name, '/dlq'), {method: 'DELETE', signal: life.signal});
+      const n = res && typeof res.purged === 'number' ? res.purged : null;
+      replace(status, notice('ok', n === null ? 'Purged.' : 'Purged ' + n + (n === 1 ? ' event.' : ' events.')));
+    } catch (e) {
+      if (e.name !== 'AbortError') replace(status, notice('error', 'Purge failed: ' + e.message));
+    }
+    await load();
+  });
   load();
 }
