@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -257,5 +259,74 @@ func TestServeWorkerMetricsListener(t *testing.T) {
 	}
 	if _, ok := fams["go_goroutines"]; !ok {
 		t.Error("worker's /metrics has no Go runtime metrics")
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to write from a process and read from the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestLogsFollowWhileInvoking(t *testing.T) {
+	n := newSite(t).start(t)
+	deployInline(t, n, "talker", "def handler(event, context):\n    print('said', event['word'])\n    return event['word']\n")
+	cmd := exec.Command(n.site.bin, "logs", "talker", "--follow", "--grep", "said")
+	cmd.Env = n.site.env("SLUICE_URL="+n.URL, "SLUICE_TOKEN="+n.Token)
+	var out, errb lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	// Invocations made while the follower runs, as from another terminal.
+	words := []string{"alpha", "bravo", "charlie"}
+	for _, w := range words {
+		n.ok(t, "invoke", "talker", "--data", fmt.Sprintf(`{"word": %q}`, w))
+	}
+	eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+		s := out.String()
+		last := -1
+		for _, w := range words {
+			i := strings.Index(s, "said "+w)
+			if i < 0 || i < last {
+				return fmt.Errorf("followed output so far:\n%s", s)
+			}
+			last = i
+		}
+		return nil
+	})
+	if s := out.String(); strings.Contains(s, "REPORT") || strings.Count(s, "\n") != len(words) {
+		t.Errorf("--grep said let other lines through:\n%s", s)
+	}
+	// Ctrl-C ends it cleanly.
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("logs --follow after Ctrl-C: %v\n%s", waitErr, errb.String())
+		}
+	case <-time.After(stopDeadline):
+		t.Fatal("logs --follow did not stop on Ctrl-C")
 	}
 }
