@@ -289,7 +289,10 @@ func (l *load) unclear() []string {
 func summary(reasons []string) string {
 	counts := map[string]int{}
 	for _, r := range reasons {
-		_, r, _ = strings.Cut(r, ": ") // drop "after DURATION"
+		if strings.HasPrefix(r, "after ") {
+			_, r, _ = strings.Cut(r, ": ") // drop "after DURATION"
+		}
+		r = strings.TrimSpace(r)
 		if len(r) > 120 {
 			r = r[:120]
 		}

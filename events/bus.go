@@ -127,12 +127,12 @@ func Ensure(ctx context.Context, js jetstream.JetStream, o BusOptions) error {
 		}
 	}
 	for _, c := range KeyValueConfigs(o) {
-		if _, err := js.CreateOrUpdateKeyValue(ctx, c); err != nil {
+		if err := ensureKeyValue(ctx, js, c); err != nil {
 			return fmt.Errorf("ensure bucket %s: %w", c.Bucket, err)
 		}
 	}
 	for _, c := range ObjectStoreConfigs(o) {
-		if _, err := js.CreateOrUpdateObjectStore(ctx, c); err != nil {
+		if err := ensureObjectStore(ctx, js, c); err != nil {
 			return fmt.Errorf("ensure object store %s: %w", c.Bucket, err)
 		}
 	}
