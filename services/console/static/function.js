@@ -53,7 +53,7 @@ export function functionPage(main, {name, tab, version}, life) {
       versionsTab(body, name, life);
       break;
     default:
-      monitoringTab(body, name, life, head);
+      monitoringTab(body, name, life);
   }
 }
 
