@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -55,19 +57,34 @@ and prices them with the node's price table (sluice up --price-per-million-reque
 }
 
 func (a *app) printBill(b billing.Bill) error {
-	fmt.Fprintf(a.stdout, "%s to %s, %s; %.2f per million requests, %.10f per GB-second\n\n",
-		b.Since.Local().Format(timeLayout), b.Until.Local().Format(timeLayout), b.Currency, b.Prices.PerMillionRequests, b.Prices.PerGBSecond)
+	fmt.Fprintf(a.stdout, "%s to %s, %s; %s per million requests, %s per GB-second\n\n",
+		b.Since.Local().Format(timeLayout), b.Until.Local().Format(timeLayout), b.Currency, amount(b.Prices.PerMillionRequests), amount(b.Prices.PerGBSecond))
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "FUNCTION\tREQUESTS\tGB-SECONDS\tREQUEST COST\tCOMPUTE COST\tCOST\t")
 	for _, l := range b.Functions {
-		fmt.Fprintf(tw, "%s\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t\n", l.Function, l.Requests, l.GBSeconds, l.RequestCost, l.ComputeCost, l.Cost)
+		fmt.Fprintf(tw, "%s\t%d\t%.6f\t%s\t%s\t%s\t\n", l.Function, l.Requests, l.GBSeconds, amount(l.RequestCost), amount(l.ComputeCost), amount(l.Cost))
 	}
 	t := b.Total
 	if f := t.FreeTierApplied; f.Requests > 0 || f.GBSeconds > 0 {
-		fmt.Fprintf(tw, "free tier\t-%d\t-%.6f\t\t\t-%.6f\t\n", f.Requests, f.GBSeconds, f.Amount)
+		gbs := "0"
+		if f.GBSeconds > 0 {
+			gbs = fmt.Sprintf("-%.6f", f.GBSeconds)
+		}
+		fmt.Fprintf(tw, "free tier\t-%d\t%s\t\t\t-%s\t\n", f.Requests, gbs, amount(f.Amount))
 	}
-	fmt.Fprintf(tw, "TOTAL\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t\n", t.Requests, t.GBSeconds, t.RequestCost, t.ComputeCost, t.Cost)
+	fmt.Fprintf(tw, "TOTAL\t%d\t%.6f\t%s\t%s\t%s\t\n", t.Requests, t.GBSeconds, amount(t.RequestCost), amount(t.ComputeCost), amount(t.Cost))
 	return tw.Flush()
+}
+
+// amount renders money with at least two decimals and as many more as it has, up to ten
+// (small functions cost fractions of a cent): 0.20, 0.0000166667, 0.0000001333.
+func amount(v float64) string {
+	s := strconv.FormatFloat(math.Round(v*1e10)/1e10, 'f', -1, 64)
+	whole, frac, _ := strings.Cut(s, ".")
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	return whole + "." + frac
 }
 
 func (a *app) printBillCSV(b billing.Bill) error {

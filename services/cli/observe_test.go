@@ -212,3 +212,11 @@ func TestRedriveTwiceMakesOneInvocation(t *testing.T) {
 		t.Fatalf("%d invocation events after redriving one dead letter three times, want 1", n)
 	}
 }
+
+func TestAmount(t *testing.T) {
+	for v, want := range map[float64]string{0: "0.00", 0.2: "0.20", 12: "12.00", 0.0000166667: "0.0000166667", 0.000000133334: "0.0000001333", 1.5e-11: "0.00"} {
+		if got := amount(v); got != want {
+			t.Errorf("amount(%v) = %s, want %s", v, got, want)
+		}
+	}
+}
