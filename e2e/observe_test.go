@@ -257,6 +257,12 @@ func TestServeWorkerMetricsListener(t *testing.T) {
 	if _, ok := fams["sluice_telemetry_dropped_total"]; !ok {
 		t.Error("worker's /metrics has no sluice_telemetry_dropped_total")
 	}
+	eventually(t, 20*time.Second, 100*time.Millisecond, func() error { // from its heartbeat
+		if got := sample(scrape(t, "http://"+addr+"/metrics", ""), "sluice_worker_memory_budget_megabytes", nil); got <= 0 {
+			return fmt.Errorf("worker's memory budget gauge %v", got)
+		}
+		return nil
+	})
 	if _, ok := fams["go_goroutines"]; !ok {
 		t.Error("worker's /metrics has no Go runtime metrics")
 	}

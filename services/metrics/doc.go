@@ -17,6 +17,10 @@
 //	sluice_function_lag{function}                     gauge
 //	sluice_function_desired_instances{function}       gauge
 //	sluice_function_instances{function}               gauge (running, summed over workers)
+//	sluice_worker_instances{function}                 gauge (this worker's, from its heartbeat)
+//	sluice_worker_busy_instances{function}            gauge
+//	sluice_worker_memory_used_megabytes               gauge
+//	sluice_worker_memory_budget_megabytes             gauge
 //	sluice_telemetry_dropped_total                    counter (log lines and meters lost to a full buffer)
 //
 // Metrics is safe for concurrent use.

@@ -98,3 +98,31 @@ func TestScaleCollectorReadsDecisions(t *testing.T) {
 		t.Fatalf("lag %v desired %v running %v; want 12 4 3", l, d, r)
 	}
 }
+
+func TestWorkerCollectorReadsItsOwnHeartbeat(t *testing.T) {
+	bus := bustest.Start(t)
+	ctx := context.Background()
+	kv, err := bus.JS.KeyValue(ctx, events.BucketWorkers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewWorkerCollector(kv, "w1", nil))
+	if _, ok := scrape(t, reg)["sluice_worker_instances"]; ok {
+		t.Fatal("gauges before the first heartbeat")
+	}
+	for id, n := range map[string]int{"w1": 3, "w2": 5} {
+		b, _ := json.Marshal(events.WorkerBeat{ID: id, MemoryBudgetMB: 2048, MemoryUsedMB: 384, Instances: map[string]int{"f": n}, Busy: map[string]int{"f": 1}})
+		if _, err := kv.Put(ctx, id, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fams := scrape(t, reg)
+	f := map[string]string{"function": "f"}
+	if r, b := value(t, fams, "sluice_worker_instances", f), value(t, fams, "sluice_worker_busy_instances", f); r != 3 || b != 1 {
+		t.Errorf("instances %v busy %v; want w1's 3 and 1", r, b)
+	}
+	if u, m := value(t, fams, "sluice_worker_memory_used_megabytes", nil), value(t, fams, "sluice_worker_memory_budget_megabytes", nil); u != 384 || m != 2048 {
+		t.Errorf("memory used %v of %v", u, m)
+	}
+}

@@ -197,7 +197,11 @@ func run(ctx context.Context, o runOptions) (err error) {
 	processID := fmt.Sprintf("%s-%d", host, os.Getpid())
 
 	tel := telemetry.NewPublisher(conn.NC, 65536, log)
-	promReg, err := newRegistry(ctx, conn.JS, tel, o.listener != nil || o.has("scaler"), log)
+	workerID := ""
+	if o.has("worker") {
+		workerID = processID
+	}
+	promReg, err := newRegistry(ctx, conn.JS, tel, o.listener != nil || o.has("scaler"), workerID, log)
 	if err != nil {
 		return err
 	}
@@ -338,9 +342,9 @@ func run(ctx context.Context, o runOptions) (err error) {
 }
 
 // newRegistry makes the process's Prometheus registry: invocation metrics fed from the meter
-// records the worker hands the telemetry publisher, the publisher's dropped count and, with
-// scale, the scaler's decisions from sluice_scale.
-func newRegistry(ctx context.Context, js jetstream.JetStream, tel *telemetry.Publisher, scale bool, log *slog.Logger) (*prometheus.Registry, error) {
+// records the worker hands the telemetry publisher, the publisher's dropped count, with scale
+// the scaler's decisions from sluice_scale, and with a workerID that worker's heartbeat.
+func newRegistry(ctx context.Context, js jetstream.JetStream, tel *telemetry.Publisher, scale bool, workerID string, log *slog.Logger) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	met, err := metrics.New(reg)
 	if err != nil {
@@ -356,6 +360,15 @@ func newRegistry(ctx context.Context, js jetstream.JetStream, tel *telemetry.Pub
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
 		if err := reg.Register(metrics.NewScaleCollector(kv, log)); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
+	if workerID != "" {
+		kv, err := js.KeyValue(ctx, events.BucketWorkers)
+		if err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		if err := reg.Register(metrics.NewWorkerCollector(kv, workerID, log)); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
 	}
