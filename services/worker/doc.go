@@ -12,15 +12,15 @@
 // Several workers share a function's max (DESIGN §7) through instance slots in sluice_claims:
 // a worker starts an instance only under a slot it won (Create of ClaimKey(fn, i), the first free
 // i below max), refreshes its slots every third of the bucket's TTL and deletes a slot when its
-// instance stops. It fetches one event at a time and only while it holds a free slot (or, holding
-// none, one probe event whose cold start claims the slot: one bus round trip); while events wait
-// and its slots are busy it claims more, as spares that an idle second gives back. With no slot
-// to win, an event goes back to the consumer for instances elsewhere, and the worker probes
-// again after a second. A dead worker stops refreshing,
-// its slots expire and others win them. Slots also bound memory: the sum of the memory settings
-// of a worker's slots never exceeds its budget (Options.MemoryBudgetMB). Every BeatInterval the
-// worker writes its WorkerBeat to sluice_workers; a graceful stop beats draining, finishes the
-// running invocations, gives back its slots and deletes the beat.
+// instance stops. It fetches only while it holds a free slot: as many events in one request as
+// its free slots take when events wait, else one; holding none, one probe event whose cold start
+// claims the slot (one bus round trip). While events wait and its slots are busy it claims more,
+// as spares that an idle second gives back. With no slot to win, an event goes back to the
+// consumer for instances elsewhere, and the worker probes again after a second. A dead worker
+// stops refreshing, its slots expire and others win them. Slots also bound memory: the sum of the
+// memory settings of a worker's slots never exceeds its budget (Options.MemoryBudgetMB). Every
+// BeatInterval the worker writes its WorkerBeat to sluice_workers; a graceful stop beats
+// draining, finishes the running invocations, gives back its slots and deletes the beat.
 //
 // Per-instance concurrency: an instance of a function whose concurrency is c runs up to c
 // invocations at once, so a slot takes c events; an event goes to the instance of its version

@@ -341,14 +341,42 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 	}
 }
 
-// pull takes one event at a time while this worker holds a free instance slot for it, each run
-// on its own goroutine under runCtx. It fetches only what it can start, so events it cannot take
-// stay on the consumer for the instances of other workers.
+// pull takes events while this worker holds free instance slots for them, each run on its own
+// goroutine under runCtx: as many as the slots take at once in one request when several are free
+// and events wait, else one, waiting for it. It fetches only what it can start, so events it
+// cannot take stay on the consumer for the instances of other workers.
 func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consumer, inflight *sync.WaitGroup, log *slog.Logger) {
 	var lag uint64 // events waiting on the consumer, as last seen
+	run := func(msg jetstream.Msg) {
+		if meta, err := msg.Metadata(); err == nil {
+			lag = meta.NumPending
+		}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			release := sync.OnceFunc(p.release)
+			defer release()
+			w.handle(runCtx, p, msg, release)
+		}()
+	}
 	for {
 		if err := w.slot(ctx, p, cons, &lag); err != nil {
 			return
+		}
+		if extra := min(p.free(), maxBatch-1); extra > 0 && lag > 0 {
+			p.acquireN(extra)
+			got := 0
+			if batch, err := cons.FetchNoWait(1 + extra); err == nil {
+				for msg := range batch.Messages() {
+					got++
+					run(msg)
+				}
+			}
+			if got > 0 {
+				p.releaseN(1 + extra - got)
+				continue
+			}
+			p.releaseN(extra) // none waiting after all: wait for one
 		}
 		fctx, cancel := context.WithTimeout(ctx, fetchWait)
 		msg, err := cons.Next(jetstream.FetchContext(fctx))
@@ -368,21 +396,15 @@ func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consu
 			sleep(ctx, 100*time.Millisecond)
 			continue
 		}
-		if meta, err := msg.Metadata(); err == nil {
-			lag = meta.NumPending
-		}
-		inflight.Add(1)
-		go func() {
-			defer inflight.Done()
-			release := sync.OnceFunc(p.release)
-			defer release()
-			w.handle(runCtx, p, msg, release)
-		}()
+		run(msg)
 	}
 }
 
 // fetchWait bounds one pull request; an idle function renews it this often.
 const fetchWait = 5 * time.Second
+
+// maxBatch is the most events one pull request takes.
+const maxBatch = 64
 
 // lagPoll is how often a worker whose slots are all busy asks the consumer whether events wait.
 const lagPoll = 100 * time.Millisecond
