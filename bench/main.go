@@ -43,6 +43,7 @@ type config struct {
 	// scaleWorkers `sluice serve worker` processes; none when scaleN is 0.
 	scaleN, scaleMax, scaleWorkers int
 	scaleD                         time.Duration
+	natsServer                     string // nats-server binary of the cluster rows; "" for none
 }
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
@@ -64,6 +65,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.scaleD, "scale-d", 200*time.Millisecond, "how long each event of the burst runs")
 	fs.IntVar(&c.scaleMax, "scale-max", 10, "max instances of the burst's function")
 	fs.IntVar(&c.scaleWorkers, "scale-workers", 2, "sluice serve worker processes of the scaling rows")
+	fs.StringVar(&c.natsServer, "nats-server", "./bin/nats-server", "nats-server binary of the cluster rows (3 nodes on loopback); empty: no cluster rows")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
 	}

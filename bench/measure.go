@@ -47,6 +47,7 @@ type results struct {
 	jsPass, async  throughput
 	cold           map[string]coldResult // by runtime
 	scale          *scaleResult          // nil when not measured
+	cluster        *clusterResult        // nil when not measured
 	notes          []string
 }
 
@@ -114,6 +115,10 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 			r.note("scaling: the burst's instances first ran at %v after its first event was sent", s.firstRuns)
 		}
 		r.scale = &s
+	}
+	if c.natsServer != "" {
+		fmt.Fprintln(os.Stderr, "bench: sluice on a 3-node NATS cluster")
+		r.cluster = measureCluster(ctx, c, r)
 	}
 	return r, nil
 }

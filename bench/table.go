@@ -41,6 +41,9 @@ func (r *results) markdown(c config) string {
 	if r.scale != nil {
 		rows = append(rows, scaleRows(*r.scale)...)
 	}
+	if r.cluster != nil {
+		rows = append(rows, clusterRows(r.cluster, r.async)...)
+	}
 	b.WriteString("| metric | sluice | baseline | ratio | target |\n|---|---|---|---|---|\n")
 	for _, x := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", x.metric, x.sluice, x.baseline, x.ratio, x.target)

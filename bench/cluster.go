@@ -1,0 +1,431 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+)
+
+// The cluster rows run sluice as separate `sluice serve` processes on a 3-node NATS JetStream
+// cluster of nats-server processes (every stream, bucket and object store with 3 replicas), all
+// on this machine: the P2 async load beside the all-in-one node's, and throughput of a function
+// that waits clusterWait per event on one, two and three worker processes, each worker's memory
+// budget holding clusterSlots instances.
+const (
+	clusterWait  = 50 * time.Millisecond
+	clusterSlots = 4
+	clusterMemMB = 128
+)
+
+// waitFunction is the function of the worker rows: it waits, as one calling another service.
+const waitFunction = "import time\n\ndef handler(e, c):\n    time.sleep(0.05)\n    return None\n"
+
+// clusterResult is what the cluster rows measured.
+type clusterResult struct {
+	noop    throughput   // the P2 load: Python no-op, --max 2, three workers
+	workers []throughput // waitFunction on 1, 2 and 3 worker processes
+	waitN   int
+}
+
+// measureCluster starts the cluster, the roles and the loads; everything it started is stopped
+// before it returns.
+func measureCluster(ctx context.Context, c config, r *results) *clusterResult {
+	bin, err := filepath.Abs(c.natsServer)
+	if err == nil {
+		_, err = os.Stat(bin)
+	}
+	if err != nil {
+		r.note("cluster: no nats-server (%v): install it with `go tool task nats-server`", err)
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "sluice-bench-cluster-")
+	if err != nil {
+		r.note("cluster: %v", err)
+		return nil
+	}
+	defer func() {
+		if c.keep {
+			fmt.Fprintf(os.Stderr, "bench: kept the cluster's folder (logs *.log): %s\n", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	}()
+	var procs []*benchProc
+	defer func() {
+		for i := len(procs) - 1; i >= 0; i-- {
+			procs[i].stop()
+		}
+	}()
+	start := func(name, ready string, bin string, env []string, args ...string) error {
+		p, err := startBenchProc(ctx, dir, name, ready, bin, env, args...)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+		return nil
+	}
+
+	urls, err := natsClusterConfs(dir, 3)
+	if err != nil {
+		r.note("cluster: %v", err)
+		return nil
+	}
+	for i := range urls {
+		name := fmt.Sprintf("n%d", i+1)
+		if err := start(name, "Server is ready", bin, os.Environ(), "-c", filepath.Join(dir, name+".conf")); err != nil {
+			r.note("cluster: %v", err)
+			return nil
+		}
+	}
+	busURL := strings.Join(urls, ",")
+	nc, err := waitJetStream(ctx, busURL)
+	if err != nil {
+		r.note("cluster: %v", err)
+		return nil
+	}
+	defer nc.Close()
+
+	sluice, err := filepath.Abs(c.sluice)
+	if err != nil {
+		r.note("cluster: %v", err)
+		return nil
+	}
+	home := filepath.Join(dir, "home")
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config")}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "SLUICE_") && k != "HOME" && k != "XDG_CONFIG_HOME" {
+			env = append(env, kv)
+		}
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		r.note("cluster: %v", err)
+		return nil
+	}
+	token := randomToken()
+	bus := []string{"--nats", busURL, "--replicas", "3"}
+	role := func(name string, args ...string) error {
+		return start(name, "sluice serving", sluice, env, append(append(args, bus...), "--data", filepath.Join(dir, name))...)
+	}
+	if err := role("gateway", "serve", "gateway", "--listen", addr, "--token", token); err != nil {
+		r.note("cluster: %v", err)
+		return nil
+	}
+	if err := role("scaler", "serve", "scaler"); err != nil {
+		r.note("cluster: %v", err)
+		return nil
+	}
+	n := &node{bin: sluice, dir: dir, env: env, URL: "http://" + addr, Token: token}
+	client := newClient(c.conc * 2)
+	defer client.CloseIdleConnections()
+	if _, err := n.sluice(ctx, "deploy", "wait", "--runtime", "python", "--handler", "main.handler", "--inline", waitFunction,
+		"--memory", fmt.Sprint(clusterMemMB), "--max", fmt.Sprint(3*clusterSlots), "--idle-timeout", "2s"); err != nil {
+		r.note("cluster: %v", err)
+		return nil
+	}
+	if _, err := n.sluice(ctx, "deploy", "noop", "--runtime", "python", "--handler", "main.handler", "--inline", noopFunction, "--max", "2"); err != nil {
+		r.note("cluster: %v", err)
+		return nil
+	}
+
+	res := &clusterResult{waitN: c.asyncN / 2}
+	for w := 1; w <= 3; w++ {
+		if err := role(fmt.Sprintf("worker-%d", w), "serve", "worker", "--memory-budget", fmt.Sprint(clusterSlots*clusterMemMB)); err != nil {
+			r.note("cluster: %v", err)
+			return res
+		}
+		if err := n.waitWorkers(ctx, client, w); err != nil {
+			r.note("cluster: %v", err)
+			return res
+		}
+		fmt.Fprintf(os.Stderr, "bench: cluster, %d worker processes\n", w)
+		t := asyncThrough(ctx, c, n, nc, client, "wait", res.waitN)
+		if t.err != nil {
+			r.note("cluster, %d workers: %v", w, t.err)
+		}
+		res.workers = append(res.workers, t)
+	}
+	// The wait function's idle instances hold the workers' memory budgets until they stop.
+	if err := waitMemoryFree(ctx, n, client); err != nil {
+		r.note("cluster: %v", err)
+	}
+	fmt.Fprintln(os.Stderr, "bench: cluster, the P2 async load")
+	res.noop = asyncThrough(ctx, c, n, nc, client, "noop", c.asyncN)
+	if res.noop.err != nil {
+		r.note("cluster, async no-op: %v", res.noop.err)
+	}
+	return res
+}
+
+// clusterRows compare the cluster's async throughput to the all-in-one node's of the same run,
+// and show it with one, two and three worker processes.
+func clusterRows(cr *clusterResult, up throughput) []row {
+	noop := row{metric: "async end to end, Python no-op, events/s: 3 NATS nodes (R3), `serve` gateway + scaler + 3 workers",
+		sluice: rate(cr.noop.perSecond()), baseline: rate(up.perSecond()) + " (`sluice up`, same run)", ratio: "n/a", target: "—"}
+	if cr.noop.perSecond() > 0 && up.perSecond() > 0 {
+		noop.ratio = fmt.Sprintf("%.2f×", cr.noop.perSecond()/up.perSecond())
+	}
+	rows := []row{noop}
+	for i, t := range cr.workers {
+		x := row{metric: fmt.Sprintf("async events/s on the cluster, %s function, %d worker process(es) of %d instances each",
+			clusterWait, i+1, clusterSlots), sluice: rate(t.perSecond()), baseline: "—", ratio: "n/a", target: "—"}
+		if one := cr.workers[0].perSecond(); i > 0 && one > 0 && t.perSecond() > 0 {
+			x.baseline = rate(one) + " (1 worker)"
+			x.ratio = fmt.Sprintf("%.2f×", t.perSecond()/one)
+		}
+		rows = append(rows, x)
+	}
+	return rows
+}
+
+// asyncThrough sends count async invocations of fn through the gateway from c.conc*2 clients
+// and times them until the last one's meter record arrived.
+func asyncThrough(ctx context.Context, c config, n *node, nc *nats.Conn, client *http.Client, fn string, count int) throughput {
+	t := throughput{n: count}
+	meters := make(chan *nats.Msg, 8192)
+	sub, err := nc.ChanSubscribe(events.MetersSubject(fn), meters)
+	if err != nil {
+		t.err = err
+		return t
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.Flush(); err != nil {
+		t.err = err
+		return t
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.phaseCap)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		left    = count
+		sendErr error
+		wg      sync.WaitGroup
+	)
+	start := time.Now()
+	for range c.conc * 2 {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if left == 0 || sendErr != nil {
+					mu.Unlock()
+					return
+				}
+				left--
+				mu.Unlock()
+				_, err := sendEventTo(ctx, client, n, fn)
+				if err != nil {
+					mu.Lock()
+					sendErr = cmp.Or(sendErr, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	defer wg.Wait()
+	finished, failed := map[string]bool{}, 0
+	for len(finished) < count {
+		select {
+		case m := <-meters:
+			var rec events.Meter
+			if json.Unmarshal(m.Data, &rec) != nil || finished[rec.InvocationID] {
+				continue
+			}
+			finished[rec.InvocationID] = true
+			if rec.Outcome != events.OutcomeOK {
+				failed++
+			}
+		case <-ctx.Done():
+			mu.Lock()
+			defer mu.Unlock()
+			t.err = fmt.Errorf("%d of %d finished within %s (send: %v)", len(finished), count, c.phaseCap, sendErr)
+			return t
+		}
+	}
+	t.elapsed, t.done = time.Since(start), len(finished)
+	mu.Lock()
+	defer mu.Unlock()
+	if sendErr != nil {
+		t.err = fmt.Errorf("send: %w", sendErr)
+	} else if failed > 0 {
+		t.err = fmt.Errorf("%d invocations did not end ok", failed)
+	}
+	return t
+}
+
+// natsClusterConfs writes the configuration files of a JetStream cluster of size nodes on free
+// loopback ports and returns their client URLs with the credentials.
+func natsClusterConfs(dir string, size int) ([]string, error) {
+	password := randomToken()
+	clientAddrs, routeAddrs := make([]string, size), make([]string, size)
+	for i := range size {
+		var err error
+		if clientAddrs[i], err = freeAddr(); err != nil {
+			return nil, err
+		}
+		if routeAddrs[i], err = freeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	var urls []string
+	for i := range size {
+		var routes []string
+		for j, a := range routeAddrs {
+			if j != i {
+				routes = append(routes, "nats-route://"+a)
+			}
+		}
+		name := fmt.Sprintf("n%d", i+1)
+		conf := fmt.Sprintf("server_name: %s\nlisten: %s\nmax_payload: 8388608\n"+
+			"authorization { user: sluice, password: %s }\n"+
+			"jetstream { store_dir: %q, max_file_store: 68719476736, max_memory_store: 268435456 }\n"+
+			"cluster { name: sluice, listen: %s, routes: [%s] }\n",
+			name, clientAddrs[i], password, filepath.Join(dir, name), routeAddrs[i], strings.Join(routes, ", "))
+		if err := os.WriteFile(filepath.Join(dir, name+".conf"), []byte(conf), 0o600); err != nil {
+			return nil, err
+		}
+		urls = append(urls, "nats://sluice:"+password+"@"+clientAddrs[i])
+	}
+	return urls, nil
+}
+
+// waitJetStream connects to the cluster once it answers JetStream requests.
+func waitJetStream(ctx context.Context, url string) (*nats.Conn, error) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		nc, err := nats.Connect(url, nats.Name("sluice-bench"), nats.MaxReconnects(-1))
+		if err == nil {
+			js, jerr := jetstream.New(nc)
+			if jerr == nil {
+				actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				_, jerr = js.AccountInfo(actx)
+				cancel()
+			}
+			if jerr == nil {
+				return nc, nil
+			}
+			err = jerr
+			nc.Close()
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("the NATS cluster did not answer JetStream requests within 60s: %w", err)
+		}
+		sleepCtx(ctx, 250*time.Millisecond)
+	}
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
+
+// benchProc is a server process of the cluster rows, its output in DIR/NAME.log.
+type benchProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startBenchProc runs bin and waits until a line of its output contains ready.
+func startBenchProc(ctx context.Context, dir, name, ready, bin string, env []string, args ...string) (*benchProc, error) {
+	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &benchProc{cmd: cmd, done: make(chan struct{})}
+	seen := make(chan struct{})
+	go func() {
+		defer logf.Close()
+		s := bufio.NewScanner(pr)
+		once := sync.Once{}
+		for s.Scan() {
+			fmt.Fprintln(logf, s.Text())
+			if strings.Contains(s.Text(), ready) {
+				once.Do(func() { close(seen) })
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	go func() { _ = cmd.Wait(); pw.Close(); close(p.done) }()
+	select {
+	case <-seen:
+		return p, nil
+	case <-p.done:
+		return nil, fmt.Errorf("%s exited before it served; see %s", name, filepath.Join(dir, name+".log"))
+	case <-time.After(90 * time.Second):
+	case <-ctx.Done():
+	}
+	p.stop()
+	return nil, errors.Join(fmt.Errorf("%s did not serve within 90s", name), ctx.Err())
+}
+
+// stop interrupts the process and kills its group if it has not ended after 30 s.
+func (p *benchProc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
+// waitMemoryFree waits until no worker has memory set aside for instances.
+func waitMemoryFree(ctx context.Context, n *node, client *http.Client) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.URL+"/v1/workers", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+n.Token)
+		var list struct {
+			Workers []events.WorkerBeat `json:"workers"`
+		}
+		used := -1
+		if resp, err := client.Do(req); err == nil {
+			if json.NewDecoder(resp.Body).Decode(&list) == nil {
+				used = 0
+				for _, w := range list.Workers {
+					used += w.MemoryUsedMB
+				}
+			}
+			resp.Body.Close()
+		}
+		if used == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("workers still hold %d MB for instances after 60s", used)
+		}
+		sleepCtx(ctx, 250*time.Millisecond)
+	}
+}
