@@ -4,5 +4,10 @@
 // id), and the records that travel between services: function versions, invocation results, log
 // lines and meter records.
 //
+// BusOptions.Replicas sets the replicas of every stream, bucket and object store (3 on a
+// cluster). With more than one, the buckets and the object store are read from their stream's
+// leader (direct gets off), so that a write acknowledged to one role is what every other role
+// reads next; see replicas.go.
+//
 // Every service and adapter depends on this package; it imports none of them.
 package events
