@@ -45,35 +45,88 @@ const (
 
 // API serves the management endpoints. It is safe for concurrent use.
 type API struct {
-	reg *registry.Registry
-	js  jetstream.JetStream
-	log *slog.Logger
+	reg  *registry.Registry
+	js   jetstream.JetStream
+	log  *slog.Logger
+	view View
 }
 
-// New makes the API over a registry and the bus (for logs).
-func New(reg *registry.Registry, js jetstream.JetStream, logger *slog.Logger) *API {
+// View is the live view of functions that serves invocations in this process. After a change, the
+// API answers only once the view has applied it, so a caller invoking right after a deploy runs
+// the version it deployed.
+type View interface {
+	Sync(ctx context.Context) error
+}
+
+// SyncTimeout bounds how long a change's answer waits for the view.
+const SyncTimeout = 2 * time.Second
+
+// New makes the API over a registry and the bus (for logs). view may be nil when no invocations
+// are served in this process.
+func New(reg *registry.Registry, js jetstream.JetStream, view View, logger *slog.Logger) *API {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &API{reg: reg, js: js, log: logger}
+	return &API{reg: reg, js: js, view: view, log: logger}
+}
+
+// changes wraps a handler that writes to the functions bucket: a successful answer waits until
+// the view has applied the change.
+func (a *API) changes(h http.HandlerFunc) http.HandlerFunc {
+	if a.view == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		h(&syncedWriter{ResponseWriter: w, sync: func() {
+			ctx, cancel := context.WithTimeout(r.Context(), SyncTimeout)
+			defer cancel()
+			if err := a.view.Sync(ctx); err != nil {
+				a.log.Warn("api: change answered before the view applied it", "path", r.URL.Path, "err", err)
+			}
+		}}, r)
+	}
+}
+
+// syncedWriter runs sync before the first successful status goes out.
+type syncedWriter struct {
+	http.ResponseWriter
+	sync   func()
+	headed bool
+}
+
+func (s *syncedWriter) WriteHeader(code int) {
+	if !s.headed {
+		s.headed = true
+		if code < 300 {
+			s.sync()
+		}
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *syncedWriter) Write(b []byte) (int, error) {
+	if !s.headed {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 // Routes adds the API's routes to r.
 func (a *API) Routes(r *mux.Router) {
 	r.HandleFunc("/v1/code", a.putCode).Methods(http.MethodPost)
 	r.HandleFunc("/v1/functions", a.list).Methods(http.MethodGet)
-	r.HandleFunc("/v1/functions/{name}", a.deploy).Methods(http.MethodPut)
+	r.HandleFunc("/v1/functions/{name}", a.changes(a.deploy)).Methods(http.MethodPut)
 	r.HandleFunc("/v1/functions/{name}", a.get).Methods(http.MethodGet)
-	r.HandleFunc("/v1/functions/{name}", a.delete).Methods(http.MethodDelete)
+	r.HandleFunc("/v1/functions/{name}", a.changes(a.delete)).Methods(http.MethodDelete)
 	r.HandleFunc("/v1/functions/{name}/versions", a.versions).Methods(http.MethodGet)
 	r.HandleFunc("/v1/functions/{name}/versions/{version}", a.version).Methods(http.MethodGet)
-	r.HandleFunc("/v1/functions/{name}/versions/{version}", a.deleteVersion).Methods(http.MethodDelete)
+	r.HandleFunc("/v1/functions/{name}/versions/{version}", a.changes(a.deleteVersion)).Methods(http.MethodDelete)
 	r.HandleFunc("/v1/functions/{name}/aliases", a.aliases).Methods(http.MethodGet)
 	r.HandleFunc("/v1/functions/{name}/aliases/{alias}", a.alias).Methods(http.MethodGet)
-	r.HandleFunc("/v1/functions/{name}/aliases/{alias}", a.setAlias).Methods(http.MethodPut)
-	r.HandleFunc("/v1/functions/{name}/aliases/{alias}", a.deleteAlias).Methods(http.MethodDelete)
+	r.HandleFunc("/v1/functions/{name}/aliases/{alias}", a.changes(a.setAlias)).Methods(http.MethodPut)
+	r.HandleFunc("/v1/functions/{name}/aliases/{alias}", a.changes(a.deleteAlias)).Methods(http.MethodDelete)
 	r.HandleFunc("/v1/functions/{name}/code", a.code).Methods(http.MethodGet)
-	r.HandleFunc("/v1/functions/{name}/code", a.editCode).Methods(http.MethodPut)
+	r.HandleFunc("/v1/functions/{name}/code", a.changes(a.editCode)).Methods(http.MethodPut)
 	r.HandleFunc("/v1/functions/{name}/logs", a.logs).Methods(http.MethodGet)
 	a.scaleRoutes(r)
 }

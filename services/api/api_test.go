@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +21,7 @@ import (
 	"sluice.dev/events/bustest"
 	"sluice.dev/services/api"
 	"sluice.dev/services/archive"
+	"sluice.dev/services/directory"
 	"sluice.dev/services/httpjson"
 	"sluice.dev/services/registry"
 )
@@ -35,7 +39,7 @@ func start(t *testing.T, opts ...registry.Option) *env {
 		t.Fatal(err)
 	}
 	r := mux.NewRouter()
-	api.New(reg, bus.JS, nil).Routes(r)
+	api.New(reg, bus.JS, nil, nil).Routes(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return &env{bus: bus, srv: srv}
@@ -286,5 +290,47 @@ func TestLogsFollow(t *testing.T) {
 	want("after")
 	cancel()
 	for range lines {
+	}
+}
+
+// TestChangesAnswerAfterTheViewHasThem: every deploy, alias change and delete answers only once the
+// view that serves invocations in the same process resolves what it wrote.
+func TestChangesAnswerAfterTheViewHasThem(t *testing.T) {
+	bus := bustest.Start(t)
+	reg, err := registry.New(bus.JS, runtimes(t), archive.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, err := directory.Open(context.Background(), bus.JS, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(view.Close)
+	r := mux.NewRouter()
+	api.New(reg, bus.JS, view, nil).Routes(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	e := &env{bus: bus, srv: srv}
+	ctx := context.Background()
+	for n := 1; n <= 15; n++ {
+		body := fmt.Sprintf(`{"runtime":"python","handler":"main.handler","inline":{"file":"main.py","content":"def handler(e, c):\n    return %d\n"}}`, n)
+		if st, ed := e.do(t, "PUT", "/v1/functions/f", body, nil); st != 201 {
+			t.Fatalf("deploy %d: %d %+v", n, st, ed)
+		}
+		if v, err := view.Resolve(ctx, "f", ""); err != nil || v.Version != n {
+			t.Fatalf("right after deploy %d the view resolves version %d (%v)", n, v.Version, err)
+		}
+		if st, ed := e.do(t, "PUT", "/v1/functions/f/aliases/live", fmt.Sprintf(`{"version":%d}`, n), nil); st != 200 {
+			t.Fatalf("alias to %d: %d %+v", n, st, ed)
+		}
+		if v, err := view.Resolve(ctx, "f", "live"); err != nil || v.Version != n {
+			t.Fatalf("right after the alias moved to %d the view resolves version %d (%v)", n, v.Version, err)
+		}
+	}
+	if st, ed := e.do(t, "DELETE", "/v1/functions/f", "", nil); st != 204 {
+		t.Fatalf("delete: %d %+v", st, ed)
+	}
+	if _, err := view.Resolve(ctx, "f", ""); !errors.Is(err, directory.ErrNotFound) {
+		t.Fatalf("right after delete the view resolves: %v, want not found", err)
 	}
 }

@@ -30,7 +30,7 @@ func startTriggers(t *testing.T) (*env, jetstream.KeyValue) {
 		t.Fatal(err)
 	}
 	r := mux.NewRouter()
-	a := api.New(reg, bus.JS, nil)
+	a := api.New(reg, bus.JS, nil, nil)
 	a.Routes(r)
 	a.TriggerRoutes(r, map[string]trigger.Factory{events.TriggerCron: cron.Factory(kv)})
 	srv := httptest.NewServer(r)

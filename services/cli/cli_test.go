@@ -107,7 +107,7 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	r := mux.NewRouter()
-	a := api.New(reg, bus.JS, nil)
+	a := api.New(reg, bus.JS, nil, nil)
 	a.Routes(r)
 	a.TriggerRoutes(r, map[string]trigger.Factory{
 		events.TriggerCron: cron.New,

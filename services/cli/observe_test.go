@@ -31,7 +31,7 @@ func newObserveSite(t *testing.T, prices billing.Prices) *site {
 		t.Fatal(err)
 	}
 	r := mux.NewRouter()
-	a := api.New(reg, s.bus.JS, nil)
+	a := api.New(reg, s.bus.JS, nil, nil)
 	a.Routes(r)
 	a.ObserveRoutes(r, prices)
 	srv := httptest.NewServer(httpjson.RequireToken(testToken)(r))

@@ -22,6 +22,7 @@ var ErrNotFound = errors.New("not found")
 // Directory is the live view.
 type Directory struct {
 	kv      jetstream.KeyValue
+	js      jetstream.JetStream
 	logger  *slog.Logger
 	watcher jetstream.KeyWatcher
 	done    chan struct{}
@@ -30,6 +31,7 @@ type Directory struct {
 	mu       sync.RWMutex
 	heads    map[string]events.Function
 	versions map[string]events.Version
+	applied  uint64        // revision of the last entry applied
 	changed  chan struct{} // closed and replaced on every change
 }
 
@@ -44,7 +46,7 @@ func Open(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) (*Di
 		return nil, fmt.Errorf("directory: watch: %w", err)
 	}
 	d := &Directory{
-		kv: kv, logger: logger, watcher: w, done: make(chan struct{}), draw: rand.Float64,
+		kv: kv, js: js, logger: logger, watcher: w, done: make(chan struct{}), draw: rand.Float64,
 		heads: map[string]events.Function{}, versions: map[string]events.Version{},
 		changed: make(chan struct{}),
 	}
@@ -80,6 +82,11 @@ func (d *Directory) apply(e jetstream.KeyValueEntry) {
 	key, deleted := e.Key(), e.Operation() != jetstream.KeyValuePut
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	defer func() {
+		d.applied = max(d.applied, e.Revision())
+		close(d.changed)
+		d.changed = make(chan struct{})
+	}()
 	if strings.Contains(key, ".") {
 		if deleted {
 			delete(d.versions, key)
@@ -101,8 +108,32 @@ func (d *Directory) apply(e jetstream.KeyValueEntry) {
 		}
 		d.heads[key] = f
 	}
-	close(d.changed)
-	d.changed = make(chan struct{})
+}
+
+// Sync waits until the view has applied every change written to the bucket before the call, so a
+// caller reads its own writes: after a deploy, the new version is what "latest" resolves to.
+func (d *Directory) Sync(ctx context.Context) error {
+	st, err := d.js.Stream(ctx, "KV_"+events.BucketFunctions)
+	if err != nil {
+		return fmt.Errorf("directory: sync: %w", err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("directory: sync: %w", err)
+	}
+	for {
+		d.mu.RLock()
+		applied, changed := d.applied, d.changed
+		d.mu.RUnlock()
+		if applied >= info.State.LastSeq {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("directory: sync to revision %d (at %d): %w", info.State.LastSeq, applied, ctx.Err())
+		}
+	}
 }
 
 // Changed returns a channel that is closed at the next change of any function.

@@ -151,7 +151,7 @@ type runOptions struct {
 	logger                  *slog.Logger
 	ready                   func(Endpoints)
 	connect                 []nats.Option     // extra bus connection options
-	bus                     events.BusOptions // streams and buckets: replicas
+	bus                     events.BusOptions // sizes of the bus: replicas
 	isolation, network      string            // the worker's sandbox settings
 	memoryBudgetMB          int               // the worker's memory budget; 0: its default
 	s3                      codeurl.Config    // object storage for code URLs (API role)
@@ -261,7 +261,7 @@ func run(ctx context.Context, o runOptions) (err error) {
 		}).Subrouter()
 		v1.Use(mux.MiddlewareFunc(httpjson.RequireToken(o.token)))
 		gw.Routes(v1, root)
-		a := api.New(reg, conn.JS, log)
+		a := api.New(reg, conn.JS, fns, log)
 		a.Routes(v1)
 		a.TriggerRoutes(v1, factories)
 		a.ObserveRoutes(v1, o.observe.prices())
