@@ -172,3 +172,10 @@ func (c *claims) fits(memoryMB int) bool {
 	defer c.mu.Unlock()
 	return c.used+memoryMB <= c.budget
 }
+
+// memoryOf is the memory a held slot set aside, in MB; 0 when the slot is not held.
+func (c *claims) memoryOf(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held[key].memoryMB
+}

@@ -32,9 +32,9 @@
 // Following the scaler: the worker watches the scaler's decisions in sluice_scale while a scaler
 // holds its lease. While events wait, it starts instances ahead of them toward the function's
 // desired count (each under a slot below that count, so the workers together start no more
-// than it, in parallel, and events take them while they start); instances idle for a moment
-// under a slot at or above the desired count stop, so scaling down and to zero follow the
-// scaler's idle window. Without a scaler, idle instances stop after the function's idle timeout.
+// than it, in parallel, and events take them while they start); an instance idle for a moment
+// under a slot at or above the desired count moves to a free slot below it, or stops when every
+// slot below is held, so scaling down and to zero follow the scaler's idle window. Without a scaler, idle instances stop after the function's idle timeout.
 // Either way the first event of a function with no instance starts one at once, without waiting
 // for a decision.
 //

@@ -310,13 +310,13 @@ func (p *pool) waiting(x *warm) {
 }
 
 // expired removes and returns the idle instances unused for longer than the idle timeout, and
-// those whose process has ended; when a scaler acts, also those idle for scaleDownGrace whose
-// slot is at or above its desired count. The min most recently used instances of the latest
-// version (counting those in use) are never expired.
-func (p *pool) expired(now time.Time) []*warm {
+// those whose process has ended. When a scaler acts, it also returns, without removing them,
+// the instances idle for scaleDownGrace whose slot is at or above its desired count (above):
+// each moves to a free slot below that count, or stops (settleAbove). The min most recently
+// used instances of the latest version (counting those in use) are never expired.
+func (p *pool) expired(now time.Time) (out, above []*warm) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []*warm
 	kept := 0
 	for _, w := range p.insts {
 		if w.version == p.latest.Version && (w.running > 0 || w.inst == nil) {
@@ -349,7 +349,7 @@ func (p *pool) expired(now time.Time) []*warm {
 		case idleFor > p.idle:
 			out = append(out, w)
 		case p.desired >= 0 && idleFor > scaleDownGrace && slotIndex(w.claim) >= p.desired:
-			out = append(out, w)
+			above = append(above, w)
 		}
 	}
 	for _, w := range out {
@@ -358,7 +358,47 @@ func (p *pool) expired(now time.Time) []*warm {
 	if len(out) > 0 {
 		p.signal()
 	}
-	return out
+	return out, above
+}
+
+// desiredCount is the scaler's desired count; -1 when no scaler acts.
+func (p *pool) desiredCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.desired
+}
+
+// moveSlot puts an instance still idle under slot, returning its old slot; false when it is no
+// longer idle here.
+func (p *pool) moveSlot(x *warm, slot string) (old string, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if x.running > 0 || !p.has(x) {
+		return "", false
+	}
+	old, x.claim = x.claim, slot
+	return old, true
+}
+
+// removeIdle removes an instance if it is still idle here.
+func (p *pool) removeIdle(x *warm) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if x.running > 0 || !p.remove(x) {
+		return false
+	}
+	p.signal()
+	return true
+}
+
+// has reports whether x is one of the instances. Called with mu held.
+func (p *pool) has(x *warm) bool {
+	for _, w := range p.insts {
+		if w == x {
+			return true
+		}
+	}
+	return false
 }
 
 // scaleDownGrace is how long an instance above the scaler's desired count stays idle before it

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -55,20 +56,25 @@ func TestIdleInstancesAboveTheDesiredCountStop(t *testing.T) {
 	p := testPool(0)
 	now := time.Now()
 	xs := idleInstances(t, p, 3, now.Add(-2*scaleDownGrace))
-	if out := p.expired(now); len(out) != 0 {
-		t.Fatalf("without a scaler, %d instances idle for %s stopped; the idle timeout is a minute", len(out), 2*scaleDownGrace)
+	if out, above := p.expired(now); len(out)+len(above) != 0 {
+		t.Fatalf("without a scaler, %d instances idle for %s stopped; the idle timeout is a minute", len(out)+len(above), 2*scaleDownGrace)
 	}
 	p.setDesired(1, false)
-	out := p.expired(now)
-	if len(out) != 2 || !(out[0] == xs[1] || out[0] == xs[2]) || !(out[1] == xs[1] || out[1] == xs[2]) {
-		t.Fatalf("desired 1: stopped %d instances, want those under slots 1 and 2", len(out))
+	out, above := p.expired(now)
+	if len(out) != 0 || len(above) != 2 || !(above[0] == xs[1] || above[0] == xs[2]) || !(above[1] == xs[1] || above[1] == xs[2]) {
+		t.Fatalf("desired 1: %d stopped, %d above, want those under slots 1 and 2 above", len(out), len(above))
+	}
+	for _, x := range above {
+		if !p.removeIdle(x) {
+			t.Fatal("an idle instance above the desired count could not be removed")
+		}
 	}
 	if n, _ := p.instances(); n != 1 {
 		t.Fatalf("%d instances left, want 1", n)
 	}
 	p.setDesired(0, false)
-	if out := p.expired(now); len(out) != 1 || out[0] != xs[0] {
-		t.Fatalf("desired 0: stopped %d instances, want the last one", len(out))
+	if _, above := p.expired(now); len(above) != 1 || above[0] != xs[0] {
+		t.Fatalf("desired 0: %d above, want the last one", len(above))
 	}
 }
 
@@ -78,8 +84,8 @@ func TestMinInstancesOutliveTheDesiredCount(t *testing.T) {
 	now := time.Now()
 	idleInstances(t, p, 2, now.Add(-2*scaleDownGrace))
 	p.setDesired(0, false)
-	if out := p.expired(now); len(out) != 1 {
-		t.Fatalf("desired 0, min 1: stopped %d of 2 instances, want 1", len(out))
+	if _, above := p.expired(now); len(above) != 1 {
+		t.Fatalf("desired 0, min 1: %d of 2 instances above, want 1", len(above))
 	}
 }
 
@@ -157,4 +163,74 @@ func TestWorkerFollowsDecisionsWhileAScalerHoldsTheLease(t *testing.T) {
 	expect(2, false)
 	// The lease is not refreshed: it expires with the bucket's TTL, and the decisions are stale.
 	expect(-1, false)
+}
+
+// An idle instance under a slot at or above the desired count moves to a free slot below it
+// (slots are won first-free, so they scatter), and stops once every slot below is held.
+func TestInstancesAboveTheDesiredCountMoveDownOrStop(t *testing.T) {
+	bus := bustest.Start(t)
+	ctx := context.Background()
+	kv, err := bus.JS.KeyValue(ctx, events.BucketClaims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &Worker{claims: &claims{kv: kv, id: "me", budget: 1024, held: map[string]claim{}, logger: slog.New(slog.DiscardHandler)}}
+	for _, i := range []int{1, 2} { // held by another worker
+		if _, err := kv.Create(ctx, events.ClaimKey("f", i), []byte("other")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := testPool(0)
+	now := time.Now()
+	xs := idleInstances(t, p, 2, now.Add(-2*scaleDownGrace))
+	for i, x := range xs { // under slots this worker wins: 0, then 3
+		key, err := w.claims.take(ctx, "f", 5, 128)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.mu.Lock()
+		x.claim = key
+		p.mu.Unlock()
+		if want := events.ClaimKey("f", []int{0, 3}[i]); key != want {
+			t.Fatalf("won %s, want %s", key, want)
+		}
+	}
+	held := func() []string {
+		keys, err := kv.ListKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for k := range keys.Keys() {
+			if e, err := kv.Get(ctx, k); err == nil && string(e.Value()) == "me" {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+
+	// The other worker gives slot 1 back: the instance under slot 3 moves there.
+	if err := kv.Delete(ctx, events.ClaimKey("f", 1)); err != nil {
+		t.Fatal(err)
+	}
+	p.setDesired(2, false)
+	_, above := p.expired(now)
+	w.settleAbove(ctx, p, above)
+	if n, _ := p.instances(); n != 2 {
+		t.Fatalf("%d instances after the move, want 2", n)
+	}
+	if got := held(); len(got) != 2 || !slices.Contains(got, events.ClaimKey("f", 0)) || !slices.Contains(got, events.ClaimKey("f", 1)) {
+		t.Fatalf("slots held %v, want f.0 and f.1", got)
+	}
+
+	// Desired 1: slot 0 is held (by this worker's other instance), so the one under slot 1 stops.
+	p.setDesired(1, false)
+	_, above = p.expired(now)
+	w.settleAbove(ctx, p, above)
+	if n, _ := p.instances(); n != 1 {
+		t.Fatalf("%d instances, want 1", n)
+	}
+	if got := held(); len(got) != 1 || got[0] != events.ClaimKey("f", 0) {
+		t.Fatalf("slots held %v, want f.0", got)
+	}
 }

@@ -116,3 +116,33 @@ func (w *Worker) provision(ctx context.Context, p *pool) {
 		})
 	}
 }
+
+// settleAbove handles idle instances under slots at or above the scaler's desired count: each
+// moves to a slot below the count that no instance holds (slots are claimed first-free, so the
+// ones held can be scattered), and stops when every slot below it is held: the function has its
+// desired count without it.
+func (w *Worker) settleAbove(ctx context.Context, p *pool, above []*warm) {
+	for _, x := range above {
+		desired := p.desiredCount()
+		if desired < 0 {
+			return
+		}
+		if desired > 0 {
+			key, err := w.claims.take(ctx, p.fn, min(desired, p.limit()), w.claims.memoryOf(x.claim))
+			if err == nil {
+				if old, ok := p.moveSlot(x, key); ok {
+					w.claims.release(old)
+				} else {
+					w.claims.release(key)
+				}
+				continue
+			}
+			if !errors.Is(err, ErrNoSlot) {
+				continue // no memory to move with, or the bus: try again on the next tick
+			}
+		}
+		if p.removeIdle(x) {
+			w.stop(x)
+		}
+	}
+}

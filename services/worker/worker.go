@@ -320,9 +320,11 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 				return
 			case <-p.nudge:
 			case now := <-tick.C:
-				for _, x := range p.expired(now) {
+				out, above := p.expired(now)
+				for _, x := range out {
 					w.stop(x)
 				}
+				w.settleAbove(ctx, p, above)
 				for _, key := range p.unusedSpares(now, spareIdle) {
 					w.claims.release(key)
 				}
