@@ -34,9 +34,9 @@
 // desired count (each under a slot below that count, so the workers together start no more
 // than it, in parallel, and events take them while they start); an instance idle for a moment
 // under a slot at or above the desired count moves to a free slot below it, or stops when every
-// slot below is held, so scaling down and to zero follow the scaler's idle window. Without a scaler, idle instances stop after the function's idle timeout.
-// Either way the first event of a function with no instance starts one at once, without waiting
-// for a decision.
+// slot below is held, so scaling down and to zero follow the scaler's idle window. Without a
+// scaler, idle instances stop after the function's idle timeout. Either way the first event of
+// a function with no instance starts one at once, without waiting for a decision.
 //
 // Delivery is at least once: a worker that dies mid-invocation leaves the event unacknowledged and
 // JetStream redelivers it. A worker that stops gracefully stops pulling (it holds no event it has
