@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"sluice.dev/runtimes/internal/codetest"
 )
@@ -139,5 +140,33 @@ func TestConcurrencyNeedsAConcurrentRuntime(t *testing.T) {
 	_, err := Start(context.Background(), cat, cfg)
 	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "nodejs") {
 		t.Fatalf("start python with concurrency 2: %v, want ErrConfig naming nodejs", err)
+	}
+}
+
+// When one of a concurrent instance's invocations times out, the instance is killed and the
+// others fail with ErrCrashed, naming the invocation that timed out.
+func TestNodeConcurrentTimeoutEndsTheOthers(t *testing.T) {
+	cat := newCatalog(t)
+	cfg := config(t, suite[1], "sleep")
+	cfg.Concurrency = 2
+	i := start(t, cat, cfg)
+	long := request(`{}`)
+	short := request(`{}`)
+	short.Deadline = time.Now().Add(time.Second)
+	other := make(chan error, 1)
+	go func() {
+		_, err := i.Invoke(context.Background(), long)
+		other <- err
+	}()
+	if _, err := i.Invoke(context.Background(), short); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("the short one: %v, want ErrTimeout", err)
+	}
+	select {
+	case err := <-other:
+		if !errors.Is(err, ErrCrashed) || !strings.Contains(err.Error(), short.ID) {
+			t.Fatalf("the long one: %v, want ErrCrashed naming %s", err, short.ID)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the long invocation did not end with its instance")
 	}
 }
