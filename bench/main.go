@@ -2,8 +2,10 @@
 // side in one run: core NATS request/reply, a bare net/http handler and a JetStream publish+consume
 // pass-through, against sluice's sync invocations (API and function URL) and async end-to-end
 // throughput with a Python no-op function. Client and server always run in separate processes:
-// the baselines' servers are this binary re-executed in a hidden role. It prints a markdown table
-// and writes it to -out.
+// the baselines' servers are this binary re-executed in a hidden role. The scaling rows run on a
+// node of their own, `sluice up --no-worker` with separate `sluice serve worker` processes: a
+// burst to a function's max instances (time to max, instance start rate), its drain against the
+// ideal N·d/m, and scale from zero against warm. It prints a markdown table and writes it to -out.
 package main
 
 import (

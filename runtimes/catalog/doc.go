@@ -10,7 +10,9 @@
 // Validate checks a runtime id and handler form (ErrUnknownRuntime, ErrBadHandler); Check says
 // whether the worker has the toolchain (ErrMissingToolchain, naming the package to install);
 // Command gives the command line that starts an instance's bootstrap; InlineFile names the file
-// that one-file inline code is stored as.
+// that one-file inline code is stored as; Concurrent says whether a runtime's bootstrap serves
+// several invocations of one instance at once (a function's concurrency above 1; nodejs), and
+// ConcurrentRuntimes lists those that do.
 //
 // Runtimes whose code brings its own executable (go, custom; exec.go) have no interpreter nor
 // bootstrap: Command names the package's file (InCode, joined to the code folder by the
