@@ -231,3 +231,59 @@ func TestRedactHidesSecrets(t *testing.T) {
 		t.Fatalf("redact: %s", got)
 	}
 }
+
+// lockedBuffer collects log output; safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitLog polls the log until it contains want.
+func waitLog(t *testing.T, logs *lockedBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log:\n%s", want, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestConnectionComesBackAndSaysSo(t *testing.T) {
+	first := startServer(t, func(o *server.Options) { o.Username, o.Password = "sluice", "s3cret" })
+	addr := hostPort(t, first)
+	port, _ := strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
+	logs := &lockedBuffer{}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	c, err := Connect(ctx, "nats://sluice:s3cret@"+addr, "test", events.BusOptions{}, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	first.Shutdown()
+	waitLog(t, logs, "bus connection lost")
+	waitLog(t, logs, "bus reconnect attempt failed")
+	startServer(t, func(o *server.Options) { o.Port = port; o.Username, o.Password = "sluice", "s3cret" })
+	waitLog(t, logs, "bus reconnected")
+	if !c.NC.IsConnected() {
+		t.Fatal("not connected after the reconnect was logged")
+	}
+	if strings.Contains(logs.String(), "s3cret") {
+		t.Fatalf("the log shows the password:\n%s", logs.String())
+	}
+}
