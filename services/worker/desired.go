@@ -16,6 +16,7 @@ import (
 type decision struct {
 	Desired int `json:"desired"`
 	Lag     int `json:"lag"`
+	Running int `json:"running"` // instances the workers' heartbeats report
 }
 
 // leaseCheck is how often the worker asks whether a scaler holds the lease; without one, the
@@ -23,7 +24,8 @@ type decision struct {
 const leaseCheck = time.Second
 
 // followScaler hands the scaler's decisions to the pools until ctx ends: each function's desired
-// count and whether events wait, as long as a scaler holds the lease; -1 when none does.
+// count and whether events wait with fewer instances running, as long as a scaler holds the
+// lease; -1 when none does.
 func (w *Worker) followScaler(ctx context.Context) {
 	scale, err := w.js.KeyValue(ctx, events.BucketScale)
 	if err != nil {
@@ -98,7 +100,9 @@ func (w *Worker) applyDecision(fn string, decisions map[string]decision, acting 
 		r.pool.setDesired(-1, false)
 		return
 	}
-	r.pool.setDesired(d.Desired, d.Lag > 0)
+	// Starting ahead of events is for while events wait and the workers run fewer than desired:
+	// at the desired count, or at max with a backlog, there is no slot to claim.
+	r.pool.setDesired(d.Desired, d.Lag > 0 && d.Running < d.Desired)
 }
 
 func (w *Worker) poolNames() []string {

@@ -46,6 +46,7 @@ type pool struct {
 	conc     int       // invocations one instance runs at once
 	memoryMB int       // memory setting of the latest version
 	noProbe  time.Time // with no slot held, pull one event and claim a slot for it, from then on
+	noGrow   time.Time // claim no more slots for waiting events before then
 	spare    []spare
 	min      int            // instances of latest kept running, never reaped below
 	latest   events.Version // the newest version, what min instances run
@@ -141,6 +142,25 @@ func (p *pool) holdProbe() {
 	p.noProbe = time.Now().Add(probeHold)
 	p.mu.Unlock()
 }
+
+// holdGrow stops claiming slots for waiting events for growHold: every slot was held.
+func (p *pool) holdGrow() {
+	p.mu.Lock()
+	p.noGrow = time.Now().Add(growHold)
+	p.mu.Unlock()
+}
+
+// growHeld reports whether claiming slots for waiting events is on hold.
+func (p *pool) growHeld() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return time.Now().Before(p.noGrow)
+}
+
+// growHold is how long a worker that found every slot of a function held waits before it tries
+// to claim one for waiting events again (slots given back meanwhile are found then, or by the
+// workers holding them).
+const growHold = 500 * time.Millisecond
 
 // probeHold is how long a worker that could win no slot for an event waits before it probes
 // again: slots held elsewhere may have been given back meanwhile, and an event handed back

@@ -149,7 +149,7 @@ func TestWorkerFollowsDecisionsWhileAScalerHoldsTheLease(t *testing.T) {
 			return nil
 		})
 	}
-	if _, err := scale.Put(ctx, events.ScaleKey("f"), []byte(`{"function":"f","lag":7,"desired":4,"reason":"lag"}`)); err != nil {
+	if _, err := scale.Put(ctx, events.ScaleKey("f"), []byte(`{"function":"f","lag":7,"desired":4,"reason":"lag","running":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	expect(-1, false) // a decision, but no scaler acts
@@ -161,6 +161,10 @@ func TestWorkerFollowsDecisionsWhileAScalerHoldsTheLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(2, false)
+	if _, err := scale.Put(ctx, events.ScaleKey("f"), []byte(`{"function":"f","lag":9,"desired":3,"reason":"max","running":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	expect(3, false) // events wait, but the desired count runs already
 	// The lease is not refreshed: it expires with the bucket's TTL, and the decisions are stale.
 	expect(-1, false)
 }

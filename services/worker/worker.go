@@ -425,7 +425,7 @@ func (w *Worker) slot(ctx context.Context, p *pool, cons jetstream.Consumer, lag
 		if ok {
 			return nil
 		}
-		if canGrow && fits && !w.draining.Load() {
+		if canGrow && fits && !w.draining.Load() && !p.growHeld() {
 			if *lag == 0 && time.Since(polled) >= lagPoll {
 				polled = time.Now()
 				if info, err := cons.Info(ctx); err == nil {
@@ -453,7 +453,9 @@ func (w *Worker) slot(ctx context.Context, p *pool, cons jetstream.Consumer, lag
 func (w *Worker) grow(ctx context.Context, p *pool) bool {
 	key, err := w.claims.take(ctx, p.fn, p.limit(), p.memory())
 	if err != nil {
-		if !errors.Is(err, ErrNoSlot) && !errors.Is(err, ErrNoMemory) && ctx.Err() == nil {
+		if errors.Is(err, ErrNoSlot) {
+			p.holdGrow() // every slot is held: asking again at once costs max claim attempts
+		} else if !errors.Is(err, ErrNoMemory) && ctx.Err() == nil {
 			w.logger.Warn("claim an instance slot", "function", p.fn, "err", err)
 		}
 		return false
