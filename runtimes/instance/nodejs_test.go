@@ -170,3 +170,43 @@ func TestNodeConcurrentTimeoutEndsTheOthers(t *testing.T) {
 		t.Fatal("the long invocation did not end with its instance")
 	}
 }
+
+// An uncaught exception in a concurrent instance fails every invocation in flight with it (the
+// answers go on a connection of their own, the loops' wait on /next), then ends the process.
+func TestNodeConcurrentUncaughtExceptionFailsAllInFlight(t *testing.T) {
+	cat := newCatalog(t)
+	cfg := config(t, suite[1], "uncaught")
+	cfg.Concurrency = 2
+	i := start(t, cat, cfg)
+	type answer struct {
+		resp Response
+		err  error
+	}
+	answers := make(chan answer, 2)
+	for range 2 {
+		req := request(`{}`)
+		go func() {
+			resp, err := i.Invoke(context.Background(), req)
+			answers <- answer{resp, err}
+		}()
+	}
+	stray := 0
+	for range 2 {
+		select {
+		case a := <-answers:
+			switch {
+			case a.err == nil && a.resp.Error != nil && a.resp.Error.Message == "stray":
+				stray++
+			case errors.Is(a.err, ErrCrashed): // handed in after the process began to end
+			default:
+				t.Fatalf("invoke: %v %+v, want the stray error or ErrCrashed", a.err, a.resp.Error)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("an invocation did not end")
+		}
+	}
+	if stray == 0 {
+		t.Fatal("no invocation got the uncaught exception as its error")
+	}
+	waitDone(t, i)
+}

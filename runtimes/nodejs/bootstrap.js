@@ -347,8 +347,15 @@ async function invokeOne(handler, res, inv) {
   return [`/invocation/${id}/response`, out, { 'Content-Type': 'application/json' }];
 }
 
-// An exception nobody catches ends the instance, after failing the invocations in flight.
+// An exception nobody catches ends the instance, after failing the invocations in flight; one
+// that comes while it does so is only reported.
+let dying = false;
 async function die(err, type) {
+  if (dying) {
+    report(errorRecord(err, type));
+    return;
+  }
+  dying = true;
   const record = errorRecord(err, type);
   report(record);
   const ids = [...inflight];
@@ -360,7 +367,7 @@ async function die(err, type) {
     } else if (ids.length > 0) {
       // The loops' connections wait on /next: answer on a connection of its own.
       const rc = new RuntimeClient(process.env.AWS_LAMBDA_RUNTIME_API || '');
-      await Promise.all(ids.map((id) => rc.call(...errorAnswer(`/invocation/${id}/error`, record))));
+      await Promise.all(ids.map((id) => rc.call('POST', ...errorAnswer(`/invocation/${id}/error`, record))));
     }
   } finally {
     process.exit(129);
