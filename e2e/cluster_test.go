@@ -54,8 +54,9 @@ func startCluster(t *testing.T) *cluster {
 
 // Every role of sluice as its own process on a 3-node NATS JetStream cluster with R3 streams,
 // under a mixed load (synchronous calls, async invocations, a JetStream queue trigger, a cron
-// trigger firing every second). While the load runs, one worker, the scaler, one gateway and
-// one NATS node are killed with SIGKILL and started again: every accepted async invocation and
+// trigger firing every second). While the load runs, one NATS node is killed with SIGKILL, and
+// while it is down one worker, the scaler and one gateway are killed and started again, then the
+// node comes back: every accepted async invocation and
 // every queue message still reaches its function (a few more than once, after a crash), and the
 // synchronous calls that fail say why instead of hanging. Then every role is restarted in turn
 // with SIGTERM under the same load: nothing is lost, nothing runs twice and every synchronous
@@ -91,13 +92,15 @@ func TestClusterSurvivesKillsAndRollingRestart(t *testing.T) {
 	// Kills under load.
 	ld := startLoad(t, c.gateways, clusterToken, false, extJS, 0)
 	runs.waitGrowth(t, "async", 20, "before the kills")
+	// A NATS node goes first and stays down while the roles are killed: they start again on a
+	// cluster short of a node.
+	c.nats.nodes[2].kill()
+	runs.waitGrowth(t, "async", 20, "nats node 3 killed")
 	for _, victim := range []*sluiceRole{c.workers[0], c.scaler, c.gateways[0]} {
 		victim.kill()
 		runs.waitGrowth(t, "async", 30, victim.name+" killed")
 		victim.restart(t)
 	}
-	c.nats.nodes[2].kill()
-	runs.waitGrowth(t, "async", 20, "nats node 3 killed")
 	c.nats.nodes[2].start(t)
 	c.nats.waitJetStream(t)
 	runs.waitGrowth(t, "async", 20, "after the kills")
