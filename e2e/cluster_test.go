@@ -43,6 +43,10 @@ func startCluster(t *testing.T) *cluster {
 	c.adapters = serveRole(t, s, "adapters", "adapters", flags()...)
 	c.api = &node{site: s, URL: c.gateways[0].url, Token: clusterToken, http: &http.Client{Timeout: cliDeadline}}
 	c.checkReplicas(t)
+	// A role started without --replicas keeps the bus's 3.
+	extra := serveRole(t, s, "adapters", "adapters-without-replicas", "--nats", c.nats.urls(), "--isolation", "off")
+	extra.kill()
+	c.checkReplicas(t)
 	eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
 		if ids := workerIDs(t, c.api); len(ids) != 3 {
 			return fmt.Errorf("live workers %v, want 3", ids)

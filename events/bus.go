@@ -15,7 +15,7 @@ const MaxPayload = 6 << 20
 // retention limit left at zero keeps what an existing stream has (another process set it), and
 // takes the default on a new stream.
 type BusOptions struct {
-	Replicas       int           // 1 on a single node, 3 on a cluster
+	Replicas       int           // 1 on a single node, 3 on a cluster; 0: what the bus has (1 when new)
 	LogsMaxAge     time.Duration // default 7 days
 	LogsMaxBytes   int64         // default 1 GiB
 	MetersMaxAge   time.Duration // default 90 days
@@ -121,18 +121,21 @@ func Ensure(ctx context.Context, js jetstream.JetStream, o BusOptions) error {
 	for _, c := range StreamConfigs(o) {
 		if s, err := js.Stream(ctx, c.Name); err == nil {
 			keepLimits(&c, s.CachedInfo().Config, o)
+			if o.Replicas <= 0 {
+				c.Replicas = s.CachedInfo().Config.Replicas
+			}
 		}
 		if _, err := js.CreateOrUpdateStream(ctx, c); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", c.Name, err)
 		}
 	}
 	for _, c := range KeyValueConfigs(o) {
-		if err := ensureKeyValue(ctx, js, c); err != nil {
+		if err := ensureKeyValue(ctx, js, c, o.Replicas <= 0); err != nil {
 			return fmt.Errorf("ensure bucket %s: %w", c.Bucket, err)
 		}
 	}
 	for _, c := range ObjectStoreConfigs(o) {
-		if err := ensureObjectStore(ctx, js, c); err != nil {
+		if err := ensureObjectStore(ctx, js, c, o.Replicas <= 0); err != nil {
 			return fmt.Errorf("ensure object store %s: %w", c.Bucket, err)
 		}
 	}

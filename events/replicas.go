@@ -20,8 +20,16 @@ import (
 // it wants (updating one through nats.go turns direct gets back on, if only until the next
 // step), and turns them off right after creating or changing one, before any role binds it.
 
-// ensureKeyValue creates a bucket or brings it to c, then sets its reads.
-func ensureKeyValue(ctx context.Context, js jetstream.JetStream, c jetstream.KeyValueConfig) error {
+// ensureKeyValue creates a bucket or brings it to c, then sets its reads. With keepReplicas, an
+// existing bucket keeps its replica count.
+func ensureKeyValue(ctx context.Context, js jetstream.JetStream, c jetstream.KeyValueConfig, keepReplicas bool) error {
+	if kv, err := js.KeyValue(ctx, c.Bucket); err == nil && keepReplicas {
+		if st, err := kv.Status(ctx); err == nil {
+			if s, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+				c.Replicas = s.StreamInfo().Config.Replicas
+			}
+		}
+	}
 	if !keyValueCurrent(ctx, js, c) {
 		if _, err := js.CreateOrUpdateKeyValue(ctx, c); err != nil {
 			return err
@@ -71,8 +79,14 @@ func normalKeyValue(c jetstream.KeyValueConfig) jetstream.KeyValueConfig {
 	return c
 }
 
-// ensureObjectStore creates the object store or brings it to c, then sets its reads.
-func ensureObjectStore(ctx context.Context, js jetstream.JetStream, c jetstream.ObjectStoreConfig) error {
+// ensureObjectStore creates the object store or brings it to c, then sets its reads. With
+// keepReplicas, an existing store keeps its replica count.
+func ensureObjectStore(ctx context.Context, js jetstream.JetStream, c jetstream.ObjectStoreConfig, keepReplicas bool) error {
+	if obs, err := js.ObjectStore(ctx, c.Bucket); err == nil && keepReplicas {
+		if st, err := obs.Status(ctx); err == nil {
+			c.Replicas = st.Replicas()
+		}
+	}
 	if !objectStoreCurrent(ctx, js, c) {
 		if _, err := js.CreateOrUpdateObjectStore(ctx, c); err != nil {
 			return err

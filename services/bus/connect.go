@@ -37,7 +37,7 @@ type Conn struct {
 
 // Connect dials the bus at url (one or more comma-separated server URLs, credentials in the URL
 // allowed) and makes sure the whole bus exists, with o.Replicas replicas of every stream, bucket
-// and object store. extra options may add credentials (Auth.Options) or connect in-process
+// and object store (none: what they have, 1 for new ones). extra options may add credentials (Auth.Options) or connect in-process
 // (Embedded.InProcess).
 //
 // Until ctx ends, Connect keeps trying while no server answers or the bus cannot yet create the
@@ -78,7 +78,11 @@ func Connect(ctx context.Context, url, name string, o events.BusOptions, logger 
 			return nil, fmt.Errorf("connect to bus %s: %w", servers, err)
 		}
 	}
-	logger.Info("bus connected", "server", nc.ConnectedUrlRedacted(), "cluster", nc.ConnectedClusterName(), "replicas", max(o.Replicas, 1))
+	replicas := any(o.Replicas)
+	if o.Replicas <= 0 {
+		replicas = "as the bus has"
+	}
+	logger.Info("bus connected", "server", nc.ConnectedUrlRedacted(), "cluster", nc.ConnectedClusterName(), "replicas", replicas)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()

@@ -44,7 +44,7 @@ type ServeOptions struct {
 	Role      string
 	NATSURL   string   // one or more comma-separated server URLs
 	NATSAuth  NATSAuth // token, creds or NKey file, TLS files
-	Replicas  int      // replicas of every stream, bucket and object store (1 or more)
+	Replicas  int      // replicas of every stream, bucket and object store; 0: what the bus has
 	DataDir   string
 	Listen    string
 	Token     string

@@ -44,11 +44,11 @@ func addNATSFlags(cmd *cobra.Command, f *natsFlags) {
 	fl.StringVar(&f.auth.CAFile, "nats-ca", "", "PEM CA that signs the NATS servers' certificates; turns TLS on (default $"+EnvNATSCA+")")
 	fl.StringVar(&f.auth.CertFile, "nats-cert", "", "PEM client certificate for NATS servers that verify clients, with --nats-key (default $"+EnvNATSCert+")")
 	fl.StringVar(&f.auth.KeyFile, "nats-key", "", "PEM key of --nats-cert (default $"+EnvNATSKey+")")
-	fl.StringVar(&f.replicas, "replicas", "", "replicas of every stream, bucket and object store: 1 on one server, 3 on a cluster; every role of a deployment must say the same (default $"+EnvReplicas+", else 1)")
+	fl.StringVar(&f.replicas, "replicas", "", "replicas of every stream, bucket and object store: 1 on one server, 3 on a cluster (default $"+EnvReplicas+", else what the bus has, 1 on a new bus)")
 }
 
 // natsOptions resolves the flags over the environment. A replica count that is not a number from
-// 1 to 5 is a usage error.
+// 1 to 5 is a usage error; none is 0, for the bus to keep what it has.
 func (a *app) natsOptions(f natsFlags) (NATSAuth, int, error) {
 	or := func(flag *string, env string) {
 		if *flag == "" {
@@ -65,7 +65,7 @@ func (a *app) natsOptions(f natsFlags) (NATSAuth, int, error) {
 	if (auth.CertFile == "") != (auth.KeyFile == "") {
 		return auth, 0, usagef("--nats-cert and --nats-key go together")
 	}
-	replicas := 1
+	replicas := 0
 	s := f.replicas
 	or(&s, EnvReplicas)
 	if s != "" {

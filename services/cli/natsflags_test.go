@@ -25,8 +25,8 @@ func TestServeBusFlags(t *testing.T) {
 		t.Fatalf("serve from env: %s %+v", r, roles.serve)
 	}
 	delete(s.env, EnvReplicas)
-	if r := s.runIn(t.Context(), "", roles, "serve", "worker"); r.code != 0 || roles.serve.Replicas != 1 {
-		t.Fatalf("default replicas: %s %+v", r, roles.serve)
+	if r := s.runIn(t.Context(), "", roles, "serve", "worker"); r.code != 0 || roles.serve.Replicas != 0 {
+		t.Fatalf("no --replicas: %s %+v, want 0 (what the bus has)", r, roles.serve)
 	}
 
 	for _, bad := range [][]string{

@@ -112,8 +112,8 @@ Roles:
   adapters   runs the triggers (cron schedules, buckets, queues); several may run at once,
              every event is still published once
 
-Any number of each role may run. On a NATS cluster, list its servers in --nats and give
-every role the same --replicas 3. Besides a user and password in the URL, the bus may take
+Any number of each role may run. On a NATS cluster, list its servers in --nats and start
+the roles with --replicas 3; a role without --replicas keeps the replicas the bus has. Besides a user and password in the URL, the bus may take
 --nats-token, --nats-creds or --nats-nkey, and TLS with --nats-ca (and --nats-cert and
 --nats-key for servers that verify clients); each flag defaults to its SLUICE_NATS_*
 variable. A role waits and retries while no server answers, reconnects forever when the

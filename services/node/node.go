@@ -45,7 +45,7 @@ type ServeOptions struct {
 	Role      string   // gateway, worker, scaler or adapters
 	NATSURL   string   // one or more comma-separated server URLs, credentials in the URL allowed
 	NATSAuth  bus.Auth // token, creds or NKey file, TLS files
-	Replicas  int      // replicas of every stream, bucket and object store; 0: 1 (3 on a cluster)
+	Replicas  int      // replicas of every stream, bucket and object store; 0: what the bus has (1 when new)
 	DataDir   string
 	Listen    string
 	Token     string
