@@ -5,7 +5,7 @@
 // lines and meter records.
 //
 // BusOptions.Replicas sets the replicas of every stream, bucket and object store (3 on a
-// cluster). With more than one, the buckets and the object store are read from their stream's
+// cluster); 0 keeps what they have (1 for new ones). With more than one, the buckets and the object store are read from their stream's
 // leader (direct gets off), so that a write acknowledged to one role is what every other role
 // reads next; see replicas.go.
 //
