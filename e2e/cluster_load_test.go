@@ -113,13 +113,14 @@ func (c *counter) distinct(kind string) (keys, duplicated int) {
 // progress.
 func (c *counter) waitGrowth(t *testing.T, kind string, n int, why string) {
 	t.Helper()
-	from := c.total(kind)
+	from, start := c.total(kind), time.Now()
 	eventually(t, 90*time.Second, 100*time.Millisecond, func() error {
 		if got := c.total(kind) - from; got < n {
 			return fmt.Errorf("%s: %d of %d more %s runs", why, got, n, kind)
 		}
 		return nil
 	})
+	t.Logf("%s: %d more %s runs in %s", why, n, kind, time.Since(start).Round(10*time.Millisecond))
 }
 
 // syncDeadline bounds one synchronous call of the load: well beyond the gateway's own bound (the
