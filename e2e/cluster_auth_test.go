@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sluice.dev/events/bustest"
 )
 
 // A role reaches a real nats-server that requires TLS with client certificates and a password,
@@ -16,7 +18,7 @@ func TestServeOverTLSWithCredentials(t *testing.T) {
 	bin := requireNATSServer(t)
 	s := newSite(t)
 	dir := t.TempDir()
-	p := newPKI(t, dir)
+	p := bustest.NewPKI(t, dir)
 	addr := freeAddr(t)
 	conf := filepath.Join(dir, "tls.conf")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, `listen: %s
@@ -50,7 +52,7 @@ jetstream { store_dir: %q }
 	envRole.cleanup(t)
 	envRole.start(t)
 
-	other := newPKI(t, t.TempDir())
+	other := bustest.NewPKI(t, t.TempDir())
 	for _, bad := range []struct {
 		why  string
 		args []string

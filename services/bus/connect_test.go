@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"sluice.dev/events"
+	"sluice.dev/events/bustest"
 )
 
 // startServer runs a JetStream server on a free loopback port with a temporary store, set up by
@@ -126,7 +127,7 @@ func TestConnectNKey(t *testing.T) {
 
 func TestConnectTLSWithClientCertificate(t *testing.T) {
 	dir := t.TempDir()
-	p := newPKI(t, dir)
+	p := bustest.NewPKI(t, dir)
 	s := startServer(t, func(o *server.Options) {
 		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: p.ServerCert, KeyFile: p.ServerKey, CaFile: p.CA, Verify: true})
 		if err != nil {
@@ -139,7 +140,7 @@ func TestConnectTLSWithClientCertificate(t *testing.T) {
 	connectOK(t, "tls://sluice:s3cret@"+addr, Auth{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey})
 
 	// A CA that did not sign the server's certificate.
-	other := newPKI(t, t.TempDir())
+	other := bustest.NewPKI(t, t.TempDir())
 	connectRejected(t, "tls://sluice:s3cret@"+addr, Auth{CAFile: other.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey}, "certificate")
 	// No client certificate for a server that verifies clients.
 	connectRejected(t, "tls://sluice:s3cret@"+addr, Auth{CAFile: p.CA}, "certificate")

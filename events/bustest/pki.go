@@ -1,4 +1,4 @@
-package bus
+package bustest
 
 import (
 	"crypto/ecdsa"
@@ -15,13 +15,14 @@ import (
 	"time"
 )
 
-// pki is a CA made for one test, with a server certificate for 127.0.0.1 and a client
-// certificate, all as PEM files in a temporary folder.
-type pki struct {
+// PKI is a certificate authority made for one test, with a server certificate for 127.0.0.1 and a
+// client certificate, all as PEM files in a folder the test owns: for buses that require TLS.
+type PKI struct {
 	CA, ServerCert, ServerKey, ClientCert, ClientKey string
 }
 
-func newPKI(t *testing.T, dir string) pki {
+// NewPKI writes a fresh CA, server and client certificates and keys into dir.
+func NewPKI(t testing.TB, dir string) PKI {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -40,7 +41,7 @@ func newPKI(t *testing.T, dir string) pki {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := pki{CA: filepath.Join(dir, "ca.pem")}
+	p := PKI{CA: filepath.Join(dir, "ca.pem")}
 	writePEM(t, p.CA, "CERTIFICATE", caDER)
 	leaf := func(serial int64, name string, usage x509.ExtKeyUsage, ips []net.IP) (certFile, keyFile string) {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -70,7 +71,7 @@ func newPKI(t *testing.T, dir string) pki {
 	return p
 }
 
-func writePEM(t *testing.T, path, kind string, der []byte) {
+func writePEM(t testing.TB, path, kind string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
