@@ -2,11 +2,9 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -109,14 +107,7 @@ func measureCluster(ctx context.Context, c config, r *results) *clusterResult {
 		r.note("cluster: %v", err)
 		return nil
 	}
-	home := filepath.Join(dir, "home")
-	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config")}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "SLUICE_") && k != "HOME" && k != "XDG_CONFIG_HOME" {
-			env = append(env, kv)
-		}
-	}
+	env := ownEnv(dir)
 	addr, err := freeAddr()
 	if err != nil {
 		r.note("cluster: %v", err)
@@ -196,80 +187,6 @@ func clusterRows(cr *clusterResult, up throughput) []row {
 		rows = append(rows, x)
 	}
 	return rows
-}
-
-// asyncThrough sends count async invocations of fn through the gateway from c.conc*2 clients
-// and times them until the last one's meter record arrived.
-func asyncThrough(ctx context.Context, c config, n *node, nc *nats.Conn, client *http.Client, fn string, count int) throughput {
-	t := throughput{n: count}
-	meters := make(chan *nats.Msg, 8192)
-	sub, err := nc.ChanSubscribe(events.MetersSubject(fn), meters)
-	if err != nil {
-		t.err = err
-		return t
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := nc.Flush(); err != nil {
-		t.err = err
-		return t
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.phaseCap)
-	defer cancel()
-	var (
-		mu      sync.Mutex
-		left    = count
-		sendErr error
-		wg      sync.WaitGroup
-	)
-	start := time.Now()
-	for range c.conc * 2 {
-		wg.Go(func() {
-			for {
-				mu.Lock()
-				if left == 0 || sendErr != nil {
-					mu.Unlock()
-					return
-				}
-				left--
-				mu.Unlock()
-				_, err := sendEventTo(ctx, client, n, fn)
-				if err != nil {
-					mu.Lock()
-					sendErr = cmp.Or(sendErr, err)
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	defer wg.Wait()
-	finished, failed := map[string]bool{}, 0
-	for len(finished) < count {
-		select {
-		case m := <-meters:
-			var rec events.Meter
-			if json.Unmarshal(m.Data, &rec) != nil || finished[rec.InvocationID] {
-				continue
-			}
-			finished[rec.InvocationID] = true
-			if rec.Outcome != events.OutcomeOK {
-				failed++
-			}
-		case <-ctx.Done():
-			mu.Lock()
-			defer mu.Unlock()
-			t.err = fmt.Errorf("%d of %d finished within %s (send: %v)", len(finished), count, c.phaseCap, sendErr)
-			return t
-		}
-	}
-	t.elapsed, t.done = time.Since(start), len(finished)
-	mu.Lock()
-	defer mu.Unlock()
-	if sendErr != nil {
-		t.err = fmt.Errorf("send: %w", sendErr)
-	} else if failed > 0 {
-		t.err = fmt.Errorf("%d invocations did not end ok", failed)
-	}
-	return t
 }
 
 // natsClusterConfs writes the configuration files of a JetStream cluster of size nodes on free
@@ -400,32 +317,14 @@ func (p *benchProc) stop() {
 
 // waitMemoryFree waits until no worker has memory set aside for instances.
 func waitMemoryFree(ctx context.Context, n *node, client *http.Client) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.URL+"/v1/workers", nil)
-		if err != nil {
-			return err
+	return n.pollWorkers(ctx, client, func(ws []events.WorkerBeat) error {
+		used := 0
+		for _, w := range ws {
+			used += w.MemoryUsedMB
 		}
-		req.Header.Set("Authorization", "Bearer "+n.Token)
-		var list struct {
-			Workers []events.WorkerBeat `json:"workers"`
-		}
-		used := -1
-		if resp, err := client.Do(req); err == nil {
-			if json.NewDecoder(resp.Body).Decode(&list) == nil {
-				used = 0
-				for _, w := range list.Workers {
-					used += w.MemoryUsedMB
-				}
-			}
-			resp.Body.Close()
-		}
-		if used == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		if used > 0 {
 			return fmt.Errorf("workers still hold %d MB for instances after 60s", used)
 		}
-		sleepCtx(ctx, 250*time.Millisecond)
-	}
+		return nil
+	})
 }

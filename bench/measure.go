@@ -262,9 +262,17 @@ func measureJetStream(ctx context.Context, c config, self, url string, nc *nats.
 // measureAsync sends asyncN invocations of noop as events and counts their meter records on the
 // bus until all of them finished.
 func measureAsync(ctx context.Context, c config, n *node, nc *nats.Conn) throughput {
-	t := throughput{n: c.asyncN}
-	meters := make(chan *nats.Msg, 4096)
-	sub, err := nc.ChanSubscribe(events.MetersSubject("noop"), meters)
+	client := newClient(c.conc * 2)
+	defer client.CloseIdleConnections()
+	return asyncThrough(ctx, c, n, nc, client, "noop", c.asyncN)
+}
+
+// asyncThrough sends count async invocations of fn through the gateway from c.conc*2 clients
+// and times them until the meter record of every one of them arrived.
+func asyncThrough(ctx context.Context, c config, n *node, nc *nats.Conn, client *http.Client, fn string, count int) throughput {
+	t := throughput{n: count}
+	meters := make(chan *nats.Msg, 8192)
+	sub, err := nc.ChanSubscribe(events.MetersSubject(fn), meters)
 	if err != nil {
 		t.err = err
 		return t
@@ -276,13 +284,11 @@ func measureAsync(ctx context.Context, c config, n *node, nc *nats.Conn) through
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.phaseCap)
 	defer cancel()
-	client := newClient(c.conc * 2)
-	defer client.CloseIdleConnections()
 
-	ids := make(chan string, c.asyncN)
+	ids := make(chan string, count)
 	var wg sync.WaitGroup
 	var next sync.Mutex
-	left := c.asyncN
+	left := count
 	sendErr := make(chan error, c.conc*2)
 	start := time.Now()
 	for range c.conc * 2 {
@@ -295,7 +301,7 @@ func measureAsync(ctx context.Context, c config, n *node, nc *nats.Conn) through
 				}
 				left--
 				next.Unlock()
-				id, err := sendEvent(ctx, client, n)
+				id, err := sendEventTo(ctx, client, n, fn)
 				if err != nil {
 					sendErr <- err
 					return
@@ -308,7 +314,7 @@ func measureAsync(ctx context.Context, c config, n *node, nc *nats.Conn) through
 
 	sent, finished := map[string]bool{}, map[string]bool{}
 	done, failed := 0, 0
-	for done < c.asyncN {
+	for done < count {
 		select {
 		case id, ok := <-ids:
 			if !ok {
@@ -340,7 +346,7 @@ func measureAsync(ctx context.Context, c config, n *node, nc *nats.Conn) through
 		case <-ctx.Done():
 			cancel()
 			wg.Wait()
-			t.err = fmt.Errorf("%d of %d finished within %s", done, c.asyncN, c.phaseCap)
+			t.err = fmt.Errorf("%d of %d finished within %s", done, count, c.phaseCap)
 			return t
 		}
 	}
@@ -350,10 +356,6 @@ func measureAsync(ctx context.Context, c config, n *node, nc *nats.Conn) through
 		t.err = fmt.Errorf("%d invocations did not end ok", failed)
 	}
 	return t
-}
-
-func sendEvent(ctx context.Context, client *http.Client, n *node) (string, error) {
-	return sendEventTo(ctx, client, n, "noop")
 }
 
 // sendEventTo sends one async invocation of fn and returns its id.

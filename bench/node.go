@@ -39,14 +39,7 @@ func startNode(ctx context.Context, bin string, keep bool, flags ...string) (*no
 	if err != nil {
 		return nil, err
 	}
-	home := filepath.Join(dir, "home")
-	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config")}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "SLUICE_") && k != "HOME" && k != "XDG_CONFIG_HOME" {
-			env = append(env, kv)
-		}
-	}
+	env := ownEnv(dir)
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -153,4 +146,18 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// ownEnv is this process's environment for a sluice process of the bench: its own home (so its
+// client config file is its own) and none of the caller's SLUICE_ settings.
+func ownEnv(dir string) []string {
+	home := filepath.Join(dir, "home")
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config")}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "SLUICE_") && k != "HOME" && k != "XDG_CONFIG_HOME" {
+			env = append(env, kv)
+		}
+	}
+	return env
 }

@@ -212,6 +212,18 @@ func (n *node) serveWorker(i int) (stop func(), err error) {
 
 // waitWorkers waits until GET /v1/workers lists want live workers.
 func (n *node) waitWorkers(ctx context.Context, client *http.Client, want int) error {
+	live := 0
+	return n.pollWorkers(ctx, client, func(ws []events.WorkerBeat) error {
+		if live = len(ws); live >= want {
+			return nil
+		}
+		return fmt.Errorf("%d of %d workers live within 60s", live, want)
+	})
+}
+
+// pollWorkers reads GET /v1/workers until done accepts the list (returns nil), for up to 60 s; then
+// it returns done's last error.
+func (n *node) pollWorkers(ctx context.Context, client *http.Client, done func([]events.WorkerBeat) error) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.URL+"/v1/workers", nil)
@@ -222,15 +234,18 @@ func (n *node) waitWorkers(ctx context.Context, client *http.Client, want int) e
 		var list struct {
 			Workers []events.WorkerBeat `json:"workers"`
 		}
+		read := fmt.Errorf("workers unreadable")
 		if resp, err := client.Do(req); err == nil {
-			_ = json.NewDecoder(resp.Body).Decode(&list)
+			if err := json.NewDecoder(resp.Body).Decode(&list); err == nil {
+				read = done(list.Workers)
+			}
 			resp.Body.Close()
 		}
-		if len(list.Workers) >= want {
+		if read == nil {
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%d of %d workers live within 60s", len(list.Workers), want)
+			return read
 		}
 		sleepCtx(ctx, 200*time.Millisecond)
 	}
