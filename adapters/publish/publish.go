@@ -1,6 +1,7 @@
 // Package publish is the trigger adapters' way onto the bus: it stores invocation CloudEvents in
 // SLUICE_INVOKE on the function's subject, validated, with the event id as the message id, and
-// returns once JetStream has acknowledged them.
+// returns once JetStream has acknowledged them, waiting out a stream without a leader for
+// events.PublishPatience.
 package publish
 
 import (
@@ -32,7 +33,7 @@ func (b *Bus) Publish(ctx context.Context, function string, ev event.Event) erro
 	if err != nil {
 		return err
 	}
-	if _, err := b.js.PublishMsg(ctx, m); err != nil {
+	if _, err := b.js.PublishMsg(ctx, m, events.PublishRetry()...); err != nil {
 		return fmt.Errorf("publish %s event %s: %w", function, ev.ID(), err)
 	}
 	return nil
