@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -48,5 +49,49 @@ func TestScaleFromZeroLatency(t *testing.T) {
 			rt.runtime, med(cold).Round(time.Microsecond), cold[0].Round(time.Microsecond), cold[len(cold)-1].Round(time.Microsecond), len(cold),
 			med(warm).Round(time.Microsecond), warm[len(warm)*9/10].Round(time.Microsecond), len(warm),
 			(med(cold) - med(warm)).Round(time.Microsecond))
+	}
+}
+
+// TestSyncCallsKeepTheirInstanceWarm: calls a few seconds apart, each gone before the scaler's
+// tick could see it as lag, find the instance the first one started: an instance stays for the
+// function's idle timeout, not for the scaler's count (zero, made from a lag that sync calls
+// never show).
+func TestSyncCallsKeepTheirInstanceWarm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts interpreters")
+	}
+	c := client{t, up(t, t.TempDir(), false)}
+	c.deploy("steady", "python", "main.handler", "main.py", "def handler(event, context):\n    return event\n", nil)
+	const calls = 4
+	for i := range calls {
+		if i > 0 {
+			time.Sleep(3500 * time.Millisecond) // past the workers' scale-down grace and a scaler tick
+		}
+		if resp, body := c.do(http.MethodPost, "/v1/functions/steady/invocations", `{"n":1}`); resp.StatusCode != 200 {
+			t.Fatalf("call %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	var summary struct {
+		Summary struct {
+			Invocations int `json:"invocations"`
+			ColdStarts  int `json:"coldStarts"`
+		} `json:"summary"`
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, body := c.do(http.MethodGet, "/v1/functions/steady/metrics?since=5m", "")
+		if resp.StatusCode != 200 {
+			t.Fatalf("metrics: %d %s", resp.StatusCode, body)
+		}
+		if err := json.Unmarshal([]byte(body), &summary); err != nil {
+			t.Fatal(err)
+		}
+		if summary.Summary.Invocations == calls || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := summary.Summary; s.Invocations != calls || s.ColdStarts != 1 {
+		t.Fatalf("%d invocations with %d cold starts, want %d with 1", s.Invocations, s.ColdStarts, calls)
 	}
 }

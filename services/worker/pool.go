@@ -27,6 +27,7 @@ type warm struct {
 	// Guarded by pool.mu.
 	running  int // invocations on it, or waiting for it to start
 	lastUsed time.Time
+	lastSync time.Time // when it last finished a synchronous invocation
 }
 
 // spare is a slot claimed for an instance not started yet.
@@ -306,14 +307,17 @@ func (p *pool) evict(keep *warm) *warm {
 	return x
 }
 
-// done ends one invocation on x. keep false says the instance is finished (crashed, timed
-// out): it is removed, and removed reports whether this call did it (the caller stops it then).
-// idle reports that no invocation runs on a kept instance any more.
-func (p *pool) done(x *warm, keep bool) (idle, removed bool) {
+// done ends one invocation on x, synchronous or not. keep false says the instance is finished
+// (crashed, timed out): it is removed, and removed reports whether this call did it (the caller
+// stops it then). idle reports that no invocation runs on a kept instance any more.
+func (p *pool) done(x *warm, keep, sync bool) (idle, removed bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	x.running--
 	x.lastUsed = time.Now()
+	if sync {
+		x.lastSync = x.lastUsed
+	}
 	if !keep {
 		removed = p.remove(x)
 		p.signal()
@@ -332,7 +336,9 @@ func (p *pool) waiting(x *warm) {
 // expired removes and returns the idle instances unused for longer than the idle timeout, and
 // those whose process has ended. When a scaler acts, it also returns, without removing them,
 // the instances idle for scaleDownGrace whose slot is at or above its desired count (above):
-// each moves to a free slot below that count, or stops (settleAbove). The min most recently
+// each moves to a free slot below that count, or stops (settleAbove). An instance that served a
+// synchronous call within the idle timeout is not above: such calls never wait on the consumer,
+// so the scaler's count, made from its lag, does not see the demand they are. The min most recently
 // used instances of the latest version (counting those in use) are never expired.
 func (p *pool) expired(now time.Time) (out, above []*warm) {
 	p.mu.Lock()
@@ -368,7 +374,7 @@ func (p *pool) expired(now time.Time) (out, above []*warm) {
 			kept++
 		case idleFor > p.idle:
 			out = append(out, w)
-		case p.desired >= 0 && idleFor > scaleDownGrace && slotIndex(w.claim) >= p.desired:
+		case p.desired >= 0 && idleFor > scaleDownGrace && slotIndex(w.claim) >= p.desired && now.Sub(w.lastSync) > p.idle:
 			above = append(above, w)
 		}
 	}
