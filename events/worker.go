@@ -17,6 +17,7 @@ type WorkerBeat struct {
 	MemoryUsedMB   int            `json:"memoryUsedMB"`   // memory its instances are set to now
 	Instances      map[string]int `json:"instances"`      // running instances by function
 	Busy           map[string]int `json:"busy"`           // of which handling an invocation now
+	Active         map[string]int `json:"active,omitempty"` // of which ran an invocation lately (busy ones too)
 	Draining       bool           `json:"draining,omitempty"`
 }
 

@@ -56,7 +56,7 @@ func (a *API) scaleOf(ctx context.Context, name string) *ScaleView {
 		}
 	}
 	if kv, err := a.js.KeyValue(ctx, events.BucketWorkers); err == nil {
-		running, busy, err := scaler.Running(ctx, kv)
+		running, busy, _, err := scaler.Running(ctx, kv)
 		if err != nil {
 			a.log.Warn("scale view: workers", "err", err)
 		}

@@ -52,11 +52,10 @@ func TestScaleFromZeroLatency(t *testing.T) {
 	}
 }
 
-// TestSyncCallsKeepTheirInstanceWarm: calls a few seconds apart, each gone before the scaler's
-// tick could see it as lag, find the instance the first one started: an instance stays for the
-// function's idle timeout, not for the scaler's count (zero, made from a lag that sync calls
-// never show).
-func TestSyncCallsKeepTheirInstanceWarm(t *testing.T) {
+// TestCallsSecondsApartKeepTheirInstanceWarm: calls several seconds apart, sync and async, each
+// gone before a scaler tick could see it as lag, find the instance the first one started: the
+// workers report it as active, so the scaler counts it and holds it for the idle window.
+func TestCallsSecondsApartKeepTheirInstanceWarm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts interpreters")
 	}
@@ -65,9 +64,14 @@ func TestSyncCallsKeepTheirInstanceWarm(t *testing.T) {
 	const calls = 4
 	for i := range calls {
 		if i > 0 {
-			time.Sleep(3500 * time.Millisecond) // past the workers' scale-down grace and a scaler tick
+			time.Sleep(6 * time.Second) // past the workers' scale-down grace
 		}
-		if resp, body := c.do(http.MethodPost, "/v1/functions/steady/invocations", `{"n":1}`); resp.StatusCode != 200 {
+		header := []string{}
+		want := http.StatusOK
+		if i%2 == 1 {
+			header, want = []string{"X-Sluice-Invocation-Type", "Event"}, http.StatusAccepted
+		}
+		if resp, body := c.do(http.MethodPost, "/v1/functions/steady/invocations", `{"n":1}`, header...); resp.StatusCode != want {
 			t.Fatalf("call %d: %d %s", i, resp.StatusCode, body)
 		}
 	}

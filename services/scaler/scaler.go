@@ -17,7 +17,7 @@ type Decision struct {
 	Function string    `json:"function"`
 	Lag      int       `json:"lag"`     // pending + ack-pending on the function's consumer
 	Desired  int       `json:"desired"` // instances the function should run on all workers together
-	Reason   string    `json:"reason"`  // lag, min, max or idle
+	Reason   string    `json:"reason"`  // lag, active, min, max or idle
 	Running  int       `json:"running"` // instances the live workers report, summed
 	Busy     int       `json:"busy"`    // of which handling an invocation
 	By       string    `json:"by"`      // the scaler that held the lease
@@ -28,12 +28,17 @@ func (d Decision) same(o Decision) bool {
 	return d.Lag == o.Lag && d.Desired == o.Desired && d.Reason == o.Reason && d.Running == o.Running && d.Busy == o.Busy
 }
 
-// Desired computes the instances a function needs for its lag. previous is the last decision,
-// idleFor how long the function has had no lag.
-func Desired(lag int, cfg events.Config, previous int, idleFor time.Duration) (int, string) {
+// Desired computes the instances a function needs for its lag and the instances the workers
+// report as lately active: invocations that never wait on the consumer (synchronous calls, or
+// events taken at once by a free instance) show no lag, but keep their instances busy now and
+// then. previous is the last decision, idleFor how long the function has had neither.
+func Desired(lag, active int, cfg events.Config, previous int, idleFor time.Duration) (int, string) {
 	conc := max(cfg.Concurrency, 1)
 	want := (lag + conc - 1) / conc
 	reason := "lag"
+	if active > want {
+		want, reason = active, "active"
+	}
 	if want > cfg.Max {
 		want, reason = cfg.Max, "max"
 	}
@@ -168,7 +173,7 @@ func (s *Scaler) actOnce(ctx context.Context) {
 
 // Tick makes one decision per function and records the ones that changed.
 func (s *Scaler) Tick(ctx context.Context, now time.Time) {
-	running, busy, err := Running(ctx, s.workers)
+	running, busy, active, err := Running(ctx, s.workers)
 	if err != nil {
 		s.logger.Warn("scaler: read worker heartbeats", "err", err)
 	}
@@ -182,14 +187,15 @@ func (s *Scaler) Tick(ctx context.Context, now time.Time) {
 			s.logger.Debug("scaler: read lag", "function", f.Name, "err", err)
 			continue
 		}
-		if lag > 0 || s.lastBusy[f.Name].IsZero() {
+		act := sum(active[f.Name])
+		if lag > 0 || act > 0 || s.lastBusy[f.Name].IsZero() {
 			s.lastBusy[f.Name] = now
 		}
 		prev, ok := s.last[f.Name]
 		if !ok { // after a takeover, scale down from what the previous holder decided
 			prev, _ = ReadDecision(ctx, s.scale, f.Name)
 		}
-		want, reason := Desired(lag, v.Config, prev.Desired, now.Sub(s.lastBusy[f.Name]))
+		want, reason := Desired(lag, act, v.Config, prev.Desired, now.Sub(s.lastBusy[f.Name]))
 		d := Decision{Function: f.Name, Lag: lag, Desired: want, Reason: reason,
 			Running: sum(running[f.Name]), Busy: sum(busy[f.Name]), By: s.lease.holder, At: now.UTC()}
 		if ok && d.same(prev) {

@@ -68,12 +68,18 @@ func Workers(ctx context.Context, kv jetstream.KeyValue) ([]events.WorkerBeat, e
 	return out, nil
 }
 
-// Running returns, per function, the instances and the busy instances each live worker reports,
-// by worker id.
-func Running(ctx context.Context, kv jetstream.KeyValue) (running, busy map[string]map[string]int, err error) {
+// Running returns, per function, the instances, the busy instances and the lately active
+// instances each live worker reports, by worker id.
+func Running(ctx context.Context, kv jetstream.KeyValue) (running, busy, active map[string]map[string]int, err error) {
 	beats, err := Workers(ctx, kv)
-	running, busy = map[string]map[string]int{}, map[string]map[string]int{}
+	running, busy, active = map[string]map[string]int{}, map[string]map[string]int{}, map[string]map[string]int{}
 	for _, b := range beats {
+		for fn, n := range b.Active {
+			if active[fn] == nil {
+				active[fn] = map[string]int{}
+			}
+			active[fn][b.ID] = n
+		}
 		for fn, n := range b.Instances {
 			if running[fn] == nil {
 				running[fn] = map[string]int{}
@@ -87,5 +93,5 @@ func Running(ctx context.Context, kv jetstream.KeyValue) (running, busy map[stri
 			busy[fn][b.ID] = n
 		}
 	}
-	return running, busy, err
+	return running, busy, active, err
 }

@@ -204,3 +204,41 @@ func TestTickScalesToZero(t *testing.T) {
 		return nil
 	})
 }
+
+// TestTickCountsActiveInstances: calls that never wait on the consumer show no lag; the instances
+// the workers report as lately active are the demand then, held through the idle window.
+func TestTickCountsActiveInstances(t *testing.T) {
+	bus := bustest.Start(t)
+	ctx := context.Background()
+	idle := 5 * time.Second
+	deploy(t, bus.JS, "web", events.Config{Max: 10, Concurrency: 1, IdleTimeout: events.Duration(idle)})
+	beat(t, bus.JS, events.WorkerBeat{ID: "w1", Instances: map[string]int{"web": 2}, Active: map[string]int{"web": 2}})
+	beat(t, bus.JS, events.WorkerBeat{ID: "w2", Instances: map[string]int{"web": 1}, Active: map[string]int{"web": 1}})
+	fns := openFns(t, bus.JS)
+	bustest.Eventually(t, 2*time.Second, func() error {
+		if len(fns.Functions()) != 1 {
+			return fmt.Errorf("directory has %d functions", len(fns.Functions()))
+		}
+		return nil
+	})
+	s, err := scaler.New(ctx, scaler.Options{JS: bus.JS, Fns: fns, ID: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	s.Tick(ctx, now)
+	if d := decision(t, bus.JS, "web"); d.Lag != 0 || d.Desired != 3 || d.Reason != "active" || d.Running != 3 {
+		t.Fatalf("web = %+v, want lag 0, desired 3 (active), running 3", d)
+	}
+	// The calls stop: the workers report nothing active, and the count holds through the window.
+	beat(t, bus.JS, events.WorkerBeat{ID: "w1", Instances: map[string]int{"web": 2}})
+	beat(t, bus.JS, events.WorkerBeat{ID: "w2", Instances: map[string]int{"web": 1}})
+	s.Tick(ctx, now.Add(time.Second))
+	if d := decision(t, bus.JS, "web"); d.Desired != 3 || d.Reason != "idle" {
+		t.Fatalf("web just quiet = %+v, want 3 held (idle)", d)
+	}
+	s.Tick(ctx, now.Add(idle+time.Second))
+	if d := decision(t, bus.JS, "web"); d.Desired != 0 {
+		t.Fatalf("web after its idle window = %+v, want 0", d)
+	}
+}

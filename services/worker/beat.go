@@ -65,6 +65,7 @@ func (w *Worker) Beat() events.WorkerBeat {
 	b := events.WorkerBeat{
 		ID: w.id, Host: w.host, Started: w.started, Updated: time.Now().UTC(), Runtimes: w.rt.IDs(),
 		MemoryBudgetMB: budget, MemoryUsedMB: used, Instances: map[string]int{}, Busy: map[string]int{},
+		Active: map[string]int{},
 	}
 	w.mu.Lock()
 	pools := make(map[string]*pool, len(w.pools))
@@ -72,9 +73,13 @@ func (w *Worker) Beat() events.WorkerBeat {
 		pools[name] = r.pool
 	}
 	w.mu.Unlock()
+	since := time.Now().Add(-activeWindow)
 	for name, p := range pools {
-		if n, busy := p.instances(); n > 0 {
+		if n, busy, active := p.activity(since); n > 0 {
 			b.Instances[name], b.Busy[name] = n, busy
+			if active > 0 {
+				b.Active[name] = active
+			}
 		}
 	}
 	return b

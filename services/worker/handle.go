@@ -98,7 +98,7 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 				j.id, u.ForksRefused-prev))
 		}
 		keep := alive(inst) && (res.Outcome == events.OutcomeOK || res.Outcome == events.OutcomeError)
-		idle, removed := p.done(inst, keep, j.reply != "")
+		idle, removed := p.done(inst, keep)
 		switch {
 		case idle: // a new peak for the next invocations; while others run, theirs goes on
 			inst.inst.ResetPeak()

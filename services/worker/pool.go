@@ -27,7 +27,6 @@ type warm struct {
 	// Guarded by pool.mu.
 	running  int // invocations on it, or waiting for it to start
 	lastUsed time.Time
-	lastSync time.Time // when it last finished a synchronous invocation
 }
 
 // spare is a slot claimed for an instance not started yet.
@@ -307,17 +306,14 @@ func (p *pool) evict(keep *warm) *warm {
 	return x
 }
 
-// done ends one invocation on x, synchronous or not. keep false says the instance is finished
-// (crashed, timed out): it is removed, and removed reports whether this call did it (the caller
-// stops it then). idle reports that no invocation runs on a kept instance any more.
-func (p *pool) done(x *warm, keep, sync bool) (idle, removed bool) {
+// done ends one invocation on x. keep false says the instance is finished (crashed, timed
+// out): it is removed, and removed reports whether this call did it (the caller stops it then).
+// idle reports that no invocation runs on a kept instance any more.
+func (p *pool) done(x *warm, keep bool) (idle, removed bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	x.running--
 	x.lastUsed = time.Now()
-	if sync {
-		x.lastSync = x.lastUsed
-	}
 	if !keep {
 		removed = p.remove(x)
 		p.signal()
@@ -336,9 +332,7 @@ func (p *pool) waiting(x *warm) {
 // expired removes and returns the idle instances unused for longer than the idle timeout, and
 // those whose process has ended. When a scaler acts, it also returns, without removing them,
 // the instances idle for scaleDownGrace whose slot is at or above its desired count (above):
-// each moves to a free slot below that count, or stops (settleAbove). An instance that served a
-// synchronous call within the idle timeout is not above: such calls never wait on the consumer,
-// so the scaler's count, made from its lag, does not see the demand they are. The min most recently
+// each moves to a free slot below that count, or stops (settleAbove). The min most recently
 // used instances of the latest version (counting those in use) are never expired.
 func (p *pool) expired(now time.Time) (out, above []*warm) {
 	p.mu.Lock()
@@ -374,7 +368,7 @@ func (p *pool) expired(now time.Time) (out, above []*warm) {
 			kept++
 		case idleFor > p.idle:
 			out = append(out, w)
-		case p.desired >= 0 && idleFor > scaleDownGrace && slotIndex(w.claim) >= p.desired && now.Sub(w.lastSync) > p.idle:
+		case p.desired >= 0 && idleFor > scaleDownGrace && slotIndex(w.claim) >= p.desired:
 			above = append(above, w)
 		}
 	}
@@ -428,8 +422,13 @@ func (p *pool) has(x *warm) bool {
 }
 
 // scaleDownGrace is how long an instance above the scaler's desired count stays idle before it
-// stops: a decision a tick old may not have seen the events that just used it.
-const scaleDownGrace = 2 * time.Second
+// stops: long enough for a heartbeat to report its last use as active (BeatInterval) and for a
+// scaler tick to count it, since uses that never wait on the consumer show no lag.
+const scaleDownGrace = BeatInterval + 2*time.Second
+
+// activeWindow is how recently an instance must have run an invocation to count as active in a
+// heartbeat: two intervals, so that no use falls between two beats.
+const activeWindow = 2 * BeatInterval
 
 // slotIndex is the slot number of a claim key (events.ClaimKey); -1 when it has none.
 func slotIndex(key string) int {
@@ -535,6 +534,12 @@ const spareIdle = time.Second
 // of them run an invocation. An instance started while its slot is being claimed counts once the
 // slot is won.
 func (p *pool) instances() (n, busy int) {
+	n, busy, _ = p.activity(time.Time{})
+	return n, busy
+}
+
+// activity reports the instances, the busy ones, and those busy or used since since (active).
+func (p *pool) activity(since time.Time) (n, busy, active int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, w := range p.insts {
@@ -545,8 +550,11 @@ func (p *pool) instances() (n, busy int) {
 		if w.running > 0 {
 			busy++
 		}
+		if w.running > 0 || w.lastUsed.After(since) {
+			active++
+		}
 	}
-	return n, busy
+	return n, busy, active
 }
 
 // counts reports the invocations acquired and the idle instances.

@@ -78,25 +78,22 @@ func TestIdleInstancesAboveTheDesiredCountStop(t *testing.T) {
 	}
 }
 
-// An instance that served a synchronous call stays for the idle timeout whatever the scaler's
-// count: sync calls never wait on the consumer, so the count made from its lag cannot see them.
-func TestInstancesServingSyncCallsOutliveTheDesiredCount(t *testing.T) {
+// A heartbeat counts as active the instances busy or used within the window: the scaler's only
+// view of calls that never wait on the consumer.
+func TestActivityCountsRecentlyUsedInstances(t *testing.T) {
 	p := testPool(0)
 	now := time.Now()
-	xs := idleInstances(t, p, 2, now.Add(-2*scaleDownGrace))
+	xs := idleInstances(t, p, 3, now.Add(-2*activeWindow))
 	p.mu.Lock()
 	xs[0].running++
+	xs[1].running++
 	p.mu.Unlock()
-	p.done(xs[0], true, true) // a sync call on slot 0 just finished
-	p.mu.Lock()
-	xs[0].lastUsed = now.Add(-2 * scaleDownGrace)
-	p.mu.Unlock()
-	p.setDesired(0, false)
-	if _, above := p.expired(now); len(above) != 1 || above[0] != xs[1] {
-		t.Fatalf("desired 0: %d above, want only the instance without a recent sync call", len(above))
+	if idle, _ := p.done(xs[1], true); !idle {
+		t.Fatal("an instance with no invocation left is not idle")
 	}
-	if out, above := p.expired(now.Add(2 * time.Minute)); len(out) != 2 || len(above) != 0 {
-		t.Fatalf("past the idle timeout: %d stopped, %d above, want both stopped", len(out), len(above))
+	n, busy, active := p.activity(now.Add(-activeWindow))
+	if n != 3 || busy != 1 || active != 2 {
+		t.Fatalf("activity = %d instances, %d busy, %d active; want 3, 1 (running), 2 (running and just used)", n, busy, active)
 	}
 }
 
