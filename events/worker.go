@@ -12,11 +12,11 @@ type WorkerBeat struct {
 	Host           string         `json:"host"`
 	Started        time.Time      `json:"started"`
 	Updated        time.Time      `json:"updated"`
-	Runtimes       []string       `json:"runtimes"`       // runtimes this worker can run
-	MemoryBudgetMB int            `json:"memoryBudgetMB"` // memory it may give instances in all
-	MemoryUsedMB   int            `json:"memoryUsedMB"`   // memory its instances are set to now
-	Instances      map[string]int `json:"instances"`      // running instances by function
-	Busy           map[string]int `json:"busy"`           // of which handling an invocation now
+	Runtimes       []string       `json:"runtimes"`         // runtimes this worker can run
+	MemoryBudgetMB int            `json:"memoryBudgetMB"`   // memory it may give instances in all
+	MemoryUsedMB   int            `json:"memoryUsedMB"`     // memory its instances are set to now
+	Instances      map[string]int `json:"instances"`        // running instances by function
+	Busy           map[string]int `json:"busy"`             // of which handling an invocation now
 	Active         map[string]int `json:"active,omitempty"` // of which ran an invocation lately (busy ones too)
 	Draining       bool           `json:"draining,omitempty"`
 }
