@@ -1,8 +1,11 @@
 // Package scaler turns each function's consumer lag into a desired number of instances and
 // records it, with the reason, in the sluice_scale bucket under events.ScaleKey (DESIGN §7):
-// desired = clamp(ceil(lag / concurrency), min, max); up at once, down only once the function has
-// been idle for its idle timeout, to zero when min is 0. Each record also carries the instances the
-// live workers report in their sluice_workers heartbeats.
+// desired = clamp(max(ceil(lag / concurrency), active), min, max), where active is the instances
+// the workers' heartbeats report as lately used: calls that never wait on the consumer (sync
+// calls, or events a free instance takes at once) show no lag but are demand all the same. Up at
+// once, down only once the function has had neither lag nor active instances for its idle timeout,
+// to zero when min is 0. Each record also carries the instances the live workers report in their
+// sluice_workers heartbeats.
 //
 // Several scalers may run; only the holder of the lease under events.ScalerLeaseKey in the
 // sluice_claims TTL bucket acts. It takes the lease with Create, refreshes it with a revision
