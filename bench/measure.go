@@ -45,6 +45,7 @@ type results struct {
 	v1C1, v1CN     sample
 	fnC1           sample
 	jsPass, async  throughput
+	cpuPerEvent    time.Duration         // the sluice up process's CPU time over the async run, per event
 	cold           map[string]coldResult // by runtime
 	scale          *scaleResult          // nil when not measured
 	cluster        *clusterResult        // nil when not measured
@@ -97,7 +98,11 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 		fmt.Fprintln(os.Stderr, "bench: sluice sync invoke")
 		measureSync(ctx, c, n, r)
 		fmt.Fprintln(os.Stderr, "bench: sluice async end to end")
+		cpuBefore, cpuErr := cpuTime(n.cmd.Process.Pid)
 		r.async = measureAsync(ctx, c, n, nc)
+		if cpuAfter, err := cpuTime(n.cmd.Process.Pid); cpuErr == nil && err == nil && r.async.done > 0 {
+			r.cpuPerEvent = (cpuAfter - cpuBefore) / time.Duration(r.async.done)
+		}
 		if r.async.err != nil {
 			r.note("sluice async: %v", r.async.err)
 		}

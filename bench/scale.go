@@ -38,7 +38,10 @@ type scaleResult struct {
 	instances       int             // instances seen running the burst
 	drain           time.Duration   // from the first event to the last one's end
 	fromZero, warm  sample          // first and second sync invocations of fresh functions
-	err             error
+	// Resident memory: the worker processes' together before the burst and at its peak (their
+	// instances are processes of their own, not counted), and the control plane's peak.
+	workerIdleRSS, workerBurstRSS, controlPeakRSS uint64
+	err                                           error
 }
 
 // measureScale runs `sluice up --no-worker` and c.scaleWorkers `sluice serve worker` processes,
@@ -51,19 +54,22 @@ func measureScale(ctx context.Context, c config) scaleResult {
 		return r
 	}
 	defer n.stop()
-	var stops []func()
+	var (
+		stops []func()
+		pids  []int
+	)
 	defer func() {
 		for _, stop := range stops {
 			stop()
 		}
 	}()
 	for i := range c.scaleWorkers {
-		stop, err := n.serveWorker(i)
+		pid, stop, err := n.serveWorker(i)
 		if err != nil {
 			r.err = err
 			return r
 		}
-		stops = append(stops, stop)
+		stops, pids = append(stops, stop), append(pids, pid)
 	}
 	client := newClient(c.conc * 2)
 	defer client.CloseIdleConnections()
@@ -78,7 +84,19 @@ func measureScale(ctx context.Context, c config) scaleResult {
 		return r
 	}
 	fmt.Fprintln(os.Stderr, "bench: burst to max")
+	for _, pid := range pids {
+		if rss, _, err := memory(pid); err == nil {
+			r.workerIdleRSS += rss
+		}
+	}
+	sampling := rssPeaks(ctx, pids, 20*time.Millisecond)
 	r.burst(ctx, c, n, client)
+	for _, peak := range sampling() {
+		r.workerBurstRSS += peak
+	}
+	if _, peak, err := memory(n.cmd.Process.Pid); err == nil {
+		r.controlPeakRSS = peak
+	}
 	if r.err != nil {
 		return r
 	}
@@ -180,14 +198,14 @@ func (r *scaleResult) burst(ctx context.Context, c config, n *node, client *http
 
 // serveWorker starts `sluice serve worker` number i against the node's bus; stop interrupts it
 // and waits for it to end.
-func (n *node) serveWorker(i int) (stop func(), err error) {
+func (n *node) serveWorker(i int) (pid int, stop func(), err error) {
 	dir := filepath.Join(n.dir, fmt.Sprintf("worker-%d", i))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	logf, err := os.Create(filepath.Join(n.dir, fmt.Sprintf("worker-%d.log", i)))
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	cmd := exec.Command(n.bin, "serve", "worker", "--nats", n.NATSURL, "--data", dir)
 	cmd.Env = n.env
@@ -195,11 +213,11 @@ func (n *node) serveWorker(i int) (stop func(), err error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("start sluice serve worker: %w", err)
+		return 0, nil, fmt.Errorf("start sluice serve worker: %w", err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
-	return func() {
+	return cmd.Process.Pid, func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-done:
@@ -297,7 +315,29 @@ func scaleRows(r scaleResult) []row {
 	}
 	zero := latencyRow("scale from zero p50, Python hello, through a `serve worker` process", r.fromZero, r.warm, 0.5, "warm invoke p50, same functions", "", 0)
 	zero99 := latencyRow("scale from zero p99, same", r.fromZero, r.warm, 0.99, "warm invoke p99", "", 0)
-	return []row{toMax, startRate, drain, zero, zero99}
+	return append([]row{toMax, startRate, drain, zero, zero99}, memoryRows(r)...)
+}
+
+// memoryRows are P8: what a warm instance costs its worker process, and the control plane's size.
+func memoryRows(r scaleResult) []row {
+	perInstance := row{metric: fmt.Sprintf("P8 worker-side memory per warm instance: %d `serve worker` processes' RSS at the burst's peak minus before it, over %d instances", r.workers, r.max),
+		sluice: "n/a", baseline: "—", ratio: "n/a", target: "≤ 5 MiB"}
+	if r.workerBurstRSS > 0 && r.workerIdleRSS > 0 && r.instances > 0 {
+		grown := uint64(0)
+		if r.workerBurstRSS > r.workerIdleRSS {
+			grown = r.workerBurstRSS - r.workerIdleRSS
+		}
+		each := grown / uint64(min(r.instances, r.max))
+		perInstance.sluice = mib(each)
+		perInstance.target += verdict(each <= 5<<20)
+	}
+	control := row{metric: "P8 control plane peak RSS: `sluice up --no-worker` (gateway, API, scaler, adapters, embedded NATS) through the burst",
+		sluice: "n/a", baseline: "—", ratio: "n/a", target: "≤ 100 MiB"}
+	if r.controlPeakRSS > 0 {
+		control.sluice = mib(r.controlPeakRSS)
+		control.target += verdict(r.controlPeakRSS <= 100<<20)
+	}
+	return []row{perInstance, control}
 }
 
 func fmtDur(d time.Duration) string {

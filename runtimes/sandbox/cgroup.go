@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -62,6 +64,9 @@ type group struct {
 	dirs    map[string]string // controller → the instance's folder
 	peak    *os.File          // v2: memory.peak, kept open so a reset applies to this reader
 	peakErr bool              // the peak cannot be reset here; reads give the peak since start
+
+	hotMu sync.Mutex
+	hot   map[hotKey]*os.File // files read or written on every invocation, kept open
 }
 
 // findHierarchy locates the memory, cpu and pids controllers below this process's own cgroup,
@@ -256,6 +261,58 @@ func (g *group) read(ctrl, file string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(g.dirs[ctrl], file))
 }
 
+type hotKey struct {
+	path string
+	flag int
+}
+
+// hotFile returns the descriptor kept open for a file of the cgroup that every invocation reads
+// or writes, opening it on first use: an open and a close per file and invocation cost more
+// than the rest of reading the sandbox's counters.
+func (g *group) hotFile(ctrl, file string, flag int) (*os.File, error) {
+	p := filepath.Join(g.dirs[ctrl], file)
+	g.hotMu.Lock()
+	defer g.hotMu.Unlock()
+	k := hotKey{p, flag}
+	if f, ok := g.hot[k]; ok {
+		return f, nil
+	}
+	f, err := os.OpenFile(p, flag, 0)
+	if err != nil {
+		return nil, err
+	}
+	if g.hot == nil {
+		g.hot = map[hotKey]*os.File{}
+	}
+	g.hot[k] = f
+	return f, nil
+}
+
+// readHot reads a small cgroup file through its kept descriptor: a read at offset 0 makes the
+// kernel render the file afresh.
+func (g *group) readHot(ctrl, file string) ([]byte, error) {
+	f, err := g.hotFile(ctrl, file, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 1024)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// closeHot closes the kept descriptors.
+func (g *group) closeHot() {
+	g.hotMu.Lock()
+	defer g.hotMu.Unlock()
+	for k, f := range g.hot {
+		_ = f.Close()
+		delete(g.hot, k)
+	}
+}
+
 // set applies l; first is true for a fresh cgroup (optional knobs are set once).
 func (g *group) set(l limits, first bool) error {
 	mem := strconv.FormatInt(l.memoryBytes, 10)
@@ -350,7 +407,9 @@ func (g *group) resetPeak() {
 		}
 		return
 	}
-	_ = g.write("memory", "memory.max_usage_in_bytes", "0")
+	if f, err := g.hotFile("memory", "memory.max_usage_in_bytes", os.O_WRONLY); err == nil {
+		_, _ = f.WriteAt([]byte("0"), 0)
+	}
 }
 
 // peakBytes is the peak memory since the last reset (since creation where resets fail).
@@ -364,7 +423,7 @@ func (g *group) peakBytes() uint64 {
 		v, _ := strconv.ParseUint(string(bytes.TrimSpace(buf[:n])), 10, 64)
 		return v
 	}
-	b, _ := g.read("memory", "memory.max_usage_in_bytes")
+	b, _ := g.readHot("memory", "memory.max_usage_in_bytes")
 	v, _ := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
 	return v
 }
@@ -372,15 +431,15 @@ func (g *group) peakBytes() uint64 {
 // counters reads the cgroup's event counts: OOM kills and refused forks.
 func (g *group) counters() (oomKills, pidsMax uint64) {
 	if g.h.version == CgroupV2 {
-		oomKills = field(g.read("memory", "memory.events"))("oom_kill")
+		oomKills = field(g.readHot("memory", "memory.events"))("oom_kill")
 	} else {
-		f := field(g.read("memory", "memory.oom_control"))
+		f := field(g.readHot("memory", "memory.oom_control"))
 		oomKills = f("oom_kill")
 		if oomKills == 0 && f("under_oom") > 0 {
 			oomKills = 1
 		}
 	}
-	pidsMax = field(g.read("pids", "pids.events"))("max")
+	pidsMax = field(g.readHot("pids", "pids.events"))("max")
 	return oomKills, pidsMax
 }
 
@@ -415,6 +474,7 @@ func (g *group) remove() {
 	if g.peak != nil {
 		_ = g.peak.Close()
 	}
+	g.closeHot()
 	if g.h.version == CgroupV2 {
 		_ = g.write("memory", "cgroup.kill", "1")
 	}

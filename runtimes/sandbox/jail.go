@@ -148,7 +148,9 @@ func (j *Jail) ResetPeak() {
 // Usage reports the peak memory since ResetPeak and whether the memory limit killed a
 // process. Forks refused by the pids limit are logged (once per new refusal).
 func (j *Jail) Usage() instance.Usage {
-	st := j.Stats()
+	j.cgMu.Lock()
+	st := j.stats(false)
+	j.cgMu.Unlock()
 	j.mu.Lock()
 	if st.ForksRefused > j.reported {
 		j.log.Warn("sandbox pids limit reached: forks refused", "refused", st.ForksRefused, "limit", j.s.opts.PidsLimit)
@@ -162,11 +164,12 @@ func (j *Jail) Usage() instance.Usage {
 func (j *Jail) Stats() Stats {
 	j.cgMu.Lock()
 	defer j.cgMu.Unlock()
-	return j.stats()
+	return j.stats(true)
 }
 
-// stats reads the counters; the caller holds cgMu.
-func (j *Jail) stats() Stats {
+// stats reads the counters, and the processes in the jail when procs is set; the caller holds
+// cgMu.
+func (j *Jail) stats(procs bool) Stats {
 	j.mu.Lock()
 	released, final := j.released, j.final
 	j.mu.Unlock()
@@ -174,7 +177,11 @@ func (j *Jail) stats() Stats {
 		return final
 	}
 	oom, forks := j.cg.counters()
-	return Stats{PeakMemoryBytes: j.cg.peakBytes(), OOMKills: oom, ForksRefused: forks, Processes: len(j.cg.procs())}
+	st := Stats{PeakMemoryBytes: j.cg.peakBytes(), OOMKills: oom, ForksRefused: forks}
+	if procs {
+		st.Processes = len(j.cg.procs())
+	}
+	return st
 }
 
 // Release stops the bridge, kills whatever is left in the cgroup and removes it. Idempotent.
@@ -185,7 +192,7 @@ func (j *Jail) release() {
 	b := j.bridge
 	j.mu.Unlock()
 	j.cgMu.Lock()
-	final := j.stats()
+	final := j.stats(true)
 	j.mu.Lock()
 	j.released, j.final = true, final
 	j.mu.Unlock()
