@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -176,7 +177,11 @@ func (w *Worker) instance(ctx context.Context, p *pool, v events.Version) (*warm
 		err  error
 		c    claimResult
 	)
-	if c.err = w.claims.reserve(p.fn, mem); c.err == nil {
+	c.err = w.claims.reserve(p.fn, mem)
+	if errors.Is(c.err, ErrNoMemory) && w.makeRoom(p.fn, mem) {
+		c.err = w.claims.reserve(p.fn, mem)
+	}
+	if c.err == nil {
 		claimed := make(chan claimResult, 1)
 		limit := p.limit()
 		go func() {
@@ -345,4 +350,71 @@ func (w *Worker) report(j job, v events.Version, inst *warm, res events.Result, 
 		line += fmt.Sprintf(" Init Duration: %.2f ms Start: %s", m.InitMs, kind)
 	}
 	w.platformLine(j, v, line)
+}
+
+// makeRoom stops idle instances of other functions, least recently used first and never below
+// their min, until an instance of memoryMB fits this worker's budget; it reports whether it does.
+// Without it, a worker whose budget idle instances fill would turn another function's events away
+// until those instances' idle timeout.
+func (w *Worker) makeRoom(fn string, memoryMB int) bool {
+	type candidate struct {
+		p *pool
+		x *warm
+	}
+	var cs []candidate
+	for _, p := range w.otherPools(fn) {
+		for _, x := range p.idleBeyondMin() {
+			cs = append(cs, candidate{p, x})
+		}
+	}
+	slices.SortFunc(cs, func(a, b candidate) int {
+		a.p.mu.Lock()
+		at := a.x.lastUsed
+		a.p.mu.Unlock()
+		b.p.mu.Lock()
+		bt := b.x.lastUsed
+		b.p.mu.Unlock()
+		return at.Compare(bt)
+	})
+	for _, c := range cs {
+		if w.claims.fits(memoryMB) {
+			return true
+		}
+		if c.p.removeIdle(c.x) {
+			w.logger.Info("stopping an idle instance to make room", "function", c.p.fn, "for", fn, "memory_mb", memoryMB)
+			w.stop(c.x)
+		}
+	}
+	return w.claims.fits(memoryMB)
+}
+
+// roomFor reports whether an instance of memoryMB fits the budget now, or would once makeRoom
+// stopped the idle instances of other functions.
+func (w *Worker) roomFor(fn string, memoryMB int) bool {
+	used, budget := w.claims.usage()
+	free := budget - used
+	if free >= memoryMB {
+		return true
+	}
+	for _, p := range w.otherPools(fn) {
+		for _, x := range p.idleBeyondMin() {
+			if free += w.claims.memoryOf(x.claim); free >= memoryMB {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// otherPools returns the pools of every function but fn.
+func (w *Worker) otherPools(fn string) []*pool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]*pool, 0, len(w.pools))
+	for name, r := range w.pools {
+		if name != fn {
+			out = append(out, r.pool)
+		}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -398,6 +399,35 @@ func (p *pool) moveSlot(x *warm, slot string) (old string, ok bool) {
 	}
 	old, x.claim = x.claim, slot
 	return old, true
+}
+
+// idleBeyondMin returns the idle instances the pool could give up: all those not running an
+// invocation, less the min most recently used of the latest version.
+func (p *pool) idleBeyondMin() []*warm {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	kept := 0
+	for _, w := range p.insts {
+		if w.version == p.latest.Version && (w.running > 0 || w.inst == nil) {
+			kept++
+		}
+	}
+	var idle []*warm
+	for _, w := range p.insts {
+		if w.running == 0 && w.inst != nil {
+			idle = append(idle, w)
+		}
+	}
+	slices.SortFunc(idle, func(a, b *warm) int { return b.lastUsed.Compare(a.lastUsed) }) // warmest first
+	var out []*warm
+	for _, w := range idle {
+		if w.version == p.latest.Version && kept < p.min {
+			kept++
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // removeIdle removes an instance if it is still idle here.

@@ -365,3 +365,23 @@ func TestMemoryBudgetRefusesWhatDoesNotFit(t *testing.T) {
 	c.join(t, "large", 1024)
 	c.succeeded(t, id, 20*time.Second)
 }
+
+// A worker whose budget idle instances fill stops the least recently used of them for another
+// function's event, instead of turning it away until their idle timeout.
+func TestIdleInstancesOfOtherFunctionsMakeRoom(t *testing.T) {
+	c := startCluster(t)
+	small := c.join(t, "small", 300)
+	first, _ := deploySleeper(t, c, "first", events.Config{Max: 1, MemoryMB: 256, IdleTimeout: events.Duration(time.Hour)})
+	c.succeeded(t, c.burst(t, first, 1), 20*time.Second)
+	if n, mem := instances("first", small); n != 1 || mem != 256 {
+		t.Fatalf("first: %d instances, %d MB, want its idle instance of 256 MB", n, mem)
+	}
+	second, _ := deploySleeper(t, c, "second", events.Config{Max: 1, MemoryMB: 256, IdleTimeout: events.Duration(time.Hour)})
+	c.succeeded(t, c.burst(t, second, 1), 20*time.Second) // long before first's idle hour
+	if n, _ := instances("first", small); n != 0 {
+		t.Fatalf("first still has %d instances; its idle one should have made room", n)
+	}
+	if n, mem := instances("second", small); n != 1 || mem != 256 {
+		t.Fatalf("second: %d instances, %d MB, want 1 of 256 MB", n, mem)
+	}
+}

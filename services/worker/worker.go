@@ -421,7 +421,7 @@ func (w *Worker) slot(ctx context.Context, p *pool, cons jetstream.Consumer, lag
 	for {
 		mem := p.memory()
 		fits := w.claims.fits(mem)
-		ok, freed, canGrow := p.tryAcquire(fits)
+		ok, freed, canGrow := p.tryAcquire(fits || w.roomFor(p.fn, mem))
 		if ok {
 			return nil
 		}
