@@ -357,31 +357,17 @@ func (w *Worker) report(j job, v events.Version, inst *warm, res events.Result, 
 // Without it, a worker whose budget idle instances fill would turn another function's events away
 // until those instances' idle timeout.
 func (w *Worker) makeRoom(fn string, memoryMB int) bool {
-	type candidate struct {
-		p *pool
-		x *warm
-	}
-	var cs []candidate
+	var idle []idleInstance
 	for _, p := range w.otherPools(fn) {
-		for _, x := range p.idleBeyondMin() {
-			cs = append(cs, candidate{p, x})
-		}
+		idle = append(idle, p.idleBeyondMin()...)
 	}
-	slices.SortFunc(cs, func(a, b candidate) int {
-		a.p.mu.Lock()
-		at := a.x.lastUsed
-		a.p.mu.Unlock()
-		b.p.mu.Lock()
-		bt := b.x.lastUsed
-		b.p.mu.Unlock()
-		return at.Compare(bt)
-	})
-	for _, c := range cs {
+	slices.SortFunc(idle, func(a, b idleInstance) int { return a.lastUsed.Compare(b.lastUsed) })
+	for _, c := range idle {
 		if w.claims.fits(memoryMB) {
 			return true
 		}
-		if c.p.removeIdle(c.x) {
-			w.logger.Info("stopping an idle instance to make room", "function", c.p.fn, "for", fn, "memory_mb", memoryMB)
+		if c.pool.removeIdle(c.x) {
+			w.logger.Info("stopping an idle instance to make room", "function", c.pool.fn, "for", fn, "memory_mb", memoryMB)
 			w.stop(c.x)
 		}
 	}
@@ -397,8 +383,8 @@ func (w *Worker) roomFor(fn string, memoryMB int) bool {
 		return true
 	}
 	for _, p := range w.otherPools(fn) {
-		for _, x := range p.idleBeyondMin() {
-			if free += w.claims.memoryOf(x.claim); free >= memoryMB {
+		for _, c := range p.idleBeyondMin() {
+			if free += w.claims.memoryOf(c.x.claim); free >= memoryMB {
 				return true
 			}
 		}

@@ -338,24 +338,7 @@ func (p *pool) waiting(x *warm) {
 func (p *pool) expired(now time.Time) (out, above []*warm) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	kept := 0
-	for _, w := range p.insts {
-		if w.version == p.latest.Version && (w.running > 0 || w.inst == nil) {
-			kept++
-		}
-	}
-	// Most recently used first, so those kept for min are the warmest.
-	order := make([]*warm, 0, len(p.insts))
-	for _, w := range p.insts {
-		if w.running == 0 && w.inst != nil {
-			order = append(order, w)
-		}
-	}
-	for i := 1; i < len(order); i++ {
-		for j := i; j > 0 && order[j].lastUsed.After(order[j-1].lastUsed); j-- {
-			order[j], order[j-1] = order[j-1], order[j]
-		}
-	}
+	order, kept := p.idleWarmestFirst()
 	for _, w := range order {
 		select {
 		case <-w.inst.Done():
@@ -365,8 +348,7 @@ func (p *pool) expired(now time.Time) (out, above []*warm) {
 		}
 		idleFor := now.Sub(w.lastUsed)
 		switch {
-		case w.version == p.latest.Version && kept < p.min:
-			kept++
+		case p.keptForMin(w, &kept):
 		case idleFor > p.idle:
 			out = append(out, w)
 		case p.desired >= 0 && idleFor > scaleDownGrace && slotIndex(w.claim) >= p.desired:
@@ -380,6 +362,32 @@ func (p *pool) expired(now time.Time) (out, above []*warm) {
 		p.signal()
 	}
 	return out, above
+}
+
+// idleWarmestFirst returns the idle instances, most recently used first (so those kept for min
+// are the warmest), and how many instances of the latest version are busy or starting: they
+// count toward min before any idle one. Called with mu held.
+func (p *pool) idleWarmestFirst() (idle []*warm, kept int) {
+	for _, w := range p.insts {
+		switch {
+		case w.running == 0 && w.inst != nil:
+			idle = append(idle, w)
+		case w.version == p.latest.Version:
+			kept++
+		}
+	}
+	slices.SortFunc(idle, func(a, b *warm) int { return b.lastUsed.Compare(a.lastUsed) })
+	return idle, kept
+}
+
+// keptForMin reports whether idle instance w, taken warmest first, is one of the min instances
+// kept warm, and counts it in kept when it is. Called with mu held.
+func (p *pool) keptForMin(w *warm, kept *int) bool {
+	if w.version == p.latest.Version && *kept < p.min {
+		*kept++
+		return true
+	}
+	return false
 }
 
 // desiredCount is the scaler's desired count; -1 when no scaler acts.
@@ -401,33 +409,26 @@ func (p *pool) moveSlot(x *warm, slot string) (old string, ok bool) {
 	return old, true
 }
 
-// idleBeyondMin returns the idle instances the pool could give up: all those not running an
-// invocation, less the min most recently used of the latest version.
-func (p *pool) idleBeyondMin() []*warm {
+// idleBeyondMin returns the idle instances the pool could give up, with when each was last used:
+// all those not running an invocation, less the min warmest of the latest version.
+func (p *pool) idleBeyondMin() []idleInstance {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	kept := 0
-	for _, w := range p.insts {
-		if w.version == p.latest.Version && (w.running > 0 || w.inst == nil) {
-			kept++
+	order, kept := p.idleWarmestFirst()
+	var out []idleInstance
+	for _, w := range order {
+		if !p.keptForMin(w, &kept) {
+			out = append(out, idleInstance{p, w, w.lastUsed})
 		}
-	}
-	var idle []*warm
-	for _, w := range p.insts {
-		if w.running == 0 && w.inst != nil {
-			idle = append(idle, w)
-		}
-	}
-	slices.SortFunc(idle, func(a, b *warm) int { return b.lastUsed.Compare(a.lastUsed) }) // warmest first
-	var out []*warm
-	for _, w := range idle {
-		if w.version == p.latest.Version && kept < p.min {
-			kept++
-			continue
-		}
-		out = append(out, w)
 	}
 	return out
+}
+
+// idleInstance is an idle instance of a pool as it was when listed.
+type idleInstance struct {
+	pool     *pool
+	x        *warm
+	lastUsed time.Time
 }
 
 // removeIdle removes an instance if it is still idle here.
