@@ -16,11 +16,12 @@ import (
 
 // Bus publishes invocation events to JetStream. Safe for concurrent use.
 type Bus struct {
-	js jetstream.JetStream
+	js   jetstream.JetStream
+	opts []jetstream.PublishOpt // events.PublishRetry, made once
 }
 
 // New returns a publisher on js.
-func New(js jetstream.JetStream) *Bus { return &Bus{js: js} }
+func New(js jetstream.JetStream) *Bus { return &Bus{js: js, opts: events.PublishRetry()} }
 
 // Publish validates ev, stores it for function, and waits for JetStream's acknowledgement. A
 // duplicate (the same event id within the duplicate window) is acknowledged without a second
@@ -33,7 +34,7 @@ func (b *Bus) Publish(ctx context.Context, function string, ev event.Event) erro
 	if err != nil {
 		return err
 	}
-	if _, err := b.js.PublishMsg(ctx, m, events.PublishRetry()...); err != nil {
+	if _, err := b.js.PublishMsg(ctx, m, b.opts...); err != nil {
 		return fmt.Errorf("publish %s event %s: %w", function, ev.ID(), err)
 	}
 	return nil

@@ -29,6 +29,7 @@ type Gateway struct {
 	logger  *slog.Logger
 	token   string
 	routes  *routeTable
+	publish []jetstream.PublishOpt // events.PublishRetry, made once
 
 	prefix  string // reply inbox prefix of this gateway
 	sub     *nats.Subscription
@@ -52,7 +53,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g := &Gateway{
-		nc: o.NC, js: o.JS, fns: o.Fns, results: results, logger: o.Logger, token: o.Token,
+		nc: o.NC, js: o.JS, fns: o.Fns, results: results, logger: o.Logger, token: o.Token, publish: events.PublishRetry(),
 		prefix: nats.InboxPrefix + nuid.Next() + ".", pending: map[string]chan *nats.Msg{},
 	}
 	if g.routes, err = openRoutes(ctx, o.JS, o.Logger); err != nil {

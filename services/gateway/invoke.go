@@ -66,7 +66,7 @@ func (g *Gateway) Sync(ctx context.Context, c Call) (events.Result, error) {
 	inbox, replies, forget := g.expect()
 	defer forget()
 	m.Header.Set(events.HeaderReply, inbox)
-	ack, err := g.js.PublishMsgAsync(m, events.PublishRetry()...)
+	ack, err := g.js.PublishMsgAsync(m, g.publish...)
 	if err != nil {
 		return events.Result{}, fmt.Errorf("publish invocation: %w", err)
 	}
@@ -96,11 +96,11 @@ func (g *Gateway) Async(ctx context.Context, c Call) (string, error) {
 	rec := nats.NewMsg("$KV." + events.BucketResults + "." + id)
 	rec.Data = queued
 	rec.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0") // create only: never overwrite a result
-	recAck, err := g.js.PublishMsgAsync(rec, events.PublishRetry()...)
+	recAck, err := g.js.PublishMsgAsync(rec, g.publish...)
 	if err != nil {
 		return "", fmt.Errorf("record invocation: %w", err)
 	}
-	evAck, err := g.js.PublishMsgAsync(m, events.PublishRetry()...)
+	evAck, err := g.js.PublishMsgAsync(m, g.publish...)
 	if err != nil {
 		return "", fmt.Errorf("publish invocation: %w", err)
 	}
