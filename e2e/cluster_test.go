@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events/bustest"
@@ -72,15 +71,7 @@ func TestClusterSurvivesKillsAndRollingRestart(t *testing.T) {
 
 	// The queue trigger's source: a JetStream stream on a broker of its own.
 	ext := bustest.RunServer(t)
-	extNC, err := nats.Connect(ext.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer extNC.Close()
-	extJS, err := jetstream.New(extNC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, extJS := natsClient(t, ext.ClientURL())
 	if _, err := extJS.CreateStream(t.Context(), jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -238,15 +229,7 @@ func accountFor(t *testing.T, runs *counter, ld *load, phase string) accounting 
 // one role wrote another reads back at once.
 func (c *cluster) checkReplicas(t *testing.T) {
 	t.Helper()
-	nc, err := nats.Connect(c.nats.urls())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natsClient(t, c.nats.urls())
 	seen := 0
 	names := js.StreamNames(t.Context())
 	for name := range names.Name() {

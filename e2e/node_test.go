@@ -17,6 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Deadlines of the helpers. They bound waiting; they are not performance assertions.
@@ -375,4 +378,19 @@ func groupAlive(pgid int) bool {
 		}
 	}
 	return false
+}
+
+// natsClient connects to the bus at url for the rest of the test.
+func natsClient(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
 }

@@ -25,15 +25,7 @@ func TestQueueTrigger(t *testing.T) {
 		t.Fatalf("bad queue url: %s", r)
 	}
 
-	nc, err := nats.Connect(ext.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natsClient(t, ext.ClientURL())
 	ctx := context.Background()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}}); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
@@ -48,15 +47,7 @@ func holderOf(p *process) string { return "-" + strconv.Itoa(p.cmd.Process.Pid) 
 // claims' TTL and the second takes it and writes the decisions from then on.
 func TestScalerLeaseMovesWhenItsProcessDies(t *testing.T) {
 	n := newSite(t).start(t, "--isolation", "off", "--no-scaler")
-	nc, err := nats.Connect(n.NATSURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natsClient(t, n.NATSURL)
 	ctx := t.Context()
 	claims, err := js.KeyValue(ctx, events.BucketClaims)
 	if err != nil {

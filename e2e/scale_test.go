@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
@@ -230,15 +229,7 @@ func TestWorkersShareMaxAndSurviveAKill(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "runs")
 	deployInline(t, n, "slow", slowPy, "--max", "2", "--memory", "256", "--retries", "5", "--timeout", "10s", "--env", "LOG="+log)
 
-	nc, err := nats.Connect(n.NATSURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natsClient(t, n.NATSURL)
 	kv, err := js.KeyValue(t.Context(), events.BucketClaims)
 	if err != nil {
 		t.Fatal(err)
