@@ -4,8 +4,11 @@ go 1.26.8
 
 replace sluice.dev/events => ../events
 
-require golang.org/x/sys v0.49.0
-
 replace sluice.dev/sdk => ./sdk/go
 
-require sluice.dev/sdk v0.0.0
+require (
+	github.com/elastic/go-seccomp-bpf v1.6.0
+	golang.org/x/net v0.61.0
+	golang.org/x/sys v0.49.0
+	sluice.dev/sdk v0.0.0
+)
