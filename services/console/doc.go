@@ -11,5 +11,6 @@
 // Handler serves GET and HEAD of / (the page) and of AssetPrefix+FILE (its scripts, styles and
 // icon). Every answer carries an ETag for revalidation (Cache-Control: no-cache, so a new binary
 // is picked up at once) and a Content-Security-Policy that allows only the node's own origin: no
-// inline script or style, no other host.
+// inline script or style, no other host, no framing (frame-ancestors 'none' and X-Frame-Options
+// DENY); Cross-Origin-Opener-Policy same-origin cuts it off from any window that opened it.
 package console

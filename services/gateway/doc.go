@@ -21,6 +21,15 @@
 // Access-Control-Request-Method) are answered 204 here, 403 for other origins. RouteFactory checks
 // route specs for the API and the adapters role.
 //
+// Function URLs and routes share the origin of the console and the API, so every answer of
+// theirs, the gateway's own errors included, goes out under one header policy (isolated): the
+// Content-Security-Policy FunctionSandbox is added beside any the function sets, which runs a
+// function's page in an opaque origin (no storage, cookies or service workers of the shared
+// origin, no same-origin calls to the API); X-Content-Type-Options is nosniff; and the headers
+// that set state for the whole origin or host, Set-Cookie and Service-Worker-Allowed first, are
+// dropped. A function that needs cookies needs an origin of its own, which the gateway does not
+// offer.
+//
 // A synchronous call publishes the event into SLUICE_INVOKE with a Sluice-Reply inbox header and
 // waits on that inbox; the event carries its caller's deadline (extension sluicedeadline) so a
 // worker never runs an event nobody waits for. An asynchronous call records the invocation as

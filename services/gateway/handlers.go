@@ -28,13 +28,14 @@ const (
 )
 
 // Routes mounts the invocation API (under auth, the caller's middleware) and function URLs
-// (which check the token themselves, since public functions need none).
+// (which check the token themselves, since public functions need none). Function URLs and HTTP
+// routes answer under the header policy of isolated.
 func (g *Gateway) Routes(api, root *mux.Router) {
 	api.HandleFunc("/v1/functions/{name}/invocations", g.invoke).Methods(http.MethodPost)
 	api.HandleFunc("/v1/invocations/{id}", g.invocation).Methods(http.MethodGet)
-	root.HandleFunc("/fn/{name}", g.functionURL)
-	root.HandleFunc("/fn/{name}/{path:.*}", g.functionURL)
-	root.PathPrefix(RoutePrefix + "/").HandlerFunc(g.httpRoute)
+	root.HandleFunc("/fn/{name}", isolated(g.functionURL))
+	root.HandleFunc("/fn/{name}/{path:.*}", isolated(g.functionURL))
+	root.PathPrefix(RoutePrefix + "/").HandlerFunc(isolated(g.httpRoute))
 }
 
 func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request) {
