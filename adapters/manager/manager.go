@@ -179,6 +179,14 @@ func (m *Manager) runOne(ctx context.Context, id string, b []byte, report trigge
 	if spec.ID == "" {
 		spec.ID = id
 	}
+	// What the adapter reports, and the error logged and reported when it ends, never show the
+	// spec's secrets.
+	defer func() { err = spec.RedactError(err) }()
+	next := report
+	report = func(st events.TriggerStatus) {
+		st.LastError = spec.RedactText(st.LastError)
+		next(st)
+	}
 	if err := spec.Validate(); err != nil {
 		return err
 	}

@@ -164,3 +164,42 @@ func TestManagerFollowsTheBucket(t *testing.T) {
 		t.Fatalf("adapters not stopped with the manager: %q", got)
 	}
 }
+
+func TestManagerStatusHidesSecrets(t *testing.T) {
+	bus := bustest.Start(t)
+	kv, err := bus.JS.KeyValue(t.Context(), events.BucketTriggers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "queue-password-never-shown"
+	// An adapter that quotes its URL, password and all, in what it reports and returns.
+	quoting := func(spec events.Trigger) (trigger.Adapter, error) {
+		return adapterFunc(func(ctx context.Context, pub trigger.Publisher, report trigger.Reporter) error {
+			report(events.TriggerStatus{State: events.StateRetrying, LastError: "dial " + spec.Queue.URL + ": refused"})
+			if spec.Queue.MaxInFlight == 1 {
+				return errors.New("gave up on " + spec.Queue.URL)
+			}
+			<-ctx.Done()
+			return nil
+		}), nil
+	}
+	m := manager.New(kv, nopPublisher{}, map[string]trigger.Factory{events.TriggerQueue: quoting}, manager.Options{Owner: "test-owner"})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = m.Run(ctx) }()
+
+	for id, inFlight := range map[string]int{"retrying": 0, "failing": 1} {
+		b, _ := json.Marshal(events.Trigger{ID: id, Function: "job", Kind: events.TriggerQueue,
+			Queue: &events.QueueSpec{URL: "amqp://guest:" + secret + "@127.0.0.1:5672/orders", MaxInFlight: inFlight}})
+		if _, err := kv.Put(t.Context(), events.TriggerKey(id), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantStatus(t, kv, "retrying", events.StateRetrying, "dial amqp://guest:***@127.0.0.1:5672/orders: refused")
+	wantStatus(t, kv, "failing", events.StateFailed, "gave up on amqp://guest:***@127.0.0.1:5672/orders")
+	for _, id := range []string{"retrying", "failing"} {
+		if st, err := status(kv, id); err != nil || strings.Contains(st.LastError, secret) {
+			t.Errorf("status of %s: %+v %v", id, st, err)
+		}
+	}
+}

@@ -92,7 +92,7 @@ func (a *Adapter) Run(ctx context.Context, pub trigger.Publisher, report trigger
 	h.set(events.StateStarting, nil)
 	delay := backoffMin
 	for {
-		err := a.consumer.consume(ctx, pub, h)
+		err := a.spec.RedactError(a.consumer.consume(ctx, pub, h))
 		if ctx.Err() != nil {
 			return nil
 		}

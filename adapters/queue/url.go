@@ -27,7 +27,7 @@ type source struct {
 // parseURL validates a queue URL; errors wrap events.ErrInvalidTrigger.
 func parseURL(raw string) (source, error) {
 	bad := func(format string, args ...any) (source, error) {
-		return source{}, fmt.Errorf("%w: queue url %q: %s", events.ErrInvalidTrigger, redact(raw), fmt.Sprintf(format, args...))
+		return source{}, fmt.Errorf("%w: queue url %q: %s", events.ErrInvalidTrigger, events.RedactURL(raw), fmt.Sprintf(format, args...))
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -101,13 +101,4 @@ func validSubject(subject string) error {
 		}
 	}
 	return nil
-}
-
-// redact hides a password in a URL for messages.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }

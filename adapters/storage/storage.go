@@ -138,7 +138,7 @@ func newClient(c S3Config) (*minio.Client, error) {
 	if strings.Contains(endpoint, "://") {
 		u, err := url.Parse(endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
-			return nil, fmt.Errorf("endpoint %q: use host:port, http://host:port or https://host:port", c.Endpoint)
+			return nil, fmt.Errorf("endpoint %q: use host:port, http://host:port or https://host:port", events.RedactURL(c.Endpoint))
 		}
 		endpoint, secure = u.Host, u.Scheme == "https"
 	}
@@ -148,7 +148,7 @@ func newClient(c S3Config) (*minio.Client, error) {
 	creds := credentials.NewStaticV4(c.AccessKey, c.SecretKey, "") // anonymous when empty
 	cl, err := minio.New(endpoint, &minio.Options{Creds: creds, Secure: secure, Region: c.Region, MaxRetries: 1})
 	if err != nil {
-		return nil, fmt.Errorf("endpoint %q: %w", c.Endpoint, err)
+		return nil, fmt.Errorf("endpoint %q: %w", events.RedactURL(c.Endpoint), err)
 	}
 	return cl, nil
 }

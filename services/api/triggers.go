@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -11,6 +12,7 @@ import (
 	"sluice.dev/adapters/trigger"
 	"sluice.dev/events"
 	"sluice.dev/services/httpjson"
+	"sluice.dev/services/registry"
 )
 
 // maxTriggerBytes bounds a POST /v1/triggers body.
@@ -18,11 +20,14 @@ const maxTriggerBytes = 1 << 20
 
 // TriggerRoutes adds the trigger endpoints to r: POST /v1/triggers (a spec, checked by the
 // Factory of its kind so that a spec that cannot work is a 400 at once; 201 when new, 200 when it
-// replaced the spec of the same id), GET /v1/triggers[?function=NAME] (specs with their status)
-// and DELETE /v1/triggers/{id}. factories are the ones the adapter processes run.
+// replaced the spec of the same id, whose secrets it keeps when sent back redacted), GET
+// /v1/triggers[?function=NAME] and GET /v1/triggers/{id} (specs with their status) and DELETE
+// /v1/triggers/{id}. factories are the ones the adapter processes run. No answer, error or log
+// line shows a trigger's secrets (events.Trigger.Redacted).
 func (a *API) TriggerRoutes(r *mux.Router, factories map[string]trigger.Factory) {
 	r.HandleFunc("/v1/triggers", func(w http.ResponseWriter, r *http.Request) { a.addTrigger(w, r, factories) }).Methods(http.MethodPost)
 	r.HandleFunc("/v1/triggers", a.listTriggers).Methods(http.MethodGet)
+	r.HandleFunc("/v1/triggers/{id}", a.getTrigger).Methods(http.MethodGet)
 	r.HandleFunc("/v1/triggers/{id}", a.deleteTrigger).Methods(http.MethodDelete)
 }
 
@@ -31,11 +36,22 @@ func (a *API) addTrigger(w http.ResponseWriter, r *http.Request, factories map[s
 	if !decodeStrict(w, r, maxTriggerBytes, &t) {
 		return
 	}
+	var old events.Trigger
 	if t.ID == "" {
 		t.ID = newTriggerID(t.Function, t.Kind)
+	} else if prev, err := a.reg.Trigger(r.Context(), t.ID); err == nil {
+		old = prev
+	} else if !errors.Is(err, registry.ErrTriggerNotFound) {
+		a.fail(w, r, err)
+		return
+	}
+	t, err := t.WithSecretsOf(old)
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
 	if err := t.Validate(); err != nil {
-		a.fail(w, r, err)
+		a.fail(w, r, t.RedactError(err))
 		return
 	}
 	f, ok := factories[t.Kind]
@@ -44,12 +60,12 @@ func (a *API) addTrigger(w http.ResponseWriter, r *http.Request, factories map[s
 		return
 	}
 	if _, err := f(t); err != nil {
-		a.fail(w, r, err)
+		a.fail(w, r, t.RedactError(err))
 		return
 	}
 	created, err := a.reg.PutTrigger(r.Context(), t)
 	if err != nil {
-		a.fail(w, r, err)
+		a.fail(w, r, t.RedactError(err))
 		return
 	}
 	stored, err := a.reg.Trigger(r.Context(), t.ID)
@@ -62,7 +78,7 @@ func (a *API) addTrigger(w http.ResponseWriter, r *http.Request, factories map[s
 		status = http.StatusCreated
 	}
 	a.log.InfoContext(r.Context(), "trigger stored", "trigger", t.ID, "function", t.Function, "kind", t.Kind, "created", created)
-	httpjson.Write(w, status, stored)
+	httpjson.Write(w, status, stored.Redacted())
 }
 
 func (a *API) listTriggers(w http.ResponseWriter, r *http.Request) {
@@ -72,6 +88,15 @@ func (a *API) listTriggers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"triggers": views})
+}
+
+func (a *API) getTrigger(w http.ResponseWriter, r *http.Request) {
+	v, err := a.reg.ViewTrigger(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 func (a *API) deleteTrigger(w http.ResponseWriter, r *http.Request) {

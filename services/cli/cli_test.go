@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"sluice.dev/adapters/cron"
+	"sluice.dev/adapters/queue"
 	"sluice.dev/adapters/trigger"
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
@@ -110,8 +111,9 @@ func newSite(t *testing.T) *site {
 	a := api.New(reg, bus.JS, nil, nil)
 	a.Routes(r)
 	a.TriggerRoutes(r, map[string]trigger.Factory{
-		events.TriggerCron: cron.New,
-		events.TriggerHTTP: func(events.Trigger) (trigger.Adapter, error) { return nil, nil },
+		events.TriggerCron:  cron.New,
+		events.TriggerQueue: queue.New,
+		events.TriggerHTTP:  func(events.Trigger) (trigger.Adapter, error) { return nil, nil },
 	})
 	(&fakeInvocations{reg: reg, res: map[string]events.Result{}}).routes(r)
 	srv := httptest.NewServer(httpjson.RequireToken(testToken)(r))

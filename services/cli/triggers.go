@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 
@@ -223,10 +222,7 @@ func triggerSource(t events.Trigger) string {
 	case t.Storage != nil:
 		return "s3://" + t.Storage.Bucket + "/" + t.Storage.Prefix + "*" + t.Storage.Suffix
 	case t.Queue != nil:
-		if u, err := url.Parse(t.Queue.URL); err == nil {
-			return u.Redacted()
-		}
-		return t.Queue.URL
+		return events.RedactURL(t.Queue.URL)
 	case t.HTTP != nil:
 		m := t.HTTP.Method
 		if m == "" {

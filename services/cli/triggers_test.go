@@ -48,3 +48,20 @@ func TestTriggerCommands(t *testing.T) {
 		t.Fatalf("delete again: %s", r)
 	}
 }
+
+func TestTriggerListHidesSecrets(t *testing.T) {
+	s := newSite(t)
+	s.ok(t, "deploy", "job", "--runtime", "python", "--handler", "main.handler", "--inline", echoPy)
+	const secret = "amqp-password-never-shown"
+	outs := []string{s.ok(t, "trigger", "add", "job", "--queue", "amqp://guest:"+secret+"@127.0.0.1:5672/orders", "--id", "orders").stdout}
+	outs = append(outs, s.ok(t, "trigger", "list").stdout)
+	outs = append(outs, s.ok(t, "trigger", "list", "job", "-o", "json").stdout)
+	for _, out := range outs {
+		if strings.Contains(out, secret) || !strings.Contains(out, "amqp://guest:***@127.0.0.1:5672/orders") {
+			t.Errorf("output shows the password, or not the URL: %s", out)
+		}
+	}
+	if r := s.run(t, "trigger", "add", "job", "--queue", "amqp://guest:12/"+secret+"@127.0.0.1/q"); r.code != 1 || strings.Contains(r.stderr, secret) {
+		t.Errorf("refused URL: %s", r)
+	}
+}

@@ -14,7 +14,8 @@ import (
 	"sluice.dev/events"
 )
 
-// TriggerView is a trigger spec with the health its adapter last reported (nil before any).
+// TriggerView is a trigger spec as it may be shown (events.Trigger.Redacted: no secrets) with
+// the health its adapter last reported (nil before any), its error redacted the same way.
 type TriggerView struct {
 	Trigger events.Trigger        `json:"trigger"`
 	Status  *events.TriggerStatus `json:"status,omitempty"`
@@ -64,7 +65,8 @@ func (r *Registry) PutTrigger(ctx context.Context, t events.Trigger) (created bo
 	return false, nil
 }
 
-// Trigger returns one trigger spec.
+// Trigger returns one trigger spec as stored, secrets included: for adapters and for keeping the
+// secrets of a replaced spec, never to be shown (see ViewTrigger).
 func (r *Registry) Trigger(ctx context.Context, id string) (events.Trigger, error) {
 	var t events.Trigger
 	e, err := r.trig.Get(ctx, events.TriggerKey(id))
@@ -80,8 +82,30 @@ func (r *Registry) Trigger(ctx context.Context, id string) (events.Trigger, erro
 	return t, nil
 }
 
-// Triggers returns the triggers of function (every trigger when ""), by function then id, with
-// their status.
+// ViewTrigger returns one trigger as it may be shown, with its status.
+func (r *Registry) ViewTrigger(ctx context.Context, id string) (TriggerView, error) {
+	t, err := r.Trigger(ctx, id)
+	if err != nil {
+		return TriggerView{}, err
+	}
+	return r.view(ctx, t), nil
+}
+
+// view is t as it may be shown, with its status.
+func (r *Registry) view(ctx context.Context, t events.Trigger) TriggerView {
+	v := TriggerView{Trigger: t.Redacted()}
+	if e, err := r.trig.Get(ctx, events.TriggerStatusKey(t.ID)); err == nil {
+		var st events.TriggerStatus
+		if json.Unmarshal(e.Value(), &st) == nil {
+			st.LastError = t.RedactText(st.LastError)
+			v.Status = &st
+		}
+	}
+	return v
+}
+
+// Triggers returns the triggers of function (every trigger when ""), by function then id, as
+// they may be shown, with their status.
 func (r *Registry) Triggers(ctx context.Context, function string) ([]TriggerView, error) {
 	keys, err := r.triggerKeys(ctx)
 	if err != nil {
@@ -103,14 +127,7 @@ func (r *Registry) Triggers(ctx context.Context, function string) ([]TriggerView
 		if function != "" && t.Function != function {
 			continue
 		}
-		v := TriggerView{Trigger: t}
-		if e, err := r.trig.Get(ctx, events.TriggerStatusKey(id)); err == nil {
-			var st events.TriggerStatus
-			if json.Unmarshal(e.Value(), &st) == nil {
-				v.Status = &st
-			}
-		}
-		out = append(out, v)
+		out = append(out, r.view(ctx, t))
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i].Trigger, out[j].Trigger
