@@ -22,16 +22,47 @@ func Reserved(key string) bool {
 	return false
 }
 
+// readByLibc reports whether the C library reads key on its own: glibc's list of unsecure
+// environment variables (UNSECURE_ENVVARS in glibc's sysdeps/generic/unsecvars.h, those the
+// dynamic loader removes for setuid programs), without its LD_ names, which CheckEnvName refuses
+// whole.
+func readByLibc(key string) bool {
+	switch key {
+	case "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH",
+		"MALLOC_TRACE", "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR":
+		return true
+	}
+	return false
+}
+
+// CheckEnvName says why key cannot be a variable of a function's environment, or returns nil:
+// a name with '=' or NUL, a Reserved name, an LD_ name (the dynamic loader reads every one
+// before the runtime starts, so they would change how the sandboxed process itself is loaded),
+// or a name the C library reads on its own (readByLibc). The variables of interpreters
+// (NODE_OPTIONS, PYTHON*, JAVA_TOOL_OPTIONS) stay allowed: they only change the function's own
+// process. This is the one rule of function variable names; deploys check it before storing.
+func CheckEnvName(key string) error {
+	switch {
+	case key == "" || strings.ContainsAny(key, "=\x00"):
+		return fmt.Errorf("environment variable name %q is not valid", key)
+	case Reserved(key):
+		return fmt.Errorf("environment variable %s is reserved: sluice sets it in every instance", key)
+	case strings.HasPrefix(key, "LD_"):
+		return fmt.Errorf("environment variable %s is not allowed: the dynamic loader reads it before the function runs", key)
+	case readByLibc(key):
+		return fmt.Errorf("environment variable %s is not allowed: the C library reads it before the function runs", key)
+	}
+	return nil
+}
+
 // checkEnv validates the function's own variables.
 func checkEnv(env map[string]string) error {
 	for k, v := range env {
-		switch {
-		case k == "" || strings.ContainsAny(k, "=\x00"):
-			return fmt.Errorf("%w: env name %q", ErrConfig, k)
-		case strings.ContainsRune(v, 0):
+		if err := CheckEnvName(k); err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		if strings.ContainsRune(v, 0) {
 			return fmt.Errorf("%w: env %s holds a NUL byte", ErrConfig, k)
-		case Reserved(k):
-			return fmt.Errorf("%w: env %s is reserved", ErrConfig, k)
 		}
 	}
 	return nil

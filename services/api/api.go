@@ -223,6 +223,11 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "%v", err)
 		return
 	}
+	// The settings are refused before any code is stored or fetched.
+	if err := registry.CheckConfig(req.Config()); err != nil {
+		a.fail(w, r, fmt.Errorf("deploy %s: %w", name, err))
+		return
+	}
 	var (
 		ref    events.CodeRef
 		origin string

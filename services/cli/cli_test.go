@@ -220,6 +220,10 @@ func TestDeployRefused(t *testing.T) {
 	s.fails(t, 2, "deploy", "f", "--runtime", "python", "--handler", "main.handler", "--inline", "x", "--source", dir)
 	s.fails(t, 2, "deploy", "f", "--handler", "main.handler", "--inline", "x")
 	s.fails(t, 2, "deploy", "f", "--runtime", "python", "--handler", "main.handler", "--inline", "x", "--env", "NOEQUALS")
+	r = s.fails(t, 2, "deploy", "f", "--runtime", "python", "--handler", "main.handler", "--inline", "x", "--env", "LD_PRELOAD=x")
+	if !strings.Contains(r.stderr, "environment variable LD_PRELOAD is not allowed: the dynamic loader reads it before the function runs") {
+		t.Fatalf("LD_PRELOAD: %s", r)
+	}
 	s.fails(t, 2, "deploy", "f", "--runtime", "python", "--handler", "main.handler", "--inline", "x", "--timeout", "soon")
 	s.fails(t, 2, "deploy")
 	s.fails(t, 2, "frobnicate")

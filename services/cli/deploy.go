@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"sluice.dev/events"
+	"sluice.dev/runtimes/instance"
 	"sluice.dev/services/api"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/client"
@@ -137,6 +138,9 @@ func parseEnv(kvs []string) (map[string]string, error) {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return nil, usagef("--env %q: use KEY=VALUE", kv)
+		}
+		if err := instance.CheckEnvName(k); err != nil {
+			return nil, usagef("--env: %w", err)
 		}
 		env[k] = v
 	}

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"sluice.dev/events"
+	"sluice.dev/runtimes/instance"
 	"sluice.dev/services/api"
 	"sluice.dev/services/client"
 )
@@ -308,6 +309,9 @@ func (p *manifestParser) function(n *yaml.Node) (manifestFunction, error) {
 				k, val := v.Content[i], v.Content[i+1]
 				if val.Kind != yaml.ScalarNode {
 					return p.errorf(val.Line, "env %s: want a plain value", k.Value)
+				}
+				if err := instance.CheckEnvName(k.Value); err != nil {
+					return p.errorf(k.Line, "%v", err)
 				}
 				r.Env[k.Value] = val.Value
 			}

@@ -127,6 +127,7 @@ func TestManifestErrors(t *testing.T) {
 		"two kinds":        {"functions:\n  - name: a\n    runtime: python\n    handler: h.h\n    code: ./hello\n    triggers:\n      - cron: '* * * * *'\n        http: /x\n", "sluice.yaml:8: a trigger has one kind"},
 		"trigger key":      {"functions:\n  - name: a\n    runtime: python\n    handler: h.h\n    code: ./hello\n    triggers:\n      - bucket: b\n        tz: UTC\n", `sluice.yaml:8: unknown key "tz" in a bucket trigger: use one of bucket, endpoint, events, prefix, suffix`},
 		"bucket events":    {"functions:\n  - name: a\n    runtime: python\n    handler: h.h\n    code: ./hello\n    triggers:\n      - bucket: b\n        events: [put, copy]\n", `sluice.yaml:8: bucket trigger events: "copy"`},
+		"loader env":       {"functions:\n  - name: a\n    runtime: python\n    handler: h.h\n    code: ./hello\n    env:\n      GREETING: hi\n      LD_PRELOAD: /tmp/x.so\n", "sluice.yaml:8: environment variable LD_PRELOAD is not allowed: the dynamic loader reads it before the function runs"},
 		"queue url":        {"functions:\n  - name: a\n    runtime: python\n    handler: h.h\n    code: ./hello\n    triggers:\n      - queue: kafka://x/y\n", "sluice.yaml:7: queue trigger"},
 	}
 	for name, tc := range cases {

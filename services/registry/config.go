@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"sluice.dev/events"
+	"sluice.dev/runtimes/instance"
 )
 
 // Bounds of a function's settings.
@@ -45,8 +46,18 @@ func WithDefaults(cfg events.Config) events.Config {
 
 var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// validate checks the ranges of a defaulted config; the handler (required by most runtimes, not
-// by go and custom) is the catalog's to check.
+// CheckConfig checks cfg's settings as Deploy does (after WithDefaults), but not its runtime and
+// handler: what a caller can refuse before storing any code. Errors wrap ErrInvalid.
+func CheckConfig(cfg events.Config) error {
+	if err := validate(WithDefaults(cfg)); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// validate checks the ranges of a defaulted config and the names of its variables
+// (instance.CheckEnvName); the handler (required by most runtimes, not by go and custom) is the
+// catalog's to check.
 func validate(cfg events.Config) error {
 	switch {
 	case cfg.Runtime == "":
@@ -70,6 +81,9 @@ func validate(cfg events.Config) error {
 	for k, v := range cfg.Env {
 		if !envKeyRE.MatchString(k) {
 			return fmt.Errorf("environment variable name %q is not valid: use letters, digits and underscores, not starting with a digit", k)
+		}
+		if err := instance.CheckEnvName(k); err != nil {
+			return err
 		}
 		size += len(k) + len(v)
 	}
