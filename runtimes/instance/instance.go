@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,20 +56,32 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Sandbox confines an instance's process. Wrap receives the command ready to run (interpreter,
-// arguments, environment, working directory, its own process group) and may rewrite any of it,
-// for example to run it under bubblewrap; it must keep the process group. The Jail it returns
-// follows that one process.
+// Sandbox confines an instance's process. Jail prepares the confinement of one process of
+// cfg before its command exists (its network among others); the instance then serves its
+// Runtime API on the Jail's listener, builds the command, and has the Jail wrap and start it.
 type Sandbox interface {
-	Wrap(ctx context.Context, cmd *exec.Cmd, cfg Config) (Jail, error)
+	Jail(ctx context.Context, cfg Config) (Jail, error)
 }
 
-// Jail is the confinement of one process: Started is called right after the process started
-// (an error kills it), Limit when a pre-started process takes on a function's memory setting
-// (the CPU share follows memory), ResetPeak when an invocation begins, Usage after it ends or
-// when the process died, and Release once, after the process has exited and its output is
-// drained.
+// Jail is the confinement of one process:
+//   - RuntimeAPI is the listener to serve the process's Runtime API on when the jail gives it
+//     a network of its own (the only place it can be reached from); nil when the process
+//     shares the worker's network, and the instance listens on the host's loopback;
+//   - Wrap receives the command ready to run (interpreter, arguments, environment with
+//     AWS_LAMBDA_RUNTIME_API, working directory, its own process group) and may rewrite any
+//     of it, for example to run it under bubblewrap; it must keep the process group. It
+//     returns the environment the process will see, in the process's own view (paths inside
+//     the sandbox);
+//   - Start starts the wrapped command (inside the jail's network);
+//   - Started is called right after the process started (an error kills it);
+//   - Limit when a pre-started process takes on a function's memory setting (the CPU share
+//     follows memory), ResetPeak when an invocation begins, Usage after it ends or when the
+//     process died, and Release once, after the process has exited and its output is
+//     drained (or when it never started).
 type Jail interface {
+	RuntimeAPI() net.Listener
+	Wrap(cmd *exec.Cmd) (env []string, err error)
+	Start(cmd *exec.Cmd) error
 	Started(pid int) error
 	Limit(memoryMB int) error
 	ResetPeak()
@@ -86,11 +99,14 @@ type Usage struct {
 // bare is the jail of an unconfined process: it measures nothing.
 type bare struct{}
 
-func (bare) Started(int) error { return nil }
-func (bare) Limit(int) error   { return nil }
-func (bare) ResetPeak()        {}
-func (bare) Usage() Usage      { return Usage{} }
-func (bare) Release()          {}
+func (bare) RuntimeAPI() net.Listener             { return nil }
+func (bare) Wrap(cmd *exec.Cmd) ([]string, error) { return cmd.Env, nil }
+func (bare) Start(cmd *exec.Cmd) error            { return cmd.Start() }
+func (bare) Started(int) error                    { return nil }
+func (bare) Limit(int) error                      { return nil }
+func (bare) ResetPeak()                           {}
+func (bare) Usage() Usage                         { return Usage{} }
+func (bare) Release()                             {}
 
 // Line is one line the process printed.
 type Line struct {
@@ -127,6 +143,7 @@ type Instance struct {
 	log  atomic.Pointer[slog.Logger]
 	api  *runtimeapi.Server
 	cmd  *exec.Cmd
+	env  []string // the process's environment as it sees it
 	pgid int
 	out  [2]*output
 	tail tail
@@ -167,11 +184,18 @@ func Start(ctx context.Context, cat *catalog.Catalog, cfg Config) (*Instance, er
 			return nil, &Failure{Kind: ErrInit, Err: fmt.Errorf("start %s: %w", cfg.ID, err)}
 		}
 	}
-	api, err := runtimeapi.New(runtimeapi.Options{Function: cfg.Function, Version: cfg.Version, Concurrency: cfg.Concurrency})
+	jail, err := newJail(ctx, cfg)
 	if err != nil {
+		return nil, &Failure{Kind: ErrInit, Err: fmt.Errorf("start %s: sandbox: %w", cfg.ID, err)}
+	}
+	api, err := runtimeapi.New(runtimeapi.Options{Function: cfg.Function, Version: cfg.Version, Concurrency: cfg.Concurrency,
+		Listener: jail.RuntimeAPI()})
+	if err != nil {
+		jail.Release()
 		return nil, fmt.Errorf("start %s: %w", cfg.ID, err)
 	}
 	i := newInstance(cat, cfg, api)
+	i.jail = jail
 	i.setLogger(cfg.Logger, "function", cfg.Function, "version", cfg.Version, "instance", cfg.ID)
 	i.cmd = &exec.Cmd{
 		Path:        launch.Path,
@@ -192,6 +216,14 @@ func Start(ctx context.Context, cat *catalog.Catalog, cfg Config) (*Instance, er
 	i.initDur = time.Since(started)
 	i.logger().Debug("instance ready", "init", i.initDur)
 	return i, nil
+}
+
+// newJail prepares the process's jail: the sandbox's, or a bare one without a sandbox.
+func newJail(ctx context.Context, cfg Config) (Jail, error) {
+	if cfg.Sandbox == nil {
+		return bare{}, nil
+	}
+	return cfg.Sandbox.Jail(ctx, cfg)
 }
 
 // inCode points a command naming a file of the function's code (the package's own bootstrap)
@@ -299,13 +331,11 @@ func (i *Instance) launch(ctx context.Context) (err error) {
 		}
 	}
 	i.cmd.Stdout, i.cmd.Stderr = writers[0], writers[1]
-	i.jail = bare{}
-	if i.cfg.Sandbox != nil {
-		if i.jail, err = i.cfg.Sandbox.Wrap(ctx, i.cmd, i.cfg); err != nil {
-			return fmt.Errorf("sandbox: %w", err)
-		}
+	if i.env, err = i.jail.Wrap(i.cmd); err != nil {
+		i.jail.Release()
+		return fmt.Errorf("sandbox: %w", err)
 	}
-	if err := i.cmd.Start(); err != nil {
+	if err := i.jail.Start(i.cmd); err != nil {
 		i.jail.Release()
 		return fmt.Errorf("exec %s: %w", i.cmd.Path, err)
 	}

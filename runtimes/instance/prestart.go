@@ -22,7 +22,7 @@ type PrestartConfig struct {
 	// removes it when it is done.
 	SlotDir string
 	// Sandbox, when set, confines the process from its start; Specialize applies the function's
-	// memory setting with Jail.Limit. Wrap sees a Config with ID, Runtime and CodeDir (the slot)
+	// memory setting with Jail.Limit. Its Jail sees a Config with ID, Runtime and CodeDir (the slot)
 	// set and no function yet.
 	Sandbox     Sandbox
 	InitTimeout time.Duration // bounds Prestart besides its ctx; DefaultInitTimeout when zero
@@ -59,13 +59,19 @@ func Prestart(ctx context.Context, cat *catalog.Catalog, pc PrestartConfig) (*In
 	if err != nil {
 		return nil, fmt.Errorf("prestart %s: %w", pc.ID, err)
 	}
-	api, err := runtimeapi.New(runtimeapi.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("prestart %s: %w", pc.ID, err)
-	}
 	cfg := Config{ID: pc.ID, Runtime: pc.Runtime, CodeDir: pc.SlotDir, InitTimeout: pc.InitTimeout,
 		Sandbox: pc.Sandbox, Logger: pc.Logger}
+	jail, err := newJail(ctx, cfg)
+	if err != nil {
+		return nil, &Failure{Kind: ErrInit, Err: fmt.Errorf("prestart %s: sandbox: %w", pc.ID, err)}
+	}
+	api, err := runtimeapi.New(runtimeapi.Options{Listener: jail.RuntimeAPI()})
+	if err != nil {
+		jail.Release()
+		return nil, fmt.Errorf("prestart %s: %w", pc.ID, err)
+	}
 	i := newInstance(cat, cfg, api)
+	i.jail = jail
 	i.setLogger(pc.Logger, "runtime", pc.Runtime, "instance", pc.ID)
 	env := baseEnv(launch.Env)
 	env["AWS_LAMBDA_RUNTIME_API"] = api.Addr()
@@ -85,10 +91,10 @@ func Prestart(ctx context.Context, cat *catalog.Catalog, pc PrestartConfig) (*In
 	}
 	// The sandbox may have moved the code folder and the Runtime API (/var/task, a socket).
 	i.prestart.taskRoot, i.prestart.api = pc.SlotDir, api.Addr()
-	if v, ok := lookupEnv(i.cmd.Env, "LAMBDA_TASK_ROOT"); ok {
+	if v, ok := lookupEnv(i.env, "LAMBDA_TASK_ROOT"); ok {
 		i.prestart.taskRoot = v
 	}
-	if v, ok := lookupEnv(i.cmd.Env, "AWS_LAMBDA_RUNTIME_API"); ok {
+	if v, ok := lookupEnv(i.env, "AWS_LAMBDA_RUNTIME_API"); ok {
 		i.prestart.api = v
 	}
 	go i.wait()

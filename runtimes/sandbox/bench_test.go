@@ -31,11 +31,14 @@ func BenchmarkSandboxStart(b *testing.B) {
 		ctx := context.Background()
 		for b.Loop() {
 			cmd := newCmd()
-			j, err := sb.Wrap(ctx, cmd, cfg)
+			j, err := sb.Jail(ctx, cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := cmd.Start(); err != nil {
+			if _, err := j.Wrap(cmd); err != nil {
+				b.Fatal(err)
+			}
+			if err := j.Start(cmd); err != nil {
 				b.Fatal(err)
 			}
 			if err := j.Started(cmd.Process.Pid); err != nil {

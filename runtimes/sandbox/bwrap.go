@@ -121,23 +121,24 @@ func dataPipe(s string) (*os.File, error) {
 
 // bwrapSpec is what one instance's bubblewrap command line is made of.
 type bwrapSpec struct {
-	network    Network
 	tmpBytes   int64
-	uid, gid   int
+	uid, gid   int      // inside the sandbox
 	codeDir    string   // host path of the code folder (staged when the worker is root)
 	runtimeDir string   // host path of the bootstrap folder; "" when there is none
+	ownNet     bool     // bubblewrap starts in the instance's own network namespace
+	env        []string // the command's whole environment, set inside only
 	info       *os.File // write end
 	block      *os.File // read end
 }
 
-// bwrapArgs is bubblewrap's command line up to the "--" before the command.
+// bwrapArgs is bubblewrap's command line up to and including the "--" before the command.
+// Everything but "--args N --" travels in a sealed memfd, so the host's process list shows
+// none of it (the function's variables least of all).
 func (s *Sandbox) bwrapArgs(spec bwrapSpec, fds *fdArgs) ([]string, error) {
 	args := []string{
 		"--unshare-user", "--disable-userns",
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-	}
-	if spec.network == NetworkNone {
-		args = append(args, "--unshare-net")
+		"--uid", strconv.Itoa(spec.uid), "--gid", strconv.Itoa(spec.gid),
 	}
 	args = append(args, "--hostname", Hostname, "--die-with-parent", "--new-session", "--cap-drop", "ALL")
 	args = append(args, s.layout.args...)
@@ -158,18 +159,44 @@ func (s *Sandbox) bwrapArgs(spec bwrapSpec, fds *fdArgs) ([]string, error) {
 		"--size", strconv.FormatInt(spec.tmpBytes, 10), "--perms", "1777", "--tmpfs", "/tmp",
 		"--ro-bind", spec.codeDir, TaskRoot,
 	)
+	if spec.ownNet {
+		// The host's resolver may sit on its loopback, which the instance cannot reach:
+		// slirp4netns answers DNS at 10.0.2.3 and forwards to it.
+		rc, err := dataPipe("nameserver 10.0.2.3\n")
+		if err != nil {
+			return nil, fmt.Errorf("resolv.conf: %w", err)
+		}
+		args = append(args, "--perms", "0644", "--ro-bind-data", fds.add(rc), "/etc/resolv.conf")
+	}
 	if spec.runtimeDir != "" {
 		args = append(args, "--ro-bind", spec.runtimeDir, RuntimeRoot)
 	}
 	// The new root and /dev are bubblewrap's tmpfs: read-only, so /tmp is the only place to write.
 	args = append(args, "--remount-ro", "/dev", "--remount-ro", "/")
+	args = append(args, "--clearenv")
+	for _, kv := range spec.env {
+		k, v, _ := strings.Cut(kv, "=")
+		args = append(args, "--setenv", k, v)
+	}
+	filter, err := seccompFilter()
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
 	args = append(args,
+		"--seccomp", fds.add(filter),
 		"--chdir", TaskRoot,
 		"--info-fd", fds.add(spec.info),
 		"--block-fd", fds.add(spec.block),
-		"--",
 	)
-	return args, nil
+	var data []byte
+	for _, a := range args {
+		data = append(append(data, a...), 0)
+	}
+	argsFile, err := sealedMemfd("sluice-bwrap-args", data)
+	if err != nil {
+		return nil, fmt.Errorf("arguments: %w", err)
+	}
+	return []string{"--args", fds.add(argsFile), "--"}, nil
 }
 
 // runtimeDir finds the command's arguments that name files outside the folders the sandbox

@@ -47,7 +47,8 @@ func TestProbeThisHost(t *testing.T) {
 	}
 	t.Logf("%+v", rep)
 	if !rep.Isolated || !rep.Namespaces || !rep.UnprivilegedUID || rep.Rlimits || len(rep.Missing) > 0 ||
-		(rep.Cgroup != CgroupV1 && rep.Cgroup != CgroupV2) || rep.UID != DefaultUID || rep.BwrapVersion == "" {
+		(rep.Cgroup != CgroupV1 && rep.Cgroup != CgroupV2) || rep.UID != DefaultFirstUID || rep.BwrapVersion == "" ||
+		!rep.PrivateNetwork || rep.Network != string(NetworkEgress) || rep.Egress == "" {
 		t.Fatalf("report %+v: this host should isolate fully", rep)
 	}
 }
@@ -96,8 +97,8 @@ func TestAutoWithoutBubblewrap(t *testing.T) {
 		t.Run(fx.runtime, func(t *testing.T) {
 			i := start(t, cat, config(n, fx, "alloc", sb)) // the code sits in a private data folder
 			for _, p := range sb.last().pids {
-				if u := uidOf(t, p); u != DefaultUID {
-					t.Errorf("process %d runs as uid %d", p, u)
+				if u := uidOf(t, p); !sandboxUID(u) {
+					t.Errorf("process %d runs as uid %d, not one of the sandbox's", p, u)
 				}
 			}
 			var got int

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
+
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -85,8 +85,8 @@ type recorder struct {
 	jails []*Jail
 }
 
-func (r *recorder) Wrap(ctx context.Context, cmd *exec.Cmd, cfg instance.Config) (instance.Jail, error) {
-	j, err := r.Sandbox.Wrap(ctx, cmd, cfg)
+func (r *recorder) Jail(ctx context.Context, cfg instance.Config) (instance.Jail, error) {
+	j, err := r.Sandbox.Jail(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"os/exec"
 	"sync"
 	"syscall"
 	"time"
@@ -21,23 +23,26 @@ const setupTimeout = 10 * time.Second
 type Jail struct {
 	s      *Sandbox
 	log    *slog.Logger
-	name   string   // unique on this host: the cgroup's and the staged folders' name
-	cg     *group   // nil without cgroups
-	staged []string // staged folders, unmounted in Release
+	cfg    instance.Config
+	name   string    // unique on this host: the cgroup's and the staged folders' name
+	uid    *uidLease // the host uid the process runs as; nil when it runs as the worker's
+	cg     *group    // nil without cgroups
+	cgFD   *os.File  // the cgroup to clone the process into (v2); nil on v1
+	net    *network  // the process's own network; nil when it shares the worker's
+	staged []string  // staged folders, unmounted in Release
+	stageD string    // the jail's folder of the stage, private to its uid; "" until used
 
 	parentFiles []*os.File // ours, closed in Release
 	childFiles  []*os.File // the child's copies, closed once it started
 	info        *os.File   // bubblewrap's --info-fd, read end
 	gate        *os.File   // write end: a line releases the command
-	apiAddr     string     // network none: the Runtime API address to bridge
 
 	releaseOnce sync.Once
 	cgMu        sync.Mutex // serialises reading the cgroup's counters with its removal
 
 	mu       sync.Mutex
 	mem      int
-	pids     []int // the process, and bubblewrap's child in the sandbox
-	bridge   *bridge
+	pids     []int  // the process, and bubblewrap's child in the sandbox
 	reported uint64 // refused forks already logged
 	released bool
 	final    Stats // the counters as Release found them
@@ -51,8 +56,25 @@ type Stats struct {
 	Processes       int    // processes in the cgroup now
 }
 
+// RuntimeAPI is the listener inside the process's own network namespace, at RuntimeAPIAddr,
+// that its Runtime API is served on; nil when the process shares the worker's network.
+func (j *Jail) RuntimeAPI() net.Listener {
+	if j.net == nil {
+		return nil
+	}
+	return j.net.api
+}
+
+// Start starts the command Wrap rewrote: inside the jail's network namespace when it has one.
+func (j *Jail) Start(cmd *exec.Cmd) error {
+	if j.net == nil {
+		return cmd.Start()
+	}
+	return j.net.start(cmd)
+}
+
 // Started puts the process (and the sandbox's first process) into the instance's cgroup and
-// under its limits, opens the Runtime API bridge for network none, then lets the command run.
+// under its limits, waits until its outside network is ready, then lets the command run.
 func (j *Jail) Started(pid int) error {
 	j.closeChildFiles()
 	j.mu.Lock()
@@ -80,12 +102,10 @@ func (j *Jail) Started(pid int) error {
 			return err
 		}
 	}
-	if j.apiAddr != "" {
-		b, err := openBridge(j.pids[len(j.pids)-1], j.apiAddr, j.log)
-		if err != nil {
-			return fmt.Errorf("network none: %w", err)
+	if j.net != nil {
+		if err := j.net.waitReady(); err != nil {
+			return err
 		}
-		j.bridge = b
 	}
 	if _, err := j.gate.WriteString("go\n"); err != nil {
 		return fmt.Errorf("release the sandbox: %w", err)
@@ -184,13 +204,11 @@ func (j *Jail) stats(procs bool) Stats {
 	return st
 }
 
-// Release stops the bridge, kills whatever is left in the cgroup and removes it. Idempotent.
+// Release kills whatever is left in the cgroup and removes it, ends the network and gives
+// the uid back. Idempotent.
 func (j *Jail) Release() { j.releaseOnce.Do(j.release) }
 
 func (j *Jail) release() {
-	j.mu.Lock()
-	b := j.bridge
-	j.mu.Unlock()
 	j.cgMu.Lock()
 	final := j.stats(true)
 	j.mu.Lock()
@@ -198,28 +216,43 @@ func (j *Jail) release() {
 	j.mu.Unlock()
 	j.cgMu.Unlock()
 	j.closeChildFiles()
-	if b != nil {
-		b.close()
-	}
 	if final.OOMKills > 0 {
 		j.log.Warn("sandbox memory limit killed the instance", "memory_mb", j.mem, "oom_kills", final.OOMKills)
 	}
 	if j.cg != nil {
 		j.cg.remove()
 	}
+	if j.net != nil {
+		j.net.close()
+	}
 	for _, p := range j.staged {
 		j.s.stage.unbind(p)
+	}
+	if j.stageD != "" {
+		_ = os.Remove(j.stageD)
 	}
 	for _, f := range append(j.parentFiles, j.info, j.gate) {
 		if f != nil {
 			_ = f.Close()
 		}
 	}
+	j.uid.release() // last: nothing of the instance runs as it any more
 }
 
-// stageDir stages src for this jail.
-func (j *Jail) stageDir(st *stage, name, src string) (string, error) {
-	p, err := st.bind(name, src)
+// stageDir stages src for this jail, in a folder of the stage only the jail's uid can enter.
+func (j *Jail) stageDir(name, src string) (string, error) {
+	if j.stageD == "" {
+		owner := -1
+		if j.uid != nil {
+			owner = j.uid.uid
+		}
+		d, err := j.s.stage.jailDir(j.name, owner)
+		if err != nil {
+			return "", err
+		}
+		j.stageD = d
+	}
+	p, err := j.s.stage.bind(j.stageD, name, src)
 	if err != nil {
 		return "", err
 	}

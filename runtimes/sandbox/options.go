@@ -53,28 +53,32 @@ func ParseMode(s string) (Mode, error) {
 	return Auto, fmt.Errorf("%w: mode %q: use auto, required or off", ErrOptions, s)
 }
 
-// Network is the network a sandboxed function sees.
+// Network is the network a sandboxed function sees. Either way each instance has a network
+// namespace of its own, whose loopback holds its Runtime API (RuntimeAPIAddr) and nothing of
+// the host's.
 type Network string
 
 const (
-	// NetworkHost shares the host's network namespace: the function reaches the network as a
-	// Lambda function does (and the Runtime API on the host's loopback).
-	NetworkHost Network = "host"
-	// NetworkNone gives each instance an empty network namespace with only a loopback. The
-	// Runtime API is bridged in: a listener opened inside that namespace, on the same address
-	// as the host's, forwards to the instance's Runtime API server.
+	// NetworkEgress reaches the outside network, as a Lambda function does, through
+	// slirp4netns (user-mode networking: the worker's host opens the connections). The host's
+	// loopback, its own addresses and the link-local range (cloud metadata services) are
+	// unreachable, except the host addresses Options.Allow names.
+	NetworkEgress Network = "egress"
+	// NetworkNone gives each instance only its loopback: no outside network, no host address.
 	NetworkNone Network = "none"
 )
 
-// ParseNetwork reads "host" (or "") and "none".
+// ParseNetwork reads "egress" (or "") and "none".
 func ParseNetwork(s string) (Network, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "host", "default":
-		return NetworkHost, nil
+	case "", "egress", "default":
+		return NetworkEgress, nil
 	case "none":
 		return NetworkNone, nil
+	case "host":
+		return "", fmt.Errorf("%w: network host is gone: it let every function reach every port of the host and each other's Runtime API; use egress (the default) and allow the host addresses functions need", ErrOptions)
 	}
-	return "", fmt.Errorf("%w: network %q: use host or none", ErrOptions, s)
+	return "", fmt.Errorf("%w: network %q: use egress or none", ErrOptions, s)
 }
 
 // Defaults applied to zero Options fields.
@@ -85,21 +89,37 @@ const (
 	DefaultTmpSizeMB = 64
 	DefaultCgroup    = "sluice" // below the worker's own cgroup
 	DefaultBwrap     = "/usr/bin/bwrap"
+	DefaultSlirp     = "/usr/bin/slirp4netns"
+	// DefaultFirstUID and DefaultUIDCount are the host uids (and gids) instances run as, one
+	// each: a range no account or other service should use.
+	DefaultFirstUID = 1 << 30
+	DefaultUIDCount = 65536
 )
 
 // Options configure a Sandbox. The zero value is Auto with the defaults above.
 type Options struct {
 	Mode Mode
-	// UID and GID run the sandbox (bubblewrap itself and everything in it) when the worker is
-	// root; DefaultUID/DefaultGID when zero. Use a uid no other service runs as.
+	// UID and GID are the ids the process has inside its sandbox; DefaultUID/DefaultGID when
+	// zero.
 	UID, GID int
+	// FirstUID and UIDCount are the host uids a root worker runs instances as (bubblewrap
+	// itself and everything in it), a different one for each live instance on the host and
+	// the same number as its gid; DefaultFirstUID and DefaultUIDCount when zero.
+	FirstUID, UIDCount int
 	// PidsLimit caps processes and threads per instance; DefaultPidsLimit when zero.
 	PidsLimit int
 	// TmpSizeMB caps the instance's private /tmp (a tmpfs, charged to its memory limit);
 	// DefaultTmpSizeMB when zero.
 	TmpSizeMB int
-	// Network is NetworkHost when empty.
+	// Network is NetworkEgress when empty.
 	Network Network
+	// Allow lists host addresses ("IPv4:port") that functions reach at the same address from
+	// inside their namespace, forwarded by the worker: the gateway, say. Nothing else of the
+	// host is reachable.
+	Allow []string
+	// Slirp is the slirp4netns binary NetworkEgress needs; DefaultSlirp, else slirp4netns on
+	// PATH, when empty.
+	Slirp string
 	// CPUQuota also caps each instance's CPU time at its share (memory/1769 MB of one CPU), as
 	// Lambda does; without it the share only weighs instances against each other under contention.
 	CPUQuota bool
@@ -126,6 +146,20 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.UID < 0 || o.GID < 0 {
 		return o, fmt.Errorf("%w: uid %d gid %d", ErrOptions, o.UID, o.GID)
+	}
+	if o.FirstUID == 0 {
+		o.FirstUID = DefaultFirstUID
+	}
+	if o.UIDCount == 0 {
+		o.UIDCount = DefaultUIDCount
+	}
+	if o.FirstUID < 1000 || o.UIDCount < 1 || o.FirstUID+o.UIDCount > 1<<32-2 {
+		return o, fmt.Errorf("%w: sandbox uids %d+%d: use a range above 1000 that no account uses", ErrOptions, o.FirstUID, o.UIDCount)
+	}
+	for _, a := range o.Allow {
+		if _, err := ParseAllow(a); err != nil {
+			return o, err
+		}
 	}
 	if o.PidsLimit == 0 {
 		o.PidsLimit = DefaultPidsLimit

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,13 +18,16 @@ type Report struct {
 	Mode            string   `json:"mode"`
 	Isolated        bool     `json:"isolated"` // namespaces, unprivileged uid and cgroup memory/cpu/pids all work
 	Root            bool     `json:"root"`
-	UID             int      `json:"uid"` // the uid instances run as
+	UID             int      `json:"uid"` // the uid instances run as (the first of UIDs when unprivileged)
 	GID             int      `json:"gid"`
-	UnprivilegedUID bool     `json:"unprivilegedUid"` // instances run as UID, not as the worker's uid
+	UnprivilegedUID bool     `json:"unprivilegedUid"` // instances run as uids of UIDs, not as the worker's uid
+	UIDs            string   `json:"uids,omitempty"`  // the host uids instances run as, one each: "first-last"
 	Bwrap           string   `json:"bwrap,omitempty"`
 	BwrapVersion    string   `json:"bwrapVersion,omitempty"`
 	Namespaces      bool     `json:"namespaces"` // a bubblewrap sandbox (user, pid, mount, ipc, uts) ran here
 	Network         string   `json:"network"`
+	PrivateNetwork  bool     `json:"privateNetwork"`   // each instance has a network namespace of its own, its Runtime API inside
+	Egress          string   `json:"egress,omitempty"` // the slirp4netns binary giving instances the outside network
 	Cgroup          string   `json:"cgroup,omitempty"` // "v1", "v2", or "" when unused
 	CgroupParent    string   `json:"cgroupParent,omitempty"`
 	Controllers     []string `json:"controllers,omitempty"`
@@ -49,7 +53,8 @@ func probe(ctx context.Context, opts Options) (Report, *hierarchy, error) {
 	miss := func(format string, args ...any) { r.Missing = append(r.Missing, fmt.Sprintf(format, args...)) }
 	r.UID, r.GID = os.Geteuid(), os.Getegid()
 	if r.Root {
-		r.UID, r.GID, r.UnprivilegedUID = opts.UID, opts.GID, true
+		r.UID, r.GID, r.UnprivilegedUID = opts.FirstUID, opts.FirstUID, true
+		r.UIDs = fmt.Sprintf("%d-%d", opts.FirstUID, opts.FirstUID+opts.UIDCount-1)
 	} else {
 		miss("the worker is not root: instances run as its own uid %d and can read what it can", r.UID)
 	}
@@ -68,6 +73,9 @@ func probe(ctx context.Context, opts Options) (Report, *hierarchy, error) {
 	if err := ctx.Err(); err != nil {
 		return r, nil, err
 	}
+	if r.Namespaces {
+		tryNetwork(&r, opts, miss)
+	}
 
 	var h *hierarchy
 	if !r.Root {
@@ -81,8 +89,67 @@ func probe(ctx context.Context, opts Options) (Report, *hierarchy, error) {
 		r.Cgroup, r.CgroupParent, r.Controllers = h.version, h.dirs["memory"], wantControllers
 	}
 	r.Rlimits = h == nil
-	r.Isolated = r.Namespaces && r.UnprivilegedUID && h != nil
+	r.Isolated = r.Namespaces && r.UnprivilegedUID && r.PrivateNetwork && h != nil
 	return r, h, nil
+}
+
+// tryNetwork makes (and drops) an instance's network namespace, slirp4netns included for
+// NetworkEgress, and notes what works in r.
+func tryNetwork(r *Report, opts Options, miss func(string, ...any)) {
+	if !r.Root {
+		miss("not root: instances share the worker's network, and their Runtime API listens on the host's loopback where other instances can reach it")
+		return
+	}
+	slirp := ""
+	if opts.Network == NetworkEgress {
+		if slirp = findSlirp(opts.Slirp); slirp == "" {
+			miss("slirp4netns not found (install the slirp4netns package): instances get no outside network, as with --network none")
+			opts.Network = NetworkNone
+		}
+	}
+	plan, err := newNetPlan(opts, slirp)
+	if err != nil {
+		miss("no network plan (%v): instances share the worker's network", err)
+		return
+	}
+	n, err := newNetwork(plan, slog.New(slog.DiscardHandler))
+	if err == nil {
+		err = n.waitReady()
+	}
+	if n != nil {
+		n.close()
+	}
+	if err != nil {
+		if opts.Network == NetworkEgress {
+			miss("cannot give instances the outside network (%v): instances get none, as with --network none", err)
+			r.Network = string(NetworkNone)
+			plan.egress = false
+			if n, err := newNetwork(plan, slog.New(slog.DiscardHandler)); err == nil {
+				n.close()
+				r.PrivateNetwork = true
+			}
+			return
+		}
+		miss("cannot make network namespaces (%v): instances share the worker's network", err)
+		return
+	}
+	r.PrivateNetwork, r.Egress, r.Network = true, slirp, string(plan.network())
+}
+
+func findSlirp(p string) string {
+	if p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		return ""
+	}
+	if _, err := os.Stat(DefaultSlirp); err == nil {
+		return DefaultSlirp
+	}
+	if p, err := exec.LookPath("slirp4netns"); err == nil {
+		return p
+	}
+	return ""
 }
 
 func findBwrap(p string) string {
@@ -117,9 +184,6 @@ func tryBwrap(ctx context.Context, bwrap string, opts Options, drop bool) error 
 	defer cancel()
 	args := []string{"--unshare-user", "--disable-userns", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
 		"--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL"}
-	if opts.Network == NetworkNone {
-		args = append(args, "--unshare-net")
-	}
 	args = append(args, newLayout(opts.ReadOnly).args...)
 	args = append(args, "--proc", "/proc", "--dev", "/dev", "--size", "1048576", "--tmpfs", "/tmp", "--", "/bin/true")
 	cmd := exec.CommandContext(ctx, bwrap, args...)
@@ -127,7 +191,7 @@ func tryBwrap(ctx context.Context, bwrap string, opts Options, drop bool) error 
 	cmd.Env = []string{}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if drop {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(opts.UID), Gid: uint32(opts.GID), Groups: []uint32{}}
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(opts.FirstUID), Gid: uint32(opts.FirstUID), Groups: []uint32{}}
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -28,7 +28,9 @@ type Sandbox struct {
 	cg     *hierarchy // nil when cgroups are not used
 	drop   bool       // run as opts.UID/GID
 	layout layout
-	stage  *stage // nil when bubblewrap can reach the folders itself (the worker is not root)
+	stage  *stage   // nil when bubblewrap can reach the folders itself (the worker is not root)
+	uids   *uidPool // nil when instances run as the worker's uid
+	plan   *netPlan // nil when instances share the worker's network
 	seq    atomic.Uint64
 }
 
@@ -51,7 +53,7 @@ func New(ctx context.Context, opts Options, logger *slog.Logger) (*Sandbox, erro
 	s := &Sandbox{opts: opts, log: logger, report: rep, layout: newLayout(opts.ReadOnly)}
 	switch opts.Mode {
 	case Required:
-		if !rep.Isolated {
+		if !rep.Isolated || rep.Network != string(opts.Network) {
 			return nil, fmt.Errorf("%w: %s", ErrUnavailable, strings.Join(rep.Missing, "; "))
 		}
 	case Off:
@@ -68,6 +70,18 @@ func New(ctx context.Context, opts Options, logger *slog.Logger) (*Sandbox, erro
 		if s.stage, err = newStage(); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
+		if s.uids, err = newUIDPool(opts.FirstUID, opts.UIDCount); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
+	if rep.PrivateNetwork {
+		o := opts
+		o.Network = Network(rep.Network)
+		plan, err := newNetPlan(o, rep.Egress)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		s.plan = &plan
 	}
 	s.cg = h
 	s.drop = rep.UnprivilegedUID
@@ -78,8 +92,8 @@ func New(ctx context.Context, opts Options, logger *slog.Logger) (*Sandbox, erro
 		logger.Warn("sandbox: no cgroup limits on this host; instances run under rlimits only (memory, file size), without OOM or peak memory reports")
 	}
 	logger.Info("sandbox ready", "isolated", rep.Isolated, "namespaces", rep.Namespaces, "bwrap", rep.BwrapVersion,
-		"uid", rep.UID, "unprivileged", rep.UnprivilegedUID, "cgroup", rep.Cgroup, "controllers", rep.Controllers,
-		"network", opts.Network, "pids", opts.PidsLimit, "tmp_mb", opts.TmpSizeMB)
+		"uids", rep.UIDs, "unprivileged", rep.UnprivilegedUID, "cgroup", rep.Cgroup, "controllers", rep.Controllers,
+		"network", rep.Network, "private_network", rep.PrivateNetwork, "allow", opts.Allow, "pids", opts.PidsLimit, "tmp_mb", opts.TmpSizeMB)
 	return s, nil
 }
 
@@ -100,12 +114,10 @@ func (s *Sandbox) Options() Options { return s.opts }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
 
-// Wrap rewrites cmd to run confined and returns its Jail. With namespaces, cmd becomes
-// bubblewrap running the original command with the function's code at TaskRoot (also the
-// working directory and LAMBDA_TASK_ROOT), the runtime's bootstrap folder at RuntimeRoot and
-// the environment otherwise unchanged. The process waits, before the command runs, until
-// Jail.Started has put it in its cgroup and set its limits.
-func (s *Sandbox) Wrap(ctx context.Context, cmd *exec.Cmd, cfg instance.Config) (_ instance.Jail, err error) {
+// Jail prepares the confinement of one process of cfg before its command exists: a host uid
+// of its own, its cgroup, and (where the host allows) its network namespace with the Runtime
+// API's listener inside.
+func (s *Sandbox) Jail(ctx context.Context, cfg instance.Config) (_ instance.Jail, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -113,102 +125,124 @@ func (s *Sandbox) Wrap(ctx context.Context, cmd *exec.Cmd, cfg instance.Config) 
 	if mem <= 0 {
 		mem = instance.DefaultMemoryMB
 	}
-	j := &Jail{s: s, mem: mem, log: s.log.With("function", cfg.Function, "instance", cfg.ID),
+	j := &Jail{s: s, mem: mem, cfg: cfg, log: s.log.With("function", cfg.Function, "instance", cfg.ID),
 		name: unsafeName.ReplaceAllString(cfg.ID, "_") + fmt.Sprintf("-%d-%d", os.Getpid(), s.seq.Add(1))}
 	defer func() {
 		if err != nil {
 			j.Release()
 		}
 	}()
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if s.uids != nil {
+		if j.uid, err = s.uids.take(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrWrap, err)
+		}
 	}
-	sealInheritedFDs()
 	if s.cg != nil {
 		if j.cg, err = s.cg.create(j.name, limitsFor(mem, s.opts)); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrWrap, err)
 		}
-		fd, err := j.cg.cloneFD()
-		if err != nil {
+		if j.cgFD, err = j.cg.cloneFD(); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrWrap, err)
 		}
-		if fd != nil {
-			j.parentFiles = append(j.parentFiles, fd)
-			cmd.SysProcAttr.UseCgroupFD = true
-			cmd.SysProcAttr.CgroupFD = int(fd.Fd())
+		if j.cgFD != nil {
+			j.parentFiles = append(j.parentFiles, j.cgFD)
 		}
 	}
-	if s.drop {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(s.opts.UID), Gid: uint32(s.opts.GID), Groups: []uint32{}}
+	if s.plan != nil {
+		if j.net, err = newNetwork(*s.plan, j.log); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrWrap, err)
+		}
 	}
-	runtimeDir, err := s.layout.runtimeDir(cmd.Args[1:], cfg.CodeDir)
+	return j, nil
+}
+
+// Wrap rewrites cmd to run confined. With namespaces, cmd becomes bubblewrap running the
+// original command with the function's code at TaskRoot (also the working directory and
+// LAMBDA_TASK_ROOT), the runtime's bootstrap folder at RuntimeRoot, and the environment set
+// inside the sandbox only: bubblewrap itself starts with an empty one, and reads its
+// arguments from a descriptor, so nothing of the function shows in the host's process list.
+// The process waits, before the command runs, until Started has put it in its cgroup and set
+// its limits.
+func (j *Jail) Wrap(cmd *exec.Cmd) (env []string, err error) {
+	s := j.s
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
+	sealInheritedFDs()
+	if j.cgFD != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(j.cgFD.Fd())
+	}
+	if j.uid != nil {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(j.uid.uid), Gid: uint32(j.uid.uid), Groups: []uint32{}}
+	}
+	if j.net != nil {
+		cmd.Env = setEnv(cmd.Env, "AWS_LAMBDA_RUNTIME_API", RuntimeAPIAddr)
+	}
+	runtimeDir, err := s.layout.runtimeDir(cmd.Args[1:], j.cfg.CodeDir)
 	if err != nil {
 		return nil, err
 	}
-	p := paths{code: cfg.CodeDir, codeTo: cfg.CodeDir, runtime: runtimeDir, runtimeTo: runtimeDir}
+	p := paths{code: j.cfg.CodeDir, codeTo: j.cfg.CodeDir, runtime: runtimeDir, runtimeTo: runtimeDir}
 	if s.stage != nil {
-		if p.codeTo, err = j.stageDir(s.stage, j.name+"-task", cfg.CodeDir); err != nil {
+		if p.codeTo, err = j.stageDir("task", j.cfg.CodeDir); err != nil {
 			return nil, fmt.Errorf("%w: code folder: %w", ErrWrap, err)
 		}
 		if runtimeDir != "" {
-			if p.runtimeTo, err = j.stageDir(s.stage, j.name+"-runtime", runtimeDir); err != nil {
+			if p.runtimeTo, err = j.stageDir("runtime", runtimeDir); err != nil {
 				return nil, fmt.Errorf("%w: runtime folder: %w", ErrWrap, err)
 			}
 		}
 	}
 	fds := &fdArgs{base: len(cmd.ExtraFiles)}
 	if s.bwrap != "" {
-		err = s.wrapBwrap(cmd, p, j, fds)
+		env, err = s.wrapBwrap(cmd, p, j, fds)
 	} else {
-		err = s.wrapShell(cmd, p, j, fds)
+		env, err = s.wrapShell(cmd, p, j, fds)
 	}
+	j.mu.Lock()
 	j.childFiles = append(j.childFiles, fds.files...)
+	j.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, fds.files...)
-	return j, nil
+	return env, nil
 }
 
 // wrapBwrap makes cmd bubblewrap's, showing the (staged) folders of p at TaskRoot and
 // RuntimeRoot.
-func (s *Sandbox) wrapBwrap(cmd *exec.Cmd, p paths, j *Jail, fds *fdArgs) (err error) {
+func (s *Sandbox) wrapBwrap(cmd *exec.Cmd, p paths, j *Jail, fds *fdArgs) (env []string, err error) {
 	if !s.layout.visible(cmd.Path) && !p.inCode(cmd.Path) {
-		return fmt.Errorf("%w: interpreter %s is outside the folders the sandbox shows; add its folder to the read-only folders", ErrWrap, cmd.Path)
+		return nil, fmt.Errorf("%w: interpreter %s is outside the folders the sandbox shows; add its folder to the read-only folders", ErrWrap, cmd.Path)
 	}
-	spec := bwrapSpec{network: s.opts.Network, tmpBytes: int64(s.opts.TmpSizeMB) << 20, uid: s.opts.UID, gid: s.opts.GID,
-		codeDir: p.codeTo, runtimeDir: p.runtimeTo}
+	inside := paths{code: p.code, codeTo: TaskRoot, runtime: p.runtime, runtimeTo: RuntimeRoot}
+	spec := bwrapSpec{tmpBytes: int64(s.opts.TmpSizeMB) << 20, uid: s.opts.UID, gid: s.opts.GID,
+		codeDir: p.codeTo, runtimeDir: p.runtimeTo, ownNet: j.net != nil, env: inside.env(cmd.Env)}
 	if !s.drop {
 		spec.uid, spec.gid = os.Geteuid(), os.Getegid()
 	}
-	inside := paths{code: p.code, codeTo: TaskRoot, runtime: p.runtime, runtimeTo: RuntimeRoot}
 	if j.info, spec.info, err = os.Pipe(); err != nil {
-		return fmt.Errorf("%w: %w", ErrWrap, err)
+		return nil, fmt.Errorf("%w: %w", ErrWrap, err)
 	}
 	j.childFiles = append(j.childFiles, spec.info)
 	if spec.block, j.gate, err = os.Pipe(); err != nil {
-		return fmt.Errorf("%w: %w", ErrWrap, err)
+		return nil, fmt.Errorf("%w: %w", ErrWrap, err)
 	}
 	j.childFiles = append(j.childFiles, spec.block)
 	args, err := s.bwrapArgs(spec, fds)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrWrap, err)
+		return nil, fmt.Errorf("%w: %w", ErrWrap, err)
 	}
 	argv := append([]string{s.bwrap}, args...)
 	argv = append(argv, inside.rewrite(cmd.Path)) // the function's own executable runs from TaskRoot
 	for _, a := range cmd.Args[1:] {
 		argv = append(argv, inside.rewrite(a))
 	}
-	if s.opts.Network == NetworkNone {
-		j.apiAddr = lookupEnv(cmd.Env, "AWS_LAMBDA_RUNTIME_API")
-		if j.apiAddr == "" {
-			return fmt.Errorf("%w: network none needs AWS_LAMBDA_RUNTIME_API in the environment", ErrWrap)
-		}
-	}
 	cmd.Path, cmd.Args = s.bwrap, argv
-	cmd.Env = inside.env(cmd.Env)
+	cmd.Env = []string{} // bubblewrap's own: the command's is set inside (bwrapSpec.env)
 	cmd.Dir = "/"
-	return nil
+	return spec.env, nil
 }
 
 // gateScript waits for a line on fd 3 (sent by Started once the process is in its cgroup and
@@ -219,13 +253,13 @@ const gateScript = `read -r _ <&3 || exit 125; exec "$0" "$@" 3<&-`
 // wrapShell gates the command behind a shell that waits for Started, when there are no
 // namespaces; the (staged) folders of p replace the host's in its arguments, environment and
 // working directory.
-func (s *Sandbox) wrapShell(cmd *exec.Cmd, p paths, j *Jail, fds *fdArgs) error {
+func (s *Sandbox) wrapShell(cmd *exec.Cmd, p paths, j *Jail, fds *fdArgs) ([]string, error) {
 	if fds.base != 0 {
-		return fmt.Errorf("%w: the command already passes extra files", ErrWrap)
+		return nil, fmt.Errorf("%w: the command already passes extra files", ErrWrap)
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrWrap, err)
+		return nil, fmt.Errorf("%w: %w", ErrWrap, err)
 	}
 	j.gate = w
 	fds.add(r)
@@ -236,16 +270,18 @@ func (s *Sandbox) wrapShell(cmd *exec.Cmd, p paths, j *Jail, fds *fdArgs) error 
 	cmd.Path, cmd.Args = "/bin/sh", args
 	cmd.Env = p.env(cmd.Env)
 	cmd.Dir = p.rewrite(cmd.Dir)
-	return nil
+	return cmd.Env, nil
 }
 
-func lookupEnv(env []string, key string) string {
+// setEnv sets key in a KEY=VALUE list, replacing every earlier setting.
+func setEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
 	for _, kv := range env {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-			return v
+		if k, _, _ := strings.Cut(kv, "="); k != key {
+			out = append(out, kv)
 		}
 	}
-	return ""
+	return append(out, key+"="+value)
 }
 
 // sealInheritedFDs marks every descriptor above stderr close-on-exec. Go opens its own that

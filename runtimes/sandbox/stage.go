@@ -46,9 +46,25 @@ func newStage() (*stage, error) {
 	return &stage{dir: dir}, nil
 }
 
-// bind shows src read-only at a new path of the stage and returns it.
-func (st *stage) bind(name, src string) (string, error) {
-	target := filepath.Join(st.dir, name)
+// jailDir makes the stage's folder for one jail, entered only by owner (a uid; -1 keeps root).
+// Other instances' uids cannot reach what is staged in it, even knowing its name.
+func (st *stage) jailDir(name string, owner int) (string, error) {
+	d := filepath.Join(st.dir, name)
+	if err := os.Mkdir(d, 0o700); err != nil {
+		return "", fmt.Errorf("stage: %w", err)
+	}
+	if owner >= 0 {
+		if err := os.Chown(d, owner, owner); err != nil {
+			_ = os.Remove(d)
+			return "", fmt.Errorf("stage: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// bind shows src read-only at a new path of dir (a jail's folder) and returns it.
+func (st *stage) bind(dir, name, src string) (string, error) {
+	target := filepath.Join(dir, name)
 	if err := os.Mkdir(target, 0o755); err != nil {
 		return "", fmt.Errorf("stage %s: %w", src, err)
 	}
@@ -75,12 +91,19 @@ func (st *stage) close() {
 	clearStage(st.dir)
 }
 
+// clearStage removes a stage: its jails' folders, the mounts in them, and itself. Only emptied
+// mount points are removed, never what they show.
 func clearStage(dir string) {
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		_ = unix.Unmount(p, unix.MNT_DETACH)
-		_ = os.Remove(p) // fails, harmlessly, on anything still mounted or not empty
+	jails, _ := os.ReadDir(dir)
+	for _, jd := range jails {
+		jp := filepath.Join(dir, jd.Name())
+		entries, _ := os.ReadDir(jp)
+		for _, e := range entries {
+			p := filepath.Join(jp, e.Name())
+			_ = unix.Unmount(p, unix.MNT_DETACH)
+			_ = os.Remove(p) // fails, harmlessly, on anything still mounted or not empty
+		}
+		_ = os.Remove(jp)
 	}
 	_ = unix.Unmount(dir, unix.MNT_DETACH)
 	_ = os.Remove(dir)

@@ -28,8 +28,9 @@ type UpOptions struct {
 	Listen    string
 	NoWorker  bool
 	NoScaler  bool
-	Isolation string // auto, required or off
-	Network   string // host or none
+	Isolation string   // auto, required or off
+	Network   string   // egress or none
+	AllowHost []string // host addresses (IPv4:port) functions may reach
 	S3        S3Options
 	Logger    *slog.Logger
 	Stderr    io.Writer
@@ -50,6 +51,7 @@ type ServeOptions struct {
 	Token     string
 	Isolation string
 	Network   string
+	AllowHost []string
 	S3        S3Options
 	Logger    *slog.Logger
 

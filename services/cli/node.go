@@ -84,7 +84,7 @@ SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS).`
 	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address of the API and gateway")
 	cmd.Flags().BoolVar(&o.NoWorker, "no-worker", false, "run without a worker (join workers with sluice serve worker)")
 	cmd.Flags().BoolVar(&o.NoScaler, "no-scaler", false, "run without a scaler (join scalers with sluice serve scaler)")
-	isolationFlags(cmd, &o.Isolation, &o.Network)
+	isolationFlags(cmd, &o.Isolation, &o.Network, &o.AllowHost)
 	memoryBudgetFlag(cmd, &o.MemoryBudgetMB)
 	addObserveFlags(cmd, &of, false)
 	addS3Flags(cmd, &s3)
@@ -159,7 +159,7 @@ connection is lost, and stops at once with an error when the bus refuses its cre
 	cmd.Flags().StringVar(&o.DataDir, "data", "", "data folder for caches (default $XDG_DATA_HOME/sluice, else ~/.local/share/sluice)")
 	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address to serve on (gateway)")
 	cmd.Flags().StringVar(&o.Token, "token", "", "API token the gateway requires (default $SLUICE_TOKEN)")
-	isolationFlags(cmd, &o.Isolation, &o.Network)
+	isolationFlags(cmd, &o.Isolation, &o.Network, &o.AllowHost)
 	memoryBudgetFlag(cmd, &o.MemoryBudgetMB)
 	addObserveFlags(cmd, &of, true)
 	addS3Flags(cmd, &s3)
@@ -172,7 +172,8 @@ func memoryBudgetFlag(cmd *cobra.Command, mb *int) {
 }
 
 // isolationFlags are the worker's sandbox settings, on every command that may run a worker.
-func isolationFlags(cmd *cobra.Command, isolation, network *string) {
+func isolationFlags(cmd *cobra.Command, isolation, network *string, allow *[]string) {
 	cmd.Flags().StringVar(isolation, "isolation", "auto", "sandbox of function instances: auto (isolate with what the host offers, warn about the rest), required (refuse to start without full isolation) or off")
-	cmd.Flags().StringVar(network, "network", "host", "network of function instances: host (like Lambda) or none (an empty network namespace)")
+	cmd.Flags().StringVar(network, "network", "egress", "network of function instances, each in a namespace of its own: egress (the outside network, not the host's loopback, addresses or link-local range) or none (a loopback only)")
+	cmd.Flags().StringSliceVar(allow, "allow-host", nil, "a host address (IPv4:port, repeatable) functions may reach at the same address, e.g. 127.0.0.1:8080 for the gateway")
 }

