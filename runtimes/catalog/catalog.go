@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"sluice.dev/runtimes/build"
 )
 
 // Errors of the catalog, checkable with errors.Is.
@@ -38,6 +40,10 @@ type Options struct {
 	// Getenv reads the node's environment for the few variables a build passes on (GOPROXY,
 	// GOSUMDB, proxies); os.Getenv when nil.
 	Getenv func(key string) string
+	// Runner runs every toolchain command of Build over uploaded code (javac, mcs, the go
+	// command), a sandbox on a node that has one; build.Direct when nil. The compilation of the
+	// runtimes' own bootstraps at New runs directly.
+	Runner build.Runner
 }
 
 // cacheDir is the build cache root of o.
@@ -75,6 +81,7 @@ type Catalog struct {
 	ids      []string
 	dir      string
 	ownDir   bool
+	runner   build.Runner
 }
 
 type runtime struct {
@@ -91,7 +98,10 @@ func New(opts Options) *Catalog {
 	if look == nil {
 		look = exec.LookPath
 	}
-	c := &Catalog{runtimes: map[string]*runtime{}, dir: opts.BootstrapDir}
+	c := &Catalog{runtimes: map[string]*runtime{}, dir: opts.BootstrapDir, runner: opts.Runner}
+	if c.runner == nil {
+		c.runner = build.Direct{}
+	}
 	var dirErr error
 	if c.dir == "" {
 		c.dir, dirErr = os.MkdirTemp("", "sluice-bootstrap-")
@@ -212,10 +222,16 @@ func (c *Catalog) Builds(runtime string) bool {
 
 // Build turns a function's uploaded package, unpacked in src, into what its instances run,
 // written to the empty folder dst, for runtimes that compile at deploy. It runs once per
-// deployed version. output is the toolchain's own output, for the person deploying; a build
-// that fails returns an error wrapping ErrBuild with that output. Runtimes without a build
-// step copy nothing and return an error: check Builds first.
-func (c *Catalog) Build(ctx context.Context, runtime, handler, src, dst string) (output []byte, err error) {
+// deployed version of function, whose name keys the caches its builds keep (Go's build and
+// module caches: one function's builds never share them with another's). Every toolchain
+// command runs through Options.Runner with an environment of its own (nothing of the node's
+// but the few variables a Go build passes on) and a list of the folders it reads and writes. A
+// package holding a name a toolchain would read as an option ("-d x.java", "@file.cs") is
+// refused, naming it. output is the toolchain's own output, for the person deploying, with the
+// node's folders replaced by neutral names; a build that fails returns an error wrapping
+// ErrBuild with that output. Runtimes without a build step copy nothing and return an error:
+// check Builds first.
+func (c *Catalog) Build(ctx context.Context, function, runtime, handler, src, dst string) (output []byte, err error) {
 	rt, err := c.lookup(runtime)
 	if err != nil {
 		return nil, err
@@ -223,16 +239,35 @@ func (c *Catalog) Build(ctx context.Context, runtime, handler, src, dst string) 
 	if rt.build == nil {
 		return nil, fmt.Errorf("runtime %s has no build step", runtime)
 	}
+	if function == "" {
+		return nil, errors.New("build: no function name")
+	}
 	if rt.err != nil && rt.exec == "" {
 		return nil, rt.err
 	}
+	j := buildJob{run: c.runner, tool: rt.interp, function: function, handler: handler}
+	if j.src, err = filepath.Abs(src); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	if j.dst, err = filepath.Abs(dst); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
 	// A runtime whose code brings its executable builds with tool "" when the toolchain is
 	// missing: a prebuilt package needs none, a source package fails with ErrMissingToolchain.
-	out, err := rt.build(ctx, rt.interp, handler, src, dst)
+	out, err := rt.build(ctx, j)
 	if errors.Is(err, ErrMissingToolchain) && rt.err != nil {
 		err = rt.err
 	}
 	return out, err
+}
+
+// buildJob is one Build: the uploaded package in src, the empty output folder dst.
+type buildJob struct {
+	run      build.Runner
+	tool     string // the runtime's resolved toolchain (the interpreter; go for go); "" when missing
+	function string // the function's name, keying its build caches
+	handler  string
+	src, dst string // absolute
 }
 
 // Specializable reports whether a function of runtime with env can run on a pre-started generic

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"sluice.dev/runtimes/build"
 )
 
 // compileTimeout bounds compiling a bootstrap at New.
@@ -56,13 +58,51 @@ func compiledBootstrap(name string, key []string, compile func(ctx context.Conte
 	return b, nil
 }
 
-// run runs a toolchain command and returns its combined output.
-func run(ctx context.Context, dir string, path string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LANG=C.UTF-8")
-	cmd.WaitDelay = 5 * time.Second
-	return cmd.CombinedOutput()
+// toolEnv is the whole environment of a toolchain command: the tool's folder first on PATH, a
+// UTF-8 locale, and home as HOME and TMPDIR. Nothing of the node's environment is passed on
+// (JAVA_TOOL_OPTIONS, MONO_OPTIONS and the like would change what the tool does).
+func toolEnv(tool, home string) []string {
+	return []string{"PATH=" + filepath.Dir(tool) + ":/usr/bin:/bin", "LANG=C.UTF-8", "HOME=" + home, "TMPDIR=" + home}
+}
+
+// buildDirs makes a build's temporary folders inside a new folder (removed by the caller):
+// in, for what the tool reads besides the package (an API to compile against, an argument
+// file), and home, which it may write (HOME, TMPDIR).
+func buildDirs(prefix string) (tmp, in, home string, err error) {
+	if tmp, err = os.MkdirTemp("", prefix); err != nil {
+		return "", "", "", fmt.Errorf("build: %w", err)
+	}
+	in, home = filepath.Join(tmp, "in"), filepath.Join(tmp, "home")
+	for _, d := range []string{in, home} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			os.RemoveAll(tmp)
+			return "", "", "", fmt.Errorf("build: %w", err)
+		}
+	}
+	return tmp, in, home, nil
+}
+
+// readDirs is Command.Read of a build: dirs, and the toolchain's root when it lies outside the
+// system folders.
+func readDirs(tool string, dirs ...string) []string {
+	if d := build.ToolDir(tool); d != "" {
+		dirs = append(dirs, d)
+	}
+	return dirs
+}
+
+// scrub replaces a build's host folders in out: the sources' folder by nothing (paths under it
+// become relative), the output folder by $OUT and the build's temporary folder by $TMP.
+func scrub(out []byte, j buildJob, tmp string) []byte {
+	return build.Scrub(out, map[string]string{j.src: ".", j.dst: "$OUT", tmp: "$TMP"})
+}
+
+// refuseNames refuses a package holding a name a toolchain would read as an option.
+func refuseNames(src string) error {
+	if err := build.CheckNames(src); err != nil {
+		return fmt.Errorf("%w: %w", ErrBuild, err)
+	}
+	return nil
 }
 
 // sibling finds tool next to the real file of interp (javac beside java), else on PATH.

@@ -19,5 +19,11 @@
 // instance), Check never fails for them, and go's toolchain is needed only by Build, which
 // compiles sources with package gobuild or takes a prebuilt bootstrap as it is.
 //
+// Build compiles uploaded code at deploy (javac, mcs, go build). Every toolchain run over that
+// code goes through Options.Runner (a sandbox on a node that has one, build.Direct otherwise)
+// as a build.Command with an environment of its own and the folders it reads and writes; Go's
+// caches are kept per function. Only the compilation of the runtimes' own bootstraps at New
+// runs directly.
+//
 // Adding a runtime is one entry in runtimes.go and its bootstrap package.
 package catalog

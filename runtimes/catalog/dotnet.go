@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 
+	"sluice.dev/runtimes/build"
 	"sluice.dev/runtimes/dotnet"
 )
 
@@ -80,7 +82,8 @@ func dotnetBootstrap(interp string) ([]byte, error) {
 			}
 			args = append(args, filepath.Join(tmp, name))
 		}
-		if b, err := run(ctx, tmp, cc, args...); err != nil {
+		b, err := build.Direct{}.Run(ctx, build.Command{Path: cc, Args: args, Env: toolEnv(cc, tmp), Dir: tmp})
+		if err != nil {
 			return "", fmt.Errorf("mcs: %w (is %s done?)\n%s", err, dotnetInstall, b)
 		}
 		return out, nil
@@ -99,37 +102,64 @@ func compileDotnet(interp, boot string) error {
 // buildDotnet compiles a function's .cs sources at deploy into function.dll, against the
 // bootstrap assembly (for ILambdaContext) and the package's own assemblies, which are kept. A
 // package without sources runs as uploaded.
-func buildDotnet(ctx context.Context, tool, _, src, dst string) ([]byte, error) {
-	sources, note, err := stageSources(src, dst, ".cs", "the assemblies run as uploaded")
+//
+// mcs runs through j.run without network, reading the package and the bootstrap assembly,
+// writing dst and a home folder. The sources come after "--", so none is read as an option, and
+// a package with a name mcs would still read as one ("@" starts a response file) is refused, as
+// are source names with mcs's wildcards and assembly names with its list separators.
+func buildDotnet(ctx context.Context, j buildJob) ([]byte, error) {
+	sources, note, err := stageSources(j.src, j.dst, ".cs", "the assemblies run as uploaded")
 	if err != nil || len(sources) == 0 {
 		return note, err
 	}
-	cc, err := mcs(tool)
+	if err := refuseNames(j.src); err != nil {
+		return nil, err
+	}
+	for _, s := range sources {
+		if strings.ContainsAny(s, "*?") || strings.HasPrefix(s, "/") {
+			return nil, fmt.Errorf("%w: %q: mcs would read the name as a pattern, rename it", ErrBuild, s)
+		}
+	}
+	dlls, _ := filepath.Glob(filepath.Join(j.src, "*.dll"))
+	for _, d := range dlls {
+		if name := filepath.Base(d); strings.ContainsAny(name, ",;") {
+			return nil, fmt.Errorf("%w: %q: mcs would read the name as a list of assemblies, rename it", ErrBuild, name)
+		}
+	}
+	cc, err := mcs(j.tool)
 	if err != nil {
 		return nil, err
 	}
-	boot, err := dotnetBootstrap(tool)
+	boot, err := dotnetBootstrap(j.tool)
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "sluice-mcs-")
+	tmp, in, home, err := buildDirs("sluice-mcs-")
 	if err != nil {
-		return nil, fmt.Errorf("build: %w", err)
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	ref := filepath.Join(tmp, dotnet.Assembly)
+	ref := filepath.Join(in, dotnet.Assembly)
 	if err := os.WriteFile(ref, boot, 0o644); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
-	args := []string{"-nologo", "-target:library", "-optimize+", "-out:" + filepath.Join(dst, "function.dll"), "-r:" + ref}
+	args := []string{"-nologo", "-target:library", "-optimize+", "-out:" + filepath.Join(j.dst, "function.dll"), "-r:" + ref}
 	for _, r := range dotnet.References {
 		args = append(args, "-r:"+r)
 	}
-	dlls, _ := filepath.Glob(filepath.Join(src, "*.dll"))
 	for _, d := range dlls {
 		args = append(args, "-r:"+d)
 	}
-	out, err := run(ctx, src, cc, append(args, sources...)...)
+	args = append(append(args, "--"), sources...)
+	out, err := j.run.Run(ctx, build.Command{
+		Path:  cc,
+		Args:  args,
+		Env:   toolEnv(cc, home),
+		Dir:   j.src,
+		Read:  readDirs(cc, j.src, in),
+		Write: []string{j.dst, home},
+	})
+	out = scrub(out, j, tmp)
 	if err != nil {
 		return out, fmt.Errorf("%w: mcs: %w", ErrBuild, err)
 	}

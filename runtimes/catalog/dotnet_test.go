@@ -30,14 +30,14 @@ func TestDotnetBuild(t *testing.T) {
 	}
 	src := t.TempDir()
 	_ = os.WriteFile(filepath.Join(src, "F.cs"), []byte("namespace N { public class F { public int X() { return ; } } }\n"), 0o644)
-	out, err := c.Build(context.Background(), "dotnet", "N.F::X", src, t.TempDir())
+	out, err := c.Build(context.Background(), "fn", "dotnet", "N.F::X", src, t.TempDir())
 	if !errors.Is(err, ErrBuild) || !strings.Contains(string(out), "F.cs") {
 		t.Fatalf("build of a broken source = %v\n%s", err, out)
 	}
 	_ = os.WriteFile(filepath.Join(src, "F.cs"), []byte(
 		"using Sluice.Runtime;\nnamespace N { public class F { public string X(string e, ILambdaContext c) { return c.FunctionName; } } }\n"), 0o644)
 	dst := t.TempDir()
-	if out, err := c.Build(context.Background(), "dotnet", "N.F::X", src, dst); err != nil {
+	if out, err := c.Build(context.Background(), "fn", "dotnet", "N.F::X", src, dst); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	if _, err := os.Stat(filepath.Join(dst, "function.dll")); err != nil {

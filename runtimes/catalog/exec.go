@@ -31,10 +31,11 @@ func execSpecs(o Options) []spec {
 		},
 		exec:    gobuild.Executable,
 		handler: execHandler("main.go"),
-		build: func(ctx context.Context, tool, _, src, dst string) ([]byte, error) {
+		build: func(ctx context.Context, j buildJob) ([]byte, error) {
 			out, err := gobuild.Build(ctx, gobuild.Options{
-				Go: tool, CacheDir: filepath.Join(o.cacheDir(), "go"), SDK: sdk.Source, Getenv: o.getenv,
-			}, src, dst)
+				Go: j.tool, CacheDir: filepath.Join(o.cacheDir(), "go"), SDK: sdk.Source, Getenv: o.getenv,
+				CacheKey: j.function, Runner: j.run,
+			}, j.src, j.dst)
 			switch {
 			case errors.Is(err, gobuild.ErrNoToolchain):
 				return out, fmt.Errorf("%w: %w", ErrMissingToolchain, err)

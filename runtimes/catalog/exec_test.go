@@ -41,7 +41,7 @@ func TestExecRuntimes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\nfunc main() {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.Build(context.Background(), "go", "", src, dst)
+	_, err := c.Build(context.Background(), "fn", "go", "", src, dst)
 	if !errors.Is(err, ErrMissingToolchain) || !strings.Contains(err.Error(), "apt-get install golang-go") {
 		t.Fatalf("Build without go = %v", err)
 	}
@@ -50,7 +50,7 @@ func TestExecRuntimes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "bootstrap"), []byte("\x7fELF..."), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out, err := c.Build(context.Background(), "go", "", src, dst)
+	out, err := c.Build(context.Background(), "fn", "go", "", src, dst)
 	if err != nil || !strings.Contains(string(out), "prebuilt bootstrap") {
 		t.Fatalf("Build prebuilt = %s, %v", out, err)
 	}
@@ -58,7 +58,7 @@ func TestExecRuntimes(t *testing.T) {
 		t.Fatalf("built bootstrap: %v %v", fi, err)
 	}
 	// Neither sources nor a bootstrap.
-	_, err = c.Build(context.Background(), "go", "", t.TempDir(), t.TempDir())
+	_, err = c.Build(context.Background(), "fn", "go", "", t.TempDir(), t.TempDir())
 	if !errors.Is(err, ErrBuild) || !strings.Contains(err.Error(), "go.mod") {
 		t.Fatalf("Build of nothing = %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"sluice.dev/runtimes/build"
 	"sluice.dev/runtimes/java"
 )
 
@@ -81,7 +82,8 @@ func compileJava(interp, boot string) error {
 			}
 			args = append(args, filepath.Join(src, name))
 		}
-		if out, err := run(ctx, tmp, jc, args...); err != nil {
+		out, err := build.Direct{}.Run(ctx, build.Command{Path: jc, Args: args, Env: toolEnv(jc, tmp), Dir: tmp})
+		if err != nil {
 			return "", fmt.Errorf("javac: %w\n%s", err, out)
 		}
 		jar := filepath.Join(tmp, "bootstrap.jar")
@@ -96,22 +98,31 @@ func compileJava(interp, boot string) error {
 // buildJava compiles a function's .java sources at deploy: every other file (jars, classes,
 // resources) is kept as uploaded, and the sources compile against them and the bootstrap's
 // Context API into dst. A package without sources runs as uploaded.
-func buildJava(ctx context.Context, tool, _, src, dst string) ([]byte, error) {
-	sources, note, err := stageSources(src, dst, ".java", "the classes and jars run as uploaded")
+//
+// javac runs through j.run with annotation processing off (-proc:none: a processor in one of
+// the package's jars would otherwise run on the node), without network, reading the package and
+// the API, writing dst and a home folder; the sources reach it in an argument file, each one
+// quoted, and a package with a name that javac would read as an option is refused.
+func buildJava(ctx context.Context, j buildJob) ([]byte, error) {
+	sources, note, err := stageSources(j.src, j.dst, ".java", "the classes and jars run as uploaded")
 	if err != nil || len(sources) == 0 {
 		return note, err
 	}
-	jc, err := javac(tool)
+	if err := refuseNames(j.src); err != nil {
+		return nil, err
+	}
+	jc, err := javac(j.tool)
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "sluice-javac-")
+	tmp, in, home, err := buildDirs("sluice-javac-")
 	if err != nil {
-		return nil, fmt.Errorf("build: %w", err)
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	api := filepath.Join(tmp, "api", "dev", "sluice", "runtime")
-	if err := os.MkdirAll(api, 0o755); err != nil {
+	api := filepath.Join(in, "api")
+	pkg := filepath.Join(api, "dev", "sluice", "runtime")
+	if err := os.MkdirAll(pkg, 0o755); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
 	for _, name := range java.API {
@@ -119,23 +130,68 @@ func buildJava(ctx context.Context, tool, _, src, dst string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("build: %w", err)
 		}
-		if err := os.WriteFile(filepath.Join(api, name), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(pkg, name), b, 0o644); err != nil {
 			return nil, fmt.Errorf("build: %w", err)
 		}
 	}
-	cp := []string{src}
-	for _, d := range []string{src, filepath.Join(src, "lib")} {
+	cp := []string{j.src}
+	for _, d := range []string{j.src, filepath.Join(j.src, "lib")} {
 		jars, _ := filepath.Glob(filepath.Join(d, "*.jar"))
+		for _, jar := range jars {
+			if rel, _ := filepath.Rel(j.src, jar); strings.ContainsRune(rel, os.PathListSeparator) {
+				return nil, fmt.Errorf("%w: %q: a jar name with %q is refused, rename it", ErrBuild, rel, os.PathListSeparator)
+			}
+		}
 		cp = append(cp, jars...)
 	}
-	argfile := filepath.Join(tmp, "sources")
-	if err := os.WriteFile(argfile, []byte(strings.Join(sources, "\n")+"\n"), 0o644); err != nil {
+	var list strings.Builder
+	for _, s := range sources {
+		list.WriteString(argfileQuote(s) + "\n")
+	}
+	argfile := filepath.Join(in, "sources")
+	if err := os.WriteFile(argfile, []byte(list.String()), 0o644); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
-	out, err := run(ctx, src, jc, "-encoding", "UTF-8", "-d", dst, "-implicit:none",
-		"-sourcepath", filepath.Join(tmp, "api"), "-cp", strings.Join(cp, string(os.PathListSeparator)), "@"+argfile)
+	out, err := j.run.Run(ctx, build.Command{
+		Path: jc,
+		Args: []string{"-J-XX:-UsePerfData", "-J-Djava.io.tmpdir=" + home, "-J-Dfile.encoding=UTF-8",
+			"-encoding", "UTF-8", "-proc:none", "-implicit:none", "-d", j.dst,
+			"-sourcepath", api, "-cp", strings.Join(cp, string(os.PathListSeparator)), "@" + argfile},
+		Env:   toolEnv(jc, home),
+		Dir:   j.src,
+		Read:  readDirs(jc, j.src, in),
+		Write: []string{j.dst, home},
+	})
+	out = scrub(out, j, tmp)
 	if err != nil {
 		return out, fmt.Errorf("%w: javac: %w", ErrBuild, err)
 	}
 	return append(out, fmt.Sprintf("javac: compiled %d source file(s)\n", len(sources))...), nil
+}
+
+// argfileQuote quotes s as one argument of a javac argument file: in double quotes, with
+// backslash escapes for the backslash, the double quote and the characters that would end or
+// bend the line, so a file name with spaces or quotes stays one file name.
+func argfileQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '\\', '"':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\f':
+			b.WriteString(`\f`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }

@@ -45,14 +45,14 @@ func TestJavaCommandAndBuild(t *testing.T) {
 	}
 	_ = os.WriteFile(filepath.Join(src, "lib", "app.properties"), []byte("greeting=hi\n"), 0o644)
 	_ = os.WriteFile(filepath.Join(src, "Broken.java"), []byte("public class Broken { int x = ; }\n"), 0o644)
-	out, err := c.Build(context.Background(), "java", "Broken::handle", src, dst)
+	out, err := c.Build(context.Background(), "fn", "java", "Broken::handle", src, dst)
 	if !errors.Is(err, ErrBuild) || !strings.Contains(string(out), "Broken.java") {
 		t.Fatalf("build of a broken source = %v\n%s", err, out)
 	}
 	_ = os.WriteFile(filepath.Join(src, "Broken.java"), []byte(
 		"import dev.sluice.runtime.Context;\npublic class Broken { public String handle(String e, Context c) { return c.getFunctionName(); } }\n"), 0o644)
 	dst = t.TempDir()
-	if out, err := c.Build(context.Background(), "java", "Broken::handle", src, dst); err != nil {
+	if out, err := c.Build(context.Background(), "fn", "java", "Broken::handle", src, dst); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	for _, f := range []string{"Broken.class", "lib/app.properties"} {

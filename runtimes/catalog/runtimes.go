@@ -25,10 +25,11 @@ type spec struct {
 	args func(bootstrap string, memoryMB int) []string
 	// handler validates a handler and returns the inline file name for it.
 	handler func(h string) (inline string, err error)
-	// build, when set, turns an uploaded package (unpacked in src) into what instances run
-	// (written to dst) once per deployed version, with the toolchain at tool: compiling C#
-	// sources, go build. It returns the build's output, shown to whoever deployed.
-	build func(ctx context.Context, tool, handler, src, dst string) (output []byte, err error)
+	// build, when set, turns an uploaded package (unpacked in j.src) into what instances run
+	// (written to j.dst) once per deployed version, with the toolchain at j.tool run through
+	// j.run: compiling C# sources, go build. It returns the build's output, shown to whoever
+	// deployed.
+	build func(ctx context.Context, j buildJob) (output []byte, err error)
 	// startOnly, when set, says the bootstrap can be pre-started and specialised, and reports
 	// the variables the interpreter reads only when it starts (a function setting one needs a
 	// process started for it).

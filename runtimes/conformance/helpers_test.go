@@ -57,7 +57,7 @@ func newRunner(t *testing.T, cat *catalog.Catalog, sb *sandbox.Sandbox, tg targe
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		started := time.Now()
-		out, err := cat.Build(ctx, tg.runtime, tg.handler("echo"), src, code)
+		out, err := cat.Build(ctx, "conformance-"+tg.runtime, tg.runtime, tg.handler("echo"), src, code)
 		if err != nil {
 			t.Fatalf("build %s: %v\n%s", tg.runtime, err, out)
 		}

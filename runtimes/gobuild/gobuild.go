@@ -1,7 +1,6 @@
 package gobuild
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,12 +9,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
+	"unicode"
+
+	"sluice.dev/runtimes/build"
 )
 
 // Errors of a build, checkable with errors.Is.
@@ -31,20 +31,35 @@ const SDKModule = "sluice.dev/sdk"
 // Executable is the file name a go function's binary has, in its package and in the build.
 const Executable = "bootstrap"
 
-// maxOutput caps the build output kept (the go command's; a huge error list is cut).
-const maxOutput = 64 << 10
-
 // Options configure a build.
 type Options struct {
 	Go       string              // the go command, an absolute path; "" when the node has none
 	CacheDir string              // where Go's caches and the SDK copy live; made when missing
 	SDK      fs.FS               // the SDK module's files (go.mod at its root); nil for none
 	Getenv   func(string) string // the node's environment, for GOPROXY and the like; os.Getenv when nil
+	// CacheKey names whose builds share Go's build and module caches (the function's name):
+	// builds of one key reuse each other's work, and nothing of another key's. Required.
+	CacheKey string
+	// Runner runs the go command; build.Direct when nil.
+	Runner build.Runner
 }
 
 // passed are the node's variables a build sees, when set.
 var passed = []string{"GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GONOPROXY", "GOINSECURE",
 	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+
+// job is one build's folders and environment, the same for each go command it runs.
+type job struct {
+	o      Options
+	run    build.Runner
+	src    string
+	dst    string
+	root   string // the cache root, Options.CacheDir made absolute
+	caches caches
+	sdk    string // the SDK copy, read-only to the build; "" when none
+	tmp    string // the build's TMPDIR
+	env    []string
+}
 
 // Build makes dst/bootstrap from the package unpacked in src (see the package doc). src may be
 // changed (go.mod and go.sum are edited in place).
@@ -63,25 +78,49 @@ func Build(ctx context.Context, o Options, src, dst string) (output []byte, err 
 	if o.CacheDir == "" {
 		return nil, errors.New("gobuild: no cache folder")
 	}
-	cache, err := filepath.Abs(o.CacheDir)
+	if o.CacheKey == "" {
+		return nil, errors.New("gobuild: no cache key")
+	}
+	if err := build.CheckNames(src); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
+	}
+	root, err := filepath.Abs(o.CacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("cache folder: %w", err)
 	}
-	env := o.environ(cache)
-	if err := ensureGoMod(ctx, o.Go, env, src); err != nil {
+	if src, err = filepath.Abs(src); err != nil {
+		return nil, fmt.Errorf("read package: %w", err)
+	}
+	if dst, err = filepath.Abs(dst); err != nil {
+		return nil, fmt.Errorf("output folder: %w", err)
+	}
+	j := &job{o: o, run: o.Runner, src: src, dst: dst, root: root, caches: cachesOf(root, o.CacheKey)}
+	if j.run == nil {
+		j.run = build.Direct{}
+	}
+	if err := j.caches.make(); err != nil {
 		return nil, err
 	}
+	if j.tmp, err = os.MkdirTemp(j.caches.dir, "tmp-"); err != nil {
+		return nil, fmt.Errorf("cache folder: %w", err)
+	}
+	defer os.RemoveAll(j.tmp)
 	if o.SDK != nil {
-		sdk, err := writeSDK(o.SDK, filepath.Join(cache, "sdk"))
-		if err != nil {
+		if j.sdk, err = writeSDK(o.SDK, filepath.Join(root, "sdk")); err != nil {
 			return nil, err
 		}
-		if out, err := run(ctx, o.Go, env, src, "mod", "edit", "-replace="+SDKModule+"="+sdk); err != nil {
+	}
+	j.env = j.environ()
+	if err := j.ensureGoMod(ctx); err != nil {
+		return nil, err
+	}
+	if j.sdk != "" {
+		if out, err := j.goCmd(ctx, false, "mod", "edit", "-replace="+SDKModule+"="+j.sdk); err != nil {
 			return out, fmt.Errorf("%w: point go.mod at the sdk: %w", ErrBuild, err)
 		}
 	}
 	bin := filepath.Join(dst, Executable)
-	out, err := run(ctx, o.Go, env, src, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", bin, ".")
+	out, err := j.goCmd(ctx, true, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", bin, ".")
 	if err != nil {
 		if ctx.Err() != nil {
 			return out, fmt.Errorf("%w: %w", ErrBuild, ctx.Err())
@@ -95,6 +134,95 @@ func Build(ctx context.Context, o Options, src, dst string) (output []byte, err 
 	out = append(out, fmt.Sprintf("go build: %s %s for linux/%s in %s\n",
 		Executable, size(fi.Size()), runtime.GOARCH, time.Since(started).Round(time.Millisecond))...)
 	return out, nil
+}
+
+// caches are the folders of one cache key, under the cache root's fn folder: Go's build cache,
+// GOPATH (the module cache inside it) and HOME.
+type caches struct {
+	dir, gocache, gopath, modcache, home string
+}
+
+// cachesOf names key's cache folders under root. The folder name keeps the key's safe
+// characters for whoever looks, and a hash of the whole key, so that two keys never share one.
+func cachesOf(root, key string) caches {
+	sum := sha256.Sum256([]byte(key))
+	safe := []rune{}
+	for _, r := range key {
+		if len(safe) == 48 {
+			break
+		}
+		if r < 128 && (r == '-' || r == '_' || r == '.' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			safe = append(safe, r)
+		} else {
+			safe = append(safe, '_')
+		}
+	}
+	dir := filepath.Join(root, "fn", string(safe)+"-"+hex.EncodeToString(sum[:])[:12])
+	return caches{
+		dir:      dir,
+		gocache:  filepath.Join(dir, "go-build"),
+		gopath:   filepath.Join(dir, "gopath"),
+		modcache: filepath.Join(dir, "gopath", "pkg", "mod"),
+		home:     filepath.Join(dir, "home"),
+	}
+}
+
+// make creates the folders: a runner shows only folders that exist.
+func (c caches) make() error {
+	for _, d := range []string{c.gocache, c.modcache, c.home} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("cache folder: %w", err)
+		}
+	}
+	return nil
+}
+
+// goCmd runs the go command with args in the package's folder. network says it may fetch
+// modules. The output has the node's folders replaced by neutral names.
+func (j *job) goCmd(ctx context.Context, network bool, args ...string) ([]byte, error) {
+	read := []string{}
+	if j.sdk != "" {
+		read = append(read, j.sdk)
+	}
+	if d := build.ToolDir(j.o.Go); d != "" {
+		read = append(read, d)
+	}
+	out, err := j.run.Run(ctx, build.Command{
+		Path:    j.o.Go,
+		Args:    args,
+		Env:     j.env,
+		Dir:     j.src,
+		Read:    read,
+		Write:   []string{j.src, j.dst, j.caches.gocache, j.caches.gopath, j.caches.home, j.tmp},
+		Network: network,
+	})
+	return j.scrub(out), err
+}
+
+// scrub replaces the build's host folders in out.
+func (j *job) scrub(out []byte) []byte {
+	names := map[string]string{
+		j.src:             ".",
+		j.dst:             "$OUT",
+		j.caches.gocache:  "$GOCACHE",
+		j.caches.modcache: "$GOMODCACHE",
+		j.caches.gopath:   "$GOPATH",
+		j.caches.home:     "$HOME",
+		j.tmp:             "$TMPDIR",
+		j.caches.dir:      "$CACHE",
+		j.root:            "$CACHE",
+	}
+	if j.sdk != "" {
+		names[j.sdk] = "$SDK"
+	}
+	if real, err := filepath.EvalSymlinks(j.o.Go); err == nil {
+		switch goroot := filepath.Dir(filepath.Dir(real)); goroot {
+		case "/", "/usr", "/usr/local":
+		default:
+			names[goroot] = "$GOROOT"
+		}
+	}
+	return build.Scrub(out, names)
 }
 
 // isSource reports whether src holds a Go module or Go files at its root.
@@ -140,11 +268,11 @@ func isELF(path string) bool {
 }
 
 // ensureGoMod gives a package of bare .go files a go.mod for module "function".
-func ensureGoMod(ctx context.Context, gobin string, env []string, src string) error {
-	if _, err := os.Stat(filepath.Join(src, "go.mod")); err == nil {
+func (j *job) ensureGoMod(ctx context.Context) error {
+	if _, err := os.Stat(filepath.Join(j.src, "go.mod")); err == nil {
 		return nil
 	}
-	ver, err := run(ctx, gobin, env, src, "env", "GOVERSION")
+	ver, err := j.goCmd(ctx, false, "env", "GOVERSION")
 	if err != nil {
 		return fmt.Errorf("%w: go env GOVERSION: %w: %s", ErrBuild, err, ver)
 	}
@@ -153,24 +281,26 @@ func ensureGoMod(ctx context.Context, gobin string, env []string, src string) er
 		lang = parts[0] + "." + parts[1]
 	}
 	mod := "module function\n\ngo " + lang + "\n"
-	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte(mod), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(j.src, "go.mod"), []byte(mod), 0o644); err != nil {
 		return fmt.Errorf("write go.mod: %w", err)
 	}
 	return nil
 }
 
 // environ is the build's whole environment.
-func (o Options) environ(cache string) []string {
-	getenv := o.Getenv
+func (j *job) environ() []string {
+	getenv := j.o.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	env := []string{
-		"PATH=" + filepath.Dir(o.Go) + ":/usr/bin:/bin",
-		"HOME=" + filepath.Join(cache, "home"),
-		"GOCACHE=" + filepath.Join(cache, "go-build"),
-		"GOMODCACHE=" + filepath.Join(cache, "gopath", "pkg", "mod"),
-		"GOPATH=" + filepath.Join(cache, "gopath"),
+		"PATH=" + filepath.Dir(j.o.Go) + ":/usr/bin:/bin",
+		"LANG=C.UTF-8",
+		"HOME=" + j.caches.home,
+		"TMPDIR=" + j.tmp,
+		"GOCACHE=" + j.caches.gocache,
+		"GOMODCACHE=" + j.caches.modcache,
+		"GOPATH=" + j.caches.gopath,
 		"GOOS=linux",
 		"GOARCH=" + runtime.GOARCH,
 		"CGO_ENABLED=0",
@@ -186,44 +316,6 @@ func (o Options) environ(cache string) []string {
 		}
 	}
 	return env
-}
-
-// run runs the go command in dir in its own process group, killed whole when ctx ends, and
-// returns its combined output, capped.
-func run(ctx context.Context, gobin string, env []string, dir string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, gobin, args...)
-	cmd.Env, cmd.Dir = env, dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var out capped
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.bytes(), err
-}
-
-// capped keeps the first maxOutput bytes written and counts the rest.
-type capped struct {
-	b       bytes.Buffer
-	dropped int
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	n := len(p)
-	room := maxOutput - c.b.Len()
-	if room < len(p) {
-		c.dropped += len(p) - max(room, 0)
-		p = p[:max(room, 0)]
-	}
-	c.b.Write(p)
-	return n, nil
-}
-
-func (c *capped) bytes() []byte {
-	if c.dropped == 0 {
-		return c.b.Bytes()
-	}
-	return fmt.Appendf(c.b.Bytes(), "\n... %d more bytes of output left out\n", c.dropped)
 }
 
 // writeSDK writes the SDK's files into root/<hash of them> once and returns that folder.

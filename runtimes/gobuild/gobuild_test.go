@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	rtbuild "sluice.dev/runtimes/build"
 	"sluice.dev/runtimes/catalog"
 	"sluice.dev/runtimes/gobuild"
 	"sluice.dev/runtimes/instance"
@@ -42,7 +43,7 @@ func build(t *testing.T, cat *catalog.Catalog, fixture string) (string, []byte, 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	started := time.Now()
-	out, err := cat.Build(ctx, "go", "bootstrap", src, dst)
+	out, err := cat.Build(ctx, "gobuild-"+fixture, "go", "bootstrap", src, dst)
 	t.Logf("build %s: %s\n%s", fixture, time.Since(started).Round(time.Millisecond), out)
 	return dst, out, err
 }
@@ -140,7 +141,7 @@ func TestSDKCopyAndReplace(t *testing.T) {
 	if _, err := os.Stat(gobin); err != nil {
 		gobin = "/usr/local/go/bin/go"
 	}
-	out, err := gobuild.Build(context.Background(), gobuild.Options{Go: gobin, CacheDir: cache, SDK: sdk}, src, dst)
+	out, err := gobuild.Build(context.Background(), gobuild.Options{Go: gobin, CacheDir: cache, SDK: sdk, CacheKey: "f"}, src, dst)
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
@@ -148,5 +149,34 @@ func TestSDKCopyAndReplace(t *testing.T) {
 	copies, _ := fs.Glob(os.DirFS(cache), "sdk/*/go.mod")
 	if len(copies) != 1 || !strings.Contains(string(gomod), "replace sluice.dev/sdk => "+filepath.Join(cache, "sdk")) {
 		t.Fatalf("sdk copies %v, go.mod:\n%s", copies, gomod)
+	}
+}
+
+// A package with a name a tool would read as an option is refused before anything runs, and a
+// build without a cache key is refused: there is no shared cache to fall back to.
+func TestRefusals(t *testing.T) {
+	gobin := "/usr/local/go/bin/go"
+	for name, want := range map[string]string{"-x.go": `"-x.go"`, "@args/main.go": `"@args"`} {
+		src := t.TempDir()
+		files := map[string]string{"go.mod": "module f\n\ngo 1.22\n", "main.go": "package main\n\nfunc main() {}\n", name: "package main\n"}
+		for n, text := range files {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(src, n)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(src, n), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := gobuild.Build(context.Background(), gobuild.Options{Go: gobin, CacheDir: t.TempDir(), CacheKey: "f"}, src, t.TempDir())
+		if !errors.Is(err, gobuild.ErrBuild) || !errors.Is(err, rtbuild.ErrOptionName) || !strings.Contains(err.Error(), want) {
+			t.Errorf("build with %s = %v, want ErrBuild naming %s", name, err, want)
+		}
+	}
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gobuild.Build(context.Background(), gobuild.Options{Go: gobin, CacheDir: t.TempDir()}, src, t.TempDir()); err == nil || !strings.Contains(err.Error(), "no cache key") {
+		t.Errorf("build without a cache key = %v", err)
 	}
 }

@@ -13,11 +13,12 @@ import (
 )
 
 // Builder is what the registry needs of a runtime catalog whose runtimes compile code at deploy
-// (C# sources, Go): whether a runtime does, and the build itself. A Runtimes that is also a
-// Builder gets its builds run once per deployed version.
+// (C# sources, Go): whether a runtime does, and the build itself, for the function named
+// function (which keys the build's caches). A Runtimes that is also a Builder gets its builds
+// run once per deployed version.
 type Builder interface {
 	Builds(runtime string) bool
-	Build(ctx context.Context, runtime, handler, src, dst string) (output []byte, err error)
+	Build(ctx context.Context, function, runtime, handler, src, dst string) (output []byte, err error)
 }
 
 // Checker is what the registry asks of a runtime catalog that knows its toolchains: a deploy of a
@@ -43,9 +44,9 @@ type built struct {
 	info  events.BuildInfo
 }
 
-// build runs the runtime's build on the uploaded package and stores what it made; nil when the
-// runtime does not build.
-func (r *Registry) build(ctx context.Context, cfg events.Config, src events.CodeRef) (*built, error) {
+// build runs the runtime's build of function name on the uploaded package and stores what it
+// made; nil when the runtime does not build.
+func (r *Registry) build(ctx context.Context, name string, cfg events.Config, src events.CodeRef) (*built, error) {
 	b, ok := r.rt.(Builder)
 	if !ok || !b.Builds(cfg.Runtime) {
 		return nil, nil
@@ -67,7 +68,7 @@ func (r *Registry) build(ctx context.Context, cfg events.Config, src events.Code
 	if err := os.Mkdir(out, 0o755); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
-	output, err := b.Build(ctx, cfg.Runtime, cfg.Handler, in, out)
+	output, err := b.Build(ctx, name, cfg.Runtime, cfg.Handler, in, out)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w: %w\n%s", ErrInvalid, ErrBuild, err, output)
 	}

@@ -165,7 +165,7 @@ func (r *Registry) DeployFrom(ctx context.Context, name string, cfg events.Confi
 	if err != nil {
 		return events.Version{}, fmt.Errorf("deploy %s: %w", name, err)
 	}
-	build, err := r.build(ctx, cfg, ref)
+	build, err := r.build(ctx, name, cfg, ref)
 	if err != nil {
 		return events.Version{}, fmt.Errorf("deploy %s: %w", name, err)
 	}
