@@ -54,6 +54,9 @@ func newNetPlan(opts Options, slirp string) (netPlan, error) {
 		p.prohibit = append(p.prohibit, &net.IPNet{IP: ipn.IP.To4(), Mask: net.CIDRMask(32, 32)})
 	}
 	for _, s := range opts.Allow {
+		if !p.egress {
+			break // network none: nothing of the host, allowed or not
+		}
 		ap, err := ParseAllow(s)
 		if err != nil {
 			return p, err
