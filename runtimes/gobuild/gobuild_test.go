@@ -155,7 +155,7 @@ func TestSDKCopyAndReplace(t *testing.T) {
 // A package with a name a tool would read as an option is refused before anything runs, and a
 // build without a cache key is refused: there is no shared cache to fall back to.
 func TestRefusals(t *testing.T) {
-	gobin := "/usr/local/go/bin/go"
+	gobin := "/nonexistent/go" // never run: both refusals come first
 	for name, want := range map[string]string{"-x.go": `"-x.go"`, "@args/main.go": `"@args"`} {
 		src := t.TempDir()
 		files := map[string]string{"go.mod": "module f\n\ngo 1.22\n", "main.go": "package main\n\nfunc main() {}\n", name: "package main\n"}
