@@ -17,9 +17,9 @@ import (
 // TestConformance runs every fixture on every target: go test -run 'TestConformance/java' runs
 // one runtime, 'TestConformance/.*/hang' one fixture everywhere.
 func TestConformance(t *testing.T) {
-	cat := catalog.New(catalog.Options{})
-	t.Cleanup(func() { _ = cat.Close() })
 	sb := newSandbox(t)
+	cat := catalog.New(catalog.Options{Runner: sb}) // deploy-time builds confined as on a node
+	t.Cleanup(func() { _ = cat.Close() })
 	for _, tg := range targets {
 		t.Run(tg.runtime, func(t *testing.T) {
 			t.Parallel()

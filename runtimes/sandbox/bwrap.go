@@ -119,12 +119,18 @@ func dataPipe(s string) (*os.File, error) {
 	return r, nil
 }
 
+// bindMount shows host folder src at dst inside, read-only unless rw.
+type bindMount struct {
+	src, dst string
+	rw       bool
+}
+
 // bwrapSpec is what one instance's bubblewrap command line is made of.
 type bwrapSpec struct {
 	tmpBytes   int64
 	uid, gid   int      // inside the sandbox
-	codeDir    string   // host path of the code folder (staged when the worker is root)
-	runtimeDir string   // host path of the bootstrap folder; "" when there is none
+	mounts     []bindMount  // host folders shown inside (staged when the worker is root)
+	chdir      string   // the working directory inside
 	ownNet     bool     // bubblewrap starts in the instance's own network namespace
 	env        []string // the command's whole environment, set inside only
 	info       *os.File // write end
@@ -157,8 +163,14 @@ func (s *Sandbox) bwrapArgs(spec bwrapSpec, fds *fdArgs) ([]string, error) {
 		"--proc", "/proc",
 		"--dev", "/dev",
 		"--size", strconv.FormatInt(spec.tmpBytes, 10), "--perms", "1777", "--tmpfs", "/tmp",
-		"--ro-bind", spec.codeDir, TaskRoot,
 	)
+	for _, m := range spec.mounts {
+		flag := "--ro-bind"
+		if m.rw {
+			flag = "--bind"
+		}
+		args = append(args, flag, m.src, m.dst)
+	}
 	if spec.ownNet {
 		// The host's resolver may sit on its loopback, which the instance cannot reach:
 		// slirp4netns answers DNS at 10.0.2.3 and forwards to it.
@@ -167,9 +179,6 @@ func (s *Sandbox) bwrapArgs(spec bwrapSpec, fds *fdArgs) ([]string, error) {
 			return nil, fmt.Errorf("resolv.conf: %w", err)
 		}
 		args = append(args, "--perms", "0644", "--ro-bind-data", fds.add(rc), "/etc/resolv.conf")
-	}
-	if spec.runtimeDir != "" {
-		args = append(args, "--ro-bind", spec.runtimeDir, RuntimeRoot)
 	}
 	// The new root and /dev are bubblewrap's tmpfs: read-only, so /tmp is the only place to write.
 	args = append(args, "--remount-ro", "/dev", "--remount-ro", "/")
@@ -184,7 +193,7 @@ func (s *Sandbox) bwrapArgs(spec bwrapSpec, fds *fdArgs) ([]string, error) {
 	}
 	args = append(args,
 		"--seccomp", fds.add(filter),
-		"--chdir", TaskRoot,
+		"--chdir", spec.chdir,
 		"--info-fd", fds.add(spec.info),
 		"--block-fd", fds.add(spec.block),
 	)

@@ -24,6 +24,7 @@ type Jail struct {
 	s      *Sandbox
 	log    *slog.Logger
 	cfg    instance.Config
+	opts   Options   // the limits: the sandbox's, or a build's
 	name   string    // unique on this host: the cgroup's and the staged folders' name
 	uid    *uidLease // the host uid the process runs as; nil when it runs as the worker's
 	cg     *group    // nil without cgroups
@@ -116,7 +117,7 @@ func (j *Jail) Started(pid int) error {
 
 func (j *Jail) rlimit() error {
 	for _, p := range j.pids {
-		if err := setRlimits(p, int64(j.mem)<<20, int64(j.s.opts.TmpSizeMB)<<20); err != nil {
+		if err := setRlimits(p, int64(j.mem)<<20, int64(j.opts.TmpSizeMB)<<20); err != nil {
 			return err
 		}
 	}
@@ -150,7 +151,7 @@ func (j *Jail) Limit(memoryMB int) error {
 	defer j.mu.Unlock()
 	j.mem = memoryMB
 	if j.cg != nil {
-		return j.cg.set(limitsFor(memoryMB, j.s.opts), false)
+		return j.cg.set(limitsFor(memoryMB, j.opts), false)
 	}
 	if len(j.pids) > 0 {
 		return j.rlimit()
@@ -173,7 +174,7 @@ func (j *Jail) Usage() instance.Usage {
 	j.cgMu.Unlock()
 	j.mu.Lock()
 	if st.ForksRefused > j.reported {
-		j.log.Warn("sandbox pids limit reached: forks refused", "refused", st.ForksRefused, "limit", j.s.opts.PidsLimit)
+		j.log.Warn("sandbox pids limit reached: forks refused", "refused", st.ForksRefused, "limit", j.opts.PidsLimit)
 		j.reported = st.ForksRefused
 	}
 	j.mu.Unlock()
@@ -239,8 +240,9 @@ func (j *Jail) release() {
 	j.uid.release() // last: nothing of the instance runs as it any more
 }
 
-// stageDir stages src for this jail, in a folder of the stage only the jail's uid can enter.
-func (j *Jail) stageDir(name, src string) (string, error) {
+// stageDir stages src (read-only unless rw) for this jail, in a folder of the stage only the
+// jail's uid can enter.
+func (j *Jail) stageDir(name, src string, rw bool) (string, error) {
 	if j.stageD == "" {
 		owner := -1
 		if j.uid != nil {
@@ -252,7 +254,7 @@ func (j *Jail) stageDir(name, src string) (string, error) {
 		}
 		j.stageD = d
 	}
-	p, err := j.s.stage.bind(j.stageD, name, src)
+	p, err := j.s.stage.bind(j.stageD, name, src, rw)
 	if err != nil {
 		return "", err
 	}

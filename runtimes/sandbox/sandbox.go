@@ -117,16 +117,27 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
 // Jail prepares the confinement of one process of cfg before its command exists: a host uid
 // of its own, its cgroup, and (where the host allows) its network namespace with the Runtime
 // API's listener inside.
-func (s *Sandbox) Jail(ctx context.Context, cfg instance.Config) (_ instance.Jail, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+func (s *Sandbox) Jail(ctx context.Context, cfg instance.Config) (instance.Jail, error) {
 	mem := cfg.MemoryMB
 	if mem <= 0 {
 		mem = instance.DefaultMemoryMB
 	}
-	j := &Jail{s: s, mem: mem, cfg: cfg, log: s.log.With("function", cfg.Function, "instance", cfg.ID),
-		name: unsafeName.ReplaceAllString(cfg.ID, "_") + fmt.Sprintf("-%d-%d", os.Getpid(), s.seq.Add(1))}
+	j, err := s.newJail(ctx, cfg.ID, mem, s.opts, s.plan, s.log.With("function", cfg.Function, "instance", cfg.ID))
+	if err != nil {
+		return nil, err
+	}
+	j.cfg = cfg
+	return j, nil
+}
+
+// newJail makes a jail named after id with a memory limit of mem MB and the other limits of
+// opts, on the network plan gives (nil: the worker's).
+func (s *Sandbox) newJail(ctx context.Context, id string, mem int, opts Options, plan *netPlan, log *slog.Logger) (_ *Jail, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	j := &Jail{s: s, mem: mem, opts: opts, log: log,
+		name: unsafeName.ReplaceAllString(id, "_") + fmt.Sprintf("-%d-%d", os.Getpid(), s.seq.Add(1))}
 	defer func() {
 		if err != nil {
 			j.Release()
@@ -138,7 +149,7 @@ func (s *Sandbox) Jail(ctx context.Context, cfg instance.Config) (_ instance.Jai
 		}
 	}
 	if s.cg != nil {
-		if j.cg, err = s.cg.create(j.name, limitsFor(mem, s.opts)); err != nil {
+		if j.cg, err = s.cg.create(j.name, limitsFor(mem, opts)); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrWrap, err)
 		}
 		if j.cgFD, err = j.cg.cloneFD(); err != nil {
@@ -148,8 +159,8 @@ func (s *Sandbox) Jail(ctx context.Context, cfg instance.Config) (_ instance.Jai
 			j.parentFiles = append(j.parentFiles, j.cgFD)
 		}
 	}
-	if s.plan != nil {
-		if j.net, err = newNetwork(*s.plan, j.log); err != nil {
+	if plan != nil {
+		if j.net, err = newNetwork(*plan, j.log); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrWrap, err)
 		}
 	}
@@ -185,11 +196,11 @@ func (j *Jail) Wrap(cmd *exec.Cmd) (env []string, err error) {
 	}
 	p := paths{code: j.cfg.CodeDir, codeTo: j.cfg.CodeDir, runtime: runtimeDir, runtimeTo: runtimeDir}
 	if s.stage != nil {
-		if p.codeTo, err = j.stageDir("task", j.cfg.CodeDir); err != nil {
+		if p.codeTo, err = j.stageDir("task", j.cfg.CodeDir, false); err != nil {
 			return nil, fmt.Errorf("%w: code folder: %w", ErrWrap, err)
 		}
 		if runtimeDir != "" {
-			if p.runtimeTo, err = j.stageDir("runtime", runtimeDir); err != nil {
+			if p.runtimeTo, err = j.stageDir("runtime", runtimeDir, false); err != nil {
 				return nil, fmt.Errorf("%w: runtime folder: %w", ErrWrap, err)
 			}
 		}
@@ -218,7 +229,10 @@ func (s *Sandbox) wrapBwrap(cmd *exec.Cmd, p paths, j *Jail, fds *fdArgs) (env [
 	}
 	inside := paths{code: p.code, codeTo: TaskRoot, runtime: p.runtime, runtimeTo: RuntimeRoot}
 	spec := bwrapSpec{tmpBytes: int64(s.opts.TmpSizeMB) << 20, uid: s.opts.UID, gid: s.opts.GID,
-		codeDir: p.codeTo, runtimeDir: p.runtimeTo, ownNet: j.net != nil, env: inside.env(cmd.Env)}
+		mounts: []bindMount{{src: p.codeTo, dst: TaskRoot}}, chdir: TaskRoot, ownNet: j.net != nil, env: inside.env(cmd.Env)}
+	if p.runtimeTo != "" {
+		spec.mounts = append(spec.mounts, bindMount{src: p.runtimeTo, dst: RuntimeRoot})
+	}
 	if !s.drop {
 		spec.uid, spec.gid = os.Geteuid(), os.Getegid()
 	}

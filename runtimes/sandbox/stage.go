@@ -62,8 +62,8 @@ func (st *stage) jailDir(name string, owner int) (string, error) {
 	return d, nil
 }
 
-// bind shows src read-only at a new path of dir (a jail's folder) and returns it.
-func (st *stage) bind(dir, name, src string) (string, error) {
+// bind shows src at a new path of dir (a jail's folder), read-only unless rw, and returns it.
+func (st *stage) bind(dir, name, src string, rw bool) (string, error) {
 	target := filepath.Join(dir, name)
 	if err := os.Mkdir(target, 0o755); err != nil {
 		return "", fmt.Errorf("stage %s: %w", src, err)
@@ -72,7 +72,10 @@ func (st *stage) bind(dir, name, src string) (string, error) {
 		_ = os.Remove(target)
 		return "", fmt.Errorf("stage %s: %w", src, err)
 	}
-	flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV)
+	flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_NOSUID | unix.MS_NODEV)
+	if !rw {
+		flags |= unix.MS_RDONLY
+	}
 	if err := unix.Mount("", target, "", flags, ""); err != nil {
 		st.unbind(target)
 		return "", fmt.Errorf("stage %s read-only: %w", src, err)

@@ -186,7 +186,19 @@ func run(ctx context.Context, o runOptions) (err error) {
 		return err
 	}
 	defer fns.Close()
-	rts := catalog.New(catalog.Options{CacheDir: filepath.Join(o.dataDir, "cache")})
+	// One sandbox confines the worker's instances and the API's deploy-time builds.
+	var sb *sandbox.Sandbox
+	if o.has("worker") || o.listener != nil {
+		if sb, err = newSandbox(ctx, o.isolation, o.network, o.allowHost, log); err != nil {
+			return err
+		}
+		defer sb.Close() // after the worker has stopped every instance
+	}
+	catOpts := catalog.Options{CacheDir: filepath.Join(o.dataDir, "cache")}
+	if sb != nil {
+		catOpts.Runner = sb
+	}
+	rts := catalog.New(catOpts)
 	defer rts.Close()
 	limits := archive.Limits{}
 	triggersKV, err := conn.JS.KeyValue(ctx, events.BucketTriggers)
@@ -216,11 +228,6 @@ func run(ctx context.Context, o runOptions) (err error) {
 		isolation any = "no worker role"
 	)
 	if o.has("worker") {
-		sb, err := newSandbox(ctx, o.isolation, o.network, o.allowHost, log)
-		if err != nil {
-			return err
-		}
-		defer sb.Close() // after the worker has stopped every instance
 		isolation = sb.Report()
 		wk, err = worker.New(ctx, worker.Options{
 			ID: processID, NC: conn.NC, JS: conn.JS, Fns: fns, Runtimes: rts,
