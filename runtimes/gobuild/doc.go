@@ -20,8 +20,11 @@
 // Caches are kept per Options.CacheKey (the function's name): its builds reuse each other's
 // compiled packages and downloaded modules in CacheDir/fn/<key>-<hash of the key>/ (go-build,
 // gopath, home), and see no other key's, so a hostile build cannot poison another function's
-// build through a shared cache. A key's first build compiles the standard library packages it
-// uses and downloads its modules.
+// build through a shared cache. A key's first build starts from the node's seed (seed.go): the
+// standard library packages and the SDK compiled once per toolchain and SDK from the node's
+// own code into CacheDir/seed/, hard-linked into the new cache and left read-only and root's, so
+// builds (another uid) can add to their own cache but change nothing of the seed. It still
+// downloads its own modules.
 //
 // sluice's own Go SDK (module sluice.dev/sdk) needs no module host: before building, Build
 // writes the SDK's files (Options.SDK) into CacheDir/sdk/<hash of the files>/ once, shared by

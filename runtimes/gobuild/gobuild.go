@@ -111,8 +111,12 @@ func Build(ctx context.Context, o Options, src, dst string) (output []byte, err 
 		}
 	}
 	j.env = j.environ()
+	var note []byte
+	if err := j.seedCache(ctx); err != nil {
+		note = j.scrub(fmt.Appendf(nil, "go build: starting without the node's compiled standard library: %v\n", err))
+	}
 	if err := j.ensureGoMod(ctx); err != nil {
-		return nil, err
+		return note, err
 	}
 	if j.sdk != "" {
 		if out, err := j.goCmd(ctx, false, "mod", "edit", "-replace="+SDKModule+"="+j.sdk); err != nil {
@@ -131,7 +135,7 @@ func Build(ctx context.Context, o Options, src, dst string) (output []byte, err 
 	if err != nil {
 		return out, fmt.Errorf("%w: no %s made: %w", ErrBuild, Executable, err)
 	}
-	out = append(out, fmt.Sprintf("go build: %s %s for linux/%s in %s\n",
+	out = append(append(note, out...), fmt.Sprintf("go build: %s %s for linux/%s in %s\n",
 		Executable, size(fi.Size()), runtime.GOARCH, time.Since(started).Round(time.Millisecond))...)
 	return out, nil
 }

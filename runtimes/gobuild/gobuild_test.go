@@ -2,12 +2,16 @@ package gobuild_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,5 +182,84 @@ func TestRefusals(t *testing.T) {
 	}
 	if _, err := gobuild.Build(context.Background(), gobuild.Options{Go: gobin, CacheDir: t.TempDir()}, src, t.TempDir()); err == nil || !strings.Contains(err.Error(), "no cache key") {
 		t.Errorf("build without a cache key = %v", err)
+	}
+}
+
+// A new key's first build starts from the node's seed: its cache holds the seed's compiled
+// packages as hard links of files that stay read-only and root's, which the build, run in the
+// sandbox as another uid, leaves as they were.
+func TestSeedWarmsNewKeys(t *testing.T) {
+	sb, err := sandbox.New(context.Background(), sandbox.Options{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	cache := t.TempDir()
+	sdk := os.DirFS(filepath.Join("..", "sdk", "go"))
+	gobin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	if _, err := os.Stat(gobin); err != nil {
+		gobin = "/usr/local/go/bin/go"
+	}
+	buildKey := func(key string) {
+		t.Helper()
+		src, dst := t.TempDir(), t.TempDir()
+		mod := "module f\n\ngo 1.22\n\nrequire sluice.dev/sdk v0.0.0\n"
+		main := "package main\n\nimport sluice \"sluice.dev/sdk\"\n\nfunc main() { _ = sluice.FromContext }\n"
+		for name, text := range map[string]string{"go.mod": mod, "main.go": main} {
+			if err := os.WriteFile(filepath.Join(src, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		started := time.Now()
+		out, err := gobuild.Build(context.Background(), gobuild.Options{Go: gobin, CacheDir: cache, SDK: sdk, CacheKey: key, Runner: sb}, src, dst)
+		t.Logf("build %s: %s\n%s", key, time.Since(started).Round(time.Millisecond), out)
+		if err != nil {
+			t.Fatalf("build %s: %v", key, err)
+		}
+	}
+	buildKey("first")
+	seeds, _ := filepath.Glob(filepath.Join(cache, "seed", "*", "go-build"))
+	if len(seeds) != 1 {
+		t.Fatalf("seed caches %v, want one", seeds)
+	}
+	snapshot := func() map[string]string {
+		m := map[string]string{}
+		_ = filepath.WalkDir(seeds[0], func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				fi, _ := d.Info()
+				b, _ := os.ReadFile(p)
+				m[p] = fmt.Sprintf("%v %x", fi.Mode(), sha256.Sum256(b))
+			}
+			return nil
+		})
+		return m
+	}
+	before := snapshot()
+	if len(before) < 100 {
+		t.Fatalf("the seed holds %d files", len(before))
+	}
+	buildKey("second")
+	linked := 0
+	for p := range before {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Nlink > 1 {
+			linked++
+		}
+		if os.Geteuid() == 0 && st.Uid != 0 {
+			t.Errorf("seed file %s belongs to uid %d after a build", p, st.Uid)
+		}
+		if fi.Mode().Perm() != 0o444 {
+			t.Errorf("seed file %s has mode %v", p, fi.Mode())
+		}
+	}
+	if after := snapshot(); !maps.Equal(before, after) {
+		t.Errorf("a build changed the seed")
+	}
+	if linked < len(before)/2 {
+		t.Errorf("%d of %d seed files are linked into the keys' caches", linked, len(before))
 	}
 }
