@@ -36,6 +36,10 @@ var fixtures = []runtimeFixture{
 	{runtime: "nodejs", dir: "nodejs", module: "index"},
 }
 
+// custom is the hostile function as a custom runtime (sh and curl): it has the steal and
+// connect handlers only.
+var custom = runtimeFixture{runtime: "custom", dir: "custom", module: "bootstrap"}
+
 // node stands for a worker node's data folder: private (0700), holding the node's credentials
 // and every function's code.
 type node struct {
@@ -58,7 +62,7 @@ func newNode(t testing.TB) *node {
 	if err := os.WriteFile(n.secrets, []byte(`{"token":"node-api-token-secret"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"python", "nodejs", "victim"} {
+	for _, name := range []string{"python", "nodejs", "custom", "victim"} {
 		dst := filepath.Join(n.data, "code", name)
 		codetest.CopyTree(t, filepath.Join("..", "testdata", "hostile", name), dst)
 		n.code[name] = dst

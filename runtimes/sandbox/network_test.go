@@ -43,9 +43,9 @@ func TestRuntimeAPIIsPrivate(t *testing.T) {
 	cat := newCatalog(t)
 	n := newNode(t)
 	before := hostListeners(t)
-	for _, fx := range fixtures {
+	for _, fx := range append(fixtures, custom) {
 		t.Run(fx.runtime, func(t *testing.T) {
-			victim := start(t, cat, config(n, fx, "echo", sb))
+			victim := start(t, cat, config(n, fixtures[0], "echo", sb))
 			var echoed map[string]string
 			call(t, victim, map[string]string{"card": "4111"}, &echoed)
 			attacker := start(t, cat, config(n, fx, "steal", sb))
@@ -244,7 +244,7 @@ func TestNetwork(t *testing.T) {
 		port  int
 		errno []string // "" for connected
 	}
-	for _, fx := range fixtures {
+	for _, fx := range append(fixtures, custom) {
 		t.Run(fx.runtime, func(t *testing.T) {
 			check := func(t *testing.T, sb *recorder, probes []probe) {
 				i := start(t, cat, config(n, fx, "connect", sb))
