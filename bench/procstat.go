@@ -93,3 +93,83 @@ func rssPeaks(ctx context.Context, pids []int, interval time.Duration) (stop fun
 }
 
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// helpers are processes of one name among the children of some processes (each instance's
+// slirp4netns, say): how many run and their memory.
+type helpers struct {
+	n        int
+	rss, pss uint64 // summed, in bytes
+}
+
+// childrenNamed reads the helpers named name among the children of pids. PSS shares each
+// library page among the processes mapping it, so it is what the helpers add to the machine.
+func childrenNamed(pids []int, name string) helpers {
+	var h helpers
+	for _, pid := range pids {
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		for _, task := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+			if err != nil {
+				continue
+			}
+			for _, f := range strings.Fields(string(b)) {
+				child, err := strconv.Atoi(f)
+				if err != nil {
+					continue
+				}
+				comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", child))
+				if err != nil || strings.TrimSpace(string(comm)) != name {
+					continue
+				}
+				h.n++
+				if rss, _, err := memory(child); err == nil {
+					h.rss += rss
+				}
+				h.pss += smapsPss(child)
+			}
+		}
+	}
+	return h
+}
+
+// smapsPss is a process's proportional set size in bytes (0 when unreadable).
+func smapsPss(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// helperPeaks samples childrenNamed every interval until stop is called, and returns the
+// sample with the most helpers.
+func helperPeaks(ctx context.Context, pids []int, name string, interval time.Duration) (stop func() helpers) {
+	var peak helpers
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			if h := childrenNamed(pids, name); h.n > peak.n {
+				peak = h
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return func() helpers {
+		cancel()
+		wg.Wait()
+		return peak
+	}
+}

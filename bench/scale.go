@@ -41,6 +41,7 @@ type scaleResult struct {
 	// Resident memory: the worker processes' together before the burst and at its peak (their
 	// instances are processes of their own, not counted), and the control plane's peak.
 	workerIdleRSS, workerBurstRSS, controlPeakRSS uint64
+	slirp                                         helpers // the instances' slirp4netns at the burst's peak
 	err                                           error
 }
 
@@ -90,10 +91,12 @@ func measureScale(ctx context.Context, c config) scaleResult {
 		}
 	}
 	sampling := rssPeaks(ctx, pids, 20*time.Millisecond)
+	slirps := helperPeaks(ctx, pids, "slirp4netns", 50*time.Millisecond)
 	r.burst(ctx, c, n, client)
 	for _, peak := range sampling() {
 		r.workerBurstRSS += peak
 	}
+	r.slirp = slirps()
 	if _, peak, err := memory(n.cmd.Process.Pid); err == nil {
 		r.controlPeakRSS = peak
 	}
@@ -337,7 +340,13 @@ func memoryRows(r scaleResult) []row {
 		control.sluice = mib(r.controlPeakRSS)
 		control.target += verdict(r.controlPeakRSS <= 100<<20)
 	}
-	return []row{perInstance, control}
+	rows := []row{perInstance}
+	if r.slirp.n > 0 {
+		each := r.slirp.pss / uint64(r.slirp.n)
+		rows = append(rows, row{metric: fmt.Sprintf("P8 network helper per instance: the instances' slirp4netns processes at the burst's peak (%d of them), PSS (RSS %s each)", r.slirp.n, mib(r.slirp.rss/uint64(r.slirp.n))),
+			sluice: mib(each), baseline: "—", ratio: "n/a", target: "—"})
+	}
+	return append(rows, control)
 }
 
 func fmtDur(d time.Duration) string {

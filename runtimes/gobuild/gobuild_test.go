@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -129,9 +130,25 @@ func TestBuildFailureShowsTheCompiler(t *testing.T) {
 	}
 }
 
+// sharedCache is one cache root for the tests that build with the SDK, so that the seed is
+// compiled once per run.
+var sharedCache = sync.OnceValue(func() string {
+	dir, err := os.MkdirTemp("", "gobuild-test-")
+	if err != nil {
+		panic(err)
+	}
+	return dir
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	_ = os.RemoveAll(sharedCache())
+	os.Exit(code)
+}
+
 // The SDK is written once per content into the cache and the function's go.mod points at it.
 func TestSDKCopyAndReplace(t *testing.T) {
-	cache := t.TempDir()
+	cache := sharedCache()
 	src, dst := t.TempDir(), t.TempDir()
 	mod := "module f\n\ngo 1.22\n\nrequire sluice.dev/sdk v0.0.0\n"
 	main := "package main\n\nimport sluice \"sluice.dev/sdk\"\n\nfunc main() { _ = sluice.FromContext }\n"
@@ -194,7 +211,7 @@ func TestSeedWarmsNewKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sb.Close() })
-	cache := t.TempDir()
+	cache := sharedCache()
 	sdk := os.DirFS(filepath.Join("..", "sdk", "go"))
 	gobin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	if _, err := os.Stat(gobin); err != nil {
