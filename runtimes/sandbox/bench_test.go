@@ -83,3 +83,28 @@ func BenchmarkColdStart(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNetwork measures making and dropping an instance's network namespace: with only its
+// loopback, and with slirp4netns configured for the outside network.
+func BenchmarkNetwork(b *testing.B) {
+	sb := isolated(b, Options{})
+	if sb.plan == nil {
+		b.Skip("no private network on this host")
+	}
+	for _, egress := range []bool{false, true} {
+		plan := *sb.plan
+		plan.egress = egress && plan.slirp != ""
+		b.Run(map[bool]string{false: "none", true: "egress"}[egress], func(b *testing.B) {
+			for b.Loop() {
+				n, err := newNetwork(plan, sb.log)
+				if err == nil {
+					err = n.waitReady()
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				n.close()
+			}
+		})
+	}
+}

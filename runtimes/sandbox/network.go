@@ -220,17 +220,21 @@ func (n *network) start(cmd *exec.Cmd) error {
 	return onThread(func() error { return unix.Setns(int(n.ns.Fd()), unix.CLONE_NEWNET) }, cmd.Start)
 }
 
-// close ends slirp4netns and the forwarders and lets the namespace go. Idempotent.
+// close ends slirp4netns and the forwarders and lets the namespace go. Idempotent; it does
+// not wait for slirp4netns to exit.
 func (n *network) close() {
 	n.once.Do(func() {
 		if n.exit != nil {
+			// slirp4netns takes tens of milliseconds to notice: it is reaped in the background,
+			// killed if it has not ended within a second.
 			_ = n.exit.Close()
-			select {
-			case <-n.done:
-			case <-time.After(time.Second):
-				_ = n.slirp.Process.Kill()
-				<-n.done
-			}
+			go func() {
+				select {
+				case <-n.done:
+				case <-time.After(time.Second):
+					_ = n.slirp.Process.Kill()
+				}
+			}()
 		}
 		for _, b := range n.fwd {
 			b.close()
