@@ -127,14 +127,14 @@ type bindMount struct {
 
 // bwrapSpec is what one instance's bubblewrap command line is made of.
 type bwrapSpec struct {
-	tmpBytes   int64
-	uid, gid   int      // inside the sandbox
-	mounts     []bindMount  // host folders shown inside (staged when the worker is root)
-	chdir      string   // the working directory inside
-	ownNet     bool     // bubblewrap starts in the instance's own network namespace
-	env        []string // the command's whole environment, set inside only
-	info       *os.File // write end
-	block      *os.File // read end
+	tmpBytes int64
+	uid, gid int         // inside the sandbox
+	mounts   []bindMount // host folders shown inside (staged when the worker is root)
+	chdir    string      // the working directory inside
+	ownNet   bool        // bubblewrap starts in the instance's own network namespace
+	env      []string    // the command's whole environment, set inside only
+	info     *os.File    // write end
+	block    *os.File    // read end
 }
 
 // bwrapArgs is bubblewrap's command line up to and including the "--" before the command.
