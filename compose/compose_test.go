@@ -138,7 +138,7 @@ func TestImageCarriesTheRuntimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	df := string(b)
-	for _, want := range []string{"python3", "nodejs", "php-cli", "default-jdk-headless", "mono-mcs", "bubblewrap",
+	for _, want := range []string{"python3", "nodejs", "php-cli", "default-jdk-headless", "mono-mcs", "bubblewrap", "slirp4netns",
 		"/usr/local/go", "./services/cmd/sluice", `ENTRYPOINT ["sluice", "serve"]`,
 		"AS nats-server", "AS minio", "AS sluice", "NATS_SERVER_VERSION=" + pinned(t, "NATS_SERVER_VERSION"), "MINIO_VERSION=" + pinned(t, "MINIO_VERSION")} {
 		if !strings.Contains(df, want) {
