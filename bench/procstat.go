@@ -67,17 +67,29 @@ func memory(pid int) (rss, peak uint64, err error) {
 // returns each one's largest sample.
 func rssPeaks(ctx context.Context, pids []int, interval time.Duration) (stop func() []uint64) {
 	peaks := make([]uint64, len(pids))
+	end := every(ctx, interval, func() {
+		for i, pid := range pids {
+			if rss, _, err := memory(pid); err == nil {
+				peaks[i] = max(peaks[i], rss)
+			}
+		}
+	})
+	return func() []uint64 {
+		end()
+		return peaks
+	}
+}
+
+// every calls sample at once and then every interval until the returned stop is called, which
+// returns once the last call has ended.
+func every(ctx context.Context, interval time.Duration, sample func()) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			for i, pid := range pids {
-				if rss, _, err := memory(pid); err == nil {
-					peaks[i] = max(peaks[i], rss)
-				}
-			}
+			sample()
 			select {
 			case <-ctx.Done():
 				return
@@ -85,10 +97,9 @@ func rssPeaks(ctx context.Context, pids []int, interval time.Duration) (stop fun
 			}
 		}
 	})
-	return func() []uint64 {
+	return func() {
 		cancel()
 		wg.Wait()
-		return peaks
 	}
 }
 
@@ -151,25 +162,13 @@ func smapsPss(pid int) uint64 {
 // sample with the most helpers.
 func helperPeaks(ctx context.Context, pids []int, name string, interval time.Duration) (stop func() helpers) {
 	var peak helpers
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			if h := childrenNamed(pids, name); h.n > peak.n {
-				peak = h
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	end := every(ctx, interval, func() {
+		if h := childrenNamed(pids, name); h.n > peak.n {
+			peak = h
 		}
 	})
 	return func() helpers {
-		cancel()
-		wg.Wait()
+		end()
 		return peak
 	}
 }

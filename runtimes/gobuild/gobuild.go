@@ -181,9 +181,9 @@ func (c caches) make() error {
 	return nil
 }
 
-// goCmd runs the go command with args in the package's folder. network says it may fetch
-// modules. The output has the node's folders replaced by neutral names.
-func (j *job) goCmd(ctx context.Context, network bool, args ...string) ([]byte, error) {
+// reads are the folders every go command reads besides the system's: the SDK copy and a
+// toolchain outside /usr.
+func (j *job) reads() []string {
 	read := []string{}
 	if j.sdk != "" {
 		read = append(read, j.sdk)
@@ -191,6 +191,13 @@ func (j *job) goCmd(ctx context.Context, network bool, args ...string) ([]byte, 
 	if d := build.ToolDir(j.o.Go); d != "" {
 		read = append(read, d)
 	}
+	return read
+}
+
+// goCmd runs the go command with args in the package's folder. network says it may fetch
+// modules. The output has the node's folders replaced by neutral names.
+func (j *job) goCmd(ctx context.Context, network bool, args ...string) ([]byte, error) {
+	read := j.reads()
 	out, err := j.run.Run(ctx, build.Command{
 		Path:    j.o.Go,
 		Args:    args,

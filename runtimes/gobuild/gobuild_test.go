@@ -146,10 +146,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// The SDK is written once per content into the cache and the function's go.mod points at it.
-func TestSDKCopyAndReplace(t *testing.T) {
-	cache := sharedCache()
-	src, dst := t.TempDir(), t.TempDir()
+// sdkFunction writes a function using the SDK into a new folder.
+func sdkFunction(t *testing.T) string {
+	t.Helper()
+	src := t.TempDir()
 	mod := "module f\n\ngo 1.22\n\nrequire sluice.dev/sdk v0.0.0\n"
 	main := "package main\n\nimport sluice \"sluice.dev/sdk\"\n\nfunc main() { _ = sluice.FromContext }\n"
 	for name, text := range map[string]string{"go.mod": mod, "main.go": main} {
@@ -157,6 +157,13 @@ func TestSDKCopyAndReplace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return src
+}
+
+// The SDK is written once per content into the cache and the function's go.mod points at it.
+func TestSDKCopyAndReplace(t *testing.T) {
+	cache := sharedCache()
+	src, dst := sdkFunction(t), t.TempDir()
 	sdk := os.DirFS(filepath.Join("..", "sdk", "go"))
 	gobin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	if _, err := os.Stat(gobin); err != nil {
@@ -219,14 +226,7 @@ func TestSeedWarmsNewKeys(t *testing.T) {
 	}
 	buildKey := func(key string) {
 		t.Helper()
-		src, dst := t.TempDir(), t.TempDir()
-		mod := "module f\n\ngo 1.22\n\nrequire sluice.dev/sdk v0.0.0\n"
-		main := "package main\n\nimport sluice \"sluice.dev/sdk\"\n\nfunc main() { _ = sluice.FromContext }\n"
-		for name, text := range map[string]string{"go.mod": mod, "main.go": main} {
-			if err := os.WriteFile(filepath.Join(src, name), []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		src, dst := sdkFunction(t), t.TempDir()
 		started := time.Now()
 		out, err := gobuild.Build(context.Background(), gobuild.Options{Go: gobin, CacheDir: cache, SDK: sdk, CacheKey: key, Runner: sb}, src, dst)
 		t.Logf("build %s: %s\n%s", key, time.Since(started).Round(time.Millisecond), out)

@@ -118,16 +118,9 @@ func (j *job) makeSeed(ctx context.Context, base string) error {
 	}
 	env = append(env, "HOME="+home, "TMPDIR="+tmp, "GOCACHE="+cache, "GOPATH="+gopath,
 		"GOMODCACHE="+filepath.Join(gopath, "pkg", "mod"))
-	read := []string{}
-	if j.sdk != "" {
-		read = append(read, j.sdk)
-	}
-	if d := build.ToolDir(j.o.Go); d != "" {
-		read = append(read, d)
-	}
 	out, err := j.run.Run(ctx, build.Command{
 		Path: j.o.Go, Args: []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", filepath.Join(tmp, "seed"), "."},
-		Env: env, Dir: src, Read: read, Write: []string{src, home, tmp, cache, gopath},
+		Env: env, Dir: src, Read: j.reads(), Write: []string{src, home, tmp, cache, gopath},
 	})
 	if err != nil {
 		return fmt.Errorf("seed the build cache: %w: %s", err, j.scrub(out))

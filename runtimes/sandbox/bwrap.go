@@ -102,23 +102,6 @@ func groupFile(gid int) string {
 	return fmt.Sprintf("root:x:0:\nsluice:x:%d:\n", gid)
 }
 
-// dataPipe returns a pipe's read end already holding s (small enough for the pipe buffer).
-func dataPipe(s string) (*os.File, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	_, err = w.WriteString(s)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = r.Close()
-		return nil, err
-	}
-	return r, nil
-}
-
 // bindMount shows host folder src at dst inside, read-only unless rw.
 type bindMount struct {
 	src, dst string
@@ -148,11 +131,11 @@ func (s *Sandbox) bwrapArgs(spec bwrapSpec, fds *fdArgs) ([]string, error) {
 	}
 	args = append(args, "--hostname", Hostname, "--die-with-parent", "--new-session", "--cap-drop", "ALL")
 	args = append(args, s.layout.args...)
-	pw, err := dataPipe(passwdFile(spec.uid, spec.gid))
+	pw, err := filledPipe([]byte(passwdFile(spec.uid, spec.gid)))
 	if err != nil {
 		return nil, fmt.Errorf("passwd: %w", err)
 	}
-	grp, err := dataPipe(groupFile(spec.gid))
+	grp, err := filledPipe([]byte(groupFile(spec.gid)))
 	if err != nil {
 		_ = pw.Close()
 		return nil, fmt.Errorf("group: %w", err)
@@ -174,7 +157,7 @@ func (s *Sandbox) bwrapArgs(spec bwrapSpec, fds *fdArgs) ([]string, error) {
 	if spec.ownNet {
 		// The host's resolver may sit on its loopback, which the instance cannot reach:
 		// slirp4netns answers DNS at 10.0.2.3 and forwards to it.
-		rc, err := dataPipe("nameserver 10.0.2.3\n")
+		rc, err := filledPipe([]byte("nameserver 10.0.2.3\n"))
 		if err != nil {
 			return nil, fmt.Errorf("resolv.conf: %w", err)
 		}

@@ -136,33 +136,23 @@ func tryNetwork(r *Report, opts Options, miss func(string, ...any)) {
 	r.PrivateNetwork, r.Egress, r.Network = true, slirp, string(plan.network())
 }
 
-func findSlirp(p string) string {
-	if p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		return ""
-	}
-	if _, err := os.Stat(DefaultSlirp); err == nil {
-		return DefaultSlirp
-	}
-	if p, err := exec.LookPath("slirp4netns"); err == nil {
-		return p
-	}
-	return ""
-}
+func findSlirp(p string) string { return findTool(p, DefaultSlirp, "slirp4netns") }
 
-func findBwrap(p string) string {
+func findBwrap(p string) string { return findTool(p, DefaultBwrap, "bwrap") }
+
+// findTool is p when it exists (and "" when it does not), else def when it exists, else name
+// on PATH, else "".
+func findTool(p, def, name string) string {
 	if p != "" {
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
 		return ""
 	}
-	if _, err := os.Stat(DefaultBwrap); err == nil {
-		return DefaultBwrap
+	if _, err := os.Stat(def); err == nil {
+		return def
 	}
-	if p, err := exec.LookPath("bwrap"); err == nil {
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
 	return ""
