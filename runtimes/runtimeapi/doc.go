@@ -1,8 +1,9 @@
 // Package runtimeapi is the server side of the AWS Lambda Runtime API for one function instance.
 //
-// A Server listens on its own loopback port (127.0.0.1:0 by default, or on a listener the caller
-// supplies, such as a Unix socket bridged into a sandbox), so an instance can only ever see its own
-// invocations. The instance's bootstrap reaches it through AWS_LAMBDA_RUNTIME_API=Addr().
+// A Server serves one listener: the one the caller supplies (a sandboxed instance's, opened at
+// 127.0.0.1:9001 inside the instance's own network namespace, where nothing else can connect), or
+// else a new one on the host's loopback (127.0.0.1:0), for instances run without a sandbox. The
+// instance's bootstrap reaches it through AWS_LAMBDA_RUNTIME_API=Addr().
 //
 // # Wire protocol
 //
