@@ -450,8 +450,9 @@ func readTrailers(br *bufio.Reader, req *request) error {
 func discardBody(br *bufio.Reader, req *request) bool {
 	switch {
 	case req.chunked:
-		_, err := io.Copy(io.Discard, io.LimitReader(httputil.NewChunkedReader(br), MaxResponse+1))
-		return err == nil && readTrailers(br, req) == nil
+		// Past MaxResponse the rest of the body is unread: the connection cannot go on.
+		n, err := io.Copy(io.Discard, io.LimitReader(httputil.NewChunkedReader(br), MaxResponse+1))
+		return err == nil && n <= MaxResponse && readTrailers(br, req) == nil
 	case req.contentLength > MaxResponse:
 		return false
 	case req.contentLength > 0:
@@ -505,11 +506,13 @@ func writeError(bw *bufio.Writer, status int, typ, msg string, closing bool) {
 	_, _ = bw.Write(b)
 }
 
-// appendHeaderValue appends v with the bytes a header value may not hold (CR, LF, NUL) replaced.
+// appendHeaderValue appends v with the bytes a header value may not hold (control characters
+// but tab: CR and LF would end the line, and HTTP clients such as Go's refuse the others)
+// replaced by spaces.
 func appendHeaderValue(b []byte, v string) []byte {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if c == '\r' || c == '\n' || c == 0 {
+		if c < 0x20 && c != '\t' || c == 0x7f {
 			c = ' '
 		}
 		b = append(b, c)
