@@ -55,6 +55,9 @@ func NewMsg(subject string, ev event.Event) (*nats.Msg, error) {
 		h.Set(headerCE+"subject", s)
 	}
 	if t := ev.Time(); !t.IsZero() {
+		if !encodableTime(t) {
+			return nil, fmt.Errorf("%w: time %s: outside the years 0000 to 9999 in UTC", ErrMalformed, t)
+		}
 		h.Set(headerCE+"time", t.UTC().Format(time.RFC3339Nano))
 	}
 	if s := ev.DataSchema(); s != "" {
@@ -83,11 +86,16 @@ func ParseHeaders(h nats.Header, data []byte) (event.Event, error) {
 	if ev.SpecVersion() == "" {
 		return ev, fmt.Errorf("%w: no ce-specversion header", ErrMalformed)
 	}
+	seen := make(map[string]bool, len(h))
 	for k, vs := range h {
 		if len(vs) == 0 || len(k) <= len(headerCE) || !strings.EqualFold(k[:len(headerCE)], headerCE) {
 			continue
 		}
 		name, v := strings.ToLower(k[len(headerCE):]), vs[0]
+		if seen[name] { // two spellings of one attribute: which one holds would be left to chance
+			return ev, fmt.Errorf("%w: ce-%s given twice", ErrMalformed, name)
+		}
+		seen[name] = true
 		switch name {
 		case "specversion":
 		case "id":
@@ -105,6 +113,9 @@ func ParseHeaders(h nats.Header, data []byte) (event.Event, error) {
 			if err != nil {
 				return ev, fmt.Errorf("%w: ce-time %q: %w", ErrMalformed, v, err)
 			}
+			if !encodableTime(t) {
+				return ev, fmt.Errorf("%w: ce-time %q: outside the years 0000 to 9999 in UTC", ErrMalformed, v)
+			}
 			ev.SetTime(t)
 		default:
 			ev.SetExtension(name, v)
@@ -120,6 +131,13 @@ func ParseHeaders(h nats.Header, data []byte) (event.Event, error) {
 		return ev, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return ev, nil
+}
+
+// encodableTime reports whether t, in UTC, has the four-digit year RFC 3339 needs: a time read
+// with an offset may fall outside them in UTC, and then its ce-time would not read back.
+func encodableTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 0 && y <= 9999
 }
 
 // EventVersion returns the sluiceversion extension of ev, 0 when absent or not a number.

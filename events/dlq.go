@@ -78,15 +78,23 @@ func ParseDeadLetter(fn string, seq uint64, h nats.Header, data []byte, full boo
 // latest version, so a fix deployed since takes effect.
 func RedriveMsg(fn string, h nats.Header, data []byte, msgID string) *nats.Msg {
 	m := nats.NewMsg(InvokeSubject(fn))
+	n := 0
 	for k, vs := range h {
 		switch k {
-		case nats.MsgIdHdr, HeaderReply, HeaderDLQError, HeaderDLQOutcome, HeaderDLQAttempts, HeaderDLQTime,
-			headerCE + ExtVersion, headerCE + ExtDeadline, HeaderRedrive:
+		case nats.MsgIdHdr, HeaderReply, HeaderDLQError, HeaderDLQOutcome, HeaderDLQAttempts, HeaderDLQTime:
+			continue
+		}
+		switch strings.ToLower(k) { // ParseHeaders reads ce- names in any case
+		case HeaderRedrive:
+			if len(vs) > 0 {
+				n, _ = strconv.Atoi(vs[0])
+			}
+			continue
+		case headerCE + ExtVersion, headerCE + ExtDeadline:
 			continue
 		}
 		m.Header[k] = vs
 	}
-	n, _ := strconv.Atoi(h.Get(HeaderRedrive))
 	m.Header.Set(HeaderRedrive, strconv.Itoa(n+1))
 	m.Header.Set(nats.MsgIdHdr, msgID)
 	m.Data = data
