@@ -103,7 +103,7 @@ func KeyValueConfigs(o BusOptions) []jetstream.KeyValueConfig {
 		{Bucket: BucketScale, Description: "desired instances per function, the last decisions kept for charts", History: ScaleHistory, Storage: jetstream.FileStorage, Replicas: o.Replicas},
 		{Bucket: BucketWorkers, Description: "worker heartbeats", History: 1, TTL: o.WorkerTTL, Storage: jetstream.MemoryStorage, Replicas: o.Replicas},
 		{Bucket: BucketClaims, Description: "instance-slot claims and the scaler lease", History: 1, TTL: o.ClaimTTL, Storage: jetstream.MemoryStorage, Replicas: o.Replicas},
-		{Bucket: BucketResults, Description: "async invocation status and results", History: 1, TTL: o.ResultsTTL, Storage: jetstream.FileStorage, MaxValueSize: MaxPayload + 64<<10, Replicas: o.Replicas},
+		{Bucket: BucketResults, Description: "async invocation status and results", History: 1, TTL: o.ResultsTTL, Storage: jetstream.FileStorage, MaxValueSize: MaxRecord, Replicas: o.Replicas},
 	}
 }
 
@@ -171,8 +171,8 @@ func keepLimits(c *jetstream.StreamConfig, old jetstream.StreamConfig, o BusOpti
 const AckWait = 6 * time.Second
 
 // ConsumerConfig is the durable pull consumer that every worker shares for one function. Retries
-// are counted by the worker (from the delivery count and the attempts recorded in
-// sluice_results), so the server never drops an event itself.
+// are counted by the worker (from the delivery count, less the deliveries handed back without a
+// run that HandbackKey counts), so the server never drops an event itself.
 func ConsumerConfig(fn string) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       ConsumerName(fn),

@@ -39,8 +39,8 @@ const (
 var ErrMalformed = errors.New("malformed cloudevent")
 
 // NewMsg encodes a CloudEvent in binary mode on NATS headers ("ce-" prefix, per the CloudEvents
-// NATS binding) for subject. The event id becomes Nats-Msg-Id, so JetStream's duplicate window
-// absorbs a producer's retries. The event is validated first.
+// NATS binding) for subject. The event id, as KeyToken(id), becomes Nats-Msg-Id, so JetStream's
+// duplicate window absorbs a producer's retries. The event is validated first.
 func NewMsg(subject string, ev event.Event) (*nats.Msg, error) {
 	if err := ev.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -69,7 +69,7 @@ func NewMsg(subject string, ev event.Event) (*nats.Msg, error) {
 	for k, v := range ev.Extensions() {
 		h.Set(headerCE+k, fmt.Sprint(v))
 	}
-	h.Set(nats.MsgIdHdr, ev.ID())
+	h.Set(nats.MsgIdHdr, KeyToken(ev.ID()))
 	m.Data = ev.Data()
 	return m, nil
 }

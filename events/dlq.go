@@ -12,7 +12,7 @@ import (
 // Headers a dead-lettered event carries in SLUICE_DLQ beside its own CloudEvent headers (the
 // worker sets them when an event exhausts its retries).
 const (
-	HeaderDLQError    = "Sluice-Error"     // the last attempt's FunctionError, JSON
+	HeaderDLQError    = "Sluice-Error"     // the last attempt's FunctionError, JSON, cut to HeaderErrorLimits
 	HeaderDLQOutcome  = "Sluice-Outcome"   // the last attempt's outcome
 	HeaderDLQAttempts = "Sluice-Attempts"  // attempts made
 	HeaderDLQTime     = "Sluice-Failed-At" // when it was dead-lettered, RFC 3339
@@ -24,6 +24,24 @@ const ExtRedrive = "sluiceredrive"
 
 // HeaderRedrive is ExtRedrive's NATS header.
 const HeaderRedrive = headerCE + ExtRedrive
+
+// DeadLetterMsgID is the Nats-Msg-Id of an event's dead letter, one per event id and redrive
+// count: an event delivered again is dead-lettered once, a redriven one again.
+func DeadLetterMsgID(id string, redrive int) string {
+	return "dlq-" + KeyToken(id) + "." + strconv.Itoa(redrive)
+}
+
+// RedriveMsgID is the Nats-Msg-Id of the invocation that sends the dead letter at seq in
+// SLUICE_DLQ back: two redrives of it at once make one invocation.
+func RedriveMsgID(id string, seq uint64) string {
+	return "redrive-" + KeyToken(id) + "-" + strconv.FormatUint(seq, 10)
+}
+
+// EventRedrive returns the ExtRedrive count of an event's headers, 0 when absent.
+func EventRedrive(h nats.Header) int {
+	n, _ := strconv.Atoi(h.Get(HeaderRedrive))
+	return max(n, 0)
+}
 
 // DeadLetter is one event in SLUICE_DLQ as the API shows it.
 type DeadLetter struct {

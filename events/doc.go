@@ -9,5 +9,21 @@
 // leader (direct gets off), so that a write acknowledged to one role is what every other role
 // reads next; see replicas.go.
 //
+// Outside ids (event ids from queues and buckets, AMQP message-ids, HTTP callers' ids) become
+// keys, subject tokens and message ids only through KeyToken: plain ids as they are, others
+// hashed (keys.go). The id itself stays in the event (ce-id) and in the records, and is how the
+// API finds them.
+//
+// Sizes (cut.go): a function's error is cut before anything encodes it, errorType to 1 KiB,
+// errorMessage to 256 KiB, stackTrace to 256 KiB and 1000 frames, each part with a marker saying
+// how much was cut; a dead letter's Sluice-Error header to 256 B, 2 KiB, 2 KiB and 32 frames. So
+// every result record fits sluice_results (MaxRecord, 6 MiB + 64 KiB): a JSON response up to the
+// 6 MiB limit is kept whole, and only a non-JSON response that escapes past it is left out.
+//
+// Delivery: an async event runs at least once and, where the platform can tell, once. Its record
+// in sluice_results is written before it is acknowledged, and a redelivery whose record says it
+// succeeded (or was dead-lettered in the same redrive count) is settled without a run. The window
+// left is a worker that dies between the function's effects and the record's write.
+//
 // Every service and adapter depends on this package; it imports none of them.
 package events

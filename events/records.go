@@ -191,20 +191,25 @@ type FunctionError struct {
 func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
 
 // Result is an invocation's status and, once finished, its outcome. Async results are kept in the
-// sluice_results bucket under the invocation id; sync results travel on the reply subject.
+// sluice_results bucket under ResultKey(id), encoded by EncodeResult; sync results travel on the
+// reply subject.
 type Result struct {
-	ID         string          `json:"id"`
-	Function   string          `json:"function"`
-	Version    int             `json:"version,omitempty"`
-	Status     Status          `json:"status"`
-	Outcome    Outcome         `json:"outcome,omitempty"`
-	Attempts   int             `json:"attempts,omitempty"`
-	Payload    json.RawMessage `json:"result,omitempty"`
-	Error      *FunctionError  `json:"error,omitempty"`
-	Enqueued   time.Time       `json:"enqueued,omitzero"`
-	Started    time.Time       `json:"started,omitzero"`
-	Finished   time.Time       `json:"finished,omitzero"`
-	DurationMs float64         `json:"durationMs,omitempty"`
+	ID       string  `json:"id"` // the invocation id as it came, whatever its key
+	Function string  `json:"function"`
+	Version  int     `json:"version,omitempty"`
+	Status   Status  `json:"status"`
+	Outcome  Outcome `json:"outcome,omitempty"`
+	Attempts int     `json:"attempts,omitempty"` // runs of the function, counted from the bus's deliveries
+	// Redriven is the event's ExtRedrive when this record was written: a failed record of the
+	// same count means the event is dead-lettered, one of a lower count is from before a redrive.
+	Redriven       int             `json:"redriven,omitempty"`
+	Payload        json.RawMessage `json:"result,omitempty"`
+	PayloadOmitted int             `json:"resultOmittedBytes,omitempty"` // size of a response the record could not hold
+	Error          *FunctionError  `json:"error,omitempty"`
+	Enqueued       time.Time       `json:"enqueued,omitzero"`
+	Started        time.Time       `json:"started,omitzero"`
+	Finished       time.Time       `json:"finished,omitzero"`
+	DurationMs     float64         `json:"durationMs,omitempty"`
 }
 
 // RawJSON returns b when it is a JSON document, else b as a JSON string, so that any function
