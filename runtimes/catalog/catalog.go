@@ -57,6 +57,16 @@ func (o Options) cacheDir() string {
 	return filepath.Join(os.TempDir(), "sluice-cache")
 }
 
+// seedDir is where Go builds keep their seeds: the user's cache folder, shared by every node
+// and test of the host, so that a toolchain's standard library is compiled once per host (see
+// package gobuild); "" (each cache root its own) when there is none.
+func (o Options) seedDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "sluice", "go-seed")
+	}
+	return ""
+}
+
 func (o Options) getenv(key string) string {
 	if o.Getenv != nil {
 		return o.Getenv(key)

@@ -34,7 +34,7 @@ func execSpecs(o Options) []spec {
 		build: func(ctx context.Context, j buildJob) ([]byte, error) {
 			out, err := gobuild.Build(ctx, gobuild.Options{
 				Go: j.tool, CacheDir: filepath.Join(o.cacheDir(), "go"), SDK: sdk.Source, Getenv: o.getenv,
-				CacheKey: j.function, Runner: j.run,
+				CacheKey: j.function, Runner: j.run, SeedDir: o.seedDir(),
 			}, j.src, j.dst)
 			switch {
 			case errors.Is(err, gobuild.ErrNoToolchain):

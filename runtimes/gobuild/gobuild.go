@@ -42,6 +42,10 @@ type Options struct {
 	CacheKey string
 	// Runner runs the go command; build.Direct when nil.
 	Runner build.Runner
+	// SeedDir holds the seeds new keys' caches start from, one per toolchain and SDK (see
+	// seed.go): every cache root that names the same folder shares them, so a host compiles
+	// each once. CacheDir/seed when empty.
+	SeedDir string
 }
 
 // passed are the node's variables a build sees, when set.

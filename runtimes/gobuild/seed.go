@@ -56,11 +56,15 @@ func (j *job) seedCache(ctx context.Context) error {
 // when missing.
 func (j *job) seed(ctx context.Context) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n", j.o.Go, j.sdk)
+	fmt.Fprintf(h, "%s\n%s\n", j.o.Go, filepath.Base(j.sdk)) // the SDK copy's folder is named for its content
 	if fi, err := os.Stat(j.o.Go); err == nil {
 		fmt.Fprintf(h, "%d %d\n", fi.Size(), fi.ModTime().UnixNano())
 	}
-	base := filepath.Join(j.root, "seed", hex.EncodeToString(h.Sum(nil))[:16])
+	dir := j.o.SeedDir
+	if dir == "" {
+		dir = filepath.Join(j.root, "seed")
+	}
+	base := filepath.Join(dir, hex.EncodeToString(h.Sum(nil))[:16])
 	cache := filepath.Join(base, "go-build")
 	if _, err := os.Stat(filepath.Join(base, seedComplete)); err == nil {
 		return cache, nil
@@ -147,7 +151,7 @@ func (j *job) makeSeed(ctx context.Context, base string) error {
 }
 
 // linkTree hard-links every entry file of Go's cache at from (its two-hex-digit folders) into
-// to, making the folders.
+// to, making the folders; across file systems it copies them.
 func linkTree(from, to string) error {
 	dirs, err := os.ReadDir(from)
 	if err != nil {
@@ -168,7 +172,12 @@ func linkTree(from, to string) error {
 			if !f.Type().IsRegular() {
 				continue
 			}
-			if err := os.Link(filepath.Join(from, d.Name(), f.Name()), filepath.Join(to, d.Name(), f.Name())); err != nil && !errors.Is(err, fs.ErrExist) {
+			src, dst := filepath.Join(from, d.Name(), f.Name()), filepath.Join(to, d.Name(), f.Name())
+			err := os.Link(src, dst)
+			if errors.Is(err, syscall.EXDEV) { // the seed sits on another file system: a copy, root's and read-only too
+				err = copyFile(src, dst, 0o444)
+			}
+			if err != nil && !errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("seed: %w", err)
 			}
 		}

@@ -32,7 +32,7 @@ const (
 // routes answer under the header policy of isolated.
 func (g *Gateway) Routes(api, root *mux.Router) {
 	api.HandleFunc("/v1/functions/{name}/invocations", g.invoke).Methods(http.MethodPost)
-	api.HandleFunc("/v1/invocations/{id}", g.invocation).Methods(http.MethodGet)
+	api.HandleFunc("/v1/invocations/{id:.+}", g.invocation).Methods(http.MethodGet) // ids from triggers may hold a /
 	root.HandleFunc("/fn/{name}", isolated(g.functionURL))
 	root.HandleFunc("/fn/{name}/{path:.*}", isolated(g.functionURL))
 	root.PathPrefix(RoutePrefix + "/").HandlerFunc(isolated(g.httpRoute))
@@ -80,14 +80,10 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) invocation(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
-	if _, err := uuid.Parse(id); err != nil {
-		httpjson.Error(w, http.StatusNotFound, "invocation_not_found", "no invocation %q: ids look like 1b4e28ba-2fa1-11d2-883f-0016d3cca427", id)
-		return
-	}
 	res, err := g.Result(r.Context(), id)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
-		httpjson.Error(w, http.StatusNotFound, "invocation_not_found", "no invocation %s (results are kept for 24 hours)", id)
+		httpjson.Error(w, http.StatusNotFound, "invocation_not_found", "no invocation %q (results are kept for 24 hours)", id)
 	case err != nil:
 		g.unavailable(w, "", err)
 	default:

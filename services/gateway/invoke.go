@@ -93,7 +93,7 @@ func (g *Gateway) Async(ctx context.Context, c Call) (string, error) {
 		return "", err
 	}
 	queued, _ := json.Marshal(events.Result{ID: id, Function: c.Version.Function, Version: c.Version.Version, Status: events.StatusQueued, Enqueued: time.Now().UTC()})
-	rec := nats.NewMsg("$KV." + events.BucketResults + "." + id)
+	rec := nats.NewMsg("$KV." + events.BucketResults + "." + events.ResultKey(id))
 	rec.Data = queued
 	rec.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0") // create only: never overwrite a result
 	recAck, err := g.js.PublishMsgAsync(rec, g.publish...)
@@ -119,15 +119,18 @@ func (g *Gateway) Async(ctx context.Context, c Call) (string, error) {
 	return id, nil
 }
 
-// Result reads an async invocation's record.
+// Result reads an async invocation's record by its id as it came (whatever its key).
 func (g *Gateway) Result(ctx context.Context, id string) (events.Result, error) {
 	var r events.Result
-	e, err := g.results.Get(ctx, id)
+	e, err := g.results.Get(ctx, events.ResultKey(id))
 	if err != nil {
 		return r, err
 	}
 	if err := json.Unmarshal(e.Value(), &r); err != nil {
 		return r, fmt.Errorf("read invocation %s: %w", id, err)
+	}
+	if r.ID != id { // another id with the same key: none, short of a SHA-256 collision
+		return events.Result{}, fmt.Errorf("invocation %s: %w", id, jetstream.ErrKeyNotFound)
 	}
 	return r, nil
 }

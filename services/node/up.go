@@ -237,6 +237,9 @@ func run(ctx context.Context, o runOptions) (err error) {
 		if err != nil {
 			return err
 		}
+		if err := metrics.Duplicates(promReg, wk.Duplicates); err != nil {
+			return err
+		}
 	}
 
 	var srv *http.Server

@@ -1,13 +1,28 @@
 // Package worker runs functions: for every deployed function it pulls invocation events from the
 // function's shared durable consumer, runs them on warm or newly started instances, answers
-// synchronous callers on their reply inbox, records async results in sluice_results, and maps every outcome to the event's
-// acknowledgement in one place (finish): success → Ack; a failure with retries left →
-// NakWithDelay(backoff); no retries left, or an event that can never succeed → publish to
-// SLUICE_DLQ, then Term; while an event is handled (a cold start, a long run) → InProgress every
-// third of the ack wait (events.AckWait), so a dead worker's events come back within about
-// AckWait. An attempt is counted when the function ran: the attempt of a redelivered event is
-// one more than the failed attempts sluice_results records, so deliveries handed back for lack
-// of a slot, or lost with a dead worker, spend no retry.
+// synchronous callers on their reply inbox, records async results in sluice_results, and maps
+// every way a delivery ends to the event's acknowledgement in one place (finish): success →
+// result written, then Ack; a failure with retries left → NakWithDelay(backoff); no retries
+// left, or an event that can never succeed → publish to SLUICE_DLQ, write the failed result,
+// then Term; a synchronous caller's deadline passed → Term; no instance slot here →
+// NakWithDelay(capacityRetry); an event whose outcome is recorded already → Ack (or Term),
+// without a run. While an event is handled (a cold start, a long run) → InProgress every third
+// of the ack wait (events.AckWait), so a dead worker's events come back within about AckWait.
+//
+// Attempts come from the bus: JetStream's delivery count, less the deliveries handed back
+// without a run for lack of a slot (counted under events.HandbackKey in sluice_results before
+// the event goes back). No record that may be missing can reset them: a result that could not be
+// written costs no extra run, and an event fails into the DLQ after retries+1 runs. A delivery
+// lost with a worker that died counts as an attempt (it may have run the function; an event
+// that kills its worker must not come back forever).
+//
+// Writes: a function's error is cut to events.RecordErrorLimits as soon as it is known (the
+// dead letter's header to events.HeaderErrorLimits), so every record fits the bucket. A result or
+// dead letter that cannot be written is tried again writeTries times with a doubling wait; if it
+// still fails, the worker holds the outcome in memory (up to maxHeld, for heldFor) and naks the
+// event: its redelivery here writes the outcome without running the function again. A succeeded
+// result is never acknowledged unwritten. A results bucket that refuses a record as too large (a
+// server with a smaller message size) gets it without the response (events.Result.Small).
 //
 // Several workers share a function's max (DESIGN §7) through instance slots in sluice_claims:
 // a worker starts an instance only under a slot it won (Create of ClaimKey(fn, i), the first free
@@ -38,9 +53,16 @@
 // scaler, idle instances stop after the function's idle timeout. Either way the first event of
 // a function with no instance starts one at once, without waiting for a decision.
 //
-// Delivery is at least once: a worker that dies mid-invocation leaves the event unacknowledged and
-// JetStream redelivers it. A worker that stops gracefully stops pulling (it holds no event it has
-// not started) and finishes those in flight.
+// Exactly once where the platform can tell, at least once where it cannot: before running an
+// async event the worker reads its record (events.ResultKey), and an event whose success is
+// recorded, or that was dead-lettered in this run through the queue (events.Result.Redriven), is
+// settled without a run and counted (Duplicates, sluice_duplicate_deliveries_total): a lost
+// acknowledgement, a worker that died after the write, an event published again under another
+// message id. The window left: a worker that dies between the function's effects and the
+// result's write (or whose held outcome's redelivery goes to another worker) leaves an event that
+// runs again. A synchronous event has no record: a worker that dies after replying runs it again
+// for nobody. A worker that stops gracefully stops pulling (it holds no event it has not
+// started) and finishes those in flight.
 //
 // Cold starts: a function's new instance is, when the worker's warm pool (package
 // runtimes/warmpool, sized by Options.Prestart) has a pre-started process of its runtime, that

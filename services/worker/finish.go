@@ -2,7 +2,9 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -14,16 +16,32 @@ import (
 
 // job is one delivery of an invocation event.
 type job struct {
-	msg      jetstream.Msg
-	fn       string
-	id       string
-	trigger  string
-	reply    string // sync caller's inbox, "" for async
-	attempt  int    // 1 for the first delivery
-	retries  int    // async retries the function allows
-	enqueued time.Time
-	progress func() // stops the InProgress ticks; called before the event is acknowledged
+	msg       jetstream.Msg
+	fn        string
+	id        string
+	trigger   string
+	reply     string // sync caller's inbox, "" for async
+	redrive   int    // the event's ExtRedrive count
+	seq       uint64 // the event's sequence in SLUICE_INVOKE
+	delivered int    // JetStream's delivery count, 1 for the first delivery
+	attempt   int    // the run of the function this delivery makes, 1 for the first
+	retries   int    // async retries the function allows
+	enqueued  time.Time
+	exit      exit
+	// deadLettered: the event's dead letter is published already (an outcome held for a write).
+	deadLettered bool
+	progress     func() // stops the InProgress ticks; called before the event is acknowledged
 }
+
+// exit is how a delivery ends.
+type exit int
+
+const (
+	ran        exit = iota // the function ran, or never can (rejected): the result says how it went
+	expired                // a synchronous caller's deadline passed before the run: nobody to run it for
+	handedBack             // no instance slot on this worker: back to the consumer, spending no retry
+	recorded               // the event's outcome is recorded already: a duplicate delivery
+)
 
 // retryable reports whether another attempt could succeed.
 func retryable(o events.Outcome) bool {
@@ -36,65 +54,158 @@ func Backoff(attempt int) time.Duration {
 	return min(d, time.Minute)
 }
 
-// finish maps an attempt's result to the event's acknowledgement and tells whoever waits: the
-// one place where outcomes become Ack, NakWithDelay, or DLQ-then-Term.
+// Writes of a result record or a dead letter are tried writeTries times, writeWait apart and
+// doubling, before the event goes back to the consumer with its outcome held for its redelivery.
+const (
+	writeTries = 5
+	writeWait  = 100 * time.Millisecond
+)
+
+// errUnstorable marks a result record that no results bucket can hold.
+var errUnstorable = errors.New("result cannot be recorded")
+
+// finish maps how a delivery ended to the event's acknowledgement and tells whoever waits: the
+// one place where outcomes become Ack, NakWithDelay, or DLQ-then-Term. An async outcome is
+// acknowledged only once it is written: a result or dead letter that cannot be written even
+// after writeTries is held by the worker and the event goes back to the consumer, whose
+// redelivery writes it without running the function again.
 func (w *Worker) finish(ctx context.Context, j job, res events.Result) {
-	if j.progress != nil {
-		j.progress()
+	log := w.logger.With("function", j.fn, "invocation", j.id, "delivery", j.delivered, "attempt", j.attempt, "outcome", res.Outcome)
+	switch j.exit {
+	case expired:
+		log.Info("dropping an expired synchronous invocation")
+		j.settle(log, "term", j.msg.Term)
+		return
+	case handedBack:
+		if j.reply == "" {
+			w.countHandback(ctx, j, log)
+		}
+		j.settle(log, "nak", func() error { return j.msg.NakWithDelay(capacityRetry) })
+		return
+	case recorded:
+		w.dups.add(j.fn)
+		log.Info("event finished before; settled without running it again", "status", res.Status)
+		if res.Status == events.StatusSucceeded {
+			j.settle(log, "ack", j.msg.Ack)
+		} else {
+			j.settle(log, "term", j.msg.Term)
+		}
+		return
 	}
-	log := w.logger.With("function", j.fn, "invocation", j.id, "attempt", j.attempt, "outcome", res.Outcome)
 	if j.reply != "" { // synchronous: the caller gets the outcome, no retry (as Lambda)
 		if err := w.nc.PublishMsg(events.NewReply(j.reply, res)); err != nil {
 			log.Warn("reply to caller", "err", err)
 		}
-		w.ack(j, log)
+		j.settle(log, "ack", j.msg.Ack)
 		return
 	}
-	res.Attempts = j.attempt
+	res.Attempts, res.Redriven = j.attempt, j.redrive
 	switch {
 	case res.Outcome == events.OutcomeOK:
 		res.Status = events.StatusSucceeded
-		w.putResult(ctx, res, log)
-		w.ack(j, log)
+		if err := w.store(ctx, res, writeTries); err != nil && !errors.Is(err, errUnstorable) {
+			w.hold(j, res, log, "store result", err)
+			return
+		} else if err != nil {
+			log.Error("store result", "err", err)
+		}
+		j.settle(log, "ack", j.msg.Ack)
 	case retryable(res.Outcome) && j.attempt <= j.retries:
-		res.Status = events.StatusQueued // waiting for the next attempt
-		w.putResult(ctx, res, log)
+		res.Status = events.StatusQueued // waiting for the next attempt, which writes its own record
+		if err := w.store(ctx, res, 1); err != nil {
+			log.Warn("store result", "err", err)
+		}
 		delay := w.backoff(j.attempt)
 		log.Info("invocation failed, will retry", "in", delay)
-		if err := j.msg.NakWithDelay(delay); err != nil {
-			log.Warn("nak", "err", err)
-		}
+		j.settle(log, "nak", func() error { return j.msg.NakWithDelay(delay) })
 	default:
 		res.Status = events.StatusFailed
-		if err := w.deadLetter(ctx, j, res); err != nil {
-			// Not acknowledged: JetStream redelivers it and the dead-lettering is tried again.
-			log.Error("dead-letter", "err", err)
-			return
+		if !j.deadLettered {
+			if err := retry(ctx, writeTries, func() error { return w.deadLetter(ctx, j, res) }); err != nil {
+				w.hold(j, res, log, "dead-letter", err)
+				return
+			}
+			j.deadLettered = true
 		}
-		w.putResult(ctx, res, log)
-		if err := j.msg.Term(); err != nil {
-			log.Warn("term", "err", err)
+		// A failed record of this redrive count says the dead letter exists: it is written last.
+		if res.ID != "" {
+			if err := w.store(ctx, res, writeTries); err != nil && !errors.Is(err, errUnstorable) {
+				w.hold(j, res, log, "store result", err)
+				return
+			} else if err != nil {
+				log.Error("store result", "err", err)
+			}
 		}
+		j.settle(log, "term", j.msg.Term)
 		log.Warn("invocation dead-lettered")
 	}
 }
 
-func (w *Worker) ack(j job, log interface{ Warn(string, ...any) }) {
-	if err := j.msg.Ack(); err != nil {
-		log.Warn("ack", "err", err)
+// settle stops the InProgress ticks and acknowledges the event with ack.
+func (j job) settle(log *slog.Logger, what string, ack func() error) {
+	if j.progress != nil {
+		j.progress()
+	}
+	if err := ack(); err != nil {
+		log.Warn(what, "err", err)
 	}
 }
 
-func (w *Worker) putResult(ctx context.Context, res events.Result, log interface{ Warn(string, ...any) }) {
-	res.Payload = events.RawJSON(res.Payload)
-	b, err := json.Marshal(res)
+// hold keeps an outcome the worker could not write and gives the event back to the consumer:
+// its redelivery to this worker writes the outcome without running the function again.
+func (w *Worker) hold(j job, res events.Result, log *slog.Logger, what string, err error) {
+	delay := w.backoff(j.delivered)
+	if j.id != "" && !w.held.put(heldKey(j.id, j.redrive), held{res: res, deadLettered: j.deadLettered, at: time.Now()}) {
+		log.Warn("too many outcomes held for a write; this one is not", "held", maxHeld)
+	}
+	log.Error(what+": the event goes back to the bus, its outcome is written on its redelivery", "err", err, "in", delay)
+	j.settle(log, "nak", func() error { return j.msg.NakWithDelay(delay) })
+}
+
+// store writes an async invocation's record, tried up to tries times. A bucket that refuses the
+// record as too large (a server with a smaller message size) gets it without the response and
+// with the error cut to a header's size.
+func (w *Worker) store(ctx context.Context, res events.Result, tries int) error {
+	full, err := events.EncodeResult(res)
 	if err != nil {
-		log.Warn("encode result", "err", err)
-		return
+		if full, err = events.EncodeResult(res.Small()); err != nil {
+			return fmt.Errorf("%w: %w", errUnstorable, err)
+		}
 	}
-	if _, err := w.results.Put(ctx, res.ID, b); err != nil {
-		log.Warn("store result", "err", err)
+	key := events.ResultKey(res.ID)
+	return retry(ctx, tries, func() error {
+		_, err := w.results.Put(ctx, key, full)
+		if tooLarge(err) {
+			var small []byte
+			if small, err = events.EncodeResult(res.Small()); err == nil {
+				_, err = w.results.Put(ctx, key, small)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("store result %s: %w", res.ID, err)
+		}
+		return nil
+	})
+}
+
+// retry calls f up to tries times, writeWait apart and doubling, until it succeeds.
+func retry(ctx context.Context, tries int, f func() error) error {
+	wait := writeWait
+	for i := 1; ; i++ {
+		err := f()
+		if err == nil || i >= tries || ctx.Err() != nil {
+			return err
+		}
+		sleep(ctx, wait)
+		wait *= 2
 	}
+}
+
+// tooLarge reports whether a publish was refused for its size.
+func tooLarge(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrMaxPayload) ||
+		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
 }
 
 // Headers a dead-lettered event carries beside its own.
@@ -105,6 +216,8 @@ const (
 	HeaderDLQTime     = "Sluice-Failed-At"
 )
 
+// deadLetter publishes the event to SLUICE_DLQ with the last error (cut to a header's size;
+// left out when the event fills the message, the whole error is in its result record).
 func (w *Worker) deadLetter(ctx context.Context, j job, res events.Result) error {
 	m := nats.NewMsg(events.DLQSubject(j.fn))
 	for k, vs := range j.msg.Headers() {
@@ -112,13 +225,37 @@ func (w *Worker) deadLetter(ctx context.Context, j job, res events.Result) error
 			m.Header[k] = vs
 		}
 	}
-	errJSON, _ := json.Marshal(res.Error) // strings only
-	m.Header.Set(HeaderDLQError, string(errJSON))
+	m.Header.Set(HeaderDLQError, events.HeaderError(res.Error))
 	m.Header.Set(HeaderDLQOutcome, string(res.Outcome))
 	m.Header.Set(HeaderDLQAttempts, strconv.Itoa(j.attempt))
 	m.Header.Set(HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
-	m.Header.Set(nats.MsgIdHdr, "dlq-"+j.id+"."+j.msg.Headers().Get(events.HeaderRedrive)) // a redelivered event is dead-lettered once, a redriven one again
+	id := events.DeadLetterMsgID(j.id, j.redrive) // a redelivered event is dead-lettered once, a redriven one again
+	if j.id == "" {
+		id = "dlq-seq-" + strconv.FormatUint(j.seq, 10) // no event id to tell it apart by
+	}
+	m.Header.Set(nats.MsgIdHdr, id)
 	m.Data = j.msg.Data()
 	_, err := w.js.PublishMsg(ctx, m)
-	return err
+	if tooLarge(err) {
+		m.Header.Del(HeaderDLQError)
+		_, err = w.js.PublishMsg(ctx, m)
+	}
+	if err != nil {
+		return fmt.Errorf("dead-letter %s: %w", j.id, err)
+	}
+	return nil
+}
+
+// countHandback counts a delivery handed back without a run (HandbackKey), so it spends no
+// retry. A count that cannot be written makes the delivery count as an attempt: retries are
+// never more than the function allows.
+func (w *Worker) countHandback(ctx context.Context, j job, log *slog.Logger) {
+	key := events.HandbackKey(j.id, j.redrive)
+	n := 0
+	if e, err := w.results.Get(ctx, key); err == nil {
+		n, _ = strconv.Atoi(string(e.Value()))
+	}
+	if _, err := w.results.Put(ctx, key, []byte(strconv.Itoa(n+1))); err != nil {
+		log.Warn("count a handed-back delivery", "err", err)
+	}
 }

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -21,31 +20,41 @@ import (
 // is free again, so the next event can start while this one's result is stored and acknowledged.
 func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release func()) {
 	start := time.Now()
-	j := job{msg: msg, fn: p.fn, reply: msg.Headers().Get(events.HeaderReply), attempt: 1}
+	j := job{msg: msg, fn: p.fn, reply: msg.Headers().Get(events.HeaderReply), redrive: events.EventRedrive(msg.Headers()), delivered: 1}
 	if meta, err := msg.Metadata(); err == nil {
-		j.attempt, j.enqueued = int(meta.NumDelivered), meta.Timestamp
+		j.delivered, j.enqueued, j.seq = int(meta.NumDelivered), meta.Timestamp, meta.Sequence.Stream
 	}
+	j.attempt = j.delivered
 	// Tell JetStream the event is being worked on before anything that may take a while (a cold
 	// start, a long run), so only a dead worker's events come back.
 	j.progress = progress(msg, events.AckWait/3)
 	defer j.progress()
 	ev, err := events.ParseHeaders(msg.Headers(), msg.Data())
 	j.id, j.trigger = ev.ID(), events.EventTrigger(ev)
-	if j.attempt > 1 && j.reply == "" && err == nil {
-		j.attempt = w.attempt(ctx, j.id)
-	}
 	if err != nil {
 		w.finish(ctx, j, rejected(j, fmt.Sprintf("malformed event: %v", err)))
 		return
+	}
+	if j.reply == "" {
+		if o, ok := w.held.take(heldKey(j.id, j.redrive)); ok { // ran here before: write its outcome
+			j.attempt, j.deadLettered = o.res.Attempts, o.deadLettered
+			w.finish(ctx, j, o.res)
+			return
+		}
+		if r, ok := w.recorded(ctx, j); ok {
+			j.exit = recorded
+			w.finish(ctx, j, r)
+			return
+		}
+		j.attempt = w.attempt(ctx, j)
 	}
 	deadline := time.Time{}
 	if s, ok := ev.Extensions()[events.ExtDeadline]; ok {
 		if ms, err := strconv.ParseInt(fmt.Sprint(s), 10, 64); err == nil {
 			deadline = time.UnixMilli(ms)
 			if start.After(deadline) { // the synchronous caller has given up: nobody to run it for
-				w.logger.Info("dropping an expired synchronous invocation", "function", j.fn, "invocation", j.id)
-				j.progress()
-				_ = msg.Term()
+				j.exit = expired
+				w.finish(ctx, j, events.Result{ID: j.id, Function: j.fn})
 				return
 			}
 		}
@@ -69,8 +78,8 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 		// probeHold, or until this worker wins a slot.
 		p.holdProbe()
 		release()
-		j.progress()
-		_ = msg.NakWithDelay(capacityRetry)
+		j.exit = handedBack
+		w.finish(ctx, j, events.Result{ID: j.id, Function: j.fn})
 		return
 	}
 	var resp instance.Response
@@ -83,6 +92,7 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 	res.Finished = time.Now()
 	res.DurationMs = float64(res.Finished.Sub(start).Microseconds()) / 1000
 	res.Outcome, res.Error = outcome(resp, err, v)
+	res.Error = res.Error.Cut(events.RecordErrorLimits()) // before it reaches a reply, a record or a log
 	if res.Outcome == events.OutcomeOK {
 		res.Payload = resp.Payload
 	}
@@ -300,21 +310,6 @@ func progress(msg jetstream.Msg, every time.Duration) (stop func()) {
 		t.Stop()
 		mu.Unlock()
 	}
-}
-
-// attempt is the attempt number of a redelivered async event: one more than the failed
-// attempts recorded in sluice_results. Deliveries that ran nothing (handed back for lack of an
-// instance slot here, or lost with a worker that died) do not count.
-func (w *Worker) attempt(ctx context.Context, id string) int {
-	e, err := w.results.Get(ctx, id)
-	if err != nil {
-		return 1
-	}
-	var r events.Result
-	if json.Unmarshal(e.Value(), &r) != nil || r.Status != events.StatusQueued {
-		return 1
-	}
-	return r.Attempts + 1
 }
 
 func (w *Worker) platformLine(j job, v events.Version, text string) {

@@ -87,6 +87,9 @@ type Worker struct {
 	started  time.Time
 	draining atomic.Bool
 
+	held holding    // outcomes not written yet, for their redelivery
+	dups duplicates // deliveries settled without a run, their outcome recorded already
+
 	mu    sync.Mutex
 	pools map[string]*running
 	seq   int
