@@ -187,6 +187,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	if berr := c.b.take(int64(n), c.name); berr != nil {
 		return 0, berr
 	}
+	if err != nil && err != io.EOF { // a corrupt entry: fewer bytes than declared, bad deflate data
+		err = fmt.Errorf("%w: entry %q: %w", ErrBadArchive, c.name, err)
+	}
 	return n, err
 }
 
@@ -332,6 +335,13 @@ func hasDrive(s string) bool {
 	return len(s) >= 2 && s[1] == ':' && (s[0]|0x20 >= 'a' && s[0]|0x20 <= 'z')
 }
 
+// Longest entry names: a file system takes 255 bytes a name, and a whole path of at most 4096
+// bytes must still hold the destination.
+const (
+	maxNamePart = 255
+	maxName     = 2048
+)
+
 // cleanName checks a raw entry name and returns it slash-separated without "." parts or a
 // trailing slash; isDir reports a trailing slash.
 func cleanName(raw string) (name string, isDir bool, err error) {
@@ -353,13 +363,18 @@ func cleanName(raw string) (name string, isDir bool, err error) {
 	isDir = strings.HasSuffix(raw, "/")
 	var parts []string
 	for _, p := range strings.Split(raw, "/") {
-		switch p {
-		case "", ".":
-		case "..":
+		switch {
+		case p == "" || p == ".":
+		case p == "..":
 			return bad("climbs out with ..")
+		case len(p) > maxNamePart:
+			return bad(fmt.Sprintf("has a part longer than %d bytes", maxNamePart))
 		default:
 			parts = append(parts, p)
 		}
+	}
+	if len(raw) > maxName {
+		return bad(fmt.Sprintf("is longer than %d bytes", maxName))
 	}
 	return strings.Join(parts, "/"), isDir, nil
 }
