@@ -84,6 +84,15 @@ type node struct {
 // was stopped.
 func (s *site) start(t *testing.T, flags ...string) *node {
 	t.Helper()
+	n := s.launch(t, flags...)
+	n.waitReady(t)
+	return n
+}
+
+// launch runs `sluice up` as start does, and returns at once; URL is set (addr is where it
+// listens), the rest waits for waitReady.
+func (s *site) launch(t *testing.T, flags ...string) *node {
+	t.Helper()
 	addr := freeAddr(t)
 	args := append([]string{"up", "--data", s.data, "--listen", addr}, flags...)
 	cmd := exec.Command(s.bin, args...)
@@ -94,7 +103,7 @@ func (s *site) start(t *testing.T, flags ...string) *node {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start sluice up: %v", err)
 	}
-	n := &node{site: s, cmd: cmd, out: out, done: make(chan struct{}), http: &http.Client{Timeout: cliDeadline}}
+	n := &node{site: s, cmd: cmd, out: out, done: make(chan struct{}), http: &http.Client{Timeout: cliDeadline}, URL: "http://" + addr}
 	go func() {
 		n.waitErr = cmd.Wait()
 		close(n.done)
@@ -105,7 +114,13 @@ func (s *site) start(t *testing.T, flags ...string) *node {
 		}
 		n.kill()
 	})
+	return n
+}
 
+// waitReady waits until the node printed its endpoints and /healthz answers 200.
+func (n *node) waitReady(t *testing.T) {
+	t.Helper()
+	out := n.out
 	select {
 	case <-out.ready:
 	case <-n.done:
@@ -130,7 +145,6 @@ func (s *site) start(t *testing.T, flags ...string) *node {
 		}
 		return nil
 	})
-	return n
 }
 
 // stop interrupts the node as Ctrl-C would and requires a clean exit (status 0) within

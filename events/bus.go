@@ -16,10 +16,11 @@ const MaxPayload = 6 << 20
 // takes the default on a new stream.
 type BusOptions struct {
 	Replicas       int           // 1 on a single node, 3 on a cluster; 0: what the bus has (1 when new)
+	Store          int64         // bytes of JetStream file store the bus may fill, shared out as in StoreLimits; 0: every stream and bucket keeps its size (none on new ones but logs' and meters')
 	LogsMaxAge     time.Duration // default 7 days
-	LogsMaxBytes   int64         // default 1 GiB
+	LogsMaxBytes   int64         // default 1 GiB, or its share of Store when smaller
 	MetersMaxAge   time.Duration // default 90 days
-	MetersMaxBytes int64         // default 10 GiB
+	MetersMaxBytes int64         // default 10 GiB, or its share of Store when smaller
 	DLQMaxAge      time.Duration // default 14 days
 	ResultsTTL     time.Duration // default 24 hours
 	WorkerTTL      time.Duration // default 10 seconds
@@ -42,17 +43,22 @@ func (o BusOptions) withDefaults() BusOptions {
 	def(&o.WorkerTTL, 10*time.Second)
 	def(&o.ClaimTTL, 10*time.Second)
 	if o.LogsMaxBytes <= 0 {
-		o.LogsMaxBytes = 1 << 30
+		o.LogsMaxBytes = DefaultLogsMaxBytes
 	}
 	if o.MetersMaxBytes <= 0 {
-		o.MetersMaxBytes = 10 << 30
+		o.MetersMaxBytes = DefaultMetersMaxBytes
 	}
 	return o
 }
 
-// StreamConfigs are the streams of DESIGN §3.
+// StreamConfigs are the streams of DESIGN §3, sized by o.Store when it is set (a Store that
+// CheckStore refuses sizes nothing).
 func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
+	limits, _ := o.storeLimits()
 	o = o.withDefaults()
+	if limits != nil {
+		o.LogsMaxBytes, o.MetersMaxBytes = limits[StreamLogs], limits[StreamMeters]
+	}
 	return []jetstream.StreamConfig{{
 		Name:        StreamInvoke,
 		Description: "invocation CloudEvents, one subject per function",
@@ -61,6 +67,8 @@ func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
 		Storage:     jetstream.FileStorage,
 		Duplicates:  2 * time.Minute,
 		MaxMsgSize:  MaxPayload + 64<<10,
+		MaxBytes:    limits[StreamInvoke],
+		Discard:     jetstream.DiscardNew, // a full queue refuses new invocations; it never drops one
 		Replicas:    o.Replicas,
 	}, {
 		Name:        StreamDLQ,
@@ -69,6 +77,8 @@ func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
 		Storage:     jetstream.FileStorage,
 		MaxAge:      o.DLQMaxAge,
 		MaxMsgSize:  MaxPayload + 64<<10,
+		MaxBytes:    limits[StreamDLQ],
+		Discard:     jetstream.DiscardNew, // a full DLQ leaves the event in SLUICE_INVOKE, to be dead-lettered later
 		Replicas:    o.Replicas,
 	}, {
 		Name:        StreamLogs,
@@ -77,6 +87,7 @@ func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
 		Storage:     jetstream.FileStorage,
 		MaxAge:      o.LogsMaxAge,
 		MaxBytes:    o.LogsMaxBytes,
+		Discard:     jetstream.DiscardOld,
 		Replicas:    o.Replicas,
 	}, {
 		Name:        StreamMeters,
@@ -85,6 +96,7 @@ func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
 		Storage:     jetstream.FileStorage,
 		MaxAge:      o.MetersMaxAge,
 		MaxBytes:    o.MetersMaxBytes,
+		Discard:     jetstream.DiscardOld,
 		Replicas:    o.Replicas,
 	}}
 }
@@ -94,74 +106,122 @@ func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
 // instances over time.
 const ScaleHistory = 64
 
-// KeyValueConfigs are the buckets of DESIGN §3.
+// KeyValueConfigs are the buckets of DESIGN §3, the file ones sized by o.Store when it is set.
 func KeyValueConfigs(o BusOptions) []jetstream.KeyValueConfig {
+	limits, _ := o.storeLimits()
 	o = o.withDefaults()
 	return []jetstream.KeyValueConfig{
-		{Bucket: BucketFunctions, Description: "function heads and immutable versions", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas},
-		{Bucket: BucketTriggers, Description: "trigger specs", History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas},
-		{Bucket: BucketScale, Description: "desired instances per function, the last decisions kept for charts", History: ScaleHistory, Storage: jetstream.FileStorage, Replicas: o.Replicas},
+		{Bucket: BucketFunctions, Description: "function heads and immutable versions", History: 1, Storage: jetstream.FileStorage, MaxBytes: limits[BucketFunctions], Replicas: o.Replicas},
+		{Bucket: BucketTriggers, Description: "trigger specs", History: 1, Storage: jetstream.FileStorage, MaxBytes: limits[BucketTriggers], Replicas: o.Replicas},
+		{Bucket: BucketScale, Description: "desired instances per function, the last decisions kept for charts", History: ScaleHistory, Storage: jetstream.FileStorage, MaxBytes: limits[BucketScale], Replicas: o.Replicas},
 		{Bucket: BucketWorkers, Description: "worker heartbeats", History: 1, TTL: o.WorkerTTL, Storage: jetstream.MemoryStorage, Replicas: o.Replicas},
 		{Bucket: BucketClaims, Description: "instance-slot claims and the scaler lease", History: 1, TTL: o.ClaimTTL, Storage: jetstream.MemoryStorage, Replicas: o.Replicas},
-		{Bucket: BucketResults, Description: "async invocation status and results", History: 1, TTL: o.ResultsTTL, Storage: jetstream.FileStorage, MaxValueSize: MaxRecord, Replicas: o.Replicas},
+		{Bucket: BucketResults, Description: "async invocation status and results", History: 1, TTL: o.ResultsTTL, Storage: jetstream.FileStorage, MaxValueSize: MaxRecord, MaxBytes: limits[BucketResults], Replicas: o.Replicas},
 	}
 }
 
-// ObjectStoreConfigs are the object stores of DESIGN §3.
+// ObjectStoreConfigs are the object stores of DESIGN §3, sized by o.Store when it is set.
 func ObjectStoreConfigs(o BusOptions) []jetstream.ObjectStoreConfig {
+	limits, _ := o.storeLimits()
 	o = o.withDefaults()
 	return []jetstream.ObjectStoreConfig{
-		{Bucket: ObjectCode, Description: "code packages by sha256", Storage: jetstream.FileStorage, Replicas: o.Replicas},
+		{Bucket: ObjectCode, Description: "code packages by sha256", Storage: jetstream.FileStorage, MaxBytes: limits[ObjectCode], Replicas: o.Replicas},
 	}
 }
 
 // Ensure creates or updates every stream, bucket and object store of the bus. It is idempotent
-// and safe to call from every service at start.
+// and safe to call from every service at start. When o.Store sizes the bus, a stream that grows
+// may need the room that one further down the list gives up: whatever the store had no room for
+// is tried once more at the end.
 func Ensure(ctx context.Context, js jetstream.JetStream, o BusOptions) error {
-	for _, c := range StreamConfigs(o) {
-		if s, err := js.Stream(ctx, c.Name); err == nil {
-			keepLimits(&c, s.CachedInfo().Config, o)
-			if o.Replicas <= 0 {
-				c.Replicas = s.CachedInfo().Config.Replicas
-			}
+	if err := o.CheckStore(); err != nil {
+		return err
+	}
+	var later []func() error
+	try := func(f func() error) error {
+		err := f()
+		if IsStoreFull(err) {
+			later = append(later, f)
+			return nil
 		}
-		if _, err := js.CreateOrUpdateStream(ctx, c); err != nil {
-			return fmt.Errorf("ensure stream %s: %w", c.Name, err)
+		return err
+	}
+	for _, c := range StreamConfigs(o) {
+		if err := try(func() error { return ensureStream(ctx, js, c, o) }); err != nil {
+			return err
 		}
 	}
+	keepSize := o.Store <= 0
 	for _, c := range KeyValueConfigs(o) {
-		if err := ensureKeyValue(ctx, js, c, o.Replicas <= 0); err != nil {
-			return fmt.Errorf("ensure bucket %s: %w", c.Bucket, err)
+		if err := try(func() error {
+			if err := ensureKeyValue(ctx, js, c, o.Replicas <= 0, keepSize); err != nil {
+				return fmt.Errorf("ensure bucket %s: %w", c.Bucket, err)
+			}
+			return nil
+		}); err != nil {
+			return err
 		}
 	}
 	for _, c := range ObjectStoreConfigs(o) {
-		if err := ensureObjectStore(ctx, js, c, o.Replicas <= 0); err != nil {
-			return fmt.Errorf("ensure object store %s: %w", c.Bucket, err)
+		if err := try(func() error {
+			if err := ensureObjectStore(ctx, js, c, o.Replicas <= 0, keepSize); err != nil {
+				return fmt.Errorf("ensure object store %s: %w", c.Bucket, err)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	for _, f := range later {
+		if err := f(); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// keepLimits keeps an existing stream's retention limits that o leaves unset.
+func ensureStream(ctx context.Context, js jetstream.JetStream, c jetstream.StreamConfig, o BusOptions) error {
+	if s, err := js.Stream(ctx, c.Name); err == nil {
+		keepLimits(&c, s.CachedInfo().Config, o)
+		if o.Replicas <= 0 {
+			c.Replicas = s.CachedInfo().Config.Replicas
+		}
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, c); err != nil {
+		return fmt.Errorf("ensure stream %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// keepLimits keeps an existing stream's retention limits that o leaves unset: its ages, and
+// without a Store its sizes.
 func keepLimits(c *jetstream.StreamConfig, old jetstream.StreamConfig, o BusOptions) {
 	keep := func(set bool, age *time.Duration, oldAge time.Duration) {
 		if !set {
 			*age = oldAge
 		}
 	}
+	sized := o.Store > 0
 	switch c.Name {
 	case StreamLogs:
 		keep(o.LogsMaxAge > 0, &c.MaxAge, old.MaxAge)
-		if o.LogsMaxBytes <= 0 {
+		if o.LogsMaxBytes <= 0 && !sized {
 			c.MaxBytes = old.MaxBytes
 		}
 	case StreamMeters:
 		keep(o.MetersMaxAge > 0, &c.MaxAge, old.MaxAge)
-		if o.MetersMaxBytes <= 0 {
+		if o.MetersMaxBytes <= 0 && !sized {
 			c.MaxBytes = old.MaxBytes
 		}
 	case StreamDLQ:
 		keep(o.DLQMaxAge > 0, &c.MaxAge, old.MaxAge)
+		if !sized {
+			c.MaxBytes = old.MaxBytes
+		}
+	case StreamInvoke:
+		if !sized {
+			c.MaxBytes = old.MaxBytes
+		}
 	}
 }
 

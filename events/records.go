@@ -46,8 +46,9 @@ type Config struct {
 	Max         int               `json:"max"`
 	Concurrency int               `json:"concurrency"`
 	IdleTimeout Duration          `json:"idleTimeout"`
-	Retries     int               `json:"retries"`          // async retries before the DLQ
-	Public      bool              `json:"public,omitempty"` // function URL callable without a token
+	Retries     int               `json:"retries"`               // async retries before the DLQ
+	Public      bool              `json:"public,omitempty"`      // function URL callable without a token
+	PublicAsync bool              `json:"publicAsync,omitempty"` // and asynchronously so (X-Sluice-Invocation-Type: Event)
 	Description string            `json:"description,omitempty"`
 }
 

@@ -21,12 +21,17 @@ import (
 // step), and turns them off right after creating or changing one, before any role binds it.
 
 // ensureKeyValue creates a bucket or brings it to c, then sets its reads. With keepReplicas, an
-// existing bucket keeps its replica count.
-func ensureKeyValue(ctx context.Context, js jetstream.JetStream, c jetstream.KeyValueConfig, keepReplicas bool) error {
-	if kv, err := js.KeyValue(ctx, c.Bucket); err == nil && keepReplicas {
+// existing bucket keeps its replica count, with keepSize its MaxBytes.
+func ensureKeyValue(ctx context.Context, js jetstream.JetStream, c jetstream.KeyValueConfig, keepReplicas, keepSize bool) error {
+	if kv, err := js.KeyValue(ctx, c.Bucket); err == nil && (keepReplicas || keepSize) {
 		if st, err := kv.Status(ctx); err == nil {
 			if s, ok := st.(*jetstream.KeyValueBucketStatus); ok {
-				c.Replicas = s.StreamInfo().Config.Replicas
+				if keepReplicas {
+					c.Replicas = s.StreamInfo().Config.Replicas
+				}
+				if keepSize {
+					c.MaxBytes = s.StreamInfo().Config.MaxBytes
+				}
 			}
 		}
 	}
@@ -80,11 +85,16 @@ func normalKeyValue(c jetstream.KeyValueConfig) jetstream.KeyValueConfig {
 }
 
 // ensureObjectStore creates the object store or brings it to c, then sets its reads. With
-// keepReplicas, an existing store keeps its replica count.
-func ensureObjectStore(ctx context.Context, js jetstream.JetStream, c jetstream.ObjectStoreConfig, keepReplicas bool) error {
-	if obs, err := js.ObjectStore(ctx, c.Bucket); err == nil && keepReplicas {
+// keepReplicas, an existing store keeps its replica count, with keepSize its MaxBytes.
+func ensureObjectStore(ctx context.Context, js jetstream.JetStream, c jetstream.ObjectStoreConfig, keepReplicas, keepSize bool) error {
+	if obs, err := js.ObjectStore(ctx, c.Bucket); err == nil && (keepReplicas || keepSize) {
 		if st, err := obs.Status(ctx); err == nil {
-			c.Replicas = st.Replicas()
+			if keepReplicas {
+				c.Replicas = st.Replicas()
+			}
+			if s, ok := st.(*jetstream.ObjectBucketStatus); ok && keepSize {
+				c.MaxBytes = s.StreamInfo().Config.MaxBytes
+			}
 		}
 	}
 	if !objectStoreCurrent(ctx, js, c) {
@@ -102,6 +112,13 @@ func objectStoreCurrent(ctx context.Context, js jetstream.JetStream, c jetstream
 	}
 	st, err := obs.Status(ctx)
 	if err != nil {
+		return false
+	}
+	maxBytes := int64(-1)
+	if s, ok := st.(*jetstream.ObjectBucketStatus); ok {
+		maxBytes = s.StreamInfo().Config.MaxBytes
+	}
+	if c.MaxBytes > 0 != (maxBytes > 0) || (c.MaxBytes > 0 && c.MaxBytes != maxBytes) {
 		return false
 	}
 	return st.Description() == c.Description && st.TTL() == c.TTL && st.Storage() == c.Storage && st.Replicas() == max(c.Replicas, 1)

@@ -41,6 +41,10 @@ const (
 const (
 	MaxCodeBytes   = 64 << 20 // POST /v1/code
 	MaxDeployBytes = 8 << 20  // PUT /v1/functions/{name}, inline code included
+
+	// longRequest is how long a code upload (its body at 100 KiB/s and more) or a deploy (its
+	// build) may take, past the server's deadlines for ordinary requests.
+	longRequest = 15 * time.Minute
 )
 
 // API serves the management endpoints. It is safe for concurrent use.
@@ -159,6 +163,7 @@ type DeployRequest struct {
 	IdleTimeout events.Duration   `json:"idleTimeout,omitempty"`
 	Retries     *int              `json:"retries,omitempty"`
 	Public      bool              `json:"public,omitempty"`
+	PublicAsync bool              `json:"publicAsync,omitempty"`
 	Description string            `json:"description,omitempty"`
 	Code        *CodeSource       `json:"code,omitempty"`
 	Inline      *InlineCode       `json:"inline,omitempty"`
@@ -173,7 +178,7 @@ func (d DeployRequest) Config() events.Config {
 	return events.Config{
 		Runtime: d.Runtime, Handler: d.Handler, MemoryMB: d.MemoryMB, Timeout: d.Timeout, Env: d.Env,
 		Min: d.Min, Max: d.Max, Concurrency: d.Concurrency, IdleTimeout: d.IdleTimeout, Retries: retries,
-		Public: d.Public, Description: d.Description,
+		Public: d.Public, PublicAsync: d.PublicAsync, Description: d.Description,
 	}
 }
 
@@ -196,6 +201,7 @@ type FunctionDetail struct {
 }
 
 func (a *API) putCode(w http.ResponseWriter, r *http.Request) {
+	httpjson.Extend(w, longRequest)
 	body, ok := httpjson.ReadBody(w, r, MaxCodeBytes)
 	if !ok {
 		return
@@ -210,6 +216,7 @@ func (a *API) putCode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
+	httpjson.Extend(w, longRequest) // a build may take minutes
 	name := mux.Vars(r)["name"]
 	body, ok := httpjson.ReadBody(w, r, MaxDeployBytes)
 	if !ok {
@@ -382,6 +389,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		httpjson.Error(w, http.StatusBadGateway, CodeCodeURLUnreached, "%v", err)
 	case errors.Is(err, registry.ErrConflict):
 		httpjson.Error(w, http.StatusConflict, httpjson.CodeConflict, "%v", err)
+	case events.IsStoreFull(err):
+		a.log.WarnContext(r.Context(), "api request refused: the store is full", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		httpjson.Error(w, http.StatusInsufficientStorage, httpjson.CodeStoreFull, "the node's store has no room for this (%v): nothing was changed; make room (delete old versions, purge dead letters) or give the node more (sluice up --store-max, or more free space under --data)", err)
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads an answer.
 	default:

@@ -76,6 +76,7 @@ func (a *API) code(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) editCode(w http.ResponseWriter, r *http.Request) {
+	httpjson.Extend(w, longRequest) // the new version may be built
 	name := mux.Vars(r)["name"]
 	var req EditRequest
 	if !decodeStrict(w, r, MaxDeployBytes, &req) {

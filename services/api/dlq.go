@@ -23,16 +23,30 @@ const CodeDeadLetterNotFound = "dead_letter_not_found"
 // dlqReadWait bounds the wait for the next record while listing a dead-letter queue.
 const dlqReadWait = 5 * time.Second
 
-// DeadLetters is the answer of GET /v1/functions/{name}/dlq, oldest first.
+// Pages of the dead-letter list and redrive: a page holds at most DLQPageMax letters (their
+// headers only), so neither a node nor a client ever holds a whole queue.
+const (
+	DLQPageDefault = 100
+	DLQPageMax     = 1000
+)
+
+// DeadLetters is the answer of GET /v1/functions/{name}/dlq?after=SEQ&limit=N: the letters after
+// SEQ, oldest first, at most N (DLQPageDefault, at most DLQPageMax).
 type DeadLetters struct {
 	Function string              `json:"function"`
 	Events   []events.DeadLetter `json:"events"`
+	Next     uint64              `json:"next,omitempty"` // more may follow: ask again with after=Next
 }
 
-// Redriven is the answer of POST /v1/functions/{name}/dlq/redrive.
+// Redriven is the answer of POST /v1/functions/{name}/dlq/redrive: the letters of ?seq=N[,M...],
+// or a page of them, ?after=SEQ&limit=N&through=SEQ.
 type Redriven struct {
 	Function string          `json:"function"`
 	Redriven []RedrivenEvent `json:"redriven"`
+	Next     uint64          `json:"next,omitempty"` // more to redrive: ask again with after=Next and through=Through
+	// Through is the last letter this redrive goes to: the newest one when the first page was
+	// asked for, so events that fail again while it runs are not sent round again.
+	Through uint64 `json:"through,omitempty"`
 }
 
 // RedrivenEvent is one event sent back to its function.
@@ -70,54 +84,112 @@ func (a *API) dlqStream(w http.ResponseWriter, r *http.Request) (string, jetstre
 }
 
 func (a *API) dlqList(w http.ResponseWriter, r *http.Request) {
+	p, ok := parsePage(w, r)
+	if !ok {
+		return
+	}
 	name, s, ok := a.dlqStream(w, r)
 	if !ok {
 		return
 	}
-	list, err := deadLetters(r.Context(), s, name)
+	list, next, err := deadLetters(r.Context(), s, name, p)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, DeadLetters{Function: name, Events: list})
+	httpjson.Write(w, http.StatusOK, DeadLetters{Function: name, Events: list, Next: next})
 }
 
-// deadLetters reads every event in the function's dead-letter queue, oldest first, up to the
-// last one there now.
-func deadLetters(ctx context.Context, s jetstream.Stream, fn string) ([]events.DeadLetter, error) {
-	out := []events.DeadLetter{}
+// page is a page of a dead-letter queue: the letters after after, through through (0: the
+// newest), at most limit.
+type page struct {
+	after, through uint64
+	limit          int
+}
+
+// parsePage reads ?after, ?through and ?limit (clamped to DLQPageMax); it answers 400 itself.
+func parsePage(w http.ResponseWriter, r *http.Request) (page, bool) {
+	q := r.URL.Query()
+	p := page{limit: DLQPageDefault}
+	for k, dst := range map[string]*uint64{"after": &p.after, "through": &p.through} {
+		if v := q.Get(k); v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "%s %q: use a sequence number (the next of the previous page)", k, v)
+				return p, false
+			}
+			*dst = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "limit %q: use 1 to %d", v, DLQPageMax)
+			return p, false
+		}
+		p.limit = min(n, DLQPageMax)
+	}
+	return p, true
+}
+
+// deadLetters reads a page of the function's dead-letter queue, oldest first: the letters
+// after p.after, up to p.through or the newest there is now, at most p.limit; only their
+// headers cross the bus. next is the sequence to continue after, 0 when the page reached the end.
+func deadLetters(ctx context.Context, s jetstream.Stream, fn string, p page) ([]events.DeadLetter, uint64, error) {
+	list := []events.DeadLetter{}
 	subject := events.DLQSubject(fn)
 	last, err := s.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return out, nil
+		return list, 0, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dead letters of %s: %w", fn, err)
+		return nil, 0, fmt.Errorf("dead letters of %s: %w", fn, err)
 	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
-	if err != nil {
-		return nil, fmt.Errorf("dead letters of %s: %w", fn, err)
+	through := last.Sequence
+	if p.through > 0 {
+		through = min(through, p.through)
 	}
-	it, err := cons.Messages()
+	if p.after >= through {
+		return list, 0, nil
+	}
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    p.after + 1,
+		HeadersOnly:    true,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("dead letters of %s: %w", fn, err)
+		return nil, 0, fmt.Errorf("dead letters of %s: %w", fn, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(min(p.limit, 500)))
+	if err != nil {
+		return nil, 0, fmt.Errorf("dead letters of %s: %w", fn, err)
 	}
 	defer it.Stop()
 	for {
 		m, err := next(ctx, it, dlqReadWait)
 		switch {
 		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
-			return out, nil // the last ones were redriven or purged meanwhile
+			return list, 0, nil // the last ones were redriven or purged meanwhile
 		case err != nil:
-			return nil, fmt.Errorf("dead letters of %s: %w", fn, err)
+			return nil, 0, fmt.Errorf("dead letters of %s: %w", fn, err)
 		}
 		meta, err := m.Metadata()
 		if err != nil {
 			continue
 		}
-		out = append(out, events.ParseDeadLetter(fn, meta.Sequence.Stream, m.Headers(), m.Data(), false))
-		if meta.Sequence.Stream >= last.Sequence {
-			return out, nil
+		seq := meta.Sequence.Stream
+		if seq > through {
+			return list, 0, nil
+		}
+		d := events.ParseDeadLetter(fn, seq, m.Headers(), nil, false)
+		d.Size, _ = strconv.Atoi(m.Headers().Get(nats.MsgSize))
+		list = append(list, d)
+		switch {
+		case seq >= through:
+			return list, 0, nil
+		case len(list) >= p.limit:
+			return list, seq, nil
 		}
 	}
 }
@@ -153,43 +225,67 @@ func (a *API) dlqShow(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, events.ParseDeadLetter(name, m.Sequence, m.Header, m.Data, true))
 }
 
-// dlqRedrive sends dead-lettered events back to the function (all, or those of ?seq=N[,M...])
-// and removes each from the queue once its invocation event is stored.
+// dlqRedrive sends dead-lettered events back to the function, those of ?seq=N[,M...] or a page
+// of them (?after, ?through, ?limit), and removes each from the queue once its invocation event
+// is stored.
 func (a *API) dlqRedrive(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	p, ok := parsePage(w, r)
+	if !ok {
+		return
+	}
 	name, s, ok := a.dlqStream(w, r)
 	if !ok {
 		return
 	}
-	var msgs []*jetstream.RawStreamMsg
+	out := Redriven{Function: name, Redriven: []RedrivenEvent{}}
+	var seqs []uint64
 	if q := r.URL.Query().Get("seq"); q != "" {
-		for _, part := range strings.Split(q, ",") {
+		parts := strings.Split(q, ",")
+		if len(parts) > DLQPageMax {
+			httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "seq names %d events: redrive at most %d at once", len(parts), DLQPageMax)
+			return
+		}
+		// Every one named must be there before any is sent (read again below, one at a time).
+		for _, part := range parts {
 			m, ok := a.deadLetter(w, r, s, name, strings.TrimSpace(part))
 			if !ok {
 				return
 			}
-			msgs = append(msgs, m)
+			seqs = append(seqs, m.Sequence)
 		}
 	} else {
-		list, err := deadLetters(ctx, s, name)
+		if p.through == 0 {
+			last, err := s.GetLastMsgForSubject(ctx, events.DLQSubject(name))
+			switch {
+			case errors.Is(err, jetstream.ErrMsgNotFound):
+				httpjson.Write(w, http.StatusOK, out)
+				return
+			case err != nil:
+				a.fail(w, r, err)
+				return
+			}
+			p.through = last.Sequence
+		}
+		list, next, err := deadLetters(ctx, s, name, p)
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
 		for _, d := range list {
-			m, err := s.GetMsg(ctx, d.Seq)
-			if errors.Is(err, jetstream.ErrMsgNotFound) {
-				continue // redriven or purged meanwhile
-			}
-			if err != nil {
-				a.fail(w, r, err)
-				return
-			}
-			msgs = append(msgs, m)
+			seqs = append(seqs, d.Seq)
 		}
+		out.Next, out.Through = next, p.through
 	}
-	out := Redriven{Function: name, Redriven: []RedrivenEvent{}}
-	for _, m := range msgs {
+	for _, seq := range seqs {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // redriven or purged meanwhile
+		}
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
 		// The message id names this dead letter: two redrives of it at once make one invocation
 		// (the invocation stream's duplicate window absorbs the second).
 		id := m.Header.Get("ce-id")

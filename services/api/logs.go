@@ -22,6 +22,7 @@ const (
 	DefaultLogsSince = 10 * time.Minute // as `aws logs tail`
 	logsCatchUpWait  = 5 * time.Second  // without follow: give up on a gap this long
 	logsKeepAlive    = 15 * time.Second // with follow: a comment or newline this often
+	logsWriteWait    = 30 * time.Second // a stream's reader must take each line within this
 )
 
 // logsQuery is the parsed query of GET /v1/functions/{name}/logs.
@@ -88,6 +89,9 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) {
 			last = m.Sequence
 		}
 	}
+	// A stream lasts as long as its reader reads: no deadline for the whole request, one per
+	// write instead (writeLine, keepAlive).
+	httpjson.Extend(w, 0)
 	a.startStream(w, lq.sse)
 	if !lq.follow && last == 0 {
 		return
@@ -175,6 +179,7 @@ func writeLine(w http.ResponseWriter, rc *http.ResponseController, data []byte, 
 		return nil
 	}
 	b, _ := json.Marshal(line) // plain data always marshals
+	_ = rc.SetWriteDeadline(time.Now().Add(logsWriteWait))
 	var err error
 	if lq.sse {
 		_, err = w.Write([]byte("id: " + strconv.FormatUint(seq, 10) + "\ndata: " + string(b) + "\n\n"))
@@ -194,6 +199,7 @@ func keepAlive(w http.ResponseWriter, rc *http.ResponseController, sse bool) err
 	if sse {
 		s = ": keep-alive\n\n"
 	}
+	_ = rc.SetWriteDeadline(time.Now().Add(logsWriteWait))
 	if _, err := w.Write([]byte(s)); err != nil {
 		return err
 	}

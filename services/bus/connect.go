@@ -47,6 +47,15 @@ type Conn struct {
 // reconnects forever with the same backoff, logging when it is lost, each failed attempt, and
 // when it is back.
 func Connect(ctx context.Context, url, name string, o events.BusOptions, logger *slog.Logger, extra ...nats.Option) (*Conn, error) {
+	return ConnectReporting(ctx, url, name, o, logger, nil, extra...)
+}
+
+// ConnectReporting is Connect that also hands report every failure it will retry, for a role
+// to show why it is not serving yet (its /healthz). report may be nil.
+func ConnectReporting(ctx context.Context, url, name string, o events.BusOptions, logger *slog.Logger, report func(error), extra ...nats.Option) (*Conn, error) {
+	if report == nil {
+		report = func(error) {}
+	}
 	servers := redact(url)
 	opts := append([]nats.Option{
 		nats.Name(name),
@@ -74,6 +83,7 @@ func Connect(ctx context.Context, url, name string, o events.BusOptions, logger 
 		}
 		d := backoff(attempt + 1)
 		logger.Warn("bus unreachable; retrying", "servers", servers, "err", err, "retry_in", d.Round(time.Millisecond))
+		report(fmt.Errorf("bus %s unreachable: %w", servers, err))
 		if err := pause(ctx, d); err != nil {
 			return nil, fmt.Errorf("connect to bus %s: %w", servers, err)
 		}
@@ -97,8 +107,16 @@ func Connect(ctx context.Context, url, name string, o events.BusOptions, logger 
 			nc.Close()
 			return nil, fmt.Errorf("%w: %w (is --replicas larger than the cluster?)", ErrRejected, err)
 		}
+		if errors.Is(err, events.ErrStoreSize) {
+			nc.Close()
+			return nil, fmt.Errorf("%w: %w", ErrRejected, err)
+		}
 		d := backoff(attempt + 1)
 		logger.Warn("bus not ready for sluice's streams; retrying", "err", err, "retry_in", d.Round(time.Millisecond))
+		if events.IsStoreFull(err) {
+			err = fmt.Errorf("%w (the store has no room for the bus's streams: free space under --data, or give the node a larger --store-max)", err)
+		}
+		report(fmt.Errorf("bus not ready for sluice's streams: %w", err))
 		if err := pause(ctx, d); err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("ensure the bus: %w", err)

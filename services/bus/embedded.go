@@ -80,10 +80,14 @@ type Embedded struct {
 
 // EmbeddedOptions configure the embedded server.
 type EmbeddedOptions struct {
-	DataDir string // JetStream store at DataDir/nats
-	Host    string // default 127.0.0.1
-	Logger  *slog.Logger
+	DataDir  string // JetStream store at DataDir/nats
+	Host     string // default 127.0.0.1
+	MaxStore int64  // JetStream's max file store (SizeStore); 0: NATS's default, 3/4 of the free disk
+	Logger   *slog.Logger
 }
+
+// storeDir is the JetStream store's folder under the data folder.
+const storeDir = "nats"
 
 // StartEmbedded starts the node's NATS server. It reuses the port of the previous start when that
 // port is free, so SLUICE_NATS_URL stays the same across restarts.
@@ -104,12 +108,15 @@ func StartEmbedded(o EmbeddedOptions, s *Secrets) (*Embedded, error) {
 		Host:       o.Host,
 		Port:       port,
 		JetStream:  true,
-		StoreDir:   filepath.Join(o.DataDir, "nats"),
+		StoreDir:   filepath.Join(o.DataDir, storeDir),
 		Username:   s.NATSUser,
 		Password:   s.NATSPassword,
 		MaxPayload: events.MaxPayload + 64<<10,
 		NoSigs:     true,
 		NoLog:      true,
+	}
+	if o.MaxStore > 0 {
+		opts.JetStreamMaxStore = o.MaxStore
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

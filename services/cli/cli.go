@@ -38,6 +38,13 @@ type UpOptions struct {
 
 	MemoryBudgetMB int // the worker's memory budget; 0: its default
 	Observe        ObserveOptions
+	Limits         LimitOptions
+}
+
+// LimitOptions are a node's limits on what it stores and serves.
+type LimitOptions struct {
+	StoreMax   int64 // bytes of the JetStream store shared out among the streams; 0: up sizes it to its disk, serve keeps the bus's sizes
+	MaxWaiting int   // synchronous calls of one function the gateway lets wait at once; 0: its default
 }
 
 // ServeOptions configure one role against an existing bus.
@@ -57,6 +64,7 @@ type ServeOptions struct {
 
 	MemoryBudgetMB int // the worker's memory budget; 0: its default
 	Observe        ObserveOptions
+	Limits         LimitOptions
 }
 
 // Roles start sluice's servers for `up` and `serve`; main wires them to the node package.

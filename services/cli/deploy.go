@@ -24,7 +24,7 @@ type deployFlags struct {
 	retries                       int
 	timeout, idleTimeout          time.Duration
 	env                           []string
-	public                        bool
+	public, publicAsync           bool
 	description                   string
 }
 
@@ -93,7 +93,8 @@ dotnet Namespace.Class::Method, php file.function, go main, custom (an executabl
 	fl.IntVar(&f.concurrency, "concurrency", 0, "invocations one instance runs at once (default 1)")
 	fl.DurationVar(&f.idleTimeout, "idle-timeout", 0, fmt.Sprintf("idle time before an instance stops (default %s)", events.DefaultIdleTimeout))
 	fl.IntVar(&f.retries, "retries", events.DefaultRetries, "retries of a failed async invocation before the dead-letter queue, 0 to 10")
-	fl.BoolVar(&f.public, "public", false, "let anyone call the function URL /fn/NAME without the token")
+	fl.BoolVar(&f.public, "public", false, "let anyone call the function URL /fn/NAME without the token (synchronously; see --public-async)")
+	fl.BoolVar(&f.publicAsync, "public-async", false, "with --public, let anyone also queue asynchronous calls (X-Sluice-Invocation-Type: Event) on the function URL and public routes without the token")
 	fl.StringVar(&f.description, "description", "", "a note shown by get")
 	return cmd
 }
@@ -105,7 +106,7 @@ func (a *app) deploy(cmd *cobra.Command, name string, f deployFlags) error {
 	req := api.DeployRequest{
 		Runtime: f.runtime, Handler: f.handler, MemoryMB: f.memory, Timeout: events.Duration(f.timeout),
 		Min: f.min, Max: f.max, Concurrency: f.concurrency, IdleTimeout: events.Duration(f.idleTimeout),
-		Public: f.public, Description: f.description,
+		Public: f.public, PublicAsync: f.publicAsync, Description: f.description,
 	}
 	if cmd.Flags().Changed("retries") {
 		req.Retries = &f.retries

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -33,14 +34,29 @@ func (a *app) dlqListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list NAME [-o json]",
 		Short: "List a function's dead-lettered events: SEQ FAILED INVOCATION ATTEMPTS OUTCOME ERROR",
-		Args:  exactArgs("NAME"),
+		Long: `List prints every dead-lettered event of the function, oldest first. It reads them a page
+at a time (the API answers at most 1000 per request) and prints each page as it comes.`,
+		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(a, cmd, output, func(ctx context.Context, c *client.Client) ([]events.DeadLetter, error) {
-				return c.DeadLetters(ctx, args[0])
-			}, func(list []events.DeadLetter) error {
+			asJSON, err := checkOutput(output)
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.dlqListJSON(cmd.Context(), c, args[0])
+			}
+			first := true
+			return c.EachDeadLetterPage(cmd.Context(), args[0], func(p api.DeadLetters) error {
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "SEQ\tFAILED\tINVOCATION\tATTEMPTS\tOUTCOME\tERROR")
-				for _, d := range list {
+				if first {
+					fmt.Fprintln(tw, "SEQ\tFAILED\tINVOCATION\tATTEMPTS\tOUTCOME\tERROR")
+					first = false
+				}
+				for _, d := range p.Events {
 					fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", d.Seq, d.FailedAt.Local().Format(timeLayout), d.ID, d.Attempts, d.Outcome, errorText(d.Error, 60))
 				}
 				return tw.Flush()
@@ -49,6 +65,40 @@ func (a *app) dlqListCmd() *cobra.Command {
 	}
 	outputFlag(cmd, &output)
 	return cmd
+}
+
+// dlqListJSON prints the dead letters as one JSON array, a page at a time.
+func (a *app) dlqListJSON(ctx context.Context, c *client.Client, name string) error {
+	n := 0
+	err := c.EachDeadLetterPage(ctx, name, func(p api.DeadLetters) error {
+		for _, d := range p.Events {
+			b, err := json.MarshalIndent(d, "  ", "  ")
+			if err != nil {
+				return err
+			}
+			sep := ",\n  "
+			if n == 0 {
+				sep = "[\n  "
+			}
+			if _, err := fmt.Fprintf(a.stdout, "%s%s", sep, b); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		if n > 0 {
+			fmt.Fprintln(a.stdout)
+		}
+		return err
+	}
+	if n == 0 {
+		_, err = fmt.Fprintln(a.stdout, "[]")
+	} else {
+		_, err = fmt.Fprintln(a.stdout, "\n]")
+	}
+	return err
 }
 
 func errorText(e *events.FunctionError, limit int) string {
@@ -122,6 +172,9 @@ func (a *app) dlqRedriveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "redrive NAME [--seq N]... [-o json]",
 		Short: "Send dead-lettered events back to the function (all, or those of --seq)",
+		Long: `Redrive sends dead-lettered events back to the function: those of --seq, or every one the
+queue holds when it starts, a page at a time (events that fail again meanwhile wait for the
+next redrive).`,
 		Example: `  sluice dlq redrive hello
   sluice dlq redrive hello --seq 12 --seq 15`,
 		Args: exactArgs("NAME"),

@@ -78,6 +78,9 @@ func (a *app) printFunction(d api.FunctionDetail) {
 	row("instances", "min %d, max %d, concurrency %d, idle timeout %s", cfg.Min, cfg.Max, cfg.Concurrency, cfg.IdleTimeout.D())
 	row("retries", "%d", cfg.Retries)
 	row("public", "%t", cfg.Public)
+	if cfg.PublicAsync {
+		row("public async", "%t", cfg.PublicAsync)
+	}
 	row("code", "sha256 %s (%s)", v.Code.SHA256, humanSize(v.Code.Size))
 	for i, k := range slices.Sorted(maps.Keys(cfg.Env)) {
 		label := ""

@@ -45,7 +45,8 @@ const manifestHelp = `A manifest (sluice.yaml) lists functions to deploy with 's
       max: 10
       concurrency: 1
       retries: 2
-      public: false
+      public: false               # true: the function URL takes calls without the token
+      publicAsync: false          # true (with public): asynchronous ones too
       description: says hello
       triggers:                   # set up with the function (see below)
         - cron: "*/5 * * * *"
@@ -88,7 +89,7 @@ type manifestTrigger struct {
 
 // deployManifest deploys the functions of the manifest f.manifest (or only those named).
 func (a *app) deployManifest(cmd *cobra.Command, f deployFlags, names []string) error {
-	for _, fl := range []string{"runtime", "handler", "source", "zip", "jar", "inline", "code-url", "memory", "timeout", "env", "min", "max", "concurrency", "idle-timeout", "retries", "public", "description"} {
+	for _, fl := range []string{"runtime", "handler", "source", "zip", "jar", "inline", "code-url", "memory", "timeout", "env", "min", "max", "concurrency", "idle-timeout", "retries", "public", "public-async", "description"} {
 		if cmd.Flags().Changed(fl) {
 			return usagef("--%s cannot be used with -f: put the setting in the manifest", fl)
 		}
@@ -291,6 +292,7 @@ func (p *manifestParser) function(n *yaml.Node) (manifestFunction, error) {
 		"max":         p.num(&r.Max, "max"),
 		"concurrency": p.num(&r.Concurrency, "concurrency"),
 		"public":      p.boolean(&r.Public, "public"),
+		"publicAsync": p.boolean(&r.PublicAsync, "publicAsync"),
 		"description": p.str(&r.Description, "description"),
 		"retries": func(v *yaml.Node) error {
 			var n int

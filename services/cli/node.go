@@ -23,6 +23,7 @@ func (a *app) upCmd() *cobra.Command {
 		dataDir string
 		s3      s3Flags
 		of      observeFlags
+		lf      limitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up [--data DIR] [--listen ADDR] [--no-worker]",
@@ -35,6 +36,13 @@ find the node. On stderr it prints the web console's address with the token in i
   sluice serve worker --nats "$SLUICE_NATS_URL"
 
 The data folder keeps functions, pending events, logs and credentials across restarts.
+
+The JetStream store is sized to the disk at every start: half of what the data folder's
+filesystem has free (the store's own files counted as free), or --store-max. Each stream and
+bucket gets a share of it; a full invocation queue refuses new invocations (507) and keeps
+every one it took. While the data folder has no room for the smallest store (32 MiB), up
+answers /healthz with 503 and the reason, and looks again every 5 seconds; a --store-max
+under 32 MiB, or retention settings that do not fit, stop it at once.
 
 Code URLs (sluice deploy --code-url s3://bucket/key.zip) are fetched from the object storage
 given with --s3-endpoint, --s3-access-key and --s3-secret-key, or SLUICE_S3_ENDPOINT,
@@ -59,6 +67,9 @@ SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS).`
 				return err
 			}
 			if o.Observe, err = a.observeOptions(cmd, &of); err != nil {
+				return err
+			}
+			if o.Limits, err = lf.options(); err != nil {
 				return err
 			}
 			o.DataDir, o.Logger, o.Stderr = dataDir, a.logger(), a.stderr
@@ -87,6 +98,7 @@ SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS).`
 	isolationFlags(cmd, &o.Isolation, &o.Network, &o.AllowHost)
 	memoryBudgetFlag(cmd, &o.MemoryBudgetMB)
 	addObserveFlags(cmd, &of, false)
+	addLimitFlags(cmd, &lf, false)
 	addS3Flags(cmd, &s3)
 	return cmd
 }
@@ -97,6 +109,7 @@ func (a *app) serveCmd() *cobra.Command {
 		s3 s3Flags
 		of observeFlags
 		nf natsFlags
+		lf limitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve ROLE --nats URL[,URL...] [--replicas N] [--data DIR] [--listen ADDR] [--token T]",
@@ -150,6 +163,9 @@ connection is lost, and stops at once with an error when the bus refuses its cre
 			if o.Observe, err = a.observeOptions(cmd, &of); err != nil {
 				return err
 			}
+			if o.Limits, err = lf.options(); err != nil {
+				return err
+			}
 			o.Logger = a.logger()
 			return a.roles.Serve(cmd.Context(), o)
 		},
@@ -162,6 +178,7 @@ connection is lost, and stops at once with an error when the bus refuses its cre
 	isolationFlags(cmd, &o.Isolation, &o.Network, &o.AllowHost)
 	memoryBudgetFlag(cmd, &o.MemoryBudgetMB)
 	addObserveFlags(cmd, &of, true)
+	addLimitFlags(cmd, &lf, true)
 	addS3Flags(cmd, &s3)
 	return cmd
 }

@@ -49,11 +49,56 @@ func (c *Client) Bill(ctx context.Context, since time.Duration) (billing.Bill, e
 	return b, err
 }
 
-// DeadLetters lists a function's dead-lettered events, oldest first.
-func (c *Client) DeadLetters(ctx context.Context, name string) ([]events.DeadLetter, error) {
+// DeadLetterPage returns up to limit (0: the server's default page) dead-lettered events of the
+// function after sequence after, oldest first; its Next, when not 0, is the after of the next
+// page.
+func (c *Client) DeadLetterPage(ctx context.Context, name string, after uint64, limit int) (api.DeadLetters, error) {
 	var out api.DeadLetters
-	err := c.do(ctx, http.MethodGet, fnPath(name, "/dlq"), nil, &out)
-	return out.Events, err
+	err := c.do(ctx, http.MethodGet, withQuery(fnPath(name, "/dlq"), pageQuery(after, 0, limit)), nil, &out)
+	return out, err
+}
+
+// DeadLetters returns every dead-lettered event of the function, oldest first, following the
+// pages.
+func (c *Client) DeadLetters(ctx context.Context, name string) ([]events.DeadLetter, error) {
+	var all []events.DeadLetter
+	err := c.EachDeadLetterPage(ctx, name, func(p api.DeadLetters) error {
+		all = append(all, p.Events...)
+		return nil
+	})
+	return all, err
+}
+
+// EachDeadLetterPage calls f with each page of the function's dead letters, oldest first.
+func (c *Client) EachDeadLetterPage(ctx context.Context, name string, f func(api.DeadLetters) error) error {
+	var after uint64
+	for {
+		p, err := c.DeadLetterPage(ctx, name, after, api.DLQPageMax)
+		if err != nil {
+			return err
+		}
+		if err := f(p); err != nil {
+			return err
+		}
+		if p.Next == 0 {
+			return nil
+		}
+		after = p.Next
+	}
+}
+
+func pageQuery(after, through uint64, limit int) url.Values {
+	q := url.Values{}
+	if after > 0 {
+		q.Set("after", strconv.FormatUint(after, 10))
+	}
+	if through > 0 {
+		q.Set("through", strconv.FormatUint(through, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	return q
 }
 
 // DeadLetter returns one dead-lettered event with its attributes and data.
@@ -63,19 +108,34 @@ func (c *Client) DeadLetter(ctx context.Context, name string, seq uint64) (event
 	return d, err
 }
 
-// Redrive sends dead-lettered events back to the function: those of seqs, or all when none.
+// Redrive sends dead-lettered events back to the function: those of seqs, or, when none, every
+// one there is when it starts, a page at a time (events that fail again meanwhile stay for the
+// next redrive). The answer lists them all.
 func (c *Client) Redrive(ctx context.Context, name string, seqs ...uint64) (api.Redriven, error) {
-	q := url.Values{}
 	if len(seqs) > 0 {
+		q := url.Values{}
 		parts := make([]string, len(seqs))
 		for i, s := range seqs {
 			parts[i] = strconv.FormatUint(s, 10)
 		}
 		q.Set("seq", strings.Join(parts, ","))
+		var out api.Redriven
+		err := c.do(ctx, http.MethodPost, withQuery(fnPath(name, "/dlq/redrive"), q), nil, &out)
+		return out, err
 	}
-	var out api.Redriven
-	err := c.do(ctx, http.MethodPost, withQuery(fnPath(name, "/dlq/redrive"), q), nil, &out)
-	return out, err
+	all := api.Redriven{Function: name, Redriven: []api.RedrivenEvent{}}
+	var after, through uint64
+	for {
+		var p api.Redriven
+		if err := c.do(ctx, http.MethodPost, withQuery(fnPath(name, "/dlq/redrive"), pageQuery(after, through, api.DLQPageMax)), nil, &p); err != nil {
+			return all, err
+		}
+		all.Redriven = append(all.Redriven, p.Redriven...)
+		if p.Next == 0 {
+			return all, nil
+		}
+		after, through = p.Next, p.Through
+	}
 }
 
 // PurgeDeadLetters removes every dead-lettered event of the function.

@@ -35,4 +35,12 @@
 // worker never runs an event nobody waits for. An asynchronous call records the invocation as
 // queued in sluice_results (create-only, so it never overwrites a result) and answers 202 once
 // JetStream has stored the event.
+//
+// Limits: a gateway lets Options.MaxWaiting synchronous calls of one function wait at once (429
+// with Retry-After beyond); a synchronous call moves its connection's deadlines to SyncWait and a
+// margin, past the server's ordinary ones. A full SLUICE_INVOKE (the store sizes it, discard new)
+// refuses an event with an error events.IsStoreFull knows: the caller gets 507 with Retry-After,
+// the refused asynchronous call's queued record is removed, and nothing queued before is lost.
+// A public function URL or route takes asynchronous calls without the token only from a function
+// deployed with PublicAsync (403 otherwise).
 package gateway

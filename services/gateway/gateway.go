@@ -35,6 +35,10 @@ type Gateway struct {
 	sub     *nats.Subscription
 	mu      sync.Mutex
 	pending map[string]chan *nats.Msg
+
+	maxWaiting int            // synchronous calls of one function let wait at once
+	waitMu     sync.Mutex     //
+	waiting    map[string]int // synchronous calls waiting, by function
 }
 
 // Options wire a Gateway.
@@ -44,7 +48,19 @@ type Options struct {
 	Fns    Resolver
 	Token  string // API token; function URLs of non-public functions need it too
 	Logger *slog.Logger
+	// MaxWaiting is how many synchronous calls of one function this gateway lets wait at once
+	// (queued or running); more get 429 with Retry-After. 0: DefaultMaxWaiting.
+	MaxWaiting int
 }
+
+// DefaultMaxWaiting is the synchronous calls of one function a gateway lets wait at once by
+// default: far more than a function's default 10 instances run, few enough that a flood of
+// calls to one function cannot hold the gateway's connections and memory.
+const DefaultMaxWaiting = 256
+
+// ErrTooManyWaiting is a synchronous call refused because its function has MaxWaiting calls
+// waiting at this gateway already.
+var ErrTooManyWaiting = errors.New("too many synchronous calls waiting")
 
 // New subscribes to the gateway's reply inboxes. Close unsubscribes.
 func New(ctx context.Context, o Options) (*Gateway, error) {
@@ -55,6 +71,10 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	g := &Gateway{
 		nc: o.NC, js: o.JS, fns: o.Fns, results: results, logger: o.Logger, token: o.Token, publish: events.PublishRetry(),
 		prefix: nats.InboxPrefix + nuid.Next() + ".", pending: map[string]chan *nats.Msg{},
+		maxWaiting: o.MaxWaiting, waiting: map[string]int{},
+	}
+	if g.maxWaiting <= 0 {
+		g.maxWaiting = DefaultMaxWaiting
 	}
 	if g.routes, err = openRoutes(ctx, o.JS, o.Logger); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -100,3 +120,23 @@ func (g *Gateway) expect() (inbox string, ch chan *nats.Msg, cancel func()) {
 
 // ErrNoAnswer is returned when no worker answered a synchronous call before its deadline.
 var ErrNoAnswer = errors.New("no answer before the deadline")
+
+// enter counts a synchronous call of fn in, unless fn has maxWaiting already.
+func (g *Gateway) enter(fn string) bool {
+	g.waitMu.Lock()
+	defer g.waitMu.Unlock()
+	if g.waiting[fn] >= g.maxWaiting {
+		return false
+	}
+	g.waiting[fn]++
+	return true
+}
+
+// leave counts a synchronous call of fn out.
+func (g *Gateway) leave(fn string) {
+	g.waitMu.Lock()
+	defer g.waitMu.Unlock()
+	if g.waiting[fn]--; g.waiting[fn] <= 0 {
+		delete(g.waiting, fn)
+	}
+}

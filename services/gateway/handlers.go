@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request) {
 		g.async(w, r, call)
 		return
 	}
+	httpjson.Extend(w, SyncWait(v)+answerMargin)
 	res, err := g.Sync(r.Context(), call)
 	if err != nil {
 		g.noResult(w, name, err)
@@ -150,13 +152,25 @@ func encodeHTTPEvent(w http.ResponseWriter, ev HTTPEvent) ([]byte, bool) {
 	return data, true
 }
 
+// answerMargin is the time a synchronous call's connection is given past SyncWait to write its
+// answer.
+const answerMargin = 15 * time.Second
+
 // answerHTTP runs an HTTP-shaped call (async with X-Sluice-Invocation-Type: Event) and writes the
-// function's answer as the HTTP response.
+// function's answer as the HTTP response. An asynchronous call without the token, on a public
+// function URL or route, is taken only when the function allows it (PublicAsync): a queued event
+// costs the node storage and runs, retries included, however many a caller sends, while a
+// synchronous one holds its caller's connection and is bounded by MaxWaiting.
 func (g *Gateway) answerHTTP(w http.ResponseWriter, r *http.Request, name string, v events.Version, call Call) {
 	if r.Header.Get(HeaderInvocationType) == "Event" {
+		if !v.Config.PublicAsync && !httpjson.ValidToken(httpjson.BearerToken(r), g.token) {
+			httpjson.Error(w, http.StatusForbidden, CodePublicAsync, "function %s takes asynchronous calls without the token only when deployed with --public-async: call it synchronously, or send Authorization: Bearer $SLUICE_TOKEN", name)
+			return
+		}
 		g.async(w, r, call)
 		return
 	}
+	httpjson.Extend(w, SyncWait(v)+answerMargin)
 	res, err := g.Sync(r.Context(), call)
 	if err != nil {
 		g.noResult(w, name, err)
@@ -209,14 +223,43 @@ func (g *Gateway) resolve(w http.ResponseWriter, r *http.Request, name, qualifie
 }
 
 func (g *Gateway) noResult(w http.ResponseWriter, name string, err error) {
-	if errors.Is(err, ErrNoAnswer) {
+	switch {
+	case errors.Is(err, ErrNoAnswer):
 		httpjson.Error(w, http.StatusGatewayTimeout, "no_answer", "%v: is a worker running?", err)
-		return
+	case errors.Is(err, ErrTooManyWaiting):
+		w.Header().Set("Retry-After", "1")
+		httpjson.Error(w, http.StatusTooManyRequests, httpjson.CodeTooManyRequests, "%v: retry later, or invoke it asynchronously", err)
+	default:
+		g.unavailable(w, name, err)
 	}
-	g.unavailable(w, name, err)
 }
 
+// CodePublicAsync: an asynchronous call without the token to a function that does not take them.
+const CodePublicAsync = "public_async_refused"
+
 func (g *Gateway) unavailable(w http.ResponseWriter, name string, err error) {
+	if events.IsStoreFull(err) {
+		g.logger.Warn("invocation refused: the invocation queue is full", "function", name, "err", err)
+		w.Header().Set("Retry-After", "5")
+		httpjson.Error(w, http.StatusInsufficientStorage, httpjson.CodeStoreFull,
+			"the node's invocation queue is full (%s): nothing was queued and nothing queued before is lost; retry once queued invocations have run, or give the node more room (sluice up --store-max, or more free space under --data)", g.queueState())
+		return
+	}
 	g.logger.Error("invocation failed", "function", name, "err", err)
 	httpjson.Error(w, http.StatusServiceUnavailable, httpjson.CodeUnavailable, "%s", fmt.Sprint(err))
+}
+
+// queueState says how full SLUICE_INVOKE is, for the answer to a refused invocation.
+func (g *Gateway) queueState() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := g.js.Stream(ctx, events.StreamInvoke)
+	if err != nil {
+		return events.StreamInvoke + " is at its limit"
+	}
+	st := s.CachedInfo()
+	if st.Config.MaxBytes <= 0 {
+		return events.StreamInvoke + " holds " + events.FormatSize(int64(st.State.Bytes)) + " and the bus's store has no room for more"
+	}
+	return fmt.Sprintf("%s holds %s of its %s, %d events waiting to run", events.StreamInvoke, events.FormatSize(int64(st.State.Bytes)), events.FormatSize(st.Config.MaxBytes), st.State.Msgs)
 }

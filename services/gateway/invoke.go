@@ -49,10 +49,20 @@ func (c Call) event(id string) event.Event {
 	return ev
 }
 
-// Sync invokes and waits for the result: the function's timeout plus QueueAllowance at most.
+// SyncWait is the longest a synchronous call of v waits for its answer: the function's timeout
+// plus QueueAllowance.
+func SyncWait(v events.Version) time.Duration { return v.Config.Timeout.D() + QueueAllowance }
+
+// Sync invokes and waits for the result: SyncWait at most. It refuses the call with
+// ErrTooManyWaiting when the function has MaxWaiting synchronous calls waiting here.
 func (g *Gateway) Sync(ctx context.Context, c Call) (events.Result, error) {
+	fn := c.Version.Function
+	if !g.enter(fn) {
+		return events.Result{Function: fn}, fmt.Errorf("function %s has %d synchronous calls waiting at this gateway, the most it lets wait: %w", fn, g.maxWaiting, ErrTooManyWaiting)
+	}
+	defer g.leave(fn)
 	id := c.id()
-	wait := c.Version.Config.Timeout.D() + QueueAllowance
+	wait := SyncWait(c.Version)
 	deadline := time.Now().Add(wait)
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -104,17 +114,31 @@ func (g *Gateway) Async(ctx context.Context, c Call) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("publish invocation: %w", err)
 	}
+	var recErr, evErr error
 	for _, a := range []jetstream.PubAckFuture{evAck, recAck} {
 		select {
 		case <-a.Ok():
 		case err := <-a.Err():
 			if a == evAck {
-				return "", fmt.Errorf("publish invocation: %w", err)
+				evErr = err
+			} else {
+				// The worker may already have written the result; the queued record is not needed.
+				recErr = err
 			}
-			// The worker may already have written the result; the queued record is not needed.
 		case <-ctx.Done():
 			return "", ctx.Err()
 		}
+	}
+	if evErr != nil {
+		// Refused (a full queue): the invocation does not exist, so neither does its record.
+		if recErr == nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := g.results.Delete(dctx, events.ResultKey(id)); err != nil {
+				g.logger.Warn("remove the record of a refused invocation", "invocation", id, "err", err)
+			}
+		}
+		return "", fmt.Errorf("publish invocation: %w", evErr)
 	}
 	return id, nil
 }

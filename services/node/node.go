@@ -39,6 +39,10 @@ type UpOptions struct {
 
 	MemoryBudgetMB int     // sum of the worker's instances' memory settings it may start; 0: half the machine's
 	Observe        Observe // retention, prices (Observe.Metrics is for serve only)
+	// StoreMax is the JetStream store's size, shared out among the streams and buckets; 0: 1/2 of
+	// the data folder's free space at start (bus.SizeStore).
+	StoreMax   int64
+	MaxWaiting int // synchronous calls of one function the gateway lets wait at once; 0: gateway.DefaultMaxWaiting
 }
 
 // ServeOptions configure one role against an existing bus.
@@ -59,6 +63,8 @@ type ServeOptions struct {
 
 	MemoryBudgetMB int     // as UpOptions.MemoryBudgetMB, for the worker role
 	Observe        Observe // metrics listener, retention, prices
+	StoreMax       int64   // bytes of the bus's store to share out among the streams and buckets; 0: they keep their sizes
+	MaxWaiting     int     // as UpOptions.MaxWaiting, for the gateway role
 }
 
 // DefaultListen is the API and gateway address of a node.

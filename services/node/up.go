@@ -65,13 +65,6 @@ func Up(ctx context.Context, o UpOptions) error {
 	if err != nil {
 		return fmt.Errorf("up: listen on %s: %w", o.Listen, err)
 	}
-	embedded, err := bus.StartEmbedded(bus.EmbeddedOptions{DataDir: o.DataDir, Logger: o.Logger}, &secrets)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("up: %w", err)
-	}
-	defer embedded.Shutdown()
-
 	roles := []string{"gateway", "api", "adapters"}
 	if !o.NoScaler {
 		roles = append(roles, "scaler")
@@ -79,12 +72,79 @@ func Up(ctx context.Context, o UpOptions) error {
 	if !o.NoWorker {
 		roles = append(roles, "worker")
 	}
+	// /healthz answers from here on, 503 with the reason until the node serves.
+	fr := startFront(ln, roles, o.Logger)
+	defer stopFront(fr, o.Logger)
+
+	size, err := sizeStore(ctx, o, fr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for room
+		}
+		return fmt.Errorf("up: %w", err)
+	}
+	busOpts := o.Observe.busOptions(events.BusOptions{Store: size.Max})
+	if err := busOpts.CheckStore(); err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	// Streams of an earlier start may reserve more than this start's store (a smaller disk, an
+	// older sluice): the server is given room for them this once, and the bus brings them down
+	// to their shares.
+	embedded, err := bus.StartEmbedded(bus.EmbeddedOptions{DataDir: o.DataDir, MaxStore: max(size.Max, size.Reserved), Logger: o.Logger}, &secrets)
+	if err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	defer embedded.Shutdown()
+
 	return run(ctx, runOptions{
-		natsURL: embedded.URL(), token: secrets.Token, dataDir: o.DataDir, listener: ln,
+		natsURL: embedded.URL(), token: secrets.Token, dataDir: o.DataDir, listener: ln, front: fr,
 		roles: roles, logger: o.Logger, ready: o.Ready, connect: []nats.Option{embedded.InProcess()},
 		isolation: o.Isolation, network: o.Network, allowHost: o.AllowHost, s3: o.S3, memoryBudgetMB: o.MemoryBudgetMB,
-		bus: o.Observe.busOptions(events.BusOptions{}), observe: o.Observe,
+		bus: busOpts, observe: o.Observe, maxWaiting: o.MaxWaiting, storeMax: size.Max,
 	})
+}
+
+// storeRetry is how often a node without room for its store looks again.
+const storeRetry = 5 * time.Second
+
+// sizeStore sizes the node's store (bus.SizeStore): while the data folder has no room for the
+// smallest store, the node says so at /healthz and looks again every storeRetry until ctx ends.
+// A --store-max under the minimum fails at once.
+func sizeStore(ctx context.Context, o UpOptions, fr *front) (bus.StoreSize, error) {
+	log := o.Logger
+	for {
+		size, err := bus.SizeStore(o.DataDir, o.StoreMax)
+		switch {
+		case err == nil:
+			log.Info("store sized", "max", events.FormatSize(size.Max), "free", events.FormatSize(size.Free),
+				"in_store", events.FormatSize(size.InStore), "given", size.Given, "rule", fmt.Sprintf("1/%d of the free space, the store's files counted as free", bus.StoreFraction))
+			if size.Given && size.Max > size.Free+size.InStore {
+				log.Warn("--store-max is more than the data folder's filesystem has free: should the disk fill, JetStream stops", "store_max", events.FormatSize(size.Max), "free", events.FormatSize(size.Free))
+			}
+			if size.Reserved > size.Max {
+				log.Info("the store's streams reserve more than this start's store; they are brought down to their shares", "reserved", events.FormatSize(size.Reserved))
+			}
+			return size, nil
+		case size.Given || !errors.Is(err, bus.ErrStoreTooSmall):
+			return size, err
+		}
+		fr.starting(err.Error())
+		log.Warn("no room for the store; looking again", "err", err, "retry_in", storeRetry)
+		select {
+		case <-ctx.Done():
+			return size, ctx.Err()
+		case <-time.After(storeRetry):
+		}
+	}
+}
+
+// stopFront stops the listener on the way out, if the node's orderly stop did not already.
+func stopFront(fr *front, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := fr.stop(ctx); err != nil {
+		log.Warn("http", "err", err)
+	}
 }
 
 // Serve runs one role against an existing bus until ctx is cancelled.
@@ -101,7 +161,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	ro := runOptions{natsURL: o.NATSURL, token: o.Token, dataDir: o.DataDir, logger: o.Logger, ready: o.Ready,
 		isolation: o.Isolation, network: o.Network, allowHost: o.AllowHost, s3: o.S3, memoryBudgetMB: o.MemoryBudgetMB,
-		connect: auth, bus: events.BusOptions{Replicas: o.Replicas}}
+		connect: auth, bus: events.BusOptions{Replicas: o.Replicas, Store: o.StoreMax}, maxWaiting: o.MaxWaiting}
 	switch o.Role {
 	case "gateway":
 		if o.Token == "" {
@@ -121,6 +181,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return fmt.Errorf("serve: unknown role %q: use gateway, worker, scaler or adapters", o.Role)
 	}
 	ro.bus, ro.observe = o.Observe.busOptions(ro.bus), o.Observe
+	if err := ro.bus.CheckStore(); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	if o.Observe.Metrics != "" {
 		ln, err := net.Listen("tcp", o.Observe.Metrics)
 		if err != nil {
@@ -145,6 +208,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 type runOptions struct {
 	natsURL, token, dataDir string
 	listener                net.Listener // nil: no HTTP
+	front                   *front       // already serving listener; nil: run starts it
 	metricsListener         net.Listener // nil: /metrics only on listener, if any
 	observe                 Observe
 	roles                   []string
@@ -156,6 +220,8 @@ type runOptions struct {
 	allowHost               []string
 	memoryBudgetMB          int            // the worker's memory budget; 0: its default
 	s3                      codeurl.Config // object storage for code URLs (API role)
+	maxWaiting              int            // the gateway's synchronous calls let wait per function; 0: its default
+	storeMax                int64          // the embedded store's size, for /healthz; 0: not known here
 }
 
 func (o runOptions) has(role string) bool {
@@ -170,17 +236,29 @@ func (o runOptions) has(role string) bool {
 // run wires the roles on one bus connection and stops them in order when ctx ends.
 func run(ctx context.Context, o runOptions) (err error) {
 	log := o.logger
-	conn, err := bus.Connect(ctx, o.natsURL, "sluice-"+o.roles[0], o.bus, log, o.connect...)
-	if err != nil {
-		if o.listener != nil {
-			o.listener.Close()
+	if o.listener != nil && o.front == nil {
+		o.front = startFront(o.listener, o.roles, log)
+		defer stopFront(o.front, log)
+	}
+	report := func(err error) {
+		if o.front != nil {
+			o.front.starting(err.Error())
 		}
+	}
+	if o.front != nil {
+		o.front.starting("connecting to the bus")
+	}
+	conn, err := bus.ConnectReporting(ctx, o.natsURL, "sluice-"+o.roles[0], o.bus, log, report, o.connect...)
+	if err != nil {
 		if o.metricsListener != nil {
 			o.metricsListener.Close()
 		}
 		return err
 	}
 	defer conn.Close()
+	if o.front != nil {
+		o.front.starting("bus connected; starting the roles")
+	}
 	fns, err := directory.Open(ctx, conn.JS, log)
 	if err != nil {
 		return err
@@ -242,7 +320,7 @@ func run(ctx context.Context, o runOptions) (err error) {
 		}
 	}
 
-	var srv *http.Server
+	var root *mux.Router
 	ep := Endpoints{Token: o.token, NATSURL: o.natsURL}
 	if o.listener != nil {
 		var regOpts []registry.Option
@@ -258,13 +336,13 @@ func run(ctx context.Context, o runOptions) (err error) {
 		if err != nil {
 			return err
 		}
-		gw, err := gateway.New(ctx, gateway.Options{NC: conn.NC, JS: conn.JS, Fns: fns, Token: o.token, Logger: log})
+		gw, err := gateway.New(ctx, gateway.Options{NC: conn.NC, JS: conn.JS, Fns: fns, Token: o.token, Logger: log, MaxWaiting: o.maxWaiting})
 		if err != nil {
 			return err
 		}
 		defer gw.Close()
-		root := mux.NewRouter()
-		root.HandleFunc("/healthz", health(o.roles, conn, isolation)).Methods(http.MethodGet)
+		root = mux.NewRouter()
+		root.HandleFunc("/healthz", health(o.roles, conn, isolation, o.storeMax)).Methods(http.MethodGet)
 		root.Handle("/metrics", httpjson.RequireToken(o.token)(promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))).Methods(http.MethodGet)
 		// Routes register full /v1/... paths; this subrouter only adds the token check.
 		v1 := root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
@@ -285,14 +363,16 @@ func run(ctx context.Context, o runOptions) (err error) {
 		root.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			httpjson.Error(w, http.StatusNotFound, httpjson.CodeNotFound, "no route %s %s", r.Method, r.URL.Path)
 		})
-		srv = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second}
 		ep.URL = "http://" + o.listener.Addr().String()
 	}
 
-	// Ready runs before the HTTP server answers (connections wait in the listener's backlog), so
-	// whatever it writes, such as the client config file, exists once /healthz answers.
+	// Ready runs before the node's router answers (/healthz says 503 until then), so whatever it
+	// writes, such as the client config file, exists once /healthz answers 200.
 	if o.ready != nil {
 		o.ready(ep)
+	}
+	if root != nil {
+		o.front.serve(root)
 	}
 	log.Info("sluice serving", "roles", o.roles, "url", ep.URL)
 	g, gctx := errgroup.WithContext(ctx)
@@ -312,20 +392,25 @@ func run(ctx context.Context, o runOptions) (err error) {
 	if wk != nil {
 		g.Go(func() error { return wk.Run(workerCtx) })
 	}
-	if srv != nil {
+	if o.front != nil {
 		g.Go(func() error {
-			if err := srv.Serve(o.listener); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("http: %w", err)
+			select {
+			case err := <-o.front.done:
+				if err != nil {
+					return fmt.Errorf("http: %w", err)
+				}
+				return nil
+			case <-gctx.Done():
+				return nil
 			}
-			return nil
 		})
 	}
 	var metricsSrv *http.Server
 	if o.metricsListener != nil {
 		mm := http.NewServeMux()
 		mm.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
-		mm.HandleFunc("GET /healthz", health(o.roles, conn, isolation))
-		metricsSrv = &http.Server{Handler: mm, ReadHeaderTimeout: 10 * time.Second}
+		mm.HandleFunc("GET /healthz", health(o.roles, conn, isolation, o.storeMax))
+		metricsSrv = newHTTPServer(mm, log)
 		log.Info("metrics serving", "url", "http://"+o.metricsListener.Addr().String()+"/metrics")
 		g.Go(func() error {
 			if err := metricsSrv.Serve(o.metricsListener); !errors.Is(err, http.ErrServerClosed) {
@@ -336,11 +421,11 @@ func run(ctx context.Context, o runOptions) (err error) {
 	}
 	g.Go(func() error {
 		<-gctx.Done()
-		if srv != nil {
+		if o.front != nil {
 			sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil {
-				log.Warn("http drain", "err", err)
+			if err := o.front.stop(sctx); err != nil {
+				log.Warn("http", "err", err)
 			}
 		}
 		if metricsSrv != nil {
@@ -386,13 +471,17 @@ func newRegistry(ctx context.Context, js jetstream.JetStream, tel *telemetry.Pub
 	return reg, nil
 }
 
-func health(roles []string, conn *bus.Conn, isolation any) http.HandlerFunc {
+func health(roles []string, conn *bus.Conn, isolation any, storeMax int64) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		status, code := "ok", http.StatusOK
 		if !conn.NC.IsConnected() {
 			status, code = "bus disconnected", http.StatusServiceUnavailable
 		}
-		httpjson.Write(w, code, map[string]any{"status": status, "roles": roles, "isolation": isolation})
+		body := map[string]any{"status": status, "roles": roles, "isolation": isolation}
+		if storeMax > 0 {
+			body["storeMax"] = storeMax
+		}
+		httpjson.Write(w, code, body)
 	}
 }
 

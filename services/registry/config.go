@@ -74,6 +74,8 @@ func validate(cfg events.Config) error {
 		return fmt.Errorf("idleTimeout %s is too short: use at least 1s", cfg.IdleTimeout.D())
 	case cfg.Retries < 0 || cfg.Retries > MaxRetries:
 		return fmt.Errorf("retries %d is out of range: use 0 to %d", cfg.Retries, MaxRetries)
+	case cfg.PublicAsync && !cfg.Public:
+		return fmt.Errorf("publicAsync lets anyone queue events on the function URL, so it needs public")
 	case len(cfg.Description) > MaxDescription:
 		return fmt.Errorf("description is longer than %d bytes", MaxDescription)
 	}

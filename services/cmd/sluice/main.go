@@ -26,8 +26,8 @@ func (roles) Up(ctx context.Context, o cli.UpOptions) error {
 	return node.Up(ctx, node.UpOptions{
 		DataDir: o.DataDir, Listen: o.Listen, NoWorker: o.NoWorker, NoScaler: o.NoScaler, Logger: o.Logger, Stderr: o.Stderr,
 		Isolation: o.Isolation, Network: o.Network, AllowHost: o.AllowHost, S3: s3(o.S3), MemoryBudgetMB: o.MemoryBudgetMB,
-		Observe: observe(o.Observe),
-		Ready:   func(e node.Endpoints) { o.Ready(cli.Endpoints{URL: e.URL, Token: e.Token, NATSURL: e.NATSURL}) },
+		Observe: observe(o.Observe), StoreMax: o.Limits.StoreMax, MaxWaiting: o.Limits.MaxWaiting,
+		Ready: func(e node.Endpoints) { o.Ready(cli.Endpoints{URL: e.URL, Token: e.Token, NATSURL: e.NATSURL}) },
 	})
 }
 
@@ -36,7 +36,7 @@ func (roles) Serve(ctx context.Context, o cli.ServeOptions) error {
 		Role: o.Role, NATSURL: o.NATSURL, DataDir: o.DataDir, Listen: o.Listen, Token: o.Token, Logger: o.Logger,
 		NATSAuth: bus.Auth(o.NATSAuth), Replicas: o.Replicas,
 		Isolation: o.Isolation, Network: o.Network, AllowHost: o.AllowHost, S3: s3(o.S3), MemoryBudgetMB: o.MemoryBudgetMB,
-		Observe: observe(o.Observe),
+		Observe: observe(o.Observe), StoreMax: o.Limits.StoreMax, MaxWaiting: o.Limits.MaxWaiting,
 	})
 }
 

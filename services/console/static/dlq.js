@@ -82,18 +82,25 @@ export function dlqTab(body, name, life) {
       }))));
   };
 
-  // send redrives the events the query names (all without one), once confirmed.
+  // send redrives the events the query names (all without one, a page at a time, following the
+  // answer's next up to the through of the first page), once confirmed.
   const send = async (query, what) => {
     if (!confirm('Send ' + what + ' of ' + name + ' back to the function?')) return;
     redrive.disabled = true;
     try {
-      const res = await request(fn(name, '/dlq/redrive' + query), {method: 'POST', signal: life.signal});
-      const text = await res.text();
-      let n = null;
-      try {
-        n = items(JSON.parse(text)).length;
-      } catch {
-        // not JSON: say it without a count
+      let n = 0;
+      for (let q = query; q !== null;) {
+        const res = await request(fn(name, '/dlq/redrive' + q), {method: 'POST', signal: life.signal});
+        const text = await res.text();
+        let answer;
+        try {
+          answer = JSON.parse(text);
+        } catch {
+          n = null; // not JSON: say it without a count
+          break;
+        }
+        n += items(answer).length;
+        q = !query && answer.next ? '?after=' + encodeURIComponent(answer.next) + '&through=' + encodeURIComponent(answer.through) : null;
       }
       replace(status, notice('ok', n === null ? 'Redriven.' : 'Redriven ' + n + (n === 1 ? ' event' : ' events') + ' into the function\'s queue.'));
     } catch (e) {
