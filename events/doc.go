@@ -25,5 +25,13 @@
 // succeeded (or was dead-lettered in the same redrive count) is settled without a run. The window
 // left is a worker that dies between the function's effects and the record's write.
 //
+// Meter records (SLUICE_METERS) are the bill: a worker stores an attempt's record, with a
+// JetStream acknowledgement and MeterMsgID as its Nats-Msg-Id, before it acknowledges the
+// invocation event. An acknowledged invocation therefore always has its record; an event whose
+// worker died first is delivered again and metered then, and a delivery that repeats an attempt
+// is stored once within the stream's duplicate window (two minutes). Log lines (SLUICE_LOGS)
+// are best effort: a function printing faster than they can be shipped loses lines, counted in
+// a "sluice: dropped N lines" line of its logs.
+//
 // Every service and adapter depends on this package; it imports none of them.
 package events

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 )
 
 // Streams, subjects and buckets on the bus (DESIGN §3).
@@ -38,6 +39,16 @@ func LogsSubject(fn string) string { return subjectLogs + fn }
 
 // MetersSubject carries one record per finished invocation.
 func MetersSubject(fn string) string { return subjectMeters + fn }
+
+// MeterMsgID is the Nats-Msg-Id of the meter record of an invocation's attempt, in the
+// redrive-th run of its event through the queue (0 before any redrive). A worker stores the
+// record before it acknowledges the event, so an event whose worker died between the two is
+// delivered again; when that delivery repeats the attempt (the bus lost the delivery count with
+// a crash), its record has the same id and SLUICE_METERS's duplicate window (two minutes)
+// keeps the first.
+func MeterMsgID(invocationID string, redrive, attempt int) string {
+	return "meter-" + KeyToken(invocationID) + "." + strconv.Itoa(redrive) + "." + strconv.Itoa(attempt)
+}
 
 // ConsumerName is the durable pull consumer every worker shares for one function.
 func ConsumerName(fn string) string { return "fn-" + fn }

@@ -21,7 +21,7 @@
 //	sluice_worker_busy_instances{function}            gauge
 //	sluice_worker_memory_used_megabytes               gauge
 //	sluice_worker_memory_budget_megabytes             gauge
-//	sluice_telemetry_dropped_total                    counter (log lines and meters lost to a full buffer)
+//	sluice_telemetry_dropped_total                    counter (log lines dropped by a function's full log queue)
 //	sluice_duplicate_deliveries_total{function}       counter (events settled without a run, their outcome recorded already)
 //
 // Metrics is safe for concurrent use.

@@ -68,7 +68,7 @@ func (m *Metrics) Meter(r events.Meter) {
 func Dropped(reg prometheus.Registerer, count func() uint64) error {
 	c := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "sluice_telemetry_dropped_total",
-		Help: "Log lines and meter records lost to a full telemetry buffer or a failed publish.",
+		Help: "Log lines dropped: past a function's full log queue (counted in a marker line of its logs) or by a failed publish. Meter records are never dropped.",
 	}, func() float64 { return float64(count()) })
 	if err := reg.Register(c); err != nil {
 		return fmt.Errorf("metrics: register: %w", err)

@@ -21,6 +21,7 @@ type job struct {
 	id        string
 	trigger   string
 	reply     string // sync caller's inbox, "" for async
+	replied   bool   // the sync caller has its answer; the event waits for its meter record
 	redrive   int    // the event's ExtRedrive count
 	seq       uint64 // the event's sequence in SLUICE_INVOKE
 	delivered int    // JetStream's delivery count, 1 for the first delivery
@@ -93,8 +94,8 @@ func (w *Worker) finish(ctx context.Context, j job, res events.Result) {
 		return
 	}
 	if j.reply != "" { // synchronous: the caller gets the outcome, no retry (as Lambda)
-		if err := w.nc.PublishMsg(events.NewReply(j.reply, res)); err != nil {
-			log.Warn("reply to caller", "err", err)
+		if !j.replied {
+			w.reply(j, res)
 		}
 		j.settle(log, "ack", j.msg.Ack)
 		return

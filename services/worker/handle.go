@@ -97,7 +97,8 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 		res.Payload = resp.Payload
 	}
 	if j.reply != "" {
-		w.finish(ctx, j, res) // a synchronous caller gets its answer before any bookkeeping
+		w.reply(j, res) // a synchronous caller gets its answer before any bookkeeping
+		j.replied = true
 	}
 	var peak uint64
 	if inst != nil {
@@ -118,9 +119,20 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 		}
 	}
 	release()
-	w.report(j, v, inst, res, kind, peak)
-	if j.reply == "" {
-		w.finish(ctx, j, res)
+	if err := w.report(ctx, j, v, inst, res, kind, peak); err != nil {
+		// No acknowledgement without the meter record: the event is delivered again, and that
+		// delivery makes the record.
+		w.logger.Error("meter record not stored; the event is left to be delivered again",
+			"function", j.fn, "invocation", j.id, "err", err)
+		return
+	}
+	w.finish(ctx, j, res)
+}
+
+// reply gives a synchronous caller its answer; the event is acknowledged later, in finish.
+func (w *Worker) reply(j job, res events.Result) {
+	if err := w.nc.PublishMsg(events.NewReply(j.reply, res)); err != nil {
+		w.logger.Warn("reply to caller", "function", j.fn, "invocation", j.id, "err", err)
 	}
 }
 
@@ -316,8 +328,10 @@ func (w *Worker) platformLine(j job, v events.Version, text string) {
 	w.tel.Log(events.LogLine{Time: time.Now(), Function: j.fn, Version: v.Version, InvocationID: j.id, Stream: "platform", Message: text})
 }
 
-// report publishes the END and REPORT lines and the meter of an attempt.
-func (w *Worker) report(j job, v events.Version, inst *warm, res events.Result, kind startKind, peak uint64) {
+// report queues the END and REPORT lines of an attempt and publishes its meter record. It
+// returns once the record is stored on the bus, or with an error once ctx ended: the event must
+// then not be acknowledged.
+func (w *Worker) report(ctx context.Context, j job, v events.Version, inst *warm, res events.Result, kind startKind, peak uint64) error {
 	cold := kind != startWarm
 	billed := int64(math.Ceil(res.DurationMs))
 	m := events.Meter{
@@ -331,20 +345,19 @@ func (w *Worker) report(j job, v events.Version, inst *warm, res events.Result, 
 	if inst != nil && cold {
 		m.InitMs = float64(inst.inst.InitDuration().Microseconds()) / 1000
 	}
-	w.tel.Meter(m)
-	if inst == nil {
-		return
+	if inst != nil {
+		w.platformLine(j, v, "END RequestId: "+j.id)
+		line := fmt.Sprintf("REPORT RequestId: %s Duration: %.2f ms Billed Duration: %d ms Memory Size: %d MB", j.id, res.DurationMs, billed, v.Config.MemoryMB)
+		if peak > 0 {
+			line += fmt.Sprintf(" Max Memory Used: %d MB", (peak+(1<<20)-1)>>20)
+		}
+		line += " Outcome: " + string(res.Outcome)
+		if cold {
+			line += fmt.Sprintf(" Init Duration: %.2f ms Start: %s", m.InitMs, kind)
+		}
+		w.platformLine(j, v, line)
 	}
-	w.platformLine(j, v, "END RequestId: "+j.id)
-	line := fmt.Sprintf("REPORT RequestId: %s Duration: %.2f ms Billed Duration: %d ms Memory Size: %d MB", j.id, res.DurationMs, billed, v.Config.MemoryMB)
-	if peak > 0 {
-		line += fmt.Sprintf(" Max Memory Used: %d MB", (peak+(1<<20)-1)>>20)
-	}
-	line += " Outcome: " + string(res.Outcome)
-	if cold {
-		line += fmt.Sprintf(" Init Duration: %.2f ms Start: %s", m.InitMs, kind)
-	}
-	w.platformLine(j, v, line)
+	return w.tel.Meter(ctx, m, events.MeterMsgID(j.id, j.redrive, j.attempt))
 }
 
 // makeRoom stops idle instances of other functions, least recently used first and never below

@@ -29,10 +29,12 @@ type Functions interface {
 	Resolve(ctx context.Context, name, qualifier string) (events.Version, error)
 }
 
-// Telemetry receives log lines and meters; it must not block.
+// Telemetry receives log lines and meter records. Log must not block. Meter returns once the
+// record is stored on the bus (msgID its Nats-Msg-Id), or with an error once ctx ended: an
+// event is acknowledged only after the meter record of its attempt is stored.
 type Telemetry interface {
 	Log(events.LogLine)
-	Meter(events.Meter)
+	Meter(ctx context.Context, m events.Meter, msgID string) error
 }
 
 // Options wire a Worker.

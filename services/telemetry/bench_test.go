@@ -1,0 +1,112 @@
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+	"sluice.dev/events/bustest"
+)
+
+// stored counts the records of subject in stream.
+func stored(b *testing.B, js jetstream.JetStream, stream, subject string) int {
+	s, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return int(info.State.Subjects[subject])
+}
+
+func waitStored(b *testing.B, js jetstream.JetStream, stream, subject string, n int) {
+	deadline := time.Now().Add(time.Minute)
+	for stored(b, js, stream, subject) < n {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d records stored", stored(b, js, stream, subject), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// BenchmarkLogStored is the time per log line from Log until the stream stored it, in chunks
+// that fit the queue (nothing is dropped).
+func BenchmarkLogStored(b *testing.B) {
+	bus := bustest.Start(b)
+	p := NewPublisher(bus.Conn, 65536, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	const chunk = 5000
+	l := events.LogLine{Time: time.Now(), Function: "f", Version: 3, Instance: "w-1", InvocationID: "0123456789abcdef", Stream: "stdout"}
+	b.ResetTimer()
+	for sent := 0; sent < b.N; {
+		n := min(chunk, b.N-sent)
+		for i := range n {
+			l.Message = "line number " + strconv.Itoa(sent+i) + " of the benchmark's output"
+			p.Log(l)
+		}
+		sent += n
+		waitStored(b, bus.JS, events.StreamLogs, events.LogsSubject("f"), sent)
+	}
+	b.StopTimer()
+	if p.Dropped() != 0 {
+		b.Fatalf("dropped %d", p.Dropped())
+	}
+}
+
+// BenchmarkLogCall is the cost of one Log call on the printing instance's side.
+func BenchmarkLogCall(b *testing.B) {
+	bus := bustest.Start(b)
+	p := NewPublisher(bus.Conn, 65536, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	l := events.LogLine{Time: time.Now(), Function: "f", Version: 3, Instance: "w-1", InvocationID: "0123456789abcdef", Stream: "stdout", Message: "a line of the benchmark's output"}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			p.Log(l)
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(p.Dropped())/float64(b.N), "dropped/op")
+}
+
+// BenchmarkMeterStored is the time per meter record until the stream stored it, published by
+// 16 invocations at once.
+func BenchmarkMeterStored(b *testing.B) {
+	bus := bustest.Start(b)
+	p := NewPublisher(bus.Conn, 65536, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	b.SetParallelism(8) // 16 on 2 CPUs
+	var seq = make(chan int, 1)
+	seq <- 0
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := <-seq
+			seq <- i + 1
+			id := fmt.Sprint("inv-", i)
+			m := events.Meter{InvocationID: id, Function: "f", Version: 1, Trigger: "http", Start: time.Now(), DurationMs: 1.2, BilledMs: 2, MemoryMB: 128, Outcome: events.OutcomeOK, Attempt: 1}
+			if err := p.Meter(context.Background(), m, events.MeterMsgID(id, 0, 1)); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+	waitStored(b, bus.JS, events.StreamMeters, events.MetersSubject("f"), b.N)
+}

@@ -1,0 +1,215 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+	"sluice.dev/events/bustest"
+	"sluice.dev/services/gateway"
+	"sluice.dev/services/telemetry"
+)
+
+// flood prints numbered lines a thousand to a write until the file event["stop"] exists and at
+// least event["min"] are out, and returns how many it printed.
+const flood = `
+import os, sys
+def handler(event, context):
+    n = 0
+    while n < event["min"] or not os.path.exists(event["stop"]):
+        sys.stdout.write("".join("flood %d\n" % i for i in range(n, n + 1000)))
+        n += 1000
+    return n
+`
+
+// numbered prints three lines naming its call.
+const numbered = `
+def handler(event, context):
+    for k in range(3):
+        print("quiet %d %d" % (event["n"], k))
+    return event["n"]
+`
+
+// One function printing a flood loses only its own lines, and its logs count them; another
+// function's lines and every meter record arrive.
+func TestNoisyFunctionCostsNoOtherFunctionItsLines(t *testing.T) {
+	f := start(t)
+	loud := f.deploy(t, "loud", flood, events.Config{Timeout: events.Duration(2 * time.Minute)})
+	quiet := f.deploy(t, "quiet", numbered, events.Config{})
+	if r := f.sync(t, quiet, `{"n":-1}`); r.Outcome != events.OutcomeOK { // warm
+		t.Fatalf("warm-up: %+v", r)
+	}
+
+	stop := filepath.Join(t.TempDir(), "stop")
+	printed := make(chan events.Result, 1)
+	go func() {
+		r, err := f.gw.Sync(context.Background(), gateway.Call{Version: loud, Data: fmt.Appendf(nil, `{"min":200000,"stop":%q}`, stop)})
+		if err != nil {
+			r.Error = &events.FunctionError{Type: "Test", Message: err.Error()}
+		}
+		printed <- r
+	}()
+	// The flood is under way once its lines start to arrive.
+	bustest.Eventually(t, 30*time.Second, func() error {
+		if n := subjectCount(t, f.bus.JS, events.StreamLogs, events.LogsSubject("loud")); n < 1000 {
+			return fmt.Errorf("%d lines of loud so far", n)
+		}
+		return nil
+	})
+
+	const calls = 200
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 4 {
+		wg.Go(func() {
+			for n := range next {
+				r, err := f.gw.Sync(context.Background(), gateway.Call{Version: quiet, Data: fmt.Appendf(nil, `{"n":%d}`, n)})
+				if err != nil || r.Outcome != events.OutcomeOK {
+					t.Errorf("quiet %d: %+v, %v", n, r, err)
+				}
+			}
+		})
+	}
+	for n := range calls {
+		next <- n
+	}
+	close(next)
+	wg.Wait()
+	if err := os.WriteFile(stop, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := <-printed
+	if r.Outcome != events.OutcomeOK {
+		t.Fatalf("loud: %+v", r)
+	}
+	total, err := strconv.Atoi(string(r.Payload))
+	if err != nil {
+		t.Fatalf("loud returned %s", r.Payload)
+	}
+
+	// Every line of quiet arrives, three per call, with its platform lines.
+	want := map[string]bool{}
+	for n := range calls {
+		for k := range 3 {
+			want[fmt.Sprintf("quiet %d %d", n, k)] = true
+		}
+	}
+	reports := 0
+	bustest.Eventually(t, 30*time.Second, func() error {
+		got := map[string]bool{}
+		reports = 0
+		for _, l := range readLines(t, f.bus.JS, "quiet") {
+			switch {
+			case l.Stream == "stdout":
+				got[l.Message] = true
+			case strings.HasPrefix(l.Message, "REPORT "):
+				reports++
+			case strings.HasPrefix(l.Message, telemetry.MarkerPrefix):
+				return fmt.Errorf("quiet lost lines: %q", l.Message)
+			}
+		}
+		missing := 0
+		for m := range want {
+			if !got[m] {
+				missing++
+			}
+		}
+		if missing > 0 || reports < calls+1 {
+			return fmt.Errorf("quiet: %d of its %d lines missing, %d REPORT lines of %d", missing, len(want), reports, calls+1)
+		}
+		return nil
+	})
+
+	// Every meter record arrives: loud's and quiet's.
+	bustest.Eventually(t, 10*time.Second, func() error {
+		l := subjectCount(t, f.bus.JS, events.StreamMeters, events.MetersSubject("loud"))
+		q := subjectCount(t, f.bus.JS, events.StreamMeters, events.MetersSubject("quiet"))
+		if l != 1 || q != calls+1 {
+			return fmt.Errorf("meter records: loud %d, quiet %d; want 1 and %d", l, q, calls+1)
+		}
+		return nil
+	})
+
+	// loud's lines that arrived and those its markers count make what it printed.
+	var arrived, dropped, markers int
+	bustest.Eventually(t, 30*time.Second, func() error {
+		arrived, dropped, markers = 0, 0, 0
+		next := 0
+		for _, l := range readLines(t, f.bus.JS, "loud") {
+			if n, ok := telemetry.MarkerCount(l.Message); ok && l.Stream == "platform" {
+				dropped += n
+				markers++
+				next += n
+				continue
+			}
+			if l.Stream != "stdout" {
+				continue
+			}
+			if l.Message != fmt.Sprint("flood ", next) {
+				return fmt.Errorf("line %q where %q or a marker was due", l.Message, fmt.Sprint("flood ", next))
+			}
+			next++
+			arrived++
+		}
+		if arrived+dropped != total {
+			return fmt.Errorf("loud printed %d lines: %d arrived and %d counted dropped in %d markers", total, arrived, dropped, markers)
+		}
+		return nil
+	})
+	if dropped == 0 {
+		t.Fatalf("loud printed %d lines and none was dropped: no flood to test with", total)
+	}
+	t.Logf("loud printed %d lines: %d arrived, %d dropped and counted in %d markers", total, arrived, dropped, markers)
+}
+
+// subjectCount is the number of records of subject in stream.
+func subjectCount(t *testing.T, js jetstream.JetStream, stream, subject string) int {
+	t.Helper()
+	s, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(info.State.Subjects[subject])
+}
+
+// readLines reads every log line of a function stored now.
+func readLines(t *testing.T, js jetstream.JetStream, fn string) []events.LogLine {
+	t.Helper()
+	n := subjectCount(t, js, events.StreamLogs, events.LogsSubject(fn))
+	c, err := js.OrderedConsumer(context.Background(), events.StreamLogs, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.LogsSubject(fn)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]events.LogLine, 0, n)
+	it, err := c.Messages(jetstream.PullMaxMessages(4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Stop()
+	for len(out) < n {
+		m, err := it.Next(jetstream.NextMaxWait(10 * time.Second))
+		if err != nil {
+			t.Fatalf("line %d of %d of %s: %v", len(out), n, fn, err)
+		}
+		var l events.LogLine
+		if err := json.Unmarshal(m.Data(), &l); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, l)
+	}
+	return out
+}
