@@ -156,6 +156,7 @@ func TestSmallDiskNodeFillsAndRecovers(t *testing.T) {
 	if strings.Contains(n.out.tail(maxOutputLines), "disabling JetStream") {
 		t.Errorf("JetStream was disabled:\n%s", n.out.tail(40))
 	}
+	n.stop(t) // before the tmpfs goes: the sandbox unmounts what it bound from it
 }
 
 // A node whose data folder has no room for the smallest store answers /healthz at once with
@@ -190,4 +191,5 @@ func TestNoRoomForStoreWaitsAndSaysWhy(t *testing.T) {
 	}
 	n.waitReady(t)
 	n.ok(t, "list")
+	n.stop(t)
 }
