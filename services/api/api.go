@@ -108,6 +108,9 @@ func (s *syncedWriter) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection (deploys move its deadlines).
+func (s *syncedWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 func (s *syncedWriter) Write(b []byte) (int, error) {
 	if !s.headed {
 		s.WriteHeader(http.StatusOK)
