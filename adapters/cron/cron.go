@@ -65,9 +65,19 @@ func newAdapter(spec events.Trigger, mem Memory) (*Adapter, error) {
 		return nil, fmt.Errorf("%w: not a cron trigger", events.ErrInvalidTrigger)
 	}
 	c := spec.Cron
+	// The parser reads a "TZ=ZONE " or "CRON_TZ=ZONE " prefix, and panics on one that no space
+	// follows.
+	if (strings.HasPrefix(c.Expr, "TZ=") || strings.HasPrefix(c.Expr, "CRON_TZ=")) && !strings.Contains(c.Expr, " ") {
+		return nil, fmt.Errorf("%w: cron expression %q: no fields after the time zone (or set the time zone with tz)", events.ErrInvalidTrigger, c.Expr)
+	}
 	sched, err := parser.Parse(c.Expr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cron expression %q: %w (use 5 fields, 6 with seconds first, or @hourly, @every 10s…)", events.ErrInvalidTrigger, c.Expr, err)
+	}
+	// A date that never comes (February 30) leaves the schedule without a next time, and Run
+	// would fire the zero time over and over.
+	if sched.Next(time.Now()).IsZero() {
+		return nil, fmt.Errorf("%w: cron expression %q never fires", events.ErrInvalidTrigger, c.Expr)
 	}
 	if every, ok := strings.CutPrefix(c.Expr, "@every "); ok {
 		if d, err := time.ParseDuration(strings.TrimSpace(every)); err == nil && d < time.Second {

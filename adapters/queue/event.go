@@ -3,6 +3,7 @@ package queue
 import (
 	"encoding/json"
 	"fmt"
+	"mime"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -36,7 +37,7 @@ func (a *Adapter) newEvent(m item) (event.Event, error) {
 	ev.SetSource(a.src.public)
 	ev.SetType(events.TypeQueueMessage)
 	ev.SetSubject(m.subject)
-	if m.time.IsZero() {
+	if y := m.time.UTC().Year(); m.time.IsZero() || y < 0 || y > 9999 { // none, or none a CloudEvent can carry
 		m.time = time.Now()
 	}
 	ev.SetTime(m.time.UTC())
@@ -51,7 +52,7 @@ func (a *Adapter) newEvent(m item) (event.Event, error) {
 		}
 		ev.SetExtension(ExtHeaders, string(h))
 	}
-	if m.contentType != "" {
+	if _, _, err := mime.ParseMediaType(m.contentType); err == nil { // a malformed one is left out, not the message
 		ev.SetDataContentType(m.contentType)
 	}
 	if len(m.data) > 0 {

@@ -55,6 +55,9 @@ func parseURL(raw string) (source, error) {
 		return bad("no %s after the host", map[string]string{schemeNATS: "subject", schemeJetStream: "stream", schemeAMQP: "queue"}[u.Scheme])
 	}
 	hostPort := net.JoinHostPort(host, port)
+	if _, err := url.Parse("//" + hostPort); err != nil { // a host of colons that is no IPv6 address
+		return bad("host %q: not a host name or address", host)
+	}
 	s := source{scheme: u.Scheme, target: target, public: u.Scheme + "://" + hostPort + "/" + target}
 	cred := ""
 	if u.User != nil {
@@ -79,6 +82,9 @@ func parseURL(raw string) (source, error) {
 			return bad("queue %q: at most 255 characters on one line", target)
 		}
 		s.server = "amqp://" + cred + hostPort + "/"
+		s.public = u.Scheme + "://" + hostPort + "/" + url.PathEscape(target)
+	}
+	if _, err := url.Parse(s.public); err != nil { // a '%' or a control character in the subject or stream
 		s.public = u.Scheme + "://" + hostPort + "/" + url.PathEscape(target)
 	}
 	return s, nil

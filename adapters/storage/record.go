@@ -154,7 +154,7 @@ func fromNotification(r notification.Event) (object, error) {
 		return object{}, fmt.Errorf("s3 record key %q: %w", r.S3.Object.Key, err)
 	}
 	t, err := time.Parse(time.RFC3339Nano, r.EventTime)
-	if err != nil {
+	if y := t.UTC().Year(); err != nil || y < 0 || y > 9999 { // none a CloudEvent can carry
 		t = time.Now()
 	}
 	return object{
