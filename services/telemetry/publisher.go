@@ -12,12 +12,12 @@
 //
 // Log lines never slow the invocation path. Each function has a bounded queue of its own (a
 // number of lines and QueueBytes), and one goroutine (Run) drains the queues in turn, a batch
-// from each, with plain NATS publishes on the logs' subjects, so a function that prints a
-// flood fills only its own queue and never delays another's lines or any meter record. Every
-// barrierEvery lines, and at the end of each burst, a line goes out with a JetStream
-// acknowledgement: the stream stores in order, so its acknowledgement confirms the lines before
-// it, and at most barriersInFlight of them outstanding bound what waits in the server's ingest
-// queue (which would drop lines beyond its limit).
+// from each, with plain NATS publishes on the logs' subjects, so a function that prints a flood
+// fills only its own queue and never delays another's lines or any meter record. Every
+// barrierEvery-th line goes out with a JetStream acknowledgement: the stream stores in order, so
+// it confirms the lines before it, and at most barriersInFlight of them outstanding bound what
+// waits in the server's ingest queue (which drops messages past its limit). A stopped Run
+// publishes what is queued, awaits those acknowledgements and flushes the rest to the server.
 //
 // A function whose queue is full loses its next lines, counted (Dropped), until the queue has
 // drained to half; then a line "sluice: dropped N lines (...)" on its platform stream takes their
@@ -221,13 +221,12 @@ func (p *Publisher) list(q *queue) bool {
 }
 
 // take moves up to batch lines of the queue whose turn it is to out, and puts the queue back
-// in turn if lines remain; idle reports that no queue is left in turn. A queue drained to half
-// while dropping gets its marker line.
-func (p *Publisher) take(out []events.LogLine) (_ []events.LogLine, idle bool) {
+// in turn if lines remain. A queue drained to half while dropping gets its marker line.
+func (p *Publisher) take(out []events.LogLine) []events.LogLine {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.ready) == 0 {
-		return out, true
+		return out
 	}
 	q := p.ready[0]
 	p.ready[0] = nil
@@ -253,11 +252,11 @@ func (p *Publisher) take(out []events.LogLine) (_ []events.LogLine, idle bool) {
 			q.head = 0
 		}
 		p.ready = append(p.ready, q)
-		return out, false
+		return out
 	}
 	q.listed = false
 	delete(p.queues, q.fn)
-	return out, len(p.ready) == 0
+	return out
 }
 
 // lineSize is what a line counts against its queue's QueueBytes.
@@ -278,14 +277,11 @@ type drain struct {
 // and waits for the stream to confirm it (up to five seconds in all).
 func (p *Publisher) Run(ctx context.Context) error {
 	d := &drain{p: p}
-	var (
-		buf  []events.LogLine
-		idle bool
-	)
+	var buf []events.LogLine
 	for {
-		if buf, idle = p.take(buf[:0]); len(buf) > 0 {
+		if buf = p.take(buf[:0]); len(buf) > 0 {
 			// Waiting for room among the acknowledgements is bounded by their timeout.
-			d.publish(context.WithoutCancel(ctx), buf, idle)
+			d.publish(context.WithoutCancel(ctx), buf)
 			if ctx.Err() == nil {
 				continue
 			}
@@ -299,21 +295,24 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}
 }
 
-// stop publishes what is queued and awaits every acknowledgement, within stopWait.
+// stop publishes what is queued, awaits every acknowledgement and has the server read the
+// lines since the last, within stopWait.
 func (d *drain) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), stopWait)
 	defer cancel()
-	var (
-		buf  []events.LogLine
-		idle bool
-	)
+	var buf []events.LogLine
 	for ctx.Err() == nil {
-		if buf, idle = d.p.take(buf[:0]); len(buf) == 0 {
+		if buf = d.p.take(buf[:0]); len(buf) == 0 {
 			break
 		}
-		d.publish(ctx, buf, idle)
+		d.publish(ctx, buf)
 	}
 	for len(d.barriers) > 0 && d.await(ctx) {
+	}
+	if deadline, _ := ctx.Deadline(); d.since > 0 && ctx.Err() == nil {
+		if err := d.p.nc.FlushTimeout(time.Until(deadline)); err != nil {
+			d.p.logger.Warn("telemetry: flush log lines at stop", "err", err)
+		}
 	}
 	if left := d.p.queued(); left > 0 || len(d.barriers) > 0 {
 		d.p.dropped.Add(uint64(left))
@@ -334,9 +333,8 @@ func (p *Publisher) queued() int {
 	return n
 }
 
-// publish sends lines, every barrierEvery-th with an acknowledgement, and the last one too when
-// last: the end of a burst, after which the drain may wait.
-func (d *drain) publish(ctx context.Context, lines []events.LogLine, last bool) {
+// publish sends lines, every barrierEvery-th with an acknowledgement.
+func (d *drain) publish(ctx context.Context, lines []events.LogLine) {
 	for i, l := range lines {
 		b, err := json.Marshal(l)
 		if err != nil {
@@ -345,7 +343,7 @@ func (d *drain) publish(ctx context.Context, lines []events.LogLine, last bool) 
 			continue
 		}
 		subject := events.LogsSubject(l.Function)
-		if d.since+1 >= barrierEvery || (last && i == len(lines)-1) {
+		if d.since+1 >= barrierEvery {
 			if !d.ack(ctx, subject, b) {
 				d.p.dropped.Add(uint64(len(lines) - i))
 				return

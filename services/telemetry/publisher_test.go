@@ -68,6 +68,19 @@ func lines(t *testing.T, js jetstream.JetStream, fn string) []events.LogLine {
 	return out
 }
 
+// linesN waits until fn has n log lines on the bus, and returns them.
+func linesN(t *testing.T, js jetstream.JetStream, fn string, n int) []events.LogLine {
+	t.Helper()
+	var got []events.LogLine
+	bustest.Eventually(t, 5*time.Second, func() error {
+		if got = lines(t, js, fn); len(got) != n {
+			return fmt.Errorf("%d lines of %s stored, want %d", len(got), fn, n)
+		}
+		return nil
+	})
+	return got
+}
+
 func meters(t *testing.T, js jetstream.JetStream, fn string) uint64 {
 	t.Helper()
 	s, err := js.Stream(context.Background(), events.StreamMeters)
@@ -99,10 +112,7 @@ func TestPublishesInOrderAndFlushesOnStop(t *testing.T) {
 	if p.Dropped() != 0 {
 		t.Fatalf("dropped %d", p.Dropped())
 	}
-	got := lines(t, bus.JS, "f")
-	if len(got) != n {
-		t.Fatalf("%d lines stored once stopped, want %d", len(got), n)
-	}
+	got := linesN(t, bus.JS, "f", n)
 	for i, l := range got {
 		if l.Message != fmt.Sprint(i) {
 			t.Fatalf("line %d = %q", i, l.Message)
@@ -135,14 +145,8 @@ func TestFloodDropsOnlyItsOwnLinesAndSaysHowMany(t *testing.T) {
 	p.Log(events.LogLine{Function: "loud", InvocationID: "c", Stream: "stdout", Message: "after"})
 	stop()
 
-	quiet := lines(t, bus.JS, "quiet")
-	if len(quiet) != 10 {
-		t.Fatalf("%d lines of quiet, want all 10", len(quiet))
-	}
-	loud := lines(t, bus.JS, "loud")
-	if len(loud) != 103 {
-		t.Fatalf("%d lines of loud, want 103", len(loud))
-	}
+	linesN(t, bus.JS, "quiet", 10)
+	loud := linesN(t, bus.JS, "loud", 103)
 	for i := range 100 {
 		if loud[i].Message != fmt.Sprint(i) {
 			t.Fatalf("line %d = %q", i, loud[i].Message)
@@ -179,10 +183,7 @@ func TestPlatformLinesOutlastAFullQueue(t *testing.T) {
 		t.Fatalf("dropped %d, want the 20 lines past 80 and the 2 platform lines past 90", p.Dropped())
 	}
 	run(t, p)()
-	got := lines(t, bus.JS, "f")
-	if len(got) != 91 {
-		t.Fatalf("%d lines, want 80, 10 platform lines and the marker", len(got))
-	}
+	got := linesN(t, bus.JS, "f", 80+10+1) // the marker last
 	if n, _ := MarkerCount(got[90].Message); n != 22 {
 		t.Fatalf("last line %q, want a marker of 22", got[90].Message)
 	}
