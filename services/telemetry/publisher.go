@@ -273,8 +273,8 @@ type drain struct {
 	warned   time.Time
 }
 
-// Run publishes queued log lines until ctx is cancelled, then publishes what is still queued
-// and waits for the stream to confirm it (up to five seconds in all).
+// Run publishes queued log lines until ctx is cancelled, then publishes what is still queued,
+// awaits the acknowledgements and flushes the rest to the server (up to five seconds in all).
 func (p *Publisher) Run(ctx context.Context) error {
 	d := &drain{p: p}
 	var buf []events.LogLine
