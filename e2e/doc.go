@@ -1,6 +1,6 @@
 // Package e2e drives a built sluice binary the way a user does: it starts `sluice up` on a
 // temporary data directory and a free loopback port, then speaks to it only through the CLI and
-// HTTP contract of DESIGN §8. It imports nothing of the services or runtimes; records are decoded
+// HTTP contract of docs/design.md §8. It imports nothing of the services or runtimes; records are decoded
 // with the types of sluice.dev/events.
 //
 // The binary is built once per test run (TestMain); set SLUICE_E2E_BIN to test a prebuilt one.

@@ -51,7 +51,7 @@ func (o BusOptions) withDefaults() BusOptions {
 	return o
 }
 
-// StreamConfigs are the streams of DESIGN §3, sized by o.Store when it is set (a Store that
+// StreamConfigs are the streams of docs/design.md §3, sized by o.Store when it is set (a Store that
 // CheckStore refuses sizes nothing).
 func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
 	limits, _ := o.storeLimits()
@@ -106,7 +106,7 @@ func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
 // instances over time.
 const ScaleHistory = 64
 
-// KeyValueConfigs are the buckets of DESIGN §3, the file ones sized by o.Store when it is set.
+// KeyValueConfigs are the buckets of docs/design.md §3, the file ones sized by o.Store when it is set.
 func KeyValueConfigs(o BusOptions) []jetstream.KeyValueConfig {
 	limits, _ := o.storeLimits()
 	o = o.withDefaults()
@@ -120,7 +120,7 @@ func KeyValueConfigs(o BusOptions) []jetstream.KeyValueConfig {
 	}
 }
 
-// ObjectStoreConfigs are the object stores of DESIGN §3, sized by o.Store when it is set.
+// ObjectStoreConfigs are the object stores of docs/design.md §3, sized by o.Store when it is set.
 func ObjectStoreConfigs(o BusOptions) []jetstream.ObjectStoreConfig {
 	limits, _ := o.storeLimits()
 	o = o.withDefaults()

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Event types sluice produces (DESIGN §4). Object-storage events use the AWS S3 adapter's
+// Event types sluice produces (docs/design.md §4). Object-storage events use the AWS S3 adapter's
 // "com.amazonaws.s3.<eventName>".
 const (
 	TypeInvoke       = "dev.sluice.invoke"

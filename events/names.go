@@ -7,7 +7,7 @@ import (
 	"strconv"
 )
 
-// Streams, subjects and buckets on the bus (DESIGN §3).
+// Streams, subjects and buckets on the bus (docs/design.md §3).
 const (
 	StreamInvoke = "SLUICE_INVOKE"
 	StreamDLQ    = "SLUICE_DLQ"

@@ -52,7 +52,7 @@ type Config struct {
 	Description string            `json:"description,omitempty"`
 }
 
-// Defaults of a function's settings (DESIGN §7, and AWS Lambda's).
+// Defaults of a function's settings (docs/design.md §7, and AWS Lambda's).
 const (
 	DefaultMemoryMB    = 128
 	DefaultTimeout     = 30 * time.Second

@@ -3,7 +3,7 @@
 // function (type dev.sluice.queue.message), stored on the bus before the source is told the
 // message was taken.
 //
-// URLs (DESIGN §8):
+// URLs (docs/design.md §8):
 //
 //	nats://[USER:PASS@]HOST[:PORT]/SUBJECT   a core NATS subject (wildcards allowed)
 //	jetstream://[USER:PASS@]HOST[:PORT]/STREAM   every message of a JetStream stream

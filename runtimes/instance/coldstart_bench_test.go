@@ -16,7 +16,7 @@ import (
 // for the function (Start + Invoke), and a cold invocation on a pre-started process (Specialize
 // + Invoke; the Prestart before it is not timed, as a pool does it ahead), all of a hello
 // handler. It reports p50 and
-// p99 of each and the ratios of the p50s to the bare start (DESIGN §10 P3, P4).
+// p99 of each and the ratios of the p50s to the bare start (docs/design.md §10, P3 and P4).
 func BenchmarkColdInvoke(b *testing.B) {
 	cat := newCatalog(b)
 	bare := map[string][]string{"python": {"-c", "pass"}, "nodejs": {"-e", "0"}}

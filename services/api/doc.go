@@ -1,7 +1,7 @@
 // Package api is sluice's management HTTP API: code uploads, function deploys (from an upload, an
 // s3:// code URL or inline code), reads and deletes, versions and aliases, one-file code edits,
 // log streaming, and the scale view (a function's lag, the scaler's decision and its instances on
-// each live worker, in GET /v1/functions/{name}; the live workers in GET /v1/workers), under /v1 (DESIGN §8). Routes mounts it on a gorilla/mux router;
+// each live worker, in GET /v1/functions/{name}; the live workers in GET /v1/workers), under /v1 (docs/design.md §8). Routes mounts it on a gorilla/mux router;
 // the caller puts it behind the bearer-token middleware and owns /healthz and the invocation
 // routes.
 //

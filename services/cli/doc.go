@@ -1,4 +1,4 @@
-// Package cli is the sluice command line (DESIGN §8): deploy (flags or a YAML manifest, -f),
+// Package cli is the sluice command line (docs/design.md §8): deploy (flags or a YAML manifest, -f),
 // invoke, invocation, list, get (with its scale), workers, delete, versions, alias, code (read and edit one file), logs,
 // and the server entry points up and serve (with the node's --s3-* object storage settings).
 //

@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Environment variables of the node's object storage connection (DESIGN §8).
+// Environment variables of the node's object storage connection (docs/design.md §8).
 const (
 	EnvS3Endpoint  = "SLUICE_S3_ENDPOINT"
 	EnvS3AccessKey = "SLUICE_S3_ACCESS_KEY"

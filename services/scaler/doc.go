@@ -1,5 +1,5 @@
 // Package scaler turns each function's consumer lag into a desired number of instances and
-// records it, with the reason, in the sluice_scale bucket under events.ScaleKey (DESIGN §7):
+// records it, with the reason, in the sluice_scale bucket under events.ScaleKey (docs/design.md §7):
 // desired = clamp(max(ceil(lag / concurrency), active), min, max), where active is the instances
 // the workers' heartbeats report as lately used: calls that never wait on the consumer (sync
 // calls, or events a free instance takes at once) show no lag but are demand all the same. Up at

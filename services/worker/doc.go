@@ -24,7 +24,7 @@
 // result is never acknowledged unwritten. A results bucket that refuses a record as too large (a
 // server with a smaller message size) gets it without the response (events.Result.Small).
 //
-// Several workers share a function's max (DESIGN §7) through instance slots in sluice_claims:
+// Several workers share a function's max (docs/design.md §7) through instance slots in sluice_claims:
 // a worker starts an instance only under a slot it won (Create of ClaimKey(fn, i), the first free
 // i below max), refreshes its slots every third of the bucket's TTL and deletes a slot when its
 // instance stops. It fetches only while it holds a free slot: as many events in one request as
