@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,19 +50,26 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 }
 
 // front is a node's HTTP listener from its first moment: until the node serves, /healthz
-// answers 503 at once with the reason (sizing the store, waiting for the bus) and every other
-// path 503; then the node's router takes over.
+// answers 503 at once with the reason (sizing the store, waiting for the bus), and every other
+// request waits up to startWait for the node to serve it (so a restarting gateway answers its
+// callers late rather than with an error), then gets 503 with the reason; once the node serves,
+// its router takes over.
 type front struct {
-	srv     *http.Server
-	roles   []string
-	handler atomic.Pointer[http.Handler]
-	reason  atomic.Pointer[string]
-	done    chan error // Serve's end
+	srv       *http.Server
+	roles     []string
+	handler   atomic.Pointer[http.Handler]
+	reason    atomic.Pointer[string]
+	ready     chan struct{} // closed by serve
+	readyOnce sync.Once
+	done      chan error // Serve's end
 }
+
+// startWait bounds how long a request other than /healthz waits for a starting node.
+const startWait = 10 * time.Second
 
 // startFront serves ln at once.
 func startFront(ln net.Listener, roles []string, log *slog.Logger) *front {
-	f := &front{roles: roles, done: make(chan error, 1)}
+	f := &front{roles: roles, ready: make(chan struct{}), done: make(chan error, 1)}
 	f.starting("starting")
 	f.srv = newHTTPServer(f, log)
 	go func() {
@@ -78,7 +86,10 @@ func startFront(ln net.Listener, roles []string, log *slog.Logger) *front {
 func (f *front) starting(reason string) { f.reason.Store(&reason) }
 
 // serve hands the listener to the node's router.
-func (f *front) serve(h http.Handler) { f.handler.Store(&h) }
+func (f *front) serve(h http.Handler) {
+	f.handler.Store(&h)
+	f.readyOnce.Do(func() { close(f.ready) })
+}
 
 // stop closes the listener and finishes the requests in flight, within ctx.
 func (f *front) stop(ctx context.Context) error {
@@ -92,6 +103,18 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h := f.handler.Load(); h != nil {
 		(*h).ServeHTTP(w, r)
 		return
+	}
+	if r.URL.Path != "/healthz" {
+		t := time.NewTimer(startWait)
+		defer t.Stop()
+		select {
+		case <-f.ready:
+			(*f.handler.Load()).ServeHTTP(w, r)
+			return
+		case <-r.Context().Done():
+			return
+		case <-t.C:
+		}
 	}
 	reason := *f.reason.Load()
 	w.Header().Set("Retry-After", "5")
