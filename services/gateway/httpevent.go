@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+
+	"golang.org/x/net/http/httpguts"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -146,20 +148,20 @@ func NewHTTPResponse(result []byte) HTTPResponse {
 		for k, v := range shaped.Headers {
 			switch v := v.(type) {
 			case string:
-				r.Headers.Set(k, v)
+				setHeader(r.Headers, k, v)
 			case float64:
-				r.Headers.Set(k, strconv.FormatFloat(v, 'f', -1, 64))
+				setHeader(r.Headers, k, strconv.FormatFloat(v, 'f', -1, 64))
 			case bool:
-				r.Headers.Set(k, strconv.FormatBool(v))
+				setHeader(r.Headers, k, strconv.FormatBool(v))
 			}
 		}
 		for k, vs := range shaped.MultiValueHeaders {
 			for _, v := range vs {
-				r.Headers.Add(k, v)
+				addHeader(r.Headers, k, v)
 			}
 		}
 		for _, c := range shaped.Cookies {
-			r.Headers.Add("Set-Cookie", c)
+			addHeader(r.Headers, "Set-Cookie", c)
 		}
 		if shaped.Body != nil {
 			r.Body = []byte(*shaped.Body)
@@ -177,6 +179,21 @@ func NewHTTPResponse(result []byte) HTTPResponse {
 		return HTTPResponse{Status: http.StatusOK, Headers: http.Header{}}
 	}
 	return HTTPResponse{Status: http.StatusOK, Headers: jsonHeader(), Body: result}
+}
+
+// setHeader and addHeader take a function's header only when HTTP can carry it: a name of
+// token characters and a value without control characters (tab aside). Anything else would
+// reach the client as a malformed response, so it is left out.
+func setHeader(h http.Header, k, v string) {
+	if httpguts.ValidHeaderFieldName(k) && httpguts.ValidHeaderFieldValue(v) {
+		h.Set(k, v)
+	}
+}
+
+func addHeader(h http.Header, k, v string) {
+	if httpguts.ValidHeaderFieldName(k) && httpguts.ValidHeaderFieldValue(v) {
+		h.Add(k, v)
+	}
 }
 
 func jsonHeader() http.Header { return http.Header{"Content-Type": {"application/json"}} }
