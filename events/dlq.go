@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Headers a dead-lettered event carries in SLUICE_DLQ beside its own CloudEvent headers (the
-// worker sets them when an event exhausts its retries).
+// Headers a dead-lettered event carries in SLUICE_DLQ beside its own CloudEvent headers
+// (NewDeadLetter sets them when an event exhausts its retries, ParseDeadLetter reads them).
 const (
 	HeaderDLQError    = "Sluice-Error"     // the last attempt's FunctionError, JSON, cut to HeaderErrorLimits
 	HeaderDLQOutcome  = "Sluice-Outcome"   // the last attempt's outcome
@@ -36,6 +36,48 @@ func DeadLetterMsgID(id string, redrive int) string {
 func RedriveMsgID(id string, seq uint64) string {
 	return "redrive-" + KeyToken(id) + "-" + strconv.FormatUint(seq, 10)
 }
+
+// Exhausted is an invocation event that used up its retries, as NewDeadLetter dead-letters it.
+type Exhausted struct {
+	Function string
+	Header   nats.Header // the event's headers as delivered
+	Data     []byte      // the event's data
+	ID       string      // the event id; empty when the event had none
+	Redrive  int         // the event's ExtRedrive count
+	Seq      uint64      // the event's stream sequence in SLUICE_INVOKE, to tell apart an event without id
+	Attempts int         // attempts made
+	Result   Result      // the last attempt's result
+	At       time.Time   // when it was dead-lettered
+}
+
+// NewDeadLetter makes the SLUICE_DLQ message of an exhausted event: its headers (less its
+// Nats-Msg-Id and reply inbox) and data, with the last error (cut to HeaderErrorLimits), the
+// outcome, the attempts and the time. Its Nats-Msg-Id is DeadLetterMsgID, so a redelivered
+// event is dead-lettered once and a redriven one again; an event without id is told apart by
+// its sequence.
+func NewDeadLetter(e Exhausted) *nats.Msg {
+	m := nats.NewMsg(DLQSubject(e.Function))
+	for k, vs := range e.Header {
+		if k != nats.MsgIdHdr && k != HeaderReply {
+			m.Header[k] = vs
+		}
+	}
+	m.Header.Set(HeaderDLQError, HeaderError(e.Result.Error))
+	m.Header.Set(HeaderDLQOutcome, string(e.Result.Outcome))
+	m.Header.Set(HeaderDLQAttempts, strconv.Itoa(e.Attempts))
+	m.Header.Set(HeaderDLQTime, e.At.UTC().Format(time.RFC3339Nano))
+	id := DeadLetterMsgID(e.ID, e.Redrive)
+	if e.ID == "" {
+		id = "dlq-seq-" + strconv.FormatUint(e.Seq, 10)
+	}
+	m.Header.Set(nats.MsgIdHdr, id)
+	m.Data = e.Data
+	return m
+}
+
+// DropDeadLetterError leaves the error header out of a dead letter that does not fit the
+// stream's message size with it; the whole error stays in the event's result record.
+func DropDeadLetterError(m *nats.Msg) { m.Header.Del(HeaderDLQError) }
 
 // EventRedrive returns the ExtRedrive count of an event's headers, 0 when absent.
 func EventRedrive(h nats.Header) int {

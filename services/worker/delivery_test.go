@@ -21,7 +21,6 @@ import (
 	"sluice.dev/events/bustest"
 	"sluice.dev/services/client"
 	"sluice.dev/services/gateway"
-	"sluice.dev/services/worker"
 )
 
 // counted appends the invocation id to $DIR/runs on every run, then does what the event says.
@@ -121,7 +120,7 @@ func TestAHugeErrorIsCutAndRetriedOnlyAsOftenAsAllowed(t *testing.T) {
 		len(msg) > events.MaxErrorMessage || kept < events.MaxErrorMessage-64 {
 		t.Fatalf("record's message: %d bytes ending %q", len(msg), msg[max(0, len(msg)-60):])
 	}
-	if dlq.Header.Get("ce-id") != id || dlq.Header.Get(worker.HeaderDLQAttempts) != "3" {
+	if dlq.Header.Get("ce-id") != id || dlq.Header.Get(events.HeaderDLQAttempts) != "3" {
 		t.Fatalf("dead letter headers %v", dlq.Header)
 	}
 	d := events.ParseDeadLetter("huge", dlq.Sequence, dlq.Header, dlq.Data, false)

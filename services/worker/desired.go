@@ -2,22 +2,13 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
 )
-
-// decision is what a worker reads of the scaler's record in sluice_scale.
-type decision struct {
-	Desired int `json:"desired"`
-	Lag     int `json:"lag"`
-	Running int `json:"running"` // instances the workers' heartbeats report
-}
 
 // leaseCheck is how often the worker asks whether a scaler holds the lease; without one, the
 // decisions in sluice_scale are stale and the worker scales on its own (idle timeouts, lag).
@@ -34,7 +25,7 @@ func (w *Worker) followScaler(ctx context.Context) {
 		}
 		return
 	}
-	decisions := map[string]decision{}
+	decisions := map[string]events.ScaleDecision{}
 	acting := w.scalerActs(ctx)
 	tick := time.NewTicker(leaseCheck)
 	defer tick.Stop()
@@ -60,9 +51,9 @@ func (w *Worker) followScaler(ctx context.Context) {
 				if e == nil {
 					continue // the current values are all in
 				}
-				fn := strings.TrimPrefix(e.Key(), events.ScaleKey(""))
-				var d decision
-				if e.Operation() != jetstream.KeyValuePut || json.Unmarshal(e.Value(), &d) != nil {
+				fn, _ := events.ScaleKeyFunction(e.Key())
+				d, err := events.DecodeScaleDecision(e.Value())
+				if e.Operation() != jetstream.KeyValuePut || err != nil {
 					delete(decisions, fn)
 				} else {
 					decisions[fn] = d
@@ -88,7 +79,7 @@ func (w *Worker) scalerActs(ctx context.Context) bool {
 	return err == nil
 }
 
-func (w *Worker) applyDecision(fn string, decisions map[string]decision, acting bool) {
+func (w *Worker) applyDecision(fn string, decisions map[string]events.ScaleDecision, acting bool) {
 	w.mu.Lock()
 	r, ok := w.pools[fn]
 	w.mu.Unlock()

@@ -209,36 +209,16 @@ func tooLarge(err error) bool {
 		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
 }
 
-// Headers a dead-lettered event carries beside its own.
-const (
-	HeaderDLQError    = "Sluice-Error"
-	HeaderDLQOutcome  = "Sluice-Outcome"
-	HeaderDLQAttempts = "Sluice-Attempts"
-	HeaderDLQTime     = "Sluice-Failed-At"
-)
-
 // deadLetter publishes the event to SLUICE_DLQ with the last error (cut to a header's size;
 // left out when the event fills the message, the whole error is in its result record).
 func (w *Worker) deadLetter(ctx context.Context, j job, res events.Result) error {
-	m := nats.NewMsg(events.DLQSubject(j.fn))
-	for k, vs := range j.msg.Headers() {
-		if k != nats.MsgIdHdr && k != events.HeaderReply {
-			m.Header[k] = vs
-		}
-	}
-	m.Header.Set(HeaderDLQError, events.HeaderError(res.Error))
-	m.Header.Set(HeaderDLQOutcome, string(res.Outcome))
-	m.Header.Set(HeaderDLQAttempts, strconv.Itoa(j.attempt))
-	m.Header.Set(HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
-	id := events.DeadLetterMsgID(j.id, j.redrive) // a redelivered event is dead-lettered once, a redriven one again
-	if j.id == "" {
-		id = "dlq-seq-" + strconv.FormatUint(j.seq, 10) // no event id to tell it apart by
-	}
-	m.Header.Set(nats.MsgIdHdr, id)
-	m.Data = j.msg.Data()
+	m := events.NewDeadLetter(events.Exhausted{
+		Function: j.fn, Header: j.msg.Headers(), Data: j.msg.Data(),
+		ID: j.id, Redrive: j.redrive, Seq: j.seq, Attempts: j.attempt, Result: res, At: time.Now(),
+	})
 	_, err := w.js.PublishMsg(ctx, m)
 	if tooLarge(err) {
-		m.Header.Del(HeaderDLQError)
+		events.DropDeadLetterError(m)
 		_, err = w.js.PublishMsg(ctx, m)
 	}
 	if err != nil {

@@ -276,10 +276,10 @@ func TestAsyncResultAndRetriesIntoTheDLQ(t *testing.T) {
 		t.Fatalf("failed result = %+v", r)
 	}
 	dlq := dlqMessage(t, f.bus.JS, "broken")
-	if got := dlq.Header.Get(worker.HeaderDLQAttempts); got != fmt.Sprint(retries+1) {
+	if got := dlq.Header.Get(events.HeaderDLQAttempts); got != fmt.Sprint(retries+1) {
 		t.Fatalf("dead-lettered after %s attempts, want %d", got, retries+1)
 	}
-	if dlq.Header.Get("ce-id") != id || !strings.Contains(dlq.Header.Get(worker.HeaderDLQError), "always") {
+	if dlq.Header.Get("ce-id") != id || !strings.Contains(dlq.Header.Get(events.HeaderDLQError), "always") {
 		t.Fatalf("dead letter headers = %v", dlq.Header)
 	}
 }
@@ -293,7 +293,7 @@ func TestMalformedEventGoesStraightToTheDLQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	dlq := dlqMessage(t, f.bus.JS, "strict")
-	if dlq.Header.Get(worker.HeaderDLQOutcome) != string(events.OutcomeRejected) || string(dlq.Data) != "no cloudevent headers" {
+	if dlq.Header.Get(events.HeaderDLQOutcome) != string(events.OutcomeRejected) || string(dlq.Data) != "no cloudevent headers" {
 		t.Fatalf("dead letter = %v %q", dlq.Header, dlq.Data)
 	}
 }
