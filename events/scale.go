@@ -74,6 +74,32 @@ func ReadScaleDecision(ctx context.Context, kv jetstream.KeyValue, fn string) (S
 	return d, nil
 }
 
+// ScaleDecisionHistory returns the recorded decisions for fn in the sluice_scale bucket kv, the
+// last ScaleHistory of them, oldest first; a decision without a time takes its record's. Deletes
+// and records that do not decode are skipped. An error wraps jetstream.ErrKeyNotFound when fn
+// has no decisions.
+func ScaleDecisionHistory(ctx context.Context, kv jetstream.KeyValue, fn string) ([]ScaleDecision, error) {
+	entries, err := kv.History(ctx, ScaleKey(fn))
+	if err != nil {
+		return nil, fmt.Errorf("decisions for %s: %w", fn, err)
+	}
+	var out []ScaleDecision
+	for _, e := range entries {
+		if e.Operation() != jetstream.KeyValuePut {
+			continue
+		}
+		d, err := DecodeScaleDecision(e.Value())
+		if err != nil {
+			continue
+		}
+		if d.At.IsZero() {
+			d.At = e.Created()
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 // ScaleDecisions reads every function's decision from the sluice_scale bucket kv. A bucket that
 // cannot be listed returns no decisions and the error; records that are gone since the listing
 // are skipped, and those that do not decode (or name no function) are skipped and reported in
@@ -105,4 +131,18 @@ func ScaleDecisions(ctx context.Context, kv jetstream.KeyValue) ([]ScaleDecision
 		out = append(out, d)
 	}
 	return out, errors.Join(bad...)
+}
+
+// ConsumerLag is a function's demand: the events waiting on its consumer (ConsumerName in
+// SLUICE_INVOKE) plus those delivered and not yet acknowledged.
+func ConsumerLag(ctx context.Context, js jetstream.JetStream, fn string) (int, error) {
+	c, err := js.Consumer(ctx, StreamInvoke, ConsumerName(fn))
+	if err != nil {
+		return 0, fmt.Errorf("consumer of %s: %w", fn, err)
+	}
+	ci, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("consumer of %s: %w", fn, err)
+	}
+	return int(ci.NumPending) + ci.NumAckPending, nil
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	"sluice.dev/services/billing"
 	"sluice.dev/services/httpjson"
 	"sluice.dev/services/meters"
-	"sluice.dev/services/scaler"
 )
 
 // Periods of the observability endpoints when the query names none.
@@ -113,7 +111,7 @@ func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
 	sum, series := agg.Result()
 	v := MetricsView{Function: name, Since: since, Until: until, StepSeconds: step.Seconds(), Summary: sum, Series: series}
 	if kv, err := a.js.KeyValue(ctx, events.BucketScale); err == nil {
-		d, err := scaler.ReadDecision(ctx, kv, name)
+		d, err := events.ReadScaleDecision(ctx, kv, name)
 		switch {
 		case err == nil:
 			v.Scale = ScaleNow{Lag: d.Lag, Desired: d.Desired, Running: d.Running}
@@ -128,7 +126,7 @@ func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
 // scaleHistory reads the scaler's recorded decisions for a function (the last
 // events.ScaleHistory of them); none when there are none or they cannot be read.
 func (a *API) scaleHistory(ctx context.Context, kv jetstream.KeyValue, name string) []meters.ScalePoint {
-	entries, err := kv.History(ctx, events.ScaleKey(name))
+	ds, err := events.ScaleDecisionHistory(ctx, kv, name)
 	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyNotFound) {
 			a.log.WarnContext(ctx, "metrics: scale history", "function", name, "err", err)
@@ -136,19 +134,8 @@ func (a *API) scaleHistory(ctx context.Context, kv jetstream.KeyValue, name stri
 		return nil
 	}
 	var out []meters.ScalePoint
-	for _, e := range entries {
-		if e.Operation() != jetstream.KeyValuePut {
-			continue
-		}
-		var d scaler.Decision
-		if json.Unmarshal(e.Value(), &d) != nil {
-			continue
-		}
-		at := d.At
-		if at.IsZero() {
-			at = e.Created()
-		}
-		out = append(out, meters.ScalePoint{At: at, Lag: d.Lag, Running: d.Running})
+	for _, d := range ds {
+		out = append(out, meters.ScalePoint{At: d.At, Lag: d.Lag, Running: d.Running})
 	}
 	return out
 }

@@ -13,7 +13,6 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/services/httpjson"
-	"sluice.dev/services/scaler"
 )
 
 // ScaleView is the "scale" part of GET /v1/functions/{name}: the lag read from the function's
@@ -41,13 +40,13 @@ func (a *API) scaleRoutes(r *mux.Router) {
 // and logged: the function's detail is still worth answering.
 func (a *API) scaleOf(ctx context.Context, name string) *ScaleView {
 	v := &ScaleView{Running: map[string]int{}, Busy: map[string]int{}}
-	if lag, err := scaler.Lag(ctx, a.js, name); err == nil {
+	if lag, err := events.ConsumerLag(ctx, a.js, name); err == nil {
 		v.Lag = lag
 	} else {
 		a.log.Debug("scale view: lag", "function", name, "err", err)
 	}
 	if kv, err := a.js.KeyValue(ctx, events.BucketScale); err == nil {
-		d, err := scaler.ReadDecision(ctx, kv, name)
+		d, err := events.ReadScaleDecision(ctx, kv, name)
 		switch {
 		case err == nil:
 			v.Desired, v.Reason, v.DecidedAt = d.Desired, d.Reason, d.At
@@ -56,7 +55,7 @@ func (a *API) scaleOf(ctx context.Context, name string) *ScaleView {
 		}
 	}
 	if kv, err := a.js.KeyValue(ctx, events.BucketWorkers); err == nil {
-		running, busy, _, err := scaler.Running(ctx, kv)
+		running, busy, _, err := events.RunningInstances(ctx, kv)
 		if err != nil {
 			a.log.Warn("scale view: workers", "err", err)
 		}
@@ -76,7 +75,7 @@ func (a *API) workersList(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	beats, err := scaler.Workers(r.Context(), kv)
+	beats, err := events.WorkerBeats(r.Context(), kv)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -11,7 +11,6 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/services/api"
-	"sluice.dev/services/scaler"
 )
 
 func TestFunctionScaleAndWorkers(t *testing.T) {
@@ -46,7 +45,7 @@ func TestFunctionScaleAndWorkers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	put(events.BucketScale, events.ScaleKey("hello"), scaler.Decision{Function: "hello", Lag: 3, Desired: 3, Reason: "lag", At: at})
+	put(events.BucketScale, events.ScaleKey("hello"), events.ScaleDecision{Function: "hello", Lag: 3, Desired: 3, Reason: "lag", At: at})
 	put(events.BucketWorkers, "w2", events.WorkerBeat{ID: "w2", Host: "b", Runtimes: []string{"python"}, MemoryBudgetMB: 1024, MemoryUsedMB: 128,
 		Instances: map[string]int{"hello": 1}})
 	put(events.BucketWorkers, "w1", events.WorkerBeat{ID: "w1", Host: "a", Runtimes: []string{"nodejs", "python"}, MemoryBudgetMB: 2048, MemoryUsedMB: 256,

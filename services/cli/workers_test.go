@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"sluice.dev/events"
-	"sluice.dev/services/scaler"
 )
 
 func TestGetScaleAndWorkers(t *testing.T) {
@@ -37,7 +36,7 @@ func TestGetScaleAndWorkers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	put(events.BucketScale, events.ScaleKey("echo"), scaler.Decision{Function: "echo", Lag: 4, Desired: 4, Reason: "lag"})
+	put(events.BucketScale, events.ScaleKey("echo"), events.ScaleDecision{Function: "echo", Lag: 4, Desired: 4, Reason: "lag"})
 	put(events.BucketWorkers, "node-a-1", events.WorkerBeat{ID: "node-a-1", Host: "node-a", Runtimes: []string{"nodejs", "python"},
 		MemoryBudgetMB: 2048, MemoryUsedMB: 384, Instances: map[string]int{"echo": 3}, Busy: map[string]int{"echo": 2}})
 	put(events.BucketWorkers, "node-b-7", events.WorkerBeat{ID: "node-b-7", Host: "node-b", Runtimes: []string{"python"},

@@ -2,9 +2,7 @@ package metrics
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,14 +13,6 @@ import (
 
 // scaleReadTimeout bounds the read of sluice_scale during one scrape.
 const scaleReadTimeout = 3 * time.Second
-
-// decision is the part of the scaler's record in sluice_scale that the gauges show.
-type decision struct {
-	Function string `json:"function"`
-	Lag      int    `json:"lag"`
-	Desired  int    `json:"desired"`
-	Running  int    `json:"running"`
-}
 
 // ScaleCollector reports each function's lag, desired and running instances from the scaler's
 // latest decisions, read from the sluice_scale bucket at every scrape.
@@ -69,28 +59,10 @@ func (c *ScaleCollector) Collect(ch chan<- prometheus.Metric) {
 
 // decisions reads the scaler's current decision for every function from sluice_scale. Records
 // that cannot be read are logged and skipped.
-func decisions(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) []decision {
-	keys, err := kv.ListKeys(ctx)
+func decisions(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) []events.ScaleDecision {
+	ds, err := events.ScaleDecisions(ctx, kv)
 	if err != nil {
-		log.Warn("metrics: list scale decisions", "err", err)
-		return nil
+		log.Warn("metrics: read scale decisions", "err", err)
 	}
-	defer func() { _ = keys.Stop() }()
-	var out []decision
-	for k := range keys.Keys() {
-		if !strings.HasPrefix(k, events.ScaleKey("")) {
-			continue
-		}
-		e, err := kv.Get(ctx, k)
-		if err != nil {
-			continue // deleted since listed
-		}
-		var d decision
-		if err := json.Unmarshal(e.Value(), &d); err != nil || d.Function == "" {
-			log.Warn("metrics: bad scale decision", "key", k, "err", err)
-			continue
-		}
-		out = append(out, d)
-	}
-	return out
+	return ds
 }

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 
@@ -52,16 +51,11 @@ func (c *WorkerCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *WorkerCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scaleReadTimeout)
 	defer cancel()
-	e, err := c.kv.Get(ctx, c.id)
+	b, err := events.ReadWorkerBeat(ctx, c.kv, c.id)
 	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyNotFound) {
 			c.log.Warn("metrics: worker heartbeat", "worker", c.id, "err", err)
 		}
-		return
-	}
-	var b events.WorkerBeat
-	if err := json.Unmarshal(e.Value(), &b); err != nil {
-		c.log.Warn("metrics: bad worker heartbeat", "worker", c.id, "err", err)
 		return
 	}
 	for fn, n := range b.Instances {

@@ -13,5 +13,6 @@
 // A scaler that cannot take it, or loses it, stays passive and tries again on every tick; a dead
 // holder's lease expires with the bucket's TTL, so another scaler acts within about one TTL.
 //
-// Lag, ReadDecision, Workers and Running read the same state for the API.
+// The decision record, the heartbeats and the lag are read and written through events
+// (ScaleDecision, WorkerBeat, ConsumerLag), where the API and the metrics read them too.
 package scaler

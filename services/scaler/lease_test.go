@@ -87,7 +87,7 @@ func waitDecidedBy(t *testing.T, bus *bustest.Bus, fn string, lag int, id string
 	t.Helper()
 	scale, _ := bus.JS.KeyValue(context.Background(), events.BucketScale)
 	bustest.Eventually(t, within, func() error {
-		d, err := scaler.ReadDecision(context.Background(), scale, fn)
+		d, err := events.ReadScaleDecision(context.Background(), scale, fn)
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package scaler
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,19 +11,9 @@ import (
 	"sluice.dev/events"
 )
 
-// Decision is the scaler's record for one function in sluice_scale, under events.ScaleKey.
-type Decision struct {
-	Function string    `json:"function"`
-	Lag      int       `json:"lag"`     // pending + ack-pending on the function's consumer
-	Desired  int       `json:"desired"` // instances the function should run on all workers together
-	Reason   string    `json:"reason"`  // lag, active, min, max or idle
-	Running  int       `json:"running"` // instances the live workers report, summed
-	Busy     int       `json:"busy"`    // of which handling an invocation
-	By       string    `json:"by"`      // the scaler that held the lease
-	At       time.Time `json:"at"`
-}
-
-func (d Decision) same(o Decision) bool {
+// same reports whether two decisions for a function say the same: recording d again would tell
+// nothing new.
+func same(d, o events.ScaleDecision) bool {
 	return d.Lag == o.Lag && d.Desired == o.Desired && d.Reason == o.Reason && d.Running == o.Running && d.Busy == o.Busy
 }
 
@@ -78,7 +67,7 @@ type Scaler struct {
 	every   time.Duration
 	logger  *slog.Logger
 
-	last     map[string]Decision
+	last     map[string]events.ScaleDecision
 	lastBusy map[string]time.Time
 }
 
@@ -106,7 +95,7 @@ func New(ctx context.Context, o Options) (*Scaler, error) {
 	return &Scaler{js: o.JS, fns: o.Fns, scale: scale, workers: workers,
 		lease: lease{kv: claims, key: events.ScalerLeaseKey, holder: o.ID},
 		every: o.Every, logger: o.Logger,
-		last: map[string]Decision{}, lastBusy: map[string]time.Time{}}, nil
+		last: map[string]events.ScaleDecision{}, lastBusy: map[string]time.Time{}}, nil
 }
 
 // Run takes the lease when it can, decides on every tick while it holds it, refreshes it every
@@ -163,7 +152,7 @@ func (s *Scaler) actOnce(ctx context.Context) {
 			s.logger.Warn("scaler: take lease", "err", err)
 		case ok:
 			s.logger.Info("scaler: lease taken, acting", "holder", s.lease.holder)
-			s.last, s.lastBusy = map[string]Decision{}, map[string]time.Time{}
+			s.last, s.lastBusy = map[string]events.ScaleDecision{}, map[string]time.Time{}
 		}
 	}
 	if s.lease.held() {
@@ -173,7 +162,7 @@ func (s *Scaler) actOnce(ctx context.Context) {
 
 // Tick makes one decision per function and records the ones that changed.
 func (s *Scaler) Tick(ctx context.Context, now time.Time) {
-	running, busy, active, err := Running(ctx, s.workers)
+	running, busy, active, err := events.RunningInstances(ctx, s.workers)
 	if err != nil {
 		s.logger.Warn("scaler: read worker heartbeats", "err", err)
 	}
@@ -182,7 +171,7 @@ func (s *Scaler) Tick(ctx context.Context, now time.Time) {
 		if err != nil {
 			continue
 		}
-		lag, err := Lag(ctx, s.js, f.Name)
+		lag, err := events.ConsumerLag(ctx, s.js, f.Name)
 		if err != nil {
 			s.logger.Debug("scaler: read lag", "function", f.Name, "err", err)
 			continue
@@ -193,17 +182,16 @@ func (s *Scaler) Tick(ctx context.Context, now time.Time) {
 		}
 		prev, ok := s.last[f.Name]
 		if !ok { // after a takeover, scale down from what the previous holder decided
-			prev, _ = ReadDecision(ctx, s.scale, f.Name)
+			prev, _ = events.ReadScaleDecision(ctx, s.scale, f.Name)
 		}
 		want, reason := Desired(lag, act, v.Config, prev.Desired, now.Sub(s.lastBusy[f.Name]))
-		d := Decision{Function: f.Name, Lag: lag, Desired: want, Reason: reason,
+		d := events.ScaleDecision{Function: f.Name, Lag: lag, Desired: want, Reason: reason,
 			Running: sum(running[f.Name]), Busy: sum(busy[f.Name]), By: s.lease.holder, At: now.UTC()}
-		if ok && d.same(prev) {
+		if ok && same(d, prev) {
 			continue
 		}
 		s.last[f.Name] = d
-		b, _ := json.Marshal(d) // plain data
-		if _, err := s.scale.Put(ctx, events.ScaleKey(f.Name), b); err != nil {
+		if err := events.PutScaleDecision(ctx, s.scale, d); err != nil {
 			s.logger.Warn("scaler: record decision", "function", f.Name, "err", err)
 		}
 	}

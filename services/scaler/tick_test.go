@@ -60,10 +60,10 @@ func openFns(t *testing.T, js jetstream.JetStream) *directory.Directory {
 	return fns
 }
 
-func decision(t *testing.T, js jetstream.JetStream, name string) scaler.Decision {
+func decision(t *testing.T, js jetstream.JetStream, name string) events.ScaleDecision {
 	t.Helper()
 	scale, _ := js.KeyValue(context.Background(), events.BucketScale)
-	d, err := scaler.ReadDecision(context.Background(), scale, name)
+	d, err := events.ReadScaleDecision(context.Background(), scale, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func waitLag(t *testing.T, js jetstream.JetStream, want map[string]int) {
 	t.Helper()
 	bustest.Eventually(t, 2*time.Second, func() error {
 		for fn, n := range want {
-			if lag, err := scaler.Lag(context.Background(), js, fn); err != nil || lag != n {
+			if lag, err := events.ConsumerLag(context.Background(), js, fn); err != nil || lag != n {
 				return fmt.Errorf("lag of %s = %d (%v), want %d", fn, lag, err, n)
 			}
 		}
