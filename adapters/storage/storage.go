@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"sluice.dev/adapters/s3conf"
 	"sluice.dev/adapters/trigger"
 	"sluice.dev/events"
 )
@@ -28,18 +28,9 @@ const (
 // connection either.
 var ErrNoConnection = errors.New("no object storage connection")
 
-// S3Config is an S3 connection: the node's default, or a trigger's own.
-type S3Config struct {
-	Endpoint  string // host:port, or http(s)://host:port
-	AccessKey string
-	SecretKey string
-	Secure    bool
-	Region    string
-}
-
 // Config is what every storage adapter of a process shares.
 type Config struct {
-	S3     S3Config           // the node's connection, used by specs that name no endpoint
+	S3     s3conf.Config      // the node's connection, used by specs that name no endpoint
 	State  jetstream.KeyValue // the sluice_triggers bucket, where watermarks are kept; Run needs it
 	Owner  string             // reported as TriggerStatus.Owner
 	Logger *slog.Logger       // slog.Default() when nil
@@ -87,7 +78,7 @@ func New(cfg Config, spec events.Trigger) (*Adapter, error) {
 	s := *spec.Storage
 	conn := cfg.S3
 	if s.Endpoint != "" {
-		conn = S3Config{Endpoint: s.Endpoint, AccessKey: s.AccessKey, SecretKey: s.SecretKey, Secure: s.Secure}
+		conn = s3conf.Config{Endpoint: s.Endpoint, AccessKey: s.AccessKey, SecretKey: s.SecretKey, Secure: s.Secure}
 	}
 	client, err := newClient(conn)
 	if err != nil {
@@ -133,14 +124,10 @@ func wants(s events.StorageSpec, kind string) bool {
 	return len(s.Events) == 0 || slices.Contains(s.Events, kind)
 }
 
-func newClient(c S3Config) (*minio.Client, error) {
-	endpoint, secure := c.Endpoint, c.Secure
-	if strings.Contains(endpoint, "://") {
-		u, err := url.Parse(endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
-			return nil, fmt.Errorf("endpoint %q: use host:port, http://host:port or https://host:port", events.RedactURL(c.Endpoint))
-		}
-		endpoint, secure = u.Host, u.Scheme == "https"
+func newClient(c s3conf.Config) (*minio.Client, error) {
+	endpoint, secure, err := c.Host()
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %q: %w", events.RedactURL(c.Endpoint), err)
 	}
 	if endpoint == "" {
 		return nil, ErrNoConnection

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/adapters/publish"
+	"sluice.dev/adapters/s3conf"
 	"sluice.dev/adapters/storage"
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
@@ -45,7 +46,7 @@ func (r *rig) spec(id string, s events.StorageSpec) events.Trigger {
 
 func (r *rig) config() storage.Config {
 	return storage.Config{
-		S3:    storage.S3Config{Endpoint: r.minio.endpoint, AccessKey: testAccessKey, SecretKey: testSecretKey},
+		S3:    s3conf.Config{Endpoint: r.minio.endpoint, AccessKey: testAccessKey, SecretKey: testSecretKey},
 		State: r.kv, Poll: 50 * time.Millisecond, MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond,
 	}
 }
@@ -267,7 +268,7 @@ func TestStoreDownThenBack(t *testing.T) {
 }
 
 func TestFactoryValidates(t *testing.T) {
-	f := storage.NewFactory(storage.Config{S3: storage.S3Config{Endpoint: "127.0.0.1:9000"}, State: nil})
+	f := storage.NewFactory(storage.Config{S3: s3conf.Config{Endpoint: "127.0.0.1:9000"}, State: nil})
 	bad := []events.StorageSpec{
 		{Bucket: ""},
 		{Bucket: "Upper_Case"},

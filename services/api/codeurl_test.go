@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"sluice.dev/adapters/s3conf"
 	"sluice.dev/events"
 	"sluice.dev/services/api"
 	"sluice.dev/services/archive"
@@ -23,7 +24,7 @@ func TestDeployFromCodeURL(t *testing.T) {
 	srv.Put(t, "code", "hello.zip", z)
 	srv.Put(t, "code", "notazip.zip", []byte("hello"))
 	store := func(secret string) *codeurl.Store {
-		s, err := codeurl.New(codeurl.Config{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: secret})
+		s, err := codeurl.New(s3conf.Config{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: secret})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +65,7 @@ func TestDeployFromCodeURL(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := l.Addr().String()
 	l.Close()
-	gone, _ := codeurl.New(codeurl.Config{Endpoint: addr})
+	gone, _ := codeurl.New(s3conf.Config{Endpoint: addr})
 	unreachable := start(t, registry.WithFetcher(gone))
 	if st, ed := unreachable.do(t, "PUT", "/v1/functions/f", urlDeploy("s3://code/hello.zip"), nil); st != 502 || ed.Code != api.CodeCodeURLUnreached || !strings.Contains(ed.Message, addr) {
 		t.Fatalf("unreachable: %d %+v", st, ed)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"sluice.dev/adapters/s3conf"
 )
 
 // Errors of fetching a code URL.
@@ -31,31 +33,18 @@ const (
 	fetchTimeout = 5 * time.Minute
 )
 
-// Config is the node's object storage connection.
-type Config struct {
-	Endpoint  string // host:port, or a URL whose scheme (http, https) sets Secure
-	AccessKey string
-	SecretKey string
-	Secure    bool   // TLS
-	Region    string // "" asks the store
-}
-
 // Store reads objects from one endpoint.
 type Store struct {
 	client   *minio.Client
 	endpoint string // for messages
 }
 
-// New checks cfg and makes a Store. It does not connect: an unreachable endpoint shows at the
-// first Fetch, with its address.
-func New(cfg Config) (*Store, error) {
-	endpoint, secure := cfg.Endpoint, cfg.Secure
-	if strings.Contains(endpoint, "://") {
-		u, err := url.Parse(endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
-			return nil, fmt.Errorf("object storage endpoint %q: use host:port, http://host:port or https://host:port", cfg.Endpoint)
-		}
-		endpoint, secure = u.Host, u.Scheme == "https"
+// New checks cfg, the node's object storage connection, and makes a Store. It does not connect:
+// an unreachable endpoint shows at the first Fetch, with its address.
+func New(cfg s3conf.Config) (*Store, error) {
+	endpoint, secure, err := cfg.Host()
+	if err != nil {
+		return nil, fmt.Errorf("object storage endpoint %q: %w", cfg.Endpoint, err)
 	}
 	if endpoint == "" {
 		return nil, errors.New("object storage endpoint is empty: give host:port")

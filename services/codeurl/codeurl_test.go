@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"sluice.dev/adapters/s3conf"
 	"sluice.dev/services/codeurl"
 	"sluice.dev/services/codeurl/miniotest"
 )
@@ -24,11 +25,11 @@ func TestParse(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	s, err := codeurl.New(codeurl.Config{Endpoint: "https://store.example:9000"})
+	s, err := codeurl.New(s3conf.Config{Endpoint: "https://store.example:9000"})
 	if err != nil || s.Endpoint() != "https://store.example:9000" {
 		t.Fatalf("New = %v, %v", s, err)
 	}
-	for _, cfg := range []codeurl.Config{
+	for _, cfg := range []s3conf.Config{
 		{},
 		{Endpoint: "ftp://x:1"},
 		{Endpoint: "http://x:1/path"},
@@ -44,7 +45,7 @@ func TestFetchFromMinIO(t *testing.T) {
 	srv := miniotest.Start(t)
 	srv.Put(t, "code", "fns/hello.zip", []byte("PK-zip-bytes"))
 	ctx := context.Background()
-	s, err := codeurl.New(codeurl.Config{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: miniotest.SecretKey})
+	s, err := codeurl.New(s3conf.Config{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: miniotest.SecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,14 +63,14 @@ func TestFetchFromMinIO(t *testing.T) {
 		t.Errorf("missing bucket: %v", err)
 	}
 
-	wrong, err := codeurl.New(codeurl.Config{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: "wrong-secret"})
+	wrong, err := codeurl.New(s3conf.Config{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: "wrong-secret"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := wrong.Fetch(ctx, "s3://code/fns/hello.zip", 1<<20); !errors.Is(err, codeurl.ErrDenied) || !strings.Contains(err.Error(), "SLUICE_S3_SECRET_KEY") {
 		t.Errorf("wrong secret: %v", err)
 	}
-	anon, err := codeurl.New(codeurl.Config{Endpoint: srv.Endpoint})
+	anon, err := codeurl.New(s3conf.Config{Endpoint: srv.Endpoint})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestFetchUnreachable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
-	s, err := codeurl.New(codeurl.Config{Endpoint: addr, AccessKey: "a", SecretKey: "b"})
+	s, err := codeurl.New(s3conf.Config{Endpoint: addr, AccessKey: "a", SecretKey: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 	"log/slog"
 	"time"
 
+	"sluice.dev/adapters/s3conf"
 	"sluice.dev/services/bus"
-	"sluice.dev/services/codeurl"
 )
 
 // Endpoints are what a client needs to reach a running node.
@@ -32,7 +32,7 @@ type UpOptions struct {
 	Isolation string          // auto (default), required or off: how the worker sandboxes instances
 	Network   string          // egress (default) or none: the instances' network
 	AllowHost []string        // host addresses (IPv4:port) the instances may reach
-	S3        codeurl.Config  // object storage for code URLs; no Endpoint: none
+	S3        s3conf.Config   // object storage for code URLs and storage triggers; no Endpoint: none
 	Logger    *slog.Logger    //
 	Ready     func(Endpoints) // called once everything serves
 	Stderr    io.Writer
@@ -54,10 +54,10 @@ type ServeOptions struct {
 	DataDir   string
 	Listen    string
 	Token     string
-	Isolation string         // as UpOptions.Isolation, for the worker role
-	Network   string         // as UpOptions.Network
-	AllowHost []string       // as UpOptions.AllowHost
-	S3        codeurl.Config // as UpOptions.S3, for the gateway role
+	Isolation string        // as UpOptions.Isolation, for the worker role
+	Network   string        // as UpOptions.Network
+	AllowHost []string      // as UpOptions.AllowHost
+	S3        s3conf.Config // as UpOptions.S3, for the gateway and adapters roles
 	Logger    *slog.Logger
 	Ready     func(Endpoints) // called once the role serves (URL set for the gateway)
 

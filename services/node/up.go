@@ -23,6 +23,7 @@ import (
 	"sluice.dev/adapters/manager"
 	"sluice.dev/adapters/publish"
 	"sluice.dev/adapters/queue"
+	"sluice.dev/adapters/s3conf"
 	"sluice.dev/adapters/storage"
 	"sluice.dev/adapters/trigger"
 	"sluice.dev/events"
@@ -218,10 +219,10 @@ type runOptions struct {
 	bus                     events.BusOptions // sizes of the bus: replicas
 	isolation, network      string            // the worker's sandbox settings
 	allowHost               []string
-	memoryBudgetMB          int            // the worker's memory budget; 0: its default
-	s3                      codeurl.Config // object storage for code URLs (API role)
-	maxWaiting              int            // the gateway's synchronous calls let wait per function; 0: its default
-	storeMax                int64          // the embedded store's size, for /healthz; 0: not known here
+	memoryBudgetMB          int           // the worker's memory budget; 0: its default
+	s3                      s3conf.Config // object storage for code URLs (API role) and storage triggers
+	maxWaiting              int           // the gateway's synchronous calls let wait per function; 0: its default
+	storeMax                int64         // the embedded store's size, for /healthz; 0: not known here
 }
 
 func (o runOptions) has(role string) bool {
@@ -508,12 +509,11 @@ func newSandbox(ctx context.Context, isolation, network string, allow []string, 
 // and the API checks new specs with them. kv is the sluice_triggers bucket (cron remembers its
 // last fired times there, storage its watermarks); s3 is the node's object storage, used by
 // storage triggers that name no endpoint.
-func triggerFactories(kv jetstream.KeyValue, s3 codeurl.Config) map[string]trigger.Factory {
+func triggerFactories(kv jetstream.KeyValue, s3 s3conf.Config) map[string]trigger.Factory {
 	return map[string]trigger.Factory{
-		events.TriggerCron:  cron.Factory(kv),
-		events.TriggerQueue: queue.New,
-		events.TriggerHTTP:  gateway.RouteFactory, // the gateway serves the routes; this checks and reports them
-		events.TriggerStorage: storage.NewFactory(storage.Config{State: kv, S3: storage.S3Config{
-			Endpoint: s3.Endpoint, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, Secure: s3.Secure, Region: s3.Region}}),
+		events.TriggerCron:    cron.Factory(kv),
+		events.TriggerQueue:   queue.New,
+		events.TriggerHTTP:    gateway.RouteFactory, // the gateway serves the routes; this checks and reports them
+		events.TriggerStorage: storage.NewFactory(storage.Config{State: kv, S3: s3}),
 	}
 }

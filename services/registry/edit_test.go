@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"sluice.dev/adapters/s3conf"
 	"sluice.dev/events"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/codeurl"
@@ -150,7 +151,7 @@ func TestFetchCode(t *testing.T) {
 	srv := miniotest.Start(t)
 	srv.Put(t, "code", "k.zip", z)
 	srv.Put(t, "code", "bad.zip", []byte("nope"))
-	store, err := codeurl.New(codeurl.Config{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: miniotest.SecretKey})
+	store, err := codeurl.New(s3conf.Config{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: miniotest.SecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}

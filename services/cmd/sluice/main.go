@@ -6,9 +6,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"sluice.dev/adapters/s3conf"
 	"sluice.dev/services/bus"
 	"sluice.dev/services/cli"
-	"sluice.dev/services/codeurl"
 	"sluice.dev/services/node"
 )
 
@@ -40,8 +40,8 @@ func (roles) Serve(ctx context.Context, o cli.ServeOptions) error {
 	})
 }
 
-func s3(o cli.S3Options) codeurl.Config {
-	return codeurl.Config{Endpoint: o.Endpoint, AccessKey: o.AccessKey, SecretKey: o.SecretKey, Secure: o.Secure}
+func s3(o cli.S3Options) s3conf.Config {
+	return s3conf.Config{Endpoint: o.Endpoint, AccessKey: o.AccessKey, SecretKey: o.SecretKey, Secure: o.Secure}
 }
 
 func observe(o cli.ObserveOptions) node.Observe {
