@@ -35,6 +35,13 @@ const (
 	headerCEType  = "Content-Type"
 )
 
+// Headers of a synchronous reply beside HeaderOutcome (NewReply writes them, ParseReply reads
+// them).
+const (
+	HeaderReplyVersion    = "Sluice-Version"     // the function version that ran
+	HeaderReplyDurationMs = "Sluice-Duration-Ms" // the run's duration in milliseconds, 3 decimals
+)
+
 // ErrMalformed marks an event that is not a valid CloudEvent; it is never retried.
 var ErrMalformed = errors.New("malformed cloudevent")
 
@@ -166,8 +173,8 @@ func EventTrigger(ev event.Event) string {
 func NewReply(inbox string, r Result) *nats.Msg {
 	m := nats.NewMsg(inbox)
 	m.Header.Set(HeaderOutcome, string(r.Outcome))
-	m.Header.Set("Sluice-Version", strconv.Itoa(r.Version))
-	m.Header.Set("Sluice-Duration-Ms", strconv.FormatFloat(r.DurationMs, 'f', 3, 64))
+	m.Header.Set(HeaderReplyVersion, strconv.Itoa(r.Version))
+	m.Header.Set(HeaderReplyDurationMs, strconv.FormatFloat(r.DurationMs, 'f', 3, 64))
 	if r.Outcome == OutcomeOK {
 		m.Data = r.Payload
 		return m
@@ -182,8 +189,8 @@ func ParseReply(fn, id string, m *nats.Msg) (Result, error) {
 	if r.Outcome == "" {
 		return r, fmt.Errorf("%w: reply without %s header", ErrMalformed, HeaderOutcome)
 	}
-	r.Version, _ = strconv.Atoi(m.Header.Get("Sluice-Version"))
-	r.DurationMs, _ = strconv.ParseFloat(m.Header.Get("Sluice-Duration-Ms"), 64)
+	r.Version, _ = strconv.Atoi(m.Header.Get(HeaderReplyVersion))
+	r.DurationMs, _ = strconv.ParseFloat(m.Header.Get(HeaderReplyDurationMs), 64)
 	if r.Outcome == OutcomeOK {
 		r.Status, r.Payload = StatusSucceeded, m.Data
 		return r, nil

@@ -2,14 +2,12 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
@@ -102,10 +100,10 @@ func (g *Gateway) Async(ctx context.Context, c Call) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	queued, _ := json.Marshal(events.Result{ID: id, Function: c.Version.Function, Version: c.Version.Version, Status: events.StatusQueued, Enqueued: time.Now().UTC()})
-	rec := nats.NewMsg("$KV." + events.BucketResults + "." + events.ResultKey(id))
-	rec.Data = queued
-	rec.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0") // create only: never overwrite a result
+	rec, err := events.NewQueuedResult(id, c.Version.Function, c.Version.Version, time.Now())
+	if err != nil {
+		return "", err
+	}
 	recAck, err := g.js.PublishMsgAsync(rec, g.publish...)
 	if err != nil {
 		return "", fmt.Errorf("record invocation: %w", err)
@@ -145,18 +143,7 @@ func (g *Gateway) Async(ctx context.Context, c Call) (string, error) {
 
 // Result reads an async invocation's record by its id as it came (whatever its key).
 func (g *Gateway) Result(ctx context.Context, id string) (events.Result, error) {
-	var r events.Result
-	e, err := g.results.Get(ctx, events.ResultKey(id))
-	if err != nil {
-		return r, err
-	}
-	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		return r, fmt.Errorf("read invocation %s: %w", id, err)
-	}
-	if r.ID != id { // another id with the same key: none, short of a SHA-256 collision
-		return events.Result{}, fmt.Errorf("invocation %s: %w", id, jetstream.ErrKeyNotFound)
-	}
-	return r, nil
+	return events.ReadResult(ctx, g.results, id)
 }
 
 func (c Call) id() string {

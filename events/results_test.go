@@ -1,0 +1,103 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
+	"sluice.dev/events/bustest"
+)
+
+func TestQueuedResultRecord(t *testing.T) {
+	at := time.Date(2025, 1, 2, 4, 4, 5, 0, time.FixedZone("x", 3600))
+	m, err := events.NewQueuedResult("ev-1", "hello", 2, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the gateway has always written it.
+	const want = `{"id":"ev-1","function":"hello","version":2,"status":"queued","enqueued":"2025-01-02T03:04:05Z"}`
+	if m.Subject != "$KV.sluice_results.ev-1" || string(m.Data) != want || m.Header.Get("Nats-Expected-Last-Subject-Sequence") != "0" {
+		t.Errorf("queued record = %s %s %v", m.Subject, m.Data, m.Header)
+	}
+	r, err := events.DecodeResult(m.Data)
+	if err != nil || r.ID != "ev-1" || r.Function != "hello" || r.Version != 2 || r.Status != events.StatusQueued || !r.Enqueued.Equal(at) {
+		t.Errorf("decoded = %+v, %v", r, err)
+	}
+}
+
+func TestResultRecordDecodes(t *testing.T) {
+	// A finished record as the worker writes it (EncodeResult).
+	in := events.Result{ID: "ev-1", Function: "hello", Version: 2, Status: events.StatusFailed, Outcome: events.OutcomeError,
+		Attempts: 3, Redriven: 1, Error: &events.FunctionError{Type: "ValueError", Message: "no"}, DurationMs: 1.5}
+	b, err := events.EncodeResult(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"id":"ev-1","function":"hello","version":2,"status":"failed","outcome":"error","attempts":3,"redriven":1,"error":{"errorType":"ValueError","errorMessage":"no"},"durationMs":1.5}`
+	if string(b) != want {
+		t.Errorf("encoded = %s\nwant %s", b, want)
+	}
+	r, err := events.DecodeResult([]byte(want))
+	if err != nil || r.Status != in.Status || r.Outcome != in.Outcome || r.Attempts != 3 || r.Redriven != 1 || r.Error.Message != "no" || r.DurationMs != 1.5 {
+		t.Errorf("decoded = %+v, %v", r, err)
+	}
+	if _, err := events.DecodeResult([]byte(`{"id":`)); err == nil {
+		t.Error("a broken record decoded")
+	}
+}
+
+func TestReadResultOnTheBus(t *testing.T) {
+	bus := bustest.Start(t)
+	ctx := context.Background()
+	kv, err := bus.JS.KeyValue(ctx, events.BucketResults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "an id with spaces" // hashed into its key
+	m, err := events.NewQueuedResult(id, "hello", 1, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.JS.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := events.ReadResult(ctx, kv, id); err != nil || r.ID != id || r.Status != events.StatusQueued {
+		t.Errorf("read = %+v, %v", r, err)
+	}
+	if _, err := bus.JS.PublishMsg(ctx, m); err == nil {
+		t.Error("a second queued record overwrote the first")
+	}
+	if _, err := events.ReadResult(ctx, kv, "another"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("read of no record: %v", err)
+	}
+	if _, err := kv.Put(ctx, events.ResultKey("other"), []byte(`{"id":"not other"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.ReadResult(ctx, kv, "other"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("read of another id's record under the key: %v", err)
+	}
+}
+
+func TestReplyHeaders(t *testing.T) {
+	m := events.NewReply("inbox", events.Result{Outcome: events.OutcomeOK, Version: 3, DurationMs: 1.25, Payload: []byte(`1`)})
+	// The names and forms callers have always read.
+	for k, want := range map[string]string{"Sluice-Outcome": "ok", "Sluice-Version": "3", "Sluice-Duration-Ms": "1.250"} {
+		if got := m.Header.Get(k); got != want {
+			t.Errorf("header %s = %q, want %q", k, got, want)
+		}
+	}
+	lit := nats.NewMsg("inbox")
+	lit.Header.Set("Sluice-Outcome", "error")
+	lit.Header.Set("Sluice-Version", "4")
+	lit.Header.Set("Sluice-Duration-Ms", "2.500")
+	lit.Data = []byte(`{"errorType":"E","errorMessage":"m"}`)
+	r, err := events.ParseReply("f", "id", lit)
+	if err != nil || r.Version != 4 || r.DurationMs != 2.5 || r.Status != events.StatusFailed || r.Error.Type != "E" {
+		t.Errorf("parsed = %+v, %v", r, err)
+	}
+}
