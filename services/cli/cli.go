@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"sluice.dev/adapters/s3conf"
 	"sluice.dev/services/client"
 	"sluice.dev/services/clientconfig"
 )
@@ -31,7 +32,7 @@ type UpOptions struct {
 	Isolation string   // auto, required or off
 	Network   string   // egress or none
 	AllowHost []string // host addresses (IPv4:port) functions may reach
-	S3        S3Options
+	S3        s3conf.Config
 	Logger    *slog.Logger
 	Stderr    io.Writer
 	Ready     func(Endpoints) // called once the node serves
@@ -59,7 +60,7 @@ type ServeOptions struct {
 	Isolation string
 	Network   string
 	AllowHost []string
-	S3        S3Options
+	S3        s3conf.Config
 	Logger    *slog.Logger
 
 	MemoryBudgetMB int // the worker's memory budget; 0: its default

@@ -21,7 +21,7 @@ func (a *app) upCmd() *cobra.Command {
 	var (
 		o       UpOptions
 		dataDir string
-		s3      s3Flags
+		secure  string // --s3-secure
 		of      observeFlags
 		lf      limitFlags
 	)
@@ -46,7 +46,8 @@ under 32 MiB, or retention settings that do not fit, stop it at once.
 
 Code URLs (sluice deploy --code-url s3://bucket/key.zip) are fetched from the object storage
 given with --s3-endpoint, --s3-access-key and --s3-secret-key, or SLUICE_S3_ENDPOINT,
-SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS).`,
+SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS,
+SLUICE_S3_REGION or --s3-region for a store that wants its region named).`,
 		Example: `  sluice up
   sluice up --data /var/lib/sluice --listen 127.0.0.1:9000
   SLUICE_S3_ENDPOINT=127.0.0.1:9000 SLUICE_S3_ACCESS_KEY=... SLUICE_S3_SECRET_KEY=... sluice up`,
@@ -63,7 +64,7 @@ SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS).`
 				dataDir = d
 			}
 			var err error
-			if o.S3, err = a.s3Options(s3); err != nil {
+			if err = a.s3Options(&o.S3, secure); err != nil {
 				return err
 			}
 			if o.Observe, err = a.observeOptions(cmd, &of); err != nil {
@@ -99,17 +100,17 @@ SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (and SLUICE_S3_SECURE=true for TLS).`
 	memoryBudgetFlag(cmd, &o.MemoryBudgetMB)
 	addObserveFlags(cmd, &of, false)
 	addLimitFlags(cmd, &lf, false)
-	addS3Flags(cmd, &s3)
+	addS3Flags(cmd, &o.S3, &secure)
 	return cmd
 }
 
 func (a *app) serveCmd() *cobra.Command {
 	var (
-		o  ServeOptions
-		s3 s3Flags
-		of observeFlags
-		nf natsFlags
-		lf limitFlags
+		o      ServeOptions
+		secure string // --s3-secure
+		of     observeFlags
+		nf     natsFlags
+		lf     limitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve ROLE --nats URL[,URL...] [--replicas N] [--data DIR] [--listen ADDR] [--token T]",
@@ -154,7 +155,7 @@ connection is lost, and stops at once with an error when the bus refuses its cre
 				o.DataDir, _ = clientconfig.DataDir(a.getenv) // "" without HOME: the role decides
 			}
 			var err error
-			if o.S3, err = a.s3Options(s3); err != nil {
+			if err = a.s3Options(&o.S3, secure); err != nil {
 				return err
 			}
 			if o.NATSAuth, o.Replicas, err = a.natsOptions(nf); err != nil {
@@ -179,7 +180,7 @@ connection is lost, and stops at once with an error when the bus refuses its cre
 	memoryBudgetFlag(cmd, &o.MemoryBudgetMB)
 	addObserveFlags(cmd, &of, true)
 	addLimitFlags(cmd, &lf, true)
-	addS3Flags(cmd, &s3)
+	addS3Flags(cmd, &o.S3, &secure)
 	return cmd
 }
 

@@ -133,33 +133,3 @@ func TestDeployCodeURLWithoutObjectStorage(t *testing.T) {
 	s.fails(t, 2, "deploy", "f", "--runtime", "python", "--handler", "main.handler", "--code-url", "http://x/f.zip")
 	s.fails(t, 2, "deploy", "f", "--runtime", "python", "--handler", "main.handler", "--code-url", "s3://code/f.zip", "--inline", "x")
 }
-
-func TestS3Options(t *testing.T) {
-	s := newSite(t)
-	roles := &fakeRoles{ready: Endpoints{URL: s.srv.URL, Token: testToken}}
-	s.env["SLUICE_S3_ENDPOINT"] = "127.0.0.1:9000"
-	s.env["SLUICE_S3_ACCESS_KEY"] = "ak"
-	s.env["SLUICE_S3_SECRET_KEY"] = "sk"
-	s.env["SLUICE_S3_SECURE"] = "true"
-	if r := s.runIn(t.Context(), "", roles, "up", "--no-worker"); r.code != 0 {
-		t.Fatalf("up: %s", r)
-	}
-	if want := (S3Options{Endpoint: "127.0.0.1:9000", AccessKey: "ak", SecretKey: "sk", Secure: true}); roles.up.S3 != want {
-		t.Fatalf("up S3 from the environment = %+v", roles.up.S3)
-	}
-	if r := s.runIn(t.Context(), "", roles, "up", "--no-worker", "--s3-endpoint", "minio:9000", "--s3-secure", "false"); r.code != 0 || roles.up.S3.Endpoint != "minio:9000" || roles.up.S3.Secure {
-		t.Fatalf("up S3 flags: %s %+v", r, roles.up.S3)
-	}
-	if r := s.runIn(t.Context(), "", roles, "serve", "gateway", "--nats", "nats://x", "--s3-access-key", "other"); r.code != 0 || roles.serve.S3.AccessKey != "other" || roles.serve.S3.SecretKey != "sk" {
-		t.Fatalf("serve S3: %s %+v", r, roles.serve.S3)
-	}
-	s.env["SLUICE_S3_SECURE"] = "yes please"
-	if r := s.runIn(t.Context(), "", roles, "up", "--no-worker"); r.code != 2 || !strings.Contains(r.stderr, "SLUICE_S3_SECURE") {
-		t.Fatalf("bad SLUICE_S3_SECURE: %s", r)
-	}
-	delete(s.env, "SLUICE_S3_SECURE")
-	delete(s.env, "SLUICE_S3_ENDPOINT")
-	if r := s.runIn(t.Context(), "", roles, "up", "--no-worker"); r.code != 2 || !strings.Contains(r.stderr, "no endpoint") {
-		t.Fatalf("keys without endpoint: %s", r)
-	}
-}

@@ -6,7 +6,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"sluice.dev/adapters/s3conf"
 	"sluice.dev/services/bus"
 	"sluice.dev/services/cli"
 	"sluice.dev/services/node"
@@ -25,7 +24,7 @@ type roles struct{}
 func (roles) Up(ctx context.Context, o cli.UpOptions) error {
 	return node.Up(ctx, node.UpOptions{
 		DataDir: o.DataDir, Listen: o.Listen, NoWorker: o.NoWorker, NoScaler: o.NoScaler, Logger: o.Logger, Stderr: o.Stderr,
-		Isolation: o.Isolation, Network: o.Network, AllowHost: o.AllowHost, S3: s3(o.S3), MemoryBudgetMB: o.MemoryBudgetMB,
+		Isolation: o.Isolation, Network: o.Network, AllowHost: o.AllowHost, S3: o.S3, MemoryBudgetMB: o.MemoryBudgetMB,
 		Observe: observe(o.Observe), StoreMax: o.Limits.StoreMax, MaxWaiting: o.Limits.MaxWaiting,
 		Ready: func(e node.Endpoints) { o.Ready(cli.Endpoints{URL: e.URL, Token: e.Token, NATSURL: e.NATSURL}) },
 	})
@@ -35,13 +34,9 @@ func (roles) Serve(ctx context.Context, o cli.ServeOptions) error {
 	return node.Serve(ctx, node.ServeOptions{
 		Role: o.Role, NATSURL: o.NATSURL, DataDir: o.DataDir, Listen: o.Listen, Token: o.Token, Logger: o.Logger,
 		NATSAuth: bus.Auth(o.NATSAuth), Replicas: o.Replicas,
-		Isolation: o.Isolation, Network: o.Network, AllowHost: o.AllowHost, S3: s3(o.S3), MemoryBudgetMB: o.MemoryBudgetMB,
+		Isolation: o.Isolation, Network: o.Network, AllowHost: o.AllowHost, S3: o.S3, MemoryBudgetMB: o.MemoryBudgetMB,
 		Observe: observe(o.Observe), StoreMax: o.Limits.StoreMax, MaxWaiting: o.Limits.MaxWaiting,
 	})
-}
-
-func s3(o cli.S3Options) s3conf.Config {
-	return s3conf.Config{Endpoint: o.Endpoint, AccessKey: o.AccessKey, SecretKey: o.SecretKey, Secure: o.Secure}
 }
 
 func observe(o cli.ObserveOptions) node.Observe {
