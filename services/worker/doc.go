@@ -1,13 +1,31 @@
 // Package worker runs functions: for every deployed function it pulls invocation events from the
 // function's shared durable consumer, runs them on warm or newly started instances, answers
-// synchronous callers on their reply inbox, records async results in sluice_results, and maps
-// every way a delivery ends to the event's acknowledgement in one place (finish): success →
-// result written, then Ack; a failure with retries left → NakWithDelay(backoff); no retries
-// left, or an event that can never succeed → publish to SLUICE_DLQ, write the failed result,
-// then Term; a synchronous caller's deadline passed → Term; no instance slot here →
+// synchronous callers on their reply inbox and records async results in sluice_results.
+//
+// One delivery follows these steps (handle.go, docs/design.md §4), each a small function:
+// parse the CloudEvent → recall what is known of it already (an outcome held here for its write,
+// a recorded outcome, the attempt it makes: recall.go) → expire a synchronous call whose caller
+// gave up → resolve its version → acquire an instance → invoke → answer a synchronous caller →
+// release the instance → report (log lines and the meter record: report.go) → finish
+// (finish.go). A step that ends the delivery early returns its outcome instead of going on, and
+// finish alone turns every outcome into the event's acknowledgement: success → result written,
+// then Ack; a failure with retries left → NakWithDelay(backoff); no retries left, or an event
+// that can never succeed (malformed, naming no version) → publish to SLUICE_DLQ, write the failed
+// result, then Term; a synchronous caller's deadline passed → Term; no instance slot here →
 // NakWithDelay(capacityRetry); an event whose outcome is recorded already → Ack (or Term),
-// without a run. While an event is handled (a cold start, a long run) → InProgress every third
-// of the ack wait (events.AckWait), so a dead worker's events come back within about AckWait.
+// without a run; a meter record that could not be stored → no acknowledgement, the event comes
+// back after the ack wait. While an event is handled (a cold start, a long run) → InProgress
+// every third of the ack wait (events.AckWait), so a dead worker's events come back within about
+// AckWait; InProgress is a heartbeat that ends no delivery, sent from where the delivery runs and
+// stopped before finish acknowledges.
+//
+// Acquiring an instance is one seam (acquire.go): instances.Acquire gives a lease on room for one
+// invocation, and lease.Release gives it back; behind it are the function's pool of instances
+// (pool.go), the instance slots claimed on the bus (claims.go), starting processes (launch.go)
+// and making room in the memory budget. The same seam keeps the instances between events
+// (keep.go: min instances, the scaler's desired count, idle timeouts) and admits the events the
+// pull loop takes (pull.go). The worker's own lifecycle (functions served, drain) is in
+// worker.go, its heartbeat in beat.go, following the scaler in desired.go.
 //
 // Attempts come from the bus: JetStream's delivery count, less the deliveries handed back
 // without a run for lack of a slot (counted under events.HandbackKey in sluice_results before
@@ -71,6 +89,6 @@
 // "Start: scratch"), and its meter is cold for both of the latter. A function's min instances of
 // its newest version are started when it appears and never reaped for idleness.
 //
-// Lock order: pool.mu and claims.mu are taken alone; Worker.mu is never held while calling into a
-// pool.
+// Lock order: pool.mu and claims.mu are taken alone; Worker.mu (the functions served) is never
+// held while calling into a pool or the instances.
 package worker

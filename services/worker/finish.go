@@ -14,24 +14,12 @@ import (
 	"sluice.dev/events"
 )
 
-// job is one delivery of an invocation event.
-type job struct {
-	msg       jetstream.Msg
-	fn        string
-	id        string
-	trigger   string
-	reply     string // sync caller's inbox, "" for async
-	replied   bool   // the sync caller has its answer; the event waits for its meter record
-	redrive   int    // the event's ExtRedrive count
-	seq       uint64 // the event's sequence in SLUICE_INVOKE
-	delivered int    // JetStream's delivery count, 1 for the first delivery
-	attempt   int    // the run of the function this delivery makes, 1 for the first
-	retries   int    // async retries the function allows
-	enqueued  time.Time
-	exit      exit
-	// deadLettered: the event's dead letter is published already (an outcome held for a write).
-	deadLettered bool
-	progress     func() // stops the InProgress ticks; called before the event is acknowledged
+// outcome is how a delivery ended, for finish to acknowledge: its exit and the result that goes
+// to the caller, the record or the dead letter.
+type outcome struct {
+	exit exit
+	res  events.Result
+	err  error // why the delivery is left unacknowledged (unmetered)
 }
 
 // exit is how a delivery ends.
@@ -42,6 +30,7 @@ const (
 	expired                // a synchronous caller's deadline passed before the run: nobody to run it for
 	handedBack             // no instance slot on this worker: back to the consumer, spending no retry
 	recorded               // the event's outcome is recorded already: a duplicate delivery
+	unmetered              // the attempt's meter record is not stored: no acknowledgement, delivered again
 )
 
 // retryable reports whether another attempt could succeed.
@@ -66,40 +55,50 @@ const (
 var errUnstorable = errors.New("result cannot be recorded")
 
 // finish maps how a delivery ended to the event's acknowledgement and tells whoever waits: the
-// one place where outcomes become Ack, NakWithDelay, or DLQ-then-Term. An async outcome is
-// acknowledged only once it is written: a result or dead letter that cannot be written even
-// after writeTries is held by the worker and the event goes back to the consumer, whose
-// redelivery writes it without running the function again.
-func (w *Worker) finish(ctx context.Context, j job, res events.Result) {
-	log := w.logger.With("function", j.fn, "invocation", j.id, "delivery", j.delivered, "attempt", j.attempt, "outcome", res.Outcome)
-	switch j.exit {
+// one place where outcomes become Ack, NakWithDelay, or DLQ-then-Term, or, for an attempt whose
+// meter record is not stored, no acknowledgement at all. An async outcome is acknowledged only
+// once it is written: a result or dead letter that cannot be written even after writeTries is
+// held by the worker and the event goes back to the consumer, whose redelivery writes it without
+// running the function again.
+func (w *Worker) finish(ctx context.Context, j job, o outcome) {
+	log := w.logger.With("function", j.fn, "invocation", j.id, "delivery", j.delivered, "attempt", j.attempt, "outcome", o.res.Outcome)
+	switch o.exit {
 	case expired:
 		log.Info("dropping an expired synchronous invocation")
 		j.settle(log, "term", j.msg.Term)
-		return
 	case handedBack:
 		if j.reply == "" {
 			w.countHandback(ctx, j, log)
 		}
 		j.settle(log, "nak", func() error { return j.msg.NakWithDelay(capacityRetry) })
-		return
 	case recorded:
 		w.dups.add(j.fn)
-		log.Info("event finished before; settled without running it again", "status", res.Status)
-		if res.Status == events.StatusSucceeded {
+		log.Info("event finished before; settled without running it again", "status", o.res.Status)
+		if o.res.Status == events.StatusSucceeded {
 			j.settle(log, "ack", j.msg.Ack)
 		} else {
 			j.settle(log, "term", j.msg.Term)
 		}
-		return
-	}
-	if j.reply != "" { // synchronous: the caller gets the outcome, no retry (as Lambda)
-		if !j.replied {
-			w.reply(j, res)
+	case unmetered:
+		// No acknowledgement without the meter record: the event is delivered again after the
+		// ack wait, and that delivery makes the record.
+		log.Error("meter record not stored; the event is left to be delivered again", "err", o.err)
+	default:
+		if j.reply != "" { // synchronous: the caller gets the outcome, no retry (as Lambda)
+			if !j.replied {
+				w.reply(j, o.res)
+			}
+			j.settle(log, "ack", j.msg.Ack)
+			return
 		}
-		j.settle(log, "ack", j.msg.Ack)
-		return
+		w.finishAsync(ctx, j, o.res, log)
 	}
+}
+
+// finishAsync records an async attempt and acknowledges its event: a success is written, then
+// acked; a failure with retries left is naked with the back-off; any other is dead-lettered,
+// its failed record written last, then terminated.
+func (w *Worker) finishAsync(ctx context.Context, j job, res events.Result, log *slog.Logger) {
 	res.Attempts, res.Redriven = j.attempt, j.redrive
 	switch {
 	case res.Outcome == events.OutcomeOK:

@@ -4,255 +4,211 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
 	"sluice.dev/runtimes/instance"
 )
 
-// handle runs one delivery of an event and finishes it. It calls release as soon as the instance
-// is free again, so the next event can start while this one's result is stored and acknowledged.
+// job is one delivery of an invocation event.
+type job struct {
+	msg       jetstream.Msg
+	fn        string
+	id        string
+	trigger   string
+	reply     string // sync caller's inbox, "" for async
+	replied   bool   // the sync caller has its answer; the event waits for its meter record
+	redrive   int    // the event's ExtRedrive count
+	seq       uint64 // the event's sequence in SLUICE_INVOKE
+	delivered int    // JetStream's delivery count, 1 for the first delivery
+	attempt   int    // the run of the function this delivery makes, 1 for the first
+	retries   int    // async retries the function allows
+	enqueued  time.Time
+	start     time.Time // when the worker took the delivery
+	deadline  time.Time // when a synchronous caller gives up; zero when none waits
+	// deadLettered: the event's dead letter is published already (an outcome held for a write).
+	deadLettered bool
+	progress     func() // stops the InProgress ticks; called before the event is acknowledged
+}
+
+// handle takes one delivery of an event along its steps (docs/design.md §4) and finishes it:
+// the steps give the delivery's outcome, early or after the run, and finish alone turns it into
+// the event's acknowledgement. release gives back the room the delivery took in p as soon as its
+// instance is free again, so the next event can start while this one is reported and finished.
 func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release func()) {
-	start := time.Now()
-	j := job{msg: msg, fn: p.fn, reply: msg.Headers().Get(events.HeaderReply), redrive: events.EventRedrive(msg.Headers()), delivered: 1}
+	j := receive(p.fn, msg)
+	defer j.progress()
+	o := w.deliver(ctx, p, &j, release)
+	w.finish(ctx, j, o)
+}
+
+// deliver runs the steps of a delivery: parse → recall → expire → resolve → acquire → invoke →
+// answer → release → report. A step that ends the delivery early returns its outcome.
+func (w *Worker) deliver(ctx context.Context, p *pool, j *job, release func()) outcome {
+	ev, err := parse(j)
+	if err != nil {
+		return rejected(*j, fmt.Sprintf("malformed event: %v", err))
+	}
+	if o, ok := w.recall(ctx, j); ok {
+		return o
+	}
+	if o, ok := expire(*j); ok {
+		return o
+	}
+	v, err := w.resolve(ctx, j, ev)
+	if err != nil {
+		return rejected(*j, err.Error())
+	}
+	l, err := w.instances.Acquire(ctx, p, v)
+	if errors.Is(err, errNoCapacity) {
+		release()
+		return outcome{exit: handedBack, res: events.Result{ID: j.id, Function: j.fn}}
+	}
+	res := w.invoke(ctx, *j, v, ev, l, err)
+	w.answer(j, res)
+	peak := w.vacate(*j, v, l, res)
+	release()
+	if err := w.report(ctx, *j, v, l, res, peak); err != nil {
+		return outcome{exit: unmetered, res: res, err: err}
+	}
+	return outcome{exit: ran, res: res}
+}
+
+// receive makes the job of a delivery from its metadata, and tells JetStream the event is being
+// worked on before anything that may take a while (a cold start, a long run), so only a dead
+// worker's events come back.
+func receive(fn string, msg jetstream.Msg) job {
+	j := job{msg: msg, fn: fn, reply: msg.Headers().Get(events.HeaderReply), redrive: events.EventRedrive(msg.Headers()),
+		delivered: 1, start: time.Now()}
 	if meta, err := msg.Metadata(); err == nil {
 		j.delivered, j.enqueued, j.seq = int(meta.NumDelivered), meta.Timestamp, meta.Sequence.Stream
 	}
 	j.attempt = j.delivered
-	// Tell JetStream the event is being worked on before anything that may take a while (a cold
-	// start, a long run), so only a dead worker's events come back.
 	j.progress = progress(msg, events.AckWait/3)
-	defer j.progress()
-	ev, err := events.ParseHeaders(msg.Headers(), msg.Data())
+	return j
+}
+
+// parse reads the CloudEvent of the delivery: its id, trigger and a synchronous caller's
+// deadline go to the job.
+func parse(j *job) (event.Event, error) {
+	ev, err := events.ParseHeaders(j.msg.Headers(), j.msg.Data())
 	j.id, j.trigger = ev.ID(), events.EventTrigger(ev)
 	if err != nil {
-		w.finish(ctx, j, rejected(j, fmt.Sprintf("malformed event: %v", err)))
-		return
+		return ev, err
 	}
-	if j.reply == "" {
-		if o, ok := w.held.take(heldKey(j.id, j.redrive)); ok { // ran here before: write its outcome
-			j.attempt, j.deadLettered = o.res.Attempts, o.deadLettered
-			w.finish(ctx, j, o.res)
-			return
-		}
-		if r, ok := w.recorded(ctx, j); ok {
-			j.exit = recorded
-			w.finish(ctx, j, r)
-			return
-		}
-		j.attempt = w.attempt(ctx, j)
-	}
-	deadline := time.Time{}
 	if s, ok := ev.Extensions()[events.ExtDeadline]; ok {
 		if ms, err := strconv.ParseInt(fmt.Sprint(s), 10, 64); err == nil {
-			deadline = time.UnixMilli(ms)
-			if start.After(deadline) { // the synchronous caller has given up: nobody to run it for
-				j.exit = expired
-				w.finish(ctx, j, events.Result{ID: j.id, Function: j.fn})
-				return
-			}
+			j.deadline = time.UnixMilli(ms)
 		}
 	}
-	v, err := w.version(ctx, j.fn, events.EventVersion(ev))
+	return ev, nil
+}
+
+// expire ends a delivery whose synchronous caller has given up: there is nobody to run it for.
+func expire(j job) (outcome, bool) {
+	if j.deadline.IsZero() || !j.start.After(j.deadline) {
+		return outcome{}, false
+	}
+	return outcome{exit: expired, res: events.Result{ID: j.id, Function: j.fn}}, true
+}
+
+// resolve reads the version the event was resolved to, or the newest when it names none (a
+// trigger's event), and takes the retries it allows.
+func (w *Worker) resolve(ctx context.Context, j *job, ev event.Event) (events.Version, error) {
+	var (
+		v   events.Version
+		err error
+	)
+	n := events.EventVersion(ev)
+	if n == 0 {
+		v, err = w.fns.Resolve(ctx, j.fn, "")
+	} else {
+		v, err = w.fns.Version(ctx, j.fn, n)
+	}
 	if err != nil {
-		w.finish(ctx, j, rejected(j, err.Error()))
-		return
+		return v, fmt.Errorf("function %s version %d: %w", j.fn, n, err)
 	}
 	j.retries = v.Config.Retries
+	return v, nil
+}
 
-	runDeadline := start.Add(v.Config.Timeout.D())
-	if !deadline.IsZero() && deadline.Before(runDeadline) {
-		runDeadline = deadline
-	}
-
-	res := events.Result{ID: j.id, Function: j.fn, Version: v.Version, Enqueued: j.enqueued, Started: start}
-	inst, kind, err := w.instance(ctx, p, v)
-	if errors.Is(err, errNoCapacity) {
-		// Leave it to an instance that exists, on another worker; no more probing here for
-		// probeHold, or until this worker wins a slot.
-		p.holdProbe()
-		release()
-		j.exit = handedBack
-		w.finish(ctx, j, events.Result{ID: j.id, Function: j.fn})
-		return
-	}
+// invoke runs the event on the leased instance, or takes startErr when the instance could not
+// start, and returns the attempt's result, its error cut to the records' size before it reaches
+// a reply, a record or a log.
+func (w *Worker) invoke(ctx context.Context, j job, v events.Version, ev event.Event, l lease, startErr error) events.Result {
 	var resp instance.Response
+	err := startErr
 	if err == nil {
 		w.platformLine(j, v, "START RequestId: "+j.id+" Version: "+strconv.Itoa(v.Version))
-		resp, err = inst.inst.Invoke(ctx, instance.Request{
-			ID: j.id, Deadline: runDeadline, Payload: ev.Data(), Attributes: attributes(ev),
+		resp, err = l.Invoke(ctx, instance.Request{
+			ID: j.id, Deadline: runDeadline(j, v), Payload: ev.Data(), Attributes: attributes(ev),
 		})
 	}
+	res := events.Result{ID: j.id, Function: j.fn, Version: v.Version, Enqueued: j.enqueued, Started: j.start}
 	res.Finished = time.Now()
-	res.DurationMs = float64(res.Finished.Sub(start).Microseconds()) / 1000
-	res.Outcome, res.Error = outcome(resp, err, v)
-	res.Error = res.Error.Cut(events.RecordErrorLimits()) // before it reaches a reply, a record or a log
+	res.DurationMs = float64(res.Finished.Sub(j.start).Microseconds()) / 1000
+	res.Outcome, res.Error = classify(resp, err, v)
+	res.Error = res.Error.Cut(events.RecordErrorLimits())
 	if res.Outcome == events.OutcomeOK {
 		res.Payload = resp.Payload
 	}
-	if j.reply != "" {
-		w.reply(j, res) // a synchronous caller gets its answer before any bookkeeping
-		j.replied = true
-	}
-	var peak uint64
-	if inst != nil {
-		// Read the sandbox's measurement off the answer's path, and start the next one.
-		u := inst.inst.Usage()
-		peak = u.PeakMemoryBytes
-		if prev := inst.forksRefused.Swap(u.ForksRefused); u.ForksRefused > prev {
-			w.platformLine(j, v, fmt.Sprintf("WARNING RequestId: %s the sandbox's process limit refused %d process creations",
-				j.id, u.ForksRefused-prev))
-		}
-		keep := alive(inst) && (res.Outcome == events.OutcomeOK || res.Outcome == events.OutcomeError)
-		idle, removed := p.done(inst, keep)
-		switch {
-		case idle: // a new peak for the next invocations; while others run, theirs goes on
-			inst.inst.ResetPeak()
-		case removed:
-			w.stop(inst)
-		}
-	}
-	release()
-	if err := w.report(ctx, j, v, inst, res, kind, peak); err != nil {
-		// No acknowledgement without the meter record: the event is delivered again, and that
-		// delivery makes the record.
-		w.logger.Error("meter record not stored; the event is left to be delivered again",
-			"function", j.fn, "invocation", j.id, "err", err)
-		return
-	}
-	w.finish(ctx, j, res)
+	return res
 }
 
-// reply gives a synchronous caller its answer; the event is acknowledged later, in finish.
+// runDeadline is when the run must end: the function's timeout, or sooner the caller's deadline.
+func runDeadline(j job, v events.Version) time.Time {
+	d := j.start.Add(v.Config.Timeout.D())
+	if !j.deadline.IsZero() && j.deadline.Before(d) {
+		return j.deadline
+	}
+	return d
+}
+
+// answer gives a synchronous caller its answer at once, before any bookkeeping; the event is
+// acknowledged later, in finish.
+func (w *Worker) answer(j *job, res events.Result) {
+	if j.reply == "" {
+		return
+	}
+	w.reply(*j, res)
+	j.replied = true
+}
+
+// reply publishes the result on a synchronous caller's inbox.
 func (w *Worker) reply(j job, res events.Result) {
 	if err := w.nc.PublishMsg(events.NewReply(j.reply, res)); err != nil {
 		w.logger.Warn("reply to caller", "function", j.fn, "invocation", j.id, "err", err)
 	}
 }
 
-func rejected(j job, msg string) events.Result {
-	return events.Result{ID: j.id, Function: j.fn, Outcome: events.OutcomeRejected,
-		Error: &events.FunctionError{Type: "Rejected", Message: msg}}
+// vacate reads the sandbox's measurement of the attempt off the answer's path and gives the
+// instance back; it returns the peak memory, 0 when no instance started.
+func (w *Worker) vacate(j job, v events.Version, l lease, res events.Result) (peak uint64) {
+	if !l.started() {
+		return 0
+	}
+	peak, refused := l.Usage()
+	if refused > 0 {
+		w.platformLine(j, v, fmt.Sprintf("WARNING RequestId: %s the sandbox's process limit refused %d process creations",
+			j.id, refused))
+	}
+	l.Release(res.Outcome == events.OutcomeOK || res.Outcome == events.OutcomeError)
+	return peak
 }
 
-// version reads the version an event was resolved to, or the newest when it names none (a
-// trigger's event).
-func (w *Worker) version(ctx context.Context, fn string, n int) (events.Version, error) {
-	var (
-		v   events.Version
-		err error
-	)
-	if n == 0 {
-		v, err = w.fns.Resolve(ctx, fn, "")
-	} else {
-		v, err = w.fns.Version(ctx, fn, n)
-	}
-	if err != nil {
-		return v, fmt.Errorf("function %s version %d: %w", fn, n, err)
-	}
-	return v, nil
+// rejected is the outcome of an event that can never run: malformed, or naming no version.
+func rejected(j job, msg string) outcome {
+	return outcome{exit: ran, res: events.Result{ID: j.id, Function: j.fn, Outcome: events.OutcomeRejected,
+		Error: &events.FunctionError{Type: "Rejected", Message: msg}}}
 }
 
-// errNoCapacity: the worker holds no slot for a new instance and cannot win one.
-var errNoCapacity = errors.New("no instance slot on this worker")
-
-// capacityRetry is how soon an event this worker had no slot for is offered again.
-const capacityRetry = 50 * time.Millisecond
-
-// instance returns room for one invocation on an instance of the version: a warm one with room
-// (warm), one being started (cold, waited for), or a new one it starts (cold) under a slot: a
-// spare one, one claimed now, or that of an idle instance of another version, which is stopped.
-func (w *Worker) instance(ctx context.Context, p *pool, v events.Version) (*warm, startKind, error) {
-	x, how := p.take(v.Version)
-	switch how {
-	case tookWarm:
-		return x, startWarm, nil
-	case tookStarting:
-		<-x.ready // started for another invocation: a cold start for this one too
-		if x.err != nil {
-			p.waiting(x)
-			return nil, x.kind, x.err
-		}
-		return x, x.kind, nil
-	}
-	if x.claim != "" {
-		inst, kind, err := w.launch(ctx, v)
-		if err != nil {
-			p.notStarted(x, x.claim, err)
-			return nil, kind, err
-		}
-		p.started(x, inst, kind, "")
-		return x, kind, nil
-	}
-	// No slot at hand: claim one while the instance starts, so the claim's round trip adds
-	// nothing to the cold start. Memory is set aside first: no instance starts beyond it.
-	mem := v.Config.MemoryMB
-	var (
-		inst *instance.Instance
-		kind = startScratch
-		err  error
-		c    claimResult
-	)
-	c.err = w.claims.reserve(p.fn, mem)
-	if errors.Is(c.err, ErrNoMemory) && w.makeRoom(p.fn, mem) {
-		c.err = w.claims.reserve(p.fn, mem)
-	}
-	if c.err == nil {
-		claimed := make(chan claimResult, 1)
-		limit := p.limit()
-		go func() {
-			key, err := w.claims.win(ctx, p.fn, limit, mem)
-			claimed <- claimResult{key, err}
-		}()
-		inst, kind, err = w.launch(ctx, v)
-		c = <-claimed
-	}
-	if c.err != nil {
-		old := p.evict(x) // reuse the slot of an idle instance of another version
-		if old == nil {
-			if inst != nil {
-				_ = inst.Close()
-			}
-			err := fmt.Errorf("%w: %w", errNoCapacity, c.err)
-			p.notStarted(x, "", err)
-			return nil, startScratch, err
-		}
-		_ = old.inst.Close()
-		c.key = old.claim
-	}
-	if inst == nil && err == nil { // no memory to claim with: start now, under the evicted one's slot
-		inst, kind, err = w.launch(ctx, v)
-	}
-	if err != nil {
-		p.notStarted(x, c.key, err)
-		return nil, kind, err
-	}
-	p.started(x, inst, kind, c.key)
-	return x, kind, nil
-}
-
-type claimResult struct {
-	key string
-	err error
-}
-
-func alive(x *warm) bool {
-	select {
-	case <-x.inst.Done():
-		return false
-	default:
-		return true
-	}
-}
-
-// outcome classifies an attempt.
-func outcome(resp instance.Response, err error, v events.Version) (events.Outcome, *events.FunctionError) {
+// classify tells how an attempt went from the instance's answer or error.
+func classify(resp instance.Response, err error, v events.Version) (events.Outcome, *events.FunctionError) {
 	if err == nil {
 		if resp.Error == nil {
 			return events.OutcomeOK, nil
@@ -279,13 +235,8 @@ func outcome(resp instance.Response, err error, v events.Version) (events.Outcom
 	return o, fe
 }
 
-func attributes(ev interface {
-	ID() string
-	Type() string
-	Source() string
-	Subject() string
-	Time() time.Time
-}) map[string]string {
+// attributes are the CloudEvent attributes an instance hands its function.
+func attributes(ev event.Event) map[string]string {
 	a := map[string]string{"id": ev.ID(), "type": ev.Type(), "source": ev.Source()}
 	if s := ev.Subject(); s != "" {
 		a["subject"] = s
@@ -298,7 +249,8 @@ func attributes(ev interface {
 
 // progress tells JetStream the event is still being worked on, every interval until stopped
 // (stop is idempotent; once it returned, no InProgress follows, so one cannot undo a Nak's
-// delay). An event done sooner costs one timer and no message.
+// delay). An event done sooner costs one timer and no message. InProgress is a heartbeat, not
+// an acknowledgement: it ends no delivery.
 func progress(msg jetstream.Msg, every time.Duration) (stop func()) {
 	var (
 		mu      sync.Mutex
@@ -322,93 +274,4 @@ func progress(msg jetstream.Msg, every time.Duration) (stop func()) {
 		t.Stop()
 		mu.Unlock()
 	}
-}
-
-func (w *Worker) platformLine(j job, v events.Version, text string) {
-	w.tel.Log(events.LogLine{Time: time.Now(), Function: j.fn, Version: v.Version, InvocationID: j.id, Stream: "platform", Message: text})
-}
-
-// report queues the END and REPORT lines of an attempt and publishes its meter record. It
-// returns once the record is stored on the bus, or with an error once ctx ended: the event must
-// then not be acknowledged.
-func (w *Worker) report(ctx context.Context, j job, v events.Version, inst *warm, res events.Result, kind startKind, peak uint64) error {
-	cold := kind != startWarm
-	billed := int64(math.Ceil(res.DurationMs))
-	m := events.Meter{
-		InvocationID: j.id, Function: j.fn, Version: v.Version, Trigger: j.trigger, Start: res.Started,
-		DurationMs: res.DurationMs, BilledMs: billed, MemoryMB: v.Config.MemoryMB, Outcome: res.Outcome,
-		Cold: cold, Attempt: j.attempt, PeakMemoryMB: float64(peak) / (1 << 20),
-	}
-	if cold {
-		m.ColdStart = kind.String()
-	}
-	if inst != nil && cold {
-		m.InitMs = float64(inst.inst.InitDuration().Microseconds()) / 1000
-	}
-	if inst != nil {
-		w.platformLine(j, v, "END RequestId: "+j.id)
-		line := fmt.Sprintf("REPORT RequestId: %s Duration: %.2f ms Billed Duration: %d ms Memory Size: %d MB", j.id, res.DurationMs, billed, v.Config.MemoryMB)
-		if peak > 0 {
-			line += fmt.Sprintf(" Max Memory Used: %d MB", (peak+(1<<20)-1)>>20)
-		}
-		line += " Outcome: " + string(res.Outcome)
-		if cold {
-			line += fmt.Sprintf(" Init Duration: %.2f ms Start: %s", m.InitMs, kind)
-		}
-		w.platformLine(j, v, line)
-	}
-	return w.tel.Meter(ctx, m, events.MeterMsgID(j.id, j.redrive, j.attempt))
-}
-
-// makeRoom stops idle instances of other functions, least recently used first and never below
-// their min, until an instance of memoryMB fits this worker's budget; it reports whether it does.
-// Without it, a worker whose budget idle instances fill would turn another function's events away
-// until those instances' idle timeout.
-func (w *Worker) makeRoom(fn string, memoryMB int) bool {
-	var idle []idleInstance
-	for _, p := range w.otherPools(fn) {
-		idle = append(idle, p.idleBeyondMin()...)
-	}
-	slices.SortFunc(idle, func(a, b idleInstance) int { return a.lastUsed.Compare(b.lastUsed) })
-	for _, c := range idle {
-		if w.claims.fits(memoryMB) {
-			return true
-		}
-		if c.pool.removeIdle(c.x) {
-			w.logger.Info("stopping an idle instance to make room", "function", c.pool.fn, "for", fn, "memory_mb", memoryMB)
-			w.stop(c.x)
-		}
-	}
-	return w.claims.fits(memoryMB)
-}
-
-// roomFor reports whether an instance of memoryMB fits the budget now, or would once makeRoom
-// stopped the idle instances of other functions.
-func (w *Worker) roomFor(fn string, memoryMB int) bool {
-	used, budget := w.claims.usage()
-	free := budget - used
-	if free >= memoryMB {
-		return true
-	}
-	for _, p := range w.otherPools(fn) {
-		for _, c := range p.idleBeyondMin() {
-			if free += w.claims.memoryOf(c.x.claim); free >= memoryMB {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// otherPools returns the pools of every function but fn.
-func (w *Worker) otherPools(fn string) []*pool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := make([]*pool, 0, len(w.pools))
-	for name, r := range w.pools {
-		if name != fn {
-			out = append(out, r.pool)
-		}
-	}
-	return out
 }

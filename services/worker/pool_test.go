@@ -197,7 +197,7 @@ func TestInstancesAboveTheDesiredCountMoveDownOrStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &Worker{claims: &claims{kv: kv, id: "me", budget: 1024, held: map[string]claim{}, logger: slog.New(slog.DiscardHandler)}}
+	s := &instances{claims: &claims{kv: kv, id: "me", budget: 1024, held: map[string]claim{}, logger: slog.New(slog.DiscardHandler)}}
 	for _, i := range []int{1, 2} { // held by another worker
 		if _, err := kv.Create(ctx, events.ClaimKey("f", i), []byte("other")); err != nil {
 			t.Fatal(err)
@@ -207,7 +207,7 @@ func TestInstancesAboveTheDesiredCountMoveDownOrStop(t *testing.T) {
 	now := time.Now()
 	xs := idleInstances(t, p, 2, now.Add(-2*scaleDownGrace))
 	for i, x := range xs { // under slots this worker wins: 0, then 3
-		key, err := w.claims.take(ctx, "f", 5, 128)
+		key, err := s.claims.take(ctx, "f", 5, 128)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -238,7 +238,7 @@ func TestInstancesAboveTheDesiredCountMoveDownOrStop(t *testing.T) {
 	}
 	p.setDesired(2, false)
 	_, above := p.expired(now)
-	w.settleAbove(ctx, p, above)
+	s.settleAbove(ctx, p, above)
 	if n, _ := p.instances(); n != 2 {
 		t.Fatalf("%d instances after the move, want 2", n)
 	}
@@ -249,7 +249,7 @@ func TestInstancesAboveTheDesiredCountMoveDownOrStop(t *testing.T) {
 	// Desired 1: slot 0 is held (by this worker's other instance), so the one under slot 1 stops.
 	p.setDesired(1, false)
 	_, above = p.expired(now)
-	w.settleAbove(ctx, p, above)
+	s.settleAbove(ctx, p, above)
 	if n, _ := p.instances(); n != 1 {
 		t.Fatalf("%d instances, want 1", n)
 	}

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -74,29 +73,28 @@ type Worker struct {
 	fns     Functions
 	rt      *catalog.Catalog
 	tel     Telemetry
-	code    *codeCache
 	results jetstream.KeyValue
 	backoff func(int) time.Duration
 	drain   time.Duration
-	sandbox instance.Sandbox
-	warm    *warmpool.Pool // nil when no runtime keeps pre-started processes
+	warm    *warmpool.Pool // nil when no runtime keeps pre-started processes; run by Run
 	logger  *slog.Logger
 
-	claims   *claims
-	beats    jetstream.KeyValue // sluice_workers
-	claimTTL time.Duration
-	host     string
-	started  time.Time
-	draining atomic.Bool
+	instances *instances         // where an invocation gets its instance
+	claims    *claims            // the instance slots held, shared with instances
+	beats     jetstream.KeyValue // sluice_workers
+	claimTTL  time.Duration
+	host      string
+	started   time.Time
+	draining  atomic.Bool
 
 	held holding    // outcomes not written yet, for their redelivery
 	dups duplicates // deliveries settled without a run, their outcome recorded already
 
 	mu    sync.Mutex
-	pools map[string]*running
-	seq   int
+	pools map[string]*running // the functions served, by name
 }
 
+// running is a function served: its pool and the goroutine pulling its events.
 type running struct {
 	pool   *pool
 	cancel context.CancelFunc
@@ -132,8 +130,7 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 	host, _ := os.Hostname()
 	w := &Worker{
 		id: o.ID, nc: o.NC, js: o.JS, fns: o.Fns, rt: o.Runtimes, tel: o.Telemetry, results: results,
-		code:    &codeCache{store: store, dir: o.CodeDir, limits: o.Limits},
-		backoff: o.Backoff, drain: o.Drain, sandbox: o.Sandbox, logger: o.Logger.With("worker", o.ID),
+		backoff: o.Backoff, drain: o.Drain, logger: o.Logger.With("worker", o.ID),
 		pools: map[string]*running{},
 		beats: beats, claimTTL: st.TTL(), host: host, started: time.Now().UTC(),
 	}
@@ -159,6 +156,13 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("worker: %w", err)
 		}
+	}
+	w.instances = &instances{
+		claims: w.claims, others: w.otherPools, draining: &w.draining, logger: w.logger,
+		launcher: &launcher{
+			worker: o.ID, code: &codeCache{store: store, dir: o.CodeDir, limits: o.Limits},
+			rt: o.Runtimes, sandbox: o.Sandbox, warm: w.warm, tel: o.Telemetry, logger: w.logger,
+		},
 	}
 	if w.backoff == nil {
 		w.backoff = Backoff
@@ -257,6 +261,7 @@ func (w *Worker) reconcile(ctx context.Context) {
 	}
 }
 
+// stopAll stops serving every function and retires their instances.
 func (w *Worker) stopAll() {
 	w.mu.Lock()
 	rs := make([]*running, 0, len(w.pools))
@@ -273,209 +278,10 @@ func (w *Worker) stopAll() {
 	wg.Wait()
 }
 
+// retire waits until a function is no longer served, then stops its instances.
 func (w *Worker) retire(r *running) {
 	<-r.done
-	for _, inst := range r.pool.drain() {
-		w.stop(inst)
-	}
-	for _, key := range r.pool.takeSpares() {
-		w.claims.release(key)
-	}
-}
-
-// stop closes an instance no longer counted in its pool and gives back its slot.
-func (w *Worker) stop(x *warm) {
-	_ = x.inst.Close()
-	w.claims.release(x.claim)
-}
-
-// serve pulls one function's events while ctx lives. On return every invocation it started has
-// finished: running ones get up to the drain time, then their context is cancelled.
-func (w *Worker) serve(ctx context.Context, p *pool) {
-	log := w.logger.With("function", p.fn)
-	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRuns()
-	var inflight sync.WaitGroup
-	defer func() {
-		done := make(chan struct{})
-		go func() { inflight.Wait(); close(done) }()
-		t := time.NewTimer(w.drain)
-		defer t.Stop()
-		select {
-		case <-done:
-		case <-t.C:
-			log.Warn("drain time over; stopping running invocations")
-			cancelRuns()
-			<-done
-		}
-	}()
-
-	// The keeper reaps idle instances and starts the function's min ones; it ends before serve
-	// returns, so retire sees every instance it started.
-	keeper := make(chan struct{})
-	defer func() { <-keeper }()
-	go func() {
-		defer close(keeper)
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			w.provision(ctx, p)
-			select {
-			case <-ctx.Done():
-				return
-			case <-p.nudge:
-			case now := <-tick.C:
-				out, above := p.expired(now)
-				for _, x := range out {
-					w.stop(x)
-				}
-				w.settleAbove(ctx, p, above)
-				for _, key := range p.unusedSpares(now, spareIdle) {
-					w.claims.release(key)
-				}
-			}
-		}
-	}()
-
-	for ctx.Err() == nil {
-		cons, err := w.js.CreateOrUpdateConsumer(ctx, events.StreamInvoke, events.ConsumerConfig(p.fn))
-		if err != nil {
-			log.Warn("bind consumer", "err", err)
-			sleep(ctx, time.Second)
-			continue
-		}
-		w.pull(ctx, runCtx, p, cons, &inflight, log)
-	}
-}
-
-// pull takes events while this worker holds free instance slots for them, each run on its own
-// goroutine under runCtx: as many as the slots take at once in one request when several are free
-// and events wait, else one, waiting for it. It fetches only what it can start, so events it
-// cannot take stay on the consumer for the instances of other workers.
-func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consumer, inflight *sync.WaitGroup, log *slog.Logger) {
-	var lag uint64 // events waiting on the consumer, as last seen
-	run := func(msg jetstream.Msg) {
-		if meta, err := msg.Metadata(); err == nil {
-			lag = meta.NumPending
-		}
-		inflight.Add(1)
-		go func() {
-			defer inflight.Done()
-			release := sync.OnceFunc(p.release)
-			defer release()
-			w.handle(runCtx, p, msg, release)
-		}()
-	}
-	for {
-		if err := w.slot(ctx, p, cons, &lag); err != nil {
-			return
-		}
-		if extra := min(p.free(), maxBatch-1); extra > 0 && lag > 0 {
-			p.acquireN(extra)
-			got := 0
-			if batch, err := cons.FetchNoWait(1 + extra); err == nil {
-				for msg := range batch.Messages() {
-					got++
-					run(msg)
-				}
-			}
-			if got > 0 {
-				p.releaseN(1 + extra - got)
-				continue
-			}
-			p.releaseN(extra) // none waiting after all: wait for one
-		}
-		fctx, cancel := context.WithTimeout(ctx, fetchWait)
-		msg, err := cons.Next(jetstream.FetchContext(fctx))
-		cancel()
-		if err != nil {
-			p.release()
-			switch {
-			case ctx.Err() != nil:
-				return
-			case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, jetstream.ErrNoMessages):
-				continue
-			case errors.Is(err, jetstream.ErrConsumerNotFound), errors.Is(err, jetstream.ErrConsumerDeleted):
-				log.Warn("next invocation", "err", err)
-				return // bind the consumer again
-			}
-			log.Warn("next invocation", "err", err)
-			sleep(ctx, 100*time.Millisecond)
-			continue
-		}
-		run(msg)
-	}
-}
-
-// fetchWait bounds one pull request; an idle function renews it this often.
-const fetchWait = 5 * time.Second
-
-// maxBatch is the most events one pull request takes.
-const maxBatch = 64
-
-// lagPoll is how often a worker whose slots are all busy asks the consumer whether events wait.
-const lagPoll = 100 * time.Millisecond
-
-// slot waits until this worker may take one more event of the function: an instance slot it
-// holds is free, or it wins one more slot (while events wait, the function is under its max and
-// the instance fits the memory budget), or, holding none, it may probe.
-func (w *Worker) slot(ctx context.Context, p *pool, cons jetstream.Consumer, lag *uint64) error {
-	var polled time.Time
-	t := time.NewTicker(lagPoll)
-	defer t.Stop()
-	for {
-		mem := p.memory()
-		fits := w.claims.fits(mem)
-		ok, freed, canGrow := p.tryAcquire(fits || w.roomFor(p.fn, mem))
-		if ok {
-			return nil
-		}
-		if canGrow && fits && !w.draining.Load() && !p.growHeld() {
-			if *lag == 0 && time.Since(polled) >= lagPoll {
-				polled = time.Now()
-				if info, err := cons.Info(ctx); err == nil {
-					*lag = info.NumPending
-				}
-			}
-			if *lag > 0 {
-				if w.grow(ctx, p) {
-					*lag--
-					continue
-				}
-				*lag = 0
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-freed:
-		case <-t.C:
-		}
-	}
-}
-
-// grow claims one more instance slot for the function, as a spare until an event uses it.
-func (w *Worker) grow(ctx context.Context, p *pool) bool {
-	key, err := w.claims.take(ctx, p.fn, p.limit(), p.memory())
-	if err != nil {
-		if errors.Is(err, ErrNoSlot) {
-			p.holdGrow() // every slot is held: asking again at once costs max claim attempts
-		} else if !errors.Is(err, ErrNoMemory) && ctx.Err() == nil {
-			w.logger.Warn("claim an instance slot", "function", p.fn, "err", err)
-		}
-		return false
-	}
-	p.addSpare(key)
-	return true
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
+	w.instances.retire(r.pool)
 }
 
 // Prestarted counts the pre-started processes of runtime waiting on this worker.
@@ -496,4 +302,17 @@ func (w *Worker) Idle(function string) int {
 	}
 	_, idle := r.pool.counts()
 	return idle
+}
+
+// otherPools returns the pools of every function but fn.
+func (w *Worker) otherPools(fn string) []*pool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]*pool, 0, len(w.pools))
+	for name, r := range w.pools {
+		if name != fn {
+			out = append(out, r.pool)
+		}
+	}
+	return out
 }

@@ -98,6 +98,24 @@ func (w *Worker) Duplicates() map[string]uint64 {
 	return maps.Clone(w.dups.n)
 }
 
+// recall finds what is known of an async event already: an outcome held here for its write (the
+// delivery writes it, without a run), or a recorded outcome (a duplicate delivery, settled
+// without a run). Otherwise it sets the attempt this delivery makes.
+func (w *Worker) recall(ctx context.Context, j *job) (outcome, bool) {
+	if j.reply != "" {
+		return outcome{}, false
+	}
+	if o, ok := w.held.take(heldKey(j.id, j.redrive)); ok { // ran here before: write its outcome
+		j.attempt, j.deadLettered = o.res.Attempts, o.deadLettered
+		return outcome{exit: ran, res: o.res}, true
+	}
+	if r, ok := w.recorded(ctx, *j); ok {
+		return outcome{exit: recorded, res: r}, true
+	}
+	j.attempt = w.attempt(ctx, *j)
+	return outcome{}, false
+}
+
 // recorded returns the record of an async event that finished before (succeeded, or
 // dead-lettered in this run through the queue), so that its delivery settles without running
 // the function again. A record that cannot be read leaves the event to run: delivery is at
