@@ -168,8 +168,8 @@ func (a *API) startStream(w http.ResponseWriter, sse bool) {
 
 // writeLine writes one log record, if it passes the invocation filter, and flushes it.
 func writeLine(w http.ResponseWriter, rc *http.ResponseController, data []byte, seq uint64, lq logsQuery) error {
-	var line events.LogLine
-	if err := json.Unmarshal(data, &line); err != nil {
+	line, err := events.DecodeLogLine(data)
+	if err != nil {
 		return nil // not a log record; skip it
 	}
 	if lq.invocation != "" && line.InvocationID != lq.invocation {
@@ -180,7 +180,6 @@ func writeLine(w http.ResponseWriter, rc *http.ResponseController, data []byte, 
 	}
 	b, _ := json.Marshal(line) // plain data always marshals
 	_ = rc.SetWriteDeadline(time.Now().Add(logsWriteWait))
-	var err error
 	if lq.sse {
 		_, err = w.Write([]byte("id: " + strconv.FormatUint(seq, 10) + "\ndata: " + string(b) + "\n\n"))
 	} else {

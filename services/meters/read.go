@@ -2,7 +2,6 @@ package meters
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -62,8 +61,7 @@ func Read(ctx context.Context, js jetstream.JetStream, fn string, since time.Tim
 		if err != nil {
 			continue
 		}
-		var r events.Meter
-		if json.Unmarshal(m.Data(), &r) == nil {
+		if r, err := events.DecodeMeter(m.Data()); err == nil {
 			if err := each(r); err != nil {
 				return err
 			}

@@ -28,7 +28,6 @@ package telemetry
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -146,12 +145,10 @@ func (p *Publisher) Meter(ctx context.Context, m events.Meter, msgID string) err
 	for _, f := range p.meterFn {
 		f(m)
 	}
-	b, err := json.Marshal(m)
+	msg, err := events.NewMeterMsg(m, msgID)
 	if err != nil {
-		return fmt.Errorf("telemetry: encode meter record of %s: %w", m.InvocationID, err)
+		return fmt.Errorf("telemetry: %w", err)
 	}
-	msg := &nats.Msg{Subject: events.MetersSubject(m.Function), Header: nats.Header{}, Data: b}
-	msg.Header.Set(nats.MsgIdHdr, msgID)
 	wait := 50 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, ackTimeout)
@@ -336,7 +333,7 @@ func (p *Publisher) queued() int {
 // publish sends lines, every barrierEvery-th with an acknowledgement.
 func (d *drain) publish(ctx context.Context, lines []events.LogLine) {
 	for i, l := range lines {
-		b, err := json.Marshal(l)
+		b, err := events.EncodeLogLine(l)
 		if err != nil {
 			d.p.dropped.Add(1)
 			d.warn("telemetry: encode a log line", "function", l.Function, "err", err)
