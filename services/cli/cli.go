@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"sluice.dev/adapters/s3conf"
+	"sluice.dev/services/bus"
 	"sluice.dev/services/client"
 	"sluice.dev/services/clientconfig"
 )
@@ -52,7 +53,7 @@ type LimitOptions struct {
 type ServeOptions struct {
 	Role      string
 	NATSURL   string   // one or more comma-separated server URLs
-	NATSAuth  NATSAuth // token, creds or NKey file, TLS files
+	NATSAuth  bus.Auth // token, creds or NKey file, TLS files
 	Replicas  int      // replicas of every stream, bucket and object store; 0: what the bus has
 	DataDir   string
 	Listen    string

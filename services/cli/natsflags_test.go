@@ -3,6 +3,8 @@ package cli
 import (
 	"strings"
 	"testing"
+
+	"sluice.dev/services/bus"
 )
 
 func TestServeBusFlags(t *testing.T) {
@@ -10,7 +12,7 @@ func TestServeBusFlags(t *testing.T) {
 	roles := &fakeRoles{}
 	r := s.runIn(t.Context(), "", roles, "serve", "scaler", "--nats", "nats://a:4222,nats://b:4222", "--replicas", "3",
 		"--nats-creds", "/etc/s.creds", "--nats-ca", "/etc/ca.pem", "--nats-cert", "/etc/c.pem", "--nats-key", "/etc/k.pem")
-	want := NATSAuth{CredsFile: "/etc/s.creds", CAFile: "/etc/ca.pem", CertFile: "/etc/c.pem", KeyFile: "/etc/k.pem"}
+	want := bus.Auth{CredsFile: "/etc/s.creds", CAFile: "/etc/ca.pem", CertFile: "/etc/c.pem", KeyFile: "/etc/k.pem"}
 	if r.code != 0 || roles.serve.NATSURL != "nats://a:4222,nats://b:4222" || roles.serve.Replicas != 3 || roles.serve.NATSAuth != want {
 		t.Fatalf("serve with bus flags: %s %+v", r, roles.serve)
 	}

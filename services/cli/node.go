@@ -106,11 +106,11 @@ SLUICE_S3_REGION or --s3-region for a store that wants its region named).`,
 
 func (a *app) serveCmd() *cobra.Command {
 	var (
-		o      ServeOptions
-		secure string // --s3-secure
-		of     observeFlags
-		nf     natsFlags
-		lf     limitFlags
+		o        ServeOptions
+		secure   string // --s3-secure
+		of       observeFlags
+		replicas string // --replicas
+		lf       limitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve ROLE --nats URL[,URL...] [--replicas N] [--data DIR] [--listen ADDR] [--token T]",
@@ -158,7 +158,7 @@ connection is lost, and stops at once with an error when the bus refuses its cre
 			if err = a.s3Options(&o.S3, secure); err != nil {
 				return err
 			}
-			if o.NATSAuth, o.Replicas, err = a.natsOptions(nf); err != nil {
+			if o.Replicas, err = a.natsOptions(&o.NATSAuth, replicas); err != nil {
 				return err
 			}
 			if o.Observe, err = a.observeOptions(cmd, &of); err != nil {
@@ -172,7 +172,7 @@ connection is lost, and stops at once with an error when the bus refuses its cre
 		},
 	}
 	cmd.Flags().StringVar(&o.NATSURL, "nats", "", "NATS URL of the bus, or several comma-separated (the servers of a cluster), user and password in the URL allowed (default $SLUICE_NATS_URL)")
-	addNATSFlags(cmd, &nf)
+	addNATSFlags(cmd, &o.NATSAuth, &replicas)
 	cmd.Flags().StringVar(&o.DataDir, "data", "", "data folder for caches (default $XDG_DATA_HOME/sluice, else ~/.local/share/sluice)")
 	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address to serve on (gateway)")
 	cmd.Flags().StringVar(&o.Token, "token", "", "API token the gateway requires (default $SLUICE_TOKEN)")

@@ -6,7 +6,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"sluice.dev/services/bus"
 	"sluice.dev/services/cli"
 	"sluice.dev/services/node"
 )
@@ -33,7 +32,7 @@ func (roles) Up(ctx context.Context, o cli.UpOptions) error {
 func (roles) Serve(ctx context.Context, o cli.ServeOptions) error {
 	return node.Serve(ctx, node.ServeOptions{
 		Role: o.Role, NATSURL: o.NATSURL, DataDir: o.DataDir, Listen: o.Listen, Token: o.Token, Logger: o.Logger,
-		NATSAuth: bus.Auth(o.NATSAuth), Replicas: o.Replicas,
+		NATSAuth: o.NATSAuth, Replicas: o.Replicas,
 		Isolation: o.Isolation, Network: o.Network, AllowHost: o.AllowHost, S3: o.S3, MemoryBudgetMB: o.MemoryBudgetMB,
 		Observe: observe(o.Observe), StoreMax: o.Limits.StoreMax, MaxWaiting: o.Limits.MaxWaiting,
 	})
