@@ -10,7 +10,7 @@
 //		events.TriggerCron:    cron.Factory(triggersKV), // a func(events.Trigger) (trigger.Adapter, error)
 //		events.TriggerQueue:   queue.New,
 //		events.TriggerStorage: storage.NewFactory(storage.Config{State: triggersKV, S3: …}),
-//		events.TriggerHTTP:    gateway.RouteFactory, // served by the gateway; this checks and reports
+//		events.TriggerHTTP:    route.Factory, // served by the gateway; this checks and reports
 //	}
 //
 // The same map checks specs when the API adds them, so a Factory must be cheap and must not touch

@@ -11,15 +11,15 @@
 // weighted alias draws its canary version there), the event carries the version, and every answer,
 // 202s included, says in X-Sluice-Version which version ran or will run.
 //
-// HTTP route triggers (events.HTTPSpec in the sluice_triggers bucket, followed live) are served
-// under RoutePrefix, /r, clear of /v1, /fn, /healthz, /metrics and the console: a route
-// /orders/{id} answers at /r/orders/42. A {name} parameter takes one segment, {name+} as the last
-// one the rest of the path; the route with the most literal segments wins, then the smaller
-// trigger id. The request becomes the same function-URL event, with routeKey "METHOD PATH" and
-// pathParameters; source /sluice/route/<trigger id>. A route needs the token unless public. Its CORS
-// origins ("*" for any) get Access-Control-Allow-Origin on answers, and preflights (OPTIONS with
-// Access-Control-Request-Method) are answered 204 here, 403 for other origins. RouteFactory checks
-// route specs for the API and the adapters role.
+// HTTP route triggers (events.HTTPSpec in the sluice_triggers bucket) are served under
+// RoutePrefix, /r, clear of /v1, /fn, /healthz, /metrics and the console: a route /orders/{id}
+// answers at /r/orders/42. What is particular to routes lives in the trigger kind's package,
+// sluice.dev/adapters/route: the table that follows the bucket, matching a path to the best
+// route, CORS, and the event a request becomes (the same function-URL event, with routeKey
+// "METHOD PATH" and pathParameters; source /sluice/route/<trigger id>). The gateway serves them: a
+// route needs the token unless public, a CORS preflight (OPTIONS with
+// Access-Control-Request-Method) is answered 204 here, 403 for other origins, and the event goes
+// through the invocation path below like any call's.
 //
 // Function URLs and routes share the origin of the console and the API, so every answer of
 // theirs, the gateway's own errors included, goes out under one header policy (isolated): the

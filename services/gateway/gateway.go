@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"sluice.dev/adapters/route"
 	"sluice.dev/events"
 )
 
@@ -28,7 +29,7 @@ type Gateway struct {
 	results jetstream.KeyValue
 	logger  *slog.Logger
 	token   string
-	routes  *routeTable
+	routes  *route.Table
 	publish []jetstream.PublishOpt // events.PublishRetry, made once
 
 	prefix  string // reply inbox prefix of this gateway
@@ -76,12 +77,16 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	if g.maxWaiting <= 0 {
 		g.maxWaiting = DefaultMaxWaiting
 	}
-	if g.routes, err = openRoutes(ctx, o.JS, o.Logger); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+	triggers, err := o.JS.KeyValue(ctx, events.BucketTriggers)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: routes: %w", err)
+	}
+	if g.routes, err = route.Open(ctx, triggers, o.Logger); err != nil {
+		return nil, fmt.Errorf("gateway: routes: %w", err)
 	}
 	g.sub, err = o.NC.Subscribe(g.prefix+"*", g.route)
 	if err != nil {
-		g.routes.close()
+		g.routes.Close()
 		return nil, fmt.Errorf("gateway: subscribe replies: %w", err)
 	}
 	return g, nil
@@ -90,7 +95,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 // Close stops receiving replies and following the routes; calls still waiting end with their
 // context.
 func (g *Gateway) Close() error {
-	g.routes.close()
+	g.routes.Close()
 	return g.sub.Unsubscribe()
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"sluice.dev/adapters/route"
 	"sluice.dev/events"
 	"sluice.dev/services/directory"
 	"sluice.dev/services/httpjson"
@@ -118,7 +119,7 @@ func (g *Gateway) functionURL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := uuid.NewString()
-	data, ok := encodeHTTPEvent(w, NewHTTPEvent(r, "/"+vars["path"], body, id, time.Now()))
+	data, ok := encodeHTTPEvent(w, route.NewEvent(r, "/"+vars["path"], body, id, time.Now()))
 	if !ok {
 		return
 	}
@@ -139,7 +140,7 @@ func (g *Gateway) authorized(w http.ResponseWriter, r *http.Request, public bool
 
 // encodeHTTPEvent encodes an HTTP request as event data, answering 413 itself when it is over
 // the payload limit once encoded (a binary body grows by a third in base64).
-func encodeHTTPEvent(w http.ResponseWriter, ev HTTPEvent) ([]byte, bool) {
+func encodeHTTPEvent(w http.ResponseWriter, ev route.Event) ([]byte, bool) {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "encode request: %v", err)

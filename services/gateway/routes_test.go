@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
 
+	"sluice.dev/adapters/route"
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
 	"sluice.dev/services/gateway"
@@ -58,7 +58,7 @@ type answer struct {
 	status int
 	header http.Header
 	body   string
-	event  gateway.HTTPEvent
+	event  route.Event
 }
 
 func call(t *testing.T, srv *httptest.Server, method, path string, header ...string) answer {
@@ -142,27 +142,4 @@ func TestHTTPRoutes(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-func TestRouteFactoryRefusesBadSpecs(t *testing.T) {
-	for _, s := range []events.HTTPSpec{
-		{Path: "orders"},
-		{Path: "/orders//x"},
-		{Path: "/orders/{id"},
-		{Path: "/orders/x{id}"},
-		{Path: "/orders/{id}/{id}"},
-		{Path: "/files/{path+}/x"},
-		{Path: "/x", Method: "get"},
-		{Path: "/x", CORS: []string{"shop.example"}},
-	} {
-		_, err := gateway.RouteFactory(events.Trigger{ID: "r", Function: "f", Kind: events.TriggerHTTP, HTTP: &s})
-		if !errors.Is(err, events.ErrInvalidTrigger) {
-			t.Errorf("%+v: %v", s, err)
-		}
-	}
-	for _, s := range []events.HTTPSpec{{Path: "/"}, {Path: "/orders/{id}", Method: "PUT", CORS: []string{"*", "http://localhost:3000"}}, {Path: "/{proxy+}"}} {
-		if _, err := gateway.RouteFactory(events.Trigger{ID: "r", Function: "f", Kind: events.TriggerHTTP, HTTP: &s}); err != nil {
-			t.Errorf("%+v: %v", s, err)
-		}
-	}
 }

@@ -23,6 +23,7 @@ import (
 	"sluice.dev/adapters/manager"
 	"sluice.dev/adapters/publish"
 	"sluice.dev/adapters/queue"
+	"sluice.dev/adapters/route"
 	"sluice.dev/adapters/s3conf"
 	"sluice.dev/adapters/storage"
 	"sluice.dev/adapters/trigger"
@@ -513,7 +514,7 @@ func triggerFactories(kv jetstream.KeyValue, s3 s3conf.Config) map[string]trigge
 	return map[string]trigger.Factory{
 		events.TriggerCron:    cron.Factory(kv),
 		events.TriggerQueue:   queue.New,
-		events.TriggerHTTP:    gateway.RouteFactory, // the gateway serves the routes; this checks and reports them
+		events.TriggerHTTP:    route.Factory, // the gateway serves the routes; this checks and reports them
 		events.TriggerStorage: storage.NewFactory(storage.Config{State: kv, S3: s3}),
 	}
 }
