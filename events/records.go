@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -155,6 +156,45 @@ func FunctionKey(name string) string { return name }
 
 // VersionKey is the sluice_functions key of one immutable version.
 func VersionKey(name string, version int) string { return name + ".v" + strconv.Itoa(version) }
+
+// IsVersionKey reports whether a sluice_functions key is a VersionKey (else it is a FunctionKey).
+func IsVersionKey(key string) bool { return strings.Contains(key, ".") }
+
+// EncodeFunction is the sluice_functions record of a function's head, under FunctionKey.
+func EncodeFunction(f Function) ([]byte, error) {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("encode function %s: %w", f.Name, err)
+	}
+	return b, nil
+}
+
+// DecodeFunction reads a head record made by EncodeFunction.
+func DecodeFunction(b []byte) (Function, error) {
+	var f Function
+	if err := json.Unmarshal(b, &f); err != nil {
+		return Function{}, fmt.Errorf("function record: %w", err)
+	}
+	return f, nil
+}
+
+// EncodeVersion is the sluice_functions record of one version, under VersionKey.
+func EncodeVersion(v Version) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode function %s version %d: %w", v.Function, v.Version, err)
+	}
+	return b, nil
+}
+
+// DecodeVersion reads a version record made by EncodeVersion.
+func DecodeVersion(b []byte) (Version, error) {
+	var v Version
+	if err := json.Unmarshal(b, &v); err != nil {
+		return Version{}, fmt.Errorf("version record: %w", err)
+	}
+	return v, nil
+}
 
 // Status of an invocation.
 type Status string

@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"testing"
+	"time"
 )
 
 func TestAliasPick(t *testing.T) {
@@ -38,5 +39,36 @@ func TestAliasJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"aliases":{"x":"three"}}`), &f); err == nil {
 		t.Error("a string alias decoded")
+	}
+}
+
+func TestFunctionAndVersionRecords(t *testing.T) {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	f := Function{Name: "hello", Latest: 3, Aliases: map[string]Alias{"prod": {Version: 2}}, Created: at, Updated: at}
+	b, err := EncodeFunction(f)
+	// As the registry has always written a head.
+	const head = `{"name":"hello","latest":3,"aliases":{"prod":{"version":2}},"created":"2025-01-02T03:04:05Z","updated":"2025-01-02T03:04:05Z"}`
+	if err != nil || string(b) != head {
+		t.Errorf("head = %s, %v", b, err)
+	}
+	if got, err := DecodeFunction([]byte(head)); err != nil || got.Latest != 3 || got.Aliases["prod"].Version != 2 || !got.Created.Equal(at) {
+		t.Errorf("decoded head = %+v, %v", got, err)
+	}
+	v := Version{Function: "hello", Version: 3, Config: Config{Runtime: "python3.12", Handler: "main.handler", MemoryMB: 128,
+		Timeout: Duration(30 * time.Second), Max: 10, Concurrency: 1, IdleTimeout: Duration(time.Minute), Retries: 2},
+		Code: CodeRef{SHA256: "ab", Size: 10}, Created: at}
+	b, err = EncodeVersion(v)
+	const version = `{"function":"hello","version":3,"config":{"runtime":"python3.12","handler":"main.handler","memoryMB":128,"timeout":"30s","min":0,"max":10,"concurrency":1,"idleTimeout":"1m0s","retries":2},"code":{"sha256":"ab","size":10},"created":"2025-01-02T03:04:05Z"}`
+	if err != nil || string(b) != version {
+		t.Errorf("version = %s, %v", b, err)
+	}
+	if got, err := DecodeVersion([]byte(version)); err != nil || got.Config.Timeout.D() != 30*time.Second || got.Code.SHA256 != "ab" || got.Version != 3 {
+		t.Errorf("decoded version = %+v, %v", got, err)
+	}
+	if _, err := DecodeVersion([]byte(`{"config":{"timeout":"soon"}}`)); err == nil {
+		t.Error("a bad version decoded")
+	}
+	if !IsVersionKey(VersionKey("hello", 3)) || IsVersionKey(FunctionKey("hello")) {
+		t.Error("IsVersionKey")
 	}
 }

@@ -2,13 +2,11 @@ package directory
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -87,12 +85,12 @@ func (d *Directory) apply(e jetstream.KeyValueEntry) {
 		close(d.changed)
 		d.changed = make(chan struct{})
 	}()
-	if strings.Contains(key, ".") {
+	if events.IsVersionKey(key) {
 		if deleted {
 			delete(d.versions, key)
 		} else {
-			var v events.Version
-			if err := json.Unmarshal(e.Value(), &v); err != nil {
+			v, err := events.DecodeVersion(e.Value())
+			if err != nil {
 				d.logger.Error("directory: unreadable version record", "key", key, "err", err)
 				return
 			}
@@ -101,8 +99,8 @@ func (d *Directory) apply(e jetstream.KeyValueEntry) {
 	} else if deleted {
 		delete(d.heads, key)
 	} else {
-		var f events.Function
-		if err := json.Unmarshal(e.Value(), &f); err != nil {
+		f, err := events.DecodeFunction(e.Value())
+		if err != nil {
 			d.logger.Error("directory: unreadable function record", "key", key, "err", err)
 			return
 		}
@@ -186,7 +184,8 @@ func (d *Directory) Version(ctx context.Context, name string, n int) (events.Ver
 	if ok {
 		return v, nil
 	}
-	if err := d.get(ctx, key, &v); err != nil {
+	v, err := get(ctx, d.kv, key, events.DecodeVersion)
+	if err != nil {
 		return v, fmt.Errorf("function %s version %d: %w", name, n, err)
 	}
 	d.mu.Lock()
@@ -205,24 +204,28 @@ func (d *Directory) head(ctx context.Context, name string) (events.Function, err
 	if err := events.ValidateName(name); err != nil {
 		return f, fmt.Errorf("function %q: %w", name, ErrNotFound)
 	}
-	if err := d.get(ctx, events.FunctionKey(name), &f); err != nil {
+	f, err := get(ctx, d.kv, events.FunctionKey(name), events.DecodeFunction)
+	if err != nil {
 		return f, fmt.Errorf("function %s: %w", name, err)
 	}
 	return f, nil
 }
 
-func (d *Directory) get(ctx context.Context, key string, v any) error {
-	e, err := d.kv.Get(ctx, key)
+// get reads the record under key in kv with decode; ErrNotFound when there is none.
+func get[T any](ctx context.Context, kv jetstream.KeyValue, key string, decode func([]byte) (T, error)) (T, error) {
+	var zero T
+	e, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return ErrNotFound
+		return zero, ErrNotFound
 	}
 	if err != nil {
-		return fmt.Errorf("read %s: %w", key, err)
+		return zero, fmt.Errorf("read %s: %w", key, err)
 	}
-	if err := json.Unmarshal(e.Value(), v); err != nil {
-		return fmt.Errorf("read %s: %w", key, err)
+	v, err := decode(e.Value())
+	if err != nil {
+		return zero, fmt.Errorf("read %s: %w", key, err)
 	}
-	return nil
+	return v, nil
 }
 
 func isDigits(s string) bool {

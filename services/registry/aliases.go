@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -131,7 +130,10 @@ func (r *Registry) updateHead(ctx context.Context, name string, change func(*eve
 		if err := change(&head); err != nil {
 			return events.Function{}, err
 		}
-		b, _ := json.Marshal(head) // plain data always marshals
+		b, err := events.EncodeFunction(head)
+		if err != nil {
+			return events.Function{}, fmt.Errorf("update %s: %w", name, err)
+		}
 		_, err = r.kv.Update(ctx, events.FunctionKey(name), b, rev)
 		if err == nil {
 			return head, nil

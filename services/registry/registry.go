@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -189,8 +188,11 @@ func (r *Registry) DeployFrom(ctx context.Context, name string, cfg events.Confi
 			return events.Version{}, fmt.Errorf("deploy %s: %w: too many concurrent deploys, try again", name, ErrConflict)
 		}
 		v.Version++
-		b, _ := json.Marshal(v) // plain data always marshals
-		_, err := r.kv.Create(ctx, events.VersionKey(name, v.Version), b)
+		b, err := events.EncodeVersion(v)
+		if err != nil {
+			return events.Version{}, fmt.Errorf("deploy %s: %w", name, err)
+		}
+		_, err = r.kv.Create(ctx, events.VersionKey(name, v.Version), b)
 		if err == nil {
 			break
 		}
@@ -211,16 +213,20 @@ func (r *Registry) advance(ctx context.Context, name string, n int, at time.Time
 		switch {
 		case errors.Is(err, ErrNotFound):
 			head = events.Function{Name: name, Latest: n, Created: at, Updated: at}
-			b, _ := json.Marshal(head)
-			_, err = r.kv.Create(ctx, events.FunctionKey(name), b)
+			var b []byte
+			if b, err = events.EncodeFunction(head); err == nil {
+				_, err = r.kv.Create(ctx, events.FunctionKey(name), b)
+			}
 		case err != nil:
 			return err
 		case head.Latest >= n:
 			return nil
 		default:
 			head.Latest, head.Updated = n, at
-			b, _ := json.Marshal(head)
-			_, err = r.kv.Update(ctx, events.FunctionKey(name), b, rev)
+			var b []byte
+			if b, err = events.EncodeFunction(head); err == nil {
+				_, err = r.kv.Update(ctx, events.FunctionKey(name), b, rev)
+			}
 		}
 		if err == nil {
 			return nil
@@ -240,8 +246,8 @@ func (r *Registry) head(ctx context.Context, name string) (events.Function, uint
 	if err != nil {
 		return events.Function{}, 0, fmt.Errorf("function %s: %w", name, err)
 	}
-	var f events.Function
-	if err := json.Unmarshal(e.Value(), &f); err != nil {
+	f, err := events.DecodeFunction(e.Value())
+	if err != nil {
 		return events.Function{}, 0, fmt.Errorf("function %s: decode head: %w", name, err)
 	}
 	return f, e.Revision(), nil
@@ -268,8 +274,8 @@ func (r *Registry) Version(ctx context.Context, name string, n int) (events.Vers
 	if err != nil {
 		return events.Version{}, fmt.Errorf("function %s version %d: %w", name, n, err)
 	}
-	var v events.Version
-	if err := json.Unmarshal(e.Value(), &v); err != nil {
+	v, err := events.DecodeVersion(e.Value())
+	if err != nil {
 		return events.Version{}, fmt.Errorf("function %s version %d: decode: %w", name, n, err)
 	}
 	return v, nil
