@@ -6,73 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"sluice.dev/adapters/s3conf"
-	"sluice.dev/services/bus"
 	"sluice.dev/services/client"
 	"sluice.dev/services/clientconfig"
+	"sluice.dev/services/node"
 )
 
-// Endpoints are what a client needs to reach a running node.
-type Endpoints struct {
-	URL     string
-	Token   string
-	NATSURL string
-}
-
-// UpOptions configure an all-in-one node.
-type UpOptions struct {
-	DataDir   string
-	Listen    string
-	NoWorker  bool
-	NoScaler  bool
-	Isolation string   // auto, required or off
-	Network   string   // egress or none
-	AllowHost []string // host addresses (IPv4:port) functions may reach
-	S3        s3conf.Config
-	Logger    *slog.Logger
-	Stderr    io.Writer
-	Ready     func(Endpoints) // called once the node serves
-
-	MemoryBudgetMB int // the worker's memory budget; 0: its default
-	Observe        ObserveOptions
-	Limits         LimitOptions
-}
-
-// LimitOptions are a node's limits on what it stores and serves.
-type LimitOptions struct {
-	StoreMax   int64 // bytes of the JetStream store shared out among the streams; 0: up sizes it to its disk, serve keeps the bus's sizes
-	MaxWaiting int   // synchronous calls of one function the gateway lets wait at once; 0: its default
-}
-
-// ServeOptions configure one role against an existing bus.
-type ServeOptions struct {
-	Role      string
-	NATSURL   string   // one or more comma-separated server URLs
-	NATSAuth  bus.Auth // token, creds or NKey file, TLS files
-	Replicas  int      // replicas of every stream, bucket and object store; 0: what the bus has
-	DataDir   string
-	Listen    string
-	Token     string
-	Isolation string
-	Network   string
-	AllowHost []string
-	S3        s3conf.Config
-	Logger    *slog.Logger
-
-	MemoryBudgetMB int // the worker's memory budget; 0: its default
-	Observe        ObserveOptions
-	Limits         LimitOptions
-}
-
-// Roles start sluice's servers for `up` and `serve`; main wires them to the node package.
+// Roles start sluice's servers for `up` and `serve` with the options the command line filled;
+// main wires them to node.Up and node.Serve, tests record what they were asked to run.
 type Roles interface {
-	Up(ctx context.Context, o UpOptions) error
-	Serve(ctx context.Context, o ServeOptions) error
+	Up(ctx context.Context, o node.UpOptions) error
+	Serve(ctx context.Context, o node.ServeOptions) error
 }
 
 // Exit codes.

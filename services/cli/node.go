@@ -8,10 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"sluice.dev/services/clientconfig"
+	"sluice.dev/services/node"
 )
-
-// DefaultListen is where `up` serves the API and gateway by default: loopback only.
-const DefaultListen = "127.0.0.1:8080"
 
 func (a *app) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -19,11 +17,10 @@ func (a *app) logger() *slog.Logger {
 
 func (a *app) upCmd() *cobra.Command {
 	var (
-		o       UpOptions
-		dataDir string
-		secure  string // --s3-secure
-		of      observeFlags
-		lf      limitFlags
+		o        node.UpOptions
+		secure   string // --s3-secure
+		of       observeFlags
+		storeMax string // --store-max
 	)
 	cmd := &cobra.Command{
 		Use:   "up [--data DIR] [--listen ADDR] [--no-worker]",
@@ -56,25 +53,25 @@ SLUICE_S3_REGION or --s3-region for a store that wants its region named).`,
 			if o.MemoryBudgetMB < 0 {
 				return usagef("--memory-budget must be a positive number of MB (0: half the machine's memory)")
 			}
-			if dataDir == "" {
+			if o.DataDir == "" {
 				d, err := clientconfig.DataDir(a.getenv)
 				if err != nil {
 					return usagef("--data: no default data folder (%v): pass --data DIR", err)
 				}
-				dataDir = d
+				o.DataDir = d
 			}
 			var err error
 			if err = a.s3Options(&o.S3, secure); err != nil {
 				return err
 			}
-			if o.Observe, err = a.observeOptions(cmd, &of); err != nil {
+			if err = a.observeOptions(cmd, &o.Observe, &of); err != nil {
 				return err
 			}
-			if o.Limits, err = lf.options(); err != nil {
+			if o.StoreMax, err = checkLimits(storeMax, o.MaxWaiting); err != nil {
 				return err
 			}
-			o.DataDir, o.Logger, o.Stderr = dataDir, a.logger(), a.stderr
-			o.Ready = func(e Endpoints) {
+			o.Logger, o.Stderr = a.logger(), a.stderr
+			o.Ready = func(e node.Endpoints) {
 				lines := []clientconfig.Line{
 					{Key: clientconfig.EnvURL, Value: e.URL},
 					{Key: clientconfig.EnvToken, Value: e.Token},
@@ -92,25 +89,25 @@ SLUICE_S3_REGION or --s3-region for a store that wants its region named).`,
 			return a.roles.Up(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data", "", "data folder (default $XDG_DATA_HOME/sluice, else ~/.local/share/sluice)")
-	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address of the API and gateway")
+	cmd.Flags().StringVar(&o.DataDir, "data", "", "data folder (default $XDG_DATA_HOME/sluice, else ~/.local/share/sluice)")
+	cmd.Flags().StringVar(&o.Listen, "listen", node.DefaultListen, "address of the API and gateway")
 	cmd.Flags().BoolVar(&o.NoWorker, "no-worker", false, "run without a worker (join workers with sluice serve worker)")
 	cmd.Flags().BoolVar(&o.NoScaler, "no-scaler", false, "run without a scaler (join scalers with sluice serve scaler)")
 	isolationFlags(cmd, &o.Isolation, &o.Network, &o.AllowHost)
 	memoryBudgetFlag(cmd, &o.MemoryBudgetMB)
-	addObserveFlags(cmd, &of, false)
-	addLimitFlags(cmd, &lf, false)
+	addObserveFlags(cmd, &o.Observe, &of, false)
+	addLimitFlags(cmd, &storeMax, &o.MaxWaiting, false)
 	addS3Flags(cmd, &o.S3, &secure)
 	return cmd
 }
 
 func (a *app) serveCmd() *cobra.Command {
 	var (
-		o        ServeOptions
+		o        node.ServeOptions
 		secure   string // --s3-secure
 		of       observeFlags
 		replicas string // --replicas
-		lf       limitFlags
+		storeMax string // --store-max
 	)
 	cmd := &cobra.Command{
 		Use:   "serve ROLE --nats URL[,URL...] [--replicas N] [--data DIR] [--listen ADDR] [--token T]",
@@ -161,10 +158,10 @@ connection is lost, and stops at once with an error when the bus refuses its cre
 			if o.Replicas, err = a.natsOptions(&o.NATSAuth, replicas); err != nil {
 				return err
 			}
-			if o.Observe, err = a.observeOptions(cmd, &of); err != nil {
+			if err = a.observeOptions(cmd, &o.Observe, &of); err != nil {
 				return err
 			}
-			if o.Limits, err = lf.options(); err != nil {
+			if o.StoreMax, err = checkLimits(storeMax, o.MaxWaiting); err != nil {
 				return err
 			}
 			o.Logger = a.logger()
@@ -174,12 +171,12 @@ connection is lost, and stops at once with an error when the bus refuses its cre
 	cmd.Flags().StringVar(&o.NATSURL, "nats", "", "NATS URL of the bus, or several comma-separated (the servers of a cluster), user and password in the URL allowed (default $SLUICE_NATS_URL)")
 	addNATSFlags(cmd, &o.NATSAuth, &replicas)
 	cmd.Flags().StringVar(&o.DataDir, "data", "", "data folder for caches (default $XDG_DATA_HOME/sluice, else ~/.local/share/sluice)")
-	cmd.Flags().StringVar(&o.Listen, "listen", DefaultListen, "address to serve on (gateway)")
+	cmd.Flags().StringVar(&o.Listen, "listen", node.DefaultListen, "address to serve on (gateway)")
 	cmd.Flags().StringVar(&o.Token, "token", "", "API token the gateway requires (default $SLUICE_TOKEN)")
 	isolationFlags(cmd, &o.Isolation, &o.Network, &o.AllowHost)
 	memoryBudgetFlag(cmd, &o.MemoryBudgetMB)
-	addObserveFlags(cmd, &of, true)
-	addLimitFlags(cmd, &lf, true)
+	addObserveFlags(cmd, &o.Observe, &of, true)
+	addLimitFlags(cmd, &storeMax, &o.MaxWaiting, true)
 	addS3Flags(cmd, &o.S3, &secure)
 	return cmd
 }

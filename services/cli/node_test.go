@@ -11,22 +11,28 @@ import (
 	"testing"
 
 	"sluice.dev/services/clientconfig"
+	"sluice.dev/services/node"
 )
 
 // fakeRoles records what up and serve were asked to run; Up reports the node ready at once.
 type fakeRoles struct {
-	up    UpOptions
-	serve ServeOptions
-	ready Endpoints
+	up    node.UpOptions
+	serve node.ServeOptions
+	ready node.Endpoints
 }
 
-func (f *fakeRoles) Up(ctx context.Context, o UpOptions) error {
+// newFakeRoles are roles whose node is ready at s's API with the test token.
+func newFakeRoles(s *site) *fakeRoles {
+	return &fakeRoles{ready: node.Endpoints{URL: s.srv.URL, Token: testToken}}
+}
+
+func (f *fakeRoles) Up(ctx context.Context, o node.UpOptions) error {
 	f.up = o
 	o.Ready(f.ready)
 	return nil
 }
 
-func (f *fakeRoles) Serve(ctx context.Context, o ServeOptions) error {
+func (f *fakeRoles) Serve(ctx context.Context, o node.ServeOptions) error {
 	f.serve = o
 	if o.Role == "bogus" {
 		return errors.New("unknown role \"bogus\"")
@@ -38,7 +44,7 @@ func TestUp(t *testing.T) {
 	s := newSite(t)
 	delete(s.env, "SLUICE_URL")
 	delete(s.env, "SLUICE_TOKEN")
-	roles := &fakeRoles{ready: Endpoints{URL: s.srv.URL, Token: testToken, NATSURL: "nats://sluice:secret@127.0.0.1:4222"}}
+	roles := &fakeRoles{ready: node.Endpoints{URL: s.srv.URL, Token: testToken, NATSURL: "nats://sluice:secret@127.0.0.1:4222"}}
 	r := s.runIn(t.Context(), "", roles, "up", "--no-worker", "--listen", "127.0.0.1:9999")
 	want := "SLUICE_URL=" + s.srv.URL + "\nSLUICE_TOKEN=" + testToken + "\nSLUICE_NATS_URL=nats://sluice:secret@127.0.0.1:4222\n"
 	if r.code != 0 || r.stdout != want {
@@ -64,7 +70,7 @@ func TestUp(t *testing.T) {
 	// Without the variables, the CLI finds the node through the file.
 	s.ok(t, "list")
 	r = s.runIn(t.Context(), "", roles, "up", "--data", "/srv/sluice")
-	if r.code != 0 || roles.up.DataDir != "/srv/sluice" || roles.up.Listen != DefaultListen || roles.up.NoWorker {
+	if r.code != 0 || roles.up.DataDir != "/srv/sluice" || roles.up.Listen != node.DefaultListen || roles.up.NoWorker {
 		t.Fatalf("up --data: %s %+v", r, roles.up)
 	}
 	s.env["XDG_DATA_HOME"] = "/xdg/data"

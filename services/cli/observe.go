@@ -2,57 +2,47 @@ package cli
 
 import (
 	"errors"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"sluice.dev/services/billing"
+	"sluice.dev/services/node"
 )
 
-// ObserveOptions are a node's settings for metrics, telemetry retention and billing.
-type ObserveOptions struct {
-	Metrics        string // serve: address of a separate /metrics listener; "" none
-	LogsMaxAge     time.Duration
-	LogsMaxBytes   int64
-	MetersMaxAge   time.Duration
-	MetersMaxBytes int64
-	Prices         billing.Prices // defaults, then SLUICE_PRICE_* / SLUICE_FREE_*, then flags
-}
-
-// observeFlags holds the flags of ObserveOptions until they are checked.
+// observeFlags holds the price flags until observeOptions lays them over the environment's.
 type observeFlags struct {
-	o             ObserveOptions
 	perMillion    float64
 	perGBSecond   float64
 	freeRequests  int64
 	freeGBSeconds float64
 }
 
-// addObserveFlags adds the retention and price flags, and --metrics for serve.
-func addObserveFlags(cmd *cobra.Command, f *observeFlags, serve bool) {
+// addObserveFlags binds the retention flags, and --metrics for serve, to the node's o, and adds
+// the price flags, held in f.
+func addObserveFlags(cmd *cobra.Command, o *node.Observe, f *observeFlags, serve bool) {
 	fs := cmd.Flags()
 	if serve {
-		fs.StringVar(&f.o.Metrics, "metrics", "", "serve Prometheus /metrics on this address, e.g. 127.0.0.1:9090 (no token: keep it on loopback or a private network; default off; the gateway also serves /metrics on --listen with the token)")
+		fs.StringVar(&o.Metrics, "metrics", "", "serve Prometheus /metrics on this address, e.g. 127.0.0.1:9090 (no token: keep it on loopback or a private network; default off; the gateway also serves /metrics on --listen with the token)")
 	}
-	fs.DurationVar(&f.o.LogsMaxAge, "logs-max-age", 0, "keep log lines this long (default: what the bus has, 168h on a new bus)")
-	fs.Int64Var(&f.o.LogsMaxBytes, "logs-max-bytes", 0, "keep at most this many bytes of log lines, dropping the oldest (default: what the bus has, 1 GiB on a new bus)")
-	fs.DurationVar(&f.o.MetersMaxAge, "meters-max-age", 0, "keep meter records (metrics and billing) this long (default: what the bus has, 2160h on a new bus)")
-	fs.Int64Var(&f.o.MetersMaxBytes, "meters-max-bytes", 0, "keep at most this many bytes of meter records (default: what the bus has, 10 GiB on a new bus)")
+	fs.DurationVar(&o.LogsMaxAge, "logs-max-age", 0, "keep log lines this long (default: what the bus has, 168h on a new bus)")
+	fs.Int64Var(&o.LogsMaxBytes, "logs-max-bytes", 0, "keep at most this many bytes of log lines, dropping the oldest (default: what the bus has, 1 GiB on a new bus)")
+	fs.DurationVar(&o.MetersMaxAge, "meters-max-age", 0, "keep meter records (metrics and billing) this long (default: what the bus has, 2160h on a new bus)")
+	fs.Int64Var(&o.MetersMaxBytes, "meters-max-bytes", 0, "keep at most this many bytes of meter records (default: what the bus has, 10 GiB on a new bus)")
 	fs.Float64Var(&f.perMillion, "price-per-million-requests", billing.DefaultPerMillionRequests, "USD per million requests in bills (also $"+billing.EnvPerMillionRequests+")")
 	fs.Float64Var(&f.perGBSecond, "price-per-gb-second", billing.DefaultPerGBSecond, "USD per GB-second in bills (also $"+billing.EnvPerGBSecond+")")
 	fs.Int64Var(&f.freeRequests, "free-requests", 0, "requests free of charge in each bill (also $"+billing.EnvFreeRequests+")")
 	fs.Float64Var(&f.freeGBSeconds, "free-gb-seconds", 0, "GB-seconds free of charge in each bill (also $"+billing.EnvFreeGBSeconds+")")
 }
 
-// observeOptions checks the flags: the environment's prices, overridden by flags given.
-func (a *app) observeOptions(cmd *cobra.Command, f *observeFlags) (ObserveOptions, error) {
-	o := f.o
+// observeOptions checks the retention flags in o and sets o.Prices: the environment's prices,
+// overridden by the flags given.
+func (a *app) observeOptions(cmd *cobra.Command, o *node.Observe, f *observeFlags) error {
 	if o.LogsMaxAge < 0 || o.MetersMaxAge < 0 || o.LogsMaxBytes < 0 || o.MetersMaxBytes < 0 {
-		return o, usagef("--logs-max-age, --logs-max-bytes, --meters-max-age and --meters-max-bytes take positive values (0: keep what the bus has)")
+		return usagef("--logs-max-age, --logs-max-bytes, --meters-max-age and --meters-max-bytes take positive values (0: keep what the bus has)")
 	}
 	p, err := billing.FromEnv(a.getenv)
 	if err != nil {
-		return o, usageError{err}
+		return usageError{err}
 	}
 	fs := cmd.Flags()
 	if fs.Changed("price-per-million-requests") {
@@ -69,10 +59,10 @@ func (a *app) observeOptions(cmd *cobra.Command, f *observeFlags) (ObserveOption
 	}
 	if err := p.Validate(); err != nil {
 		if errors.Is(err, billing.ErrBadPrice) {
-			return o, usageError{err}
+			return usageError{err}
 		}
-		return o, err
+		return err
 	}
-	o.Prices = p
-	return o, nil
+	o.Prices = &p
+	return nil
 }

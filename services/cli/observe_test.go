@@ -93,15 +93,15 @@ func TestMetricsAndBill(t *testing.T) {
 
 func TestPriceFlagsAndEnv(t *testing.T) {
 	s := newSite(t)
-	roles := &fakeRoles{ready: Endpoints{URL: s.srv.URL, Token: testToken}}
-	if r := s.runIn(t.Context(), "", roles, "up", "--data", t.TempDir()); r.code != 0 || roles.up.Observe.Prices != billing.DefaultPrices() {
+	roles := newFakeRoles(s)
+	if r := s.runIn(t.Context(), "", roles, "up", "--data", t.TempDir()); r.code != 0 || roles.up.Observe.Prices == nil || *roles.up.Observe.Prices != billing.DefaultPrices() {
 		t.Fatalf("up: %s %+v", r, roles.up.Observe)
 	}
 	s.env[billing.EnvPerGBSecond] = "0.00002"
 	s.env[billing.EnvFreeRequests] = "1000000"
 	r := s.runIn(t.Context(), "", roles, "up", "--data", t.TempDir(), "--price-per-million-requests", "0.25", "--logs-max-age", "48h", "--meters-max-bytes", "1048576")
 	o := roles.up.Observe
-	if r.code != 0 || o.Prices != (billing.Prices{PerMillionRequests: 0.25, PerGBSecond: 0.00002, FreeRequests: 1000000}) || o.LogsMaxAge != 48*time.Hour || o.MetersMaxBytes != 1<<20 {
+	if r.code != 0 || o.Prices == nil || *o.Prices != (billing.Prices{PerMillionRequests: 0.25, PerGBSecond: 0.00002, FreeRequests: 1000000}) || o.LogsMaxAge != 48*time.Hour || o.MetersMaxBytes != 1<<20 {
 		t.Fatalf("up with prices: %s %+v", r, o)
 	}
 	if r := s.runIn(t.Context(), "", roles, "serve", "worker", "--nats", "nats://h:4222", "--metrics", "127.0.0.1:9090", "--free-gb-seconds", "400000"); r.code != 0 || roles.serve.Observe.Metrics != "127.0.0.1:9090" || roles.serve.Observe.Prices.FreeGBSeconds != 400000 {

@@ -15,7 +15,7 @@ import (
 
 func TestS3Options(t *testing.T) {
 	s := newSite(t)
-	roles := &fakeRoles{ready: Endpoints{URL: s.srv.URL, Token: testToken}}
+	roles := newFakeRoles(s)
 	s.env["SLUICE_S3_ENDPOINT"] = "127.0.0.1:9000"
 	s.env["SLUICE_S3_ACCESS_KEY"] = "ak"
 	s.env["SLUICE_S3_SECRET_KEY"] = "sk"
@@ -63,7 +63,7 @@ func TestS3RegionReachesCodeURL(t *testing.T) {
 	defer store.Close()
 
 	s := newSite(t)
-	roles := &fakeRoles{ready: Endpoints{URL: s.srv.URL, Token: testToken}}
+	roles := newFakeRoles(s)
 	s.env["SLUICE_S3_REGION"] = "eu-west-1"
 	for _, c := range []struct {
 		args   []string

@@ -17,30 +17,9 @@ func main() {
 	os.Exit(code)
 }
 
-// roles runs the node package's servers for the CLI.
+// roles runs the node package's servers with the options the command line filled.
 type roles struct{}
 
-func (roles) Up(ctx context.Context, o cli.UpOptions) error {
-	return node.Up(ctx, node.UpOptions{
-		DataDir: o.DataDir, Listen: o.Listen, NoWorker: o.NoWorker, NoScaler: o.NoScaler, Logger: o.Logger, Stderr: o.Stderr,
-		Isolation: o.Isolation, Network: o.Network, AllowHost: o.AllowHost, S3: o.S3, MemoryBudgetMB: o.MemoryBudgetMB,
-		Observe: observe(o.Observe), StoreMax: o.Limits.StoreMax, MaxWaiting: o.Limits.MaxWaiting,
-		Ready: func(e node.Endpoints) { o.Ready(cli.Endpoints{URL: e.URL, Token: e.Token, NATSURL: e.NATSURL}) },
-	})
-}
+func (roles) Up(ctx context.Context, o node.UpOptions) error { return node.Up(ctx, o) }
 
-func (roles) Serve(ctx context.Context, o cli.ServeOptions) error {
-	return node.Serve(ctx, node.ServeOptions{
-		Role: o.Role, NATSURL: o.NATSURL, DataDir: o.DataDir, Listen: o.Listen, Token: o.Token, Logger: o.Logger,
-		NATSAuth: o.NATSAuth, Replicas: o.Replicas,
-		Isolation: o.Isolation, Network: o.Network, AllowHost: o.AllowHost, S3: o.S3, MemoryBudgetMB: o.MemoryBudgetMB,
-		Observe: observe(o.Observe), StoreMax: o.Limits.StoreMax, MaxWaiting: o.Limits.MaxWaiting,
-	})
-}
-
-func observe(o cli.ObserveOptions) node.Observe {
-	return node.Observe{
-		Metrics: o.Metrics, LogsMaxAge: o.LogsMaxAge, LogsMaxBytes: o.LogsMaxBytes,
-		MetersMaxAge: o.MetersMaxAge, MetersMaxBytes: o.MetersMaxBytes, Prices: &o.Prices,
-	}
-}
+func (roles) Serve(ctx context.Context, o node.ServeOptions) error { return node.Serve(ctx, o) }
