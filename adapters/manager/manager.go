@@ -3,7 +3,6 @@ package manager
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -172,8 +171,8 @@ func (m *Manager) start(ctx context.Context, id string, b []byte) {
 
 // runOne makes and runs one adapter; an error means the trigger cannot run (reported failed).
 func (m *Manager) runOne(ctx context.Context, id string, b []byte, report trigger.Reporter) (err error) {
-	var spec events.Trigger
-	if err := json.Unmarshal(b, &spec); err != nil {
+	spec, err := events.DecodeTrigger(b)
+	if err != nil {
 		return fmt.Errorf("unreadable spec: %w", err)
 	}
 	if spec.ID == "" {

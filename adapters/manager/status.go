@@ -2,7 +2,6 @@ package manager
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"sluice.dev/events"
@@ -95,7 +94,7 @@ func (w *statusWriter) loop() {
 
 func (w *statusWriter) write(st events.TriggerStatus) {
 	st.ID, st.Owner, st.Updated = w.id, w.m.owner, time.Now().UTC()
-	b, err := json.Marshal(st)
+	b, err := events.EncodeTriggerStatus(st)
 	if err != nil {
 		return
 	}
