@@ -5,31 +5,16 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/gorilla/mux"
 
 	"sluice.dev/events"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/httpjson"
 )
 
-// AliasRequest is the body of PUT /v1/functions/{name}/aliases/{alias}: the version the alias
-// points at and, for a canary, a second version with its share of invocations (0 < weight < 1).
-type AliasRequest struct {
-	Version    int              `json:"version"`
-	Additional *events.Weighted `json:"additional,omitempty"`
-}
-
-// AliasInfo is one alias of a function (events.Alias with its name).
-type AliasInfo struct {
-	Name       string           `json:"name"`
-	Version    int              `json:"version"`
-	Additional *events.Weighted `json:"additional,omitempty"`
-	Updated    time.Time        `json:"updated,omitzero"`
-}
-
-func aliasInfo(name string, a events.Alias) AliasInfo {
-	return AliasInfo{Name: name, Version: a.Version, Additional: a.Additional, Updated: a.Updated}
+func aliasInfo(name string, a events.Alias) wire.AliasInfo {
+	return wire.AliasInfo{Name: name, Version: a.Version, Additional: a.Additional, Updated: a.Updated}
 }
 
 func (a *API) aliases(w http.ResponseWriter, r *http.Request) {
@@ -38,11 +23,11 @@ func (a *API) aliases(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := make([]AliasInfo, 0, len(f.Aliases))
+	out := make([]wire.AliasInfo, 0, len(f.Aliases))
 	for _, name := range slices.Sorted(maps.Keys(f.Aliases)) {
 		out = append(out, aliasInfo(name, f.Aliases[name]))
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"aliases": out})
+	httpjson.Write(w, http.StatusOK, wire.AliasList{Aliases: out})
 }
 
 func (a *API) alias(w http.ResponseWriter, r *http.Request) {
@@ -62,7 +47,7 @@ func (a *API) alias(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) setAlias(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
-	var req AliasRequest
+	var req wire.AliasRequest
 	if !decodeStrict(w, r, 64<<10, &req) {
 		return
 	}

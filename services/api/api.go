@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/codeurl"
 	"sluice.dev/services/httpjson"
@@ -37,15 +38,9 @@ const (
 	CodeCodeURLUnreached = "code_url_unreachable"
 )
 
-// Body limits.
-const (
-	MaxCodeBytes   = 64 << 20 // POST /v1/code
-	MaxDeployBytes = 8 << 20  // PUT /v1/functions/{name}, inline code included
-
-	// longRequest is how long a code upload (its body at 100 KiB/s and more) or a deploy (its
-	// build) may take, past the server's deadlines for ordinary requests.
-	longRequest = 15 * time.Minute
-)
+// longRequest is how long a code upload (its body at 100 KiB/s and more) or a deploy (its build)
+// may take, past the server's deadlines for ordinary requests.
+const longRequest = 15 * time.Minute
 
 // API serves the management endpoints. It is safe for concurrent use.
 type API struct {
@@ -138,74 +133,9 @@ func (a *API) Routes(r *mux.Router) {
 	a.scaleRoutes(r)
 }
 
-// CodeSource names the code of a deploy: a package uploaded before with POST /v1/code (SHA256),
-// or one the node fetches from object storage (URL, s3://bucket/key). Exactly one is given.
-type CodeSource struct {
-	SHA256 string `json:"sha256,omitempty"`
-	URL    string `json:"url,omitempty"`
-}
-
-// InlineCode is a one-file package given in the deploy request.
-type InlineCode struct {
-	File    string `json:"file"`
-	Content string `json:"content"`
-}
-
-// DeployRequest is the body of PUT /v1/functions/{name}. Zero settings take their defaults;
-// Retries is a pointer because 0 retries is a setting of its own. Exactly one of Code and Inline
-// is given.
-type DeployRequest struct {
-	Runtime     string            `json:"runtime"`
-	Handler     string            `json:"handler"`
-	MemoryMB    int               `json:"memoryMB,omitempty"`
-	Timeout     events.Duration   `json:"timeout,omitempty"`
-	Env         map[string]string `json:"env,omitempty"`
-	Min         int               `json:"min,omitempty"`
-	Max         int               `json:"max,omitempty"`
-	Concurrency int               `json:"concurrency,omitempty"`
-	IdleTimeout events.Duration   `json:"idleTimeout,omitempty"`
-	Retries     *int              `json:"retries,omitempty"`
-	Public      bool              `json:"public,omitempty"`
-	PublicAsync bool              `json:"publicAsync,omitempty"`
-	Description string            `json:"description,omitempty"`
-	Code        *CodeSource       `json:"code,omitempty"`
-	Inline      *InlineCode       `json:"inline,omitempty"`
-}
-
-// Config returns the function settings of the request, with the default retries when unset.
-func (d DeployRequest) Config() events.Config {
-	retries := events.DefaultRetries
-	if d.Retries != nil {
-		retries = *d.Retries
-	}
-	return events.Config{
-		Runtime: d.Runtime, Handler: d.Handler, MemoryMB: d.MemoryMB, Timeout: d.Timeout, Env: d.Env,
-		Min: d.Min, Max: d.Max, Concurrency: d.Concurrency, IdleTimeout: d.IdleTimeout, Retries: retries,
-		Public: d.Public, PublicAsync: d.PublicAsync, Description: d.Description,
-	}
-}
-
-// FunctionSummary is one row of GET /v1/functions.
-type FunctionSummary struct {
-	Name     string          `json:"name"`
-	Latest   int             `json:"latest"`
-	Runtime  string          `json:"runtime"`
-	Handler  string          `json:"handler"`
-	MemoryMB int             `json:"memoryMB"`
-	Timeout  events.Duration `json:"timeout"`
-	Updated  time.Time       `json:"updated"`
-}
-
-// FunctionDetail is the answer of GET /v1/functions/{name}.
-type FunctionDetail struct {
-	Function events.Function `json:"function"`
-	Version  events.Version  `json:"version"`
-	Scale    *ScaleView      `json:"scale,omitempty"`
-}
-
 func (a *API) putCode(w http.ResponseWriter, r *http.Request) {
 	httpjson.Extend(w, longRequest)
-	body, ok := httpjson.ReadBody(w, r, MaxCodeBytes)
+	body, ok := httpjson.ReadBody(w, r, wire.MaxCodeBytes)
 	if !ok {
 		return
 	}
@@ -221,11 +151,11 @@ func (a *API) putCode(w http.ResponseWriter, r *http.Request) {
 func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 	httpjson.Extend(w, longRequest) // a build may take minutes
 	name := mux.Vars(r)["name"]
-	body, ok := httpjson.ReadBody(w, r, MaxDeployBytes)
+	body, ok := httpjson.ReadBody(w, r, wire.MaxDeployBytes)
 	if !ok {
 		return
 	}
-	var req DeployRequest
+	var req wire.DeployRequest
 	if !decodeBody(w, body, &req) {
 		return
 	}
@@ -302,7 +232,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := make([]FunctionSummary, 0, len(fns))
+	out := make([]wire.FunctionSummary, 0, len(fns))
 	for _, f := range fns {
 		v, err := a.reg.Version(r.Context(), f.Name, f.Latest)
 		if errors.Is(err, registry.ErrNotFound) {
@@ -312,12 +242,12 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 			a.fail(w, r, err)
 			return
 		}
-		out = append(out, FunctionSummary{
+		out = append(out, wire.FunctionSummary{
 			Name: f.Name, Latest: f.Latest, Runtime: v.Config.Runtime, Handler: v.Config.Handler,
 			MemoryMB: v.Config.MemoryMB, Timeout: v.Config.Timeout, Updated: f.Updated,
 		})
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"functions": out})
+	httpjson.Write(w, http.StatusOK, wire.FunctionList{Functions: out})
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request) {
@@ -332,7 +262,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, FunctionDetail{Function: f, Version: v, Scale: a.scaleOf(r.Context(), name)})
+	httpjson.Write(w, http.StatusOK, wire.FunctionDetail{Function: f, Version: v, Scale: a.scaleOf(r.Context(), name)})
 }
 
 func (a *API) versions(w http.ResponseWriter, r *http.Request) {
@@ -344,7 +274,7 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) {
 	if vs == nil {
 		vs = []events.Version{}
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"versions": vs})
+	httpjson.Write(w, http.StatusOK, wire.VersionList{Versions: vs})
 }
 
 func (a *API) delete(w http.ResponseWriter, r *http.Request) {

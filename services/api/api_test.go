@@ -20,6 +20,7 @@ import (
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
 	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/directory"
 	"sluice.dev/services/httpjson"
@@ -95,7 +96,7 @@ func TestCode(t *testing.T) {
 	if st != 400 || ed.Code != api.CodeBadArchive || !strings.Contains(ed.Message, "..") {
 		t.Fatalf("zip-slip: %d %+v", st, ed)
 	}
-	st, ed = e.do(t, "POST", "/v1/code", strings.Repeat("x", api.MaxCodeBytes+1), nil)
+	st, ed = e.do(t, "POST", "/v1/code", strings.Repeat("x", wire.MaxCodeBytes+1), nil)
 	if st != 413 || ed.Code != httpjson.CodeTooLarge {
 		t.Fatalf("oversize: %d %+v", st, ed)
 	}
@@ -151,7 +152,7 @@ func TestReadAndDelete(t *testing.T) {
 			t.Fatalf("deploy %s: %d %+v", name, st, ed)
 		}
 	}
-	var list struct{ Functions []api.FunctionSummary }
+	var list struct{ Functions []wire.FunctionSummary }
 	if st, _ := e.do(t, "GET", "/v1/functions", "", &list); st != 200 || len(list.Functions) != 2 {
 		t.Fatalf("list: %d %+v", st, list)
 	}
@@ -159,7 +160,7 @@ func TestReadAndDelete(t *testing.T) {
 	if a.Name != "alpha" || a.Latest != 2 || a.Runtime != "python" || a.Handler != "main.handler" || a.MemoryMB != 128 || a.Timeout.D() != 30*time.Second || a.Updated.IsZero() {
 		t.Fatalf("alpha row = %+v", a)
 	}
-	var detail api.FunctionDetail
+	var detail wire.FunctionDetail
 	if st, _ := e.do(t, "GET", "/v1/functions/alpha", "", &detail); st != 200 || detail.Function.Latest != 2 || detail.Version.Version != 2 {
 		t.Fatalf("get: %d %+v", st, detail)
 	}

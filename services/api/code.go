@@ -8,37 +8,9 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/httpjson"
-	"sluice.dev/services/registry"
 )
-
-// EditRequest is the body of PUT /v1/functions/{name}/code: one file's new content. Version,
-// when set, is the version the editor loaded; the edit is refused (409) if a newer one was
-// deployed since.
-type EditRequest struct {
-	File    string `json:"file"`
-	Content string `json:"content"`
-	Version int    `json:"version,omitempty"`
-}
-
-// CodeFiles is the answer of GET /v1/functions/{name}/code without ?file=.
-type CodeFiles struct {
-	Function string              `json:"function"`
-	Version  int                 `json:"version"`
-	SHA256   string              `json:"sha256"`
-	Files    []registry.FileInfo `json:"files"`
-}
-
-// CodeFile is the answer of GET /v1/functions/{name}/code?file=PATH. Content is the file's text,
-// or its bytes in base64 when Encoding is "base64" (a file that is not UTF-8).
-type CodeFile struct {
-	Function string `json:"function"`
-	Version  int    `json:"version"`
-	File     string `json:"file"`
-	Size     int    `json:"size"`
-	Content  string `json:"content"`
-	Encoding string `json:"encoding,omitempty"`
-}
 
 func (a *API) code(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
@@ -57,7 +29,7 @@ func (a *API) code(w http.ResponseWriter, r *http.Request) {
 			a.fail(w, r, err)
 			return
 		}
-		out := CodeFile{Function: name, Version: v.Version, File: file, Size: len(b), Content: string(b)}
+		out := wire.CodeFile{Function: name, Version: v.Version, File: file, Size: len(b), Content: string(b)}
 		if !utf8.Valid(b) {
 			out.Content, out.Encoding = base64.StdEncoding.EncodeToString(b), "base64"
 		}
@@ -70,16 +42,16 @@ func (a *API) code(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if files == nil {
-		files = []registry.FileInfo{}
+		files = []wire.FileInfo{}
 	}
-	httpjson.Write(w, http.StatusOK, CodeFiles{Function: name, Version: v.Version, SHA256: v.Source().SHA256, Files: files})
+	httpjson.Write(w, http.StatusOK, wire.CodeFiles{Function: name, Version: v.Version, SHA256: v.Source().SHA256, Files: files})
 }
 
 func (a *API) editCode(w http.ResponseWriter, r *http.Request) {
 	httpjson.Extend(w, longRequest) // the new version may be built
 	name := mux.Vars(r)["name"]
-	var req EditRequest
-	if !decodeStrict(w, r, MaxDeployBytes, &req) {
+	var req wire.EditRequest
+	if !decodeStrict(w, r, wire.MaxDeployBytes, &req) {
 		return
 	}
 	if req.File == "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/httpjson"
 )
 
@@ -22,44 +23,6 @@ const CodeDeadLetterNotFound = "dead_letter_not_found"
 
 // dlqReadWait bounds the wait for the next record while listing a dead-letter queue.
 const dlqReadWait = 5 * time.Second
-
-// Pages of the dead-letter list and redrive: a page holds at most DLQPageMax letters (their
-// headers only), so neither a node nor a client ever holds a whole queue.
-const (
-	DLQPageDefault = 100
-	DLQPageMax     = 1000
-)
-
-// DeadLetters is the answer of GET /v1/functions/{name}/dlq?after=SEQ&limit=N: the letters after
-// SEQ, oldest first, at most N (DLQPageDefault, at most DLQPageMax).
-type DeadLetters struct {
-	Function string              `json:"function"`
-	Events   []events.DeadLetter `json:"events"`
-	Next     uint64              `json:"next,omitempty"` // more may follow: ask again with after=Next
-}
-
-// Redriven is the answer of POST /v1/functions/{name}/dlq/redrive: the letters of ?seq=N[,M...],
-// or a page of them, ?after=SEQ&limit=N&through=SEQ.
-type Redriven struct {
-	Function string          `json:"function"`
-	Redriven []RedrivenEvent `json:"redriven"`
-	Next     uint64          `json:"next,omitempty"` // more to redrive: ask again with after=Next and through=Through
-	// Through is the last letter this redrive goes to: the newest one when the first page was
-	// asked for, so events that fail again while it runs are not sent round again.
-	Through uint64 `json:"through,omitempty"`
-}
-
-// RedrivenEvent is one event sent back to its function.
-type RedrivenEvent struct {
-	Seq uint64 `json:"seq"` // its sequence in SLUICE_DLQ, now removed
-	ID  string `json:"id"`  // the invocation id, unchanged
-}
-
-// Purged is the answer of DELETE /v1/functions/{name}/dlq.
-type Purged struct {
-	Function string `json:"function"`
-	Purged   uint64 `json:"purged"`
-}
 
 func (a *API) dlqRoutes(r *mux.Router) {
 	r.HandleFunc("/v1/functions/{name}/dlq", a.dlqList).Methods(http.MethodGet)
@@ -97,7 +60,7 @@ func (a *API) dlqList(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, DeadLetters{Function: name, Events: list, Next: next})
+	httpjson.Write(w, http.StatusOK, wire.DeadLetters{Function: name, Events: list, Next: next})
 }
 
 // page is a page of a dead-letter queue: the letters after after, through through (0: the
@@ -107,10 +70,10 @@ type page struct {
 	limit          int
 }
 
-// parsePage reads ?after, ?through and ?limit (clamped to DLQPageMax); it answers 400 itself.
+// parsePage reads ?after, ?through and ?limit (clamped to wire.DLQPageMax); it answers 400 itself.
 func parsePage(w http.ResponseWriter, r *http.Request) (page, bool) {
 	q := r.URL.Query()
-	p := page{limit: DLQPageDefault}
+	p := page{limit: wire.DLQPageDefault}
 	for k, dst := range map[string]*uint64{"after": &p.after, "through": &p.through} {
 		if v := q.Get(k); v != "" {
 			n, err := strconv.ParseUint(v, 10, 64)
@@ -124,10 +87,10 @@ func parsePage(w http.ResponseWriter, r *http.Request) (page, bool) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "limit %q: use 1 to %d", v, DLQPageMax)
+			httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "limit %q: use 1 to %d", v, wire.DLQPageMax)
 			return p, false
 		}
-		p.limit = min(n, DLQPageMax)
+		p.limit = min(n, wire.DLQPageMax)
 	}
 	return p, true
 }
@@ -238,12 +201,12 @@ func (a *API) dlqRedrive(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	out := Redriven{Function: name, Redriven: []RedrivenEvent{}}
+	out := wire.Redriven{Function: name, Redriven: []wire.RedrivenEvent{}}
 	var seqs []uint64
 	if q := r.URL.Query().Get("seq"); q != "" {
 		parts := strings.Split(q, ",")
-		if len(parts) > DLQPageMax {
-			httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "seq names %d events: redrive at most %d at once", len(parts), DLQPageMax)
+		if len(parts) > wire.DLQPageMax {
+			httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, "seq names %d events: redrive at most %d at once", len(parts), wire.DLQPageMax)
 			return
 		}
 		// Every one named must be there before any is sent (read again below, one at a time).
@@ -297,7 +260,7 @@ func (a *API) dlqRedrive(w http.ResponseWriter, r *http.Request) {
 			a.fail(w, r, fmt.Errorf("redrive %d: sent, but not removed from the queue: %w", m.Sequence, err))
 			return
 		}
-		out.Redriven = append(out.Redriven, RedrivenEvent{Seq: m.Sequence, ID: id})
+		out.Redriven = append(out.Redriven, wire.RedrivenEvent{Seq: m.Sequence, ID: id})
 		a.log.InfoContext(ctx, "dead letter redriven", "function", name, "invocation", id, "seq", m.Sequence)
 	}
 	httpjson.Write(w, http.StatusOK, out)
@@ -320,5 +283,5 @@ func (a *API) dlqPurge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.InfoContext(ctx, "dead letters purged", "function", name, "count", info.State.Subjects[subject])
-	httpjson.Write(w, http.StatusOK, Purged{Function: name, Purged: info.State.Subjects[subject]})
+	httpjson.Write(w, http.StatusOK, wire.Purged{Function: name, Purged: info.State.Subjects[subject]})
 }

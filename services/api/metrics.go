@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/billing"
 	"sluice.dev/services/httpjson"
 	"sluice.dev/services/meters"
@@ -23,24 +22,6 @@ const (
 	DefaultMetricsSince = 15 * time.Minute
 	DefaultBillingSince = 30 * 24 * time.Hour
 )
-
-// MetricsView is the answer of GET /v1/functions/{name}/metrics.
-type MetricsView struct {
-	Function    string          `json:"function"`
-	Since       time.Time       `json:"since"`
-	Until       time.Time       `json:"until"`
-	StepSeconds float64         `json:"stepSeconds"`
-	Summary     meters.Summary  `json:"summary"`
-	Series      []meters.Bucket `json:"series"`
-	Scale       ScaleNow        `json:"scale"`
-}
-
-// ScaleNow is the scaler's current decision for a function; zeros before the first one.
-type ScaleNow struct {
-	Lag     int `json:"lag"`
-	Desired int `json:"desired"`
-	Running int `json:"running"`
-}
 
 // ObserveRoutes adds the metrics, billing and dead-letter endpoints to r; bills are priced
 // with prices.
@@ -56,25 +37,13 @@ func parsePeriod(s string, def time.Duration, now time.Time) (time.Time, error) 
 	if s == "" {
 		return now.Add(-def), nil
 	}
-	if d, err := ParseDuration(s); err == nil && d > 0 {
+	if d, err := wire.ParseDuration(s); err == nil && d > 0 {
 		return now.Add(-d), nil
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil && t.Before(now) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf(`since %q: use a duration like "15m", "2h" or "7d", or an RFC 3339 time in the past`, s)
-}
-
-// ParseDuration is time.ParseDuration that also takes whole days ("7d").
-func ParseDuration(s string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days < 0 {
-			return 0, fmt.Errorf("duration %q: use a whole number of days like 7d", s)
-		}
-		return time.Duration(days) * 24 * time.Hour, nil
-	}
-	return time.ParseDuration(s)
 }
 
 func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
@@ -94,7 +63,7 @@ func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
 	since = since.UTC()
 	step := meters.DefaultStep(until.Sub(since))
 	if s := q.Get("step"); s != "" {
-		if step, err = ParseDuration(s); err != nil {
+		if step, err = wire.ParseDuration(s); err != nil {
 			httpjson.Error(w, http.StatusBadRequest, httpjson.CodeBadRequest, `step %q: use a duration like "10s" or "1m"`, s)
 			return
 		}
@@ -109,12 +78,12 @@ func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sum, series := agg.Result()
-	v := MetricsView{Function: name, Since: since, Until: until, StepSeconds: step.Seconds(), Summary: sum, Series: series}
+	v := wire.MetricsView{Function: name, Since: since, Until: until, StepSeconds: step.Seconds(), Summary: sum, Series: series}
 	if kv, err := a.js.KeyValue(ctx, events.BucketScale); err == nil {
 		d, err := events.ReadScaleDecision(ctx, kv, name)
 		switch {
 		case err == nil:
-			v.Scale = ScaleNow{Lag: d.Lag, Desired: d.Desired, Running: d.Running}
+			v.Scale = wire.ScaleNow{Lag: d.Lag, Desired: d.Desired, Running: d.Running}
 		case !errors.Is(err, jetstream.ErrKeyNotFound):
 			a.log.WarnContext(ctx, "metrics: scale decision", "function", name, "err", err)
 		}

@@ -6,30 +6,14 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/httpjson"
 )
-
-// ScaleView is the "scale" part of GET /v1/functions/{name}: the lag read from the function's
-// consumer now, the scaler's last decision, and the instances each live worker reports.
-type ScaleView struct {
-	Lag       int            `json:"lag"`
-	Desired   int            `json:"desired"`
-	Reason    string         `json:"reason,omitempty"`   // lag, min, max or idle; empty before the first decision
-	DecidedAt time.Time      `json:"decidedAt,omitzero"` // when the scaler recorded it
-	Running   map[string]int `json:"running"`            // instances by worker id
-	Busy      map[string]int `json:"busy"`               // of which handling an invocation, by worker id
-}
-
-// WorkerList is the answer of GET /v1/workers: the workers whose heartbeat is live, by id.
-type WorkerList struct {
-	Workers []events.WorkerBeat `json:"workers"`
-}
 
 // scaleRoutes adds GET /v1/workers to r; the scale of a function comes with GET /v1/functions/{name}.
 func (a *API) scaleRoutes(r *mux.Router) {
@@ -38,8 +22,8 @@ func (a *API) scaleRoutes(r *mux.Router) {
 
 // scaleOf reads a function's scale state. Parts that cannot be read are left at their zero value
 // and logged: the function's detail is still worth answering.
-func (a *API) scaleOf(ctx context.Context, name string) *ScaleView {
-	v := &ScaleView{Running: map[string]int{}, Busy: map[string]int{}}
+func (a *API) scaleOf(ctx context.Context, name string) *wire.ScaleView {
+	v := &wire.ScaleView{Running: map[string]int{}, Busy: map[string]int{}}
 	if lag, err := events.ConsumerLag(ctx, a.js, name); err == nil {
 		v.Lag = lag
 	} else {
@@ -84,5 +68,5 @@ func (a *API) workersList(w http.ResponseWriter, r *http.Request) {
 		beats = []events.WorkerBeat{}
 	}
 	slices.SortFunc(beats, func(x, y events.WorkerBeat) int { return strings.Compare(x.ID, y.ID) })
-	httpjson.Write(w, http.StatusOK, WorkerList{Workers: beats})
+	httpjson.Write(w, http.StatusOK, wire.WorkerList{Workers: beats})
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"sluice.dev/events"
-	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 )
 
 func TestFunctionScaleAndWorkers(t *testing.T) {
@@ -21,7 +21,7 @@ func TestFunctionScaleAndWorkers(t *testing.T) {
 		t.Fatalf("deploy: %d %+v", st, ed)
 	}
 
-	var d api.FunctionDetail
+	var d wire.FunctionDetail
 	if st, ed := e.do(t, "GET", "/v1/functions/hello", "", &d); st != 200 || d.Scale == nil || d.Scale.Lag != 0 || d.Scale.Reason != "" || len(d.Scale.Running) != 0 {
 		t.Fatalf("fresh function: %d %+v scale %+v", st, ed, d.Scale)
 	}
@@ -51,7 +51,7 @@ func TestFunctionScaleAndWorkers(t *testing.T) {
 	put(events.BucketWorkers, "w1", events.WorkerBeat{ID: "w1", Host: "a", Runtimes: []string{"nodejs", "python"}, MemoryBudgetMB: 2048, MemoryUsedMB: 256,
 		Instances: map[string]int{"hello": 2, "other": 1}, Busy: map[string]int{"hello": 1}})
 
-	d = api.FunctionDetail{}
+	d = wire.FunctionDetail{}
 	if st, ed := e.do(t, "GET", "/v1/functions/hello", "", &d); st != 200 {
 		t.Fatalf("get: %d %+v", st, ed)
 	}
@@ -61,7 +61,7 @@ func TestFunctionScaleAndWorkers(t *testing.T) {
 		t.Fatalf("scale = %+v, want lag 3, desired 3 (lag), running w1:2 w2:1, busy w1:1", s)
 	}
 
-	var wl api.WorkerList
+	var wl wire.WorkerList
 	if st, ed := e.do(t, "GET", "/v1/workers", "", &wl); st != 200 || len(wl.Workers) != 2 || wl.Workers[0].ID != "w1" || wl.Workers[1].ID != "w2" ||
 		wl.Workers[0].Instances["other"] != 1 || wl.Workers[0].MemoryBudgetMB != 2048 {
 		t.Fatalf("workers: %d %+v %+v", st, ed, wl)

@@ -16,6 +16,7 @@ import (
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
 	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/registry"
 )
@@ -100,7 +101,7 @@ func TestTriggerSecretsNeverShown(t *testing.T) {
 		}
 		assertNoSecret(t, "GET "+path, body)
 	}
-	var view registry.TriggerView
+	var view wire.TriggerView
 	if st, ed := e.do(t, "GET", "/v1/triggers/orders", "", &view); st != 200 || view.Trigger.Queue.URL != "amqp://guest:***@127.0.0.1:5672/orders" ||
 		view.Status == nil || view.Status.LastError != "dial amqp://guest:***@127.0.0.1:5672/orders: refused" {
 		t.Fatalf("GET orders: %d %+v %+v", st, ed, view)
@@ -134,7 +135,7 @@ func TestTriggerSecretsNeverShown(t *testing.T) {
 
 	// A spec sent back as it was shown, changed elsewhere, keeps the stored secrets.
 	for _, id := range []string{"uploads", "orders", "new-orders"} {
-		view = registry.TriggerView{}
+		view = wire.TriggerView{}
 		if st, ed := e.do(t, "GET", "/v1/triggers/"+id, "", &view); st != 200 {
 			t.Fatalf("GET %s: %d %+v", id, st, ed)
 		}

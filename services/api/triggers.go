@@ -11,6 +11,7 @@ import (
 
 	"sluice.dev/adapters/trigger"
 	"sluice.dev/events"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/httpjson"
 	"sluice.dev/services/registry"
 )
@@ -87,7 +88,7 @@ func (a *API) listTriggers(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"triggers": views})
+	httpjson.Write(w, http.StatusOK, wire.TriggerList{Triggers: views})
 }
 
 func (a *API) getTrigger(w http.ResponseWriter, r *http.Request) {

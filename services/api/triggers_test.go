@@ -14,6 +14,7 @@ import (
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
 	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/registry"
 )
@@ -77,7 +78,7 @@ func TestTriggers(t *testing.T) {
 		t.Fatal(err)
 	}
 	var list struct {
-		Triggers []registry.TriggerView `json:"triggers"`
+		Triggers []wire.TriggerView `json:"triggers"`
 	}
 	if st, _ := e.do(t, "GET", "/v1/triggers?function=job", "", &list); st != 200 || len(list.Triggers) != 2 || list.Triggers[1].Trigger.ID != "nightly" || list.Triggers[1].Trigger.Cron.Expr != "@hourly" {
 		t.Fatalf("list: %d %+v", st, list)

@@ -6,6 +6,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 )
 
 func (e *env) deployN(t *testing.T, name string, n int) {
@@ -23,7 +24,7 @@ func TestAliasesAndVersions(t *testing.T) {
 	e := start(t)
 	e.deployN(t, "fn", 4)
 
-	var al api.AliasInfo
+	var al wire.AliasInfo
 	if st, ed := e.do(t, "PUT", "/v1/functions/fn/aliases/live", `{"version":3,"additional":{"version":4,"weight":0.1}}`, &al); st != 200 {
 		t.Fatalf("set alias: %d %+v", st, ed)
 	}
@@ -33,7 +34,7 @@ func TestAliasesAndVersions(t *testing.T) {
 	if st, ed := e.do(t, "PUT", "/v1/functions/fn/aliases/prod", `{"version":2}`, nil); st != 200 {
 		t.Fatalf("set prod: %d %+v", st, ed)
 	}
-	var list struct{ Aliases []api.AliasInfo }
+	var list struct{ Aliases []wire.AliasInfo }
 	if st, _ := e.do(t, "GET", "/v1/functions/fn/aliases", "", &list); st != 200 || len(list.Aliases) != 2 || list.Aliases[0].Name != "live" || list.Aliases[1].Version != 2 {
 		t.Fatalf("aliases: %d %+v", st, list)
 	}
@@ -90,11 +91,11 @@ func TestAliasesAndVersions(t *testing.T) {
 func TestInlineEdit(t *testing.T) {
 	e := start(t)
 	e.deployN(t, "ed", 1)
-	var files api.CodeFiles
+	var files wire.CodeFiles
 	if st, ed := e.do(t, "GET", "/v1/functions/ed/code", "", &files); st != 200 || files.Version != 1 || len(files.Files) != 1 || files.Files[0].Path != "main.py" || files.Files[0].Size == 0 {
 		t.Fatalf("files: %d %+v %+v", st, ed, files)
 	}
-	var f api.CodeFile
+	var f wire.CodeFile
 	if st, _ := e.do(t, "GET", "/v1/functions/ed/code?file=main.py", "", &f); st != 200 || !strings.Contains(f.Content, "return e") || f.Encoding != "" {
 		t.Fatalf("file: %d %+v", st, f)
 	}

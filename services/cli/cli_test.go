@@ -24,6 +24,7 @@ import (
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
 	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/httpjson"
 	"sluice.dev/services/registry"
@@ -174,7 +175,7 @@ func TestDeploy(t *testing.T) {
 	}
 	s.ok(t, "deploy", "echo", "--runtime", "python", "--handler", "main.handler", "--source", dir,
 		"--memory", "256", "--timeout", "5s", "--env", "A=1", "--env", "B=x=y", "--retries", "0", "--max", "3", "--description", "echoes")
-	var d api.FunctionDetail
+	var d wire.FunctionDetail
 	if err := json.Unmarshal([]byte(s.ok(t, "get", "echo", "-o", "json").stdout), &d); err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +318,7 @@ func TestListGetDelete(t *testing.T) {
 	if !strings.Contains(lines[1], "nodejs") || !strings.Contains(lines[1], "1024 MB") {
 		t.Fatalf("list row: %q", lines[1])
 	}
-	var rows []api.FunctionSummary
+	var rows []wire.FunctionSummary
 	if err := json.Unmarshal([]byte(s.ok(t, "list", "-o", "json").stdout), &rows); err != nil || len(rows) != 2 {
 		t.Fatalf("list -o json: %v %+v", err, rows)
 	}

@@ -10,11 +10,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"sluice.dev/events"
-	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 )
 
-func aliasInfo(name string, a events.Alias) api.AliasInfo {
-	return api.AliasInfo{Name: name, Version: a.Version, Additional: a.Additional, Updated: a.Updated}
+func aliasInfo(name string, a events.Alias) wire.AliasInfo {
+	return wire.AliasInfo{Name: name, Version: a.Version, Additional: a.Additional, Updated: a.Updated}
 }
 
 func (a *app) codeCmd() *cobra.Command {
@@ -81,7 +81,7 @@ as they are. The edit is refused if another version was deployed since the one r
 				if err != nil {
 					return fmt.Errorf("read %s: %w", put, err)
 				}
-				v, err := c.EditFile(ctx, name, api.EditRequest{File: args[1], Content: string(content)})
+				v, err := c.EditFile(ctx, name, wire.EditRequest{File: args[1], Content: string(content)})
 				if err != nil {
 					return err
 				}

@@ -11,7 +11,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/runtimes/instance"
-	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/client"
 )
@@ -103,7 +103,7 @@ func (a *app) deploy(cmd *cobra.Command, name string, f deployFlags) error {
 	if f.runtime == "" {
 		return usagef("deploy needs --runtime, and --handler for every runtime but go and custom (e.g. --runtime python --handler main.handler)")
 	}
-	req := api.DeployRequest{
+	req := wire.DeployRequest{
 		Runtime: f.runtime, Handler: f.handler, MemoryMB: f.memory, Timeout: events.Duration(f.timeout),
 		Min: f.min, Max: f.max, Concurrency: f.concurrency, IdleTimeout: events.Duration(f.idleTimeout),
 		Public: f.public, PublicAsync: f.publicAsync, Description: f.description,
@@ -121,7 +121,7 @@ func (a *app) deploy(cmd *cobra.Command, name string, f deployFlags) error {
 		return err
 	}
 	if f.codeURL != "" {
-		req.Code = &api.CodeSource{URL: f.codeURL}
+		req.Code = &wire.CodeSource{URL: f.codeURL}
 	}
 	c, err := a.client()
 	if err != nil {
@@ -150,16 +150,16 @@ func parseEnv(kvs []string) (map[string]string, error) {
 
 // send uploads zip (unless the request names its code already) and deploys, printing the new
 // version and its build.
-func (a *app) send(ctx context.Context, c *client.Client, name string, req api.DeployRequest, zip []byte) error {
+func (a *app) send(ctx context.Context, c *client.Client, name string, req wire.DeployRequest, zip []byte) error {
 	if req.Code == nil {
-		if len(zip) > api.MaxCodeBytes {
-			return fmt.Errorf("the code package is %s; the limit is %s: leave out tests, caches and dev dependencies", humanSize(int64(len(zip))), humanSize(api.MaxCodeBytes))
+		if len(zip) > wire.MaxCodeBytes {
+			return fmt.Errorf("the code package is %s; the limit is %s: leave out tests, caches and dev dependencies", humanSize(int64(len(zip))), humanSize(wire.MaxCodeBytes))
 		}
 		ref, err := c.UploadCode(ctx, zip)
 		if err != nil {
 			return err
 		}
-		req.Code = &api.CodeSource{SHA256: ref.SHA256}
+		req.Code = &wire.CodeSource{SHA256: ref.SHA256}
 	}
 	v, err := c.Deploy(ctx, name, req)
 	if err != nil {

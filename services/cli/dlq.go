@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"sluice.dev/events"
-	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/client"
 )
 
@@ -50,7 +50,7 @@ at a time (the API answers at most 1000 per request) and prints each page as it 
 				return a.dlqListJSON(cmd.Context(), c, args[0])
 			}
 			first := true
-			return c.EachDeadLetterPage(cmd.Context(), args[0], func(p api.DeadLetters) error {
+			return c.EachDeadLetterPage(cmd.Context(), args[0], func(p wire.DeadLetters) error {
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				if first {
 					fmt.Fprintln(tw, "SEQ\tFAILED\tINVOCATION\tATTEMPTS\tOUTCOME\tERROR")
@@ -70,7 +70,7 @@ at a time (the API answers at most 1000 per request) and prints each page as it 
 // dlqListJSON prints the dead letters as one JSON array, a page at a time.
 func (a *app) dlqListJSON(ctx context.Context, c *client.Client, name string) error {
 	n := 0
-	err := c.EachDeadLetterPage(ctx, name, func(p api.DeadLetters) error {
+	err := c.EachDeadLetterPage(ctx, name, func(p wire.DeadLetters) error {
 		for _, d := range p.Events {
 			b, err := json.MarshalIndent(d, "  ", "  ")
 			if err != nil {
@@ -187,9 +187,9 @@ next redrive).`,
 				}
 				ns = append(ns, n)
 			}
-			return show(a, cmd, output, func(ctx context.Context, c *client.Client) (api.Redriven, error) {
+			return show(a, cmd, output, func(ctx context.Context, c *client.Client) (wire.Redriven, error) {
 				return c.Redrive(ctx, args[0], ns...)
-			}, func(r api.Redriven) error {
+			}, func(r wire.Redriven) error {
 				for _, e := range r.Redriven {
 					fmt.Fprintf(a.stdout, "redriven %d (invocation %s)\n", e.Seq, e.ID)
 				}
@@ -210,9 +210,9 @@ func (a *app) dlqPurgeCmd() *cobra.Command {
 		Short: "Throw away every dead-lettered event of the function",
 		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(a, cmd, output, func(ctx context.Context, c *client.Client) (api.Purged, error) {
+			return show(a, cmd, output, func(ctx context.Context, c *client.Client) (wire.Purged, error) {
 				return c.PurgeDeadLetters(ctx, args[0])
-			}, func(p api.Purged) error {
+			}, func(p wire.Purged) error {
 				_, err := fmt.Fprintf(a.stdout, "purged %d event(s) of %s\n", p.Purged, p.Function)
 				return err
 			})

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"sluice.dev/events"
-	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/client"
 )
 
@@ -26,13 +26,13 @@ func (a *app) listCmd() *cobra.Command {
 		Long:  `List prints every function with its latest version: NAME VERSION RUNTIME HANDLER MEMORY UPDATED.`,
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(a, cmd, output, func(ctx context.Context, c *client.Client) ([]api.FunctionSummary, error) {
+			return show(a, cmd, output, func(ctx context.Context, c *client.Client) ([]wire.FunctionSummary, error) {
 				fns, err := c.List(ctx)
 				if fns == nil {
-					fns = []api.FunctionSummary{}
+					fns = []wire.FunctionSummary{}
 				}
 				return fns, err
-			}, func(fns []api.FunctionSummary) error {
+			}, func(fns []wire.FunctionSummary) error {
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "NAME\tVERSION\tRUNTIME\tHANDLER\tMEMORY\tUPDATED")
 				for _, f := range fns {
@@ -53,9 +53,9 @@ func (a *app) getCmd() *cobra.Command {
 		Short: "Show a function and its latest version",
 		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(a, cmd, output, func(ctx context.Context, c *client.Client) (api.FunctionDetail, error) {
+			return show(a, cmd, output, func(ctx context.Context, c *client.Client) (wire.FunctionDetail, error) {
 				return c.Get(ctx, args[0])
-			}, func(d api.FunctionDetail) error {
+			}, func(d wire.FunctionDetail) error {
 				a.printFunction(d)
 				return nil
 			})
@@ -65,7 +65,7 @@ func (a *app) getCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) printFunction(d api.FunctionDetail) {
+func (a *app) printFunction(d wire.FunctionDetail) {
 	v, cfg := d.Version, d.Version.Config
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, k+":\t"+format+"\n", args...) }

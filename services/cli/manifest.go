@@ -19,7 +19,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/runtimes/instance"
-	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/client"
 )
 
@@ -74,7 +74,7 @@ function's manifest triggers that the manifest no longer lists are deleted.
 type manifestFunction struct {
 	name     string
 	line     int
-	req      api.DeployRequest
+	req      wire.DeployRequest
 	code     deployFlags // the code fields only, paths made relative to the working folder
 	triggers []manifestTrigger
 }
@@ -351,7 +351,7 @@ func (p *manifestParser) function(n *yaml.Node) (manifestFunction, error) {
 		return fn, err
 	}
 	if fn.code.codeURL != "" {
-		r.Code = &api.CodeSource{URL: fn.code.codeURL}
+		r.Code = &wire.CodeSource{URL: fn.code.codeURL}
 	}
 	fn.name = name
 	return fn, nil

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 )
 
@@ -74,7 +74,7 @@ func TestManifestDeploy(t *testing.T) {
 		t.Fatalf("triggers after the second deploy: %s", got)
 	}
 	_ = os.WriteFile(manifest, []byte(goodManifest), 0o644)
-	var d api.FunctionDetail
+	var d wire.FunctionDetail
 	_ = json.Unmarshal([]byte(s.ok(t, "get", "hello", "-o", "json").stdout), &d)
 	c := d.Version.Config
 	if c.MemoryMB != 256 || c.Timeout.D().Seconds() != 10 || c.Env["PORT"] != "8080" || c.Max != 3 || c.Retries != 0 || !c.Public || c.Description != "says hi" {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/client"
 )
 
@@ -19,7 +19,7 @@ func sinceFlag(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
-	d, err := api.ParseDuration(s)
+	d, err := wire.ParseDuration(s)
 	if err != nil || d <= 0 {
 		return 0, usagef("--since %q: use a positive duration like 30m, 2h or 7d", s)
 	}
@@ -48,7 +48,7 @@ cold starts, the count of each outcome, GB-seconds and the scaler's current deci
 			if step < 0 {
 				return usagef("--step %s: use a positive duration", step)
 			}
-			return show(a, cmd, output, func(ctx context.Context, c *client.Client) (api.MetricsView, error) {
+			return show(a, cmd, output, func(ctx context.Context, c *client.Client) (wire.MetricsView, error) {
 				return c.Metrics(ctx, args[0], d, step)
 			}, a.printMetrics)
 		},
@@ -59,7 +59,7 @@ cold starts, the count of each outcome, GB-seconds and the scaler's current deci
 	return cmd
 }
 
-func (a *app) printMetrics(v api.MetricsView) error {
+func (a *app) printMetrics(v wire.MetricsView) error {
 	s := v.Summary
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, k+":\t"+format+"\n", args...) }

@@ -15,6 +15,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/billing"
 	"sluice.dev/services/httpjson"
@@ -62,7 +63,7 @@ func TestMetricsAndBill(t *testing.T) {
 		}
 	}
 	r = s.ok(t, "metrics", "echo", "--since", "1h", "--step", "1m", "-o", "json")
-	var v api.MetricsView
+	var v wire.MetricsView
 	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || v.Summary.Invocations != 4 || v.StepSeconds != 60 {
 		t.Fatalf("metrics -o json: %v %+v", err, v)
 	}

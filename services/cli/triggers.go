@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"sluice.dev/events"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/client"
-	"sluice.dev/services/registry"
 )
 
 func (a *app) triggerCmd() *cobra.Command {
@@ -167,13 +167,13 @@ func (a *app) triggerListCmd() *cobra.Command {
 			if len(args) == 1 {
 				name = args[0]
 			}
-			return show(a, cmd, output, func(ctx context.Context, c *client.Client) ([]registry.TriggerView, error) {
+			return show(a, cmd, output, func(ctx context.Context, c *client.Client) ([]wire.TriggerView, error) {
 				ts, err := c.Triggers(ctx, name)
 				if ts == nil {
-					ts = []registry.TriggerView{}
+					ts = []wire.TriggerView{}
 				}
 				return ts, err
-			}, func(ts []registry.TriggerView) error {
+			}, func(ts []wire.TriggerView) error {
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tFUNCTION\tKIND\tSOURCE\tSTATE\tLAST-ERROR")
 				for _, v := range ts {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"sluice.dev/services/registry"
+	"sluice.dev/services/api/wire"
 )
 
 func TestTriggerCommands(t *testing.T) {
@@ -37,7 +37,7 @@ func TestTriggerCommands(t *testing.T) {
 	if !strings.HasPrefix(got, "ID") || !strings.Contains(got, "LAST-ERROR") || !strings.Contains(got, "tick") || !strings.Contains(got, "pending") {
 		t.Fatalf("list: %s", got)
 	}
-	var views []registry.TriggerView
+	var views []wire.TriggerView
 	if err := json.Unmarshal([]byte(s.ok(t, "trigger", "list", "job", "-o", "json").stdout), &views); err != nil || len(views) != 1 || string(views[0].Trigger.Cron.Data) != `{"a":1}` {
 		t.Fatalf("list -o json: %v %+v", err, views)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"sluice.dev/events"
-	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/client"
 )
 
@@ -39,7 +39,7 @@ Invoke one with 'sluice invoke NAME:VERSION', name one with 'sluice alias set', 
 		RunE: func(cmd *cobra.Command, args []string) error {
 			type listing struct {
 				Versions []events.Version `json:"versions"`
-				Aliases  []api.AliasInfo  `json:"aliases"`
+				Aliases  []wire.AliasInfo `json:"aliases"`
 				Latest   int              `json:"latest"`
 			}
 			return show(a, cmd, output, func(ctx context.Context, c *client.Client) (listing, error) {
@@ -56,7 +56,7 @@ Invoke one with 'sluice invoke NAME:VERSION', name one with 'sluice alias set', 
 					vs = []events.Version{}
 				}
 				if al == nil {
-					al = []api.AliasInfo{}
+					al = []wire.AliasInfo{}
 				}
 				return listing{Versions: vs, Aliases: al, Latest: d.Function.Latest}, err
 			}, func(l listing) error {
@@ -130,7 +130,7 @@ func (a *app) aliasSetCmd() *cobra.Command {
 			if err != nil || n < 1 {
 				return usagef("VERSION %q: use a version number (see sluice versions %s)", args[2], args[0])
 			}
-			req := api.AliasRequest{Version: n}
+			req := wire.AliasRequest{Version: n}
 			if weight != "" {
 				if req.Additional, err = parseWeight(weight); err != nil {
 					return err
@@ -166,7 +166,7 @@ func parseWeight(s string) (*events.Weighted, error) {
 	return &events.Weighted{Version: n, Weight: pct / 100}, nil
 }
 
-func aliasTarget(al api.AliasInfo) string {
+func aliasTarget(al wire.AliasInfo) string {
 	if w := al.Additional; w != nil {
 		return fmt.Sprintf("version %d (%s), version %d (%s)", al.Version, percent(1-w.Weight), w.Version, percent(w.Weight))
 	}
@@ -180,13 +180,13 @@ func (a *app) aliasListCmd() *cobra.Command {
 		Short: "List a function's aliases: ALIAS VERSION WEIGHTED UPDATED",
 		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return show(a, cmd, output, func(ctx context.Context, c *client.Client) ([]api.AliasInfo, error) {
+			return show(a, cmd, output, func(ctx context.Context, c *client.Client) ([]wire.AliasInfo, error) {
 				al, err := c.Aliases(ctx, args[0])
 				if al == nil {
-					al = []api.AliasInfo{}
+					al = []wire.AliasInfo{}
 				}
 				return al, err
-			}, func(al []api.AliasInfo) error {
+			}, func(al []wire.AliasInfo) error {
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ALIAS\tVERSION\tWEIGHTED\tUPDATED")
 				for _, x := range al {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 )
 
 func TestVersionsAndAliases(t *testing.T) {
@@ -34,7 +34,7 @@ func TestVersionsAndAliases(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^live\s+2\s+3 \(10%\)\s+\d{4}-`).MatchString(r.stdout) || !regexp.MustCompile(`(?m)^prod\s+2\s+-\s+\d{4}-`).MatchString(r.stdout) {
 		t.Fatalf("alias list:\n%s", r.stdout)
 	}
-	var al []api.AliasInfo
+	var al []wire.AliasInfo
 	if err := json.Unmarshal([]byte(s.ok(t, "alias", "list", "fn", "-o", "json").stdout), &al); err != nil || len(al) != 2 || al[0].Additional.Weight != 0.1 {
 		t.Fatalf("alias list -o json: %+v %v", al, err)
 	}

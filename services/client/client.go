@@ -15,16 +15,7 @@ import (
 	"time"
 
 	"sluice.dev/events"
-	"sluice.dev/services/api"
-)
-
-// Invocation headers of the gateway.
-const (
-	HeaderInvocationType = "X-Sluice-Invocation-Type"
-	HeaderInvocationID   = "X-Sluice-Invocation-Id"
-	HeaderOutcome        = "X-Sluice-Outcome"
-	HeaderVersion        = "X-Sluice-Version"
-	HeaderFunctionError  = "X-Sluice-Function-Error"
+	"sluice.dev/services/api/wire"
 )
 
 // Error is an error answer of the API.
@@ -139,40 +130,36 @@ func (c *Client) UploadCode(ctx context.Context, zip []byte) (events.CodeRef, er
 }
 
 // Deploy makes a new version of the function.
-func (c *Client) Deploy(ctx context.Context, name string, req api.DeployRequest) (events.Version, error) {
+func (c *Client) Deploy(ctx context.Context, name string, req wire.DeployRequest) (events.Version, error) {
 	var v events.Version
 	err := c.do(ctx, http.MethodPut, fnPath(name), req, &v)
 	return v, err
 }
 
 // List returns every function.
-func (c *Client) List(ctx context.Context) ([]api.FunctionSummary, error) {
-	var out struct {
-		Functions []api.FunctionSummary `json:"functions"`
-	}
+func (c *Client) List(ctx context.Context) ([]wire.FunctionSummary, error) {
+	var out wire.FunctionList
 	err := c.do(ctx, http.MethodGet, "/v1/functions", nil, &out)
 	return out.Functions, err
 }
 
 // Workers returns the live workers' heartbeats, by id.
 func (c *Client) Workers(ctx context.Context) ([]events.WorkerBeat, error) {
-	var out api.WorkerList
+	var out wire.WorkerList
 	err := c.do(ctx, http.MethodGet, "/v1/workers", nil, &out)
 	return out.Workers, err
 }
 
 // Get returns a function's head and latest version.
-func (c *Client) Get(ctx context.Context, name string) (api.FunctionDetail, error) {
-	var d api.FunctionDetail
+func (c *Client) Get(ctx context.Context, name string) (wire.FunctionDetail, error) {
+	var d wire.FunctionDetail
 	err := c.do(ctx, http.MethodGet, fnPath(name), nil, &d)
 	return d, err
 }
 
 // Versions returns every version of a function, oldest first.
 func (c *Client) Versions(ctx context.Context, name string) ([]events.Version, error) {
-	var out struct {
-		Versions []events.Version `json:"versions"`
-	}
+	var out wire.VersionList
 	err := c.do(ctx, http.MethodGet, fnPath(name, "/versions"), nil, &out)
 	return out.Versions, err
 }
@@ -216,7 +203,7 @@ func (c *Client) Invoke(ctx context.Context, name string, data []byte, o InvokeO
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if o.Async {
-		req.Header.Set(HeaderInvocationType, "Event")
+		req.Header.Set(wire.HeaderInvocationType, wire.InvocationEvent)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -231,19 +218,17 @@ func (c *Client) Invoke(ctx context.Context, name string, data []byte, o InvokeO
 		return Invocation{}, fmt.Errorf("invoke %s: read answer: %w", name, err)
 	}
 	if resp.StatusCode == http.StatusAccepted || o.Async {
-		var acc struct {
-			InvocationID string `json:"invocationId"`
-		}
+		var acc wire.Accepted
 		if err := json.Unmarshal(body, &acc); err != nil || acc.InvocationID == "" {
 			return Invocation{}, fmt.Errorf("invoke %s: async answer without an invocation id: %.200s", name, body)
 		}
 		inv := Invocation{ID: acc.InvocationID, Async: true}
-		inv.Version, _ = strconv.Atoi(resp.Header.Get(HeaderVersion))
+		inv.Version, _ = strconv.Atoi(resp.Header.Get(wire.HeaderVersion))
 		return inv, nil
 	}
-	inv := Invocation{ID: resp.Header.Get(HeaderInvocationID), Outcome: events.Outcome(resp.Header.Get(HeaderOutcome))}
-	inv.Version, _ = strconv.Atoi(resp.Header.Get(HeaderVersion))
-	if fe := resp.Header.Get(HeaderFunctionError); fe != "" && (inv.Outcome == "" || inv.Outcome == events.OutcomeOK) {
+	inv := Invocation{ID: resp.Header.Get(wire.HeaderInvocationID), Outcome: events.Outcome(resp.Header.Get(wire.HeaderOutcome))}
+	inv.Version, _ = strconv.Atoi(resp.Header.Get(wire.HeaderVersion))
+	if fe := resp.Header.Get(wire.HeaderFunctionError); fe != "" && (inv.Outcome == "" || inv.Outcome == events.OutcomeOK) {
 		inv.Outcome = events.Outcome(fe)
 	}
 	if inv.Outcome == "" {

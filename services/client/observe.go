@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"sluice.dev/events"
-	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/billing"
 )
 
@@ -29,13 +29,13 @@ func withQuery(path string, q url.Values) string {
 
 // Metrics returns a function's invocation summary and series over the last since (0: the
 // server's default, 15 minutes) in buckets of step (0: chosen by the server).
-func (c *Client) Metrics(ctx context.Context, name string, since, step time.Duration) (api.MetricsView, error) {
+func (c *Client) Metrics(ctx context.Context, name string, since, step time.Duration) (wire.MetricsView, error) {
 	q := url.Values{}
 	period(q, since)
 	if step > 0 {
 		q.Set("step", step.String())
 	}
-	var v api.MetricsView
+	var v wire.MetricsView
 	err := c.do(ctx, http.MethodGet, withQuery(fnPath(name, "/metrics"), q), nil, &v)
 	return v, err
 }
@@ -52,8 +52,8 @@ func (c *Client) Bill(ctx context.Context, since time.Duration) (billing.Bill, e
 // DeadLetterPage returns up to limit (0: the server's default page) dead-lettered events of the
 // function after sequence after, oldest first; its Next, when not 0, is the after of the next
 // page.
-func (c *Client) DeadLetterPage(ctx context.Context, name string, after uint64, limit int) (api.DeadLetters, error) {
-	var out api.DeadLetters
+func (c *Client) DeadLetterPage(ctx context.Context, name string, after uint64, limit int) (wire.DeadLetters, error) {
+	var out wire.DeadLetters
 	err := c.do(ctx, http.MethodGet, withQuery(fnPath(name, "/dlq"), pageQuery(after, 0, limit)), nil, &out)
 	return out, err
 }
@@ -62,7 +62,7 @@ func (c *Client) DeadLetterPage(ctx context.Context, name string, after uint64, 
 // pages.
 func (c *Client) DeadLetters(ctx context.Context, name string) ([]events.DeadLetter, error) {
 	var all []events.DeadLetter
-	err := c.EachDeadLetterPage(ctx, name, func(p api.DeadLetters) error {
+	err := c.EachDeadLetterPage(ctx, name, func(p wire.DeadLetters) error {
 		all = append(all, p.Events...)
 		return nil
 	})
@@ -70,10 +70,10 @@ func (c *Client) DeadLetters(ctx context.Context, name string) ([]events.DeadLet
 }
 
 // EachDeadLetterPage calls f with each page of the function's dead letters, oldest first.
-func (c *Client) EachDeadLetterPage(ctx context.Context, name string, f func(api.DeadLetters) error) error {
+func (c *Client) EachDeadLetterPage(ctx context.Context, name string, f func(wire.DeadLetters) error) error {
 	var after uint64
 	for {
-		p, err := c.DeadLetterPage(ctx, name, after, api.DLQPageMax)
+		p, err := c.DeadLetterPage(ctx, name, after, wire.DLQPageMax)
 		if err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (c *Client) DeadLetter(ctx context.Context, name string, seq uint64) (event
 // Redrive sends dead-lettered events back to the function: those of seqs, or, when none, every
 // one there is when it starts, a page at a time (events that fail again meanwhile stay for the
 // next redrive). The answer lists them all.
-func (c *Client) Redrive(ctx context.Context, name string, seqs ...uint64) (api.Redriven, error) {
+func (c *Client) Redrive(ctx context.Context, name string, seqs ...uint64) (wire.Redriven, error) {
 	if len(seqs) > 0 {
 		q := url.Values{}
 		parts := make([]string, len(seqs))
@@ -119,15 +119,15 @@ func (c *Client) Redrive(ctx context.Context, name string, seqs ...uint64) (api.
 			parts[i] = strconv.FormatUint(s, 10)
 		}
 		q.Set("seq", strings.Join(parts, ","))
-		var out api.Redriven
+		var out wire.Redriven
 		err := c.do(ctx, http.MethodPost, withQuery(fnPath(name, "/dlq/redrive"), q), nil, &out)
 		return out, err
 	}
-	all := api.Redriven{Function: name, Redriven: []api.RedrivenEvent{}}
+	all := wire.Redriven{Function: name, Redriven: []wire.RedrivenEvent{}}
 	var after, through uint64
 	for {
-		var p api.Redriven
-		if err := c.do(ctx, http.MethodPost, withQuery(fnPath(name, "/dlq/redrive"), pageQuery(after, through, api.DLQPageMax)), nil, &p); err != nil {
+		var p wire.Redriven
+		if err := c.do(ctx, http.MethodPost, withQuery(fnPath(name, "/dlq/redrive"), pageQuery(after, through, wire.DLQPageMax)), nil, &p); err != nil {
 			return all, err
 		}
 		all.Redriven = append(all.Redriven, p.Redriven...)
@@ -139,8 +139,8 @@ func (c *Client) Redrive(ctx context.Context, name string, seqs ...uint64) (api.
 }
 
 // PurgeDeadLetters removes every dead-lettered event of the function.
-func (c *Client) PurgeDeadLetters(ctx context.Context, name string) (api.Purged, error) {
-	var out api.Purged
+func (c *Client) PurgeDeadLetters(ctx context.Context, name string) (wire.Purged, error) {
+	var out wire.Purged
 	err := c.do(ctx, http.MethodDelete, fnPath(name, "/dlq"), nil, &out)
 	return out, err
 }

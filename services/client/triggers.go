@@ -6,7 +6,7 @@ import (
 	"net/url"
 
 	"sluice.dev/events"
-	"sluice.dev/services/registry"
+	"sluice.dev/services/api/wire"
 )
 
 // AddTrigger stores a trigger spec (a new one, or a replacement of the same id) and returns it
@@ -19,14 +19,12 @@ func (c *Client) AddTrigger(ctx context.Context, t events.Trigger) (events.Trigg
 
 // Triggers returns the triggers of a function (every trigger when function is ""), with their
 // status.
-func (c *Client) Triggers(ctx context.Context, function string) ([]registry.TriggerView, error) {
+func (c *Client) Triggers(ctx context.Context, function string) ([]wire.TriggerView, error) {
 	path := "/v1/triggers"
 	if function != "" {
 		path += "?function=" + url.QueryEscape(function)
 	}
-	var out struct {
-		Triggers []registry.TriggerView `json:"triggers"`
-	}
+	var out wire.TriggerList
 	err := c.do(ctx, http.MethodGet, path, nil, &out)
 	return out.Triggers, err
 }

@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"sluice.dev/events"
-	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 )
 
 // Version returns one version of a function.
@@ -24,17 +24,15 @@ func (c *Client) DeleteVersion(ctx context.Context, name string, n int) error {
 }
 
 // Aliases returns a function's aliases, by name.
-func (c *Client) Aliases(ctx context.Context, name string) ([]api.AliasInfo, error) {
-	var out struct {
-		Aliases []api.AliasInfo `json:"aliases"`
-	}
+func (c *Client) Aliases(ctx context.Context, name string) ([]wire.AliasInfo, error) {
+	var out wire.AliasList
 	err := c.do(ctx, http.MethodGet, fnPath(name, "/aliases"), nil, &out)
 	return out.Aliases, err
 }
 
 // SetAlias creates or moves an alias.
-func (c *Client) SetAlias(ctx context.Context, name, alias string, req api.AliasRequest) (api.AliasInfo, error) {
-	var out api.AliasInfo
+func (c *Client) SetAlias(ctx context.Context, name, alias string, req wire.AliasRequest) (wire.AliasInfo, error) {
+	var out wire.AliasInfo
 	err := c.do(ctx, http.MethodPut, fnPath(name, "/aliases/", url.PathEscape(alias)), req, &out)
 	return out, err
 }
@@ -45,21 +43,21 @@ func (c *Client) DeleteAlias(ctx context.Context, name, alias string) error {
 }
 
 // Files lists the files of a version's package (0: the latest).
-func (c *Client) Files(ctx context.Context, name string, version int) (api.CodeFiles, error) {
-	var out api.CodeFiles
+func (c *Client) Files(ctx context.Context, name string, version int) (wire.CodeFiles, error) {
+	var out wire.CodeFiles
 	err := c.do(ctx, http.MethodGet, fnPath(name, "/code", versionQuery(version, "")), nil, &out)
 	return out, err
 }
 
 // File returns one file of a version's package (0: the latest).
-func (c *Client) File(ctx context.Context, name string, version int, file string) (api.CodeFile, error) {
-	var out api.CodeFile
+func (c *Client) File(ctx context.Context, name string, version int, file string) (wire.CodeFile, error) {
+	var out wire.CodeFile
 	err := c.do(ctx, http.MethodGet, fnPath(name, "/code", versionQuery(version, file)), nil, &out)
 	return out, err
 }
 
 // EditFile makes a new version with one file of the latest package replaced (or added).
-func (c *Client) EditFile(ctx context.Context, name string, req api.EditRequest) (events.Version, error) {
+func (c *Client) EditFile(ctx context.Context, name string, req wire.EditRequest) (events.Version, error) {
 	var v events.Version
 	err := c.do(ctx, http.MethodPut, fnPath(name, "/code"), req, &v)
 	return v, err

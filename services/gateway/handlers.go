@@ -16,17 +16,9 @@ import (
 
 	"sluice.dev/adapters/route"
 	"sluice.dev/events"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/directory"
 	"sluice.dev/services/httpjson"
-)
-
-// Headers of the invocation API.
-const (
-	HeaderInvocationType = "X-Sluice-Invocation-Type" // "Event" for async
-	HeaderInvocationID   = "X-Sluice-Invocation-Id"
-	HeaderOutcome        = "X-Sluice-Outcome"
-	HeaderFunctionError  = "X-Sluice-Function-Error"
-	HeaderVersion        = "X-Sluice-Version"
 )
 
 // Routes mounts the invocation API (under auth, the caller's middleware) and function URLs
@@ -51,7 +43,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call := Call{Version: v, Data: body, ContentType: r.Header.Get("Content-Type")}
-	if r.Header.Get(HeaderInvocationType) == "Event" {
+	if r.Header.Get(wire.HeaderInvocationType) == wire.InvocationEvent {
 		g.async(w, r, call)
 		return
 	}
@@ -62,16 +54,16 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set(HeaderInvocationID, res.ID)
-	h.Set(HeaderOutcome, string(res.Outcome))
+	h.Set(wire.HeaderInvocationID, res.ID)
+	h.Set(wire.HeaderOutcome, string(res.Outcome))
 	ran := res.Version
 	if ran == 0 {
 		ran = v.Version
 	}
-	h.Set(HeaderVersion, strconv.Itoa(ran))
+	h.Set(wire.HeaderVersion, strconv.Itoa(ran))
 	h.Set("Content-Type", "application/json")
 	if res.Outcome != events.OutcomeOK {
-		h.Set(HeaderFunctionError, string(res.Outcome))
+		h.Set(wire.HeaderFunctionError, string(res.Outcome))
 		b, _ := json.Marshal(res.Error) // strings only
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(b)
@@ -163,7 +155,7 @@ const answerMargin = 15 * time.Second
 // costs the node storage and runs, retries included, however many a caller sends, while a
 // synchronous one holds its caller's connection and is bounded by MaxWaiting.
 func (g *Gateway) answerHTTP(w http.ResponseWriter, r *http.Request, name string, v events.Version, call Call) {
-	if r.Header.Get(HeaderInvocationType) == "Event" {
+	if r.Header.Get(wire.HeaderInvocationType) == wire.InvocationEvent {
 		if !v.Config.PublicAsync && !httpjson.ValidToken(httpjson.BearerToken(r), g.token) {
 			httpjson.Error(w, http.StatusForbidden, CodePublicAsync, "function %s takes asynchronous calls without the token only when deployed with --public-async: call it synchronously, or send Authorization: Bearer $SLUICE_TOKEN", name)
 			return
@@ -177,8 +169,8 @@ func (g *Gateway) answerHTTP(w http.ResponseWriter, r *http.Request, name string
 		g.noResult(w, name, err)
 		return
 	}
-	w.Header().Set(HeaderInvocationID, res.ID)
-	w.Header().Set(HeaderVersion, strconv.Itoa(v.Version))
+	w.Header().Set(wire.HeaderInvocationID, res.ID)
+	w.Header().Set(wire.HeaderVersion, strconv.Itoa(v.Version))
 	switch res.Outcome {
 	case events.OutcomeOK:
 		resp := NewHTTPResponse(res.Payload)
@@ -206,8 +198,8 @@ func (g *Gateway) async(w http.ResponseWriter, r *http.Request, call Call) {
 		return
 	}
 	w.Header().Set("Location", "/v1/invocations/"+id)
-	w.Header().Set(HeaderVersion, strconv.Itoa(call.Version.Version))
-	httpjson.Write(w, http.StatusAccepted, map[string]string{"invocationId": id})
+	w.Header().Set(wire.HeaderVersion, strconv.Itoa(call.Version.Version))
+	httpjson.Write(w, http.StatusAccepted, wire.Accepted{InvocationID: id})
 }
 
 func (g *Gateway) resolve(w http.ResponseWriter, r *http.Request, name, qualifier string) (events.Version, bool) {

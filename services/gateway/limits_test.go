@@ -16,6 +16,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/gateway"
 )
 
@@ -94,7 +95,7 @@ func TestFullQueueRefusesAsync(t *testing.T) {
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/functions/f/invocations", strings.NewReader(string(payload)))
-	req.Header.Set(gateway.HeaderInvocationType, "Event")
+	req.Header.Set(wire.HeaderInvocationType, wire.InvocationEvent)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

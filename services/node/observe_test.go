@@ -17,7 +17,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
-	"sluice.dev/services/api"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/billing"
 	"sluice.dev/services/metrics"
 	"sluice.dev/services/worker"
@@ -105,7 +105,7 @@ func TestMetricsEndpointAndQueryMatchInvocations(t *testing.T) {
 		c.invoke("flaky", `{"fail": true}`, false)
 	}
 	// The meters reach the stream asynchronously; the query reads them from there.
-	var v api.MetricsView
+	var v wire.MetricsView
 	bustest.Eventually(t, 20*time.Second, func() error {
 		c.getJSON("/v1/functions/flaky/metrics?since=5m&step=10s", 200, &v)
 		if v.Summary.Invocations != ok+bad {
@@ -274,7 +274,7 @@ func TestDeadLetterRedriveAfterFix(t *testing.T) {
 	c.deploy("brittle", "python", "main.handler", "main.py",
 		"def handler(event, context):\n    raise RuntimeError('broken on purpose')\n", map[string]any{"retries": 1})
 	id := c.invoke("brittle", `{"order": 42}`, true)
-	var list api.DeadLetters
+	var list wire.DeadLetters
 	bustest.Eventually(t, 30*time.Second, func() error { // one retry after a second's backoff
 		c.getJSON("/v1/functions/brittle/dlq", 200, &list)
 		if len(list.Events) != 1 {
@@ -300,7 +300,7 @@ func TestDeadLetterRedriveAfterFix(t *testing.T) {
 		"def handler(event, context):\n    return {'fixed': event['order']}\n", map[string]any{"retries": 1})
 	c.waitLatest("brittle", 2)
 	resp, body := c.do(http.MethodPost, "/v1/functions/brittle/dlq/redrive", "")
-	var rd api.Redriven
+	var rd wire.Redriven
 	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &rd) != nil || len(rd.Redriven) != 1 || rd.Redriven[0].ID != id {
 		t.Fatalf("redrive: %d %s", resp.StatusCode, body)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"sluice.dev/events"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 )
 
@@ -22,28 +23,20 @@ const MaxEditBytes = 2 << 20
 // ErrFileNotFound is returned by File for a path the package does not hold.
 var ErrFileNotFound = fmt.Errorf("file %w", ErrNotFound)
 
-// FileInfo is one file of a version's package.
-type FileInfo struct {
-	Path       string `json:"path"`
-	Size       int64  `json:"size"`
-	Executable bool   `json:"executable,omitempty"`
-	Symlink    bool   `json:"symlink,omitempty"`
-}
-
 // Files lists the files of version n's package (the uploaded source when the version was built),
 // by path; folders are left out. n = 0 is the latest version.
-func (r *Registry) Files(ctx context.Context, name string, n int) (events.Version, []FileInfo, error) {
+func (r *Registry) Files(ctx context.Context, name string, n int) (events.Version, []wire.FileInfo, error) {
 	v, zr, err := r.openSource(ctx, name, n)
 	if err != nil {
 		return v, nil, err
 	}
-	var out []FileInfo
+	var out []wire.FileInfo
 	for _, f := range zr.File {
 		p, mode := entryName(f.Name), f.Mode()
 		if p == "" || mode.IsDir() || strings.HasSuffix(f.Name, "/") {
 			continue
 		}
-		out = append(out, FileInfo{
+		out = append(out, wire.FileInfo{
 			Path: p, Size: int64(f.UncompressedSize64),
 			Executable: mode.IsRegular() && mode&0o111 != 0, Symlink: mode&fs.ModeSymlink != 0,
 		})

@@ -10,6 +10,7 @@ import (
 
 	"sluice.dev/adapters/s3conf"
 	"sluice.dev/events"
+	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/codeurl"
 	"sluice.dev/services/codeurl/miniotest"
@@ -95,7 +96,7 @@ func TestEditFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, files, _ = reg.Files(ctx, "ed", 0)
-	got := map[string]registry.FileInfo{}
+	got := map[string]wire.FileInfo{}
 	for _, f := range files {
 		got[f.Path] = f
 	}

@@ -12,14 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
+	"sluice.dev/services/api/wire"
 )
-
-// TriggerView is a trigger spec as it may be shown (events.Trigger.Redacted: no secrets) with
-// the health its adapter last reported (nil before any), its error redacted the same way.
-type TriggerView struct {
-	Trigger events.Trigger        `json:"trigger"`
-	Status  *events.TriggerStatus `json:"status,omitempty"`
-}
 
 // triggerID is the form of trigger ids: a KV key token.
 var triggerID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,99}$`)
@@ -83,17 +77,17 @@ func (r *Registry) Trigger(ctx context.Context, id string) (events.Trigger, erro
 }
 
 // ViewTrigger returns one trigger as it may be shown, with its status.
-func (r *Registry) ViewTrigger(ctx context.Context, id string) (TriggerView, error) {
+func (r *Registry) ViewTrigger(ctx context.Context, id string) (wire.TriggerView, error) {
 	t, err := r.Trigger(ctx, id)
 	if err != nil {
-		return TriggerView{}, err
+		return wire.TriggerView{}, err
 	}
 	return r.view(ctx, t), nil
 }
 
 // view is t as it may be shown, with its status.
-func (r *Registry) view(ctx context.Context, t events.Trigger) TriggerView {
-	v := TriggerView{Trigger: t.Redacted()}
+func (r *Registry) view(ctx context.Context, t events.Trigger) wire.TriggerView {
+	v := wire.TriggerView{Trigger: t.Redacted()}
 	if e, err := r.trig.Get(ctx, events.TriggerStatusKey(t.ID)); err == nil {
 		var st events.TriggerStatus
 		if json.Unmarshal(e.Value(), &st) == nil {
@@ -106,12 +100,12 @@ func (r *Registry) view(ctx context.Context, t events.Trigger) TriggerView {
 
 // Triggers returns the triggers of function (every trigger when ""), by function then id, as
 // they may be shown, with their status.
-func (r *Registry) Triggers(ctx context.Context, function string) ([]TriggerView, error) {
+func (r *Registry) Triggers(ctx context.Context, function string) ([]wire.TriggerView, error) {
 	keys, err := r.triggerKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := []TriggerView{}
+	out := []wire.TriggerView{}
 	for _, k := range keys {
 		id, ok := strings.CutPrefix(k, events.TriggerKey(""))
 		if !ok {
