@@ -14,6 +14,9 @@
 // s3://b/k"), code_url_denied and code_url_unreachable (502, the object store refused the node's
 // credentials or does not answer).
 //
+// The bodies it reads and writes, and the limits and formats a client needs, are declared in
+// sluice.dev/services/api/wire, which the client imports instead of this package.
+//
 // Logs are read from the SLUICE_LOGS stream with an ordered consumer and written as NDJSON, or as
 // Server-Sent Events when the client accepts text/event-stream; each line is flushed at once.
 package api

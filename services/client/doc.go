@@ -3,4 +3,7 @@
 // invocation records and log streams. It sends the bearer
 // token on every call. API errors come back as *Error with the API's status, code and message;
 // a function's own failure is not an API error but an Invocation with a non-ok Outcome.
+//
+// Request and response bodies are those of sluice.dev/services/api/wire; the client imports no
+// package of the server.
 package client
