@@ -4,7 +4,7 @@
 //
 // One delivery follows these steps (handle.go, docs/design.md §4), each a small function:
 // parse the CloudEvent → recall what is known of it already (an outcome held here for its write,
-// a recorded outcome, the attempt it makes: recall.go) → expire a synchronous call whose caller
+// a recorded outcome, the attempt it makes: records.go) → expire a synchronous call whose caller
 // gave up → resolve its version → acquire an instance → invoke → answer a synchronous caller →
 // release the instance → report (log lines and the meter record: report.go) → finish
 // (finish.go). A step that ends the delivery early returns its outcome instead of going on, and

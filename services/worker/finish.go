@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -68,11 +67,11 @@ func (w *Worker) finish(ctx context.Context, j job, o outcome) {
 		j.settle(log, "term", j.msg.Term)
 	case handedBack:
 		if j.reply == "" {
-			w.countHandback(ctx, j, log)
+			w.records.countHandback(ctx, j, log)
 		}
 		j.settle(log, "nak", func() error { return j.msg.NakWithDelay(capacityRetry) })
 	case recorded:
-		w.dups.add(j.fn)
+		w.records.dups.add(j.fn)
 		log.Info("event finished before; settled without running it again", "status", o.res.Status)
 		if o.res.Status == events.StatusSucceeded {
 			j.settle(log, "ack", j.msg.Ack)
@@ -103,7 +102,7 @@ func (w *Worker) finishAsync(ctx context.Context, j job, res events.Result, log 
 	switch {
 	case res.Outcome == events.OutcomeOK:
 		res.Status = events.StatusSucceeded
-		if err := w.store(ctx, res, writeTries); err != nil && !errors.Is(err, errUnstorable) {
+		if err := w.records.store(ctx, res, writeTries); err != nil && !errors.Is(err, errUnstorable) {
 			w.hold(j, res, log, "store result", err)
 			return
 		} else if err != nil {
@@ -112,7 +111,7 @@ func (w *Worker) finishAsync(ctx context.Context, j job, res events.Result, log 
 		j.settle(log, "ack", j.msg.Ack)
 	case retryable(res.Outcome) && j.attempt <= j.retries:
 		res.Status = events.StatusQueued // waiting for the next attempt, which writes its own record
-		if err := w.store(ctx, res, 1); err != nil {
+		if err := w.records.store(ctx, res, 1); err != nil {
 			log.Warn("store result", "err", err)
 		}
 		delay := w.backoff(j.attempt)
@@ -129,7 +128,7 @@ func (w *Worker) finishAsync(ctx context.Context, j job, res events.Result, log 
 		}
 		// A failed record of this redrive count says the dead letter exists: it is written last.
 		if res.ID != "" {
-			if err := w.store(ctx, res, writeTries); err != nil && !errors.Is(err, errUnstorable) {
+			if err := w.records.store(ctx, res, writeTries); err != nil && !errors.Is(err, errUnstorable) {
 				w.hold(j, res, log, "store result", err)
 				return
 			} else if err != nil {
@@ -155,37 +154,11 @@ func (j job) settle(log *slog.Logger, what string, ack func() error) {
 // its redelivery to this worker writes the outcome without running the function again.
 func (w *Worker) hold(j job, res events.Result, log *slog.Logger, what string, err error) {
 	delay := w.backoff(j.delivered)
-	if j.id != "" && !w.held.put(heldKey(j.id, j.redrive), held{res: res, deadLettered: j.deadLettered, at: time.Now()}) {
+	if j.id != "" && !w.records.held.put(heldKey(j.id, j.redrive), held{res: res, deadLettered: j.deadLettered, at: time.Now()}) {
 		log.Warn("too many outcomes held for a write; this one is not", "held", maxHeld)
 	}
 	log.Error(what+": the event goes back to the bus, its outcome is written on its redelivery", "err", err, "in", delay)
 	j.settle(log, "nak", func() error { return j.msg.NakWithDelay(delay) })
-}
-
-// store writes an async invocation's record, tried up to tries times. A bucket that refuses the
-// record as too large (a server with a smaller message size) gets it without the response and
-// with the error cut to a header's size.
-func (w *Worker) store(ctx context.Context, res events.Result, tries int) error {
-	full, err := events.EncodeResult(res)
-	if err != nil {
-		if full, err = events.EncodeResult(res.Small()); err != nil {
-			return fmt.Errorf("%w: %w", errUnstorable, err)
-		}
-	}
-	key := events.ResultKey(res.ID)
-	return retry(ctx, tries, func() error {
-		_, err := w.results.Put(ctx, key, full)
-		if tooLarge(err) {
-			var small []byte
-			if small, err = events.EncodeResult(res.Small()); err == nil {
-				_, err = w.results.Put(ctx, key, small)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("store result %s: %w", res.ID, err)
-		}
-		return nil
-	})
 }
 
 // retry calls f up to tries times, writeWait apart and doubling, until it succeeds.
@@ -224,18 +197,4 @@ func (w *Worker) deadLetter(ctx context.Context, j job, res events.Result) error
 		return fmt.Errorf("dead-letter %s: %w", j.id, err)
 	}
 	return nil
-}
-
-// countHandback counts a delivery handed back without a run (HandbackKey), so it spends no
-// retry. A count that cannot be written makes the delivery count as an attempt: retries are
-// never more than the function allows.
-func (w *Worker) countHandback(ctx context.Context, j job, log *slog.Logger) {
-	key := events.HandbackKey(j.id, j.redrive)
-	n := 0
-	if e, err := w.results.Get(ctx, key); err == nil {
-		n, _ = strconv.Atoi(string(e.Value()))
-	}
-	if _, err := w.results.Put(ctx, key, []byte(strconv.Itoa(n+1))); err != nil {
-		log.Warn("count a handed-back delivery", "err", err)
-	}
 }

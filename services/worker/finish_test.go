@@ -87,7 +87,8 @@ func TestEarlyOutcomesAreAcknowledgedOnce(t *testing.T) {
 	v := events.Version{Function: "f", Version: 1, Config: events.Config{Runtime: "python", Handler: "main.handler", MemoryMB: 128, Max: 1}}
 	logger := slog.New(slog.DiscardHandler)
 	w := &Worker{
-		nc: bus.Conn, js: bus.JS, fns: oneVersion{v}, results: results, backoff: Backoff, logger: logger,
+		nc: bus.Conn, js: bus.JS, fns: oneVersion{v}, backoff: Backoff, logger: logger,
+		records: &records{results: results, logger: logger},
 		instances: &instances{ // a memory budget no instance fits: no slot to be had here
 			claims: &claims{kv: claimsKV, id: "w", budget: 0, logger: logger, held: map[string]claim{}},
 			others: func(string) []*pool { return nil }, logger: logger,

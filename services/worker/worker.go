@@ -73,7 +73,6 @@ type Worker struct {
 	fns     Functions
 	rt      *catalog.Catalog
 	tel     Telemetry
-	results jetstream.KeyValue
 	backoff func(int) time.Duration
 	drain   time.Duration
 	warm    *warmpool.Pool // nil when no runtime keeps pre-started processes; run by Run
@@ -87,8 +86,7 @@ type Worker struct {
 	started   time.Time
 	draining  atomic.Bool
 
-	held holding    // outcomes not written yet, for their redelivery
-	dups duplicates // deliveries settled without a run, their outcome recorded already
+	records *records // what is known of async events: records, held outcomes, duplicates
 
 	mu    sync.Mutex
 	pools map[string]*running // the functions served, by name
@@ -129,11 +127,12 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 	}
 	host, _ := os.Hostname()
 	w := &Worker{
-		id: o.ID, nc: o.NC, js: o.JS, fns: o.Fns, rt: o.Runtimes, tel: o.Telemetry, results: results,
+		id: o.ID, nc: o.NC, js: o.JS, fns: o.Fns, rt: o.Runtimes, tel: o.Telemetry,
 		backoff: o.Backoff, drain: o.Drain, logger: o.Logger.With("worker", o.ID),
 		pools: map[string]*running{},
 		beats: beats, claimTTL: st.TTL(), host: host, started: time.Now().UTC(),
 	}
+	w.records = &records{results: results, logger: w.logger}
 	w.claims = &claims{kv: claimsKV, id: o.ID, budget: budget, logger: w.logger, held: map[string]claim{}}
 	sizes := o.Prestart
 	if sizes == nil {

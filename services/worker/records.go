@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"maps"
 	"strconv"
 	"sync"
@@ -13,6 +15,16 @@ import (
 
 	"sluice.dev/events"
 )
+
+// records is what the worker knows of async events beyond their delivery: their records in
+// sluice_results (outcomes, handed-back deliveries), the outcomes it holds for a write, and the
+// duplicate deliveries it settled. Safe for concurrent use.
+type records struct {
+	results jetstream.KeyValue
+	held    holding    // outcomes not written yet, for their redelivery
+	dups    duplicates // deliveries settled without a run, their outcome recorded already
+	logger  *slog.Logger
+}
 
 // held is an async outcome the worker could not write yet: its result, and whether its dead
 // letter is published already.
@@ -79,6 +91,14 @@ type duplicates struct {
 	n  map[string]uint64
 }
 
+// counts returns the deliveries settled, by function.
+func (d *duplicates) counts() map[string]uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.n)
+}
+
+// add counts one delivery of fn settled without a run.
 func (d *duplicates) add(fn string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -93,9 +113,7 @@ func (d *duplicates) add(fn string) {
 // that died after writing the result, or an event published again under another message id.
 // They are counted since the worker started (sluice_duplicate_deliveries_total).
 func (w *Worker) Duplicates() map[string]uint64 {
-	w.dups.mu.Lock()
-	defer w.dups.mu.Unlock()
-	return maps.Clone(w.dups.n)
+	return w.records.dups.counts()
 }
 
 // recall finds what is known of an async event already: an outcome held here for its write (the
@@ -105,14 +123,14 @@ func (w *Worker) recall(ctx context.Context, j *job) (outcome, bool) {
 	if j.reply != "" {
 		return outcome{}, false
 	}
-	if o, ok := w.held.take(heldKey(j.id, j.redrive)); ok { // ran here before: write its outcome
+	if o, ok := w.records.held.take(heldKey(j.id, j.redrive)); ok { // ran here before: write its outcome
 		j.attempt, j.deadLettered = o.res.Attempts, o.deadLettered
 		return outcome{exit: ran, res: o.res}, true
 	}
-	if r, ok := w.recorded(ctx, *j); ok {
+	if r, ok := w.records.recorded(ctx, *j); ok {
 		return outcome{exit: recorded, res: r}, true
 	}
-	j.attempt = w.attempt(ctx, *j)
+	j.attempt = w.records.attempt(ctx, *j)
 	return outcome{}, false
 }
 
@@ -120,12 +138,12 @@ func (w *Worker) recall(ctx context.Context, j *job) (outcome, bool) {
 // dead-lettered in this run through the queue), so that its delivery settles without running
 // the function again. A record that cannot be read leaves the event to run: delivery is at
 // least once where the platform cannot tell.
-func (w *Worker) recorded(ctx context.Context, j job) (events.Result, bool) {
+func (rec *records) recorded(ctx context.Context, j job) (events.Result, bool) {
 	var r events.Result
-	e, err := w.results.Get(ctx, events.ResultKey(j.id))
+	e, err := rec.results.Get(ctx, events.ResultKey(j.id))
 	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyNotFound) && ctx.Err() == nil {
-			w.logger.Warn("read the invocation's record; running it", "function", j.fn, "invocation", j.id, "err", err)
+			rec.logger.Warn("read the invocation's record; running it", "function", j.fn, "invocation", j.id, "err", err)
 		}
 		return r, false
 	}
@@ -140,17 +158,57 @@ func (w *Worker) recorded(ctx context.Context, j job) (events.Result, bool) {
 // the deliveries handed back without a run (HandbackKey). A delivery lost with a worker that died
 // counts: it may have run the function, and an event that kills its worker must not come back
 // forever. A count that cannot be read leaves the delivery count, never lower than the runs.
-func (w *Worker) attempt(ctx context.Context, j job) int {
+func (rec *records) attempt(ctx context.Context, j job) int {
 	if j.delivered <= 1 {
 		return 1
 	}
-	e, err := w.results.Get(ctx, events.HandbackKey(j.id, j.redrive))
+	e, err := rec.results.Get(ctx, events.HandbackKey(j.id, j.redrive))
 	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyNotFound) && ctx.Err() == nil {
-			w.logger.Warn("read the handed-back deliveries; counting every delivery", "function", j.fn, "invocation", j.id, "err", err)
+			rec.logger.Warn("read the handed-back deliveries; counting every delivery", "function", j.fn, "invocation", j.id, "err", err)
 		}
 		return j.delivered
 	}
 	n, _ := strconv.Atoi(string(e.Value()))
 	return max(j.delivered-n, 1)
+}
+
+// store writes an async invocation's record, tried up to tries times. A bucket that refuses the
+// record as too large (a server with a smaller message size) gets it without the response and
+// with the error cut to a header's size.
+func (rec *records) store(ctx context.Context, res events.Result, tries int) error {
+	full, err := events.EncodeResult(res)
+	if err != nil {
+		if full, err = events.EncodeResult(res.Small()); err != nil {
+			return fmt.Errorf("%w: %w", errUnstorable, err)
+		}
+	}
+	key := events.ResultKey(res.ID)
+	return retry(ctx, tries, func() error {
+		_, err := rec.results.Put(ctx, key, full)
+		if tooLarge(err) {
+			var small []byte
+			if small, err = events.EncodeResult(res.Small()); err == nil {
+				_, err = rec.results.Put(ctx, key, small)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("store result %s: %w", res.ID, err)
+		}
+		return nil
+	})
+}
+
+// countHandback counts a delivery handed back without a run (HandbackKey), so it spends no
+// retry. A count that cannot be written makes the delivery count as an attempt: retries are
+// never more than the function allows.
+func (rec *records) countHandback(ctx context.Context, j job, log *slog.Logger) {
+	key := events.HandbackKey(j.id, j.redrive)
+	n := 0
+	if e, err := rec.results.Get(ctx, key); err == nil {
+		n, _ = strconv.Atoi(string(e.Value()))
+	}
+	if _, err := rec.results.Put(ctx, key, []byte(strconv.Itoa(n+1))); err != nil {
+		log.Warn("count a handed-back delivery", "err", err)
+	}
 }
