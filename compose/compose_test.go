@@ -140,7 +140,8 @@ func TestImageCarriesTheRuntimes(t *testing.T) {
 	df := string(b)
 	for _, want := range []string{"python3", "nodejs", "php-cli", "default-jdk-headless", "mono-mcs", "bubblewrap", "slirp4netns",
 		"/usr/local/go", "./services/cmd/sluice", `ENTRYPOINT ["sluice", "serve"]`,
-		"AS nats-server", "AS minio", "AS sluice", "NATS_SERVER_VERSION=" + pinned(t, "NATS_SERVER_VERSION"), "MINIO_VERSION=" + pinned(t, "MINIO_VERSION")} {
+		"AS nats-server", "AS minio", "AS sluice", "NATS_SERVER_VERSION=" + pinned(t, "services/go.mod", "github.com/nats-io/nats-server/v2 "),
+		"MINIO_VERSION=" + pinned(t, "task/install.go", "const minioVersion = ")} {
 		if !strings.Contains(df, want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
@@ -166,18 +167,20 @@ func builtFrom(t *testing.T, s types.ServiceConfig, target string) {
 	}
 }
 
-// pinned is a version the Taskfile pins for the tests.
-func pinned(t *testing.T, name string) string {
+// pinned is the version a file of the repository pins for the tests: the rest of its line that
+// starts with prefix, unquoted (services/go.mod's require of nats-server, the task runner's
+// MinIO constant).
+func pinned(t *testing.T, file, prefix string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "Taskfile.yml"))
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
-			return strings.TrimSpace(v)
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+			return strings.Trim(strings.Fields(v)[0], `"`)
 		}
 	}
-	t.Fatalf("Taskfile.yml pins no %s", name)
+	t.Fatalf("%s pins no version on a line starting %q", file, prefix)
 	return ""
 }

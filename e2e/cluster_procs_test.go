@@ -49,7 +49,7 @@ func requireNATSServer(t *testing.T) string {
 	t.Helper()
 	bin := natsServerBinary()
 	if bin == "" {
-		msg := "no nats-server binary: install it with `go tool task nats-server` (go install github.com/nats-io/nats-server/v2@<version pinned in Taskfile.yml> into ./bin)"
+		msg := "no nats-server binary: install it with `go tool task nats-server` (go install github.com/nats-io/nats-server/v2@<the version services/go.mod requires> into ./bin)"
 		if os.Getenv("SLUICE_REQUIRE_NATS_SERVER") == "1" {
 			t.Fatal(msg)
 		}

@@ -56,7 +56,7 @@ func startMinIO(t *testing.T) (string, *minio.Client) {
 	t.Helper()
 	bin := minioBinary()
 	if bin == "" {
-		msg := "no minio binary: install it with `go tool task minio` (go install github.com/minio/minio@<version pinned in Taskfile.yml> into ./bin)"
+		msg := "no minio binary: install it with `go tool task minio` (go install github.com/minio/minio@<the version pinned in task/install.go> into ./bin)"
 		if os.Getenv("SLUICE_REQUIRE_MINIO") == "1" {
 			t.Fatal(msg)
 		}

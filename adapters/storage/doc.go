@@ -33,7 +33,7 @@
 //     object fires again.
 //   - Events found by listing are named ObjectCreated:Put whatever the upload was (Put, Copy,
 //     CompleteMultipartUpload): a listing cannot tell.
-//   - The MinIO build the tests pin (see Taskfile.yml) never flushes the listen stream (its
+//   - The MinIO build the tests pin (see task/install.go) never flushes the listen stream (its
 //     S3 handlers wrap the response writer in one that drops http.Flusher), so there events
 //     arrive by polling, within Config.Poll.
 //

@@ -19,7 +19,7 @@ import (
 )
 
 // Install is how to install the MinIO server the tests use.
-const Install = "go tool task minio (it runs go install github.com/minio/minio@<the version pinned in Taskfile.yml> into ./bin)"
+const Install = "go tool task minio (it runs go install github.com/minio/minio@<the version pinned in task/install.go> into ./bin)"
 
 // Credentials of every test server.
 const (

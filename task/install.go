@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// minioVersion is the MinIO server the object-storage tests run against (it has no semver tags:
+// a pinned commit). compose/Dockerfile builds the same one.
+const minioVersion = "v0.0.0-20260212201848-7aac2a2c5b7c"
+
+// natsServerModule is the nats-server sluice embeds; the cluster tests run three of it as
+// processes, at the version services/go.mod requires.
+const natsServerModule = "github.com/nats-io/nats-server/v2"
+
+func installMinIO(ctx context.Context, r *runner) error {
+	if r.executable("bin/minio") {
+		return nil
+	}
+	return r.install(ctx, "github.com/minio/minio@"+minioVersion)
+}
+
+func installNATSServer(ctx context.Context, r *runner) error {
+	version, err := r.output(ctx, r.root, "go", "list", "-m", "-f", "{{.Version}}", natsServerModule)
+	if err != nil {
+		return err
+	}
+	version = strings.TrimSpace(version)
+	if r.executable("bin/nats-server") {
+		have, err := r.output(ctx, r.root, "bin/nats-server", "--version")
+		if err == nil && strings.TrimSpace(have) == "nats-server: "+version {
+			return nil
+		}
+	}
+	return r.install(ctx, natsServerModule+"@"+version)
+}
+
+// install runs go install of pkg@version into the root's bin folder.
+func (r *runner) install(ctx context.Context, pkgAtVersion string) error {
+	gobin := "GOBIN=" + filepath.Join(r.root, "bin")
+	if err := r.exec(ctx, command{env: []string{gobin}, args: []string{"go", "install", pkgAtVersion}}); err != nil {
+		return fmt.Errorf("install %s: %w", pkgAtVersion, err)
+	}
+	return nil
+}
