@@ -20,7 +20,6 @@ import (
 	"sluice.dev/services/api/wire"
 	"sluice.dev/services/billing"
 	"sluice.dev/services/metrics"
-	"sluice.dev/services/worker"
 )
 
 const flaky = `import json
@@ -424,15 +423,3 @@ def handler(event, context):
 
 // near compares amounts to the bill's rounding, 1e-12 USD.
 func near(a, b float64) bool { return math.Abs(a-b) <= 1.5e-12 }
-
-// The worker writes the dead-letter headers the API reads.
-func TestDeadLetterHeadersAgree(t *testing.T) {
-	for got, want := range map[string]string{
-		worker.HeaderDLQError: events.HeaderDLQError, worker.HeaderDLQOutcome: events.HeaderDLQOutcome,
-		worker.HeaderDLQAttempts: events.HeaderDLQAttempts, worker.HeaderDLQTime: events.HeaderDLQTime,
-	} {
-		if got != want {
-			t.Errorf("worker writes %q, the API reads %q", got, want)
-		}
-	}
-}
