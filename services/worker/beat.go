@@ -3,7 +3,6 @@ package worker
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
@@ -89,11 +88,7 @@ func (w *Worker) Beat() events.WorkerBeat {
 func (w *Worker) beat(ctx context.Context, draining bool) {
 	b := w.Beat()
 	b.Draining = draining
-	data, err := json.Marshal(b)
-	if err != nil {
-		return
-	}
-	if _, err := w.beats.Put(ctx, w.id, data); err != nil && ctx.Err() == nil {
+	if err := events.PutWorkerBeat(ctx, w.beats, b); err != nil && ctx.Err() == nil {
 		w.logger.Warn("heartbeat", "err", err)
 	}
 }
