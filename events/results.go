@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -54,4 +55,43 @@ func ReadResult(ctx context.Context, kv jetstream.KeyValue, id string) (Result, 
 		return Result{}, fmt.Errorf("invocation %s: %w", id, jetstream.ErrKeyNotFound)
 	}
 	return r, nil
+}
+
+// EncodeHandbacks is the record under HandbackKey: how many deliveries of the event were handed
+// back without a run, in decimal.
+func EncodeHandbacks(n int) []byte { return []byte(strconv.Itoa(n)) }
+
+// DecodeHandbacks reads a record made by EncodeHandbacks.
+func DecodeHandbacks(b []byte) (int, error) {
+	n, err := strconv.Atoi(string(b))
+	if err != nil {
+		return 0, fmt.Errorf("handback count: %w", err)
+	}
+	return n, nil
+}
+
+// ReadHandbacks returns how many deliveries of the event id, in its redrive-th run through the
+// queue, were handed back without a run, from the sluice_results bucket kv. An error wraps
+// jetstream.ErrKeyNotFound when none was.
+func ReadHandbacks(ctx context.Context, kv jetstream.KeyValue, id string, redrive int) (int, error) {
+	e, err := kv.Get(ctx, HandbackKey(id, redrive))
+	if err != nil {
+		return 0, fmt.Errorf("handbacks of %s: %w", id, err)
+	}
+	n, err := DecodeHandbacks(e.Value())
+	if err != nil {
+		return 0, fmt.Errorf("handbacks of %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// CountHandback adds one to the deliveries of the event id, in its redrive-th run through the
+// queue, handed back without a run, in the sluice_results bucket kv; a count that cannot be read
+// starts again from none.
+func CountHandback(ctx context.Context, kv jetstream.KeyValue, id string, redrive int) error {
+	n, _ := ReadHandbacks(ctx, kv, id, redrive)
+	if _, err := kv.Put(ctx, HandbackKey(id, redrive), EncodeHandbacks(n+1)); err != nil {
+		return fmt.Errorf("count a handback of %s: %w", id, err)
+	}
+	return nil
 }

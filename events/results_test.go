@@ -101,3 +101,52 @@ func TestReplyHeaders(t *testing.T) {
 		t.Errorf("parsed = %+v, %v", r, err)
 	}
 }
+
+func TestHandbackRecord(t *testing.T) {
+	// As workers have always written and read it: the count in decimal.
+	if b := events.EncodeHandbacks(12); string(b) != `12` {
+		t.Errorf("encoded = %s", b)
+	}
+	if n, err := events.DecodeHandbacks([]byte(`3`)); err != nil || n != 3 {
+		t.Errorf("decoded = %d, %v", n, err)
+	}
+	if _, err := events.DecodeHandbacks([]byte(`x`)); err == nil {
+		t.Error("a broken count decoded")
+	}
+}
+
+func TestCountHandbackOnTheBus(t *testing.T) {
+	bus := bustest.Start(t)
+	ctx := context.Background()
+	kv, err := bus.JS.KeyValue(ctx, events.BucketResults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.ReadHandbacks(ctx, kv, "ev-1", 0); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("read of no count: %v", err)
+	}
+	for range 2 {
+		if err := events.CountHandback(ctx, kv, "ev-1", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := kv.Get(ctx, events.HandbackKey("ev-1", 0))
+	if err != nil || string(e.Value()) != `2` {
+		t.Fatalf("stored count = %v, %v", e, err)
+	}
+	if n, err := events.ReadHandbacks(ctx, kv, "ev-1", 0); err != nil || n != 2 {
+		t.Errorf("read = %d, %v", n, err)
+	}
+	if _, err := events.ReadHandbacks(ctx, kv, "ev-1", 1); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("another redrive's count: %v", err)
+	}
+	if _, err := kv.Put(ctx, events.HandbackKey("ev-2", 0), []byte(`x`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := events.CountHandback(ctx, kv, "ev-2", 0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := events.ReadHandbacks(ctx, kv, "ev-2", 0); err != nil || n != 1 {
+		t.Errorf("count over a broken one = %d, %v", n, err)
+	}
+}

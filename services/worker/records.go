@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -139,15 +138,11 @@ func (w *Worker) recall(ctx context.Context, j *job) (outcome, bool) {
 // the function again. A record that cannot be read leaves the event to run: delivery is at
 // least once where the platform cannot tell.
 func (rec *records) recorded(ctx context.Context, j job) (events.Result, bool) {
-	var r events.Result
-	e, err := rec.results.Get(ctx, events.ResultKey(j.id))
+	r, err := events.ReadResult(ctx, rec.results, j.id)
 	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyNotFound) && ctx.Err() == nil {
 			rec.logger.Warn("read the invocation's record; running it", "function", j.fn, "invocation", j.id, "err", err)
 		}
-		return r, false
-	}
-	if json.Unmarshal(e.Value(), &r) != nil || r.ID != j.id {
 		return r, false
 	}
 	done := r.Status == events.StatusSucceeded || r.Status == events.StatusFailed && r.Redriven == j.redrive
@@ -162,14 +157,13 @@ func (rec *records) attempt(ctx context.Context, j job) int {
 	if j.delivered <= 1 {
 		return 1
 	}
-	e, err := rec.results.Get(ctx, events.HandbackKey(j.id, j.redrive))
+	n, err := events.ReadHandbacks(ctx, rec.results, j.id, j.redrive)
 	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyNotFound) && ctx.Err() == nil {
 			rec.logger.Warn("read the handed-back deliveries; counting every delivery", "function", j.fn, "invocation", j.id, "err", err)
 		}
 		return j.delivered
 	}
-	n, _ := strconv.Atoi(string(e.Value()))
 	return max(j.delivered-n, 1)
 }
 
@@ -203,12 +197,7 @@ func (rec *records) store(ctx context.Context, res events.Result, tries int) err
 // retry. A count that cannot be written makes the delivery count as an attempt: retries are
 // never more than the function allows.
 func (rec *records) countHandback(ctx context.Context, j job, log *slog.Logger) {
-	key := events.HandbackKey(j.id, j.redrive)
-	n := 0
-	if e, err := rec.results.Get(ctx, key); err == nil {
-		n, _ = strconv.Atoi(string(e.Value()))
-	}
-	if _, err := rec.results.Put(ctx, key, []byte(strconv.Itoa(n+1))); err != nil {
+	if err := events.CountHandback(ctx, rec.results, j.id, j.redrive); err != nil {
 		log.Warn("count a handed-back delivery", "err", err)
 	}
 }
