@@ -2,7 +2,6 @@ package route
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -68,8 +67,7 @@ func (t *Table) follow(loaded chan struct{}) {
 			continue
 		}
 		id := strings.TrimPrefix(e.Key(), events.TriggerKey(""))
-		var spec events.Trigger
-		ok := e.Operation() == jetstream.KeyValuePut && json.Unmarshal(e.Value(), &spec) == nil && spec.Kind == events.TriggerHTTP
+		spec, ok := httpSpec(e)
 		var r Route
 		if ok {
 			var err error
@@ -86,6 +84,16 @@ func (t *Table) follow(loaded chan struct{}) {
 		}
 		t.mu.Unlock()
 	}
+}
+
+// httpSpec returns the spec an update of sluice_triggers puts, when it is a readable spec of an
+// HTTP route.
+func httpSpec(e jetstream.KeyValueEntry) (events.Trigger, bool) {
+	if e.Operation() != jetstream.KeyValuePut {
+		return events.Trigger{}, false
+	}
+	spec, err := events.DecodeTrigger(e.Value())
+	return spec, err == nil && spec.Kind == events.TriggerHTTP
 }
 
 // Find returns the routes whose path matches path (the request's escaped path below the

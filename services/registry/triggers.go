@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -36,9 +35,9 @@ func (r *Registry) PutTrigger(ctx context.Context, t events.Trigger) (created bo
 		return false, err
 	}
 	t.Created = r.now().UTC()
-	b, err := json.Marshal(t)
+	b, err := events.EncodeTrigger(t)
 	if err != nil {
-		return false, fmt.Errorf("trigger %s: %w", t.ID, err)
+		return false, err
 	}
 	if _, err := r.trig.Create(ctx, events.TriggerKey(t.ID), b); err == nil {
 		return true, nil
@@ -50,8 +49,8 @@ func (r *Registry) PutTrigger(ctx context.Context, t events.Trigger) (created bo
 		return false, err
 	}
 	t.Created = old.Created
-	if b, err = json.Marshal(t); err != nil {
-		return false, fmt.Errorf("trigger %s: %w", t.ID, err)
+	if b, err = events.EncodeTrigger(t); err != nil {
+		return false, err
 	}
 	if _, err := r.trig.Put(ctx, events.TriggerKey(t.ID), b); err != nil {
 		return false, fmt.Errorf("trigger %s: %w", t.ID, err)
@@ -62,16 +61,16 @@ func (r *Registry) PutTrigger(ctx context.Context, t events.Trigger) (created bo
 // Trigger returns one trigger spec as stored, secrets included: for adapters and for keeping the
 // secrets of a replaced spec, never to be shown (see ViewTrigger).
 func (r *Registry) Trigger(ctx context.Context, id string) (events.Trigger, error) {
-	var t events.Trigger
 	e, err := r.trig.Get(ctx, events.TriggerKey(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
-		return t, fmt.Errorf("no trigger %q: %w", id, ErrTriggerNotFound)
+		return events.Trigger{}, fmt.Errorf("no trigger %q: %w", id, ErrTriggerNotFound)
 	}
 	if err != nil {
-		return t, fmt.Errorf("trigger %s: %w", id, err)
+		return events.Trigger{}, fmt.Errorf("trigger %s: %w", id, err)
 	}
-	if err := json.Unmarshal(e.Value(), &t); err != nil {
-		return t, fmt.Errorf("trigger %s: %w", id, err)
+	t, err := events.DecodeTrigger(e.Value())
+	if err != nil {
+		return events.Trigger{}, fmt.Errorf("trigger %s: %w", id, err)
 	}
 	return t, nil
 }
@@ -89,8 +88,7 @@ func (r *Registry) ViewTrigger(ctx context.Context, id string) (wire.TriggerView
 func (r *Registry) view(ctx context.Context, t events.Trigger) wire.TriggerView {
 	v := wire.TriggerView{Trigger: t.Redacted()}
 	if e, err := r.trig.Get(ctx, events.TriggerStatusKey(t.ID)); err == nil {
-		var st events.TriggerStatus
-		if json.Unmarshal(e.Value(), &st) == nil {
+		if st, err := events.DecodeTriggerStatus(e.Value()); err == nil {
 			st.LastError = t.RedactText(st.LastError)
 			v.Status = &st
 		}
