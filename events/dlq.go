@@ -79,6 +79,10 @@ func NewDeadLetter(e Exhausted) *nats.Msg {
 // stream's message size with it; the whole error stays in the event's result record.
 func DropDeadLetterError(m *nats.Msg) { m.Header.Del(HeaderDLQError) }
 
+// EventID returns the CloudEvent id an event's headers carry (its ce-id), empty when absent: of
+// a dead letter, what RedriveMsgID names its redrive by.
+func EventID(h nats.Header) string { return h.Get(headerCE + "id") }
+
 // EventRedrive returns the ExtRedrive count of an event's headers, 0 when absent.
 func EventRedrive(h nats.Header) int {
 	n, _ := strconv.Atoi(h.Get(HeaderRedrive))

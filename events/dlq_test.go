@@ -41,6 +41,13 @@ func TestDeadLetterRoundTrip(t *testing.T) {
 		}
 	}
 
+	if id := events.EventID(m.Header); id != "ev-1" {
+		t.Errorf("event id = %q", id)
+	}
+	if id := events.EventID(nats.Header{}); id != "" {
+		t.Errorf("event id of no headers = %q", id)
+	}
+
 	d := events.ParseDeadLetter("hello", 9, m.Header, m.Data, true)
 	if d.ID != "ev-1" || d.Type != "dev.sluice.invoke" || d.Attempts != 3 || d.Redriven != 1 ||
 		d.Outcome != events.OutcomeError || !d.FailedAt.Equal(at) || d.Size != 7 || string(d.Data) != `{"a":1}` {

@@ -251,7 +251,7 @@ func (a *API) dlqRedrive(w http.ResponseWriter, r *http.Request) {
 		}
 		// The message id names this dead letter: two redrives of it at once make one invocation
 		// (the invocation stream's duplicate window absorbs the second).
-		id := m.Header.Get("ce-id")
+		id := events.EventID(m.Header)
 		if _, err := a.js.PublishMsg(ctx, events.RedriveMsg(name, m.Header, m.Data, events.RedriveMsgID(id, m.Sequence))); err != nil {
 			a.fail(w, r, fmt.Errorf("redrive %d: %w", m.Sequence, err))
 			return
