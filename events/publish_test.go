@@ -34,7 +34,7 @@ func TestPublishRetryWaitsForTheStream(t *testing.T) {
 
 	back := make(chan error, 1)
 	go func() {
-		time.Sleep(time.Second) // the stream returns while the publishes below wait for it
+		time.Sleep(time.Second) // a sleep is the scenario: the stream stays away a while, and returns while the publishes below retry
 		back <- events.Ensure(ctx, bus.JS, events.BusOptions{})
 	}()
 	first, err := bus.JS.PublishMsgAsync(msg(), events.PublishRetry()...)

@@ -8,6 +8,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 func TestRetentionLimitsApplyAndStay(t *testing.T) {
@@ -50,7 +51,7 @@ func TestRetentionLimitsApplyAndStay(t *testing.T) {
 	if _, err := bus.JS.Publish(ctx, events.MetersSubject("f"), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	bustest.Eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		mi, err := meters.Info(ctx)
 		if err != nil {
 			return err

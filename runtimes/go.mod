@@ -10,5 +10,6 @@ require (
 	github.com/elastic/go-seccomp-bpf v1.6.0
 	golang.org/x/net v0.61.0
 	golang.org/x/sys v0.49.0
+	sluice.dev/events v0.0.0
 	sluice.dev/sdk v0.0.0
 )

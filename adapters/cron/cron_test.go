@@ -16,6 +16,7 @@ import (
 	"sluice.dev/adapters/publish"
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 func spec(id, expr string) events.Trigger {
@@ -81,7 +82,7 @@ func TestTwoAdaptersStoreEachTickOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bustest.Eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		info, err := stream.Info(t.Context())
 		if err != nil {
 			return err
@@ -167,7 +168,7 @@ func TestCatchUpFiresOnceForTheLatestMissedTime(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = a.Run(ctx, rec, func(events.TriggerStatus) {}) }()
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		if _, ok := rec.first(); !ok {
 			return errors.New("no catch-up firing")
 		}

@@ -18,6 +18,7 @@ import (
 	"sluice.dev/adapters/trigger"
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 // probe is a fake kind whose adapters log their lives: "start <id> <expr>" and "stop <id>".
@@ -88,7 +89,7 @@ func status(kv jetstream.KeyValue, id string) (events.TriggerStatus, error) {
 
 func wantStatus(t *testing.T, kv jetstream.KeyValue, id string, state events.TriggerState, errPart string) {
 	t.Helper()
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		st, err := status(kv, id)
 		if err != nil {
 			return err
@@ -102,7 +103,7 @@ func wantStatus(t *testing.T, kv jetstream.KeyValue, id string, state events.Tri
 
 func wantLog(t *testing.T, p *probe, want ...string) {
 	t.Helper()
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		if got := p.lines(); !slices.Equal(got, want) {
 			return fmt.Errorf("adapter lives %q, want %q", got, want)
 		}
@@ -134,7 +135,7 @@ func TestManagerFollowsTheBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLog(t, p, "start before a", "stop before", "start before b", "stop before")
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		if _, err := status(kv, "before"); !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return fmt.Errorf("status of a deleted trigger: %v", err)
 		}

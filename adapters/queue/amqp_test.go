@@ -14,6 +14,7 @@ import (
 	"sluice.dev/adapters/queue"
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 // A burst into a RabbitMQ queue read by two adapter processes: each message invokes once, a
@@ -45,7 +46,7 @@ func TestAMQPBurstDuplicatesHuge(t *testing.T) {
 			}
 		}
 	}
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		if !strings.Contains(st1.last().LastError+st2.last().LastError, "limit") {
 			return fmt.Errorf("huge message not reported")
 		}

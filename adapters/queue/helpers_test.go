@@ -16,6 +16,7 @@ import (
 	"sluice.dev/adapters/queue"
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 // statuses records what an adapter reported. Safe for concurrent use.
@@ -42,7 +43,7 @@ func (s *statuses) last() events.TriggerStatus {
 // waitState waits until the last reported state is want.
 func (s *statuses) waitState(t *testing.T, timeout time.Duration, want events.TriggerState) {
 	t.Helper()
-	bustest.Eventually(t, timeout, func() error {
+	testkit.Eventually(t, timeout, func() error {
 		if st := s.last(); st.State != want {
 			return fmt.Errorf("state %q (last error %q), want %q", st.State, st.LastError, want)
 		}
@@ -113,13 +114,13 @@ func stored(t *testing.T, bus *bustest.Bus, fn string) []event.Event {
 // waitStored waits until exactly n events are stored for fn, then checks they stay n.
 func waitStored(t *testing.T, bus *bustest.Bus, fn string, n int) []event.Event {
 	t.Helper()
-	bustest.Eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		if got := len(stored(t, bus, fn)); got != n {
 			return fmt.Errorf("%d events stored, want %d", got, n)
 		}
 		return nil
 	})
-	time.Sleep(300 * time.Millisecond) // nothing doubled afterwards either
+	time.Sleep(300 * time.Millisecond) // a sleep, not a poll: nothing may be stored twice afterwards either
 	evs := stored(t, bus, fn)
 	if len(evs) != n {
 		t.Fatalf("%d events stored, want %d", len(evs), n)

@@ -14,6 +14,7 @@ import (
 	"sluice.dev/adapters/queue"
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 func sourceStream(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
@@ -71,7 +72,7 @@ func TestJetStreamBurstHugeAndRedelivery(t *testing.T) {
 	if h := ev.Extensions()[queue.ExtHeaders]; h != `{"Tenant":["acme"]}` {
 		t.Fatalf("headers extension %v", h)
 	}
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		for _, st := range []*statuses{st1, st2} {
 			if strings.Contains(st.last().LastError, "limit") {
 				return nil
@@ -84,7 +85,7 @@ func TestJetStreamBurstHugeAndRedelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		info, err := cons.Info(ctx)
 		if err != nil {
 			return err
@@ -101,7 +102,7 @@ func TestJetStreamBurstHugeAndRedelivery(t *testing.T) {
 	}
 	st3 := startAdapter(t, bus, "orders-trigger", "orders", spec)
 	st3.waitState(t, 10*time.Second, events.StateRunning)
-	bustest.Eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		info, err := s.Consumer(ctx, "sluice-orders-trigger")
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 // A burst on a subject read by two adapter processes of one trigger (one queue group): each
@@ -60,7 +61,7 @@ func TestNATSBurstDuplicatesHugeAndReconnect(t *testing.T) {
 			}
 		}
 	}
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		if !strings.Contains(st1.last().LastError+st2.last().LastError, "limit") {
 			return fmt.Errorf("huge message not reported")
 		}

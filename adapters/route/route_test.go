@@ -14,6 +14,7 @@ import (
 	"sluice.dev/adapters/route"
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 func TestFactoryRefusesBadSpecs(t *testing.T) {
@@ -104,7 +105,7 @@ func TestTable(t *testing.T) {
 	if err := kv.Delete(t.Context(), events.TriggerKey("get-order")); err != nil {
 		t.Fatal(err)
 	}
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		if ms := tab.Find("/orders/7"); len(ms) != 0 {
 			return fmt.Errorf("deleted route still found: %+v", ms)
 		}

@@ -4,135 +4,32 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"sluice.dev/events/testkit"
 )
 
-// Credentials of the test MinIO.
-const (
-	testAccessKey = "sluice-test"
-	testSecretKey = "sluice-test-secret"
-)
-
-// minioServer is a MinIO process on a fixed loopback address and data folder, so a test can stop
-// it and start it again as the same server.
+// minioServer is the test's MinIO (testkit's, so it can be stopped and started again as the same
+// server) with a client for what these tests need beyond testkit's Put: exact buckets and ETags.
 type minioServer struct {
-	t        testing.TB
-	bin      string
-	dir      string
-	endpoint string
-	client   *minio.Client
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan error
-}
-
-// minioBinary finds the minio binary: $SLUICE_TEST_MINIO, bin/minio beside the repository's
-// go.work (`go tool task minio` puts it there), then $PATH.
-func minioBinary() string {
-	if p := os.Getenv("SLUICE_TEST_MINIO"); p != "" {
-		return p
-	}
-	if dir, err := os.Getwd(); err == nil {
-		for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-			if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-				if p := filepath.Join(dir, "bin", "minio"); fileExists(p) {
-					return p
-				}
-				break
-			}
-		}
-	}
-	p, _ := exec.LookPath("minio")
-	return p
-}
-
-func fileExists(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
+	*testkit.MinIO
+	client *minio.Client
 }
 
 // startMinio runs MinIO until the test ends, or skips the test when there is no binary (fails
 // when SLUICE_REQUIRE_MINIO=1).
 func startMinio(t testing.TB) *minioServer {
 	t.Helper()
-	bin := minioBinary()
-	if bin == "" {
-		if os.Getenv("SLUICE_REQUIRE_MINIO") == "1" {
-			t.Fatal("no minio binary and SLUICE_REQUIRE_MINIO=1: install it with go tool task minio")
-		}
-		t.Skip("no minio binary: install it with go tool task minio")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	m := testkit.StartMinIO(t)
+	c, err := minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, ""), MaxRetries: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	endpoint := l.Addr().String()
-	l.Close()
-	c, err := minio.New(endpoint, &minio.Options{Creds: credentials.NewStaticV4(testAccessKey, testSecretKey, ""), MaxRetries: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &minioServer{t: t, bin: bin, dir: t.TempDir(), endpoint: endpoint, client: c}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-// start runs the server (again) and waits until it serves.
-func (s *minioServer) start() {
-	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cmd := exec.Command(s.bin, "server", "--quiet", "--address", s.endpoint, "--console-address", "127.0.0.1:0", s.dir)
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+testAccessKey, "MINIO_ROOT_PASSWORD="+testSecretKey,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start minio: %v", err)
-	}
-	s.cmd, s.done = cmd, make(chan error, 1)
-	go func(done chan<- error) { done <- cmd.Wait() }(s.done)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := s.client.ListBuckets(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		select {
-		case werr := <-s.done:
-			s.t.Fatalf("minio exited: %v\n%s", werr, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("minio does not serve within 60s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stop kills the server; its data stays for the next start.
-func (s *minioServer) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-	s.cmd = nil
+	return &minioServer{MinIO: m, client: c}
 }
 
 func (s *minioServer) makeBucket(t testing.TB, bucket string) {
@@ -158,11 +55,19 @@ func (s *minioServer) put(t testing.TB, bucket, key, body string) minio.UploadIn
 	return info
 }
 
-func (s *minioServer) remove(t testing.TB, bucket, key string) {
+// modified is key's modification time as a listing shows it, which is what the adapter compares.
+func (s *minioServer) modified(t testing.TB, bucket, key string) time.Time {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.client.RemoveObject(ctx, bucket, key, minio.RemoveObjectOptions{}); err != nil {
-		t.Fatalf("remove s3://%s/%s: %v", bucket, key, err)
+	for o := range s.client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: key}) {
+		if o.Err != nil {
+			t.Fatalf("list s3://%s/%s: %v", bucket, key, o.Err)
+		}
+		if o.Key == key {
+			return o.LastModified
+		}
 	}
+	t.Fatalf("no object s3://%s/%s", bucket, key)
+	return time.Time{}
 }

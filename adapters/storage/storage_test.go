@@ -17,6 +17,7 @@ import (
 	"sluice.dev/adapters/storage"
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 const fn = "on-upload"
@@ -46,7 +47,7 @@ func (r *rig) spec(id string, s events.StorageSpec) events.Trigger {
 
 func (r *rig) config() storage.Config {
 	return storage.Config{
-		S3:    s3conf.Config{Endpoint: r.minio.endpoint, AccessKey: testAccessKey, SecretKey: testSecretKey},
+		S3:    s3conf.Config{Endpoint: r.minio.Endpoint, AccessKey: r.minio.AccessKey, SecretKey: r.minio.SecretKey},
 		State: r.kv, Poll: 50 * time.Millisecond, MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond,
 	}
 }
@@ -97,7 +98,7 @@ func (run *running) last() events.TriggerStatus {
 
 func (run *running) waitState(t *testing.T, want events.TriggerState) events.TriggerStatus {
 	t.Helper()
-	bustest.Eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		if s := run.last(); s.State != want {
 			return fmt.Errorf("state %q (%s), want %q", s.State, s.LastError, want)
 		}
@@ -143,13 +144,13 @@ func (r *rig) stored() []event.Event {
 // waitEvents waits for exactly n events, and checks no more come within a short while.
 func (r *rig) waitEvents(n int) []event.Event {
 	r.t.Helper()
-	bustest.Eventually(r.t, 30*time.Second, func() error {
+	testkit.Eventually(r.t, 30*time.Second, func() error {
 		if got := len(r.stored()); got < n {
 			return fmt.Errorf("%d events, want %d", got, n)
 		}
 		return nil
 	})
-	time.Sleep(300 * time.Millisecond) // several polls: nothing more may come
+	time.Sleep(300 * time.Millisecond) // a sleep, not a poll: no more events may come within several listings
 	evs := r.stored()
 	if len(evs) != n {
 		r.t.Fatalf("%d events, want exactly %d: %v", len(evs), n, subjects(evs))
@@ -169,7 +170,13 @@ func TestUploadPublishesOneS3Event(t *testing.T) {
 	r := newRig(t)
 	r.minio.makeBucket(t, "photos")
 	r.minio.put(t, "photos", "before.txt", "there before the trigger")
-	time.Sleep(10 * time.Millisecond)
+	before := r.minio.modified(t, "photos", "before.txt")
+	testkit.Eventually(t, 5*time.Second, func() error { // the trigger is created after the object
+		if now := time.Now(); !now.After(before) {
+			return fmt.Errorf("now %s, object modified %s", now, before)
+		}
+		return nil
+	})
 	run := r.run(r.spec("t1", events.StorageSpec{Bucket: "photos"}))
 	run.waitState(t, events.StateRunning)
 	info := r.minio.put(t, "photos", "dir/a b.jpg", "hello")
@@ -255,11 +262,11 @@ func TestStoreDownThenBack(t *testing.T) {
 	run := r.run(r.spec("t1", events.StorageSpec{Bucket: "flaky"}))
 	run.waitState(t, events.StateRunning)
 
-	r.minio.stop()
+	r.minio.Stop()
 	if s := run.waitState(t, events.StateRetrying); s.LastError == "" {
 		t.Fatalf("retrying without an error: %+v", s)
 	}
-	r.minio.start()
+	r.minio.Start()
 	run.waitState(t, events.StateRunning)
 	r.minio.put(t, "flaky", "after", "x")
 	if ev := r.waitEvents(1)[0]; ev.Subject() != "after" {

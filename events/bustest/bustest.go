@@ -76,20 +76,3 @@ func RunServer(t testing.TB) *server.Server {
 	})
 	return srv
 }
-
-// Eventually polls check every 10ms until it returns nil or the timeout passes, then fails the
-// test with the last error. Use it instead of sleeping.
-func Eventually(t testing.TB, timeout time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not true within %s: %v", timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
 	"sluice.dev/runtimes/build"
+	"sluice.dev/runtimes/internal/proctest"
 )
 
 // Direct gives the command exactly its own environment: nothing of this process's.
@@ -57,20 +60,12 @@ func TestDirectKillsTheProcessGroup(t *testing.T) {
 		t.Fatalf("run = %v after %s", err, time.Since(started))
 	}
 	b, _ := os.ReadFile(pidfile)
-	pid := strings.TrimSpace(string(b))
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := os.Stat("/proc/" + pid); pid != "" && err != nil {
-			break
-		}
-		if stat, _ := os.ReadFile("/proc/" + pid + "/stat"); strings.Contains(string(stat), ") Z ") {
-			break // killed, not yet reaped by init
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the child %q outlived the build", pid)
-		}
-		time.Sleep(50 * time.Millisecond)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("the child's pid %q: %v", b, err)
 	}
+	// Gone once killed, reaped or not (a zombie waits for init).
+	testkit.EventuallyEvery(t, 5*time.Second, 50*time.Millisecond, func() error { return proctest.Gone(pid) })
 }
 
 func TestCheckNames(t *testing.T) {

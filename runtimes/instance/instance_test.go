@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
 	"sluice.dev/runtimes/internal/codetest"
 	"sluice.dev/runtimes/internal/proctest"
 )
@@ -138,7 +139,7 @@ func TestTimeoutKillsTheProcessGroup(t *testing.T) {
 			if pid == 0 {
 				t.Fatalf("no child pid in the logs: %+v", l.get())
 			}
-			proctest.Eventually(t, 5*time.Second, func() error { return proctest.Gone(pid) })
+			testkit.Eventually(t, 5*time.Second, func() error { return proctest.Gone(pid) })
 			if _, err := i.Invoke(context.Background(), request(`{}`)); !errors.Is(err, ErrCrashed) {
 				t.Fatalf("invoke after timeout: %v", err)
 			}
@@ -379,7 +380,7 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 			if _, err := i.Invoke(context.Background(), request(`{}`)); !errors.Is(err, ErrClosed) {
 				t.Fatalf("invoke after Close: %v, want ErrClosed", err)
 			}
-			proctest.Eventually(t, 5*time.Second, func() error {
+			testkit.Eventually(t, 5*time.Second, func() error {
 				if n := runtime.NumGoroutine(); n > baseline {
 					return fmt.Errorf("%d goroutines, %d before the instance", n, baseline)
 				}

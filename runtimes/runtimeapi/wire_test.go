@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sluice.dev/events/testkit"
 )
 
 func TestChunkedAndExpectContinue(t *testing.T) {
@@ -107,13 +109,12 @@ func TestCloseJoinsGoroutines(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > baseline {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines after Close, %d before New", runtime.NumGoroutine(), baseline)
+	testkit.Eventually(t, 5*time.Second, func() error {
+		if n := runtime.NumGoroutine(); n > baseline {
+			return fmt.Errorf("%d goroutines after Close, %d before New", n, baseline)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestAnyIDRoundTrips(t *testing.T) {

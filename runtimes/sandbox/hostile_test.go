@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
 	"sluice.dev/runtimes/internal/proctest"
 
 	"sluice.dev/runtimes/instance"
@@ -325,7 +326,7 @@ func TestSpinIsKilledWithItsTree(t *testing.T) {
 				done <- err
 			}()
 			var tree []int // bubblewrap, its child, the runtime, the spinning child
-			proctest.Eventually(t, 5*time.Second, func() error {
+			testkit.Eventually(t, 5*time.Second, func() error {
 				if tree = j.cg.procs(); len(tree) < 4 {
 					return fmt.Errorf("processes %v", tree)
 				}
@@ -335,7 +336,7 @@ func TestSpinIsKilledWithItsTree(t *testing.T) {
 			if !errors.Is(err, instance.ErrTimeout) {
 				t.Fatalf("err = %v, want ErrTimeout", err)
 			}
-			proctest.Eventually(t, 5*time.Second, func() error {
+			testkit.Eventually(t, 5*time.Second, func() error {
 				for _, p := range tree {
 					if proctest.Running(p) {
 						return fmt.Errorf("process %d of the instance still runs", p)

@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sluice.dev/runtimes/internal/proctest"
+	"sluice.dev/events/testkit"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,7 +53,7 @@ func running(t *testing.T, p *Pool) (stop func()) {
 
 func ready(t *testing.T, p *Pool, rt string, n int) {
 	t.Helper()
-	proctest.Eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		if got := p.Ready(rt); got != n {
 			return fmt.Errorf("%d %s processes ready, want %d", got, rt, n)
 		}
@@ -119,7 +119,7 @@ func TestRunStopsEverything(t *testing.T) {
 	if _, ok := p.Take("python"); ok {
 		t.Fatal("Take after Run returned")
 	}
-	proctest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		if left := children(t); len(left) > 0 {
 			return fmt.Errorf("processes left: %v", left)
 		}

@@ -7,10 +7,10 @@ import (
 
 	"sluice.dev/adapters/s3conf"
 	"sluice.dev/events"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/api"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/codeurl"
-	"sluice.dev/services/codeurl/miniotest"
 	"sluice.dev/services/registry"
 )
 
@@ -19,18 +19,18 @@ func urlDeploy(url string) string {
 }
 
 func TestDeployFromCodeURL(t *testing.T) {
-	srv := miniotest.Start(t)
+	srv := testkit.StartMinIO(t)
 	z, _ := archive.FromFile("main.py", []byte("def handler(e, c):\n    return e\n"))
 	srv.Put(t, "code", "hello.zip", z)
 	srv.Put(t, "code", "notazip.zip", []byte("hello"))
 	store := func(secret string) *codeurl.Store {
-		s, err := codeurl.New(s3conf.Config{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: secret})
+		s, err := codeurl.New(s3conf.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: secret})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
-	e := start(t, registry.WithFetcher(store(miniotest.SecretKey)))
+	e := start(t, registry.WithFetcher(store(srv.SecretKey)))
 
 	var v events.Version
 	if st, ed := e.do(t, "PUT", "/v1/functions/pulled", urlDeploy("s3://code/hello.zip"), &v); st != 201 {

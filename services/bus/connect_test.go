@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 // startServer runs a JetStream server on a free loopback port with a temporary store, set up by
@@ -254,13 +256,12 @@ func (l *lockedBuffer) String() string {
 // waitLog polls the log until it contains want.
 func waitLog(t *testing.T, logs *lockedBuffer, want string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(logs.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q in the log:\n%s", want, logs.String())
+	testkit.EventuallyEvery(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if log := logs.String(); !strings.Contains(log, want) {
+			return fmt.Errorf("no %q in the log:\n%s", want, log)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestConnectionComesBackAndSaysSo(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"sluice.dev/adapters/trigger"
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/api"
 	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
@@ -368,14 +369,14 @@ func TestLogs(t *testing.T) {
 	go func() {
 		done <- Run(ctx, []string{"logs", "echo", "--follow"}, func(k string) string { return s.env[k] }, strings.NewReader(""), out, io.Discard, nil)
 	}()
-	bustest.Eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if !strings.Contains(out.String(), "hello from two") {
 			return fmt.Errorf("no old lines yet: %q", out.String())
 		}
 		return nil
 	})
 	publish("inv-3", "a new line", time.Now())
-	bustest.Eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if !strings.Contains(out.String(), "inv-3  a new line") {
 			return fmt.Errorf("no new line yet: %q", out.String())
 		}

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"sluice.dev/adapters/s3conf"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/codeurl"
-	"sluice.dev/services/codeurl/miniotest"
 )
 
 func TestParse(t *testing.T) {
@@ -42,10 +42,10 @@ func TestNew(t *testing.T) {
 }
 
 func TestFetchFromMinIO(t *testing.T) {
-	srv := miniotest.Start(t)
+	srv := testkit.StartMinIO(t)
 	srv.Put(t, "code", "fns/hello.zip", []byte("PK-zip-bytes"))
 	ctx := context.Background()
-	s, err := codeurl.New(s3conf.Config{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: miniotest.SecretKey})
+	s, err := codeurl.New(s3conf.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestFetchFromMinIO(t *testing.T) {
 		t.Errorf("missing bucket: %v", err)
 	}
 
-	wrong, err := codeurl.New(s3conf.Config{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: "wrong-secret"})
+	wrong, err := codeurl.New(s3conf.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: "wrong-secret"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 func put(t *testing.T, bus *bustest.Bus, key string, v any) {
@@ -52,7 +53,7 @@ func TestResolveFollowsTheBucket(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no change signalled")
 	}
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		v, err := d.Resolve(ctx, "pre", "latest")
 		if err != nil || v.Version != 2 {
 			return fmt.Errorf("latest = %d, %v", v.Version, err)
@@ -80,7 +81,7 @@ func TestResolveFollowsTheBucket(t *testing.T) {
 	if err := kv.Delete(ctx, events.FunctionKey("pre")); err != nil {
 		t.Fatal(err)
 	}
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		if n := len(d.Functions()); n != 0 {
 			return fmt.Errorf("%d functions after delete", n)
 		}

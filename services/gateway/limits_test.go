@@ -16,6 +16,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/api/wire"
 	"sluice.dev/services/gateway"
 )
@@ -38,7 +39,20 @@ func TestSyncWaitingIsCapped(t *testing.T) {
 		_, err := g.Sync(ctx, gateway.Call{Version: version("f")})
 		waiting <- err
 	}()
-	time.Sleep(200 * time.Millisecond)
+	invoke, err := bus.JS.Stream(t.Context(), events.StreamInvoke)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, func() error { // counted before it publishes
+		info, err := invoke.Info(t.Context(), jetstream.WithSubjectFilter(events.InvokeSubject("f")))
+		if err != nil {
+			return err
+		}
+		if info.State.Msgs == 0 {
+			return errors.New("the first call of f is not on the bus yet")
+		}
+		return nil
+	})
 	if _, err := g.Sync(t.Context(), gateway.Call{Version: version("f")}); !errors.Is(err, gateway.ErrTooManyWaiting) {
 		t.Fatalf("a second call of f: %v, want ErrTooManyWaiting", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"sluice.dev/adapters/route"
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/gateway"
 )
 
@@ -133,7 +134,7 @@ func TestHTTPRoutes(t *testing.T) {
 
 	// Routes follow the bucket.
 	putRoute(t, bus, "get-order", events.HTTPSpec{Path: "/v2/orders/{id}", Method: "GET", Public: true})
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		if a := call(t, srv, "GET", "/r/v2/orders/9"); a.status != 200 || a.event.PathParameters["id"] != "9" {
 			return fmt.Errorf("moved route: %d %s", a.status, a.body)
 		}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"sluice.dev/events"
-	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/node"
 )
 
@@ -102,7 +102,7 @@ func TestNodeServesSyncAsyncAndFunctionURLs(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted || json.Unmarshal([]byte(body), &accepted) != nil || accepted.InvocationID == "" {
 		t.Fatalf("async invoke: %d %s", resp.StatusCode, body)
 	}
-	bustest.Eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		_, body := c.do(http.MethodGet, "/v1/invocations/"+accepted.InvocationID, "")
 		var r events.Result
 		if err := json.Unmarshal([]byte(body), &r); err != nil {
@@ -183,7 +183,7 @@ func TestPendingWorkSurvivesARestart(t *testing.T) {
 	}()
 
 	c := client{t, up(t, dir, false)}
-	bustest.Eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		_, body := c.do(http.MethodGet, "/v1/invocations/"+id, "")
 		if !strings.Contains(body, `"succeeded"`) || !strings.Contains(body, "kept") {
 			return fmt.Errorf("invocation after restart: %s", body)

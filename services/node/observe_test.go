@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
-	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/api/wire"
 	"sluice.dev/services/billing"
 	"sluice.dev/services/metrics"
@@ -83,7 +83,7 @@ func (c client) getJSON(path string, status int, v any) {
 // follows deploys a moment later.
 func (c client) waitLatest(fn string, v int) {
 	c.t.Helper()
-	bustest.Eventually(c.t, 20*time.Second, func() error {
+	testkit.Eventually(c.t, 20*time.Second, func() error {
 		resp, _ := c.do(http.MethodPost, "/v1/functions/"+fn+"/invocations", `{"order": 0}`)
 		if got := resp.Header.Get("X-Sluice-Version"); got != fmt.Sprint(v) {
 			return fmt.Errorf("%s runs version %s, not %d yet", fn, got, v)
@@ -105,7 +105,7 @@ func TestMetricsEndpointAndQueryMatchInvocations(t *testing.T) {
 	}
 	// The meters reach the stream asynchronously; the query reads them from there.
 	var v wire.MetricsView
-	bustest.Eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		c.getJSON("/v1/functions/flaky/metrics?since=5m&step=10s", 200, &v)
 		if v.Summary.Invocations != ok+bad {
 			return fmt.Errorf("query counts %d invocations", v.Summary.Invocations)
@@ -149,7 +149,7 @@ func TestMetricsEndpointAndQueryMatchInvocations(t *testing.T) {
 	if n := val("sluice_telemetry_dropped_total", nil); n != 0 {
 		t.Errorf("dropped %v", n)
 	}
-	bustest.Eventually(t, 20*time.Second, func() error { // the scaler records a decision every second
+	testkit.Eventually(t, 20*time.Second, func() error { // the scaler records a decision every second
 		val := c.scrape()
 		if val("sluice_function_instances", f) < 1 {
 			return fmt.Errorf("no running instance of flaky in the scale gauges")
@@ -203,7 +203,7 @@ func TestBillReconcilesWithMeterRecords(t *testing.T) {
 		c.invoke("slow", `{}`, true)
 	}
 	var b billing.Bill
-	bustest.Eventually(t, 3*time.Minute, func() error {
+	testkit.Eventually(t, 3*time.Minute, func() error {
 		c.getJSON("/v1/billing?since=1h", 200, &b)
 		if b.Total.Requests != nFast+nSlow {
 			return fmt.Errorf("bill counts %d requests", b.Total.Requests)
@@ -274,7 +274,7 @@ func TestDeadLetterRedriveAfterFix(t *testing.T) {
 		"def handler(event, context):\n    raise RuntimeError('broken on purpose')\n", map[string]any{"retries": 1})
 	id := c.invoke("brittle", `{"order": 42}`, true)
 	var list wire.DeadLetters
-	bustest.Eventually(t, 30*time.Second, func() error { // one retry after a second's backoff
+	testkit.Eventually(t, 30*time.Second, func() error { // one retry after a second's backoff
 		c.getJSON("/v1/functions/brittle/dlq", 200, &list)
 		if len(list.Events) != 1 {
 			return fmt.Errorf("dlq holds %d events", len(list.Events))
@@ -303,7 +303,7 @@ func TestDeadLetterRedriveAfterFix(t *testing.T) {
 	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &rd) != nil || len(rd.Redriven) != 1 || rd.Redriven[0].ID != id {
 		t.Fatalf("redrive: %d %s", resp.StatusCode, body)
 	}
-	bustest.Eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		var r events.Result
 		c.getJSON("/v1/invocations/"+id, 200, &r)
 		if r.Status != events.StatusSucceeded || !strings.Contains(string(r.Payload), "42") {
@@ -321,7 +321,7 @@ func TestDeadLetterRedriveAfterFix(t *testing.T) {
 		"def handler(event, context):\n    raise RuntimeError('broken again')\n", map[string]any{"retries": 0})
 	c.waitLatest("brittle", 3)
 	id2 := c.invoke("brittle", `{"order": 43}`, true)
-	bustest.Eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		c.getJSON("/v1/functions/brittle/dlq", 200, &list)
 		if len(list.Events) != 1 {
 			_, inv := c.do(http.MethodGet, "/v1/invocations/"+id2, "")
@@ -333,7 +333,7 @@ func TestDeadLetterRedriveAfterFix(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("redrive one: %d %s", resp.StatusCode, body)
 	}
-	bustest.Eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		c.getJSON("/v1/functions/brittle/dlq", 200, &list)
 		if len(list.Events) != 1 || list.Events[0].Redriven != 1 || list.Events[0].ID != id2 {
 			return fmt.Errorf("dlq after a failed redrive: %+v", list.Events)
@@ -380,7 +380,7 @@ def handler(event, context):
 		t.Fatalf("%d invocation ids for %d invocations", len(tags), n)
 	}
 	type seen struct{ next, lines int }
-	bustest.Eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		resp, body := c.do(http.MethodGet, "/v1/functions/chatty/logs?since=10m&grep=n%3D", "")
 		if resp.StatusCode != 200 {
 			return fmt.Errorf("logs: %d %s", resp.StatusCode, body)

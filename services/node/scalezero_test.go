@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sluice.dev/events/testkit"
 )
 
 // TestScaleFromZeroLatency measures, through the gateway, a synchronous invocation of a function
@@ -64,7 +66,7 @@ func TestCallsSecondsApartKeepTheirInstanceWarm(t *testing.T) {
 	const calls = 4
 	for i := range calls {
 		if i > 0 {
-			time.Sleep(6 * time.Second) // past the workers' scale-down grace
+			time.Sleep(6 * time.Second) // a sleep is the point: calls past the workers' scale-down grace
 		}
 		header := []string{}
 		want := http.StatusOK
@@ -81,8 +83,7 @@ func TestCallsSecondsApartKeepTheirInstanceWarm(t *testing.T) {
 			ColdStarts  int `json:"coldStarts"`
 		} `json:"summary"`
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testkit.EventuallyEvery(t, 5*time.Second, 50*time.Millisecond, func() error {
 		resp, body := c.do(http.MethodGet, "/v1/functions/steady/metrics?since=5m", "")
 		if resp.StatusCode != 200 {
 			t.Fatalf("metrics: %d %s", resp.StatusCode, body)
@@ -90,11 +91,11 @@ func TestCallsSecondsApartKeepTheirInstanceWarm(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &summary); err != nil {
 			t.Fatal(err)
 		}
-		if summary.Summary.Invocations == calls || time.Now().After(deadline) {
-			break
+		if n := summary.Summary.Invocations; n != calls {
+			return fmt.Errorf("%d invocations, want %d", n, calls)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if s := summary.Summary; s.Invocations != calls || s.ColdStarts != 1 {
 		t.Fatalf("%d invocations with %d cold starts, want %d with 1", s.Invocations, s.ColdStarts, calls)
 	}

@@ -10,10 +10,10 @@ import (
 
 	"sluice.dev/adapters/s3conf"
 	"sluice.dev/events"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/codeurl"
-	"sluice.dev/services/codeurl/miniotest"
 	"sluice.dev/services/registry"
 )
 
@@ -149,10 +149,10 @@ func TestFetchCode(t *testing.T) {
 		t.Fatalf("without object storage: %v", err)
 	}
 	z, _ := archive.FromFile("main.py", []byte("def handler(e, c):\n    return e\n"))
-	srv := miniotest.Start(t)
+	srv := testkit.StartMinIO(t)
 	srv.Put(t, "code", "k.zip", z)
 	srv.Put(t, "code", "bad.zip", []byte("nope"))
-	store, err := codeurl.New(s3conf.Config{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: miniotest.SecretKey})
+	store, err := codeurl.New(s3conf.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/scaler"
 )
 
@@ -86,7 +87,7 @@ func holder(bus *bustest.Bus) (string, error) {
 func waitDecidedBy(t *testing.T, bus *bustest.Bus, fn string, lag int, id string, within time.Duration) {
 	t.Helper()
 	scale, _ := bus.JS.KeyValue(context.Background(), events.BucketScale)
-	bustest.Eventually(t, within, func() error {
+	testkit.Eventually(t, within, func() error {
 		d, err := events.ReadScaleDecision(context.Background(), scale, fn)
 		if err != nil {
 			return err
@@ -102,7 +103,7 @@ func TestLeaseOneScalerActsAndADeadOnesLeaseExpires(t *testing.T) {
 	bus := bustest.StartWith(t, events.BusOptions{ClaimTTL: claimTTL})
 	deploy(t, bus.JS, "f", events.Config{Max: 10, Concurrency: 1, IdleTimeout: events.Duration(time.Minute)})
 	a := startScaler(t, bus, "a")
-	bustest.Eventually(t, 2*time.Second, func() error {
+	testkit.Eventually(t, 2*time.Second, func() error {
 		h, err := holder(bus)
 		if err == nil && h != "a" {
 			return fmt.Errorf("holder %q, want a", h)
@@ -115,7 +116,7 @@ func TestLeaseOneScalerActsAndADeadOnesLeaseExpires(t *testing.T) {
 
 	// Across several refreshes, b stays passive: every decision is a's.
 	for n := 2; n <= 4; n++ {
-		time.Sleep(claimTTL / 2)
+		time.Sleep(claimTTL / 2) // a sleep, not a poll: a's lease is refreshed in between, b must stay passive
 		publish(t, bus.JS, "f", 1)
 		waitDecidedBy(t, bus, "f", n, "a", 2*time.Second)
 	}
@@ -134,7 +135,7 @@ func TestLeaseOneScalerActsAndADeadOnesLeaseExpires(t *testing.T) {
 	c := startScaler(t, bus, "c")
 	stopped := time.Now()
 	b.stop(t)
-	bustest.Eventually(t, claimTTL/2, func() error {
+	testkit.Eventually(t, claimTTL/2, func() error {
 		h, err := holder(bus)
 		if err == nil && h != "c" {
 			return fmt.Errorf("holder %q, want c", h)

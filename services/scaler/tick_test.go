@@ -13,6 +13,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/directory"
 	"sluice.dev/services/scaler"
 )
@@ -82,7 +83,7 @@ func beat(t *testing.T, js jetstream.JetStream, b events.WorkerBeat) {
 // waitLag waits until each function's consumer counts the wanted lag.
 func waitLag(t *testing.T, js jetstream.JetStream, want map[string]int) {
 	t.Helper()
-	bustest.Eventually(t, 2*time.Second, func() error {
+	testkit.Eventually(t, 2*time.Second, func() error {
 		for fn, n := range want {
 			if lag, err := events.ConsumerLag(context.Background(), js, fn); err != nil || lag != n {
 				return fmt.Errorf("lag of %s = %d (%v), want %d", fn, lag, err, n)
@@ -105,7 +106,7 @@ func TestTickFollowsRealLag(t *testing.T) {
 	beat(t, bus.JS, events.WorkerBeat{ID: "w1", Instances: map[string]int{"busy": 2}, Busy: map[string]int{"busy": 1}})
 	beat(t, bus.JS, events.WorkerBeat{ID: "w2", Instances: map[string]int{"busy": 1, "calm": 1}})
 	fns := openFns(t, bus.JS)
-	bustest.Eventually(t, 2*time.Second, func() error {
+	testkit.Eventually(t, 2*time.Second, func() error {
 		if len(fns.Functions()) != 2 {
 			return fmt.Errorf("directory has %d functions", len(fns.Functions()))
 		}
@@ -174,7 +175,7 @@ func TestTickScalesToZero(t *testing.T) {
 	deploy(t, bus.JS, "f", events.Config{Max: 4, Concurrency: 1, IdleTimeout: events.Duration(200 * time.Millisecond)})
 	publish(t, bus.JS, "f", 2)
 	fns := openFns(t, bus.JS)
-	bustest.Eventually(t, 2*time.Second, func() error {
+	testkit.Eventually(t, 2*time.Second, func() error {
 		if len(fns.Functions()) != 1 {
 			return fmt.Errorf("directory has %d functions", len(fns.Functions()))
 		}
@@ -196,7 +197,7 @@ func TestTickScalesToZero(t *testing.T) {
 	if err := stream.Purge(ctx); err != nil {
 		t.Fatal(err)
 	}
-	bustest.Eventually(t, 3*time.Second, func() error {
+	testkit.Eventually(t, 3*time.Second, func() error {
 		s.Tick(ctx, time.Now())
 		if d := decision(t, bus.JS, "f"); d.Desired != 0 {
 			return fmt.Errorf("decision = %+v, want 0", d)
@@ -215,7 +216,7 @@ func TestTickCountsActiveInstances(t *testing.T) {
 	beat(t, bus.JS, events.WorkerBeat{ID: "w1", Instances: map[string]int{"web": 2}, Active: map[string]int{"web": 2}})
 	beat(t, bus.JS, events.WorkerBeat{ID: "w2", Instances: map[string]int{"web": 1}, Active: map[string]int{"web": 1}})
 	fns := openFns(t, bus.JS)
-	bustest.Eventually(t, 2*time.Second, func() error {
+	testkit.Eventually(t, 2*time.Second, func() error {
 		if len(fns.Functions()) != 1 {
 			return fmt.Errorf("directory has %d functions", len(fns.Functions()))
 		}

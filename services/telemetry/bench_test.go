@@ -13,6 +13,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 // stored counts the records of subject in stream.
@@ -29,13 +30,13 @@ func stored(b *testing.B, js jetstream.JetStream, stream, subject string) int {
 }
 
 func waitStored(b *testing.B, js jetstream.JetStream, stream, subject string, n int) {
-	deadline := time.Now().Add(time.Minute)
-	for stored(b, js, stream, subject) < n {
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d records stored", stored(b, js, stream, subject), n)
+	b.Helper()
+	testkit.EventuallyEvery(b, time.Minute, time.Millisecond, func() error {
+		if got := stored(b, js, stream, subject); got < n {
+			return fmt.Errorf("%d of %d records stored", got, n)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // BenchmarkLogStored is the time per log line from Log until the stream stored it, in chunks

@@ -13,6 +13,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 // run starts p's drain for the test; the returned func stops it and waits for it.
@@ -72,7 +73,7 @@ func lines(t *testing.T, js jetstream.JetStream, fn string) []events.LogLine {
 func linesN(t *testing.T, js jetstream.JetStream, fn string, n int) []events.LogLine {
 	t.Helper()
 	var got []events.LogLine
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		if got = lines(t, js, fn); len(got) != n {
 			return fmt.Errorf("%d lines of %s stored, want %d", len(got), fn, n)
 		}
@@ -135,7 +136,7 @@ func TestFloodDropsOnlyItsOwnLinesAndSaysHowMany(t *testing.T) {
 		t.Fatalf("dropped %d, want 900", p.Dropped())
 	}
 	stop := run(t, p)
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		if got := len(lines(t, bus.JS, "loud")); got != 102 {
 			return fmt.Errorf("%d lines of loud, want 100, END and the marker", got)
 		}

@@ -18,7 +18,7 @@ import (
 	"sluice.dev/adapters/publish"
 	"sluice.dev/adapters/queue"
 	"sluice.dev/events"
-	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/client"
 	"sluice.dev/services/gateway"
 )
@@ -87,7 +87,7 @@ func consumerInfo(t *testing.T, js jetstream.JetStream, fn string) *jetstream.Co
 // settled waits until the function's consumer holds no event, delivered or not.
 func settled(t *testing.T, js jetstream.JetStream, fn string) {
 	t.Helper()
-	bustest.Eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		if info := consumerInfo(t, js, fn); info.NumPending+uint64(info.NumAckPending) > 0 {
 			return fmt.Errorf("%d events waiting, %d unacknowledged", info.NumPending, info.NumAckPending)
 		}
@@ -108,7 +108,7 @@ func TestAHugeErrorIsCutAndRetriedOnlyAsOftenAsAllowed(t *testing.T) {
 	r := f.result(t, id, func(r events.Result) bool { return r.Status == events.StatusFailed })
 	dlq := dlqMessage(t, f.bus.JS, "huge")
 	settled(t, f.bus.JS, "huge")
-	time.Sleep(500 * time.Millisecond) // a fourth run would show by now
+	time.Sleep(500 * time.Millisecond) // a sleep, not a poll: a fourth run, which must not come, would show by now
 	if n := len(runs(t, dir)); n != 3 {
 		t.Fatalf("%d runs, want 3 (one and two retries)", n)
 	}
@@ -167,7 +167,7 @@ func TestOutsideIDsRunOnceAndAreFoundByThemselves(t *testing.T) {
 	}()
 	t.Cleanup(func() { stop(); <-done })
 	const msgID = "order:2 y/ü>.*"
-	bustest.Eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		// Core NATS drops what is published before the trigger subscribes: publish until it ran.
 		m := nats.NewMsg("orders.in")
 		m.Header.Set(nats.MsgIdHdr, msgID)
@@ -188,7 +188,7 @@ func TestOutsideIDsRunOnceAndAreFoundByThemselves(t *testing.T) {
 	api := client.New(srv.URL, "", nil)
 	for _, id := range []string{id, "orders-" + msgID} {
 		var r events.Result
-		bustest.Eventually(t, 20*time.Second, func() error {
+		testkit.Eventually(t, 20*time.Second, func() error {
 			var err error
 			if r, err = api.Invocation(ctx, id); err != nil {
 				return err
@@ -223,7 +223,7 @@ func TestASucceededResultIsAcknowledgedOnlyOnceWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bustest.Eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		if info := consumerInfo(t, f.bus.JS, "kept"); info.NumRedelivered == 0 || info.Delivered.Consumer < 3 {
 			return fmt.Errorf("%d deliveries, %d redelivered", info.Delivered.Consumer, info.NumRedelivered)
 		}
@@ -257,7 +257,7 @@ func TestADeadLetterIsWrittenWithoutRunningAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bustest.Eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		if info := consumerInfo(t, f.bus.JS, "lost"); info.NumRedelivered == 0 || info.Delivered.Consumer < 3 {
 			return fmt.Errorf("%d deliveries, %d redelivered", info.Delivered.Consumer, info.NumRedelivered)
 		}
@@ -310,7 +310,7 @@ func TestARecordedSuccessIsNotRunAgain(t *testing.T) {
 	if _, err := f.bus.JS.PublishMsg(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	bustest.Eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		if n := f.w.Duplicates()["once"]; n != 1 {
 			return fmt.Errorf("%d duplicates counted", n)
 		}

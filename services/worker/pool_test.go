@@ -12,6 +12,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 	"sluice.dev/runtimes/catalog"
 	"sluice.dev/runtimes/instance"
 )
@@ -161,7 +162,7 @@ func TestWorkerFollowsDecisionsWhileAScalerHoldsTheLease(t *testing.T) {
 	}
 	expect := func(want int, lag bool) {
 		t.Helper()
-		bustest.Eventually(t, 10*time.Second, func() error {
+		testkit.Eventually(t, 10*time.Second, func() error {
 			if d, l := desired(); d != want || l != lag {
 				return fmt.Errorf("pool desired %d lag %v, want %d %v", d, l, want, lag)
 			}

@@ -19,6 +19,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 	"sluice.dev/runtimes/catalog"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/directory"
@@ -214,7 +215,7 @@ func (c *cluster) burst(t testing.TB, v events.Version, n int) []string {
 // succeeded waits until every id has succeeded in sluice_results.
 func (c *cluster) succeeded(t testing.TB, ids []string, within time.Duration) {
 	t.Helper()
-	bustest.Eventually(t, within, func() error {
+	testkit.Eventually(t, within, func() error {
 		missing := 0
 		for _, id := range ids {
 			r, err := c.gw.Result(context.Background(), id)
@@ -269,7 +270,7 @@ func TestTwoWorkersShareMax(t *testing.T) {
 	if ba, bb := a.w.Beat().Instances["share"], b.w.Beat().Instances["share"]; ba == 0 || bb == 0 {
 		t.Logf("one worker took the whole burst: %d and %d instances", ba, bb)
 	}
-	bustest.Eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if n, _ := instances("share", a, b); n != 0 {
 			return fmt.Errorf("%d instances left after the idle timeout", n)
 		}
@@ -279,7 +280,7 @@ func TestTwoWorkersShareMax(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bustest.Eventually(t, 5*time.Second, func() error {
+	testkit.Eventually(t, 5*time.Second, func() error {
 		keys, _ := claims.ListKeys(context.Background())
 		var held []string
 		for k := range keys.Keys() {
@@ -310,7 +311,7 @@ func TestDeadWorkersSlotsAreTakenOver(t *testing.T) {
 	doomed := c.join(t, "doomed", 0)
 	v, log := deploySleeper(t, c, "takeover", events.Config{Max: 2, Retries: 5})
 	ids := c.burst(t, v, 16)
-	bustest.Eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		if doomed.w.Beat().Instances["takeover"] == 0 {
 			return fmt.Errorf("doomed worker runs nothing yet")
 		}

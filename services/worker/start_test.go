@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"sluice.dev/events"
-	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 )
 
 // pid reads the process id the echo handler reports.
@@ -30,7 +30,7 @@ func pid(t *testing.T, r events.Result) float64 {
 
 func prestarted(t *testing.T, f *fixture, runtime string, n int) {
 	t.Helper()
-	bustest.Eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		if got := f.w.Prestarted(runtime); got != n {
 			return fmt.Errorf("%d pre-started %s processes, want %d", got, runtime, n)
 		}
@@ -89,7 +89,7 @@ func TestStartOnlyVariablesStartAProcessForTheFunction(t *testing.T) {
 func TestMinKeepsInstancesWarm(t *testing.T) {
 	f := startWith(t, map[string]int{})
 	v := f.deploy(t, "kept", echo, events.Config{Min: 1, IdleTimeout: events.Duration(time.Second)})
-	bustest.Eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		if n := f.w.Idle("kept"); n != 1 {
 			return fmt.Errorf("%d idle instances, want the min 1", n)
 		}
@@ -97,7 +97,7 @@ func TestMinKeepsInstancesWarm(t *testing.T) {
 	})
 	first := pid(t, f.sync(t, v, `{}`))
 	// Well past the idle timeout (and the reaper's tick), the min instance is still the one.
-	time.Sleep(3 * time.Second)
+	time.Sleep(3 * time.Second) // a sleep, not a poll: the reaper gets its chance and must not take it
 	if n := f.w.Idle("kept"); n != 1 {
 		t.Fatalf("%d idle instances after the idle timeout, want the min 1", n)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
-	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/gateway"
 	"sluice.dev/services/telemetry"
 )
@@ -60,7 +60,7 @@ func TestNoisyFunctionCostsNoOtherFunctionItsLines(t *testing.T) {
 		printed <- r
 	}()
 	// The flood is under way once its lines start to arrive.
-	bustest.Eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		if n := subjectCount(t, f.bus.JS, events.StreamLogs, events.LogsSubject("loud")); n < 1000 {
 			return fmt.Errorf("%d lines of loud so far", n)
 		}
@@ -105,7 +105,7 @@ func TestNoisyFunctionCostsNoOtherFunctionItsLines(t *testing.T) {
 		}
 	}
 	reports := 0
-	bustest.Eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		got := map[string]bool{}
 		reports = 0
 		for _, l := range readLines(t, f.bus.JS, "quiet") {
@@ -131,7 +131,7 @@ func TestNoisyFunctionCostsNoOtherFunctionItsLines(t *testing.T) {
 	})
 
 	// Every meter record arrives: loud's and quiet's.
-	bustest.Eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		l := subjectCount(t, f.bus.JS, events.StreamMeters, events.MetersSubject("loud"))
 		q := subjectCount(t, f.bus.JS, events.StreamMeters, events.MetersSubject("quiet"))
 		if l != 1 || q != calls+1 {
@@ -142,7 +142,7 @@ func TestNoisyFunctionCostsNoOtherFunctionItsLines(t *testing.T) {
 
 	// loud's lines that arrived and those its markers count make what it printed.
 	var arrived, dropped, markers int
-	bustest.Eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		arrived, dropped, markers = 0, 0, 0
 		next := 0
 		for _, l := range readLines(t, f.bus.JS, "loud") {

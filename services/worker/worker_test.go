@@ -14,6 +14,7 @@ import (
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
+	"sluice.dev/events/testkit"
 	"sluice.dev/runtimes/catalog"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/directory"
@@ -115,7 +116,7 @@ func (f *fixture) sync(t *testing.T, v events.Version, data string) events.Resul
 func (f *fixture) result(t *testing.T, id string, done func(events.Result) bool) events.Result {
 	t.Helper()
 	var r events.Result
-	bustest.Eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		var err error
 		r, err = f.gw.Result(context.Background(), id)
 		if err != nil {
@@ -133,7 +134,7 @@ func (f *fixture) result(t *testing.T, id string, done func(events.Result) bool)
 func records[T any](t *testing.T, js jetstream.JetStream, stream, subject string, want int) []T {
 	t.Helper()
 	var out []T
-	bustest.Eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		out = nil
 		c, err := js.OrderedConsumer(context.Background(), stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
 		if err != nil {
@@ -302,7 +303,7 @@ func TestMalformedEventGoesStraightToTheDLQ(t *testing.T) {
 func dlqMessage(t *testing.T, js jetstream.JetStream, fn string) *jetstream.RawStreamMsg {
 	t.Helper()
 	var out *jetstream.RawStreamMsg
-	bustest.Eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		s, err := js.Stream(context.Background(), events.StreamDLQ)
 		if err != nil {
 			return err

@@ -1,5 +1,5 @@
-// Package proctest holds what the runtimes' tests need to watch real processes: polling a
-// condition with a deadline instead of sleeping, and telling whether a pid still runs.
+// Package proctest holds what the runtimes' tests need to watch real processes: telling whether a
+// pid still runs, as a condition for testkit.Eventually.
 package proctest
 
 import (
@@ -7,26 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"testing"
-	"time"
 )
-
-// Eventually polls cond every 10ms until it returns nil, failing the test with its last error
-// once within has passed.
-func Eventually(t testing.TB, within time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", within, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // Running reports whether pid runs: it exists and is not a zombie waiting to be reaped.
 func Running(pid int) bool {
@@ -39,7 +20,7 @@ func Running(pid int) bool {
 	return i < 0 || len(s) <= i+2 || s[i+2] != 'Z'
 }
 
-// Gone is nil once pid no longer runs, else an error naming it, for Eventually.
+// Gone is nil once pid no longer runs, else an error naming it, for testkit.Eventually.
 func Gone(pid int) error {
 	if Running(pid) {
 		return fmt.Errorf("process %d still runs", pid)
