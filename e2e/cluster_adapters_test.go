@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"sluice.dev/events/testkit"
 )
 
 // Three adapter processes run every trigger at once (the node's own and two `sluice serve
@@ -12,8 +14,8 @@ import (
 // because both carry deterministic event ids that the invocation stream's duplicate window
 // absorbs.
 func TestSeveralAdaptersFireOnce(t *testing.T) {
-	addr, mc := startMinIO(t)
-	s3 := []string{"--s3-endpoint", "http://" + addr, "--s3-access-key", minioUser, "--s3-secret-key", minioSecret}
+	m := testkit.StartMinIO(t)
+	s3 := []string{"--s3-endpoint", "http://" + m.Endpoint, "--s3-access-key", m.AccessKey, "--s3-secret-key", m.SecretKey}
 	s := newSite(t)
 	n := s.start(t, append([]string{"--isolation", "off"}, s3...)...)
 	var adapters []*proc
@@ -29,12 +31,12 @@ func TestSeveralAdaptersFireOnce(t *testing.T) {
 	for _, f := range []struct{ name, kind string }{{"onupload", "storage"}, {"ontick", "cron"}} {
 		deployInline(t, n, f.name, counterPy, "--env", "KIND="+f.kind, "--env", "COUNTER="+runs.url, "--max", "4")
 	}
-	putObject(t, mc, "inbox", "before.txt", []byte("there before the trigger"))
+	m.Put(t, "inbox", "before.txt", []byte("there before the trigger"))
 	n.ok(t, "trigger", "add", "onupload", "--bucket", "inbox", "--id", "inbox")
 	n.ok(t, "trigger", "add", "ontick", "--cron", "@every 1s", "--id", "ticks")
 
 	// Every adapter process runs both triggers.
-	eventually(t, triggerDeadline, 100*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, triggerDeadline, 100*time.Millisecond, func() error {
 		for _, p := range adapters {
 			for _, id := range []string{"inbox", "ticks"} {
 				if !outputHas(p.out, `msg="trigger started" trigger=`+id) {
@@ -47,9 +49,9 @@ func TestSeveralAdaptersFireOnce(t *testing.T) {
 
 	const uploads = 20
 	for i := range uploads {
-		putObject(t, mc, "inbox", fmt.Sprintf("file-%02d.txt", i), fmt.Appendf(nil, "content %d", i))
+		m.Put(t, "inbox", fmt.Sprintf("file-%02d.txt", i), fmt.Appendf(nil, "content %d", i))
 	}
-	eventually(t, triggerDeadline, 250*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, triggerDeadline, 250*time.Millisecond, func() error {
 		if got, _ := runs.distinct("storage"); got < uploads {
 			return fmt.Errorf("%d of %d uploads ran the function", got, uploads)
 		}

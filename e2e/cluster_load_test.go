@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -114,7 +116,7 @@ func (c *counter) distinct(kind string) (keys, duplicated int) {
 func (c *counter) waitGrowth(t *testing.T, kind string, n int, why string) {
 	t.Helper()
 	from, start := c.total(kind), time.Now()
-	eventually(t, 90*time.Second, 100*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, 90*time.Second, 100*time.Millisecond, func() error {
 		if got := c.total(kind) - from; got < n {
 			return fmt.Errorf("%s: %d of %d more %s runs", why, got, n, kind)
 		}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -77,7 +79,7 @@ func (p *proc) start(t *testing.T) {
 	t.Helper()
 	p.launch(t)
 	done, out := p.done, p.out
-	eventually(t, startDeadline, 50*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, startDeadline, 50*time.Millisecond, func() error {
 		select {
 		case <-done:
 			return fmt.Errorf("%s exited: %v\n%s", p.name, p.waitErr, out.tail(30))
@@ -225,7 +227,7 @@ func (c *natsCluster) urls() string {
 func (c *natsCluster) waitJetStream(t *testing.T) {
 	t.Helper()
 	for i := range c.nodes {
-		eventually(t, startDeadline, 250*time.Millisecond, func() error {
+		testkit.EventuallyEvery(t, startDeadline, 250*time.Millisecond, func() error {
 			nc, err := nats.Connect(c.url(i), nats.Timeout(2*time.Second))
 			if err != nil {
 				return err
@@ -284,7 +286,7 @@ func serveRole(t *testing.T, s *site, role, name string, flags ...string) *sluic
 func (r *sluiceRole) waitHealthy(t *testing.T) {
 	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second}
-	eventually(t, startDeadline, 100*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, startDeadline, 100*time.Millisecond, func() error {
 		resp, err := client.Get(r.url + "/healthz")
 		if err != nil {
 			return err

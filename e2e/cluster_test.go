@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
+
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events/bustest"
@@ -46,7 +48,7 @@ func startCluster(t *testing.T) *cluster {
 	extra := serveRole(t, s, "adapters", "adapters-without-replicas", "--nats", c.nats.urls(), "--isolation", "off")
 	extra.kill()
 	c.checkReplicas(t)
-	eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, 30*time.Second, 200*time.Millisecond, func() error {
 		if ids := workerIDs(t, c.api); len(ids) != 3 {
 			return fmt.Errorf("live workers %v, want 3", ids)
 		}
@@ -188,7 +190,7 @@ func accountFor(t *testing.T, runs *counter, ld *load, phase string) accounting 
 		t.Fatalf("%s: no load: %d async accepted, %d queue messages", phase, len(ld.accepted), len(ld.published))
 	}
 	// A worker killed mid-invocation leaves its events to be redelivered after the ack wait (30 s).
-	eventually(t, 150*time.Second, 500*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, 150*time.Second, 500*time.Millisecond, func() error {
 		var missing []string
 		for _, id := range ld.accepted {
 			if runs.of("async", id) == 0 {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
+
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -164,7 +166,7 @@ func eval[T any](t *testing.T, b *browser, expr string) T {
 // until polls a JavaScript expression until it returns true.
 func (b *browser) until(t *testing.T, what, expr string) {
 	t.Helper()
-	eventually(t, pageDeadline, 100*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, pageDeadline, 100*time.Millisecond, func() error {
 		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](expr))
 		if err != nil {
 			return fmt.Errorf("%s: %v", what, err)
@@ -368,7 +370,7 @@ func TestConsole(t *testing.T) {
 	// page's redrive sends it back (it fails again, and comes back marked as redriven).
 	deployInline(t, n, "sink", greetPy, "--retries", "0")
 	n.ok(t, "invoke", "sink", "--async", "--data", `{"name":"nobody"}`)
-	eventually(t, asyncDeadline, 200*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, asyncDeadline, 200*time.Millisecond, func() error {
 		if got := deadLetters(t, n, "sink"); len(got) != 1 {
 			return fmt.Errorf("dead letters of sink: %d, want 1", len(got))
 		}
@@ -379,7 +381,7 @@ func TestConsole(t *testing.T) {
 	b.screenshot(t, "dlq")
 	b.do(t, "redrive", chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`), chromedp.Click(chromedp.CSS("#redrive")))
 	b.until(t, "redriven", `document.querySelector('#dlq-status')?.textContent.includes('Redriven 1 event')`)
-	eventually(t, asyncDeadline, 200*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, asyncDeadline, 200*time.Millisecond, func() error {
 		got := deadLetters(t, n, "sink")
 		if len(got) != 1 || got[0].Redriven != 1 {
 			return fmt.Errorf("dead letters of sink after the redrive: %+v, want the event back, redriven once", got)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
+
 	"sluice.dev/events"
 )
 
@@ -72,7 +74,7 @@ func deployInline(t *testing.T, n *node, name, code string, flags ...string) {
 func waitInvocation(t *testing.T, n *node, id string) events.Result {
 	t.Helper()
 	var res events.Result
-	eventually(t, asyncDeadline, 200*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, asyncDeadline, 200*time.Millisecond, func() error {
 		r := n.sluice(t, "invocation", id, "-o", "json")
 		if r.code != 0 {
 			return fmt.Errorf("%s", r)
@@ -210,7 +212,7 @@ func TestFunctions(t *testing.T) {
 		if err := json.Unmarshal(h.body, &acc); err != nil || acc.InvocationID == "" {
 			t.Fatalf("async over HTTP: want {\"invocationId\":...}, got %s", h.body)
 		}
-		eventually(t, asyncDeadline, 200*time.Millisecond, func() error {
+		testkit.EventuallyEvery(t, asyncDeadline, 200*time.Millisecond, func() error {
 			g := n.request(t, http.MethodGet, "/v1/invocations/"+acc.InvocationID, nil, false)
 			var res events.Result
 			if err := json.Unmarshal(g.body, &res); err != nil {
@@ -341,7 +343,7 @@ func TestFunctions(t *testing.T) {
 
 	t.Run("logs", func(t *testing.T) {
 		n.ok(t, "invoke", "python-hello", "--data", `{"name":"Logan"}`)
-		eventually(t, 30*time.Second, 300*time.Millisecond, func() error {
+		testkit.EventuallyEvery(t, 30*time.Second, 300*time.Millisecond, func() error {
 			r := n.sluice(t, "logs", "python-hello", "--since", "1h")
 			if r.code != 0 || !strings.Contains(r.stdout, "saying hello to Logan") {
 				return fmt.Errorf("the printed line is not in the logs: %s", r)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sluice.dev/events/testkit"
 )
 
 const hogPy = `def handler(event, context):
@@ -54,7 +56,7 @@ func TestLimitsReachTheCaller(t *testing.T) {
 		if !strings.Contains(r.stdout, `"refused"`) || strings.Contains(r.stdout, `"refused": 0`) {
 			t.Fatalf("the pids limit refused no fork: %s", r.stdout)
 		}
-		eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+		testkit.EventuallyEvery(t, 10*time.Second, 100*time.Millisecond, func() error {
 			logs := n.ok(t, "logs", "bomb").stdout
 			if !strings.Contains(logs, "process limit refused") {
 				return fmt.Errorf("the function's logs do not report the refused forks:\n%s", logs)

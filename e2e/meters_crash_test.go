@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -139,7 +141,7 @@ func meterCount(t *testing.T, js jetstream.JetStream, fn string) int {
 // waitMeters waits until fn has at least count meter records.
 func waitMeters(t *testing.T, js jetstream.JetStream, fn string, count int) {
 	t.Helper()
-	eventually(t, asyncDeadline, 20*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, asyncDeadline, 20*time.Millisecond, func() error {
 		if got := meterCount(t, js, fn); got < count {
 			return fmt.Errorf("%d meter records of %s, waiting for %d", got, fn, count)
 		}
@@ -156,7 +158,7 @@ func checkMeters(t *testing.T, n *node, js jetstream.JetStream, fn string, ids [
 		t.Fatal(err)
 	}
 	attempts := map[string]int{}
-	eventually(t, 3*asyncDeadline, 500*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, 3*asyncDeadline, 500*time.Millisecond, func() error {
 		waiting := 0
 		for _, id := range ids {
 			if attempts[id] > 0 {
@@ -188,9 +190,9 @@ func checkMeters(t *testing.T, n *node, js jetstream.JetStream, fn string, ids [
 
 	// The records a late acknowledgement or a redelivery could still add are in within a moment.
 	var records []events.Meter
-	eventually(t, 30*time.Second, time.Second, func() error {
+	testkit.EventuallyEvery(t, 30*time.Second, time.Second, func() error {
 		before := meterCount(t, js, fn)
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // a sleep, not a poll: the count must hold still for this long
 		if after := meterCount(t, js, fn); after != before {
 			return fmt.Errorf("meter records still arriving: %d, then %d", before, after)
 		}

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -129,7 +131,7 @@ func (n *node) waitReady(t *testing.T) {
 		t.Fatalf("sluice up printed no SLUICE_URL/SLUICE_TOKEN/SLUICE_NATS_URL lines within %s\n%s", startDeadline, out.tail(40))
 	}
 	n.URL, n.Token, n.NATSURL = out.value("SLUICE_URL"), out.value("SLUICE_TOKEN"), out.value("SLUICE_NATS_URL")
-	eventually(t, startDeadline, 100*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, startDeadline, 100*time.Millisecond, func() error {
 		select {
 		case <-n.done:
 			return fmt.Errorf("sluice up exited: %v", n.waitErr)
@@ -272,27 +274,6 @@ func (n *node) request(t *testing.T, method, path string, body []byte, noToken b
 		t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
-}
-
-// eventually calls f every interval until it returns nil, and fails the test with f's last
-// error if that does not happen within timeout.
-func eventually(t *testing.T, timeout, interval time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", timeout, err)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("test ended while waiting: %v", err)
-		case <-time.After(interval):
-		}
-	}
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.

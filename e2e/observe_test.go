@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
+
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -104,7 +106,7 @@ func TestObserveMetricsBillAndLogs(t *testing.T) {
 	}
 
 	// The CLI's summary and the bill count the same invocations from the meter records.
-	eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, 30*time.Second, 200*time.Millisecond, func() error {
 		var v struct {
 			Summary struct {
 				Invocations, Errors int
@@ -140,7 +142,7 @@ func TestObserveMetricsBillAndLogs(t *testing.T) {
 	}
 
 	// Logs: --grep filters on the node.
-	eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, 30*time.Second, 200*time.Millisecond, func() error {
 		r := n.ok(t, "logs", "picky", "--grep", "handling 7")
 		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 		if len(lines) != 1 || !strings.HasSuffix(lines[0], "handling 7") {
@@ -169,7 +171,7 @@ func TestDeadLetterRedriveThroughTheCLI(t *testing.T) {
 		Error    struct{ ErrorMessage string }
 	}
 	var list []letter
-	eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, 30*time.Second, 200*time.Millisecond, func() error {
 		r := n.ok(t, "dlq", "list", "grumpy", "-o", "json")
 		if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
 			return fmt.Errorf("%v: %s", err, r.stdout)
@@ -189,7 +191,7 @@ func TestDeadLetterRedriveThroughTheCLI(t *testing.T) {
 		t.Errorf("dlq show:\n%s", r.stdout)
 	}
 	deployInline(t, n, "grumpy", "def handler(event, context):\n    return {'day': event['day'], 'mood': 'fine'}\n", "--retries", "0")
-	eventually(t, 20*time.Second, 100*time.Millisecond, func() error { // the node follows the deploy a moment later
+	testkit.EventuallyEvery(t, 20*time.Second, 100*time.Millisecond, func() error { // the node follows the deploy a moment later
 		if r := n.sluice(t, "invoke", "grumpy", "--data", `{"day": 0}`); r.code != 0 {
 			return fmt.Errorf("the fixed version does not run yet: %s", r)
 		}
@@ -198,7 +200,7 @@ func TestDeadLetterRedriveThroughTheCLI(t *testing.T) {
 	if r := n.ok(t, "dlq", "redrive", "grumpy"); !strings.Contains(r.stdout, "1 event(s) sent back") {
 		t.Errorf("dlq redrive:\n%s", r.stdout)
 	}
-	eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, 30*time.Second, 200*time.Millisecond, func() error {
 		r := n.ok(t, "invocation", id)
 		if !strings.Contains(r.stdout, "succeeded") || !strings.Contains(r.stdout, "fine") {
 			return fmt.Errorf("invocation after redrive: %s", r.stdout)
@@ -238,7 +240,7 @@ func TestServeWorkerMetricsListener(t *testing.T) {
 		}
 	})
 	deployInline(t, n, "counted", "def handler(event, context):\n    return 1\n")
-	eventually(t, startDeadline, 100*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, startDeadline, 100*time.Millisecond, func() error {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err != nil {
 			return err
@@ -257,7 +259,7 @@ func TestServeWorkerMetricsListener(t *testing.T) {
 	if _, ok := fams["sluice_telemetry_dropped_total"]; !ok {
 		t.Error("worker's /metrics has no sluice_telemetry_dropped_total")
 	}
-	eventually(t, 20*time.Second, 100*time.Millisecond, func() error { // from its heartbeat
+	testkit.EventuallyEvery(t, 20*time.Second, 100*time.Millisecond, func() error { // from its heartbeat
 		if got := sample(scrape(t, "http://"+addr+"/metrics", ""), "sluice_worker_memory_budget_megabytes", nil); got <= 0 {
 			return fmt.Errorf("worker's memory budget gauge %v", got)
 		}
@@ -308,7 +310,7 @@ func TestLogsFollowWhileInvoking(t *testing.T) {
 	for _, w := range words {
 		n.ok(t, "invoke", "talker", "--data", fmt.Sprintf(`{"word": %q}`, w))
 	}
-	eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, 30*time.Second, 100*time.Millisecond, func() error {
 		s := out.String()
 		last := -1
 		for _, w := range words {

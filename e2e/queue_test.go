@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -45,7 +47,7 @@ func TestQueueTrigger(t *testing.T) {
 
 	r := n.ok(t, "trigger", "add", "recorder", "--queue", "jetstream://"+addr+"/ORDERS", "--id", "orders")
 	wantContains(t, "trigger add", r.stdout, "trigger orders added to recorder")
-	eventually(t, triggerDeadline, 500*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, triggerDeadline, 500*time.Millisecond, func() error {
 		if out := n.ok(t, "trigger", "list", "recorder").stdout; !strings.Contains(out, "running") {
 			return fmt.Errorf("trigger list:\n%s", out)
 		}
@@ -57,7 +59,7 @@ func TestQueueTrigger(t *testing.T) {
 		logs := n.ok(t, "logs", "recorder", "--since", "5m").stdout
 		return strings.Count(logs, `received {"order": `), logs
 	}
-	eventually(t, triggerDeadline, 500*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, triggerDeadline, 500*time.Millisecond, func() error {
 		if c, logs := count(); c < total {
 			return fmt.Errorf("%d of %d messages reached the function:\n%s", c, total, logs)
 		}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sluice.dev/events/testkit"
 )
 
 // togetherJS returns only once four invocations have arrived in its one Node.js process, so the
@@ -44,7 +46,7 @@ func TestConcurrencyServesSeveralEventsOnOneInstance(t *testing.T) {
 	ids := asyncBurst(t, n, "conc", 4)
 	allSucceeded(t, n, ids, asyncDeadline)
 	for _, id := range ids {
-		eventually(t, 20*time.Second, 200*time.Millisecond, func() error {
+		testkit.EventuallyEvery(t, 20*time.Second, 200*time.Millisecond, func() error {
 			out := n.ok(t, "logs", "conc", "--invocation", id).stdout
 			seen := 0
 			for _, line := range strings.Split(out, "\n") {

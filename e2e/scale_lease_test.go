@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
+
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
@@ -90,7 +92,7 @@ func TestScalerLeaseMovesWhenItsProcessDies(t *testing.T) {
 	first := serveScaler(t, n)
 	waitFor := func(what string, p *process, read func() (string, error)) {
 		t.Helper()
-		eventually(t, 40*time.Second, 100*time.Millisecond, func() error {
+		testkit.EventuallyEvery(t, 40*time.Second, 100*time.Millisecond, func() error {
 			got, err := read()
 			if err != nil {
 				return err
@@ -106,7 +108,7 @@ func TestScalerLeaseMovesWhenItsProcessDies(t *testing.T) {
 
 	second := serveScaler(t, n)
 	// The second scaler runs passive: once it is up, the lease and the decisions stay the first's.
-	eventually(t, 20*time.Second, 100*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, 20*time.Second, 100*time.Millisecond, func() error {
 		if !strings.Contains(second.out.tail(200), "sluice serving") {
 			return fmt.Errorf("the second scaler does not serve yet")
 		}

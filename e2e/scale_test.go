@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events/testkit"
+
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
@@ -120,7 +122,7 @@ func watchClaims(t *testing.T, kv jetstream.KeyValue, fn string) *claimWatch {
 			w.mu.Lock()
 			w.peak = max(w.peak, held)
 			w.mu.Unlock()
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond) // the sampling period, not a wait: the peak is what it saw
 		}
 	}()
 	w.stop = sync.OnceFunc(func() { cancel(); <-done })
@@ -159,7 +161,7 @@ func asyncBurst(t *testing.T, n *node, fn string, count int) []string {
 // allSucceeded waits until every invocation succeeded.
 func allSucceeded(t *testing.T, n *node, ids []string, within time.Duration) {
 	t.Helper()
-	eventually(t, within, 250*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, within, 250*time.Millisecond, func() error {
 		left := 0
 		for _, id := range ids {
 			g := n.request(t, http.MethodGet, "/v1/invocations/"+id, nil, false)
@@ -219,7 +221,7 @@ func TestWorkersShareMaxAndSurviveAKill(t *testing.T) {
 	n := newSite(t).start(t, "--isolation", "off", "--memory-budget", "300")
 	second := serveWorker(t, n, "--isolation", "off", "--memory-budget", "300")
 	suffix := "-" + strconv.Itoa(second.cmd.Process.Pid)
-	eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, 30*time.Second, 200*time.Millisecond, func() error {
 		if ids := workerIDs(t, n); len(ids) != 2 {
 			return fmt.Errorf("live workers %v, want 2", ids)
 		}
@@ -255,7 +257,7 @@ func TestWorkersShareMaxAndSurviveAKill(t *testing.T) {
 	// Kill the second worker while it runs part of a burst.
 	watch = watchClaims(t, kv, "slow")
 	ids = asyncBurst(t, n, "slow", 16)
-	eventually(t, 30*time.Second, 10*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, 30*time.Second, 10*time.Millisecond, func() error {
 		if !watch.seen(suffix) {
 			return fmt.Errorf("the second worker holds no slot yet")
 		}

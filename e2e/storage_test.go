@@ -5,14 +5,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sluice.dev/events/testkit"
 )
 
 // A bucket trigger on the node's own object storage: an upload reaches the function as AWS's
 // S3 record; uploads made while the node is stopped reach it once each after the restart.
 func TestStorageTrigger(t *testing.T) {
-	addr, mc := startMinIO(t)
-	putObject(t, mc, "uploads", "old.txt", []byte("there before the trigger"))
-	s3 := []string{"--s3-endpoint", "http://" + addr, "--s3-access-key", minioUser, "--s3-secret-key", minioSecret}
+	m := testkit.StartMinIO(t)
+	m.Put(t, "uploads", "old.txt", []byte("there before the trigger"))
+	s3 := []string{"--s3-endpoint", "http://" + m.Endpoint, "--s3-access-key", m.AccessKey, "--s3-secret-key", m.SecretKey}
 	s := newSite(t)
 	n := s.start(t, s3...)
 	deployInline(t, n, "recorder", recordPy)
@@ -25,15 +27,15 @@ func TestStorageTrigger(t *testing.T) {
 		}
 		return nil
 	}
-	eventually(t, triggerDeadline, 500*time.Millisecond, running)
+	testkit.EventuallyEvery(t, triggerDeadline, 500*time.Millisecond, running)
 
-	putObject(t, mc, "uploads", "a.txt", []byte("a"))
-	putObject(t, mc, "uploads", "skip.bin", []byte("b"))
+	m.Put(t, "uploads", "a.txt", []byte("a"))
+	m.Put(t, "uploads", "skip.bin", []byte("b"))
 	received := func(key string) int {
 		logs := n.ok(t, "logs", "recorder", "--since", "10m").stdout
 		return strings.Count(logs, `"key": "`+key+`"`)
 	}
-	eventually(t, triggerDeadline, 500*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, triggerDeadline, 500*time.Millisecond, func() error {
 		if c := received("a.txt"); c != 1 {
 			return fmt.Errorf("a.txt reached the function %d times", c)
 		}
@@ -47,10 +49,10 @@ func TestStorageTrigger(t *testing.T) {
 
 	n.stop(t)
 	for _, k := range []string{"x.txt", "y.txt", "z.txt"} {
-		putObject(t, mc, "uploads", k, []byte(k))
+		m.Put(t, "uploads", k, []byte(k))
 	}
 	n = s.start(t, s3...)
-	eventually(t, triggerDeadline, 500*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, triggerDeadline, 500*time.Millisecond, func() error {
 		for _, k := range []string{"x.txt", "y.txt", "z.txt"} {
 			if c := received(k); c != 1 {
 				return fmt.Errorf("%s reached the function %d times", k, c)
@@ -58,7 +60,7 @@ func TestStorageTrigger(t *testing.T) {
 		}
 		return nil
 	})
-	time.Sleep(2 * time.Second) // a few listings more: nothing fires twice
+	time.Sleep(2 * time.Second) // a sleep, not a poll: a few listings more, and nothing may fire twice
 	for _, k := range []string{"a.txt", "x.txt", "y.txt", "z.txt"} {
 		if c := received(k); c != 1 {
 			t.Fatalf("%s reached the function %d times", k, c)

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sluice.dev/events/testkit"
 )
 
 // queuedPy runs a little while, so that asynchronous calls pile up in the invocation queue.
@@ -47,25 +49,26 @@ func smallDisk(t *testing.T, s *site, size string) {
 func firstHealth(t *testing.T, n *node, started time.Time) (response, time.Duration) {
 	t.Helper()
 	c := &http.Client{Timeout: 2 * time.Second}
-	for {
+	var first response
+	var after time.Duration
+	testkit.EventuallyEvery(t, 30*time.Second-time.Since(started), 20*time.Millisecond, func() error {
 		resp, err := c.Get(n.URL + "/healthz")
-		if err == nil {
-			defer resp.Body.Close()
-			var body map[string]any
-			_ = json.NewDecoder(resp.Body).Decode(&body)
-			b, _ := json.Marshal(body)
-			return response{status: resp.StatusCode, header: resp.Header, body: b}, time.Since(started)
+		if err != nil {
+			select {
+			case <-n.done:
+				t.Fatalf("sluice up exited before /healthz answered: %v\n%s", n.waitErr, n.out.tail(40))
+			default:
+			}
+			return fmt.Errorf("/healthz gave no answer: %w", err)
 		}
-		select {
-		case <-n.done:
-			t.Fatalf("sluice up exited before /healthz answered: %v\n%s", n.waitErr, n.out.tail(40))
-		default:
-		}
-		if time.Since(started) > 30*time.Second {
-			t.Fatalf("/healthz gave no answer within 30s: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		b, _ := json.Marshal(body)
+		first, after = response{status: resp.StatusCode, header: resp.Header, body: b}, time.Since(started)
+		return nil
+	})
+	return first, after
 }
 
 // launchAndAsk starts the site's node and returns it with its first /healthz answer. (A node
@@ -134,7 +137,7 @@ func TestSmallDiskNodeFillsAndRecovers(t *testing.T) {
 	deployInline(t, n, "echo", echoPy)
 
 	// Every accepted call runs.
-	eventually(t, 3*time.Minute, 500*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, 3*time.Minute, 500*time.Millisecond, func() error {
 		pending := 0
 		for _, id := range accepted {
 			r := n.request(t, http.MethodGet, "/v1/invocations/"+id, nil, false)
@@ -174,7 +177,7 @@ func TestNoRoomForStoreWaitsAndSaysWhy(t *testing.T) {
 		t.Fatalf("/healthz on a 40 MiB disk: %d %s, want 503 with the reason", first.status, first.body)
 	}
 	// Still waiting a while later, and other paths say why too.
-	time.Sleep(6 * time.Second)
+	time.Sleep(6 * time.Second) // a sleep, not a poll: the node must still be waiting after a while
 	r := n.request(t, http.MethodGet, "/v1/functions", nil, false)
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "needs at least 32.0 MiB") {
 		t.Fatalf("API on a node without room: %d %s", r.status, r.body)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sluice.dev/events/testkit"
 )
 
 // recordPy prints what it received, so the test reads it back with sluice logs.
@@ -30,14 +32,14 @@ func TestCronTrigger(t *testing.T) {
 	r := n.ok(t, "trigger", "add", "recorder", "--cron", "@every 1s", "--data", `{"job":"sweep"}`, "--id", "sweeper")
 	wantContains(t, "trigger add", r.stdout, "trigger sweeper added to recorder")
 
-	eventually(t, triggerDeadline, 500*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, triggerDeadline, 500*time.Millisecond, func() error {
 		logs := n.ok(t, "logs", "recorder", "--since", "5m").stdout
 		if c := strings.Count(logs, `received {"job": "sweep"}`); c < 2 {
 			return fmt.Errorf("%d cron ticks in the logs:\n%s", c, logs)
 		}
 		return nil
 	})
-	eventually(t, triggerDeadline, 500*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, triggerDeadline, 500*time.Millisecond, func() error {
 		out := n.ok(t, "trigger", "list", "recorder").stdout
 		if !strings.Contains(out, "sweeper") || !strings.Contains(out, "running") || !strings.Contains(out, "@every 1s") {
 			return fmt.Errorf("trigger list:\n%s", out)
@@ -77,7 +79,7 @@ func TestHTTPRouteTrigger(t *testing.T) {
 	}
 
 	var r response
-	eventually(t, triggerDeadline, 200*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, triggerDeadline, 200*time.Millisecond, func() error {
 		r = n.request(t, "GET", "/r/orders/42?full=1", nil, true, "Origin", "https://shop.example")
 		if r.status != 200 {
 			return fmt.Errorf("GET /r/orders/42: %d %s", r.status, r.body)
@@ -97,7 +99,7 @@ func TestHTTPRouteTrigger(t *testing.T) {
 	if r := n.request(t, "GET", "/r/admin/users/7", nil, false); r.status != 200 || string(r.body) != `{"what": "users/7"}` {
 		t.Fatalf("private route with the token: %d %s", r.status, r.body)
 	}
-	eventually(t, triggerDeadline, 500*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, triggerDeadline, 500*time.Millisecond, func() error {
 		logs := n.ok(t, "logs", "recorder", "--since", "5m").stdout
 		if !strings.Contains(logs, `"routeKey": "GET /orders/{id}"`) || !strings.Contains(logs, `"rawPath": "/orders/42"`) {
 			return fmt.Errorf("route request not in the logs:\n%s", logs)
@@ -109,7 +111,7 @@ func TestHTTPRouteTrigger(t *testing.T) {
 		return nil
 	})
 	n.ok(t, "trigger", "delete", "orders")
-	eventually(t, triggerDeadline, 200*time.Millisecond, func() error {
+	testkit.EventuallyEvery(t, triggerDeadline, 200*time.Millisecond, func() error {
 		if r := n.request(t, "GET", "/r/orders/42", nil, true); r.status != 404 {
 			return fmt.Errorf("deleted route answers %d", r.status)
 		}
