@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,14 +19,85 @@ import (
 // an invocation room on an instance and hides how: the function's pool, the instance slots
 // claimed in sluice_claims, starting a process (launcher) and making room in the memory budget
 // by stopping idle instances of other functions. Between events it keeps each function's
-// instances (keep.go) and admits the events the pull loop may take (pull.go). Safe for
-// concurrent use.
+// instances (keep.go) and admits the events the pull loop may take (pull.go); it holds the
+// pools of the functions served, which the heartbeat counts and the scaler's decisions reach.
+// Safe for concurrent use.
 type instances struct {
 	claims   *claims
 	launcher *launcher
-	others   func(fn string) []*pool // the pools of every function but fn, for making room
-	draining *atomic.Bool            // the worker takes no more events: start and claim nothing
+	draining *atomic.Bool // the worker takes no more events: start and claim nothing
 	logger   *slog.Logger
+
+	mu    sync.Mutex
+	pools map[string]*pool // the functions served, by name
+}
+
+// add serves the function of p from p.
+func (s *instances) add(p *pool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pools == nil {
+		s.pools = map[string]*pool{}
+	}
+	s.pools[p.fn] = p
+}
+
+// remove stops serving fn from its pool; its instances stop with retire.
+func (s *instances) remove(fn string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.pools, fn)
+}
+
+// pool returns the pool fn is served from.
+func (s *instances) pool(fn string) (*pool, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pools[fn]
+	return p, ok
+}
+
+// served returns the names of the functions served.
+func (s *instances) served() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.pools))
+	for name := range s.pools {
+		out = append(out, name)
+	}
+	return out
+}
+
+// others returns the pools of every function served but fn, for making room.
+func (s *instances) others(fn string) []*pool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*pool, 0, len(s.pools))
+	for name, p := range s.pools {
+		if name != fn {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// activity counts, by function, the instances running, those handling an invocation, and
+// those that ran one since since (busy ones too); a function without instances is left out, as
+// is one without active instances from active. The maps are never nil.
+func (s *instances) activity(since time.Time) (running, busy, active map[string]int) {
+	s.mu.Lock()
+	pools := maps.Clone(s.pools)
+	s.mu.Unlock()
+	running, busy, active = map[string]int{}, map[string]int{}, map[string]int{}
+	for name, p := range pools {
+		if n, b, a := p.activity(since); n > 0 {
+			running[name], busy[name] = n, b
+			if a > 0 {
+				active[name] = a
+			}
+		}
+	}
+	return running, busy, active
 }
 
 // errNoCapacity: the worker holds no slot for a new instance and cannot win one.

@@ -63,24 +63,9 @@ func (w *Worker) Beat() events.WorkerBeat {
 	used, budget := w.claims.usage()
 	b := events.WorkerBeat{
 		ID: w.id, Host: w.host, Started: w.started, Updated: time.Now().UTC(), Runtimes: w.rt.IDs(),
-		MemoryBudgetMB: budget, MemoryUsedMB: used, Instances: map[string]int{}, Busy: map[string]int{},
-		Active: map[string]int{},
+		MemoryBudgetMB: budget, MemoryUsedMB: used,
 	}
-	w.mu.Lock()
-	pools := make(map[string]*pool, len(w.pools))
-	for name, r := range w.pools {
-		pools[name] = r.pool
-	}
-	w.mu.Unlock()
-	since := time.Now().Add(-activeWindow)
-	for name, p := range pools {
-		if n, busy, active := p.activity(since); n > 0 {
-			b.Instances[name], b.Busy[name] = n, busy
-			if active > 0 {
-				b.Active[name] = active
-			}
-		}
-	}
+	b.Instances, b.Busy, b.Active = w.instances.activity(time.Now().Add(-activeWindow))
 	return b
 }
 

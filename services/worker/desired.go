@@ -61,7 +61,7 @@ func (w *Worker) followScaler(ctx context.Context) {
 				w.applyDecision(fn, decisions, acting)
 			case <-tick.C:
 				acting = w.scalerActs(ctx)
-				for _, fn := range w.poolNames() {
+				for _, fn := range w.instances.served() {
 					w.applyDecision(fn, decisions, acting)
 				}
 			}
@@ -79,29 +79,19 @@ func (w *Worker) scalerActs(ctx context.Context) bool {
 	return err == nil
 }
 
+// applyDecision hands fn's pool the scaler's decision for it, or -1 when no scaler acts or it
+// has made none.
 func (w *Worker) applyDecision(fn string, decisions map[string]events.ScaleDecision, acting bool) {
-	w.mu.Lock()
-	r, ok := w.pools[fn]
-	w.mu.Unlock()
+	p, ok := w.instances.pool(fn)
 	if !ok {
 		return
 	}
 	d, known := decisions[fn]
 	if !acting || !known {
-		r.pool.setDesired(-1, false)
+		p.setDesired(-1, false)
 		return
 	}
 	// Starting ahead of events is for while events wait and the workers run fewer than desired:
 	// at the desired count, or at max with a backlog, there is no slot to claim.
-	r.pool.setDesired(d.Desired, d.Lag > 0 && d.Running < d.Desired)
-}
-
-func (w *Worker) poolNames() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := make([]string, 0, len(w.pools))
-	for name := range w.pools {
-		out = append(out, name)
-	}
-	return out
+	p.setDesired(d.Desired, d.Lag > 0 && d.Running < d.Desired)
 }

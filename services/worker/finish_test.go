@@ -91,7 +91,7 @@ func TestEarlyOutcomesAreAcknowledgedOnce(t *testing.T) {
 		records: &records{results: results, logger: logger},
 		instances: &instances{ // a memory budget no instance fits: no slot to be had here
 			claims: &claims{kv: claimsKV, id: "w", budget: 0, logger: logger, held: map[string]claim{}},
-			others: func(string) []*pool { return nil }, logger: logger,
+			logger: logger,
 		},
 	}
 	newEvent := func(id string, version int, ext map[string]string) *nats.Msg {

@@ -151,7 +151,7 @@ func TestWorkerFollowsDecisionsWhileAScalerHoldsTheLease(t *testing.T) {
 	}
 	p := testPool(0)
 	w := &Worker{js: bus.JS, claims: &claims{kv: claimsKV}, logger: slog.New(slog.DiscardHandler),
-		pools: map[string]*running{"f": {pool: p}}}
+		instances: &instances{pools: map[string]*pool{"f": p}}}
 	done := make(chan struct{})
 	go func() { defer close(done); w.followScaler(ctx) }()
 	defer func() { cancel(); <-done }()

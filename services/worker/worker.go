@@ -88,8 +88,9 @@ type Worker struct {
 
 	records *records // what is known of async events: records, held outcomes, duplicates
 
-	mu    sync.Mutex
-	pools map[string]*running // the functions served, by name
+	// serving holds the functions served and the goroutines pulling their events; only Run's
+	// goroutine uses it (their pools are in instances, for everyone else).
+	serving map[string]*running
 }
 
 // running is a function served: its pool and the goroutine pulling its events.
@@ -129,8 +130,8 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 	w := &Worker{
 		id: o.ID, nc: o.NC, js: o.JS, fns: o.Fns, rt: o.Runtimes, tel: o.Telemetry,
 		backoff: o.Backoff, drain: o.Drain, logger: o.Logger.With("worker", o.ID),
-		pools: map[string]*running{},
 		beats: beats, claimTTL: st.TTL(), host: host, started: time.Now().UTC(),
+		serving: map[string]*running{},
 	}
 	w.records = &records{results: results, logger: w.logger}
 	w.claims = &claims{kv: claimsKV, id: o.ID, budget: budget, logger: w.logger, held: map[string]claim{}}
@@ -157,7 +158,7 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 		}
 	}
 	w.instances = &instances{
-		claims: w.claims, others: w.otherPools, draining: &w.draining, logger: w.logger,
+		claims: w.claims, draining: &w.draining, logger: w.logger,
 		launcher: &launcher{
 			worker: o.ID, code: &codeCache{store: store, dir: o.CodeDir, limits: o.Limits},
 			rt: o.Runtimes, sandbox: o.Sandbox, warm: w.warm, tel: o.Telemetry, logger: w.logger,
@@ -231,13 +232,12 @@ func (w *Worker) reconcile(ctx context.Context) {
 	for _, f := range w.fns.Functions() {
 		want[f.Name] = f
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for name, r := range w.pools {
+	for name, r := range w.serving {
 		if _, ok := want[name]; !ok {
 			r.cancel()
+			w.instances.remove(name)
 			go w.retire(r)
-			delete(w.pools, name)
+			delete(w.serving, name)
 		}
 	}
 	for name, f := range want {
@@ -246,13 +246,14 @@ func (w *Worker) reconcile(ctx context.Context) {
 			w.logger.Warn("read function version", "function", name, "err", err)
 			continue
 		}
-		if r, ok := w.pools[name]; ok {
+		if r, ok := w.serving[name]; ok {
 			r.pool.configure(v)
 			continue
 		}
 		pctx, cancel := context.WithCancel(ctx)
 		r := &running{pool: newPool(v), cancel: cancel, done: make(chan struct{})}
-		w.pools[name] = r
+		w.serving[name] = r
+		w.instances.add(r.pool)
 		go func() {
 			defer close(r.done)
 			w.serve(pctx, r.pool)
@@ -262,14 +263,13 @@ func (w *Worker) reconcile(ctx context.Context) {
 
 // stopAll stops serving every function and retires their instances.
 func (w *Worker) stopAll() {
-	w.mu.Lock()
-	rs := make([]*running, 0, len(w.pools))
-	for name, r := range w.pools {
+	rs := make([]*running, 0, len(w.serving))
+	for name, r := range w.serving {
 		r.cancel()
+		w.instances.remove(name)
 		rs = append(rs, r)
-		delete(w.pools, name)
+		delete(w.serving, name)
 	}
-	w.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, r := range rs {
 		wg.Go(func() { w.retire(r) })
@@ -293,25 +293,10 @@ func (w *Worker) Prestarted(runtime string) int {
 
 // Idle counts the idle instances of a function on this worker.
 func (w *Worker) Idle(function string) int {
-	w.mu.Lock()
-	r, ok := w.pools[function]
-	w.mu.Unlock()
+	p, ok := w.instances.pool(function)
 	if !ok {
 		return 0
 	}
-	_, idle := r.pool.counts()
+	_, idle := p.counts()
 	return idle
-}
-
-// otherPools returns the pools of every function but fn.
-func (w *Worker) otherPools(fn string) []*pool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := make([]*pool, 0, len(w.pools))
-	for name, r := range w.pools {
-		if name != fn {
-			out = append(out, r.pool)
-		}
-	}
-	return out
 }
