@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -76,7 +75,7 @@ func up(ctx context.Context, r *runner) error {
 // deployExamples waits for the node at url to be healthy, deploys examples/*, and prints where
 // the console is.
 func (r *runner) deployExamples(ctx context.Context, url, token string) {
-	if !healthy(ctx, url) {
+	if !r.healthy(ctx, url, token) {
 		return
 	}
 	dirs, _ := filepath.Glob(filepath.Join(r.root, "examples", "*", "deploy.args"))
@@ -102,22 +101,20 @@ func (r *runner) deployExamples(ctx context.Context, url, token string) {
 	fmt.Printf("\n  url      %s\n  token    %s\n\n", url, token)
 }
 
-// healthy polls url's /healthz until it answers 200, for a minute at most.
-func healthy(ctx context.Context, url string) bool {
+// healthy waits until the node at url answers the CLI (sluice list), for a minute at most. The
+// runner asks through the binary, not an HTTP client of its own, so that a fresh machine compiles
+// no HTTP or TLS code before it builds sluice.
+func (r *runner) healthy(ctx context.Context, url, token string) bool {
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/healthz", nil)
-		if err != nil {
-			return false
-		}
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return true
-			}
+		cmd := exec.CommandContext(ctx, bin, "list")
+		cmd.Dir = r.root
+		cmd.Env = append(os.Environ(), "SLUICE_URL="+url, "SLUICE_TOKEN="+token)
+		if cmd.Run() == nil {
+			return true
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	fmt.Fprintf(os.Stderr, "up: %s/healthz did not answer 200 within a minute; examples not deployed\n", url)
+	fmt.Fprintf(os.Stderr, "up: %s did not answer within a minute; examples not deployed\n", url)
 	return false
 }
