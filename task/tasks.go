@@ -30,8 +30,10 @@ func catalogue() map[string]task {
 	}
 }
 
+// build makes a static binary (CGO_ENABLED=0, as the container image's): sluice needs no C, so a
+// fresh machine needs no C toolchain, and the first build skips cgo's compiler runs.
 func build(ctx context.Context, r *runner) error {
-	return r.sh(ctx, "go", "build", "-o", bin, "./services/cmd/sluice")
+	return r.exec(ctx, command{env: []string{"CGO_ENABLED=0"}, args: []string{"go", "build", "-o", bin, "./services/cmd/sluice"}})
 }
 
 // test runs every module's tests, e2e against the binary just built. A failing module does not
