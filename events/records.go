@@ -171,11 +171,7 @@ func EncodeFunction(f Function) ([]byte, error) {
 
 // DecodeFunction reads a head record made by EncodeFunction.
 func DecodeFunction(b []byte) (Function, error) {
-	var f Function
-	if err := json.Unmarshal(b, &f); err != nil {
-		return Function{}, fmt.Errorf("function record: %w", err)
-	}
-	return f, nil
+	return decodeJSON[Function](b, "function record")
 }
 
 // EncodeVersion is the sluice_functions record of one version, under VersionKey.
@@ -189,11 +185,7 @@ func EncodeVersion(v Version) ([]byte, error) {
 
 // DecodeVersion reads a version record made by EncodeVersion.
 func DecodeVersion(b []byte) (Version, error) {
-	var v Version
-	if err := json.Unmarshal(b, &v); err != nil {
-		return Version{}, fmt.Errorf("version record: %w", err)
-	}
-	return v, nil
+	return decodeJSON[Version](b, "version record")
 }
 
 // Status of an invocation.
@@ -293,4 +285,14 @@ type Meter struct {
 	ColdStart    string    `json:"coldStart,omitempty"` // how a cold instance came: "pre-started" or "scratch"
 	InitMs       float64   `json:"initMs,omitempty"`
 	Attempt      int       `json:"attempt"`
+}
+
+// decodeJSON reads a JSON record of type T; what names the record in the error.
+func decodeJSON[T any](b []byte, what string) (T, error) {
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		var zero T // no half-read record
+		return zero, fmt.Errorf("%s: %w", what, err)
+	}
+	return v, nil
 }

@@ -32,11 +32,7 @@ func NewQueuedResult(id, fn string, version int, enqueued time.Time) (*nats.Msg,
 
 // DecodeResult reads a record of sluice_results made by EncodeResult or NewQueuedResult.
 func DecodeResult(b []byte) (Result, error) {
-	var r Result
-	if err := json.Unmarshal(b, &r); err != nil {
-		return Result{}, fmt.Errorf("result record: %w", err)
-	}
-	return r, nil
+	return decodeJSON[Result](b, "result record")
 }
 
 // ReadResult returns the record of the async invocation id (as it came, whatever its key) from

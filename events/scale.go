@@ -35,11 +35,7 @@ func EncodeScaleDecision(d ScaleDecision) ([]byte, error) {
 
 // DecodeScaleDecision reads a record of sluice_scale.
 func DecodeScaleDecision(b []byte) (ScaleDecision, error) {
-	var d ScaleDecision
-	if err := json.Unmarshal(b, &d); err != nil {
-		return ScaleDecision{}, fmt.Errorf("scale decision: %w", err)
-	}
-	return d, nil
+	return decodeJSON[ScaleDecision](b, "scale decision")
 }
 
 // ScaleKeyFunction returns the function a sluice_scale key is the decision of; ok is false for

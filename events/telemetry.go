@@ -22,11 +22,7 @@ func NewMeterMsg(m Meter, msgID string) (*nats.Msg, error) {
 
 // DecodeMeter reads a SLUICE_METERS record made by NewMeterMsg.
 func DecodeMeter(b []byte) (Meter, error) {
-	var m Meter
-	if err := json.Unmarshal(b, &m); err != nil {
-		return Meter{}, fmt.Errorf("meter record: %w", err)
-	}
-	return m, nil
+	return decodeJSON[Meter](b, "meter record")
 }
 
 // EncodeLogLine is the SLUICE_LOGS record of one line, published on LogsSubject(l.Function).
@@ -40,9 +36,5 @@ func EncodeLogLine(l LogLine) ([]byte, error) {
 
 // DecodeLogLine reads a SLUICE_LOGS record made by EncodeLogLine.
 func DecodeLogLine(b []byte) (LogLine, error) {
-	var l LogLine
-	if err := json.Unmarshal(b, &l); err != nil {
-		return LogLine{}, fmt.Errorf("log line: %w", err)
-	}
-	return l, nil
+	return decodeJSON[LogLine](b, "log line")
 }

@@ -16,11 +16,7 @@ func EncodeTrigger(t Trigger) ([]byte, error) {
 
 // DecodeTrigger reads a spec record made by EncodeTrigger.
 func DecodeTrigger(b []byte) (Trigger, error) {
-	var t Trigger
-	if err := json.Unmarshal(b, &t); err != nil {
-		return Trigger{}, fmt.Errorf("trigger record: %w", err)
-	}
-	return t, nil
+	return decodeJSON[Trigger](b, "trigger record")
 }
 
 // EncodeTriggerStatus is the sluice_triggers record of a trigger's health, under
@@ -35,9 +31,5 @@ func EncodeTriggerStatus(st TriggerStatus) ([]byte, error) {
 
 // DecodeTriggerStatus reads a health record made by EncodeTriggerStatus.
 func DecodeTriggerStatus(b []byte) (TriggerStatus, error) {
-	var st TriggerStatus
-	if err := json.Unmarshal(b, &st); err != nil {
-		return TriggerStatus{}, fmt.Errorf("trigger status record: %w", err)
-	}
-	return st, nil
+	return decodeJSON[TriggerStatus](b, "trigger status record")
 }

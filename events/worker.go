@@ -54,11 +54,7 @@ func PutWorkerBeat(ctx context.Context, kv jetstream.KeyValue, b WorkerBeat) err
 
 // DecodeWorkerBeat reads a record of sluice_workers.
 func DecodeWorkerBeat(data []byte) (WorkerBeat, error) {
-	var b WorkerBeat
-	if err := json.Unmarshal(data, &b); err != nil {
-		return WorkerBeat{}, fmt.Errorf("worker heartbeat: %w", err)
-	}
-	return b, nil
+	return decodeJSON[WorkerBeat](data, "worker heartbeat")
 }
 
 // ReadWorkerBeat returns the heartbeat of worker id from the sluice_workers bucket kv, or an
