@@ -68,7 +68,7 @@ func (r *runner) exec(ctx context.Context, c command) error {
 	if c.dir != "" && c.dir != r.root {
 		where = "(in " + strings.TrimPrefix(strings.TrimPrefix(c.dir, r.root), "/") + ") "
 	}
-	fmt.Fprintf(os.Stderr, "task: %s%s\n", where, strings.Join(c.args, " "))
+	fmt.Fprintf(os.Stderr, "task: %s%s\n", where, strings.Join(append(slices.Clone(c.env), c.args...), " "))
 	cmd := exec.CommandContext(ctx, c.args[0], c.args[1:]...)
 	cmd.Dir = r.root
 	if c.dir != "" {
