@@ -13,6 +13,7 @@ replace sluice.dev/adapters => ../adapters
 require (
 	github.com/nats-io/nats.go v1.55.0
 	sluice.dev/events v0.0.0
+	sluice.dev/runtimes v0.0.0
 )
 
 require (

@@ -46,6 +46,7 @@ type config struct {
 	scaleN, scaleMax, scaleWorkers int
 	scaleD                         time.Duration
 	natsServer                     string // nats-server binary of the cluster rows; "" for none
+	rie                            string // AWS Lambda Runtime Interface Emulator binary of the peer rows; "" for none
 }
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
@@ -68,6 +69,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.scaleMax, "scale-max", 10, "max instances of the burst's function")
 	fs.IntVar(&c.scaleWorkers, "scale-workers", 2, "sluice serve worker processes of the scaling rows")
 	fs.StringVar(&c.natsServer, "nats-server", "./bin/nats-server", "nats-server binary of the cluster rows (3 nodes on loopback); empty: no cluster rows")
+	fs.StringVar(&c.rie, "rie", "./bin/aws-lambda-rie", "AWS Lambda Runtime Interface Emulator binary of the peer rows (the same Python no-op under it); empty: no peer rows")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
 	}

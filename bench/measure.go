@@ -44,6 +44,7 @@ type results struct {
 	httpC1, httpCN sample
 	v1C1, v1CN     sample
 	fnC1           sample
+	rie            sample // the same no-op under AWS Lambda RIE, c=1
 	jsPass, async  throughput
 	cpuPerEvent    time.Duration         // the sluice up process's CPU time over the async run, per event
 	cold           map[string]coldResult // by runtime
@@ -97,6 +98,12 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 	if deployErr == nil {
 		fmt.Fprintln(os.Stderr, "bench: sluice sync invoke")
 		measureSync(ctx, c, n, r)
+		if c.rie != "" {
+			fmt.Fprintln(os.Stderr, "bench: the same no-op under AWS Lambda RIE")
+			if r.rie, err = measureRIE(ctx, c); err != nil {
+				r.note("AWS Lambda RIE: %v (install it with go tool task rie)", err)
+			}
+		}
 		fmt.Fprintln(os.Stderr, "bench: sluice async end to end")
 		cpuBefore, cpuErr := cpuTime(n.cmd.Process.Pid)
 		r.async = measureAsync(ctx, c, n, nc)

@@ -27,6 +27,8 @@ func (r *results) markdown(c config) string {
 		p99Row("P1 sync invoke p99, `/v1/.../invocations`, c=1", r.v1C1, r.natsRR),
 		latencyRow("sync invoke p50, function URL `/fn/noop`, c=1", r.fnC1, r.natsRR, 0.5, "core NATS req/reply", "≤ 3×", 3),
 		p99Row("sync invoke p99, function URL `/fn/noop`, c=1", r.fnC1, r.natsRR),
+		latencyRow("sync invoke p50, function URL `/fn/noop`, c=1, vs a peer: the same Python no-op and bootstrap under AWS Lambda RIE (no bus, no sandbox)", r.fnC1, r.rie, 0.5, "RIE", "≤ 1.2×", 1.2),
+		latencyRow("sync invoke p99, same, vs AWS Lambda RIE", r.fnC1, r.rie, 0.99, "RIE", "", 0),
 		latencyRow("sync invoke p50 vs bare net/http, c=1", r.v1C1, r.httpC1, 0.5, "net/http", "", 0),
 		rateRow("sync invokes/s, c=1", r.v1C1, r.httpC1),
 		rateRow(fmt.Sprintf("sync invokes/s, c=%d", c.conc), r.v1CN, r.httpCN),
@@ -55,6 +57,9 @@ func (r *results) markdown(c config) string {
 	fmt.Fprintf(&b, "| bare net/http keep-alive, c=1 | %s | %s | %s |\n", dur(r.httpC1, 0.5), dur(r.httpC1, 0.99), rate(r.httpC1.perSecond()))
 	fmt.Fprintf(&b, "| bare net/http keep-alive, c=%d | %s | %s | %s |\n", c.conc, dur(r.httpCN, 0.5), dur(r.httpCN, 0.99), rate(r.httpCN.perSecond()))
 	fmt.Fprintf(&b, "| JetStream publish+consume pass-through | | | %s |\n", rate(r.jsPass.perSecond()))
+	if r.rie.ok() {
+		fmt.Fprintf(&b, "| peer: AWS Lambda RIE, the same Python no-op, c=1 | %s | %s | %s |\n", dur(r.rie, 0.5), dur(r.rie, 0.99), rate(r.rie.perSecond()))
+	}
 	if r.async.accepted > 0 {
 		fmt.Fprintf(&b, "\nsluice accepted the %d async invocations (202) at %s; all of them had finished at %s.\n",
 			r.async.n, rate(float64(r.async.n)/r.async.accepted.Seconds()), rate(r.async.perSecond()))

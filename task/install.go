@@ -11,6 +11,10 @@ import (
 // a pinned commit). compose/Dockerfile builds the same one.
 const minioVersion = "v0.0.0-20260212201848-7aac2a2c5b7c"
 
+// rieVersion is AWS Lambda's Runtime Interface Emulator, the bench's peer row (no tags that the
+// module proxy serves: a pinned commit).
+const rieVersion = "v0.0.0-20261030222936-bef5c4ba774d"
+
 // natsServerModule is the nats-server sluice embeds; the cluster tests run three of it as
 // processes, at the version services/go.mod requires.
 const natsServerModule = "github.com/nats-io/nats-server/v2"
@@ -35,6 +39,13 @@ func installNATSServer(ctx context.Context, r *runner) error {
 		}
 	}
 	return r.install(ctx, natsServerModule+"@"+version)
+}
+
+func installRIE(ctx context.Context, r *runner) error {
+	if r.executable("bin/aws-lambda-rie") {
+		return nil
+	}
+	return r.install(ctx, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@"+rieVersion)
 }
 
 // install runs go install of pkg@version into the root's bin folder.

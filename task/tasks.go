@@ -25,8 +25,9 @@ func catalogue() map[string]task {
 		"fuzz":        {desc: "Run every fuzz target (func FuzzX in a _test.go file) for FUZZTIME each (4s unless FUZZTIME=30s is given), one at a time", run: fuzz},
 		"minio":       {desc: "Install the MinIO server the object-storage tests use into ./bin (only when missing)", run: installMinIO},
 		"nats-server": {desc: "Install the nats-server the cluster tests start three of into ./bin (only when missing or another version)", run: installNATSServer},
-		"bench": {desc: "Measure sluice against raw NATS, JetStream and net/http, and on a 3-node NATS cluster; writes bench/RESULTS.md",
-			needs: []string{"build", "nats-server"}, run: bench},
+		"rie":         {desc: "Install AWS Lambda's Runtime Interface Emulator, the bench's peer, into ./bin (only when missing)", run: installRIE},
+		"bench": {desc: "Measure sluice against raw NATS, JetStream and net/http, a peer (AWS Lambda RIE), and on a 3-node NATS cluster; writes bench/RESULTS.md",
+			needs: []string{"build", "nats-server", "rie"}, run: bench},
 	}
 }
 

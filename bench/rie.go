@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"sluice.dev/runtimes/python"
+)
+
+// rieInvoke is the path AWS Lambda's Runtime Interface Emulator serves its one function on.
+const rieInvoke = "/2015-03-31/functions/function/invocations"
+
+// measureRIE runs the same Python no-op, through sluice's own Python bootstrap, under AWS
+// Lambda's Runtime Interface Emulator (a peer: one function, one process, no bus, no sandbox) and
+// measures warm synchronous calls at c=1, as measureSync does sluice's function URL.
+func measureRIE(ctx context.Context, c config) (sample, error) {
+	dir, err := os.MkdirTemp("", "sluice-bench-rie-")
+	if err != nil {
+		return sample{}, err
+	}
+	defer os.RemoveAll(dir)
+	for name, src := range map[string]string{"main.py": noopFunction, "bootstrap.py": python.Bootstrap} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			return sample{}, err
+		}
+	}
+	bin, err := filepath.Abs(c.rie) // the emulator runs in dir
+	if err != nil {
+		return sample{}, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return sample{}, err
+	}
+	rie := exec.CommandContext(ctx, bin, "--runtime-interface-emulator-address", addr,
+		interpreter("python3"), filepath.Join(dir, "bootstrap.py"))
+	rie.Dir = dir
+	rie.Env = append(os.Environ(), "_HANDLER=main.handler", "LAMBDA_TASK_ROOT="+dir)
+	logFile, err := os.Create(filepath.Join(dir, "rie.log"))
+	if err != nil {
+		return sample{}, err
+	}
+	defer logFile.Close()
+	rie.Stdout, rie.Stderr = logFile, logFile // RIE prints START/END/REPORT for every call
+	if err := rie.Start(); err != nil {
+		return sample{}, fmt.Errorf("start %s: %w", bin, err)
+	}
+	defer func() { _ = rie.Process.Kill(); _ = rie.Wait() }()
+
+	client := newClient(1)
+	defer client.CloseIdleConnections()
+	do := poster(client, "http://"+addr+rieInvoke, status200)
+	if err := firstAnswer(ctx, do, 10*time.Second); err != nil {
+		return sample{}, fmt.Errorf("RIE at %s: %w", addr, err)
+	}
+	warmUp(ctx, c.warm, do)
+	s := load(ctx, c.syncN, 1, c.phaseCap, do)
+	if s.errs > 0 {
+		return s, fmt.Errorf("%d of %d requests failed, first: %v", s.errs, s.errs+len(s.lat), s.firstErr)
+	}
+	return s, nil
+}
+
+// firstAnswer calls do until it succeeds (the emulator starts its runtime on the first call),
+// for at most limit.
+func firstAnswer(ctx context.Context, do func(context.Context) error, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := do(ctx)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
