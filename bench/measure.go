@@ -46,6 +46,7 @@ type results struct {
 	fnC1           sample
 	rie            sample // the same no-op under AWS Lambda RIE, c=1
 	jsPass, async  throughput
+	asyncGo        throughput            // the Go no-op
 	cpuPerEvent    time.Duration         // the sluice up process's CPU time over the async run, per event
 	cold           map[string]coldResult // by runtime
 	scale          *scaleResult          // nil when not measured
@@ -112,6 +113,10 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 		}
 		if r.async.err != nil {
 			r.note("sluice async: %v", r.async.err)
+		}
+		fmt.Fprintln(os.Stderr, "bench: sluice async end to end, Go no-op")
+		if r.asyncGo = measureAsyncGo(ctx, c, n, nc); r.asyncGo.err != nil {
+			r.note("sluice async, Go no-op: %v", r.asyncGo.err)
 		}
 	}
 	fmt.Fprintln(os.Stderr, "bench: cold invocations")
