@@ -5,7 +5,8 @@
 // function's Env and the runtime's variables (AWS_LAMBDA_RUNTIME_API, _HANDLER, LAMBDA_TASK_ROOT,
 // AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION, AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
 // AWS_LAMBDA_LOG_GROUP_NAME, AWS_LAMBDA_LOG_STREAM_NAME, a minimal PATH, LANG=C.UTF-8, HOME=/tmp,
-// TZ=UTC unless the function sets it), never the worker's own, and the code folder as its
+// TZ=UTC unless the function sets it, GOMAXPROCS=the CPU share of its memory, 1769 MB a CPU, unless
+// the function sets it), never the worker's own, and the code folder as its
 // working directory. It returns once the bootstrap asks for its first invocation and records the
 // init duration.
 //

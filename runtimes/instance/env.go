@@ -103,6 +103,9 @@ func functionEnv(vars map[string]string, cfg Config, api, taskRoot string, now t
 	if mem <= 0 {
 		mem = DefaultMemoryMB
 	}
+	if _, own := cfg.Env["GOMAXPROCS"]; !own {
+		vars["GOMAXPROCS"] = strconv.Itoa(cpuShare(mem))
+	}
 	version := strconv.Itoa(cfg.Version)
 	vars["AWS_LAMBDA_RUNTIME_API"] = api
 	vars["_HANDLER"] = cfg.Handler
@@ -116,6 +119,17 @@ func functionEnv(vars map[string]string, cfg Config, api, taskRoot string, now t
 	if cfg.Concurrency > 1 {
 		vars["AWS_LAMBDA_MAX_CONCURRENCY"] = strconv.Itoa(cfg.Concurrency)
 	}
+}
+
+// mbPerCPU is the memory that buys one CPU, as on Lambda.
+const mbPerCPU = 1769
+
+// cpuShare is the CPUs an instance of memoryMB is entitled to, rounded up, at least one: the
+// default GOMAXPROCS of a Go function. Without it a Go runtime schedules onto every CPU of the
+// host and hands each wake-up between threads (futex and nanosleep calls several times per
+// invocation), which made a Go no-op slower than a Python one.
+func cpuShare(memoryMB int) int {
+	return max(1, (memoryMB+mbPerCPU-1)/mbPerCPU)
 }
 
 // envList is vars as sorted KEY=VALUE strings.

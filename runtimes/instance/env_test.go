@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCheckEnvName(t *testing.T) {
@@ -56,5 +57,29 @@ func TestCheckEnvName(t *testing.T) {
 	}
 	if err := checkEnv(map[string]string{"GREETING": "hi", "LD_PRELOAD": "/tmp/x.so"}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "LD_PRELOAD") {
 		t.Errorf("checkEnv = %v, want ErrConfig naming LD_PRELOAD", err)
+	}
+}
+
+func TestGoMaxProcsFollowsTheMemoryShare(t *testing.T) {
+	for _, c := range []struct {
+		mem  int
+		own  string
+		want string
+	}{
+		{mem: 128, want: "1"},
+		{mem: 1769, want: "1"},
+		{mem: 1770, want: "2"},
+		{mem: 10240, want: "6"},
+		{mem: 0, want: "1"}, // DefaultMemoryMB
+		{mem: 128, own: "4", want: "4"},
+	} {
+		cfg := Config{Function: "f", Handler: "h", MemoryMB: c.mem}
+		if c.own != "" {
+			cfg.Env = map[string]string{"GOMAXPROCS": c.own}
+		}
+		got, _ := lookupEnv(environ(cfg, nil, "127.0.0.1:9001", time.Now()), "GOMAXPROCS")
+		if got != c.want {
+			t.Errorf("memory %d MB, own %q: GOMAXPROCS=%q, want %q", c.mem, c.own, got, c.want)
+		}
 	}
 }
