@@ -264,8 +264,11 @@ func TestForkBombIsContained(t *testing.T) {
 			var procs int
 			call(t, i, map[string]int{"seconds": 1}, &procs)
 			st := j.Stats()
-			if st.ForksRefused == 0 || st.Processes > limit || procs > limit {
-				t.Errorf("stats %+v, %d processes seen inside; want refused forks and at most %d", st, procs, limit)
+			// The cgroup's own counts are the proof. The function's count of /proc entries is only
+			// logged: a directory listing taken while the bomb forks and reaps is no snapshot, and
+			// can meet an exiting process and its successor both (50 seen against a limit of 48).
+			if st.ForksRefused == 0 || st.Processes > limit {
+				t.Errorf("stats %+v (%d processes seen inside); want refused forks and at most %d", st, procs, limit)
 			}
 			if err := i.Close(); err != nil {
 				t.Fatal(err)
