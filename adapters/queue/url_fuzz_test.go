@@ -26,10 +26,14 @@ func FuzzParseURL(f *testing.F) {
 			if !errors.Is(err, events.ErrInvalidTrigger) {
 				t.Fatalf("error %v is not ErrInvalidTrigger", err)
 			}
+			// The password itself may be a word of the message ("queu" of "queue url"), so the
+			// same URL is refused again with a password no message holds, which must not show.
 			if u, perr := url.Parse(raw); perr == nil && u.User != nil {
-				if pw, ok := u.User.Password(); ok && len(pw) >= 4 && strings.Count(raw, pw) == 1 && pw != events.SecretMarker &&
-					strings.Contains(err.Error(), pw) {
-					t.Fatalf("the error shows the password %q: %v", pw, err)
+				if pw, ok := u.User.Password(); ok && pw != "" && strings.Count(raw, pw) == 1 && pw != events.SecretMarker {
+					const canary = "Pw7canary"
+					if _, err := parseURL(strings.Replace(raw, pw, canary, 1)); err != nil && strings.Contains(err.Error(), canary) {
+						t.Fatalf("the error shows the password: %v", err)
+					}
 				}
 			}
 			return
