@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -50,6 +51,10 @@ func TestDeadlineOnly(t *testing.T) {
 }
 
 func TestUnknownTaskFailsNamingIt(t *testing.T) {
+	r := &runner{done: map[string]bool{}, tasks: catalogue()}
+	if err := r.need(context.Background(), "no-such-task"); err == nil || !strings.Contains(err.Error(), `"no-such-task"`) {
+		t.Errorf("an unknown task: %v, want an error naming it", err)
+	}
 	if code := run(context.Background(), []string{"no-such-task"}); code == 0 {
 		t.Error("an unknown task exited 0")
 	}

@@ -39,15 +39,21 @@ func waitStored(b *testing.B, js jetstream.JetStream, stream, subject string, n 
 	})
 }
 
-// BenchmarkLogStored is the time per log line from Log until the stream stored it, in chunks
-// that fit the queue (nothing is dropped).
-func BenchmarkLogStored(b *testing.B) {
+// runningPublisher starts a bus and a publisher on it, running until the benchmark ends.
+func runningPublisher(b *testing.B) (*bustest.Bus, *Publisher) {
 	bus := bustest.Start(b)
 	p := NewPublisher(bus.Conn, 65536, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	b.Cleanup(func() { cancel(); <-done })
+	return bus, p
+}
+
+// BenchmarkLogStored is the time per log line from Log until the stream stored it, in chunks
+// that fit the queue (nothing is dropped).
+func BenchmarkLogStored(b *testing.B) {
+	bus, p := runningPublisher(b)
 	const chunk = 5000
 	l := events.LogLine{Time: time.Now(), Function: "f", Version: 3, Instance: "w-1", InvocationID: "0123456789abcdef", Stream: "stdout"}
 	b.ResetTimer()
@@ -68,12 +74,7 @@ func BenchmarkLogStored(b *testing.B) {
 
 // BenchmarkLogCall is the cost of one Log call on the printing instance's side.
 func BenchmarkLogCall(b *testing.B) {
-	bus := bustest.Start(b)
-	p := NewPublisher(bus.Conn, 65536, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	_, p := runningPublisher(b)
 	l := events.LogLine{Time: time.Now(), Function: "f", Version: 3, Instance: "w-1", InvocationID: "0123456789abcdef", Stream: "stdout", Message: "a line of the benchmark's output"}
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -88,12 +89,7 @@ func BenchmarkLogCall(b *testing.B) {
 // BenchmarkMeterStored is the time per meter record until the stream stored it, published by
 // 16 invocations at once.
 func BenchmarkMeterStored(b *testing.B) {
-	bus := bustest.Start(b)
-	p := NewPublisher(bus.Conn, 65536, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	bus, p := runningPublisher(b)
 	b.SetParallelism(8) // 16 on 2 CPUs
 	var seq = make(chan int, 1)
 	seq <- 0
