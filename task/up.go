@@ -56,8 +56,8 @@ func up(ctx context.Context, r *runner) error {
 		for _, key := range []string{"SLUICE_URL", "SLUICE_TOKEN"} {
 			if v, ok := strings.CutPrefix(line, key+"="); ok && found[key] == "" {
 				found[key] = v
-				if found["SLUICE_URL"] != "" && found["SLUICE_TOKEN"] != "" {
-					deploys.Go(func() { r.deployExamples(ctx, found["SLUICE_URL"], found["SLUICE_TOKEN"]) })
+				if url, token := found["SLUICE_URL"], found["SLUICE_TOKEN"]; url != "" && token != "" {
+					deploys.Go(func() { r.deployExamples(ctx, url, token) })
 				}
 			}
 		}
