@@ -3,8 +3,9 @@
 // `go tool task --list` lists them. NAME=VALUE arguments set variables (FUZZTIME=30s).
 //
 // The tasks are Go code with no dependency beyond the standard library, so the first
-// `go tool task up` on a fresh machine compiles the runner in about a second before it builds
-// sluice itself.
+// `go tool task up` on a fresh machine compiles only standard packages (which sluice's own build
+// then reuses) before it builds sluice itself. Waiting for a node goes through the sluice CLI,
+// so the runner needs no HTTP or TLS code.
 package main
 
 import (
