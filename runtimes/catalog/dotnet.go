@@ -32,10 +32,17 @@ func dotnetSpec() spec {
 			}
 			return []string{"--gc-params=max-heap-size=" + strconv.Itoa(max(16, memoryMB*85/100)) + "m", boot}
 		},
-		handler: dotnetHandler,
-		compile: compileDotnet,
-		build:   buildDotnet,
+		handler:   dotnetHandler,
+		compile:   compileDotnet,
+		build:     buildDotnet,
+		startOnly: dotnetStartOnly,
 	}
+}
+
+// dotnetStartOnly reports the variables Mono reads only when it starts: its own (MONO_GC_PARAMS,
+// MONO_ENV_OPTIONS, MONO_PATH, ...) and the locale.
+func dotnetStartOnly(k string) bool {
+	return strings.HasPrefix(k, "MONO_") || k == "LANG" || strings.HasPrefix(k, "LC_")
 }
 
 var dotnetHandlerRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(\+[A-Za-z_][A-Za-z0-9_]*)*::[A-Za-z_][A-Za-z0-9_]*$`)

@@ -26,16 +26,37 @@ func javaSpec() spec {
 		preferred: []string{"/usr/bin/java"},
 		bootName:  "bootstrap.jar",
 		args: func(boot string, memoryMB int) []string {
-			args := []string{"-XX:+UseSerialGC", "-Xshare:auto", "-XX:-UsePerfData", "-Dfile.encoding=UTF-8", "-Djava.io.tmpdir=/tmp"}
-			if memoryMB > 0 {
-				args = append(args, "-Xmx"+strconv.Itoa(max(16, memoryMB*85/100))+"m")
+			args := []string{"-XX:+UseSerialGC", "-Xshare:auto", "-XX:-UsePerfData", "-XX:TieredStopAtLevel=1",
+				"-Dfile.encoding=UTF-8", "-Djava.io.tmpdir=/tmp"}
+			if memoryMB <= 0 {
+				// A pre-started JVM's heap cannot be sized for a function it does not know yet: it
+				// may grow to what the largest memory setting allows, and the sandbox's memory
+				// limit, set to the function's at specialisation, bounds it.
+				memoryMB = GenericMemoryMB
 			}
+			args = append(args, "-Xmx"+strconv.Itoa(max(16, memoryMB*85/100))+"m")
 			return append(args, "-cp", boot, java.MainClass)
 		},
-		handler: javaHandler,
-		compile: compileJava,
-		build:   buildJava,
+		handler:   javaHandler,
+		compile:   compileJava,
+		build:     buildJava,
+		startOnly: javaStartOnly,
 	}
+}
+
+// GenericMemoryMB is the memory setting a pre-started JVM sizes its largest heap for: the
+// largest a function may have. The sandbox's memory limit, the function's own once specialised,
+// is what bounds it.
+const GenericMemoryMB = 10240
+
+// javaStartOnly reports the variables the JVM reads only when it starts: its options, the class
+// path and the locale.
+func javaStartOnly(k string) bool {
+	switch k {
+	case "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH", "LANG":
+		return true
+	}
+	return strings.HasPrefix(k, "LC_")
 }
 
 var javaHandlerRE = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*(::[A-Za-z_$][A-Za-z0-9_$]*)?$`)

@@ -23,10 +23,27 @@ namespace Sluice.Runtime
         public static int Main()
         {
             var client = new Client(Environment.GetEnvironmentVariable("AWS_LAMBDA_RUNTIME_API") ?? "");
+            var spec = Environment.GetEnvironmentVariable("_HANDLER");
+            var root = TaskRoot();
+            if (spec == null)
+            {
+                try
+                {
+                    Warm.Up(root);
+                    var sp = Specialize(client);
+                    spec = sp.TryGetValue("handler", out var h) ? h as string ?? "" : "";
+                    if (sp.TryGetValue("taskRoot", out var r) && r is string rs && rs.Length > 0) root = rs;
+                }
+                catch (Exception e)
+                {
+                    Console.Error.WriteLine("[ERROR] Runtime.Bootstrap: specialisation failed: " + e);
+                    return 1;
+                }
+            }
             Handler handler;
             try
             {
-                handler = Handler.Load(Environment.GetEnvironmentVariable("_HANDLER") ?? "", TaskRoot());
+                handler = Handler.Load(spec, root);
             }
             catch (LoadError e)
             {
@@ -52,6 +69,27 @@ namespace Sluice.Runtime
             }
         }
 
+        // Specialize waits on GET /sluice/specialize until a function is assigned, then takes on
+        // the environment it is given (the process's own, which the processes the function starts
+        // inherit), its task root as the working directory and its time zone; it returns the
+        // specialisation (handler, taskRoot, ...).
+        static Dictionary<string, object> Specialize(Client client)
+        {
+            var a = client.Call("GET", "/sluice/specialize", null, null);
+            if (a.Status != 200) throw new IOException("runtime api /sluice/specialize answered " + a.Status + ": " + Encoding.UTF8.GetString(a.Body));
+            var sp = Json.DeserializeObject(Encoding.UTF8.GetString(a.Body)) as Dictionary<string, object>;
+            if (sp == null) throw new IOException("runtime api /sluice/specialize sent no object");
+            var env = new Dictionary<string, string>();
+            if (sp.TryGetValue("env", out var e) && e is Dictionary<string, object> given)
+                foreach (var kv in given) env[kv.Key] = Convert.ToString(kv.Value);
+            foreach (var k in Environment.GetEnvironmentVariables().Keys.Cast<string>().ToArray())
+                if (!env.ContainsKey(k)) Environment.SetEnvironmentVariable(k, null);
+            foreach (var kv in env) Environment.SetEnvironmentVariable(kv.Key, kv.Value);
+            if (sp.TryGetValue("taskRoot", out var r) && r is string root && root.Length > 0) Directory.SetCurrentDirectory(root);
+            TimeZoneInfo.ClearCachedData();
+            return sp;
+        }
+
         internal static readonly JavaScriptSerializer Json = new JavaScriptSerializer { MaxJsonLength = int.MaxValue, RecursionLimit = 512 };
 
         static string TaskRoot()
@@ -60,7 +98,7 @@ namespace Sluice.Runtime
             return string.IsNullOrEmpty(root) ? Directory.GetCurrentDirectory() : root;
         }
 
-        static Client.Request Invoke(Handler handler, Client.Answer inv)
+        internal static Client.Request Invoke(Handler handler, Client.Answer inv)
         {
             var id = inv.Header("lambda-runtime-aws-request-id");
             byte[] body;
@@ -141,6 +179,8 @@ namespace Sluice.Runtime
             this.method = method; this.target = target; this.eventType = eventType; this.withContext = withContext;
         }
 
+        static string resolveRoot; // the task root the AssemblyResolve handler looks in
+
         public static Handler Load(string spec, string root)
         {
             var sep = spec.IndexOf("::", StringComparison.Ordinal);
@@ -149,13 +189,17 @@ namespace Sluice.Runtime
             var typeName = spec.Substring(0, sep);
             var methodName = spec.Substring(sep + 2);
             var self = typeof(Handler).Assembly;
-            AppDomain.CurrentDomain.AssemblyResolve += (s, a) =>
+            if (resolveRoot == null)
             {
-                var name = new AssemblyName(a.Name).Name;
-                if (name == self.GetName().Name) return self;
-                var path = Path.Combine(root, name + ".dll");
-                return File.Exists(path) ? Assembly.LoadFrom(path) : null;
-            };
+                AppDomain.CurrentDomain.AssemblyResolve += (s, a) =>
+                {
+                    var name = new AssemblyName(a.Name).Name;
+                    if (name == self.GetName().Name) return self;
+                    var path = Path.Combine(resolveRoot, name + ".dll");
+                    return File.Exists(path) ? Assembly.LoadFrom(path) : null;
+                };
+            }
+            resolveRoot = root;
             Type type = null;
             var dlls = Directory.Exists(root) ? Directory.GetFiles(root, "*.dll").OrderBy(p => p, StringComparer.Ordinal).ToArray() : new string[0];
             foreach (var dll in dlls)
@@ -169,6 +213,13 @@ namespace Sluice.Runtime
             }
             if (type == null)
                 throw new LoadError("Runtime.TypeNotFound", "type " + typeName + " is not in the task root's assemblies (" + string.Join(", ", dlls.Select(Path.GetFileName)) + ")");
+            return For(type, methodName);
+        }
+
+        // For resolves the handler methodName of type.
+        internal static Handler For(Type type, string methodName)
+        {
+            var typeName = type.FullName;
             MethodInfo best = null;
             foreach (var m in type.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.Instance))
             {

@@ -38,9 +38,25 @@ public final class Bootstrap {
 
     public static void main(String[] args) {
         Client client = new Client(System.getenv("AWS_LAMBDA_RUNTIME_API"));
+        String spec = System.getenv("_HANDLER");
+        String root = taskRoot();
+        if (spec == null) {
+            try {
+                Warm.up(root);
+                Map<?, ?> sp = specialize(client);
+                spec = sp.get("handler") instanceof String ? (String) sp.get("handler") : "";
+                if (sp.get("taskRoot") instanceof String && !((String) sp.get("taskRoot")).isEmpty()) {
+                    root = (String) sp.get("taskRoot");
+                }
+            } catch (IOException | RuntimeException | ReflectiveOperationException e) {
+                System.err.println("[ERROR] Runtime.Bootstrap: specialisation failed: " + e);
+                System.exit(1);
+                return;
+            }
+        }
         Handler handler;
         try {
-            handler = Handler.load(System.getenv("_HANDLER"), taskRoot());
+            handler = Handler.load(spec, root);
         } catch (LoadError e) {
             Map<String, Object> record = record(e.getCause() != null ? e.getCause() : e, e.type);
             record.put("errorMessage", e.getMessage());
@@ -62,6 +78,32 @@ public final class Bootstrap {
             System.err.println("[ERROR] Runtime.Bootstrap: " + e);
             System.exit(1);
         }
+    }
+
+    /**
+     * Waits on GET /sluice/specialize until a function is assigned, then takes on the environment
+     * it is given (System.getenv and the processes the function starts see it) and its time zone;
+     * returns the specialisation (handler, taskRoot, ...). The working directory is the task root
+     * already: the process was started in it.
+     */
+    static Map<?, ?> specialize(Client client) throws IOException, ReflectiveOperationException {
+        Client.Answer a = client.call("GET", "/sluice/specialize", null, null);
+        if (a.status != 200) {
+            throw new IOException("runtime api /sluice/specialize answered " + a.status + ": " + new String(a.body, StandardCharsets.UTF_8));
+        }
+        Object v = Json.parse(new String(a.body, StandardCharsets.UTF_8));
+        if (!(v instanceof Map)) {
+            throw new IOException("runtime api /sluice/specialize sent no object");
+        }
+        Map<?, ?> sp = (Map<?, ?>) v;
+        Map<String, String> env = new HashMap<>();
+        if (sp.get("env") instanceof Map) {
+            ((Map<?, ?>) sp.get("env")).forEach((k, x) -> env.put(String.valueOf(k), String.valueOf(x)));
+        }
+        Environment.replace(env);
+        String tz = env.get("TZ");
+        java.util.TimeZone.setDefault(tz == null || tz.isEmpty() ? null : java.util.TimeZone.getTimeZone(tz.startsWith(":") ? tz.substring(1) : tz));
+        return sp;
     }
 
     static String taskRoot() {
