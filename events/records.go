@@ -258,7 +258,9 @@ func RawJSON(b []byte) json.RawMessage {
 	return s
 }
 
-// LogLine is one line printed by a function, or a platform line (START, END, REPORT).
+// LogLine is one line printed by a function, or a platform line (a marker of dropped lines, a
+// warning; START, END and REPORT are rendered from the meter record by MeterLines). On the bus
+// lines travel in batches (LogBatch); the logs API writes each as this JSON.
 type LogLine struct {
 	Time         time.Time `json:"time"`
 	Function     string    `json:"function"`
@@ -269,7 +271,8 @@ type LogLine struct {
 	Message      string    `json:"message"`
 }
 
-// Meter is the billing and monitoring record of one finished invocation.
+// Meter is the billing and monitoring record of one finished attempt. It also stands for the
+// attempt's START, END and REPORT lines (MeterLines), which are not published as lines.
 type Meter struct {
 	InvocationID string    `json:"invocationId"`
 	Function     string    `json:"function"`
@@ -285,6 +288,10 @@ type Meter struct {
 	ColdStart    string    `json:"coldStart,omitempty"` // how a cold instance came: "pre-started" or "scratch"
 	InitMs       float64   `json:"initMs,omitempty"`
 	Attempt      int       `json:"attempt"`
+	// Ran says an instance took the event (it started and was handed the invocation): only
+	// such an attempt has START, END and REPORT lines. Records written before this field had
+	// those lines on SLUICE_LOGS instead, and read as false.
+	Ran bool `json:"ran,omitempty"`
 }
 
 // decodeJSON reads a JSON record of type T; what names the record in the error.
