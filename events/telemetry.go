@@ -100,14 +100,20 @@ type logRecord struct {
 	Lines []batchLine `json:"lines"`
 }
 
+// EncodedLogBatch is one encoded SLUICE_LOGS batch record and the number of lines it holds.
+type EncodedLogBatch struct {
+	Data  []byte
+	Lines int
+}
+
 // EncodeLogBatches encodes lines of function fn as SLUICE_LOGS batch records of at most limit
 // bytes each, in order (a line larger than limit alone goes in a record of its own). A line that
 // does not encode is left out, counted in skipped, and named in err; the records hold the rest.
-func EncodeLogBatches(fn string, lines []LogLine, limit int) (records [][]byte, skipped int, err error) {
+func EncodeLogBatches(fn string, lines []LogLine, limit int) (records []EncodedLogBatch, skipped int, err error) {
 	name, _ := json.Marshal(fn) // a string always marshals
 	head := append(append([]byte(`{"function":`), name...), `,"lines":[`...)
 	var (
-		cur  []byte
+		cur  EncodedLogBatch
 		errs []error
 	)
 	for _, l := range lines {
@@ -120,19 +126,22 @@ func EncodeLogBatches(fn string, lines []LogLine, limit int) (records [][]byte, 
 			}
 			continue
 		}
-		if cur != nil && len(cur)+1+len(b)+2 > limit {
-			records = append(records, append(cur, "]}"...))
-			cur = nil
+		if cur.Lines > 0 && len(cur.Data)+1+len(b)+2 > limit {
+			cur.Data = append(cur.Data, "]}"...)
+			records = append(records, cur)
+			cur = EncodedLogBatch{}
 		}
-		if cur == nil {
-			cur = append(make([]byte, 0, min(limit, len(head)+len(b)*(len(lines)+1))+2), head...)
+		if cur.Lines == 0 {
+			cur.Data = append(make([]byte, 0, min(limit, len(head)+len(b)*(len(lines)+1))+2), head...)
 		} else {
-			cur = append(cur, ',')
+			cur.Data = append(cur.Data, ',')
 		}
-		cur = append(cur, b...)
+		cur.Data = append(cur.Data, b...)
+		cur.Lines++
 	}
-	if cur != nil {
-		records = append(records, append(cur, "]}"...))
+	if cur.Lines > 0 {
+		cur.Data = append(cur.Data, "]}"...)
+		records = append(records, cur)
 	}
 	return records, skipped, errors.Join(errs...)
 }
@@ -146,7 +155,7 @@ func EncodeLogBatch(b LogBatch) ([]byte, error) {
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("encode log batch of %s: no lines", b.Function)
 	}
-	return recs[0], nil
+	return recs[0].Data, nil
 }
 
 // DecodeLogBatch reads a SLUICE_LOGS record: a batch (EncodeLogBatches), or a record of one

@@ -109,12 +109,12 @@ func TestLogBatchesKeepToTheirLimit(t *testing.T) {
 	}
 	var back []events.LogLine
 	for i, r := range recs {
-		b, err := events.DecodeLogBatch(r)
+		b, err := events.DecodeLogBatch(r.Data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(r) > limit && len(b.Lines) != 1 {
-			t.Errorf("record %d: %d bytes, %d lines", i, len(r), len(b.Lines))
+		if len(r.Data) > limit && len(b.Lines) != 1 || len(b.Lines) != r.Lines {
+			t.Errorf("record %d: %d bytes, %d lines, counted %d", i, len(r.Data), len(b.Lines), r.Lines)
 		}
 		back = append(back, b.Lines...)
 	}

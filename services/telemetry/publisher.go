@@ -1,5 +1,5 @@
 // Package telemetry publishes what functions print and what each invocation cost onto the bus:
-// log lines to SLUICE_LOGS and meter records to SLUICE_METERS.
+// batches of log lines to SLUICE_LOGS and meter records to SLUICE_METERS.
 //
 // Meter records are the bill, so they are never dropped: Meter publishes one with a JetStream
 // acknowledgement and returns only once the stream stored it, trying again while the bus does
@@ -8,22 +8,27 @@
 // only after the record of its attempt is stored, so an acknowledged invocation always has its
 // record on the bus, and one whose worker died first is delivered again and metered by that
 // delivery. A record's Nats-Msg-Id is events.MeterMsgID (invocation, redrive, attempt): a
-// delivery that repeats an attempt is stored once, within the stream's duplicate window.
+// delivery that repeats an attempt is stored once, within the stream's duplicate window. The
+// record is also the attempt's START, END and REPORT lines (events.MeterLines): readers of the
+// logs render them from it, so an invocation that prints nothing costs one store in all.
 //
 // Log lines never slow the invocation path. Each function has a bounded queue of its own (a
-// number of lines and QueueBytes), and one goroutine (Run) drains the queues in turn, a batch
-// from each, with plain NATS publishes on the logs' subjects, so a function that prints a flood
-// fills only its own queue and never delays another's lines or any meter record. Every
-// barrierEvery-th line goes out with a JetStream acknowledgement: the stream stores in order, so
-// it confirms the lines before it, and at most barriersInFlight of them outstanding bound what
+// number of lines and QueueBytes), and one goroutine (Run) drains the queues in turn, a batch of
+// up to 64 lines from each, and publishes each batch as one SLUICE_LOGS record
+// (events.LogBatch; one more for every batchBytes of encoded lines) with a plain NATS publish, so
+// a function that prints a flood fills only its own queue and never delays another's lines or
+// any meter record. Woken from idle, the drain waits linger first, so that lines printed
+// together share a record. Every barrierEvery-th record (or the first past barrierBytes since
+// the last) goes out with a JetStream acknowledgement: the stream stores in order, so it
+// confirms the records before it, and at most barriersInFlight of them outstanding bound what
 // waits in the server's ingest queue (which drops messages past its limit). A stopped Run
 // publishes what is queued, awaits those acknowledgements and flushes the rest to the server.
 //
 // A function whose queue is full loses its next lines, counted (Dropped), until the queue has
 // drained to half; then a line "sluice: dropped N lines (...)" on its platform stream takes their
-// place, so its logs say what is missing. The platform lines (START, END, REPORT) may go past
-// the queue's bound by an eighth, so a function's own flood does not cost them either; beyond
-// that they are dropped and counted in the same marker.
+// place, so its logs say what is missing. The platform's own lines (a warning about an
+// attempt) may go past the queue's bound by an eighth, so a function's own flood does not cost
+// them either; beyond that they are dropped and counted in the same marker.
 package telemetry
 
 import (
@@ -68,15 +73,23 @@ func MarkerCount(message string) (int, bool) {
 
 const (
 	// platform is the stream of the worker's own lines (events.LogLine.Stream).
-	platform = "platform"
+	platform = events.PlatformStream
 	// lineOverhead is what a queued line costs beside its strings.
 	lineOverhead = 128
 	// batch is the most lines published from one function's queue before the next one's turn.
 	batch = 64
-	// barrierEvery is how many lines go out between two that ask for an acknowledgement.
-	barrierEvery = 256
-	// barriersInFlight bounds the acknowledgements awaited at once; with barrierEvery, the log
-	// lines of one publisher the server may hold unstored.
+	// batchBytes bounds the encoded lines of one SLUICE_LOGS record; a longer line (up to 64 KiB
+	// printed, six times that escaped) goes alone, within any server's 1 MiB payload.
+	batchBytes = 256 << 10
+	// linger is how long a drain woken from idle waits for more lines before it takes any.
+	linger = 5 * time.Millisecond
+	// barrierEvery is how many records go out between two that ask for an acknowledgement, and
+	// barrierBytes how many bytes of records at most.
+	barrierEvery = 16
+	barrierBytes = 2 << 20
+	// barriersInFlight bounds the acknowledgements awaited at once; with barrierEvery and
+	// barrierBytes, the log records of one publisher the server may hold unstored (at most 256
+	// records and about 36 MiB, within the server's ingest queue of 100000 and 128 MiB).
 	barriersInFlight = 16
 	// ackTimeout bounds the wait for one acknowledgement of a log line or a meter record.
 	ackTimeout = 10 * time.Second
@@ -261,13 +274,15 @@ func lineSize(l events.LogLine) int {
 	return lineOverhead + len(l.Message) + len(l.Function) + len(l.Instance) + len(l.InvocationID) + len(l.Stream)
 }
 
-// drain is Run's state: the acknowledgements awaited and the lines published since the last
-// line that asked for one.
+// drain is Run's state: the acknowledgements awaited and the records (and their bytes)
+// published since the last record that asked for one.
 type drain struct {
-	p        *Publisher
-	barriers []jetstream.PubAckFuture
-	since    int
-	warned   time.Time
+	p          *Publisher
+	barriers   []jetstream.PubAckFuture
+	since      int
+	sinceBytes int
+	warned     time.Time
+	timer      *time.Timer // linger's
 }
 
 // Run publishes queued log lines until ctx is cancelled, then publishes what is still queued,
@@ -285,10 +300,25 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 		select {
 		case <-p.wake:
+			d.linger(ctx)
 			continue
 		case <-ctx.Done():
 		}
 		return d.stop()
+	}
+}
+
+// linger waits a moment for more lines to queue, unless ctx ends first.
+func (d *drain) linger(ctx context.Context) {
+	if d.timer == nil {
+		d.timer = time.NewTimer(linger)
+	} else {
+		d.timer.Reset(linger)
+	}
+	select {
+	case <-d.timer.C:
+	case <-ctx.Done():
+		d.timer.Stop()
 	}
 }
 
@@ -330,48 +360,52 @@ func (p *Publisher) queued() int {
 	return n
 }
 
-// publish sends lines, every barrierEvery-th with an acknowledgement.
+// publish sends lines of one function as batch records, every barrierEvery-th record (or the
+// first past barrierBytes) with an acknowledgement.
 func (d *drain) publish(ctx context.Context, lines []events.LogLine) {
-	for i, l := range lines {
-		b, err := events.EncodeLogLine(l)
-		if err != nil {
-			d.p.dropped.Add(1)
-			d.warn("telemetry: encode a log line", "function", l.Function, "err", err)
-			continue
-		}
-		subject := events.LogsSubject(l.Function)
-		if d.since+1 >= barrierEvery {
-			if !d.ack(ctx, subject, b) {
-				d.p.dropped.Add(uint64(len(lines) - i))
+	fn := lines[0].Function
+	recs, skipped, err := events.EncodeLogBatches(fn, lines, batchBytes)
+	if skipped > 0 {
+		d.p.dropped.Add(uint64(skipped))
+		d.warn("telemetry: encode log lines", "function", fn, "err", err)
+	}
+	subject := events.LogsSubject(fn)
+	for i, r := range recs {
+		if d.since+1 >= barrierEvery || d.sinceBytes+len(r.Data) >= barrierBytes {
+			if !d.ack(ctx, subject, r) {
+				for _, left := range recs[i:] {
+					d.p.dropped.Add(uint64(left.Lines))
+				}
 				return
 			}
 			continue
 		}
-		if err := d.p.nc.Publish(subject, b); err != nil {
-			d.p.dropped.Add(1)
-			d.warn("telemetry: publish a log line", "function", l.Function, "err", err)
+		if err := d.p.nc.Publish(subject, r.Data); err != nil {
+			d.p.dropped.Add(uint64(r.Lines))
+			d.warn("telemetry: publish log lines", "function", fn, "err", err)
 			continue
 		}
 		d.since++
+		d.sinceBytes += len(r.Data)
 	}
 }
 
-// ack publishes one line with an acknowledgement, first waiting for the oldest outstanding
+// ack publishes one record with an acknowledgement, first waiting for the oldest outstanding
 // one when barriersInFlight are. It reports false when ctx ended before there was room.
-func (d *drain) ack(ctx context.Context, subject string, b []byte) bool {
+func (d *drain) ack(ctx context.Context, subject string, r events.EncodedLogBatch) bool {
 	for len(d.barriers) >= barriersInFlight {
 		if !d.await(ctx) {
 			return false
 		}
 	}
-	f, err := d.p.js.PublishMsgAsync(&nats.Msg{Subject: subject, Data: b})
+	f, err := d.p.js.PublishMsgAsync(&nats.Msg{Subject: subject, Data: r.Data})
 	if err != nil {
-		d.p.dropped.Add(1)
-		d.warn("telemetry: publish a log line", "subject", subject, "err", err)
+		d.p.dropped.Add(uint64(r.Lines))
+		d.warn("telemetry: publish log lines", "subject", subject, "err", err)
 		return true
 	}
 	d.barriers = append(d.barriers, f)
-	d.since = 0
+	d.since, d.sinceBytes = 0, 0
 	return true
 }
 

@@ -2,10 +2,10 @@ package telemetry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,8 +37,8 @@ func run(t *testing.T, p *Publisher) (stop func()) {
 	return stop
 }
 
-// lines reads every log line of fn on the bus.
-func lines(t *testing.T, js jetstream.JetStream, fn string) []events.LogLine {
+// records counts the SLUICE_LOGS records of fn.
+func records(t *testing.T, js jetstream.JetStream, fn string) int {
 	t.Helper()
 	ctx := context.Background()
 	s, err := js.Stream(ctx, events.StreamLogs)
@@ -49,22 +49,31 @@ func lines(t *testing.T, js jetstream.JetStream, fn string) []events.LogLine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := int(info.State.Subjects[events.LogsSubject(fn)])
-	c, err := js.OrderedConsumer(ctx, events.StreamLogs, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.LogsSubject(fn)}})
+	return int(info.State.Subjects[events.LogsSubject(fn)])
+}
+
+// lines reads every log line of fn on the bus, out of its batch records.
+func lines(t *testing.T, js jetstream.JetStream, fn string) []events.LogLine {
+	t.Helper()
+	n := records(t, js, fn)
+	c, err := js.OrderedConsumer(context.Background(), events.StreamLogs, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.LogsSubject(fn)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]events.LogLine, 0, n)
-	for len(out) < n {
+	var out []events.LogLine
+	for i := range n {
 		m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
 		if err != nil {
-			t.Fatalf("line %d of %d: %v", len(out), n, err)
+			t.Fatalf("record %d of %d: %v", i, n, err)
 		}
-		var l events.LogLine
-		if err := json.Unmarshal(m.Data(), &l); err != nil {
+		b, err := events.DecodeLogBatch(m.Data())
+		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, l)
+		if b.Function != fn || len(b.Lines) == 0 || len(m.Data()) > batchBytes && len(b.Lines) > 1 {
+			t.Fatalf("record %d of %s: function %q, %d lines in %d bytes", i, fn, b.Function, len(b.Lines), len(m.Data()))
+		}
+		out = append(out, b.Lines...)
 	}
 	return out
 }
@@ -128,7 +137,7 @@ func TestFloodDropsOnlyItsOwnLinesAndSaysHowMany(t *testing.T) {
 	for i := range 1000 {
 		p.Log(events.LogLine{Function: "loud", Instance: "i1", InvocationID: "a", Stream: "stdout", Message: fmt.Sprint(i)})
 	}
-	p.Log(events.LogLine{Function: "loud", InvocationID: "a", Stream: platform, Message: "END RequestId: a"})
+	p.Log(events.LogLine{Function: "loud", InvocationID: "a", Stream: platform, Message: "WARNING RequestId: a"})
 	for i := range 10 {
 		p.Log(events.LogLine{Function: "quiet", InvocationID: "b", Stream: "stdout", Message: fmt.Sprint(i)})
 	}
@@ -138,7 +147,7 @@ func TestFloodDropsOnlyItsOwnLinesAndSaysHowMany(t *testing.T) {
 	stop := run(t, p)
 	testkit.Eventually(t, 5*time.Second, func() error {
 		if got := len(lines(t, bus.JS, "loud")); got != 102 {
-			return fmt.Errorf("%d lines of loud, want 100, END and the marker", got)
+			return fmt.Errorf("%d lines of loud, want 100, WARNING and the marker", got)
 		}
 		return nil
 	})
@@ -153,8 +162,8 @@ func TestFloodDropsOnlyItsOwnLinesAndSaysHowMany(t *testing.T) {
 			t.Fatalf("line %d = %q", i, loud[i].Message)
 		}
 	}
-	if loud[100].Message != "END RequestId: a" {
-		t.Fatalf("line 100 = %q, want the END line kept through the flood", loud[100].Message)
+	if loud[100].Message != "WARNING RequestId: a" {
+		t.Fatalf("line 100 = %q, want the platform line kept through the flood", loud[100].Message)
 	}
 	marker := loud[101]
 	n, ok := MarkerCount(marker.Message)
@@ -178,7 +187,7 @@ func TestPlatformLinesOutlastAFullQueue(t *testing.T) {
 		p.Log(events.LogLine{Function: "f", Stream: "stdout", Message: fmt.Sprint(i)})
 	}
 	for i := range 12 {
-		p.Log(events.LogLine{Function: "f", Stream: platform, Message: fmt.Sprint("REPORT ", i)})
+		p.Log(events.LogLine{Function: "f", Stream: platform, Message: fmt.Sprint("WARNING ", i)})
 	}
 	if p.Dropped() != 20+2 {
 		t.Fatalf("dropped %d, want the 20 lines past 80 and the 2 platform lines past 90", p.Dropped())
@@ -251,5 +260,64 @@ func TestMeterIsStoredOnceAndWaitsForTheBus(t *testing.T) {
 	}
 	if fmt.Sprint(seen) != "[a a a a b c]" {
 		t.Fatalf("observers saw %v", seen)
+	}
+}
+
+// Lines are published in batch records, each of one function: far fewer records than lines,
+// every line in its order and with its invocation id, the functions' lines never mixed.
+func TestLinesGoOutInBatchRecords(t *testing.T) {
+	bus := bustest.Start(t)
+	p := NewPublisher(bus.Conn, 10000, slog.Default())
+	run(t, p)
+	const n = 1000
+	for i := range n { // two functions' invocations printing at once
+		for _, fn := range []string{"a", "b"} {
+			p.Log(events.LogLine{Time: time.Now(), Function: fn, Version: 1, Instance: fn + "-1", InvocationID: fmt.Sprint(fn, i/100),
+				Stream: "stdout", Message: fmt.Sprint(fn, " ", i)})
+		}
+		if i%100 == 99 {
+			time.Sleep(20 * time.Millisecond) // past linger: the next lines are a new wake
+		}
+	}
+	for _, fn := range []string{"a", "b"} {
+		got := linesN(t, bus.JS, fn, n)
+		for i, l := range got {
+			if l.Message != fmt.Sprint(fn, " ", i) || l.InvocationID != fmt.Sprint(fn, i/100) || l.Function != fn || l.Instance != fn+"-1" || l.Version != 1 {
+				t.Fatalf("%s line %d = %+v", fn, i, l)
+			}
+		}
+		recs := records(t, bus.JS, fn)
+		if recs > n/batch+10+5 {
+			t.Fatalf("%s: %d lines in %d records", fn, n, recs)
+		}
+		t.Logf("%s: %d lines in %d records", fn, n, recs)
+	}
+	// One line alone after idle still goes out within moments.
+	p.Log(events.LogLine{Time: time.Now(), Function: "c", InvocationID: "x", Stream: "stdout", Message: "alone"})
+	if got := linesN(t, bus.JS, "c", 1); got[0].Message != "alone" {
+		t.Fatalf("line = %+v", got[0])
+	}
+}
+
+// Long lines split a batch into records within batchBytes, and barriers keep acknowledging.
+func TestLongLinesSplitRecords(t *testing.T) {
+	bus := bustest.Start(t)
+	p := NewPublisher(bus.Conn, 10000, slog.Default())
+	big := strings.Repeat("y", 60<<10)
+	for i := range 60 { // within QueueBytes
+		p.Log(events.LogLine{Function: "f", InvocationID: "inv", Stream: "stdout", Message: fmt.Sprint(i, " ", big)})
+	}
+	run(t, p)()
+	got := linesN(t, bus.JS, "f", 60)
+	for i, l := range got {
+		if !strings.HasPrefix(l.Message, fmt.Sprint(i, " ")) {
+			t.Fatalf("line %d = %.20q", i, l.Message)
+		}
+	}
+	if recs := records(t, bus.JS, "f"); recs < 60*60/256 || recs > 60/2 {
+		t.Fatalf("60 lines of 60 KiB in %d records", recs)
+	}
+	if p.Dropped() != 0 {
+		t.Fatalf("dropped %d", p.Dropped())
 	}
 }
