@@ -12,8 +12,10 @@ replace sluice.dev/adapters => ../adapters
 
 require (
 	github.com/nats-io/nats.go v1.55.0
+	golang.org/x/sys v0.49.0
 	sluice.dev/events v0.0.0
 	sluice.dev/runtimes v0.0.0
+	sluice.dev/sdk v0.0.0
 )
 
 require (
@@ -25,7 +27,6 @@ require (
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
 )
 
 replace sluice.dev/sdk => ../runtimes/sdk/go

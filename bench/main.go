@@ -1,11 +1,23 @@
 // Command bench measures a sluice node against its physical baselines on the same machine, side by
 // side in one run: core NATS request/reply, a bare net/http handler and a JetStream publish+consume
 // pass-through, against sluice's sync invocations (API and function URL) and async end-to-end
-// throughput with a Python no-op function. Client and server always run in separate processes:
-// the baselines' servers are this binary re-executed in a hidden role. The scaling rows run on a
-// node of their own, `sluice up --no-worker` with separate `sluice serve worker` processes: a
-// burst to a function's max instances (time to max, instance start rate), its drain against the
-// ideal N·d/m, and scale from zero against warm. It prints a markdown table and writes it to -out.
+// throughput of a Python and a Go no-op function on `sluice up`, with that process's CPU per
+// event (embedded NATS included). Peers: the same Python no-op and bootstrap, and the same Go
+// no-op binary (built here with sluice's Go SDK and deployed to the node as it is; given the
+// GOMAXPROCS sluice gives its instances), each run under AWS Lambda's Runtime Interface
+// Emulator, against the function URL at c=1. Cold invocations of
+// Python and Node.js hellos run beside a bare interpreter start. Client and server always run in
+// separate processes: the baselines' servers are this binary re-executed in a hidden role.
+//
+// With a nats-server binary, P7 is measured apart: sluice's roles as `sluice serve` processes
+// (gateway, scaler, adapters, worker) on one outside `nats-server -js`, under the same async
+// Python no-op load, each process's own CPU read from /proc, so neither the server nor the
+// function instances count as sluice's; the server's CPU per event is shown beside it. The
+// scaling rows run on a node of their own, `sluice up --no-worker` with separate `sluice serve
+// worker` processes: a burst to a function's max instances (time to max, instance start rate),
+// its drain against the ideal N·d/m, and scale from zero against warm. The cluster rows (3
+// nats-server nodes; -cluster=false leaves them out) run the async load on `sluice serve` roles.
+// It prints a markdown table and writes it to -out.
 package main
 
 import (
@@ -45,7 +57,8 @@ type config struct {
 	// scaleWorkers `sluice serve worker` processes; none when scaleN is 0.
 	scaleN, scaleMax, scaleWorkers int
 	scaleD                         time.Duration
-	natsServer                     string // nats-server binary of the cluster rows; "" for none
+	natsServer                     string // nats-server binary of the P7 and cluster rows; "" for none
+	cluster                        bool   // run the cluster rows (with natsServer)
 	rie                            string // AWS Lambda Runtime Interface Emulator binary of the peer rows; "" for none
 }
 
@@ -68,8 +81,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.scaleD, "scale-d", 200*time.Millisecond, "how long each event of the burst runs")
 	fs.IntVar(&c.scaleMax, "scale-max", 10, "max instances of the burst's function")
 	fs.IntVar(&c.scaleWorkers, "scale-workers", 2, "sluice serve worker processes of the scaling rows")
-	fs.StringVar(&c.natsServer, "nats-server", "./bin/nats-server", "nats-server binary of the cluster rows (3 nodes on loopback); empty: no cluster rows")
-	fs.StringVar(&c.rie, "rie", "./bin/aws-lambda-rie", "AWS Lambda Runtime Interface Emulator binary of the peer rows (the same Python no-op under it); empty: no peer rows")
+	fs.StringVar(&c.natsServer, "nats-server", "./bin/nats-server", "nats-server binary of the P7 rows (sluice's processes on an outside server) and the cluster rows (3 nodes on loopback); empty: neither")
+	fs.BoolVar(&c.cluster, "cluster", true, "run the cluster rows (they need -nats-server)")
+	fs.StringVar(&c.rie, "rie", "./bin/aws-lambda-rie", "AWS Lambda Runtime Interface Emulator binary of the peer rows (the same Python no-op, and the same Go no-op binary, under it); empty: no peer rows")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
 	}

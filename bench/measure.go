@@ -45,9 +45,11 @@ type results struct {
 	v1C1, v1CN     sample
 	fnC1           sample
 	rie            sample // the same no-op under AWS Lambda RIE, c=1
+	goFnC1, goRIE  sample // the Go no-op through its function URL and the same binary under RIE, c=1
 	jsPass, async  throughput
 	asyncGo        throughput            // the Go no-op
-	cpuPerEvent    time.Duration         // the sluice up process's CPU time over the async run, per event
+	cpuPerEvent    time.Duration         // the sluice up process's (embedded NATS included) CPU time over the async run, per event
+	platform       *platformCPU          // P7 on an outside nats-server; nil when not measured
 	cold           map[string]coldResult // by runtime
 	scale          *scaleResult          // nil when not measured
 	cluster        *clusterResult        // nil when not measured
@@ -61,6 +63,17 @@ func (r *results) note(format string, args ...any) {
 
 func measureAll(ctx context.Context, c config, self string) (*results, error) {
 	r := &results{}
+	// The Go no-op is built before anything is measured, so its compile is in no run.
+	goDir, err := os.MkdirTemp("", "sluice-bench-go-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(goDir)
+	fmt.Fprintln(os.Stderr, "bench: building the Go no-op")
+	goPkg, goErr := buildGoNoop(ctx, goDir)
+	if goErr != nil {
+		r.note("Go no-op: %v", goErr)
+	}
 	fmt.Fprintln(os.Stderr, "bench: starting sluice up")
 	n, err := startNode(ctx, c.sluice, c.keep)
 	if err != nil {
@@ -101,7 +114,7 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 		measureSync(ctx, c, n, r)
 		if c.rie != "" {
 			fmt.Fprintln(os.Stderr, "bench: the same no-op under AWS Lambda RIE")
-			if r.rie, err = measureRIE(ctx, c); err != nil {
+			if r.rie, err = pythonUnderRIE(ctx, c); err != nil {
 				r.note("AWS Lambda RIE: %v (install it with go tool task rie)", err)
 			}
 		}
@@ -114,15 +127,39 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 		if r.async.err != nil {
 			r.note("sluice async: %v", r.async.err)
 		}
-		fmt.Fprintln(os.Stderr, "bench: sluice async end to end, Go no-op")
-		if r.asyncGo = measureAsyncGo(ctx, c, n, nc); r.asyncGo.err != nil {
-			r.note("sluice async, Go no-op: %v", r.asyncGo.err)
+		if goErr == nil {
+			goErr = deployGoNoop(ctx, n, goPkg)
+			if goErr != nil {
+				r.note("%v", goErr)
+			}
+		}
+		if goErr == nil {
+			fmt.Fprintln(os.Stderr, "bench: sluice async end to end, Go no-op")
+			if r.asyncGo = measureAsyncGo(ctx, c, n, nc); r.asyncGo.err != nil {
+				r.note("sluice async, Go no-op: %v", r.asyncGo.err)
+			}
+			fmt.Fprintln(os.Stderr, "bench: sluice sync invoke, Go no-op")
+			if r.goFnC1, err = measureSyncGo(ctx, c, n); err != nil {
+				r.note("sluice sync /fn/%s c=1: %v", goNoopName, err)
+			}
+			if c.rie != "" {
+				fmt.Fprintln(os.Stderr, "bench: the same Go no-op binary under AWS Lambda RIE")
+				if r.goRIE, err = goNoopUnderRIE(ctx, c, goPkg); err != nil {
+					r.note("AWS Lambda RIE, Go no-op: %v (install it with go tool task rie)", err)
+				}
+			}
 		}
 	}
 	fmt.Fprintln(os.Stderr, "bench: cold invocations")
 	measureCold(ctx, c, n, r)
+	n.stop() // the runs below start processes of their own
+	if c.natsServer != "" {
+		fmt.Fprintln(os.Stderr, "bench: P7, sluice's processes on an outside nats-server")
+		r.platform = measurePlatformCPU(ctx, c, r)
+	} else {
+		r.note("P7 not measured: it runs sluice's processes on a nats-server of their own (-nats-server)")
+	}
 	if c.scaleN > 0 {
-		n.stop() // the scaling rows run on a node of their own
 		fmt.Fprintln(os.Stderr, "bench: scaling, with worker processes of their own")
 		s := measureScale(ctx, c)
 		if s.err != nil {
@@ -133,7 +170,7 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 		}
 		r.scale = &s
 	}
-	if c.natsServer != "" {
+	if c.natsServer != "" && c.cluster {
 		fmt.Fprintln(os.Stderr, "bench: sluice on a 3-node NATS cluster")
 		r.cluster = measureCluster(ctx, c, r)
 	}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -22,6 +23,7 @@ type node struct {
 	env     []string
 	cmd     *exec.Cmd
 	done    chan struct{}
+	stopped sync.Once
 	keep    bool // leave dir (data, up.log) in place after stop
 	URL     string
 	Token   string
@@ -123,8 +125,11 @@ func (n *node) sluice(ctx context.Context, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// stop interrupts the node, kills it if it has not exited after 30 s, and removes its directory.
-func (n *node) stop() {
+// stop interrupts the node, kills it if it has not exited after 30 s, and removes its directory;
+// once, however often it is called.
+func (n *node) stop() { n.stopped.Do(n.stopNow) }
+
+func (n *node) stopNow() {
 	_ = n.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-n.done:

@@ -10,13 +10,38 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // userHZ is the unit of the CPU times in /proc/PID/stat, fixed by the Linux ABI.
 const userHZ = 100
 
-// cpuTime is the user and system CPU time a process's own threads have used (not its children's).
+// cpuTime is the user and system CPU time a process's own threads have used (not its
+// children's): from the process's CPU-time clock, to the nanosecond, else from /proc/PID/stat in
+// 10 ms ticks.
 func cpuTime(pid int) (time.Duration, error) {
+	if d, err := cpuClock(pid); err == nil {
+		return d, nil
+	}
+	return statCPU(pid)
+}
+
+// cpuClock reads the process's CPU-time clock (clock_getcpuclockid(3)): the run time of all its
+// threads, ended ones included, which is the sum utime and stime of /proc/PID/stat are scaled to
+// before their rounding down to ticks.
+func cpuClock(pid int) (time.Duration, error) {
+	const cpuClockSched = 2 // CPUCLOCK_SCHED, of the whole process (no per-thread bit)
+	id := (^int32(pid))<<3 | cpuClockSched
+	var ts unix.Timespec
+	if err := unix.ClockGettime(id, &ts); err != nil {
+		return 0, fmt.Errorf("CPU clock of process %d: %w", pid, err)
+	}
+	return time.Duration(ts.Nano()), nil
+}
+
+// statCPU is utime+stime of /proc/PID/stat.
+func statCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err

@@ -14,10 +14,9 @@ import (
 // rieInvoke is the path AWS Lambda's Runtime Interface Emulator serves its one function on.
 const rieInvoke = "/2015-03-31/functions/function/invocations"
 
-// measureRIE runs the same Python no-op, through sluice's own Python bootstrap, under AWS
-// Lambda's Runtime Interface Emulator (a peer: one function, one process, no bus, no sandbox) and
-// measures warm synchronous calls at c=1, as measureSync does sluice's function URL.
-func measureRIE(ctx context.Context, c config) (sample, error) {
+// pythonUnderRIE runs the same Python no-op, through sluice's own Python bootstrap, under AWS
+// Lambda RIE.
+func pythonUnderRIE(ctx context.Context, c config) (sample, error) {
 	dir, err := os.MkdirTemp("", "sluice-bench-rie-")
 	if err != nil {
 		return sample{}, err
@@ -28,7 +27,15 @@ func measureRIE(ctx context.Context, c config) (sample, error) {
 			return sample{}, err
 		}
 	}
-	bin, err := filepath.Abs(c.rie) // the emulator runs in dir
+	return measureRIE(ctx, c, dir, []string{"_HANDLER=main.handler"}, interpreter("python3"), filepath.Join(dir, "bootstrap.py"))
+}
+
+// measureRIE runs a function's runtime command (its bootstrap and arguments), with root as
+// its task root, under AWS Lambda's Runtime Interface Emulator (a peer: one function, one
+// process, no bus, no sandbox) and measures warm synchronous calls at c=1, as measureSync does
+// sluice's function URL.
+func measureRIE(ctx context.Context, c config, root string, env []string, command ...string) (sample, error) {
+	bin, err := filepath.Abs(c.rie) // the emulator runs in root
 	if err != nil {
 		return sample{}, err
 	}
@@ -36,15 +43,15 @@ func measureRIE(ctx context.Context, c config) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	rie := exec.CommandContext(ctx, bin, "--runtime-interface-emulator-address", addr,
-		interpreter("python3"), filepath.Join(dir, "bootstrap.py"))
-	rie.Dir = dir
-	rie.Env = append(os.Environ(), "_HANDLER=main.handler", "LAMBDA_TASK_ROOT="+dir)
-	logFile, err := os.Create(filepath.Join(dir, "rie.log"))
+	logFile, err := os.CreateTemp("", "sluice-bench-rie-*.log")
 	if err != nil {
 		return sample{}, err
 	}
+	defer os.Remove(logFile.Name())
 	defer logFile.Close()
+	rie := exec.CommandContext(ctx, bin, append([]string{"--runtime-interface-emulator-address", addr}, command...)...)
+	rie.Dir = root
+	rie.Env = append(append(os.Environ(), "LAMBDA_TASK_ROOT="+root), env...)
 	rie.Stdout, rie.Stderr = logFile, logFile // RIE prints START/END/REPORT for every call
 	if err := rie.Start(); err != nil {
 		return sample{}, fmt.Errorf("start %s: %w", bin, err)
@@ -58,11 +65,7 @@ func measureRIE(ctx context.Context, c config) (sample, error) {
 		return sample{}, fmt.Errorf("RIE at %s: %w", addr, err)
 	}
 	warmUp(ctx, c.warm, do)
-	s := load(ctx, c.syncN, 1, c.phaseCap, do)
-	if s.errs > 0 {
-		return s, fmt.Errorf("%d of %d requests failed, first: %v", s.errs, s.errs+len(s.lat), s.firstErr)
-	}
-	return s, nil
+	return failures(load(ctx, c.syncN, 1, c.phaseCap, do))
 }
 
 // firstAnswer calls do until it succeeds (the emulator starts its runtime on the first call),
