@@ -68,7 +68,7 @@ func TestConcurrencyRunsSeveralInvocationsOnOneInstance(t *testing.T) {
 	if p := peak(); p != 1 {
 		t.Fatalf("peak instances %d, want 1", p)
 	}
-	lines := records[events.LogLine](t, c.bus.JS, events.StreamLogs, events.LogsSubject("conc"), 8*10)
+	lines := streamLines(t, c.bus.JS, "conc", 8*10)
 	seen := map[string]int{}
 	for _, l := range lines {
 		if l.Stream == "platform" {

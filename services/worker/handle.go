@@ -144,7 +144,6 @@ func (w *Worker) invoke(ctx context.Context, j job, v events.Version, ev event.E
 	var resp instance.Response
 	err := startErr
 	if err == nil {
-		w.platformLine(j, v, "START RequestId: "+j.id+" Version: "+strconv.Itoa(v.Version))
 		resp, err = l.Invoke(ctx, instance.Request{
 			ID: j.id, Deadline: runDeadline(j, v), Payload: ev.Data(), Attributes: attributes(ev),
 		})

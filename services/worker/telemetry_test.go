@@ -2,10 +2,10 @@ package worker_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,10 +59,10 @@ func TestNoisyFunctionCostsNoOtherFunctionItsLines(t *testing.T) {
 		}
 		printed <- r
 	}()
-	// The flood is under way once its lines start to arrive.
+	// The flood is under way once its lines start to arrive (in records of up to 64).
 	testkit.Eventually(t, 30*time.Second, func() error {
-		if n := subjectCount(t, f.bus.JS, events.StreamLogs, events.LogsSubject("loud")); n < 1000 {
-			return fmt.Errorf("%d lines of loud so far", n)
+		if n := subjectCount(t, f.bus.JS, events.StreamLogs, events.LogsSubject("loud")); n < 1000/64 {
+			return fmt.Errorf("%d records of loud's lines so far", n)
 		}
 		return nil
 	})
@@ -97,7 +97,7 @@ func TestNoisyFunctionCostsNoOtherFunctionItsLines(t *testing.T) {
 		t.Fatalf("loud returned %s", r.Payload)
 	}
 
-	// Every line of quiet arrives, three per call, with its platform lines.
+	// Every line of quiet arrives, three per call, and every call's REPORT (from its meter record).
 	want := map[string]bool{}
 	for n := range calls {
 		for k := range 3 {
@@ -108,7 +108,7 @@ func TestNoisyFunctionCostsNoOtherFunctionItsLines(t *testing.T) {
 	testkit.Eventually(t, 30*time.Second, func() error {
 		got := map[string]bool{}
 		reports = 0
-		for _, l := range readLines(t, f.bus.JS, "quiet") {
+		for _, l := range append(readLines(t, f.bus.JS, "quiet"), meterLines(t, f.bus.JS, "quiet")...) {
 			switch {
 			case l.Stream == "stdout":
 				got[l.Message] = true
@@ -186,7 +186,8 @@ func subjectCount(t *testing.T, js jetstream.JetStream, stream, subject string) 
 	return int(info.State.Subjects[subject])
 }
 
-// readLines reads every log line of a function stored now.
+// readLines reads every log line of a function stored now on SLUICE_LOGS, out of its batch
+// records.
 func readLines(t *testing.T, js jetstream.JetStream, fn string) []events.LogLine {
 	t.Helper()
 	n := subjectCount(t, js, events.StreamLogs, events.LogsSubject(fn))
@@ -194,22 +195,75 @@ func readLines(t *testing.T, js jetstream.JetStream, fn string) []events.LogLine
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]events.LogLine, 0, n)
+	var out []events.LogLine
 	it, err := c.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer it.Stop()
-	for len(out) < n {
+	for i := range n {
 		m, err := it.Next(jetstream.NextMaxWait(10 * time.Second))
 		if err != nil {
-			t.Fatalf("line %d of %d of %s: %v", len(out), n, fn, err)
+			t.Fatalf("record %d of %d of %s: %v", i, n, fn, err)
 		}
-		var l events.LogLine
-		if err := json.Unmarshal(m.Data(), &l); err != nil {
+		b, err := events.DecodeLogBatch(m.Data())
+		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, l)
+		out = append(out, b.Lines...)
 	}
+	return out
+}
+
+// meterLines reads the START, END and REPORT lines of a function's invocations: their meter
+// records stored now on SLUICE_METERS, rendered by events.MeterLines.
+func meterLines(t *testing.T, js jetstream.JetStream, fn string) []events.LogLine {
+	t.Helper()
+	n := subjectCount(t, js, events.StreamMeters, events.MetersSubject(fn))
+	c, err := js.OrderedConsumer(context.Background(), events.StreamMeters, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.MetersSubject(fn)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []events.LogLine
+	for i := range n {
+		msg, err := c.Next(jetstream.FetchMaxWait(10 * time.Second))
+		if err != nil {
+			t.Fatalf("meter record %d of %d of %s: %v", i, n, fn, err)
+		}
+		m, err := events.DecodeMeter(msg.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, events.MeterLines(m)...)
+	}
+	return out
+}
+
+// streamLines waits until a function has at least want lines on SLUICE_LOGS, and returns them.
+func streamLines(t *testing.T, js jetstream.JetStream, fn string, want int) []events.LogLine {
+	t.Helper()
+	var out []events.LogLine
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if out = readLines(t, js, fn); len(out) < want {
+			return fmt.Errorf("%d lines of %s, want %d", len(out), fn, want)
+		}
+		return nil
+	})
+	return out
+}
+
+// functionLogs waits until a function has at least want lines, its printed ones and the START,
+// END and REPORT of its meter records, as the logs API shows them, and returns them in time
+// order.
+func functionLogs(t *testing.T, js jetstream.JetStream, fn string, want int) []events.LogLine {
+	t.Helper()
+	var out []events.LogLine
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if out = append(readLines(t, js, fn), meterLines(t, js, fn)...); len(out) < want {
+			return fmt.Errorf("%d lines of %s, want %d", len(out), fn, want)
+		}
+		return nil
+	})
+	slices.SortStableFunc(out, func(a, b events.LogLine) int { return a.Time.Compare(b.Time) })
 	return out
 }

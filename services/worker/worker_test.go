@@ -200,7 +200,7 @@ func TestSyncInvokeReusesAWarmInstance(t *testing.T) {
 		t.Fatalf("cold start kinds = %q %q, want the first named and the second empty", meters[0].ColdStart, meters[1].ColdStart)
 	}
 	// Each invocation writes START, its printed line, END and REPORT.
-	logs := records[events.LogLine](t, f.bus.JS, events.StreamLogs, events.LogsSubject("echo"), 12)
+	logs := functionLogs(t, f.bus.JS, "echo", 12)
 	var printed int
 	for _, l := range logs {
 		if l.Stream == "stdout" && strings.HasPrefix(l.Message, "got ") {
