@@ -93,7 +93,9 @@ func compileJava(interp, boot string) error {
 			return "", err
 		}
 		src, classes := filepath.Join(tmp, "src"), filepath.Join(tmp, "classes")
-		args := []string{"-encoding", "UTF-8", "-nowarn", "-d", classes}
+		// String concatenation compiled to StringBuilder calls, not invokedynamic: each of those
+		// call sites costs a linkage the first time it runs, in a specialisation among others.
+		args := []string{"-encoding", "UTF-8", "-nowarn", "-XDstringConcat=inline", "-d", classes}
 		if err := os.MkdirAll(src, 0o755); err != nil {
 			return "", err
 		}

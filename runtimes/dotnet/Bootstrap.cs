@@ -201,7 +201,7 @@ namespace Sluice.Runtime
             }
             resolveRoot = root;
             Type type = null;
-            var dlls = Directory.Exists(root) ? Directory.GetFiles(root, "*.dll").OrderBy(p => p, StringComparer.Ordinal).ToArray() : new string[0];
+            var dlls = Files(root, "*.dll");
             foreach (var dll in dlls)
             {
                 Assembly asm;
@@ -214,6 +214,15 @@ namespace Sluice.Runtime
             if (type == null)
                 throw new LoadError("Runtime.TypeNotFound", "type " + typeName + " is not in the task root's assemblies (" + string.Join(", ", dlls.Select(Path.GetFileName)) + ")");
             return For(type, methodName);
+        }
+
+        // Files lists the files of dir matching pattern, sorted by ordinal; none when dir does not exist.
+        internal static string[] Files(string dir, string pattern)
+        {
+            if (!Directory.Exists(dir)) return new string[0];
+            var files = Directory.GetFiles(dir, pattern);
+            Array.Sort(files, StringComparer.Ordinal);
+            return files;
         }
 
         // For resolves the handler methodName of type.
@@ -428,6 +437,16 @@ namespace Sluice.Runtime
                 off += got;
             }
             return buf;
+        }
+
+        // Parse reads the answers of raw, a stream of HTTP/1.1 answers, as they would come from the
+        // Runtime API (the warm-up runs the reading code on them).
+        internal static List<Answer> Parse(byte[] raw, int count)
+        {
+            var c = new Client("127.0.0.1:9") { stream = new BufferedStream(new MemoryStream(raw), 65536) };
+            var all = new List<Answer>();
+            for (int n = 0; n < count; n++) all.Add(c.Read());
+            return all;
         }
 
         Answer Read()

@@ -21,7 +21,6 @@ namespace Sluice.Runtime
             public string Name { get; set; }
             public double Weight { get; set; }
             public bool Ok { get; set; }
-            public List<int> Items { get; set; }
         }
 
         public static Dictionary<string, object> Handle(Dictionary<string, object> evt, ILambdaContext context)
@@ -40,14 +39,18 @@ namespace Sluice.Runtime
 
         public static object Any(object o, ILambdaContext context) { return o; }
 
+        public static Dictionary<string, string> Strings(object o) { return new Dictionary<string, string> { { "k", "v" } }; }
+
+
         /// <summary>Runs the warm-up; root is the task root, still empty. Failures only lose the saving.</summary>
         internal static void Up(string root)
         {
             var calls = new[] {
                 new[] { "Handle", "{\"a\":[1,2.5,\"x\",true,null,{\"b\":-3e2}],\"s\":\"\\u00e9\\n\"}" },
-                new[] { "Typed", "{\"Name\":\"n\",\"Weight\":1.5,\"Ok\":true,\"Items\":[1,2],\"extra\":[1]}" },
+                new[] { "Typed", "{\"Name\":\"n\",\"Weight\":1.5,\"Ok\":true}" },
                 new[] { "Text", "\"hello\"" },
                 new[] { "Any", "{\"k\":\"v\"}" },
+                new[] { "Strings", "{}" },
             };
             foreach (var c in calls)
             {
@@ -62,9 +65,20 @@ namespace Sluice.Runtime
                 }
                 catch (Exception) { }
             }
+            try
+            {
+                var body = "{\"handler\":\"A.B::C\",\"env\":{\"K\":\"V\"}}";
+                var raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + Encoding.UTF8.GetByteCount(body) + "\r\n\r\n" + body +
+                    "HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n" +
+                    "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: warm\r\nLambda-Runtime-Deadline-Ms: 1\r\nContent-Length: 2\r\n\r\n{}";
+                foreach (var a in Client.Parse(Encoding.UTF8.GetBytes(raw), 3)) a.Header("lambda-runtime-aws-request-id");
+            }
+            catch (Exception) { }
             try { Bootstrap.Record(new InvalidOperationException("warm"), null); }
             catch (Exception) { }
             try { Handler.Load("Sluice.Runtime.NoSuchType::Handle", root); }
+            catch (Exception) { }
+            try { Handler.Files(Path.GetDirectoryName(typeof(Warm).Assembly.Location), "*.exe"); }
             catch (Exception) { }
             try
             {

@@ -98,7 +98,9 @@ public final class Bootstrap {
         Map<?, ?> sp = (Map<?, ?>) v;
         Map<String, String> env = new HashMap<>();
         if (sp.get("env") instanceof Map) {
-            ((Map<?, ?>) sp.get("env")).forEach((k, x) -> env.put(String.valueOf(k), String.valueOf(x)));
+            for (Map.Entry<?, ?> e : ((Map<?, ?>) sp.get("env")).entrySet()) {
+                env.put(String.valueOf(e.getKey()), String.valueOf(e.getValue()));
+            }
         }
         Environment.replace(env);
         String tz = env.get("TZ");
@@ -538,13 +540,20 @@ public final class Bootstrap {
             sock = null;
         }
 
-        private void encode(ByteArrayOutputStream b, Request r) {
+        void encode(ByteArrayOutputStream b, Request r) {
             byte[] body = r.body == null ? new byte[0] : r.body;
             StringBuilder head = new StringBuilder();
             head.append(r.method).append(' ').append(PREFIX).append(r.path).append(" HTTP/1.1\r\nHost: ").append(host)
                     .append("\r\nContent-Length: ").append(body.length).append("\r\n");
             if (r.headers != null) {
-                r.headers.forEach((k, v) -> head.append(k).append(": ").append(v.replaceAll("[\r\n\0]", " ")).append("\r\n"));
+                for (Map.Entry<String, String> h : r.headers.entrySet()) {
+                    head.append(h.getKey()).append(": ");
+                    for (int n = 0; n < h.getValue().length(); n++) {
+                        char c = h.getValue().charAt(n);
+                        head.append(c == '\r' || c == '\n' || c == '\0' ? ' ' : c);
+                    }
+                    head.append("\r\n");
+                }
             }
             head.append("\r\n");
             b.writeBytes(head.toString().getBytes(StandardCharsets.ISO_8859_1));
@@ -585,6 +594,20 @@ public final class Bootstrap {
             }
             String s = b.toString(StandardCharsets.ISO_8859_1);
             return s.endsWith("\r") ? s.substring(0, s.length() - 1) : s;
+        }
+
+        /**
+         * Reads the answers of raw, a stream of HTTP/1.1 answers, as they would come from the
+         * Runtime API (the warm-up runs the reading code on them).
+         */
+        static List<Answer> parse(byte[] raw, int count) throws IOException {
+            Client c = new Client("127.0.0.1:9");
+            c.in = new BufferedInputStream(new ByteArrayInputStream(raw), 65536);
+            List<Answer> all = new ArrayList<>();
+            for (int n = 0; n < count; n++) {
+                all.add(c.read());
+            }
+            return all;
         }
 
         private Answer read() throws IOException {

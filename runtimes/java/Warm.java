@@ -82,16 +82,33 @@ final class Warm {
                 headers.put("lambda-runtime-deadline-ms", Long.toString(System.currentTimeMillis() + 60000));
                 headers.put("sluice-event-attributes", "{\"id\":\"warm\",\"type\":\"dev.sluice.invoke\"}");
                 Bootstrap.Client.Answer inv = new Bootstrap.Client.Answer(200, headers, c[1].getBytes(StandardCharsets.UTF_8));
-                h.call(inv.body, new Bootstrap.Invocation("warm", inv));
+                Bootstrap.Client.Request answer = Bootstrap.invoke(h, inv);
+                new Bootstrap.Client("127.0.0.1:9").encode(new java.io.ByteArrayOutputStream(), answer);
             } catch (Throwable t) {
                 // only a saving
             }
+        }
+        try {
+            String body = "{\"handler\":\"a.B::c\",\"env\":{\"K\":\"V\"}}";
+            String raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body
+                    + "HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+                    + "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: warm\r\nLambda-Runtime-Deadline-Ms: 1\r\nContent-Length: 2\r\n\r\n{}";
+            for (Bootstrap.Client.Answer a : Bootstrap.Client.parse(raw.getBytes(StandardCharsets.ISO_8859_1), 3)) {
+                a.header("lambda-runtime-aws-request-id");
+            }
+        } catch (IOException | RuntimeException e) {
+            // only a saving
         }
         try {
             Bootstrap.record(new IllegalStateException("warm"), null);
             Bootstrap.Handler.load("dev.sluice.runtime.NoSuchClass::handle", root);
         } catch (Bootstrap.LoadError | RuntimeException e) {
             // expected
+        }
+        try {
+            Environment.prepare();
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // replace tries again, and fails the specialisation if it cannot
         }
         TimeZone.getTimeZone("Europe/Paris");
         Thread.currentThread().setContextClassLoader(Warm.class.getClassLoader());
