@@ -235,13 +235,13 @@ const AckWait = 6 * time.Second
 // run that HandbackKey counts), so the server never drops an event itself.
 func ConsumerConfig(fn string) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
-		Durable:       ConsumerName(fn),
-		Description:   "invocations of " + fn,
-		FilterSubject: InvokeSubject(fn),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckWait:       AckWait,
-		MaxDeliver:    -1,
-		MaxAckPending: 10000,
+		Durable:        ConsumerName(fn),
+		Description:    "invocations of " + fn,
+		FilterSubjects: InvokeFilters(fn),
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckWait:        AckWait,
+		MaxDeliver:     -1,
+		MaxAckPending:  10000,
 	}
 }

@@ -29,7 +29,10 @@ const (
 
 // NATS headers beside the CloudEvent.
 const (
-	HeaderReply   = "Sluice-Reply"   // inbox a synchronous caller waits on
+	HeaderReply = "Sluice-Reply" // inbox a synchronous caller waits on
+	// HeaderFresh on an event says its id was minted for it by the gateway, so nothing can be
+	// recorded under that id before its first delivery: the worker skips reading its record then.
+	HeaderFresh   = "Sluice-Fresh"
 	HeaderOutcome = "Sluice-Outcome" // outcome of a synchronous reply
 	headerCE      = "ce-"
 	headerCEType  = "Content-Type"

@@ -208,7 +208,7 @@ func FuzzDeadLetter(f *testing.F) {
 			t.Fatalf("the dead letter does not encode: %v", err)
 		}
 		m := events.RedriveMsg("f", h, data, "redrive-1")
-		if m.Subject != events.InvokeSubject("f") || m.Header.Get(nats.MsgIdHdr) != "redrive-1" || !bytes.Equal(m.Data, data) {
+		if m.Subject != events.EventSubject("f", events.EventID(h)) || m.Header.Get(nats.MsgIdHdr) != "redrive-1" || !bytes.Equal(m.Data, data) {
 			t.Fatalf("redrive message %+v", m)
 		}
 		for _, k := range []string{events.HeaderReply, events.HeaderDLQError, events.HeaderDLQOutcome, events.HeaderDLQAttempts, events.HeaderDLQTime} {

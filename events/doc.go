@@ -23,7 +23,12 @@
 // Delivery: an async event runs at least once and, where the platform can tell, once. Its record
 // in sluice_results is written before it is acknowledged, and a redelivery whose record says it
 // succeeded (or was dead-lettered in the same redrive count) is settled without a run. The window
-// left is a worker that dies between the function's effects and the record's write.
+// left is a worker that dies between the function's effects and the record's write. The first
+// delivery of an event whose id the gateway minted for it (HeaderFresh) reads no record: none
+// can exist. A queued invocation has no record at all: its waiting event, on its EventSubject, is
+// read instead (FindQueued, ReadStatus).
+//
+// Synchronous calls are first offered on DirectSubject, which nothing stores (direct.go).
 //
 // Meter records (SLUICE_METERS) are the bill: a worker stores an attempt's record, with a
 // JetStream acknowledgement and MeterMsgID as its Nats-Msg-Id, before it acknowledges the

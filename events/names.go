@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Streams, subjects and buckets on the bus (docs/design.md §3).
@@ -23,13 +24,39 @@ const (
 	ObjectCode      = "sluice_code"
 
 	subjectInvoke = "sluice.invoke."
+	subjectDirect = "sluice.direct."
 	subjectDLQ    = "sluice.dlq."
 	subjectLogs   = "sluice.logs."
 	subjectMeters = "sluice.meters."
 )
 
-// InvokeSubject is the work-queue subject of one function's invocations.
+// InvokeSubject is the base subject of one function's invocations: what an outside publisher
+// may use. sluice's own publishers (gateway, adapters, redrive) add the event's id as a last
+// token (EventSubject), and the function's consumer takes both (InvokeFilters).
 func InvokeSubject(fn string) string { return subjectInvoke + fn }
+
+// EventSubject is the subject of one invocation event of fn: InvokeSubject(fn) and the event id's
+// KeyToken. The id in the subject is what lets an invocation's status be read while it waits
+// (FindQueued) without a record written for it.
+func EventSubject(fn, id string) string { return subjectInvoke + fn + "." + KeyToken(id) }
+
+// InvokeFilters are the subjects of fn's consumer: its base subject and its events' subjects.
+func InvokeFilters(fn string) []string {
+	return []string{InvokeSubject(fn), InvokeSubject(fn) + ".>"}
+}
+
+// queuedSubject matches the subject of the event id of any function.
+func queuedSubject(id string) string { return subjectInvoke + "*." + KeyToken(id) }
+
+// SubjectFunction returns the function of an invocation subject (base or event).
+func SubjectFunction(subject string) string {
+	rest, ok := strings.CutPrefix(subject, subjectInvoke)
+	if !ok {
+		return ""
+	}
+	fn, _, _ := strings.Cut(rest, ".")
+	return fn
+}
 
 // DLQSubject is where a function's events go after their last retry.
 func DLQSubject(fn string) string { return subjectDLQ + fn }

@@ -2,12 +2,10 @@ package events
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -16,21 +14,44 @@ import (
 // acknowledgement) instead of the key-value API.
 func ResultSubject(id string) string { return "$KV." + BucketResults + "." + ResultKey(id) }
 
-// NewQueuedResult makes the first record of an async invocation, status queued, for the gateway
-// to publish beside the event. It is create only: a record the worker has written already is
-// never overwritten by it.
-func NewQueuedResult(id, fn string, version int, enqueued time.Time) (*nats.Msg, error) {
-	b, err := json.Marshal(Result{ID: id, Function: fn, Version: version, Status: StatusQueued, Enqueued: enqueued.UTC()})
+// FindQueued returns the status of the invocation id while its event waits in SLUICE_INVOKE
+// (invoke) under its EventSubject: queued, with its function, version and the time it was
+// stored. Nothing is written for a queued invocation; its event is its record. An error wraps
+// jetstream.ErrMsgNotFound when no event of that id waits (it never came, went by the base
+// subject, or finished and was removed).
+func FindQueued(ctx context.Context, invoke jetstream.Stream, id string) (Result, error) {
+	m, err := invoke.GetLastMsgForSubject(ctx, queuedSubject(id))
 	if err != nil {
-		return nil, fmt.Errorf("queued record of %s: %w", id, err)
+		return Result{}, fmt.Errorf("queued invocation %s: %w", id, err)
 	}
-	m := nats.NewMsg(ResultSubject(id))
-	m.Data = b
-	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
-	return m, nil
+	if EventID(m.Header) != id { // another id with the same token: none, short of a SHA-256 collision
+		return Result{}, fmt.Errorf("queued invocation %s: %w", id, jetstream.ErrMsgNotFound)
+	}
+	v, _ := strconv.Atoi(m.Header.Get(headerCE + ExtVersion))
+	return Result{ID: id, Function: SubjectFunction(m.Subject), Version: v, Status: StatusQueued, Enqueued: m.Time.UTC()}, nil
 }
 
-// DecodeResult reads a record of sluice_results made by EncodeResult or NewQueuedResult.
+// ReadStatus returns what is known of the async invocation id: its record in sluice_results
+// (results), else its waiting event in SLUICE_INVOKE (invoke) as queued. The record is read
+// again when no event waits, for an event that finished between the two reads (a worker writes
+// the record before it acknowledges the event). An error wraps jetstream.ErrKeyNotFound when
+// there is neither.
+func ReadStatus(ctx context.Context, results jetstream.KeyValue, invoke jetstream.Stream, id string) (Result, error) {
+	r, err := ReadResult(ctx, results, id)
+	if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return r, err
+	}
+	q, qerr := FindQueued(ctx, invoke, id)
+	if qerr == nil {
+		return q, nil
+	}
+	if !errors.Is(qerr, jetstream.ErrMsgNotFound) {
+		return Result{}, qerr
+	}
+	return ReadResult(ctx, results, id)
+}
+
+// DecodeResult reads a record of sluice_results made by EncodeResult.
 func DecodeResult(b []byte) (Result, error) {
 	return decodeJSON[Result](b, "result record")
 }

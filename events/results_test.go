@@ -6,29 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
 )
-
-func TestQueuedResultRecord(t *testing.T) {
-	at := time.Date(2025, 1, 2, 4, 4, 5, 0, time.FixedZone("x", 3600))
-	m, err := events.NewQueuedResult("ev-1", "hello", 2, at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// As the gateway has always written it.
-	const want = `{"id":"ev-1","function":"hello","version":2,"status":"queued","enqueued":"2025-01-02T03:04:05Z"}`
-	if m.Subject != "$KV.sluice_results.ev-1" || string(m.Data) != want || m.Header.Get("Nats-Expected-Last-Subject-Sequence") != "0" {
-		t.Errorf("queued record = %s %s %v", m.Subject, m.Data, m.Header)
-	}
-	r, err := events.DecodeResult(m.Data)
-	if err != nil || r.ID != "ev-1" || r.Function != "hello" || r.Version != 2 || r.Status != events.StatusQueued || !r.Enqueued.Equal(at) {
-		t.Errorf("decoded = %+v, %v", r, err)
-	}
-}
 
 func TestResultRecordDecodes(t *testing.T) {
 	// A finished record as the worker writes it (EncodeResult).
@@ -51,29 +35,53 @@ func TestResultRecordDecodes(t *testing.T) {
 	}
 }
 
-func TestReadResultOnTheBus(t *testing.T) {
+func TestReadStatusOnTheBus(t *testing.T) {
 	bus := bustest.Start(t)
 	ctx := context.Background()
 	kv, err := bus.JS.KeyValue(ctx, events.BucketResults)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := "an id with spaces" // hashed into its key
-	m, err := events.NewQueuedResult(id, "hello", 1, time.Now())
+	invoke, err := bus.JS.Stream(ctx, events.StreamInvoke)
 	if err != nil {
 		t.Fatal(err)
 	}
+	id := "an id with spaces" // hashed into its key and its subject
+	ev := event.New()
+	ev.SetID(id)
+	ev.SetType(events.TypeInvoke)
+	ev.SetSource("/test")
+	ev.SetExtension(events.ExtVersion, "3")
+	m, err := events.NewMsg(events.EventSubject("hello", id), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(-time.Second)
 	if _, err := bus.JS.PublishMsg(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := events.ReadResult(ctx, kv, id); err != nil || r.ID != id || r.Status != events.StatusQueued {
-		t.Errorf("read = %+v, %v", r, err)
+	// Waiting: queued, read off the event, with nothing written for it.
+	r, err := events.ReadStatus(ctx, kv, invoke, id)
+	if err != nil || r.ID != id || r.Function != "hello" || r.Version != 3 || r.Status != events.StatusQueued || r.Enqueued.Before(before) {
+		t.Errorf("queued = %+v, %v", r, err)
 	}
-	if _, err := bus.JS.PublishMsg(ctx, m); err == nil {
-		t.Error("a second queued record overwrote the first")
+	if st, err := kv.Status(ctx); err != nil || st.Values() != 0 {
+		t.Errorf("records written for a queued invocation: %v, %v", st, err)
 	}
-	if _, err := events.ReadResult(ctx, kv, "another"); !errors.Is(err, jetstream.ErrKeyNotFound) {
-		t.Errorf("read of no record: %v", err)
+	// An id never invoked has no status.
+	if _, err := events.ReadStatus(ctx, kv, invoke, "another"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("status of no invocation: %v", err)
+	}
+	// Finished: its record, whatever waits.
+	b, err := events.EncodeResult(events.Result{ID: id, Function: "hello", Version: 3, Status: events.StatusSucceeded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, events.ResultKey(id), b); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := events.ReadStatus(ctx, kv, invoke, id); err != nil || r.Status != events.StatusSucceeded {
+		t.Errorf("finished = %+v, %v", r, err)
 	}
 	if _, err := kv.Put(ctx, events.ResultKey("other"), []byte(`{"id":"not other"}`)); err != nil {
 		t.Fatal(err)

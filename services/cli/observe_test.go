@@ -158,7 +158,7 @@ func TestDeadLetterCommands(t *testing.T) {
 	}
 	// The event is back on the function's subject, marked and with a fresh message id.
 	st, _ := s.bus.JS.Stream(context.Background(), events.StreamInvoke)
-	back, err := st.GetLastMsgForSubject(context.Background(), events.InvokeSubject("echo"))
+	back, err := st.GetLastMsgForSubject(context.Background(), events.EventSubject("echo", "inv-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,11 +205,11 @@ func TestRedriveTwiceMakesOneInvocation(t *testing.T) {
 	}
 	s.ok(t, "dlq", "redrive", "echo")
 	inv, _ := s.bus.JS.Stream(ctx, events.StreamInvoke)
-	info, err := inv.Info(ctx, jetstream.WithSubjectFilter(events.InvokeSubject("echo")))
+	info, err := inv.Info(ctx, jetstream.WithSubjectFilter(events.InvokeSubject("echo")+".>"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := info.State.Subjects[events.InvokeSubject("echo")]; n != 1 {
+	if n := info.State.Subjects[events.EventSubject("echo", "inv-2")]; n != 1 {
 		t.Fatalf("%d invocation events after redriving one dead letter three times, want 1", n)
 	}
 }

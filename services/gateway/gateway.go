@@ -27,6 +27,7 @@ type Gateway struct {
 	js      jetstream.JetStream
 	fns     Resolver
 	results jetstream.KeyValue
+	queue   jetstream.Stream // SLUICE_INVOKE, where a queued invocation's status is read
 	logger  *slog.Logger
 	token   string
 	routes  *route.Table
@@ -69,8 +70,12 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	invoke, err := o.JS.Stream(ctx, events.StreamInvoke)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	g := &Gateway{
-		nc: o.NC, js: o.JS, fns: o.Fns, results: results, logger: o.Logger, token: o.Token, publish: events.PublishRetry(),
+		nc: o.NC, js: o.JS, fns: o.Fns, results: results, queue: invoke, logger: o.Logger, token: o.Token, publish: events.PublishRetry(),
 		prefix: nats.InboxPrefix + nuid.Next() + ".", pending: map[string]chan *nats.Msg{},
 		maxWaiting: o.MaxWaiting, waiting: map[string]int{},
 	}
@@ -99,20 +104,27 @@ func (g *Gateway) Close() error {
 	return g.sub.Unsubscribe()
 }
 
+// route hands a message on a reply inbox to the call waiting on it: its answer, after which the
+// inbox is forgotten, or a worker's word on a direct call (events.DirectWord).
 func (g *Gateway) route(m *nats.Msg) {
 	token := strings.TrimPrefix(m.Subject, g.prefix)
 	g.mu.Lock()
 	ch, ok := g.pending[token]
-	delete(g.pending, token)
+	if events.DirectWord(m) == "" {
+		delete(g.pending, token)
+	}
 	g.mu.Unlock()
 	if ok {
-		ch <- m // buffered: one reply per inbox
+		select {
+		case ch <- m: // buffered: one answer and a few words, read as they come
+		default: // a call that stopped reading; never hold up the other calls' replies
+		}
 	}
 }
 
 func (g *Gateway) expect() (inbox string, ch chan *nats.Msg, cancel func()) {
 	token := nuid.Next()
-	ch = make(chan *nats.Msg, 1)
+	ch = make(chan *nats.Msg, 8)
 	g.mu.Lock()
 	g.pending[token] = ch
 	g.mu.Unlock()

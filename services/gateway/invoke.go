@@ -8,7 +8,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go"
 
 	"sluice.dev/events"
 )
@@ -27,6 +27,7 @@ type Call struct {
 	Trigger     string // invoke, http, ...
 	ContentType string
 	Data        []byte
+	deadline    time.Time // a synchronous caller's; set by Sync
 }
 
 func (c Call) event(id string) event.Event {
@@ -40,6 +41,9 @@ func (c Call) event(id string) event.Event {
 	ev.SetTime(time.Now())
 	ev.SetExtension(events.ExtVersion, strconv.Itoa(c.Version.Version))
 	ev.SetExtension(events.ExtTrigger, or(c.Trigger, "invoke"))
+	if !c.deadline.IsZero() {
+		ev.SetExtension(events.ExtDeadline, strconv.FormatInt(c.deadline.UnixMilli(), 10))
+	}
 	if len(c.Data) > 0 {
 		ev.DataEncoded = c.Data
 		ev.SetDataContentType(or(c.ContentType, "application/json"))
@@ -59,21 +63,22 @@ func (g *Gateway) Sync(ctx context.Context, c Call) (events.Result, error) {
 		return events.Result{Function: fn}, fmt.Errorf("function %s has %d synchronous calls waiting at this gateway, the most it lets wait: %w", fn, g.maxWaiting, ErrTooManyWaiting)
 	}
 	defer g.leave(fn)
-	id := c.id()
 	wait := SyncWait(c.Version)
 	deadline := time.Now().Add(wait)
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 
-	ev := c.event(id)
-	ev.SetExtension(events.ExtDeadline, strconv.FormatInt(deadline.UnixMilli(), 10))
-	m, err := events.NewMsg(events.InvokeSubject(c.Version.Function), ev)
+	c.deadline = deadline
+	m, id, err := c.msg()
 	if err != nil {
 		return events.Result{}, err
 	}
 	inbox, replies, forget := g.expect()
 	defer forget()
 	m.Header.Set(events.HeaderReply, inbox)
+	if res, ok, err := g.direct(ctx, c.Version.Function, id, m, replies); ok {
+		return res, err
+	}
 	ack, err := g.js.PublishMsgAsync(m, g.publish...)
 	if err != nil {
 		return events.Result{}, fmt.Errorf("publish invocation: %w", err)
@@ -93,64 +98,71 @@ func (g *Gateway) Sync(ctx context.Context, c Call) (events.Result, error) {
 	}
 }
 
-// Async stores the invocation and returns its id once JetStream holds it.
-func (g *Gateway) Async(ctx context.Context, c Call) (string, error) {
-	id := c.id()
-	m, err := events.NewMsg(events.InvokeSubject(c.Version.Function), c.event(id))
-	if err != nil {
-		return "", err
+// direct offers the call's event m to a worker with a free warm instance (events.DirectSubject)
+// and waits for its answer. ok is false when no worker took the call, or the one that did fell
+// silent for events.DirectSilence: the caller then stores the event, for the durable path.
+func (g *Gateway) direct(ctx context.Context, fn, id string, m *nats.Msg, replies <-chan *nats.Msg) (res events.Result, ok bool, err error) {
+	offer := &nats.Msg{Subject: events.DirectSubject(fn), Reply: m.Header.Get(events.HeaderReply), Header: m.Header, Data: m.Data}
+	if err := g.nc.PublishMsg(offer); err != nil {
+		return events.Result{}, false, nil
 	}
-	rec, err := events.NewQueuedResult(id, c.Version.Function, c.Version.Version, time.Now())
-	if err != nil {
-		return "", err
-	}
-	recAck, err := g.js.PublishMsgAsync(rec, g.publish...)
-	if err != nil {
-		return "", fmt.Errorf("record invocation: %w", err)
-	}
-	evAck, err := g.js.PublishMsgAsync(m, g.publish...)
-	if err != nil {
-		return "", fmt.Errorf("publish invocation: %w", err)
-	}
-	var recErr, evErr error
-	for _, a := range []jetstream.PubAckFuture{evAck, recAck} {
+	silence := time.NewTimer(events.DirectSilence)
+	defer silence.Stop()
+	for {
 		select {
-		case <-a.Ok():
-		case err := <-a.Err():
-			if a == evAck {
-				evErr = err
-			} else {
-				// The worker may already have written the result; the queued record is not needed.
-				recErr = err
+		case r := <-replies:
+			switch events.DirectWord(r) {
+			case events.DirectBusy:
+				return events.Result{}, false, nil
+			case events.DirectRunning:
+				silence.Reset(events.DirectSilence)
+				continue
 			}
+			res, err := events.ParseReply(fn, id, r)
+			return res, true, err
+		case <-silence.C:
+			g.logger.Warn("a worker took a direct call and fell silent; storing it", "function", fn, "invocation", id)
+			return events.Result{}, false, nil
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return events.Result{ID: id, Function: fn}, true, fmt.Errorf("invocation %s of %s: %w", id, fn, ErrNoAnswer)
 		}
 	}
-	if evErr != nil {
-		// Refused (a full queue): the invocation does not exist, so neither does its record.
-		if recErr == nil {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if err := g.results.Delete(dctx, events.ResultKey(id)); err != nil {
-				g.logger.Warn("remove the record of a refused invocation", "invocation", id, "err", err)
-			}
-		}
-		return "", fmt.Errorf("publish invocation: %w", evErr)
+}
+
+// Async stores the invocation and returns its id once JetStream holds it. Nothing else is
+// written: while the event waits, its status is read off the event itself (events.FindQueued).
+func (g *Gateway) Async(ctx context.Context, c Call) (string, error) {
+	m, id, err := c.msg()
+	if err != nil {
+		return "", err
+	}
+	if _, err := g.js.PublishMsg(ctx, m, g.publish...); err != nil {
+		return "", fmt.Errorf("publish invocation: %w", err)
 	}
 	return id, nil
 }
 
-// Result reads an async invocation's record by its id as it came (whatever its key).
-func (g *Gateway) Result(ctx context.Context, id string) (events.Result, error) {
-	return events.ReadResult(ctx, g.results, id)
+// msg makes the invocation message of the call, and its id: the caller's, or one minted for it
+// (and marked so, events.HeaderFresh).
+func (c Call) msg() (*nats.Msg, string, error) {
+	id := c.ID
+	if id == "" {
+		id = uuid.NewString()
+	}
+	m, err := events.NewMsg(events.EventSubject(c.Version.Function, id), c.event(id))
+	if err != nil {
+		return nil, "", err
+	}
+	if c.ID == "" {
+		m.Header.Set(events.HeaderFresh, "1")
+	}
+	return m, id, nil
 }
 
-func (c Call) id() string {
-	if c.ID != "" {
-		return c.ID
-	}
-	return uuid.NewString()
+// Result reads an async invocation's record by its id as it came (whatever its key), or its
+// waiting event as queued.
+func (g *Gateway) Result(ctx context.Context, id string) (events.Result, error) {
+	return events.ReadStatus(ctx, g.results, g.queue, id)
 }
 
 func or(s, def string) string {

@@ -26,7 +26,7 @@ const hostilePage = `{"statusCode": 200,
 
 // hostileWorker answers every synchronous invocation with hostilePage.
 func hostileWorker(t *testing.T, nc *nats.Conn) {
-	sub, err := nc.Subscribe(events.InvokeSubject("*"), func(m *nats.Msg) {
+	sub, err := nc.Subscribe(events.InvokeSubject("*")+".>", func(m *nats.Msg) {
 		_ = nc.PublishMsg(events.NewReply(m.Header.Get(events.HeaderReply), events.Result{Outcome: events.OutcomeOK, Payload: json.RawMessage(hostilePage)}))
 	})
 	if err != nil {

@@ -44,7 +44,7 @@ func TestSyncWaitingIsCapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 10*time.Second, func() error { // counted before it publishes
-		info, err := invoke.Info(t.Context(), jetstream.WithSubjectFilter(events.InvokeSubject("f")))
+		info, err := invoke.Info(t.Context(), jetstream.WithSubjectFilter(events.InvokeSubject("f")+".>"))
 		if err != nil {
 			return err
 		}

@@ -29,7 +29,7 @@ func (oneVersion) Resolve(_ context.Context, name, _ string) (events.Version, er
 
 // echoWorker answers every synchronous invocation with the event it got as the body.
 func echoWorker(t *testing.T, nc *nats.Conn) {
-	sub, err := nc.Subscribe(events.InvokeSubject("*"), func(m *nats.Msg) {
+	sub, err := nc.Subscribe(events.InvokeSubject("*")+".>", func(m *nats.Msg) {
 		ev, err := events.ParseMsg(m)
 		if err != nil {
 			return

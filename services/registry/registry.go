@@ -399,8 +399,10 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("delete %s: %w", name, err)
 	}
-	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(events.InvokeSubject(name))); err != nil {
-		return fmt.Errorf("delete %s: purge pending invocations: %w", name, err)
+	for _, subject := range events.InvokeFilters(name) {
+		if err := stream.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+			return fmt.Errorf("delete %s: purge pending invocations: %w", name, err)
+		}
 	}
 	nums, err := r.versionNumbers(ctx, name)
 	if err != nil {

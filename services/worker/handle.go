@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
@@ -23,6 +24,7 @@ type job struct {
 	trigger   string
 	reply     string // sync caller's inbox, "" for async
 	replied   bool   // the sync caller has its answer; the event waits for its meter record
+	fresh     bool   // the gateway minted the event's id (events.HeaderFresh)
 	redrive   int    // the event's ExtRedrive count
 	seq       uint64 // the event's sequence in SLUICE_INVOKE
 	delivered int    // JetStream's delivery count, 1 for the first delivery
@@ -83,8 +85,9 @@ func (w *Worker) deliver(ctx context.Context, p *pool, j *job, release func()) o
 // worked on before anything that may take a while (a cold start, a long run), so only a dead
 // worker's events come back.
 func receive(fn string, msg jetstream.Msg) job {
-	j := job{msg: msg, fn: fn, reply: msg.Headers().Get(events.HeaderReply), redrive: events.EventRedrive(msg.Headers()),
-		delivered: 1, start: time.Now()}
+	h := msg.Headers()
+	j := job{msg: msg, fn: fn, reply: h.Get(events.HeaderReply), redrive: events.EventRedrive(h),
+		fresh: h.Get(events.HeaderFresh) != "", delivered: 1, start: time.Now()}
 	if meta, err := msg.Metadata(); err == nil {
 		j.delivered, j.enqueued, j.seq = int(meta.NumDelivered), meta.Timestamp, meta.Sequence.Stream
 	}
@@ -96,7 +99,12 @@ func receive(fn string, msg jetstream.Msg) job {
 // parse reads the CloudEvent of the delivery: its id, trigger and a synchronous caller's
 // deadline go to the job.
 func parse(j *job) (event.Event, error) {
-	ev, err := events.ParseHeaders(j.msg.Headers(), j.msg.Data())
+	return parseEvent(j, j.msg.Headers(), j.msg.Data())
+}
+
+// parseEvent reads the CloudEvent of headers h and data into j, as parse does.
+func parseEvent(j *job, h nats.Header, data []byte) (event.Event, error) {
+	ev, err := events.ParseHeaders(h, data)
 	j.id, j.trigger = ev.ID(), events.EventTrigger(ev)
 	if err != nil {
 		return ev, err
@@ -111,7 +119,7 @@ func parse(j *job) (event.Event, error) {
 
 // expire ends a delivery whose synchronous caller has given up: there is nobody to run it for.
 func expire(j job) (outcome, bool) {
-	if j.deadline.IsZero() || !j.start.After(j.deadline) {
+	if !late(j) {
 		return outcome{}, false
 	}
 	return outcome{exit: expired, res: events.Result{ID: j.id, Function: j.fn}}, true

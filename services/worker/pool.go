@@ -227,15 +227,7 @@ const (
 func (p *pool) take(version int) (x *warm, how took) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, w := range p.insts {
-		if w.version != version || w.running >= p.conc {
-			continue
-		}
-		if x == nil || w.running > x.running || (w.running == x.running && w.lastUsed.After(x.lastUsed)) {
-			x = w
-		}
-	}
-	if x != nil {
+	if x = p.roomy(version, false); x != nil {
 		x.running++
 		if x.inst == nil {
 			return x, tookStarting
@@ -248,6 +240,32 @@ func (p *pool) take(version int) (x *warm, how took) {
 	}
 	p.insts = append(p.insts, x)
 	return x, tookFresh
+}
+
+// takeWarm finds room for one invocation of version on a ready instance, as take does, or
+// returns nil: the direct path never waits for an instance, nor starts one.
+func (p *pool) takeWarm(version int) *warm {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	x := p.roomy(version, true)
+	if x != nil {
+		x.running++
+	}
+	return x
+}
+
+// roomy is the instance of version with the most invocations below the concurrency, the most
+// recently used of those, a ready one when ready is set; nil when none has room. mu is held.
+func (p *pool) roomy(version int, ready bool) (x *warm) {
+	for _, w := range p.insts {
+		if w.version != version || w.running >= p.conc || ready && w.inst == nil {
+			continue
+		}
+		if x == nil || w.running > x.running || (w.running == x.running && w.lastUsed.After(x.lastUsed)) {
+			x = w
+		}
+	}
+	return x
 }
 
 // started makes a starting instance ready, under slot when it had none yet.

@@ -39,6 +39,9 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 	keeper := make(chan struct{})
 	defer func() { <-keeper }()
 	go func() { defer close(keeper); w.instances.keep(ctx, p) }()
+	// Synchronous calls straight from gateways, while the function is served here; no more
+	// are taken once serve returns, before the drain above waits for those running.
+	defer w.takeDirect(runCtx, p, &inflight, log)()
 
 	for ctx.Err() == nil {
 		cons, err := w.js.CreateOrUpdateConsumer(ctx, events.StreamInvoke, events.ConsumerConfig(p.fn))
@@ -54,7 +57,8 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 // pull takes events while this worker holds free instance slots for them, each run on its own
 // goroutine under runCtx: as many as the slots take at once in one request when several are free
 // and events wait, else one, waiting for it. It fetches only what it can start, so events it
-// cannot take stay on the consumer for the instances of other workers.
+// cannot take stay on the consumer for the instances of other workers; the one exception is an
+// event that comes while a direct call took the free slot, which waits here for the next.
 func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consumer, inflight *sync.WaitGroup, log *slog.Logger) {
 	var lag uint64 // events waiting on the consumer, as last seen
 	run := func(msg jetstream.Msg) {
@@ -88,11 +92,23 @@ func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consu
 			}
 			p.releaseN(extra) // none waiting after all: wait for one
 		}
+		// Waiting for an event holds no room: a direct call may take the instance meanwhile
+		// (direct.go), and an event that comes then waits here for room, kept ours by progress
+		// ticks, rather than starting beyond the slots held.
+		p.release()
 		fctx, cancel := context.WithTimeout(ctx, fetchWait)
 		msg, err := cons.Next(jetstream.FetchContext(fctx))
 		cancel()
+		if err == nil {
+			ticks := progress(msg, events.AckWait/3)
+			err = w.slot(ctx, p, cons, &lag)
+			ticks()
+			if err != nil {
+				_ = msg.Nak() // stopping: another worker takes it
+				return
+			}
+		}
 		if err != nil {
-			p.release()
 			switch {
 			case ctx.Err() != nil:
 				return

@@ -126,6 +126,10 @@ func (w *Worker) recall(ctx context.Context, j *job) (outcome, bool) {
 		j.attempt, j.deadLettered = o.res.Attempts, o.deadLettered
 		return outcome{exit: ran, res: o.res}, true
 	}
+	if j.fresh && j.delivered <= 1 && j.redrive == 0 { // its id was minted for it: nothing recorded yet
+		j.attempt = 1
+		return outcome{}, false
+	}
 	if r, ok := w.records.recorded(ctx, *j); ok {
 		return outcome{exit: recorded, res: r}, true
 	}

@@ -1,0 +1,145 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sluice.dev/events"
+	"sluice.dev/services/gateway"
+)
+
+// streamLast is the sequence of the last message SLUICE_INVOKE stored.
+func streamLast(t *testing.T, f *fixture) uint64 {
+	t.Helper()
+	s, err := f.bus.JS.Stream(context.Background(), events.StreamInvoke)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.LastSeq
+}
+
+// A synchronous call that finds a free warm instance runs on it without its event being stored;
+// its attempt is metered all the same. The first call, with no instance yet, takes the stream.
+func TestSyncCallsToAWarmInstanceAreNotStored(t *testing.T) {
+	f := start(t)
+	v := f.deploy(t, "echo", echo, events.Config{})
+	if r := f.sync(t, v, `{"n":0}`); r.Outcome != events.OutcomeOK {
+		t.Fatalf("first call: %+v", r)
+	}
+	if n := consumerInfo(t, f.bus.JS, "echo").Delivered.Consumer; n != 1 {
+		t.Fatalf("the first call, with no warm instance, was delivered %d times by the stream, want 1", n)
+	}
+	last := streamLast(t, f)
+	for i := 1; i <= 5; i++ {
+		r := f.sync(t, v, `{"n":`+string(rune('0'+i))+`}`)
+		var got struct {
+			Echo map[string]int `json:"echo"`
+			ID   string         `json:"id"`
+		}
+		if err := json.Unmarshal(r.Payload, &got); err != nil || r.Outcome != events.OutcomeOK || got.Echo["n"] != i || got.ID != r.ID {
+			t.Fatalf("call %d: %+v %s (%v)", i, r, r.Payload, err)
+		}
+	}
+	if now := streamLast(t, f); now != last {
+		t.Fatalf("the stream stored %d events for calls to a warm instance, want none", now-last)
+	}
+	if n := consumerInfo(t, f.bus.JS, "echo").Delivered.Consumer; n != 1 {
+		t.Fatalf("%d deliveries, want only the first call's", n)
+	}
+	meters := records[events.Meter](t, f.bus.JS, events.StreamMeters, events.MetersSubject("echo"), 6)
+	for _, m := range meters[1:] {
+		if m.Cold || m.Outcome != events.OutcomeOK || m.Attempt != 1 {
+			t.Fatalf("meter of a direct call: %+v", m)
+		}
+	}
+}
+
+// slowly records when each run starts and ends in $DIR, one file per run, then sleeps.
+const slowly = `
+import os, time
+def handler(event, context):
+    d = os.environ["DIR"]
+    with open(os.path.join(d, context.aws_request_id), "w") as f:
+        f.write("%f\n" % time.time())
+        f.flush()
+        time.sleep(event)
+        f.write("%f\n" % time.time())
+    return "done"
+`
+
+// A call that finds every warm instance busy is stored and waits its turn: the direct path never
+// runs more than the function's max at once.
+func TestDirectCallsKeepTheMax(t *testing.T) {
+	f := start(t)
+	dir := t.TempDir()
+	v := f.deploy(t, "slow", slowly, events.Config{Max: 1, Env: map[string]string{"DIR": dir}})
+	if r := f.sync(t, v, `0`); r.Outcome != events.OutcomeOK { // warm the one instance
+		t.Fatalf("warm-up: %+v", r)
+	}
+	last := streamLast(t, f)
+	var wg sync.WaitGroup
+	results := make([]events.Result, 3)
+	for i := range results {
+		wg.Go(func() {
+			r, err := f.gw.Sync(context.Background(), gateway.Call{Version: v, Data: []byte(`0.5`)})
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = r
+		})
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.Outcome != events.OutcomeOK || string(r.Payload) != `"done"` {
+			t.Fatalf("call %d: %+v %s", i, r, r.Payload)
+		}
+	}
+	if stored := streamLast(t, f) - last; stored < 2 {
+		t.Fatalf("%d of 3 concurrent calls to one busy instance were stored, want at least 2", stored)
+	}
+	type span struct{ from, to float64 }
+	var spans []span
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s span
+		fields := strings.Fields(string(b))
+		if len(fields) != 2 {
+			t.Fatalf("run %s: %q", e.Name(), b)
+		}
+		if err := json.Unmarshal([]byte(fields[0]), &s.from); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(fields[1]), &s.to); err != nil {
+			t.Fatal(err)
+		}
+		spans = append(spans, s)
+	}
+	if len(spans) != 4 {
+		t.Fatalf("%d runs, want 4", len(spans))
+	}
+	for i, a := range spans {
+		for _, b := range spans[i+1:] {
+			if a.from < b.to && b.from < a.to {
+				t.Fatalf("two runs overlapped on a function of max 1: %v and %v", a, b)
+			}
+		}
+	}
+	_ = time.Second
+}
