@@ -17,6 +17,9 @@
 // The bodies it reads and writes, and the limits and formats a client needs, are declared in
 // sluice.dev/services/api/wire, which the client imports instead of this package.
 //
-// Logs are read from the SLUICE_LOGS stream with an ordered consumer and written as NDJSON, or as
-// Server-Sent Events when the client accepts text/event-stream; each line is flushed at once.
+// Logs are a function's batch records on SLUICE_LOGS and the START, END and REPORT lines of its
+// meter records on SLUICE_METERS, each read with an ordered consumer and merged by the lines'
+// times (logs.go), and written one LogLine JSON a line as NDJSON, or as Server-Sent Events (id:
+// the line's record and place, "logs.SEQ.N" or "meters.SEQ.N") when the client accepts
+// text/event-stream; each line is flushed at once.
 package api

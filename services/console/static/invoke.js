@@ -119,8 +119,10 @@ function logTail(name, life) {
   const state = h('span', {class: 'muted small', id: 'log-state'}, 'connecting…');
   const filterBox = h('input', {type: 'search', placeholder: 'filter', size: 14, 'aria-label': 'filter log lines'});
   let paused = false;
-  let lastID = 0;
   let lastTime = 0;
+  // Ids of the lines shown (an SSE id names a line's record and place in it), kept while a
+  // reconnect, which starts a second before the last line, may bring them again.
+  const shown = new Map();
   const pause = h('button', {type: 'button', onclick: () => {
     paused = !paused;
     pause.textContent = paused ? 'Resume' : 'Pause';
@@ -140,9 +142,7 @@ function logTail(name, life) {
   filterBox.addEventListener('input', applyFilter);
 
   const add = (data, id) => {
-    const seq = Number(id) || 0;
-    if (seq && seq <= lastID) return;
-    if (seq) lastID = seq;
+    if (id && shown.has(id)) return;
     let l;
     try {
       l = JSON.parse(data);
@@ -150,6 +150,13 @@ function logTail(name, life) {
       return;
     }
     lastTime = Math.max(lastTime, Date.parse(l.time) || 0);
+    if (id) {
+      shown.set(id, Date.now());
+      if (shown.size > 4 * maxLogLines) {
+        const old = Date.now() - 60000;
+        for (const [k, t] of shown) if (t < old) shown.delete(k);
+      }
+    }
     const platform = l.stream === 'platform';
     const row = h('div', {class: 'log ' + (l.stream || ''), 'data-invocation': l.invocationId || ''},
       h('span', {class: 'log-time'}, clock(l.time)),
