@@ -423,3 +423,116 @@ def handler(event, context):
 
 // near compares amounts to the bill's rounding, 1e-12 USD.
 func near(a, b float64) bool { return math.Abs(a-b) <= 1.5e-12 }
+
+// An async invocation's telemetry is its meter record and the records of its printed lines,
+// in batches: through the logs API each invocation of two functions run at once reads START,
+// its lines in order, END and REPORT, with its id, and the streams hold far fewer records than
+// lines.
+func TestLogsOfInterleavedInvocationsThroughTheAPI(t *testing.T) {
+	c := client{t, up(t, t.TempDir(), false)}
+	const printer = `import time
+def handler(event, context):
+    for i in range(20):
+        print("%s n=%d" % (event["tag"], i), flush=True)
+        if i == 10:
+            time.sleep(0.05)
+    return event["tag"]
+`
+	const quiet = "def handler(event, context):\n    return 1\n"
+	c.deploy("printer", "python", "main.handler", "main.py", printer, map[string]any{"max": 4})
+	c.deploy("echoer", "python", "main.handler", "main.py", printer, map[string]any{"max": 4})
+	c.deploy("silent", "python", "main.handler", "main.py", quiet, nil)
+	const n = 6
+	tags := map[string]string{} // invocation id → tag
+	fnOf := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range n {
+		for _, fn := range []string{"printer", "echoer"} {
+			wg.Go(func() {
+				tag := fmt.Sprintf("%s-%d", fn, i)
+				id := c.invoke(fn, `{"tag":"`+tag+`"}`, true)
+				mu.Lock()
+				tags[id], fnOf[id] = tag, fn
+				mu.Unlock()
+			})
+		}
+	}
+	for range n {
+		c.invoke("silent", `{}`, true)
+	}
+	wg.Wait()
+
+	for _, fn := range []string{"printer", "echoer"} {
+		testkit.Eventually(t, 60*time.Second, func() error {
+			resp, body := c.do(http.MethodGet, "/v1/functions/"+fn+"/logs?since=10m", "")
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("logs: %d %s", resp.StatusCode, body)
+			}
+			// Each invocation's lines, once its meter record is stored (START comes with it):
+			// START, its lines in order, END, REPORT.
+			per := map[string][]string{}
+			sc := bufio.NewScanner(strings.NewReader(body))
+			for sc.Scan() {
+				var l events.LogLine
+				if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+					t.Fatalf("log line %q: %v", sc.Text(), err)
+				}
+				if _, ok := tags[l.InvocationID]; !ok || fnOf[l.InvocationID] != fn || l.Function != fn {
+					if l.Stream == "stdout" {
+						t.Fatalf("line %+v of no invocation of %s", l, fn)
+					}
+					continue
+				}
+				msg := l.Message
+				if strings.HasPrefix(msg, "REPORT RequestId: "+l.InvocationID+" Duration: ") && strings.Contains(msg, " Outcome: ok") {
+					msg = "REPORT"
+				}
+				per[l.InvocationID] = append(per[l.InvocationID], msg)
+			}
+			for id, tag := range tags {
+				if fnOf[id] != fn {
+					continue
+				}
+				want := []string{"START RequestId: " + id + " Version: 1"}
+				for i := range 20 {
+					want = append(want, fmt.Sprintf("%s n=%d", tag, i))
+				}
+				want = append(want, "END RequestId: "+id, "REPORT")
+				if got := per[id]; strings.Join(got, "\n") != strings.Join(want, "\n") {
+					return fmt.Errorf("%s reads:\n%s", tag, strings.Join(got, "\n"))
+				}
+			}
+			return nil
+		})
+	}
+
+	// Count the records: n invocations of each printer print 20 lines each.
+	nc, err := nats.Connect(c.ep.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	count := func(stream, subject string) int {
+		s, err := js.Stream(context.Background(), stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(info.State.Subjects[subject])
+	}
+	for _, fn := range []string{"printer", "echoer", "silent"} {
+		logs, meters := count(events.StreamLogs, events.LogsSubject(fn)), count(events.StreamMeters, events.MetersSubject(fn))
+		t.Logf("%s: %d invocations stored %d meter records and %d log records (%d lines printed)", fn, n, meters, logs, map[bool]int{true: 20 * n}[fn != "silent"])
+		if meters != n {
+			t.Errorf("%s: %d meter records, want %d", fn, meters, n)
+		}
+		if fn == "silent" && logs != 0 || fn != "silent" && logs >= 20*n/2 {
+			t.Errorf("%s: %d log records for %d invocations", fn, logs, n)
+		}
+	}
+}
