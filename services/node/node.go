@@ -37,8 +37,12 @@ type UpOptions struct {
 	Ready     func(Endpoints) // called once everything serves
 	Stderr    io.Writer
 
-	MemoryBudgetMB int     // sum of the worker's instances' memory settings it may start; 0: half the machine's
-	Observe        Observe // retention, prices (Observe.Metrics is for serve only)
+	MemoryBudgetMB int // sum of the worker's instances' memory settings it may start; 0: half the machine's
+	// Prestart sets how many pre-started processes the worker keeps per runtime (python,
+	// nodejs, java, dotnet), over the default of worker.DefaultPrestart for each runtime this
+	// machine can pre-start; nil keeps the defaults.
+	Prestart map[string]int
+	Observe  Observe // retention, prices (Observe.Metrics is for serve only)
 	// StoreMax is the JetStream store's size, shared out among the streams and buckets; 0: 1/2 of
 	// the data folder's free space at start (bus.SizeStore).
 	StoreMax   int64
@@ -61,10 +65,11 @@ type ServeOptions struct {
 	Logger    *slog.Logger
 	Ready     func(Endpoints) // called once the role serves (URL set for the gateway)
 
-	MemoryBudgetMB int     // as UpOptions.MemoryBudgetMB, for the worker role
-	Observe        Observe // metrics listener, retention, prices
-	StoreMax       int64   // bytes of the bus's store to share out among the streams and buckets; 0: they keep their sizes
-	MaxWaiting     int     // as UpOptions.MaxWaiting, for the gateway role
+	MemoryBudgetMB int            // as UpOptions.MemoryBudgetMB, for the worker role
+	Prestart       map[string]int // as UpOptions.Prestart, for the worker role
+	Observe        Observe        // metrics listener, retention, prices
+	StoreMax       int64          // bytes of the bus's store to share out among the streams and buckets; 0: they keep their sizes
+	MaxWaiting     int            // as UpOptions.MaxWaiting, for the gateway role
 }
 
 // DefaultListen is the API and gateway address of a node.

@@ -102,7 +102,7 @@ func Up(ctx context.Context, o UpOptions) error {
 		natsURL: embedded.URL(), token: secrets.Token, dataDir: o.DataDir, listener: ln, front: fr,
 		roles: roles, logger: o.Logger, ready: o.Ready, connect: []nats.Option{embedded.InProcess()},
 		isolation: o.Isolation, network: o.Network, allowHost: o.AllowHost, s3: o.S3, memoryBudgetMB: o.MemoryBudgetMB,
-		bus: busOpts, observe: o.Observe, maxWaiting: o.MaxWaiting, storeMax: size.Max,
+		prestart: o.Prestart, bus: busOpts, observe: o.Observe, maxWaiting: o.MaxWaiting, storeMax: size.Max,
 	})
 }
 
@@ -163,7 +163,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	ro := runOptions{natsURL: o.NATSURL, token: o.Token, dataDir: o.DataDir, logger: o.Logger, ready: o.Ready,
 		isolation: o.Isolation, network: o.Network, allowHost: o.AllowHost, s3: o.S3, memoryBudgetMB: o.MemoryBudgetMB,
-		connect: auth, bus: events.BusOptions{Replicas: o.Replicas, Store: o.StoreMax}, maxWaiting: o.MaxWaiting}
+		prestart: o.Prestart, connect: auth, bus: events.BusOptions{Replicas: o.Replicas, Store: o.StoreMax}, maxWaiting: o.MaxWaiting}
 	switch o.Role {
 	case "gateway":
 		if o.Token == "" {
@@ -220,10 +220,11 @@ type runOptions struct {
 	bus                     events.BusOptions // sizes of the bus: replicas
 	isolation, network      string            // the worker's sandbox settings
 	allowHost               []string
-	memoryBudgetMB          int           // the worker's memory budget; 0: its default
-	s3                      s3conf.Config // object storage for code URLs (API role) and storage triggers
-	maxWaiting              int           // the gateway's synchronous calls let wait per function; 0: its default
-	storeMax                int64         // the embedded store's size, for /healthz; 0: not known here
+	memoryBudgetMB          int            // the worker's memory budget; 0: its default
+	prestart                map[string]int // pre-started processes per runtime over the worker's defaults; nil: the defaults
+	s3                      s3conf.Config  // object storage for code URLs (API role) and storage triggers
+	maxWaiting              int            // the gateway's synchronous calls let wait per function; 0: its default
+	storeMax                int64          // the embedded store's size, for /healthz; 0: not known here
 }
 
 func (o runOptions) has(role string) bool {
@@ -312,7 +313,7 @@ func run(ctx context.Context, o runOptions) (err error) {
 		wk, err = worker.New(ctx, worker.Options{
 			ID: processID, NC: conn.NC, JS: conn.JS, Fns: fns, Runtimes: rts,
 			Telemetry: tel, CodeDir: filepath.Join(o.dataDir, "code"), Limits: limits, Logger: log, Sandbox: sb,
-			MemoryBudgetMB: o.memoryBudgetMB,
+			MemoryBudgetMB: o.memoryBudgetMB, Prestart: prestartSizes(rts, o.prestart),
 		})
 		if err != nil {
 			return err
@@ -517,4 +518,23 @@ func triggerFactories(kv jetstream.KeyValue, s3 s3conf.Config) map[string]trigge
 		events.TriggerHTTP:    route.Factory, // the gateway serves the routes; this checks and reports them
 		events.TriggerStorage: storage.NewFactory(storage.Config{State: kv, S3: s3}),
 	}
+}
+
+// prestartSizes is the worker's pre-started processes per runtime: worker.DefaultPrestart for
+// every runtime the catalog can pre-start, with the sizes set given over them; nil (the worker's
+// own defaults) when set is nil.
+func prestartSizes(rts *catalog.Catalog, set map[string]int) map[string]int {
+	if set == nil {
+		return nil
+	}
+	sizes := map[string]int{}
+	for _, rt := range rts.IDs() {
+		if rts.Specializable(rt, nil) {
+			sizes[rt] = worker.DefaultPrestart
+		}
+	}
+	for rt, n := range set {
+		sizes[rt] = n
+	}
+	return sizes
 }
