@@ -1,8 +1,8 @@
 // Package events is sluice's contract with itself: the names of every subject, stream, key-value
 // bucket and object store on the bus (see names.go), their configurations (Ensure creates them all
 // idempotently), the CloudEvent codec used on NATS (binary mode, "ce-" headers, Nats-Msg-Id = event
-// id), and the records that travel between services: function versions, invocation results, log
-// lines and meter records.
+// id), and the records that travel between services: function versions, invocation results,
+// batches of log lines and meter records (telemetry.go).
 //
 // BusOptions.Replicas sets the replicas of every stream, bucket and object store (3 on a
 // cluster); 0 keeps what they have (1 for new ones). With more than one, the buckets and the object store are read from their stream's
@@ -34,9 +34,14 @@
 // JetStream acknowledgement and MeterMsgID as its Nats-Msg-Id, before it acknowledges the
 // invocation event. An acknowledged invocation therefore always has its record; an event whose
 // worker died first is delivered again and metered then, and a delivery that repeats an attempt
-// is stored once within the stream's duplicate window (two minutes). Log lines (SLUICE_LOGS)
-// are best effort: a function printing faster than they can be shipped loses lines, counted in
-// a "sluice: dropped N lines" line of its logs.
+// is stored once within the stream's duplicate window (two minutes). A meter record is also its
+// attempt's START, END and REPORT lines: MeterLines renders them (START at the record's start,
+// END and REPORT at its end; none when no instance took the attempt, Meter.Ran), and no line of
+// them is published. Log lines (SLUICE_LOGS) travel in batches, one record (LogBatch) holding
+// many lines of one function in the order printed; DecodeLogBatch also reads the single-line
+// records of before. Readers of a function's logs merge its batches with its meter records'
+// lines by time. Log lines are best effort: a function printing faster than they can be shipped
+// loses lines, counted in a "sluice: dropped N lines" line of its logs.
 //
 // Every service and adapter depends on this package; it imports none of them.
 package events

@@ -6,7 +6,7 @@
 // parse the CloudEvent → recall what is known of it already (an outcome held here for its write,
 // a recorded outcome, the attempt it makes: records.go) → expire a synchronous call whose caller
 // gave up → resolve its version → acquire an instance → invoke → answer a synchronous caller →
-// release the instance → report (log lines and the meter record: report.go) → finish
+// release the instance → report (the meter record, also START, END and REPORT: report.go) → finish
 // (finish.go). A step that ends the delivery early returns its outcome instead of going on, and
 // finish alone turns every outcome into the event's acknowledgement: success → result written,
 // then Ack; a failure with retries left → NakWithDelay(backoff); no retries left, or an event
@@ -85,8 +85,9 @@
 // Cold starts: a function's new instance is, when the worker's warm pool (package
 // runtimes/warmpool, sized by Options.Prestart) has a pre-started process of its runtime, that
 // process specialised for the function; otherwise a process started for it. Each invocation's
-// REPORT line says how its instance came (no Init Duration: warm; "Start: pre-started" or
-// "Start: scratch"), and its meter is cold for both of the latter. A function's min instances of
+// meter record says how its instance came (ColdStart, and in the REPORT line events.MeterLines
+// renders from it: no Init Duration: warm; "Start: pre-started" or "Start: scratch"), and is
+// cold for both of the latter. A function's min instances of
 // its newest version are started when it appears and never reaped for idleness.
 //
 // Lock order: pool.mu and claims.mu are taken alone; Worker.mu (the functions served) is never
