@@ -348,6 +348,22 @@ func TestFunctions(t *testing.T) {
 			if r.code != 0 || !strings.Contains(r.stdout, "saying hello to Logan") {
 				return fmt.Errorf("the printed line is not in the logs: %s", r)
 			}
+			// The invocation's START, its line, END and REPORT (from its meter record), in order.
+			var id string
+			for _, l := range strings.Split(r.stdout, "\n") {
+				if f := strings.Fields(l); len(f) > 2 && strings.HasSuffix(l, "saying hello to Logan") {
+					id = f[1]
+				}
+			}
+			order := []string{"START RequestId: " + id + " Version: ", "saying hello to Logan", "END RequestId: " + id, "REPORT RequestId: " + id + " Duration: "}
+			at := 0
+			for _, want := range order {
+				i := strings.Index(r.stdout[at:], want)
+				if i < 0 {
+					return fmt.Errorf("%q not in the logs after the lines before it:\n%s", want, r.stdout)
+				}
+				at += i + len(want)
+			}
 			return nil
 		})
 	})
