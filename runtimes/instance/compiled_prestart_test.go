@@ -40,7 +40,7 @@ var (
 
 // builtCode builds the runtime's fixture once per test binary, as a deploy does, and returns the
 // folder instances run.
-func builtCode(t *testing.T, cat *catalog.Catalog, runtime string) string {
+func builtCode(t testing.TB, cat *catalog.Catalog, runtime string) string {
 	t.Helper()
 	builtMu.Lock()
 	defer builtMu.Unlock()
@@ -72,7 +72,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func compiledConfig(t *testing.T, cat *catalog.Catalog, c compiled, function, method string) Config {
+func compiledConfig(t testing.TB, cat *catalog.Catalog, c compiled, function, method string) Config {
 	instanceSeq++
 	return Config{
 		ID: "i-" + c.runtime + "-" + function + "-" + time.Now().Format("150405.000000"), Function: function, Version: 7,
