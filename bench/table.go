@@ -47,8 +47,14 @@ func (r *results) markdown(c config) string {
 		latencyRow("cold invoke p99, Python hello", r.cold["python"].cold, r.cold["python"].bare, 0.99, "bare `python3 -c pass`", "", 0),
 		latencyRow("P4 cold invoke p50, Node.js hello (through the gateway)", r.cold["nodejs"].cold, r.cold["nodejs"].bare, 0.5, "bare `node -e 0`", "≤ 0.1×", 0.1),
 		latencyRow("cold invoke p99, Node.js hello", r.cold["nodejs"].cold, r.cold["nodejs"].bare, 0.99, "bare `node -e 0`", "", 0),
+		latencyRow("P9 cold invoke p50, Java hello (through the gateway; a pre-started JVM specialised)", r.cold["java"].cold, r.cold["java"].bare, 0.5, "bare `java -cp DIR Hello`", "≤ 0.25×", 0.25),
+		latencyRow("cold invoke p99, Java hello", r.cold["java"].cold, r.cold["java"].bare, 0.99, "bare `java -cp DIR Hello`", "", 0),
+		latencyRow("P10 cold invoke p50, C# hello (through the gateway; a pre-started Mono specialised)", r.cold["dotnet"].cold, r.cold["dotnet"].bare, 0.5, "bare `mono hello.exe`", "≤ 0.25×", 0.25),
+		latencyRow("cold invoke p99, C# hello", r.cold["dotnet"].cold, r.cold["dotnet"].bare, 0.99, "bare `mono hello.exe`", "", 0),
 		latencyRow("warm invoke p50, Python hello, same run", r.cold["python"].warm, r.cold["python"].bare, 0.5, "bare `python3 -c pass`", "", 0),
 		latencyRow("warm invoke p50, Node.js hello, same run", r.cold["nodejs"].warm, r.cold["nodejs"].bare, 0.5, "bare `node -e 0`", "", 0),
+		latencyRow("warm invoke p50, Java hello, same run", r.cold["java"].warm, r.cold["java"].bare, 0.5, "bare `java -cp DIR Hello`", "", 0),
+		latencyRow("warm invoke p50, C# hello, same run", r.cold["dotnet"].warm, r.cold["dotnet"].bare, 0.5, "bare `mono hello.exe`", "", 0),
 	}...)
 	if r.scale != nil {
 		rows = append(rows, scaleRows(*r.scale)...)

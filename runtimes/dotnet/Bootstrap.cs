@@ -3,7 +3,9 @@
 //
 // Start: mono bootstrap.exe, with AWS_LAMBDA_RUNTIME_API, _HANDLER (Namespace.Class::Method) and
 // LAMBDA_TASK_ROOT set. The function's assemblies are the *.dll files of the task root; the
-// handler's is loaded last, just before the invocation loop.
+// handler's is loaded last, just before the invocation loop. Without _HANDLER the process is a
+// pre-started one: it warms up (Warm), then waits on GET /sluice/specialize for its function's
+// handler, environment and task root.
 using System;
 using System.Collections;
 using System.Collections.Generic;

@@ -18,4 +18,11 @@
 // into function.dll (against the bootstrap assembly), or assemblies uploaded as they are. A
 // handler that cannot be loaded goes to /init/error (Runtime.TypeNotFound,
 // Runtime.HandlerNotFound, ...); an exception goes to /error with errorType = its type's name.
+//
+// Started without _HANDLER, the process is a pre-started generic one: it runs its own paths once
+// on types of its own (Warm: handlers resolved, invoked and answered, JSON both ways, the Runtime
+// API's answers read, a folder searched for assemblies), so that Mono has compiled them, then asks
+// GET /sluice/specialize and waits there. Assigned a function, it takes on the environment it is
+// given (the process's own, which its children inherit), the task root as its working directory
+// and the function's time zone, and loads the function's assemblies as above.
 package dotnet

@@ -32,6 +32,8 @@ import java.util.Map;
  * _HANDLER (pkg.Class::method, or pkg.Class for its handleRequest) and LAMBDA_TASK_ROOT set. The
  * function's classes are loaded from the task root: its folder of classes, its *.jar files and
  * those of its lib/ folder. The handler's class is loaded last, just before the invocation loop.
+ * Without _HANDLER the process is a pre-started one: it warms up (Warm), then waits on GET
+ * /sluice/specialize for its function's handler, environment and task root.
  */
 public final class Bootstrap {
     static final String PREFIX = "/2018-06-01/runtime";

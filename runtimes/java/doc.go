@@ -22,4 +22,11 @@
 // Runtime.HandlerNotFound, ...) and ends the process; an exception goes to /error with errorType
 // = its class's name, errorMessage and stackTrace. What the function prints to System.out and
 // System.err is flushed before each answer, so its lines are captured with their invocation.
+//
+// Started without _HANDLER, the process is a pre-started generic one: it runs its own paths once
+// on classes of its own (Warm: a class defined by a new class loader, handlers resolved, invoked
+// and answered, the Runtime API's answers read, time zone data loaded), then asks GET
+// /sluice/specialize and waits there. Assigned a function, it takes on the environment it is given
+// (System.getenv and new ProcessBuilders see it; the process's own stays, see Environment), the
+// function's time zone, and loads the handler from the task root as above.
 package java
