@@ -21,6 +21,12 @@ type Resolver interface {
 	Resolve(ctx context.Context, name, qualifier string) (events.Version, error)
 }
 
+// Local runs a synchronous call on a free warm instance in the gateway's own process (a worker
+// beside it), without the bus; ok is false when it has no room, and the call takes the bus.
+type Local interface {
+	Call(fn string, h nats.Header, data []byte) (res events.Result, ok bool)
+}
+
 // Gateway publishes invocations and routes their replies. Safe for concurrent use.
 type Gateway struct {
 	nc      *nats.Conn
@@ -28,6 +34,7 @@ type Gateway struct {
 	fns     Resolver
 	results jetstream.KeyValue
 	queue   jetstream.Stream // SLUICE_INVOKE, where a queued invocation's status is read
+	local   Local            // nil when no worker runs in this process
 	logger  *slog.Logger
 	token   string
 	routes  *route.Table
@@ -50,6 +57,9 @@ type Options struct {
 	Fns    Resolver
 	Token  string // API token; function URLs of non-public functions need it too
 	Logger *slog.Logger
+	// Local is the worker of this process, if one runs here: synchronous calls try its warm
+	// instances first.
+	Local Local
 	// MaxWaiting is how many synchronous calls of one function this gateway lets wait at once
 	// (queued or running); more get 429 with Retry-After. 0: DefaultMaxWaiting.
 	MaxWaiting int
@@ -75,7 +85,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g := &Gateway{
-		nc: o.NC, js: o.JS, fns: o.Fns, results: results, queue: invoke, logger: o.Logger, token: o.Token, publish: events.PublishRetry(),
+		nc: o.NC, js: o.JS, fns: o.Fns, results: results, queue: invoke, local: o.Local, logger: o.Logger, token: o.Token, publish: events.PublishRetry(),
 		prefix: nats.InboxPrefix + nuid.Next() + ".", pending: map[string]chan *nats.Msg{},
 		maxWaiting: o.MaxWaiting, waiting: map[string]int{},
 	}

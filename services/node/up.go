@@ -339,7 +339,11 @@ func run(ctx context.Context, o runOptions) (err error) {
 		if err != nil {
 			return err
 		}
-		gw, err := gateway.New(ctx, gateway.Options{NC: conn.NC, JS: conn.JS, Fns: fns, Token: o.token, Logger: log, MaxWaiting: o.maxWaiting})
+		gwo := gateway.Options{NC: conn.NC, JS: conn.JS, Fns: fns, Token: o.token, Logger: log, MaxWaiting: o.maxWaiting}
+		if wk != nil { // a worker in this process: calls try its warm instances before the bus
+			gwo.Local = wk
+		}
+		gw, err := gateway.New(ctx, gwo)
 		if err != nil {
 			return err
 		}

@@ -6,73 +6,191 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 
 	"sluice.dev/events"
 )
 
-// takeDirect subscribes to the direct path of p's function (events.DirectSubject): synchronous
-// calls a gateway offers without storing them. Each runs on its own goroutine under runCtx,
-// counted in inflight; the returned func unsubscribes.
-func (w *Worker) takeDirect(runCtx context.Context, p *pool, inflight *sync.WaitGroup, log *slog.Logger) (stop func()) {
-	sub, err := w.nc.QueueSubscribe(events.DirectSubject(p.fn), events.DirectQueue(p.fn), func(m *nats.Msg) {
-		inflight.Add(1)
-		go func() {
-			defer inflight.Done()
-			w.direct(runCtx, p, m)
-		}()
-	})
-	if err != nil { // the calls take the durable path
-		log.Warn("subscribe to direct calls", "err", err)
-		return func() {}
-	}
-	return func() { _ = sub.Unsubscribe() }
+// calls admits the direct calls of one pool while it is served, and lets serve wait for those
+// running once it shuts the door. The zero value admits none until opened.
+type calls struct {
+	mu     sync.Mutex
+	ctx    context.Context // serve's run context: what direct calls run and are reported under
+	open   bool
+	active sync.WaitGroup
 }
 
-// direct runs a synchronous call offered on the direct path when a free warm instance of its
-// version is at hand here, under one of the slots the pool holds, so the function's max holds;
-// otherwise it answers events.DirectBusy at once, and the gateway stores the event. The steps
-// are the durable path's (parse, resolve, invoke, answer, vacate, report) without the stream:
-// no delivery to acknowledge, and nothing recorded but the attempt's meter.
+// start opens the door, with ctx as the calls' run context.
+func (c *calls) start(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ctx, c.open = ctx, true
+}
+
+// enter admits one call and returns its run context; false once the door is shut.
+func (c *calls) enter() (context.Context, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.open {
+		return nil, false
+	}
+	c.active.Add(1)
+	return c.ctx, true
+}
+
+// leave counts a call out.
+func (c *calls) leave() { c.active.Done() }
+
+// shut admits no more calls.
+func (c *calls) shut() {
+	c.mu.Lock()
+	c.open = false
+	c.mu.Unlock()
+}
+
+// wait waits for the calls admitted.
+func (c *calls) wait() { c.active.Wait() }
+
+// takeDirect opens p's door to direct calls and subscribes to the direct path of its function
+// (events.DirectSubject): synchronous calls a gateway offers without storing them, each run on
+// its own goroutine. The returned func unsubscribes and shuts the door; serve's drain waits for
+// the calls admitted (calls.wait).
+func (w *Worker) takeDirect(runCtx context.Context, p *pool, log *slog.Logger) (stop func()) {
+	p.calls.start(runCtx)
+	sub, err := w.nc.QueueSubscribe(events.DirectSubject(p.fn), events.DirectQueue(p.fn), func(m *nats.Msg) {
+		ctx, ok := p.calls.enter()
+		if !ok {
+			w.busy(m.Header.Get(events.HeaderReply))
+			return
+		}
+		go func() {
+			defer p.calls.leave()
+			w.direct(ctx, p, m)
+		}()
+	})
+	if err != nil { // calls take the durable path
+		log.Warn("subscribe to direct calls", "err", err)
+	}
+	return func() {
+		if sub != nil {
+			_ = sub.Unsubscribe()
+		}
+		p.calls.shut()
+	}
+}
+
+// busy tells a direct caller to store its event instead.
+func (w *Worker) busy(inbox string) {
+	if inbox != "" {
+		_ = w.nc.PublishMsg(events.NewDirectWord(inbox, events.DirectBusy))
+	}
+}
+
+// direct runs a synchronous call offered on the direct path when takeCall finds room for it,
+// answering on the caller's inbox, or answers events.DirectBusy at once.
 func (w *Worker) direct(ctx context.Context, p *pool, m *nats.Msg) {
-	j := job{fn: p.fn, reply: m.Header.Get(events.HeaderReply), delivered: 1, attempt: 1, start: time.Now()}
-	if j.reply == "" {
+	inbox := m.Header.Get(events.HeaderReply)
+	if inbox == "" {
 		return
 	}
-	busy := func() { _ = w.nc.PublishMsg(events.NewDirectWord(j.reply, events.DirectBusy)) }
-	ev, err := parseEvent(&j, m.Header, m.Data)
-	n := events.EventVersion(ev)
-	if err != nil || n == 0 || w.draining.Load() || late(j) { // the durable path answers these
-		busy()
+	c, ok := w.takeCall(ctx, p, m.Header, m.Data)
+	if !ok {
+		w.busy(inbox)
 		return
+	}
+	c.j.reply = inbox
+	stopBeat := beat(w.nc, inbox)
+	res := w.invoke(ctx, c.j, c.v, c.ev, c.l, nil)
+	stopBeat()
+	peak := w.free(c, res)
+	w.answer(&c.j, res)
+	w.meter(ctx, c, res, peak)
+}
+
+// Call runs a synchronous call of fn (its event's headers h and data) on a free warm instance
+// of this worker, for a gateway in the same process: the direct path without the bus. ok is
+// false when there is no room here, and the caller takes the bus. The attempt is metered after
+// Call returns.
+func (w *Worker) Call(fn string, h nats.Header, data []byte) (events.Result, bool) {
+	p, ok := w.instances.pool(fn)
+	if !ok {
+		return events.Result{}, false
+	}
+	ctx, ok := p.calls.enter()
+	if !ok {
+		return events.Result{}, false
+	}
+	c, ok := w.takeCall(ctx, p, h, data)
+	if !ok {
+		p.calls.leave()
+		return events.Result{}, false
+	}
+	res := w.invoke(ctx, c.j, c.v, c.ev, c.l, nil)
+	peak := w.free(c, res)
+	go func() {
+		defer p.calls.leave()
+		w.meter(ctx, c, res, peak)
+	}()
+	out := res // as a caller reads it off a reply (events.ParseReply)
+	out.Status, out.Enqueued, out.Started, out.Finished = events.StatusFailed, time.Time{}, time.Time{}, time.Time{}
+	if out.Outcome == events.OutcomeOK {
+		out.Status = events.StatusSucceeded
+	}
+	return out, true
+}
+
+// call is a direct call taken: its job, event, version and the room it runs in.
+type call struct {
+	j       job
+	ev      event.Event
+	v       events.Version
+	l       lease
+	release func() // gives back the room in the pool
+}
+
+// takeCall finds room for a direct call when a free warm instance of its version is at hand,
+// under one of the slots the pool holds, so the function's max holds; the steps after are the
+// durable path's (invoke, vacate, answer, report) without the stream: no delivery to
+// acknowledge, and nothing recorded but the attempt's meter. A call the durable path would
+// refuse (malformed, no version, its caller gone) is left to it.
+func (w *Worker) takeCall(ctx context.Context, p *pool, h nats.Header, data []byte) (call, bool) {
+	c := call{j: job{fn: p.fn, delivered: 1, attempt: 1, start: time.Now()}}
+	ev, err := parseEvent(&c.j, h, data)
+	n := events.EventVersion(ev)
+	if err != nil || n == 0 || w.draining.Load() || late(c.j) {
+		return c, false
 	}
 	if ok, _, _ := p.tryAcquire(false); !ok {
-		busy()
-		return
+		return c, false
 	}
-	release := sync.OnceFunc(p.release)
-	defer release()
 	x := p.takeWarm(n)
 	if x == nil {
-		busy()
-		return
+		p.release()
+		return c, false
 	}
-	l := lease{in: w.instances, pool: p, x: x, kind: startWarm}
-	v, err := w.fns.Version(ctx, j.fn, n)
-	if err != nil {
-		l.Release(true)
-		busy()
-		return
+	c.ev, c.l, c.release = ev, lease{in: w.instances, pool: p, x: x, kind: startWarm}, sync.OnceFunc(p.release)
+	if c.v, err = w.fns.Version(ctx, c.j.fn, n); err != nil {
+		c.l.Release(true)
+		c.release()
+		return c, false
 	}
-	j.retries = v.Config.Retries
-	stopBeat := beat(w.nc, j.reply)
-	res := w.invoke(ctx, j, v, ev, l, nil)
-	stopBeat()
-	w.answer(&j, res)
-	peak := w.vacate(j, v, l, res)
-	release()
-	if err := w.report(ctx, j, v, l, res, peak); err != nil {
-		w.logger.Error("meter record of a direct call not stored", "function", j.fn, "invocation", j.id, "err", err)
+	c.j.retries = c.v.Config.Retries
+	return c, true
+}
+
+// free gives the instance and the room back before the caller has its answer, so that a
+// caller's next call finds them free; it returns the attempt's peak memory.
+func (w *Worker) free(c call, res events.Result) (peak uint64) {
+	peak = w.vacate(c.j, c.v, c.l, res)
+	c.release()
+	return peak
+}
+
+// meter reports the attempt.
+func (w *Worker) meter(ctx context.Context, c call, res events.Result, peak uint64) {
+	if err := w.report(ctx, c.j, c.v, c.l, res, peak); err != nil {
+		w.logger.Error("meter record of a direct call not stored", "function", c.j.fn, "invocation", c.j.id, "err", err)
 	}
 }
 

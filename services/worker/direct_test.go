@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,7 +42,7 @@ func TestSyncCallsToAWarmInstanceAreNotStored(t *testing.T) {
 	}
 	last := streamLast(t, f)
 	for i := 1; i <= 5; i++ {
-		r := f.sync(t, v, `{"n":`+string(rune('0'+i))+`}`)
+		r := f.sync(t, v, `{"n":`+strconv.Itoa(i)+`}`)
 		var got struct {
 			Echo map[string]int `json:"echo"`
 			ID   string         `json:"id"`
@@ -141,5 +142,46 @@ func TestDirectCallsKeepTheMax(t *testing.T) {
 			}
 		}
 	}
-	_ = time.Second
+}
+
+// A gateway beside the worker, in one process, runs calls on its warm instances without the bus:
+// no event stored, no offer published; the attempt is metered all the same.
+func TestSyncCallsInTheWorkersProcessSkipTheBus(t *testing.T) {
+	f := start(t)
+	gw, err := gateway.New(t.Context(), gateway.Options{NC: f.bus.Conn, JS: f.bus.JS, Fns: f.fns, Local: f.w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	v := f.deploy(t, "echo", echo, events.Config{})
+	if r := f.sync(t, v, `{"n":0}`); r.Outcome != events.OutcomeOK { // the first starts the instance
+		t.Fatalf("first call: %+v", r)
+	}
+	offers, err := f.bus.Conn.SubscribeSync(events.DirectSubject("echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := streamLast(t, f)
+	for i := 1; i <= 3; i++ {
+		r, err := gw.Sync(context.Background(), gateway.Call{Version: v, Data: []byte(`{"n":` + strconv.Itoa(i) + `}`)})
+		var got struct {
+			Echo map[string]int `json:"echo"`
+			ID   string         `json:"id"`
+		}
+		if err != nil || json.Unmarshal(r.Payload, &got) != nil || r.Outcome != events.OutcomeOK || r.Status != events.StatusSucceeded || got.Echo["n"] != i || got.ID != r.ID {
+			t.Fatalf("call %d: %+v %s (%v)", i, r, r.Payload, err)
+		}
+	}
+	if n, _, _ := offers.Pending(); n != 0 {
+		t.Fatalf("%d calls offered on the bus, want none", n)
+	}
+	if now := streamLast(t, f); now != last {
+		t.Fatalf("the stream stored %d events, want none", now-last)
+	}
+	began := time.Now().Add(-time.Minute)
+	for _, m := range records[events.Meter](t, f.bus.JS, events.StreamMeters, events.MetersSubject("echo"), 4) {
+		if m.Start.Before(began) || m.InvocationID == "" || m.Outcome != events.OutcomeOK || !m.Ran {
+			t.Fatalf("meter of a call in the worker's process: %+v", m)
+		}
+	}
 }

@@ -5,8 +5,8 @@
 // One delivery follows these steps (handle.go, docs/design.md §4), each a small function:
 // parse the CloudEvent → recall what is known of it already (an outcome held here for its write,
 // a recorded outcome, the attempt it makes: records.go) → expire a synchronous call whose caller
-// gave up → resolve its version → acquire an instance → invoke → answer a synchronous caller →
-// release the instance → report (the meter record, also START, END and REPORT: report.go) → finish
+// gave up → resolve its version → acquire an instance → invoke → release the instance (before
+// the answer, so a caller's next call finds it free) → answer a synchronous caller → report (the meter record, also START, END and REPORT: report.go) → finish
 // (finish.go). A step that ends the delivery early returns its outcome instead of going on, and
 // finish alone turns every outcome into the event's acknowledgement: success → result written,
 // then Ack; a failure with retries left → NakWithDelay(backoff); no retries left, or an event
@@ -18,6 +18,11 @@
 // every third of the ack wait (events.AckWait), so a dead worker's events come back within about
 // AckWait; InProgress is a heartbeat that ends no delivery, sent from where the delivery runs and
 // stopped before finish acknowledges.
+//
+// Synchronous calls may also come without the stream (direct.go): offered on the function's
+// direct subject by a gateway, or handed to Call by a gateway in the same process. Either runs
+// only on a free warm instance, under a slot the pool holds, and goes invoke → release → answer
+// → report, with no delivery to acknowledge; with no such instance the caller stores the event.
 //
 // Acquiring an instance is one seam (acquire.go): instances.Acquire gives a lease on room for one
 // invocation, and lease.Release gives it back; behind it are the function's pool of instances

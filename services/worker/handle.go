@@ -50,7 +50,7 @@ func (w *Worker) handle(ctx context.Context, p *pool, msg jetstream.Msg, release
 }
 
 // deliver runs the steps of a delivery: parse → recall → expire → resolve → acquire → invoke →
-// answer → release → report. A step that ends the delivery early returns its outcome.
+// release → answer → report. A step that ends the delivery early returns its outcome.
 func (w *Worker) deliver(ctx context.Context, p *pool, j *job, release func()) outcome {
 	ev, err := parse(j)
 	if err != nil {
@@ -72,9 +72,9 @@ func (w *Worker) deliver(ctx context.Context, p *pool, j *job, release func()) o
 		return outcome{exit: handedBack, res: events.Result{ID: j.id, Function: j.fn}}
 	}
 	res := w.invoke(ctx, *j, v, ev, l, err)
-	w.answer(j, res)
-	peak := w.vacate(*j, v, l, res)
+	peak := w.vacate(*j, v, l, res) // free before the answer: a caller's next call finds room
 	release()
+	w.answer(j, res)
 	if err := w.report(ctx, *j, v, l, res, peak); err != nil {
 		return outcome{exit: unmetered, res: res, err: err}
 	}

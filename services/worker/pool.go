@@ -61,6 +61,8 @@ type pool struct {
 	desired int
 	lag     bool
 	nudge   chan struct{} // buffered 1: the decision changed, provision again
+
+	calls calls // the direct calls running (direct.go)
 }
 
 func newPool(v events.Version) *pool {

@@ -22,7 +22,7 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 	var inflight sync.WaitGroup
 	defer func() {
 		done := make(chan struct{})
-		go func() { inflight.Wait(); close(done) }()
+		go func() { inflight.Wait(); p.calls.wait(); close(done) }()
 		t := time.NewTimer(w.drain)
 		defer t.Stop()
 		select {
@@ -41,7 +41,7 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 	go func() { defer close(keeper); w.instances.keep(ctx, p) }()
 	// Synchronous calls straight from gateways, while the function is served here; no more
 	// are taken once serve returns, before the drain above waits for those running.
-	defer w.takeDirect(runCtx, p, &inflight, log)()
+	defer w.takeDirect(runCtx, p, log)()
 
 	for ctx.Err() == nil {
 		cons, err := w.js.CreateOrUpdateConsumer(ctx, events.StreamInvoke, events.ConsumerConfig(p.fn))

@@ -30,6 +30,7 @@ type fixture struct {
 	reg *registry.Registry
 	gw  *gateway.Gateway
 	w   *worker.Worker
+	fns *directory.Directory
 }
 
 func start(t *testing.T) *fixture {
@@ -75,7 +76,7 @@ func startWith(t *testing.T, prestart map[string]int) *fixture {
 		gw.Close()
 		fns.Close()
 	})
-	return &fixture{bus: bus, reg: reg, gw: gw, w: w}
+	return &fixture{bus: bus, reg: reg, gw: gw, w: w, fns: fns}
 }
 
 type testWriter struct{ t testing.TB }
