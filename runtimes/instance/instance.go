@@ -75,8 +75,8 @@ type Sandbox interface {
 //   - Start starts the wrapped command (inside the jail's network);
 //   - Started is called right after the process started (an error kills it);
 //   - Limit when a pre-started process takes on a function's memory setting (the CPU share
-//     follows memory), ResetPeak when an invocation begins, Usage after it ends or when the
-//     process died, and Release once, after the process has exited and its output is
+//     follows memory), ResetPeak when an invocation begins, Usage after it ends (cheap: read
+//     after every invocation), OOMKilled when the process died, and Release once, after the process has exited and its output is
 //     drained (or when it never started).
 type Jail interface {
 	RuntimeAPI() net.Listener
@@ -86,13 +86,13 @@ type Jail interface {
 	Limit(memoryMB int) error
 	ResetPeak()
 	Usage() Usage
+	OOMKilled() bool
 	Release()
 }
 
 // Usage is what a jail measured of its process.
 type Usage struct {
 	PeakMemoryBytes uint64 // the most memory used since the last ResetPeak; 0 when unknown
-	OOMKilled       bool   // the memory limit has killed a process of the jail
 	ForksRefused    uint64 // process creations the pids limit refused, since the jail began
 }
 
@@ -106,6 +106,7 @@ func (bare) Started(int) error                    { return nil }
 func (bare) Limit(int) error                      { return nil }
 func (bare) ResetPeak()                           {}
 func (bare) Usage() Usage                         { return Usage{} }
+func (bare) OOMKilled() bool                      { return false }
 func (bare) Release()                             {}
 
 // Line is one line the process printed.
@@ -505,7 +506,7 @@ func (i *Instance) deadError() error {
 		return ErrClosed
 	}
 	kind := ErrCrashed
-	if i.jail.Usage().OOMKilled {
+	if i.jail.OOMKilled() {
 		kind = ErrOOM
 	}
 	var cause error

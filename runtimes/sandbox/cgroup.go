@@ -439,8 +439,12 @@ func (g *group) counters() (oomKills, pidsMax uint64) {
 			oomKills = 1
 		}
 	}
-	pidsMax = field(g.readHot("pids", "pids.events"))("max")
-	return oomKills, pidsMax
+	return oomKills, g.forksRefused()
+}
+
+// forksRefused reads how many process creations the pids limit refused.
+func (g *group) forksRefused() uint64 {
+	return field(g.readHot("pids", "pids.events"))("max")
 }
 
 // field parses "key value" lines.

@@ -202,8 +202,8 @@ func TestMemoryLimitKills(t *testing.T) {
 			if peak < limit*8/10 || peak > limit+(1<<20) {
 				t.Errorf("peak %d MiB, want near the 128 MiB limit", peak>>20)
 			}
-			if !sb.last().Usage().OOMKilled {
-				t.Error("Usage().OOMKilled is false")
+			if !sb.last().OOMKilled() {
+				t.Error("OOMKilled() is false")
 			}
 			t.Logf("%s: %v; peak %d MiB", fx.runtime, err, peak>>20)
 		})

@@ -166,19 +166,33 @@ func (j *Jail) ResetPeak() {
 	}
 }
 
-// Usage reports the peak memory since ResetPeak and whether the memory limit killed a
-// process. Forks refused by the pids limit are logged (once per new refusal).
+// Usage reports the peak memory since ResetPeak and the forks the pids limit refused: what an
+// invocation's report needs, read after every invocation, so it reads two files and not the
+// memory controller's event counts (OOMKilled). Forks refused are logged (once per new refusal).
 func (j *Jail) Usage() instance.Usage {
+	j.mu.Lock()
+	released, final := j.released, j.final
+	j.mu.Unlock()
+	if j.cg == nil || released {
+		return instance.Usage{PeakMemoryBytes: final.PeakMemoryBytes, ForksRefused: final.ForksRefused}
+	}
 	j.cgMu.Lock()
-	st := j.stats(false)
+	u := instance.Usage{PeakMemoryBytes: j.cg.peakBytes(), ForksRefused: j.cg.forksRefused()}
 	j.cgMu.Unlock()
 	j.mu.Lock()
-	if st.ForksRefused > j.reported {
-		j.log.Warn("sandbox pids limit reached: forks refused", "refused", st.ForksRefused, "limit", j.opts.PidsLimit)
-		j.reported = st.ForksRefused
+	if u.ForksRefused > j.reported {
+		j.log.Warn("sandbox pids limit reached: forks refused", "refused", u.ForksRefused, "limit", j.opts.PidsLimit)
+		j.reported = u.ForksRefused
 	}
 	j.mu.Unlock()
-	return instance.Usage{PeakMemoryBytes: st.PeakMemoryBytes, OOMKilled: st.OOMKills > 0, ForksRefused: st.ForksRefused}
+	return u
+}
+
+// OOMKilled reports whether the memory limit killed a process of the jail.
+func (j *Jail) OOMKilled() bool {
+	j.cgMu.Lock()
+	defer j.cgMu.Unlock()
+	return j.stats(false).OOMKills > 0
 }
 
 // Stats reads the jail's counters; zero without cgroups.
