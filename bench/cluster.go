@@ -165,6 +165,8 @@ func measureCluster(ctx context.Context, c config, r *results) *clusterResult {
 	if res.noop.err != nil {
 		r.note("cluster, async no-op: %v", res.noop.err)
 	}
+	r.note("cluster, async no-op: %d events accepted (202) in %s, all finished in %s; %d of them cold starts",
+		res.noop.n, res.noop.accepted.Round(time.Millisecond), res.noop.elapsed.Round(time.Millisecond), res.noop.cold)
 	return res
 }
 

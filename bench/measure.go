@@ -28,6 +28,7 @@ type throughput struct {
 	n, done  int
 	elapsed  time.Duration
 	accepted time.Duration // async only: until the last 202
+	cold     int           // async only: attempts metered as cold starts
 	err      error
 }
 
@@ -386,6 +387,9 @@ func asyncThrough(ctx context.Context, c config, n *node, nc *nats.Conn, client 
 				continue
 			}
 			finished[rec.InvocationID] = true
+			if rec.Cold {
+				t.cold++
+			}
 			if rec.Outcome != events.OutcomeOK {
 				failed++
 			}

@@ -61,7 +61,7 @@ func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
 	}
 	return []jetstream.StreamConfig{{
 		Name:        StreamInvoke,
-		Description: "invocation CloudEvents, one subject per function",
+		Description: "invocation CloudEvents, a subject per event under its function's",
 		Subjects:    []string{subjectInvoke + ">"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
@@ -82,7 +82,7 @@ func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
 		Replicas:    o.Replicas,
 	}, {
 		Name:        StreamLogs,
-		Description: "one record per line a function prints",
+		Description: "the lines functions print, many to a record",
 		Subjects:    []string{subjectLogs + ">"},
 		Storage:     jetstream.FileStorage,
 		MaxAge:      o.LogsMaxAge,
@@ -91,7 +91,7 @@ func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
 		Replicas:    o.Replicas,
 	}, {
 		Name:        StreamMeters,
-		Description: "one record per finished invocation",
+		Description: "one meter record per attempt, also its START, END and REPORT",
 		Subjects:    []string{subjectMeters + ">"},
 		Storage:     jetstream.FileStorage,
 		MaxAge:      o.MetersMaxAge,

@@ -61,10 +61,11 @@ func SubjectFunction(subject string) string {
 // DLQSubject is where a function's events go after their last retry.
 func DLQSubject(fn string) string { return subjectDLQ + fn }
 
-// LogsSubject carries one record per line a function prints.
+// LogsSubject carries a function's printed lines, many to a record (LogBatch).
 func LogsSubject(fn string) string { return subjectLogs + fn }
 
-// MetersSubject carries one record per finished invocation.
+// MetersSubject carries one record per attempt: its meter, and its START, END and REPORT lines
+// (MeterLines).
 func MetersSubject(fn string) string { return subjectMeters + fn }
 
 // MeterMsgID is the Nats-Msg-Id of the meter record of an invocation's attempt, in the
