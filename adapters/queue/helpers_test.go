@@ -95,12 +95,15 @@ func stored(t *testing.T, bus *bustest.Bus, fn string) []event.Event {
 		if err != nil {
 			continue // deleted
 		}
-		if raw.Subject != events.InvokeSubject(fn) {
+		if events.SubjectFunction(raw.Subject) != fn {
 			continue
 		}
 		ev, err := events.ParseHeaders(raw.Header, raw.Data)
 		if err != nil {
 			t.Fatalf("stored event %d: %v", seq, err)
+		}
+		if raw.Subject != events.EventSubject(fn, ev.ID()) {
+			t.Fatalf("event %s stored on %s", ev.ID(), raw.Subject)
 		}
 		if seen[ev.ID()] {
 			t.Fatalf("event %s stored twice", ev.ID())

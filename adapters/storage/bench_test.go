@@ -22,7 +22,7 @@ func BenchmarkUploadToBus(b *testing.B) {
 		b.Fatal(err)
 	}
 	stored := func() uint64 {
-		info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(events.InvokeSubject(fn)))
+		info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(events.InvokeSubject(fn)+".>"))
 		if err != nil {
 			b.Fatal(err)
 		}

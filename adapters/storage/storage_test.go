@@ -129,12 +129,15 @@ func (r *rig) stored() []event.Event {
 		if err != nil {
 			r.t.Fatal(err)
 		}
-		if m.Subject != events.InvokeSubject(fn) {
+		if events.SubjectFunction(m.Subject) != fn {
 			continue
 		}
 		ev, err := events.ParseHeaders(m.Header, m.Data)
 		if err != nil {
 			r.t.Fatal(err)
+		}
+		if m.Subject != events.EventSubject(fn, ev.ID()) {
+			r.t.Fatalf("event %s stored on %s", ev.ID(), m.Subject)
 		}
 		out = append(out, ev)
 	}
