@@ -1,30 +1,89 @@
 package sluice
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 )
 
 const apiPrefix = "/2018-06-01/runtime"
 
-// client speaks the Lambda Runtime API over one kept-alive connection.
+// client speaks the Lambda Runtime API over one kept-alive connection, on the calling goroutine:
+// a request is written and its answer read by the caller itself, with net/http's own encoder and
+// parser but without its transport, whose two goroutines per connection and the hand-offs between
+// them cost a small invocation most of its CPU in a Go process (the scheduler's wake-ups).
 type client struct {
+	addr string
 	base string
-	http *http.Client
+	conn net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
 }
 
 func newClient(addr string) *client {
-	return &client{
-		base: "http://" + addr + apiPrefix,
-		// No proxy (the API is local whatever HTTP_PROXY says), no timeout (/next waits).
-		http: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1, DisableCompression: true}},
+	// No proxy (the API is local whatever HTTP_PROXY says), no timeout (/next waits).
+	return &client{addr: addr, base: "http://" + addr + apiPrefix}
+}
+
+// do sends req and returns its answer's status, header and body. A kept connection the API
+// closed while idle is dialled again once, before any answer was read.
+func (c *client) do(req *http.Request) (*http.Response, []byte, error) {
+	reused := c.conn != nil
+	resp, body, err := c.exchange(req)
+	if err != nil && reused && req.Context().Err() == nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+		if req.GetBody != nil {
+			if req.Body, err = req.GetBody(); err != nil {
+				return nil, nil, err
+			}
+		}
+		resp, body, err = c.exchange(req)
 	}
+	return resp, body, err
+}
+
+// exchange writes req on the connection, dialling it when there is none, and reads the answer.
+// Any failure drops the connection; ending req's context breaks a wait for the answer.
+func (c *client) exchange(req *http.Request) (resp *http.Response, body []byte, err error) {
+	if c.conn == nil {
+		conn, err := net.Dial("tcp", c.addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.conn, c.r, c.w = conn, bufio.NewReader(conn), bufio.NewWriter(conn)
+	}
+	conn := c.conn
+	defer func() {
+		if err != nil || resp != nil && resp.Close {
+			_ = conn.Close()
+			c.conn = nil
+		}
+	}()
+	stop := context.AfterFunc(req.Context(), func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if err := req.Write(c.w); err != nil {
+		return nil, nil, err
+	}
+	if err := c.w.Flush(); err != nil {
+		return nil, nil, err
+	}
+	resp, err = http.ReadResponse(c.r, req)
+	if err != nil {
+		return nil, nil, errors.Join(err, req.Context().Err())
+	}
+	defer resp.Body.Close()
+	if body, err = io.ReadAll(resp.Body); err != nil {
+		return nil, nil, errors.Join(err, req.Context().Err())
+	}
+	return resp, body, nil
 }
 
 // invocation is one answer of /invocation/next.
@@ -42,14 +101,9 @@ func (c *client) next(ctx context.Context) (*invocation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("next invocation: %w", err)
 	}
-	resp, err := c.http.Do(req)
+	resp, body, err := c.do(req)
 	if err != nil {
 		return nil, fmt.Errorf("next invocation: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("next invocation: read payload: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("next invocation: status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
@@ -113,14 +167,12 @@ func (c *client) post(ctx context.Context, path, errorType string, body []byte) 
 	if errorType != "" {
 		req.Header.Set("Lambda-Runtime-Function-Error-Type", errorType)
 	}
-	resp, err := c.http.Do(req)
+	resp, msg, err := c.do(req)
 	if err != nil {
 		return fmt.Errorf("post %s: %w", path, err)
 	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	if resp.StatusCode != http.StatusAccepted {
-		return &statusError{path: path, status: resp.StatusCode, msg: string(bytes.TrimSpace(msg))}
+		return &statusError{path: path, status: resp.StatusCode, msg: string(bytes.TrimSpace(msg[:min(len(msg), 4<<10)]))}
 	}
 	return nil
 }

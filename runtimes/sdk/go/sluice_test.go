@@ -142,3 +142,45 @@ func TestSourceHoldsThePackage(t *testing.T) {
 		}
 	}
 }
+
+// The client reads a chunked answer (a payload past net/http's buffer), and dials again when the
+// API closed the kept connection while it was idle.
+func TestClientChunkedAnswersAndClosedIdleConnections(t *testing.T) {
+	big := `"` + strings.Repeat("x", 100<<10) + `"`
+	f := &fakeAPI{payloads: []string{big, `{}`, `{}`}}
+	srv := httptest.NewUnstartedServer(f)
+	srv.Config.IdleTimeout = 20 * time.Millisecond // closes each idle connection, unannounced
+	srv.Start()
+	defer srv.Close()
+	c := newClient(strings.TrimPrefix(srv.URL, "http://"))
+	for i := range 3 {
+		inv, err := c.next(context.Background())
+		if err != nil {
+			t.Fatalf("next %d: %v", i, err)
+		}
+		if i == 0 && string(inv.payload) != big {
+			t.Fatalf("chunked payload of %d bytes read as %d", len(big), len(inv.payload))
+		}
+		time.Sleep(50 * time.Millisecond) // past the idle timeout: the connection is gone
+		if err := c.respond(context.Background(), inv.id, []byte(`1`)); err != nil {
+			t.Fatalf("respond %d: %v", i, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(f.answers) != 3 {
+		t.Fatalf("answers = %q", f.answers)
+	}
+}
+
+// Ending the context ends a wait for the next invocation.
+func TestClientWaitEndsWithItsContext(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := newClient(strings.TrimPrefix(srv.URL, "http://")).next(ctx)
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("next = %v after %s, want an error once the context ended", err, time.Since(start))
+	}
+}
