@@ -57,7 +57,7 @@ func TestSyncCallsToAWarmInstanceAreNotStored(t *testing.T) {
 	if n := consumerInfo(t, f.bus.JS, "echo").Delivered.Consumer; n != 1 {
 		t.Fatalf("%d deliveries, want only the first call's", n)
 	}
-	meters := records[events.Meter](t, f.bus.JS, events.StreamMeters, events.MetersSubject("echo"), 6)
+	meters := meterRecords(t, f.bus.JS, "echo", 6)
 	for _, m := range meters[1:] {
 		if m.Cold || m.Outcome != events.OutcomeOK || m.Attempt != 1 {
 			t.Fatalf("meter of a direct call: %+v", m)
@@ -179,7 +179,7 @@ func TestSyncCallsInTheWorkersProcessSkipTheBus(t *testing.T) {
 		t.Fatalf("the stream stored %d events, want none", now-last)
 	}
 	began := time.Now().Add(-time.Minute)
-	for _, m := range records[events.Meter](t, f.bus.JS, events.StreamMeters, events.MetersSubject("echo"), 4) {
+	for _, m := range meterRecords(t, f.bus.JS, "echo", 4) {
 		if m.Start.Before(began) || m.InvocationID == "" || m.Outcome != events.OutcomeOK || !m.Ran {
 			t.Fatalf("meter of a call in the worker's process: %+v", m)
 		}

@@ -53,7 +53,7 @@ func TestColdStartTakesAPrestartedProcessWithTheFunctionsEnv(t *testing.T) {
 	if pids[0] != pids[1] {
 		t.Fatalf("pids %v: the specialised instance was not reused", pids)
 	}
-	meters := records[events.Meter](t, f.bus.JS, events.StreamMeters, events.MetersSubject("pooled"), 2)
+	meters := meterRecords(t, f.bus.JS, "pooled", 2)
 	if !meters[0].Cold || meters[0].InitMs <= 0 || meters[1].Cold {
 		t.Fatalf("meters = %+v", meters)
 	}
@@ -111,7 +111,7 @@ func TestMinKeepsInstancesWarm(t *testing.T) {
 	if again := pid(t, f.sync(t, v, `{}`)); again != first {
 		t.Fatalf("pid %v after the idle timeout, want %v: the min instance was reaped", again, first)
 	}
-	meters := records[events.Meter](t, f.bus.JS, events.StreamMeters, events.MetersSubject("kept"), 2)
+	meters := meterRecords(t, f.bus.JS, "kept", 2)
 	if meters[0].Cold || meters[1].Cold {
 		t.Fatalf("invocations on a min instance recorded cold: %+v", meters)
 	}

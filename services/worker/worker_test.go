@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,16 @@ func (f *fixture) result(t *testing.T, id string, done func(events.Result) bool)
 	return r
 }
 
+// meterRecords reads a function's meter records, want of them, in the order their attempts
+// started: they are stored in the order each attempt's report finished, which a caller's next
+// call may overtake (its answer comes before its meter record).
+func meterRecords(t *testing.T, js jetstream.JetStream, fn string, want int) []events.Meter {
+	t.Helper()
+	meters := records[events.Meter](t, js, events.StreamMeters, events.MetersSubject(fn), want)
+	slices.SortFunc(meters, func(a, b events.Meter) int { return a.Start.Compare(b.Start) })
+	return meters
+}
+
 // records reads every record of a limits stream's subject.
 func records[T any](t *testing.T, js jetstream.JetStream, stream, subject string, want int) []T {
 	t.Helper()
@@ -193,7 +204,7 @@ func TestSyncInvokeReusesAWarmInstance(t *testing.T) {
 	if pids[0] != pids[1] || pids[1] != pids[2] {
 		t.Fatalf("sequential invocations ran in different processes %v: the instance was not reused", pids)
 	}
-	meters := records[events.Meter](t, f.bus.JS, events.StreamMeters, events.MetersSubject("echo"), 3)
+	meters := meterRecords(t, f.bus.JS, "echo", 3)
 	if !meters[0].Cold || meters[1].Cold || meters[2].Cold {
 		t.Fatalf("cold flags = %v %v %v, want true false false", meters[0].Cold, meters[1].Cold, meters[2].Cold)
 	}
