@@ -150,7 +150,8 @@ type call struct {
 }
 
 // takeCall finds room for a direct call when a free warm instance of its version is at hand,
-// under one of the slots the pool holds, so the function's max holds; the steps after are the
+// under one of the slots the pool holds, so the function's max holds, and no delivered event
+// waits for that room; the steps after are the
 // durable path's (invoke, vacate, answer, report) without the stream: no delivery to
 // acknowledge, and nothing recorded but the attempt's meter. A call the durable path would
 // refuse (malformed, no version, its caller gone) is left to it.
@@ -161,7 +162,7 @@ func (w *Worker) takeCall(ctx context.Context, p *pool, h nats.Header, data []by
 	if err != nil || n == 0 || w.draining.Load() || late(c.j) {
 		return c, false
 	}
-	if ok, _, _ := p.tryAcquire(false); !ok {
+	if !p.tryAcquireDirect() {
 		return c, false
 	}
 	x := p.takeWarm(n)

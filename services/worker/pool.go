@@ -54,6 +54,7 @@ type pool struct {
 	idle     time.Duration
 	retryAt  time.Time     // no provisioning before, after a failed start
 	busy     int           // invocations acquired: running or about to
+	pending  int           // delivered events waiting here for room: direct calls yield to them
 	insts    []*warm       // live and starting instances
 	freed    chan struct{} // closed and replaced whenever a slot frees
 	// desired is the scaler's decision for the function over all workers, when a scaler acts;
@@ -106,6 +107,31 @@ func (p *pool) tryAcquire(probeOK bool) (ok bool, freed <-chan struct{}, canGrow
 		return true, nil, false
 	}
 	return false, p.freed, held < p.max
+}
+
+// tryAcquireDirect takes room for one direct call when the slots held allow it and no delivered
+// event waits for room here: a delivered event is owed the next free room, or a stream of direct
+// calls could keep it waiting.
+func (p *pool) tryAcquireDirect() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pending > 0 || p.busy >= p.held()*p.conc {
+		return false
+	}
+	p.busy++
+	return true
+}
+
+// awaitRoom counts a delivered event waiting for room in; the func returned counts it out.
+func (p *pool) awaitRoom() (done func()) {
+	p.mu.Lock()
+	p.pending++
+	p.mu.Unlock()
+	return sync.OnceFunc(func() {
+		p.mu.Lock()
+		p.pending--
+		p.mu.Unlock()
+	})
 }
 
 // free is how many more events the slots held take now.

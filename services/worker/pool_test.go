@@ -258,3 +258,25 @@ func TestInstancesAboveTheDesiredCountMoveDownOrStop(t *testing.T) {
 		t.Fatalf("slots held %v, want f.0", got)
 	}
 }
+
+// A direct call takes free room only while no delivered event waits for it: the event is owed
+// the next free room.
+func TestDirectCallsYieldToAWaitingEvent(t *testing.T) {
+	p := newPool(events.Version{Function: "f", Version: 1, Config: events.Config{Max: 2}})
+	p.addSpare("claim.f.0")
+	done := p.awaitRoom()
+	if p.tryAcquireDirect() {
+		t.Fatal("a direct call took the room a delivered event waits for")
+	}
+	if ok, _, _ := p.tryAcquire(false); !ok {
+		t.Fatal("the waiting event found no room")
+	}
+	done()
+	p.release()
+	if !p.tryAcquireDirect() {
+		t.Fatal("a direct call found no room with none waiting and a slot free")
+	}
+	if p.tryAcquireDirect() {
+		t.Fatal("a second direct call took room beyond the one slot held")
+	}
+}

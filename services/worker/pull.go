@@ -100,8 +100,9 @@ func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consu
 		msg, err := cons.Next(jetstream.FetchContext(fctx))
 		cancel()
 		if err == nil {
-			ticks := progress(msg, events.AckWait/3)
+			ticks, waiting := progress(msg, events.AckWait/3), p.awaitRoom()
 			err = w.slot(ctx, p, cons, &lag)
+			waiting()
 			ticks()
 			if err != nil {
 				_ = msg.Nak() // stopping: another worker takes it
