@@ -22,6 +22,7 @@ import (
 	"sluice.dev/services/api"
 	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
+	"sluice.dev/services/billing"
 	"sluice.dev/services/directory"
 	"sluice.dev/services/httpjson"
 	"sluice.dev/services/registry"
@@ -40,7 +41,9 @@ func start(t *testing.T, opts ...registry.Option) *env {
 		t.Fatal(err)
 	}
 	r := mux.NewRouter()
-	api.New(reg, bus.JS, nil, nil).Routes(r)
+	a := api.New(reg, bus.JS, nil, nil)
+	a.Routes(r)
+	a.ObserveRoutes(r, billing.Prices{})
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return &env{bus: bus, srv: srv}

@@ -115,20 +115,16 @@ func deadLetters(ctx context.Context, s jetstream.Stream, fn string, p page) ([]
 	if p.after >= through {
 		return list, 0, nil
 	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	it, stop, err := events.ReadStream(ctx, s, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subject},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    p.after + 1,
 		HeadersOnly:    true,
-	})
+	}, jetstream.PullMaxMessages(min(p.limit, 500)))
 	if err != nil {
 		return nil, 0, fmt.Errorf("dead letters of %s: %w", fn, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(min(p.limit, 500)))
-	if err != nil {
-		return nil, 0, fmt.Errorf("dead letters of %s: %w", fn, err)
-	}
-	defer it.Stop()
+	defer stop()
 	for {
 		m, err := next(ctx, it, dlqReadWait)
 		switch {

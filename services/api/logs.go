@@ -218,7 +218,7 @@ func (f *logFeed) init(ctx context.Context, a *API, src *logSource, follow bool,
 // follow it returns there.
 func (src *logSource) read(ctx context.Context, follow bool, ch chan<- logChunk) error {
 	start := src.start
-	cons, err := src.js.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	it, stop, err := events.ReadStream(ctx, src.js, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{src.subject},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
 		OptStartTime:   &start,
@@ -226,11 +226,7 @@ func (src *logSource) read(ctx context.Context, follow bool, ch chan<- logChunk)
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages()
-	if err != nil {
-		return err
-	}
-	defer it.Stop()
+	defer stop()
 	caughtUp := src.last == 0
 	send := func(c logChunk) bool {
 		select {

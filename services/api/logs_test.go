@@ -208,3 +208,37 @@ func TestLogsFollowShowsLinesLive(t *testing.T) {
 	for range lines {
 	}
 }
+
+// Reading logs, metrics and dead letters leaves no consumer on their streams: the server allows
+// a stream a thousand, and a client polling them must not use those up for everyone.
+func TestReadsLeaveNoConsumers(t *testing.T) {
+	e := start(t)
+	deployFns(t, e, "polled")
+	publishBatch(t, e, "polled", line("polled", "inv-1", time.Now().Add(-time.Second), "hello"))
+	publishMeter(t, e, events.Meter{InvocationID: "inv-1", Function: "polled", Version: 1, Start: time.Now().Add(-time.Second),
+		DurationMs: 1, BilledMs: 1, MemoryMB: 128, Outcome: events.OutcomeOK, Attempt: 1, Ran: true})
+	for range 20 {
+		if lines, _ := getLogs(t, e, "polled", "?since=1m", false); len(lines) != 4 {
+			t.Fatalf("logs: %+v", lines)
+		}
+		if st, body := e.do(t, "GET", "/v1/functions/polled/metrics?since=5m", "", nil); st != 200 {
+			t.Fatalf("metrics: %d %s", st, body)
+		}
+		if st, body := e.do(t, "GET", "/v1/functions/polled/dlq", "", nil); st != 200 {
+			t.Fatalf("dlq: %d %s", st, body)
+		}
+	}
+	for _, name := range []string{events.StreamLogs, events.StreamMeters, events.StreamDLQ} {
+		s, err := e.bus.JS.Stream(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Consumers != 0 {
+			t.Errorf("%s: %d consumers left behind by 20 reads", name, info.State.Consumers)
+		}
+	}
+}

@@ -32,19 +32,15 @@ func Read(ctx context.Context, js jetstream.JetStream, fn string, since time.Tim
 	if err != nil || last == 0 || lastTime.Before(since) {
 		return err
 	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	it, stop, err := events.ReadStream(ctx, stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subject},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
 		OptStartTime:   &since,
-	})
+	}, jetstream.PullMaxMessages(4096))
 	if err != nil {
-		return fmt.Errorf("meters: consumer: %w", err)
+		return fmt.Errorf("meters: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
-	if err != nil {
-		return fmt.Errorf("meters: consume: %w", err)
-	}
-	defer it.Stop()
+	defer stop()
 	for {
 		nctx, cancel := context.WithTimeout(ctx, gapWait)
 		m, err := it.Next(jetstream.NextContext(nctx))
