@@ -55,8 +55,8 @@ type Options struct {
 	NC     *nats.Conn
 	JS     jetstream.JetStream
 	Fns    Resolver
-	Token  string // API token; function URLs of non-public functions need it too
-	Logger *slog.Logger
+	Token  string       // API token; function URLs of non-public functions need it too
+	Logger *slog.Logger // nil: none
 	// Local is the worker of this process, if one runs here: synchronous calls try its warm
 	// instances first.
 	Local Local
@@ -91,6 +91,9 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	}
 	if g.maxWaiting <= 0 {
 		g.maxWaiting = DefaultMaxWaiting
+	}
+	if g.logger == nil {
+		g.logger = slog.New(slog.DiscardHandler)
 	}
 	triggers, err := o.JS.KeyValue(ctx, events.BucketTriggers)
 	if err != nil {

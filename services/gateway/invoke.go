@@ -93,6 +93,9 @@ func (g *Gateway) Sync(ctx context.Context, c Call) (events.Result, error) {
 	for {
 		select {
 		case r := <-replies:
+			if events.DirectWord(r) != "" { // a late word of a direct worker that fell silent
+				continue
+			}
 			return events.ParseReply(c.Version.Function, id, r)
 		case <-acked:
 			acked = nil
