@@ -119,3 +119,59 @@ func TestMinKeepsInstancesWarm(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Java and C# functions start from a pre-started VM too: the first call of each is a cold start
+// on the pre-started process (its meter record says so), and the next reuses it warm.
+func TestCompiledRuntimesStartFromPrestartedProcesses(t *testing.T) {
+	for _, rt := range []struct{ runtime, handler, file, code string }{
+		{"java", "example.Hello::handleRequest", "example/Hello.java", `package example;
+
+import java.util.Map;
+
+public class Hello {
+    public static Map<String, Object> handleRequest(Map<String, Object> event) {
+        return Map.of("hello", event.get("name"), "pid", ProcessHandle.current().pid());
+    }
+}
+`},
+		{"dotnet", "Example.Hello::Handle", "Hello.cs", `using System.Collections.Generic;
+
+namespace Example
+{
+    public static class Hello
+    {
+        public static Dictionary<string, object> Handle(Dictionary<string, object> evt)
+        {
+            return new Dictionary<string, object> { { "hello", evt["name"] }, { "pid", System.Diagnostics.Process.GetCurrentProcess().Id } };
+        }
+    }
+}
+`},
+	} {
+		t.Run(rt.runtime, func(t *testing.T) {
+			f := startWith(t, map[string]int{rt.runtime: 1})
+			prestarted(t, f, rt.runtime, 1)
+			name := "hello-" + rt.runtime
+			v := f.deployFile(t, name, rt.file, rt.code, events.Config{Runtime: rt.runtime, Handler: rt.handler})
+			var pids []float64
+			for range 2 {
+				r := f.sync(t, v, `{"name":"Ada"}`)
+				var got struct {
+					Hello string  `json:"hello"`
+					PID   float64 `json:"pid"`
+				}
+				if r.Outcome != events.OutcomeOK || json.Unmarshal(r.Payload, &got) != nil || got.Hello != "Ada" {
+					t.Fatalf("call: %+v %s %+v", r, r.Payload, r.Error)
+				}
+				pids = append(pids, got.PID)
+			}
+			if pids[0] != pids[1] {
+				t.Fatalf("pids %v: the specialised process was not reused", pids)
+			}
+			meters := meterRecords(t, f.bus.JS, name, 2)
+			if !meters[0].Cold || meters[0].ColdStart != "pre-started" || meters[1].Cold {
+				t.Fatalf("meters = %+v, want a cold start on a pre-started process, then a warm call", meters)
+			}
+		})
+	}
+}

@@ -89,8 +89,15 @@ func (w testWriter) Write(b []byte) (int, error) {
 
 func (f *fixture) deploy(t testing.TB, name, code string, cfg events.Config) events.Version {
 	t.Helper()
+	cfg.Runtime, cfg.Handler = "python", "main.handler"
+	return f.deployFile(t, name, "main.py", code, cfg)
+}
+
+// deployFile deploys a function whose code is one file, in cfg's runtime and handler.
+func (f *fixture) deployFile(t testing.TB, name, file, code string, cfg events.Config) events.Version {
+	t.Helper()
 	ctx := context.Background()
-	zip, err := archive.FromFile("main.py", []byte(code))
+	zip, err := archive.FromFile(file, []byte(code))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +105,6 @@ func (f *fixture) deploy(t testing.TB, name, code string, cfg events.Config) eve
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Runtime, cfg.Handler = "python", "main.handler"
 	v, err := f.reg.Deploy(ctx, name, cfg, ref)
 	if err != nil {
 		t.Fatal(err)
