@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"sluice.dev/runtimes/catalog"
 )
 
 // BenchmarkColdInvoke measures, interleaved in one run per runtime, a bare interpreter start
@@ -23,61 +25,74 @@ func BenchmarkColdInvoke(b *testing.B) {
 	hello := map[string]string{"python": "pyhello", "nodejs": "nodehello"}
 	for _, fx := range suite {
 		b.Run(fx.runtime, func(b *testing.B) {
-			interp := cat.Interpreter(fx.runtime)
-			ctx := context.Background()
-			slots := b.TempDir()
-			var tBare, tScratch, tPool, tInit []time.Duration
-			for n := range b.N {
-				t0 := time.Now()
-				if err := exec.Command(interp, bare[fx.runtime]...).Run(); err != nil {
-					b.Fatal(err)
-				}
-				tBare = append(tBare, time.Since(t0))
-
+			bareCmd := append([]string{cat.Interpreter(fx.runtime)}, bare[fx.runtime]...)
+			var c coldTimes
+			for range b.N {
 				cfg := config(b, fx, "handler")
 				cfg.CodeDir, cfg.Handler = testdata(b, hello[fx.runtime]), "hello.handler"
-				t0 = time.Now()
-				i, err := Start(ctx, cat, cfg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := i.Invoke(ctx, Request{ID: "cold", Payload: []byte(`{}`)}); err != nil {
-					b.Fatal(err)
-				}
-				tScratch = append(tScratch, time.Since(t0))
-				_ = i.Close()
-
-				slot := filepath.Join(slots, fmt.Sprint(n))
-				if err := os.Mkdir(slot, 0o755); err != nil {
-					b.Fatal(err)
-				}
-				w, err := Prestart(ctx, cat, PrestartConfig{ID: "warm", Runtime: fx.runtime, SlotDir: slot})
-				if err != nil {
-					b.Fatal(err)
-				}
-				t0 = time.Now()
-				if err := w.Specialize(ctx, cfg); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := w.Invoke(ctx, Request{ID: "cold", Payload: []byte(`{}`)}); err != nil {
-					b.Fatal(err)
-				}
-				tPool = append(tPool, time.Since(t0))
-				tInit = append(tInit, w.InitDuration())
-				_ = w.Close()
+				c.round(b, cat, bareCmd, cfg, PrestartConfig{ID: "warm", Runtime: fx.runtime}, 0)
 			}
-			pBare, pScratch, pPool := pct(tBare, 50), pct(tScratch, 50), pct(tPool, 50)
-			b.ReportMetric(ms(pBare), "bare-p50-ms")
-			b.ReportMetric(ms(pct(tBare, 99)), "bare-p99-ms")
-			b.ReportMetric(ms(pScratch), "scratch-p50-ms")
-			b.ReportMetric(ms(pct(tScratch, 99)), "scratch-p99-ms")
-			b.ReportMetric(ms(pPool), "pool-p50-ms")
-			b.ReportMetric(ms(pct(tPool, 99)), "pool-p99-ms")
-			b.ReportMetric(ms(pct(tInit, 50)), "pool-init-p50-ms")
-			b.ReportMetric(float64(pPool)/float64(pBare), "pool/bare")
-			b.ReportMetric(float64(pScratch)/float64(pBare), "scratch/bare")
+			c.report(b)
 		})
 	}
+}
+
+// coldTimes are one runtime's cold measurements, a round at a time.
+type coldTimes struct{ bare, scratch, pool, init []time.Duration }
+
+// round times, one after the other: the bare command, a cold invocation of cfg on a process
+// started for it, and one on a process pre-started with pre (in a slot folder of its own; the
+// Prestart is not timed, as a pool does it ahead, and the process waits settle first, as a
+// pool's does).
+func (c *coldTimes) round(b *testing.B, cat *catalog.Catalog, bare []string, cfg Config, pre PrestartConfig, settle time.Duration) {
+	ctx := context.Background()
+	t0 := time.Now()
+	if err := exec.Command(bare[0], bare[1:]...).Run(); err != nil {
+		b.Fatal(err)
+	}
+	c.bare = append(c.bare, time.Since(t0))
+
+	t0 = time.Now()
+	i, err := Start(ctx, cat, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := i.Invoke(ctx, Request{ID: "cold", Payload: []byte(`{}`)}); err != nil {
+		b.Fatal(err)
+	}
+	c.scratch = append(c.scratch, time.Since(t0))
+	_ = i.Close()
+
+	pre.SlotDir = b.TempDir()
+	w, err := Prestart(ctx, cat, pre)
+	if err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(settle)
+	t0 = time.Now()
+	if err := w.Specialize(ctx, cfg); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := w.Invoke(ctx, Request{ID: "cold", Payload: []byte(`{}`)}); err != nil {
+		b.Fatal(err)
+	}
+	c.pool = append(c.pool, time.Since(t0))
+	c.init = append(c.init, w.InitDuration())
+	_ = w.Close()
+}
+
+// report reports p50 and p99 of each measurement and the ratios of the p50s to the bare start.
+func (c *coldTimes) report(b *testing.B) {
+	pBare, pScratch, pPool := pct(c.bare, 50), pct(c.scratch, 50), pct(c.pool, 50)
+	b.ReportMetric(ms(pBare), "bare-p50-ms")
+	b.ReportMetric(ms(pct(c.bare, 99)), "bare-p99-ms")
+	b.ReportMetric(ms(pScratch), "scratch-p50-ms")
+	b.ReportMetric(ms(pct(c.scratch, 99)), "scratch-p99-ms")
+	b.ReportMetric(ms(pPool), "pool-p50-ms")
+	b.ReportMetric(ms(pct(c.pool, 99)), "pool-p99-ms")
+	b.ReportMetric(ms(pct(c.init, 50)), "pool-init-p50-ms")
+	b.ReportMetric(float64(pPool)/float64(pBare), "pool/bare")
+	b.ReportMetric(float64(pScratch)/float64(pBare), "scratch/bare")
 }
 
 func pct(d []time.Duration, p int) time.Duration {

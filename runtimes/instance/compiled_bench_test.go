@@ -1,8 +1,6 @@
 package instance
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,59 +53,16 @@ func mustReal(b *testing.B, p string) string {
 // and one on a pre-started process (Specialize + Invoke), interleaved.
 func BenchmarkCompiledColdInvoke(b *testing.B) {
 	cat := newCatalog(b)
-	for _, c := range compiledSuite {
-		b.Run(c.runtime, func(b *testing.B) {
-			bare := bareHello(b, cat, c.runtime, b.TempDir())
-			ctx := context.Background()
-			slots := b.TempDir()
-			var tBare, tScratch, tPool, tInit []time.Duration
-			for n := range b.N {
-				t0 := time.Now()
-				if err := exec.Command(bare[0], bare[1:]...).Run(); err != nil {
-					b.Fatal(err)
-				}
-				tBare = append(tBare, time.Since(t0))
-
-				cfg := compiledConfig(b, cat, c, "fn-"+c.runtime, "hello")
-				t0 = time.Now()
-				i, err := Start(ctx, cat, cfg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := i.Invoke(ctx, Request{ID: "cold", Payload: []byte(`{}`)}); err != nil {
-					b.Fatal(err)
-				}
-				tScratch = append(tScratch, time.Since(t0))
-				_ = i.Close()
-
-				slot := filepath.Join(slots, fmt.Sprint(n))
-				if err := os.Mkdir(slot, 0o755); err != nil {
-					b.Fatal(err)
-				}
-				w, err := Prestart(ctx, cat, PrestartConfig{ID: "warm", Runtime: c.runtime, SlotDir: slot, InitTimeout: slowStart})
-				if err != nil {
-					b.Fatal(err)
-				}
-				time.Sleep(100 * time.Millisecond) // as a pool's process waits: the JIT's background work is done
-				t0 = time.Now()
-				if err := w.Specialize(ctx, cfg); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := w.Invoke(ctx, Request{ID: "cold", Payload: []byte(`{}`)}); err != nil {
-					b.Fatal(err)
-				}
-				tPool = append(tPool, time.Since(t0))
-				tInit = append(tInit, w.InitDuration())
-				_ = w.Close()
+	for _, rt := range compiledSuite {
+		b.Run(rt.runtime, func(b *testing.B) {
+			bare := bareHello(b, cat, rt.runtime, b.TempDir())
+			var c coldTimes
+			for range b.N {
+				cfg := compiledConfig(b, cat, rt, "fn-"+rt.runtime, "hello")
+				// The pre-started process waits as a pool's does: the JIT's background work done.
+				c.round(b, cat, bare, cfg, PrestartConfig{ID: "warm", Runtime: rt.runtime, InitTimeout: slowStart}, 100*time.Millisecond)
 			}
-			pBare, pScratch, pPool := pct(tBare, 50), pct(tScratch, 50), pct(tPool, 50)
-			b.ReportMetric(ms(pBare), "bare-p50-ms")
-			b.ReportMetric(ms(pScratch), "scratch-p50-ms")
-			b.ReportMetric(ms(pPool), "pool-p50-ms")
-			b.ReportMetric(ms(pct(tPool, 99)), "pool-p99-ms")
-			b.ReportMetric(ms(pct(tInit, 50)), "pool-init-p50-ms")
-			b.ReportMetric(float64(pPool)/float64(pBare), "pool/bare")
-			b.ReportMetric(float64(pScratch)/float64(pBare), "scratch/bare")
+			c.report(b)
 		})
 	}
 }
