@@ -2,7 +2,6 @@ package instance
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -81,35 +80,6 @@ func compiledConfig(t testing.TB, cat *catalog.Catalog, c compiled, function, me
 	}
 }
 
-// prestartedSlow pre-starts a generic process of runtime with a bound fit for a JVM.
-func prestartedSlow(t *testing.T, cat *catalog.Catalog, runtime string) *Instance {
-	t.Helper()
-	slot := filepath.Join(t.TempDir(), "slot")
-	if err := os.Mkdir(slot, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), slowStart)
-	defer cancel()
-	i, err := Prestart(ctx, cat, PrestartConfig{ID: "warm-" + runtime, Runtime: runtime, SlotDir: slot, InitTimeout: slowStart})
-	if err != nil {
-		t.Fatalf("prestart %s: %v", runtime, err)
-	}
-	t.Cleanup(func() { _ = i.Close() })
-	return i
-}
-
-// invokeJSON runs one invocation that must succeed and decodes its answer into out.
-func invokeJSON(t *testing.T, i *Instance, out any) {
-	t.Helper()
-	resp, err := i.Invoke(context.Background(), request(`{}`))
-	if err != nil || resp.Error != nil {
-		t.Fatalf("invoke: %v %+v", err, resp.Error)
-	}
-	if err := json.Unmarshal(resp.Payload, out); err != nil {
-		t.Fatalf("answer %s: %v", resp.Payload, err)
-	}
-}
-
 func TestCompiledPrestartTakesTheFunctionsEnvironment(t *testing.T) {
 	t.Setenv("SLUICE_TEST_MARKER", "leak")
 	cat := newCatalog(t)
@@ -118,7 +88,7 @@ func TestCompiledPrestartTakesTheFunctionsEnvironment(t *testing.T) {
 			if !cat.Specializable(c.runtime, nil) {
 				t.Fatalf("runtime %s cannot be pre-started", c.runtime)
 			}
-			i := prestartedSlow(t, cat, c.runtime)
+			i := prestartedWithin(t, cat, c.runtime, slowStart)
 			cfg := compiledConfig(t, cat, c, "fn-"+c.runtime, "env")
 			cfg.Env = map[string]string{"GREETING": "hi", "TZ": "Europe/Paris"}
 			if err := i.Specialize(context.Background(), cfg); err != nil {
@@ -154,7 +124,7 @@ func TestCompiledPrestartChildAndContext(t *testing.T) {
 	cat := newCatalog(t)
 	for _, c := range compiledSuite {
 		t.Run(c.runtime, func(t *testing.T) {
-			i := prestartedSlow(t, cat, c.runtime)
+			i := prestartedWithin(t, cat, c.runtime, slowStart)
 			cfg := compiledConfig(t, cat, c, "fn-"+c.runtime, "childEnv")
 			cfg.Env = map[string]string{"GREETING": "from the function"}
 			if err := i.Specialize(context.Background(), cfg); err != nil {
@@ -173,7 +143,7 @@ func TestCompiledPrestartChildAndContext(t *testing.T) {
 			}
 			t.Logf("%s: a child inheriting the environment sees GREETING=%q", c.runtime, got["inherited"])
 
-			j := prestartedSlow(t, cat, c.runtime)
+			j := prestartedWithin(t, cat, c.runtime, slowStart)
 			cfg = compiledConfig(t, cat, c, "fn-"+c.runtime, "ctx")
 			if err := j.Specialize(context.Background(), cfg); err != nil {
 				t.Fatal(err)
@@ -194,7 +164,7 @@ func TestCompiledPrestartNeverShared(t *testing.T) {
 	cat := newCatalog(t)
 	for _, c := range compiledSuite {
 		t.Run(c.runtime, func(t *testing.T) {
-			a, b := prestartedSlow(t, cat, c.runtime), prestartedSlow(t, cat, c.runtime)
+			a, b := prestartedWithin(t, cat, c.runtime, slowStart), prestartedWithin(t, cat, c.runtime, slowStart)
 			cfgA := compiledConfig(t, cat, c, "fn-a", "who")
 			cfgB := compiledConfig(t, cat, c, "fn-b", "who")
 			cfgB.Env = map[string]string{"TZ": "Asia/Tokyo"}
@@ -239,7 +209,7 @@ func TestCompiledPrestartInitErrorsAndRefusals(t *testing.T) {
 	cat := newCatalog(t)
 	for _, c := range compiledSuite {
 		t.Run(c.runtime, func(t *testing.T) {
-			i := prestartedSlow(t, cat, c.runtime)
+			i := prestartedWithin(t, cat, c.runtime, slowStart)
 			cfg := compiledConfig(t, cat, c, "fn-"+c.runtime, "who")
 			cfg.Handler = strings.Replace(cfg.Handler, "Fn::", "Missing::", 1)
 			err := i.Specialize(context.Background(), cfg)
@@ -253,7 +223,7 @@ func TestCompiledPrestartInitErrorsAndRefusals(t *testing.T) {
 			}
 
 			start := map[string]string{"java": "JAVA_TOOL_OPTIONS", "dotnet": "MONO_GC_PARAMS"}[c.runtime]
-			j := prestartedSlow(t, cat, c.runtime)
+			j := prestartedWithin(t, cat, c.runtime, slowStart)
 			pid := j.cmd.Process.Pid
 			cfg = compiledConfig(t, cat, c, "fn-"+c.runtime, "who")
 			cfg.Env = map[string]string{start: "x"}

@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -106,5 +107,17 @@ func waitDone(t testing.TB, i *Instance) {
 	case <-i.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("instance not done")
+	}
+}
+
+// invokeJSON invokes i with {} and decodes its answer into out.
+func invokeJSON(t *testing.T, i *Instance, out any) {
+	t.Helper()
+	resp, err := i.Invoke(context.Background(), request(`{}`))
+	if err != nil || resp.Error != nil {
+		t.Fatalf("invoke: %v %+v", err, resp.Error)
+	}
+	if err := json.Unmarshal(resp.Payload, out); err != nil {
+		t.Fatalf("answer %s: %v", resp.Payload, err)
 	}
 }

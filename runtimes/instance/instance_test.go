@@ -281,14 +281,8 @@ func TestEnvironment(t *testing.T) {
 			cfg := config(t, fx, "env")
 			cfg.Env = map[string]string{"GREETING": "hi", "TZ": "Europe/Paris"}
 			i := start(t, cat, cfg)
-			resp, err := i.Invoke(context.Background(), request(`{}`))
-			if err != nil || resp.Error != nil {
-				t.Fatalf("invoke: %v %+v", err, resp.Error)
-			}
 			var env map[string]string
-			if err := json.Unmarshal(resp.Payload, &env); err != nil {
-				t.Fatal(err)
-			}
+			invokeJSON(t, i, &env)
 			if _, ok := env["SLUICE_TEST_MARKER"]; ok {
 				t.Fatal("the worker's environment reached the function")
 			}

@@ -2,7 +2,6 @@ package instance
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -18,14 +17,21 @@ import (
 // prestarted pre-starts a generic process of runtime and closes it when the test ends.
 func prestarted(t testing.TB, cat *catalog.Catalog, runtime string) *Instance {
 	t.Helper()
+	return prestartedWithin(t, cat, runtime, 30*time.Second)
+}
+
+// prestartedWithin pre-starts a generic process of runtime in a slot folder of its own, given
+// within to start and warm up (a JVM wants more than an interpreter).
+func prestartedWithin(t testing.TB, cat *catalog.Catalog, runtime string, within time.Duration) *Instance {
+	t.Helper()
 	slot := filepath.Join(t.TempDir(), "slot")
 	if err := os.Mkdir(slot, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	instanceSeq++
-	i, err := Prestart(ctx, cat, PrestartConfig{ID: "warm-" + runtime, Runtime: runtime, SlotDir: slot})
+	i, err := Prestart(ctx, cat, PrestartConfig{ID: "warm-" + runtime, Runtime: runtime, SlotDir: slot, InitTimeout: within})
 	if err != nil {
 		t.Fatalf("prestart %s: %v", runtime, err)
 	}
@@ -47,14 +53,8 @@ func TestSpecializeTakesTheFunctionsEnvironment(t *testing.T) {
 			if !i.Prestarted() || i.InitDuration() <= 0 {
 				t.Fatalf("Prestarted %v, InitDuration %v", i.Prestarted(), i.InitDuration())
 			}
-			resp, err := i.Invoke(context.Background(), request(`{}`))
-			if err != nil || resp.Error != nil {
-				t.Fatalf("invoke: %v %+v", err, resp.Error)
-			}
 			var env map[string]string
-			if err := json.Unmarshal(resp.Payload, &env); err != nil {
-				t.Fatal(err)
-			}
+			invokeJSON(t, i, &env)
 			if _, ok := env["SLUICE_TEST_MARKER"]; ok {
 				t.Fatal("the worker's environment reached the function")
 			}
@@ -84,14 +84,8 @@ func TestSpecializedContextFields(t *testing.T) {
 			if err := i.Specialize(context.Background(), cfg); err != nil {
 				t.Fatal(err)
 			}
-			resp, err := i.Invoke(context.Background(), request(`{}`))
-			if err != nil || resp.Error != nil {
-				t.Fatalf("invoke: %v %+v", err, resp.Error)
-			}
 			var got map[string]any
-			if err := json.Unmarshal(resp.Payload, &got); err != nil {
-				t.Fatal(err)
-			}
+			invokeJSON(t, i, &got)
 			if got["function_name"] != cfg.Function || got["memory_limit_in_mb"] != "256" ||
 				got["invoked_function_arn"] != "arn:aws:lambda:local:000000000000:function:"+cfg.Function+":7" {
 				t.Fatalf("context = %v", got)
