@@ -48,17 +48,7 @@ func TestCompiledPrestartedIsSandboxed(t *testing.T) {
 			}
 			codetest.MakeReadable(t, code)
 
-			slot := filepath.Join(n.data, "slots", c.runtime)
-			if err := os.MkdirAll(slot, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			i, err := instance.Prestart(ctx, cat, instance.PrestartConfig{ID: "pre-" + c.runtime, Runtime: c.runtime, SlotDir: slot,
-				Sandbox: sb, InitTimeout: time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = i.Close() })
-			j := sb.last()
+			i, j := prestartIn(ctx, t, sb, cat, n, c.runtime, time.Minute)
 			if j.uid == nil || !sandboxUID(j.uid.uid) || len(j.pids) == 0 {
 				t.Fatalf("pre-started %s without a uid of its own: %+v %v", c.runtime, j.uid, j.pids)
 			}
@@ -101,16 +91,7 @@ func TestCompiledPrestartedIsSandboxed(t *testing.T) {
 
 			// Another pre-started process, specialised with the read handler, cannot reach the
 			// node's files.
-			rslot := filepath.Join(n.data, "slots", c.runtime+"-read")
-			if err := os.MkdirAll(rslot, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			r, err := instance.Prestart(ctx, cat, instance.PrestartConfig{ID: "pre-" + c.runtime + "-read", Runtime: c.runtime,
-				SlotDir: rslot, Sandbox: sb, InitTimeout: time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = r.Close() })
+			r, _ := prestartIn(ctx, t, sb, cat, n, c.runtime, time.Minute)
 			rcfg := cfg
 			rcfg.ID, rcfg.Handler = cfg.ID+"-read", c.read
 			if err := r.Specialize(ctx, rcfg); err != nil {

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"sluice.dev/runtimes/catalog"
 	"sluice.dev/runtimes/instance"
 )
 
@@ -20,17 +22,8 @@ func TestPrestartedThenSpecialized(t *testing.T) {
 			if !cat.Specializable(fx.runtime, nil) {
 				t.Skipf("runtime %s cannot be pre-started", fx.runtime)
 			}
-			slot := filepath.Join(n.data, "slots", fx.runtime)
-			if err := os.MkdirAll(slot, 0o755); err != nil {
-				t.Fatal(err)
-			}
 			ctx := context.Background()
-			i, err := instance.Prestart(ctx, cat, instance.PrestartConfig{ID: "pre-" + fx.runtime, Runtime: fx.runtime, SlotDir: slot, Sandbox: sb})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = i.Close() })
-			j := sb.last()
+			i, j := prestartIn(ctx, t, sb, cat, n, fx.runtime, 0)
 			cfg := config(n, fx, "ids", nil)
 			cfg.MemoryMB = 192
 			if err := i.Specialize(ctx, cfg); err != nil {
@@ -52,4 +45,29 @@ func TestPrestartedThenSpecialized(t *testing.T) {
 			}
 		})
 	}
+}
+
+// prestartIn pre-starts a generic process of runtime confined by sb, in a slot folder of its own
+// under the node n's data, with initTimeout (0: the default) to start; it returns the process
+// and its jail.
+func prestartIn(ctx context.Context, t *testing.T, sb *recorder, cat *catalog.Catalog, n *node, runtime string, initTimeout time.Duration) (*instance.Instance, *Jail) {
+	t.Helper()
+	slots := filepath.Join(n.data, "slots")
+	if err := os.MkdirAll(slots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	slot, err := os.MkdirTemp(slots, runtime+"-")
+	if err == nil {
+		err = os.Chmod(slot, 0o755) // as a worker's slot folders
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := instance.Prestart(ctx, cat, instance.PrestartConfig{ID: "pre-" + filepath.Base(slot), Runtime: runtime, SlotDir: slot,
+		Sandbox: sb, InitTimeout: initTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = i.Close() })
+	return i, sb.last()
 }
