@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -255,46 +254,10 @@ func TestLogsFollow(t *testing.T) {
 		t.Fatalf("deploy: %d %+v", st, ed)
 	}
 	publishLog(t, e, "tail", "a", "before", time.Now())
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/v1/functions/tail/logs?follow=1", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	lines := make(chan events.LogLine)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			var l events.LogLine
-			if json.Unmarshal(sc.Bytes(), &l) == nil {
-				select {
-				case lines <- l:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	want := func(msg string) {
-		t.Helper()
-		select {
-		case l := <-lines:
-			if l.Message != msg {
-				t.Fatalf("line = %+v, want %q", l, msg)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no line %q within 10s", msg)
-		}
-	}
+	want := followLogs(t, e, "tail")
 	want("before")
 	publishLog(t, e, "tail", "b", "after", time.Now())
 	want("after")
-	cancel()
-	for range lines {
-	}
 }
 
 // TestChangesAnswerAfterTheViewHasThem: every deploy, alias change and delete answers only once the
