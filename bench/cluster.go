@@ -47,39 +47,21 @@ type clusterResult struct {
 // measureCluster starts the cluster, the roles and the loads; everything it started is stopped
 // before it returns.
 func measureCluster(ctx context.Context, c config, r *results) *clusterResult {
-	bin, err := filepath.Abs(c.natsServer)
-	if err == nil {
-		_, err = os.Stat(bin)
-	}
-	if err != nil {
-		r.note("cluster: no nats-server (%v): install it with `go tool task nats-server`", err)
-		return nil
-	}
-	dir, err := os.MkdirTemp("", "sluice-bench-cluster-")
+	bin, err := natsServerBin(c)
 	if err != nil {
 		r.note("cluster: %v", err)
 		return nil
 	}
-	defer func() {
-		if c.keep {
-			fmt.Fprintf(os.Stderr, "bench: kept the cluster's folder (logs *.log): %s\n", dir)
-			return
-		}
-		_ = os.RemoveAll(dir)
-	}()
-	var procs []*benchProc
-	defer func() {
-		for i := len(procs) - 1; i >= 0; i-- {
-			procs[i].stop()
-		}
-	}()
-	start := func(name, ready string, bin string, env []string, args ...string) error {
-		p, err := startBenchProc(ctx, dir, name, ready, bin, env, args...)
-		if err != nil {
-			return err
-		}
-		procs = append(procs, p)
+	procs, err := newProcDir("sluice-bench-cluster-", "the cluster's", c.keep)
+	if err != nil {
+		r.note("cluster: %v", err)
 		return nil
+	}
+	defer procs.close()
+	dir := procs.dir
+	start := func(name, ready string, bin string, env []string, args ...string) error {
+		_, err := procs.start(ctx, name, ready, bin, env, args...)
+		return err
 	}
 
 	urls, err := natsClusterConfs(dir, 3)
@@ -265,6 +247,56 @@ type benchProc struct {
 }
 
 // startBenchProc runs bin and waits until a line of its output contains ready.
+// natsServerBin is the nats-server binary of c, made absolute, or why there is none.
+func natsServerBin(c config) (string, error) {
+	bin, err := filepath.Abs(c.natsServer)
+	if err == nil {
+		_, err = os.Stat(bin)
+	}
+	if err != nil {
+		return "", fmt.Errorf("no nats-server (%w): install it with `go tool task nats-server`", err)
+	}
+	return bin, nil
+}
+
+// procDir is a run's temporary folder and the processes started in it, each logging to
+// NAME.log there. close stops them, the newest first, and removes the folder unless it is kept.
+type procDir struct {
+	dir, what string
+	keep      bool
+	procs     []*benchProc
+}
+
+// newProcDir makes the folder of a run; what names it in the line that says it was kept.
+func newProcDir(prefix, what string, keep bool) (*procDir, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	return &procDir{dir: dir, what: what, keep: keep}, nil
+}
+
+// start starts a process as startBenchProc does and stops it with the others.
+func (d *procDir) start(ctx context.Context, name, ready, bin string, env []string, args ...string) (*benchProc, error) {
+	p, err := startBenchProc(ctx, d.dir, name, ready, bin, env, args...)
+	if err != nil {
+		return nil, err
+	}
+	d.procs = append(d.procs, p)
+	return p, nil
+}
+
+func (d *procDir) close() {
+	for i := len(d.procs) - 1; i >= 0; i-- {
+		d.procs[i].stop()
+	}
+	if d.keep {
+		fmt.Fprintf(os.Stderr, "bench: kept %s folder (logs *.log): %s\n", d.what, d.dir)
+		return
+	}
+	_ = os.RemoveAll(d.dir)
+}
+
 func startBenchProc(ctx context.Context, dir, name, ready, bin string, env []string, args ...string) (*benchProc, error) {
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {

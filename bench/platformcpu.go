@@ -48,41 +48,22 @@ func measurePlatformCPU(ctx context.Context, c config, r *results) *platformCPU 
 		r.note("P7 on an outside nats-server: %v", err)
 		return nil
 	}
-	natsBin, err := filepath.Abs(c.natsServer)
-	if err == nil {
-		_, err = os.Stat(natsBin)
-	}
+	natsBin, err := natsServerBin(c)
 	if err != nil {
-		return fail(fmt.Errorf("no nats-server (%w): install it with `go tool task nats-server`", err))
+		return fail(err)
 	}
 	sluiceBin, err := filepath.Abs(c.sluice)
 	if err != nil {
 		return fail(err)
 	}
-	dir, err := os.MkdirTemp("", "sluice-bench-p7-")
+	procs, err := newProcDir("sluice-bench-p7-", "the P7 run's", c.keep)
 	if err != nil {
 		return fail(err)
 	}
-	defer func() {
-		if c.keep {
-			fmt.Fprintf(os.Stderr, "bench: kept the P7 run's folder (logs *.log): %s\n", dir)
-			return
-		}
-		_ = os.RemoveAll(dir)
-	}()
-	var procs []*benchProc
-	defer func() {
-		for i := len(procs) - 1; i >= 0; i-- {
-			procs[i].stop()
-		}
-	}()
+	defer procs.close()
+	dir := procs.dir
 	start := func(name, ready, bin string, env []string, args ...string) (*benchProc, error) {
-		p, err := startBenchProc(ctx, dir, name, ready, bin, env, args...)
-		if err != nil {
-			return nil, err
-		}
-		procs = append(procs, p)
-		return p, nil
+		return procs.start(ctx, name, ready, bin, env, args...)
 	}
 
 	natsAddr, err := freeAddr()
