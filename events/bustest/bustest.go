@@ -76,3 +76,22 @@ func RunServer(t testing.TB) *server.Server {
 	})
 	return srv
 }
+
+// Stored counts the messages stream holds on subject (a wildcard counts every subject it
+// matches), as the server reports them now.
+func Stored(t testing.TB, js jetstream.JetStream, stream, subject string) int {
+	t.Helper()
+	s, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range info.State.Subjects {
+		n += int(c)
+	}
+	return n
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
+	"sluice.dev/events/bustest"
 	"sluice.dev/events/testkit"
 	"sluice.dev/services/api/wire"
 	"sluice.dev/services/billing"
@@ -514,17 +515,7 @@ def handler(event, context):
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	count := func(stream, subject string) int {
-		s, err := js.Stream(context.Background(), stream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return int(info.State.Subjects[subject])
-	}
+	count := func(stream, subject string) int { return bustest.Stored(t, js, stream, subject) }
 	for _, fn := range []string{"printer", "echoer", "silent"} {
 		logs, meters := count(events.StreamLogs, events.LogsSubject(fn)), count(events.StreamMeters, events.MetersSubject(fn))
 		t.Logf("%s: %d invocations stored %d meter records and %d log records (%d lines printed)", fn, n, meters, logs, map[bool]int{true: 20 * n}[fn != "silent"])

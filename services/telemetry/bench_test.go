@@ -16,23 +16,10 @@ import (
 	"sluice.dev/events/testkit"
 )
 
-// stored counts the records of subject in stream.
-func stored(b *testing.B, js jetstream.JetStream, stream, subject string) int {
-	s, err := js.Stream(context.Background(), stream)
-	if err != nil {
-		b.Fatal(err)
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return int(info.State.Subjects[subject])
-}
-
 func waitStored(b *testing.B, js jetstream.JetStream, stream, subject string, n int) {
 	b.Helper()
 	testkit.EventuallyEvery(b, time.Minute, time.Millisecond, func() error {
-		if got := stored(b, js, stream, subject); got < n {
+		if got := bustest.Stored(b, js, stream, subject); got < n {
 			return fmt.Errorf("%d of %d records stored", got, n)
 		}
 		return nil
@@ -90,7 +77,7 @@ func BenchmarkLogStored(b *testing.B) {
 		waitLine(b, bus.JS, l.Message)
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/float64(stored(b, bus.JS, events.StreamLogs, events.LogsSubject("f"))), "lines/record")
+	b.ReportMetric(float64(b.N)/float64(bustest.Stored(b, bus.JS, events.StreamLogs, events.LogsSubject("f"))), "lines/record")
 	if p.Dropped() != 0 {
 		b.Fatalf("dropped %d", p.Dropped())
 	}

@@ -37,25 +37,10 @@ func run(t *testing.T, p *Publisher) (stop func()) {
 	return stop
 }
 
-// records counts the SLUICE_LOGS records of fn.
-func records(t *testing.T, js jetstream.JetStream, fn string) int {
-	t.Helper()
-	ctx := context.Background()
-	s, err := js.Stream(ctx, events.StreamLogs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(events.LogsSubject(fn)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(info.State.Subjects[events.LogsSubject(fn)])
-}
-
 // lines reads every log line of fn on the bus, out of its batch records.
 func lines(t *testing.T, js jetstream.JetStream, fn string) []events.LogLine {
 	t.Helper()
-	n := records(t, js, fn)
+	n := bustest.Stored(t, js, events.StreamLogs, events.LogsSubject(fn))
 	c, err := js.OrderedConsumer(context.Background(), events.StreamLogs, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.LogsSubject(fn)}})
 	if err != nil {
 		t.Fatal(err)
@@ -91,19 +76,6 @@ func linesN(t *testing.T, js jetstream.JetStream, fn string, n int) []events.Log
 	return got
 }
 
-func meters(t *testing.T, js jetstream.JetStream, fn string) uint64 {
-	t.Helper()
-	s, err := js.Stream(context.Background(), events.StreamMeters)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(events.MetersSubject(fn)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Subjects[events.MetersSubject(fn)]
-}
-
 func TestPublishesInOrderAndFlushesOnStop(t *testing.T) {
 	bus := bustest.Start(t)
 	p := NewPublisher(bus.Conn, 1000, slog.Default())
@@ -115,7 +87,7 @@ func TestPublishesInOrderAndFlushesOnStop(t *testing.T) {
 	if err := p.Meter(context.Background(), events.Meter{InvocationID: "inv", Function: "f", Outcome: events.OutcomeOK}, events.MeterMsgID("inv", 0, 1)); err != nil {
 		t.Fatal(err)
 	}
-	if got := meters(t, bus.JS, "f"); got != 1 {
+	if got := bustest.Stored(t, bus.JS, events.StreamMeters, events.MetersSubject("f")); got != 1 {
 		t.Fatalf("Meter returned with %d records stored, want 1", got)
 	}
 	stop()
@@ -213,13 +185,13 @@ func TestMeterIsStoredOnceAndWaitsForTheBus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := meters(t, bus.JS, "f"); got != 1 {
+	if got := bustest.Stored(t, bus.JS, events.StreamMeters, events.MetersSubject("f")); got != 1 {
 		t.Fatalf("%d records stored, want 1", got)
 	}
 	if err := p.Meter(ctx, m, events.MeterMsgID("a", 1, 1)); err != nil { // a redriven event's
 		t.Fatal(err)
 	}
-	if got := meters(t, bus.JS, "f"); got != 2 {
+	if got := bustest.Stored(t, bus.JS, events.StreamMeters, events.MetersSubject("f")); got != 2 {
 		t.Fatalf("%d records stored, want 2", got)
 	}
 
@@ -246,7 +218,7 @@ func TestMeterIsStoredOnceAndWaitsForTheBus(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Meter still waiting once the stream is back")
 	}
-	if got := meters(t, bus.JS, "f"); got != 1 {
+	if got := bustest.Stored(t, bus.JS, events.StreamMeters, events.MetersSubject("f")); got != 1 {
 		t.Fatalf("%d records stored in the new stream, want 1", got)
 	}
 
@@ -286,7 +258,7 @@ func TestLinesGoOutInBatchRecords(t *testing.T) {
 				t.Fatalf("%s line %d = %+v", fn, i, l)
 			}
 		}
-		recs := records(t, bus.JS, fn)
+		recs := bustest.Stored(t, bus.JS, events.StreamLogs, events.LogsSubject(fn))
 		if recs > n/batch+10+5 {
 			t.Fatalf("%s: %d lines in %d records", fn, n, recs)
 		}
@@ -314,7 +286,7 @@ func TestLongLinesSplitRecords(t *testing.T) {
 			t.Fatalf("line %d = %.20q", i, l.Message)
 		}
 	}
-	if recs := records(t, bus.JS, "f"); recs < 60*60/256 || recs > 60/2 {
+	if recs := bustest.Stored(t, bus.JS, events.StreamLogs, events.LogsSubject("f")); recs < 60*60/256 || recs > 60/2 {
 		t.Fatalf("60 lines of 60 KiB in %d records", recs)
 	}
 	if p.Dropped() != 0 {

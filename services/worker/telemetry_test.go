@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
+	"sluice.dev/events/bustest"
 	"sluice.dev/events/testkit"
 	"sluice.dev/services/gateway"
 	"sluice.dev/services/telemetry"
@@ -61,7 +62,7 @@ func TestNoisyFunctionCostsNoOtherFunctionItsLines(t *testing.T) {
 	}()
 	// The flood is under way once its lines start to arrive (in records of up to 64).
 	testkit.Eventually(t, 30*time.Second, func() error {
-		if n := subjectCount(t, f.bus.JS, events.StreamLogs, events.LogsSubject("loud")); n < 1000/64 {
+		if n := bustest.Stored(t, f.bus.JS, events.StreamLogs, events.LogsSubject("loud")); n < 1000/64 {
 			return fmt.Errorf("%d records of loud's lines so far", n)
 		}
 		return nil
@@ -132,8 +133,8 @@ func TestNoisyFunctionCostsNoOtherFunctionItsLines(t *testing.T) {
 
 	// Every meter record arrives: loud's and quiet's.
 	testkit.Eventually(t, 10*time.Second, func() error {
-		l := subjectCount(t, f.bus.JS, events.StreamMeters, events.MetersSubject("loud"))
-		q := subjectCount(t, f.bus.JS, events.StreamMeters, events.MetersSubject("quiet"))
+		l := bustest.Stored(t, f.bus.JS, events.StreamMeters, events.MetersSubject("loud"))
+		q := bustest.Stored(t, f.bus.JS, events.StreamMeters, events.MetersSubject("quiet"))
 		if l != 1 || q != calls+1 {
 			return fmt.Errorf("meter records: loud %d, quiet %d; want 1 and %d", l, q, calls+1)
 		}
@@ -172,25 +173,11 @@ func TestNoisyFunctionCostsNoOtherFunctionItsLines(t *testing.T) {
 	t.Logf("loud printed %d lines: %d arrived, %d dropped and counted in %d markers", total, arrived, dropped, markers)
 }
 
-// subjectCount is the number of records of subject in stream.
-func subjectCount(t *testing.T, js jetstream.JetStream, stream, subject string) int {
-	t.Helper()
-	s, err := js.Stream(context.Background(), stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(info.State.Subjects[subject])
-}
-
 // readLines reads every log line of a function stored now on SLUICE_LOGS, out of its batch
 // records.
 func readLines(t *testing.T, js jetstream.JetStream, fn string) []events.LogLine {
 	t.Helper()
-	n := subjectCount(t, js, events.StreamLogs, events.LogsSubject(fn))
+	n := bustest.Stored(t, js, events.StreamLogs, events.LogsSubject(fn))
 	c, err := js.OrderedConsumer(context.Background(), events.StreamLogs, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.LogsSubject(fn)}})
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +206,7 @@ func readLines(t *testing.T, js jetstream.JetStream, fn string) []events.LogLine
 // records stored now on SLUICE_METERS, rendered by events.MeterLines.
 func meterLines(t *testing.T, js jetstream.JetStream, fn string) []events.LogLine {
 	t.Helper()
-	n := subjectCount(t, js, events.StreamMeters, events.MetersSubject(fn))
+	n := bustest.Stored(t, js, events.StreamMeters, events.MetersSubject(fn))
 	c, err := js.OrderedConsumer(context.Background(), events.StreamMeters, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.MetersSubject(fn)}})
 	if err != nil {
 		t.Fatal(err)
