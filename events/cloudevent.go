@@ -3,6 +3,7 @@ package events
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -184,6 +185,22 @@ func NewReply(inbox string, r Result) *nats.Msg {
 	}
 	m.Data = marshalError(r.Error, r.Outcome)
 	return m
+}
+
+// ReplyOf is what a synchronous caller gets of an attempt's result r, as ParseReply reads it off
+// NewReply's message: for a caller beside the worker, in one process, that needs no message.
+func ReplyOf(r Result) Result {
+	out := Result{ID: r.ID, Function: r.Function, Outcome: r.Outcome, Version: r.Version,
+		DurationMs: math.Round(r.DurationMs*1000) / 1000}
+	if r.Outcome == OutcomeOK {
+		out.Status, out.Payload = StatusSucceeded, r.Payload
+		return out
+	}
+	out.Status, out.Error = StatusFailed, r.Error
+	if out.Error == nil {
+		out.Error = defaultError(r.Outcome)
+	}
+	return out
 }
 
 // ParseReply decodes a reply made by NewReply.

@@ -4,7 +4,7 @@ import "encoding/json"
 
 func marshalError(e *FunctionError, o Outcome) []byte {
 	if e == nil {
-		e = &FunctionError{Type: string(o), Message: "invocation ended with outcome " + string(o)}
+		e = defaultError(o)
 	}
 	b, _ := json.Marshal(e) // strings and a string slice always marshal
 	return b
@@ -16,4 +16,9 @@ func unmarshalError(b []byte, o Outcome) *FunctionError {
 		return &FunctionError{Type: string(o), Message: string(b)}
 	}
 	return &e
+}
+
+// defaultError is the error of an outcome that came without one.
+func defaultError(o Outcome) *FunctionError {
+	return &FunctionError{Type: string(o), Message: "invocation ended with outcome " + string(o)}
 }

@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -156,5 +157,23 @@ func TestCountHandbackOnTheBus(t *testing.T) {
 	}
 	if n, err := events.ReadHandbacks(ctx, kv, "ev-2", 0); err != nil || n != 1 {
 		t.Errorf("count over a broken one = %d, %v", n, err)
+	}
+}
+
+// A caller beside the worker gets exactly what one across the bus reads off the reply.
+func TestReplyOfIsWhatTheReplyCarries(t *testing.T) {
+	for _, r := range []events.Result{
+		{ID: "a", Function: "f", Version: 2, Outcome: events.OutcomeOK, Payload: []byte(`{"x":1}`), DurationMs: 1.23456,
+			Status: events.StatusQueued, Attempts: 3, Started: time.Now()},
+		{ID: "b", Function: "f", Version: 1, Outcome: events.OutcomeError, Error: &events.FunctionError{Type: "E", Message: "m", Trace: []string{"at x"}}},
+		{ID: "c", Function: "f", Version: 1, Outcome: events.OutcomeTimeout},
+	} {
+		want, err := events.ParseReply(r.Function, r.ID, events.NewReply("inbox", r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := events.ReplyOf(r); !reflect.DeepEqual(got, want) {
+			t.Errorf("ReplyOf = %+v (%+v)\nthe reply reads %+v (%+v)", got, got.Error, want, want.Error)
+		}
 	}
 }

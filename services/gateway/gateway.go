@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
@@ -24,7 +25,7 @@ type Resolver interface {
 // Local runs a synchronous call on a free warm instance in the gateway's own process (a worker
 // beside it), without the bus; ok is false when it has no room, and the call takes the bus.
 type Local interface {
-	Call(fn string, h nats.Header, data []byte) (res events.Result, ok bool)
+	Call(fn string, ev event.Event) (res events.Result, ok bool)
 }
 
 // Gateway publishes invocations and routes their replies. Safe for concurrent use.

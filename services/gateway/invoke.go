@@ -69,13 +69,12 @@ func (g *Gateway) Sync(ctx context.Context, c Call) (events.Result, error) {
 	defer cancel()
 
 	c.deadline = deadline
-	m, id, err := c.msg()
+	ev, m, id, err := c.msg()
 	if err != nil {
 		return events.Result{}, err
 	}
 	if g.local != nil {
-		if res, ok := g.local.Call(c.Version.Function, m.Header, m.Data); ok {
-			res.ID, res.Function = id, c.Version.Function
+		if res, ok := g.local.Call(c.Version.Function, ev); ok {
 			return res, nil
 		}
 	}
@@ -141,7 +140,7 @@ func (g *Gateway) direct(ctx context.Context, fn, id string, m *nats.Msg, replie
 // Async stores the invocation and returns its id once JetStream holds it. Nothing else is
 // written: while the event waits, its status is read off the event itself (events.FindQueued).
 func (g *Gateway) Async(ctx context.Context, c Call) (string, error) {
-	m, id, err := c.msg()
+	_, m, id, err := c.msg()
 	if err != nil {
 		return "", err
 	}
@@ -151,21 +150,23 @@ func (g *Gateway) Async(ctx context.Context, c Call) (string, error) {
 	return id, nil
 }
 
-// msg makes the invocation message of the call, and its id: the caller's, or one minted for it
-// (and marked so, events.HeaderFresh).
-func (c Call) msg() (*nats.Msg, string, error) {
+// msg makes the call's event and its invocation message (validated and encoded, as every event
+// stored must be), and the id: the caller's, or one minted for it (and marked so,
+// events.HeaderFresh).
+func (c Call) msg() (event.Event, *nats.Msg, string, error) {
 	id := c.ID
 	if id == "" {
 		id = uuid.NewString()
 	}
-	m, err := events.NewMsg(events.EventSubject(c.Version.Function, id), c.event(id))
+	ev := c.event(id)
+	m, err := events.NewMsg(events.EventSubject(c.Version.Function, id), ev)
 	if err != nil {
-		return nil, "", err
+		return ev, nil, "", err
 	}
 	if c.ID == "" {
 		m.Header.Set(events.HeaderFresh, "1")
 	}
-	return m, id, nil
+	return ev, m, id, nil
 }
 
 // Result reads an async invocation's record by its id as it came (whatever its key), or its

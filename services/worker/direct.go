@@ -94,7 +94,12 @@ func (w *Worker) direct(ctx context.Context, p *pool, m *nats.Msg) {
 	if inbox == "" {
 		return
 	}
-	c, ok := w.takeCall(ctx, p, m.Header, m.Data)
+	ev, err := events.ParseHeaders(m.Header, m.Data)
+	if err != nil { // the durable path answers it
+		w.busy(inbox)
+		return
+	}
+	c, ok := w.takeCall(ctx, p, ev)
 	if !ok {
 		w.busy(inbox)
 		return
@@ -108,11 +113,11 @@ func (w *Worker) direct(ctx context.Context, p *pool, m *nats.Msg) {
 	w.meter(ctx, c, res, peak)
 }
 
-// Call runs a synchronous call of fn (its event's headers h and data) on a free warm instance
-// of this worker, for a gateway in the same process: the direct path without the bus. ok is
-// false when there is no room here, and the caller takes the bus. The attempt is metered after
-// Call returns.
-func (w *Worker) Call(fn string, h nats.Header, data []byte) (events.Result, bool) {
+// Call runs a synchronous call of fn's event ev on a free warm instance of this worker, for a
+// gateway in the same process: the direct path without the bus, or an encoded event. ok is false
+// when there is no room here, and the caller takes the bus. The caller gets what a reply would
+// carry (events.ReplyOf); the attempt is metered after Call returns.
+func (w *Worker) Call(fn string, ev event.Event) (events.Result, bool) {
 	p, ok := w.instances.pool(fn)
 	if !ok {
 		return events.Result{}, false
@@ -121,7 +126,7 @@ func (w *Worker) Call(fn string, h nats.Header, data []byte) (events.Result, boo
 	if !ok {
 		return events.Result{}, false
 	}
-	c, ok := w.takeCall(ctx, p, h, data)
+	c, ok := w.takeCall(ctx, p, ev)
 	if !ok {
 		p.calls.leave()
 		return events.Result{}, false
@@ -132,12 +137,7 @@ func (w *Worker) Call(fn string, h nats.Header, data []byte) (events.Result, boo
 		defer p.calls.leave()
 		w.meter(ctx, c, res, peak)
 	}()
-	out := res // as a caller reads it off a reply (events.ParseReply)
-	out.Status, out.Enqueued, out.Started, out.Finished = events.StatusFailed, time.Time{}, time.Time{}, time.Time{}
-	if out.Outcome == events.OutcomeOK {
-		out.Status = events.StatusSucceeded
-	}
-	return out, true
+	return events.ReplyOf(res), true
 }
 
 // call is a direct call taken: its job, event, version and the room it runs in.
@@ -155,11 +155,11 @@ type call struct {
 // durable path's (invoke, vacate, answer, report) without the stream: no delivery to
 // acknowledge, and nothing recorded but the attempt's meter. A call the durable path would
 // refuse (malformed, no version, its caller gone) is left to it.
-func (w *Worker) takeCall(ctx context.Context, p *pool, h nats.Header, data []byte) (call, bool) {
+func (w *Worker) takeCall(ctx context.Context, p *pool, ev event.Event) (call, bool) {
 	c := call{j: job{fn: p.fn, delivered: 1, attempt: 1, start: time.Now()}}
-	ev, err := parseEvent(&c.j, h, data)
+	c.j.describe(ev)
 	n := events.EventVersion(ev)
-	if err != nil || n == 0 || w.draining.Load() || late(c.j) {
+	if n == 0 || w.draining.Load() || late(c.j) {
 		return c, false
 	}
 	if !p.tryAcquireDirect() {
@@ -171,6 +171,7 @@ func (w *Worker) takeCall(ctx context.Context, p *pool, h nats.Header, data []by
 		return c, false
 	}
 	c.ev, c.l, c.release = ev, lease{in: w.instances, pool: p, x: x, kind: startWarm}, sync.OnceFunc(p.release)
+	var err error
 	if c.v, err = w.fns.Version(ctx, c.j.fn, n); err != nil {
 		c.l.Release(true)
 		c.release()
@@ -201,19 +202,7 @@ func late(j job) bool { return !j.deadline.IsZero() && j.start.After(j.deadline)
 // beat tells a direct caller its call runs still: first after events.DirectFirstBeat, then every
 // events.DirectBeat, until stopped.
 func beat(nc *nats.Conn, inbox string) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTimer(events.DirectFirstBeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = nc.PublishMsg(events.NewDirectWord(inbox, events.DirectRunning))
-				t.Reset(events.DirectBeat)
-			}
-		}
-	}()
-	return sync.OnceFunc(func() { close(done) })
+	return tick(events.DirectFirstBeat, events.DirectBeat, func() {
+		_ = nc.PublishMsg(events.NewDirectWord(inbox, events.DirectRunning))
+	})
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
@@ -99,22 +98,19 @@ func receive(fn string, msg jetstream.Msg) job {
 // parse reads the CloudEvent of the delivery: its id, trigger and a synchronous caller's
 // deadline go to the job.
 func parse(j *job) (event.Event, error) {
-	return parseEvent(j, j.msg.Headers(), j.msg.Data())
+	ev, err := events.ParseHeaders(j.msg.Headers(), j.msg.Data())
+	j.describe(ev)
+	return ev, err
 }
 
-// parseEvent reads the CloudEvent of headers h and data into j, as parse does.
-func parseEvent(j *job, h nats.Header, data []byte) (event.Event, error) {
-	ev, err := events.ParseHeaders(h, data)
+// describe takes the event's id, trigger and a synchronous caller's deadline into the job.
+func (j *job) describe(ev event.Event) {
 	j.id, j.trigger = ev.ID(), events.EventTrigger(ev)
-	if err != nil {
-		return ev, err
-	}
 	if s, ok := ev.Extensions()[events.ExtDeadline]; ok {
 		if ms, err := strconv.ParseInt(fmt.Sprint(s), 10, 64); err == nil {
 			j.deadline = time.UnixMilli(ms)
 		}
 	}
-	return ev, nil
 }
 
 // expire ends a delivery whose synchronous caller has given up: there is nobody to run it for.
@@ -254,11 +250,16 @@ func attributes(ev event.Event) map[string]string {
 	return a
 }
 
-// progress tells JetStream the event is still being worked on, every interval until stopped
-// (stop is idempotent; once it returned, no InProgress follows, so one cannot undo a Nak's
-// delay). An event done sooner costs one timer and no message. InProgress is a heartbeat, not
-// an acknowledgement: it ends no delivery.
+// progress tells JetStream the event is still being worked on, every interval until stopped.
+// InProgress is a heartbeat, not an acknowledgement: it ends no delivery.
 func progress(msg jetstream.Msg, every time.Duration) (stop func()) {
+	return tick(every, every, func() { _ = msg.InProgress() })
+}
+
+// tick calls f after first and then every interval until stopped. stop is idempotent, and once
+// it returned f is not called again (so a heartbeat cannot follow the delivery's Nak). Work done
+// sooner than first costs one timer and no call.
+func tick(first, every time.Duration, f func()) (stop func()) {
 	var (
 		mu      sync.Mutex
 		stopped bool
@@ -266,13 +267,13 @@ func progress(msg jetstream.Msg, every time.Duration) (stop func()) {
 	)
 	mu.Lock()
 	defer mu.Unlock()
-	t = time.AfterFunc(every, func() {
+	t = time.AfterFunc(first, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if stopped {
 			return
 		}
-		_ = msg.InProgress()
+		f()
 		t.Reset(every)
 	})
 	return func() {
