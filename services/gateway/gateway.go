@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
@@ -36,6 +37,7 @@ type Gateway struct {
 	results jetstream.KeyValue
 	queue   jetstream.Stream // SLUICE_INVOKE, where a queued invocation's status is read
 	local   Local            // nil when no worker runs in this process
+	silence time.Duration    // Options.DirectSilence
 	logger  *slog.Logger
 	token   string
 	routes  *route.Table
@@ -61,6 +63,9 @@ type Options struct {
 	// Local is the worker of this process, if one runs here: synchronous calls try its warm
 	// instances first.
 	Local Local
+	// DirectSilence is how long a worker that took a direct call may say nothing before the
+	// call is stored for the durable path; 0: events.DirectSilence.
+	DirectSilence time.Duration
 	// MaxWaiting is how many synchronous calls of one function this gateway lets wait at once
 	// (queued or running); more get 429 with Retry-After. 0: DefaultMaxWaiting.
 	MaxWaiting int
@@ -86,12 +91,15 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g := &Gateway{
-		nc: o.NC, js: o.JS, fns: o.Fns, results: results, queue: invoke, local: o.Local, logger: o.Logger, token: o.Token, publish: events.PublishRetry(),
+		nc: o.NC, js: o.JS, fns: o.Fns, results: results, queue: invoke, local: o.Local, silence: o.DirectSilence, logger: o.Logger, token: o.Token, publish: events.PublishRetry(),
 		prefix: nats.InboxPrefix + nuid.Next() + ".", pending: map[string]chan *nats.Msg{},
 		maxWaiting: o.MaxWaiting, waiting: map[string]int{},
 	}
 	if g.maxWaiting <= 0 {
 		g.maxWaiting = DefaultMaxWaiting
+	}
+	if g.silence <= 0 {
+		g.silence = events.DirectSilence
 	}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)

@@ -108,13 +108,13 @@ func (g *Gateway) Sync(ctx context.Context, c Call) (events.Result, error) {
 
 // direct offers the call's event m to a worker with a free warm instance (events.DirectSubject)
 // and waits for its answer. ok is false when no worker took the call, or the one that did fell
-// silent for events.DirectSilence: the caller then stores the event, for the durable path.
+// silent for the gateway's DirectSilence: the caller then stores the event, for the durable path.
 func (g *Gateway) direct(ctx context.Context, fn, id string, m *nats.Msg, replies <-chan *nats.Msg) (res events.Result, ok bool, err error) {
 	offer := &nats.Msg{Subject: events.DirectSubject(fn), Reply: m.Header.Get(events.HeaderReply), Header: m.Header, Data: m.Data}
 	if err := g.nc.PublishMsg(offer); err != nil {
 		return events.Result{}, false, nil
 	}
-	silence := time.NewTimer(events.DirectSilence)
+	silence := time.NewTimer(g.silence)
 	defer silence.Stop()
 	for {
 		select {
@@ -123,7 +123,7 @@ func (g *Gateway) direct(ctx context.Context, fn, id string, m *nats.Msg, replie
 			case events.DirectBusy:
 				return events.Result{}, false, nil
 			case events.DirectRunning:
-				silence.Reset(events.DirectSilence)
+				silence.Reset(g.silence)
 				continue
 			}
 			res, err := events.ParseReply(fn, id, r)
