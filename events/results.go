@@ -9,11 +9,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ResultSubject is the subject of an async invocation's record in sluice_results, for writing
-// it with a plain JetStream publish (headers such as an expected sequence, or an asynchronous
-// acknowledgement) instead of the key-value API.
-func ResultSubject(id string) string { return "$KV." + BucketResults + "." + ResultKey(id) }
-
 // FindQueued returns the status of the invocation id while its event waits in SLUICE_INVOKE
 // (invoke) under its EventSubject: queued, with its function, version and the time it was
 // stored. Nothing is written for a queued invocation; its event is its record. An error wraps

@@ -159,7 +159,7 @@ func EncodeLogBatch(b LogBatch) ([]byte, error) {
 }
 
 // DecodeLogBatch reads a SLUICE_LOGS record: a batch (EncodeLogBatches), or a record of one
-// line as published before batches (EncodeLogLine), read as a batch of that line. A stream
+// line (a LogLine's JSON) as published before batches, read as a batch of that line. A stream
 // may hold both.
 func DecodeLogBatch(b []byte) (LogBatch, error) {
 	r, err := decodeJSON[logRecord](b, "log record")
@@ -175,27 +175,4 @@ func DecodeLogBatch(b []byte) (LogBatch, error) {
 			InvocationID: l.InvocationID, Stream: l.Stream, Message: l.Message}
 	}
 	return out, nil
-}
-
-// EncodeLogLine is a SLUICE_LOGS record of one line in the form used before batches; readers
-// still take it (DecodeLogBatch), and publishers now send batches.
-func EncodeLogLine(l LogLine) ([]byte, error) {
-	b, err := json.Marshal(l)
-	if err != nil {
-		return nil, fmt.Errorf("encode log line of %s: %w", l.Function, err)
-	}
-	return b, nil
-}
-
-// DecodeLogLine reads a SLUICE_LOGS record of the single-line form (EncodeLogLine); a batch is
-// an error (read it with DecodeLogBatch).
-func DecodeLogLine(b []byte) (LogLine, error) {
-	r, err := decodeJSON[logRecord](b, "log line")
-	if err != nil {
-		return LogLine{}, err
-	}
-	if r.Lines != nil {
-		return LogLine{}, errors.New("log line: the record is a batch of lines")
-	}
-	return r.LogLine, nil
 }

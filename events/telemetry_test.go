@@ -32,26 +32,6 @@ func TestMeterRecord(t *testing.T) {
 	}
 }
 
-func TestLogLineRecord(t *testing.T) {
-	l := events.LogLine{Time: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), Function: "hello", Version: 2,
-		Instance: "i-1", InvocationID: "ev-1", Stream: "stdout", Message: "<hi>"}
-	b, err := events.EncodeLogLine(l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const want = `{"time":"2025-01-02T03:04:05Z","function":"hello","version":2,"instance":"i-1","invocationId":"ev-1","stream":"stdout","message":"\u003chi\u003e"}`
-	if string(b) != want {
-		t.Errorf("encoded = %s\nwant %s", b, want)
-	}
-	got, err := events.DecodeLogLine([]byte(want))
-	if err != nil || got != l {
-		t.Errorf("decoded = %+v, %v", got, err)
-	}
-	if _, err := events.DecodeLogLine([]byte(`not json`)); err == nil {
-		t.Error("a broken line decoded")
-	}
-}
-
 func TestLogBatchRecord(t *testing.T) {
 	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	lines := []events.LogLine{
@@ -79,13 +59,10 @@ func TestLogBatchRecord(t *testing.T) {
 			t.Errorf("line %d = %+v, want %+v", i, got.Lines[i], lines[i])
 		}
 	}
-	if _, err := events.DecodeLogLine(b); err == nil {
-		t.Error("DecodeLogLine took a batch for a line")
-	}
-
-	// A record of the single-line form reads as a batch of that line.
-	old, _ := events.EncodeLogLine(lines[0])
-	got, err = events.DecodeLogBatch(old)
+	// A record of the single-line form, as published before batches, reads as a batch of that
+	// line.
+	const old = `{"time":"2025-01-02T03:04:05Z","function":"hello","version":2,"instance":"i-1","invocationId":"ev-1","stream":"stdout","message":"one"}`
+	got, err = events.DecodeLogBatch([]byte(old))
 	if err != nil || got.Function != "hello" || len(got.Lines) != 1 || got.Lines[0] != lines[0] {
 		t.Fatalf("old record decoded = %+v, %v", got, err)
 	}
