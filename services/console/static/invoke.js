@@ -120,7 +120,7 @@ function logTail(name, life) {
   const filterBox = h('input', {type: 'search', placeholder: 'filter', size: 14, 'aria-label': 'filter log lines'});
   let paused = false;
   let lastTime = 0;
-  // Ids of the lines shown (an SSE id names a line's record and place in it), kept while a
+  // Ids of the latest lines shown (an SSE id names a line's record and place in it), as a
   // reconnect, which starts a second before the last line, may bring them again.
   const shown = new Map();
   const pause = h('button', {type: 'button', onclick: () => {
@@ -151,10 +151,12 @@ function logTail(name, life) {
     }
     lastTime = Math.max(lastTime, Date.parse(l.time) || 0);
     if (id) {
-      shown.set(id, Date.now());
-      if (shown.size > 4 * maxLogLines) {
-        const old = Date.now() - 60000;
-        for (const [k, t] of shown) if (t < old) shown.delete(k);
+      shown.set(id, true);
+      // The oldest go first (a Map keeps its order): a constant cost per line, however fast
+      // a function prints.
+      for (const k of shown.keys()) {
+        if (shown.size <= 4 * maxLogLines) break;
+        shown.delete(k);
       }
     }
     const platform = l.stream === 'platform';
