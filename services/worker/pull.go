@@ -100,11 +100,7 @@ func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consu
 		msg, err := cons.Next(jetstream.FetchContext(fctx))
 		cancel()
 		if err == nil {
-			ticks, waiting := progress(msg, events.AckWait/3), p.awaitRoom()
-			err = w.slot(ctx, p, cons, &lag)
-			waiting()
-			ticks()
-			if err != nil {
+			if err := w.roomFor(ctx, p, cons, msg, &lag); err != nil {
 				_ = msg.Nak() // stopping: another worker takes it
 				return
 			}
@@ -125,6 +121,19 @@ func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consu
 		}
 		run(msg)
 	}
+}
+
+// roomFor takes room for a delivered event: at once when it is free (as it is unless a direct
+// call took it), else waiting for it, with the event kept ours by progress ticks and direct
+// calls yielding the next free room to it.
+func (w *Worker) roomFor(ctx context.Context, p *pool, cons jetstream.Consumer, msg jetstream.Msg, lag *uint64) error {
+	if ok, _, _ := w.instances.admit(p); ok {
+		return nil
+	}
+	ticks, waiting := progress(msg, events.AckWait/3), p.awaitRoom()
+	defer ticks()
+	defer waiting()
+	return w.slot(ctx, p, cons, lag)
 }
 
 // fetchWait bounds one pull request; an idle function renews it this often.
