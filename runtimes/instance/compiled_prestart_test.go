@@ -98,21 +98,7 @@ func TestCompiledPrestartTakesTheFunctionsEnvironment(t *testing.T) {
 				t.Fatalf("Prestarted %v, InitDuration %v", i.Prestarted(), i.InitDuration())
 			}
 			t.Logf("%s specialised in %s", c.runtime, i.InitDuration())
-			var env map[string]string
-			invokeJSON(t, i, &env)
-			if _, ok := env["SLUICE_TEST_MARKER"]; ok {
-				t.Fatal("the worker's environment reached the function")
-			}
-			want := map[string]string{
-				"GREETING": "hi", "TZ": "Europe/Paris", "HOME": "/tmp", "LANG": "C.UTF-8", "PATH": defaultPath,
-				"_HANDLER": cfg.Handler, "LAMBDA_TASK_ROOT": i.prestart.slot, "AWS_LAMBDA_FUNCTION_NAME": cfg.Function,
-				"AWS_LAMBDA_FUNCTION_VERSION": "7", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-			}
-			for k, v := range want {
-				if env[k] != v {
-					t.Errorf("%s = %q, want %q", k, env[k], v)
-				}
-			}
+			env := reportedEnv(t, i, cfg, i.prestart.slot)
 			if !strings.HasSuffix(env["AWS_LAMBDA_LOG_STREAM_NAME"], "[7]"+cfg.ID) {
 				t.Errorf("log stream = %q", env["AWS_LAMBDA_LOG_STREAM_NAME"])
 			}

@@ -121,3 +121,26 @@ func invokeJSON(t *testing.T, i *Instance, out any) {
 		t.Fatalf("answer %s: %v", resp.Payload, err)
 	}
 }
+
+// reportedEnv invokes i, an instance of cfg (Env GREETING=hi, TZ=Europe/Paris) whose code is at
+// taskRoot, with the env handler, checks the environment it reports is the function's (none of
+// the worker's), and returns it.
+func reportedEnv(t *testing.T, i *Instance, cfg Config, taskRoot string) map[string]string {
+	t.Helper()
+	var env map[string]string
+	invokeJSON(t, i, &env)
+	if _, ok := env["SLUICE_TEST_MARKER"]; ok {
+		t.Fatal("the worker's environment reached the function")
+	}
+	want := map[string]string{
+		"GREETING": "hi", "TZ": "Europe/Paris", "HOME": "/tmp", "LANG": "C.UTF-8", "PATH": defaultPath,
+		"_HANDLER": cfg.Handler, "LAMBDA_TASK_ROOT": taskRoot, "AWS_LAMBDA_FUNCTION_NAME": cfg.Function,
+		"AWS_LAMBDA_FUNCTION_VERSION": "7", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+	return env
+}

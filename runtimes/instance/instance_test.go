@@ -281,21 +281,7 @@ func TestEnvironment(t *testing.T) {
 			cfg := config(t, fx, "env")
 			cfg.Env = map[string]string{"GREETING": "hi", "TZ": "Europe/Paris"}
 			i := start(t, cat, cfg)
-			var env map[string]string
-			invokeJSON(t, i, &env)
-			if _, ok := env["SLUICE_TEST_MARKER"]; ok {
-				t.Fatal("the worker's environment reached the function")
-			}
-			want := map[string]string{
-				"GREETING": "hi", "TZ": "Europe/Paris", "HOME": "/tmp", "LANG": "C.UTF-8", "PATH": defaultPath,
-				"_HANDLER": cfg.Handler, "LAMBDA_TASK_ROOT": cfg.CodeDir, "AWS_LAMBDA_FUNCTION_NAME": cfg.Function,
-				"AWS_LAMBDA_FUNCTION_VERSION": "7", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-			}
-			for k, v := range want {
-				if env[k] != v {
-					t.Errorf("%s = %q, want %q", k, env[k], v)
-				}
-			}
+			env := reportedEnv(t, i, cfg, cfg.CodeDir)
 			if !strings.HasPrefix(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:") || !strings.HasSuffix(env["AWS_LAMBDA_LOG_STREAM_NAME"], "[7]"+cfg.ID) {
 				t.Errorf("runtime variables = %v", env)
 			}
