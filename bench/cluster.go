@@ -39,6 +39,7 @@ const waitFunction = "import time\n\ndef handler(e, c):\n    time.sleep(0.05)\n 
 
 // clusterResult is what the cluster rows measured.
 type clusterResult struct {
+	jsPass  throughput   // the JetStream pass-through on the cluster, the stream with 3 replicas
 	noop    throughput   // the P2 load: Python no-op, --max 2, three workers
 	workers []throughput // waitFunction on 1, 2 and 3 worker processes
 	waitN   int
@@ -46,7 +47,7 @@ type clusterResult struct {
 
 // measureCluster starts the cluster, the roles and the loads; everything it started is stopped
 // before it returns.
-func measureCluster(ctx context.Context, c config, r *results) *clusterResult {
+func measureCluster(ctx context.Context, c config, self string, r *results) *clusterResult {
 	bin, err := natsServerBin(c)
 	if err != nil {
 		r.note("cluster: %v", err)
@@ -83,6 +84,11 @@ func measureCluster(ctx context.Context, c config, r *results) *clusterResult {
 		return nil
 	}
 	defer nc.Close()
+	fmt.Fprintln(os.Stderr, "bench: cluster, JetStream pass-through (R3)")
+	jsPass := measureJetStream(ctx, c, self, busURL, nc, 3)
+	if jsPass.err != nil {
+		r.note("cluster, JetStream pass-through: %v", jsPass.err)
+	}
 
 	sluice, err := filepath.Abs(c.sluice)
 	if err != nil {
@@ -121,7 +127,7 @@ func measureCluster(ctx context.Context, c config, r *results) *clusterResult {
 		return nil
 	}
 
-	res := &clusterResult{waitN: c.asyncN / 2}
+	res := &clusterResult{jsPass: jsPass, waitN: c.asyncN / 2}
 	for w := 1; w <= 3; w++ {
 		if err := role(fmt.Sprintf("worker-%d", w), "serve", "worker", "--memory-budget", fmt.Sprint(clusterSlots*clusterMemMB)); err != nil {
 			r.note("cluster: %v", err)
@@ -152,15 +158,26 @@ func measureCluster(ctx context.Context, c config, r *results) *clusterResult {
 	return res
 }
 
+// clusterTarget is the cluster's async throughput against one node's, at least.
+const clusterTarget = 0.5
+
 // clusterRows compare the cluster's async throughput to the all-in-one node's of the same run,
-// and show it with one, two and three worker processes.
-func clusterRows(cr *clusterResult, up throughput) []row {
+// beside what the same three servers do to the bus's own pass-through, and show it with one, two
+// and three worker processes.
+func clusterRows(cr *clusterResult, up, pass throughput) []row {
 	noop := row{metric: "async end to end, Python no-op, events/s: 3 NATS nodes (R3), `serve` gateway + scaler + 3 workers",
-		sluice: rate(cr.noop.perSecond()), baseline: rate(up.perSecond()) + " (`sluice up`, same run)", ratio: "n/a", target: "—"}
+		sluice: rate(cr.noop.perSecond()), baseline: rate(up.perSecond()) + " (`sluice up`, same run)", ratio: "n/a", target: fmt.Sprintf("≥ %g×", clusterTarget)}
 	if cr.noop.perSecond() > 0 && up.perSecond() > 0 {
-		noop.ratio = fmt.Sprintf("%.2f×", cr.noop.perSecond()/up.perSecond())
+		ratio := cr.noop.perSecond() / up.perSecond()
+		noop.ratio = fmt.Sprintf("%.2f×", ratio)
+		noop.target += verdict(ratio >= clusterTarget)
 	}
-	rows := []row{noop}
+	bus := row{metric: "the bus alone on the same cluster: JetStream pass-through, the stream with 3 replicas",
+		sluice: rate(cr.jsPass.perSecond()), baseline: rate(pass.perSecond()) + " (one node, 1 replica, same run)", ratio: "n/a", target: "—"}
+	if cr.jsPass.perSecond() > 0 && pass.perSecond() > 0 {
+		bus.ratio = fmt.Sprintf("%.2f×", cr.jsPass.perSecond()/pass.perSecond())
+	}
+	rows := []row{noop, bus}
 	for i, t := range cr.workers {
 		x := row{metric: fmt.Sprintf("async events/s on the cluster, %s function, %d worker process(es) of %d instances each",
 			clusterWait, i+1, clusterSlots), sluice: rate(t.perSecond()), baseline: "—", ratio: "n/a", target: "—"}

@@ -106,7 +106,7 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 		r.note("bare net/http: %v", err)
 	}
 	fmt.Fprintln(os.Stderr, "bench: JetStream pass-through")
-	r.jsPass = measureJetStream(ctx, c, self, n.NATSURL, nc)
+	r.jsPass = measureJetStream(ctx, c, self, n.NATSURL, nc, 1)
 	if r.jsPass.err != nil {
 		r.note("JetStream pass-through: %v", r.jsPass.err)
 	}
@@ -173,7 +173,7 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 	}
 	if c.natsServer != "" && c.cluster {
 		fmt.Fprintln(os.Stderr, "bench: sluice on a 3-node NATS cluster")
-		r.cluster = measureCluster(ctx, c, r)
+		r.cluster = measureCluster(ctx, c, self, r)
 	}
 	return r, nil
 }
@@ -272,7 +272,7 @@ func measureSync(ctx context.Context, c config, n *node, r *results) {
 	}
 }
 
-func measureJetStream(ctx context.Context, c config, self, url string, nc *nats.Conn) throughput {
+func measureJetStream(ctx context.Context, c config, self, url string, nc *nats.Conn, replicas int) throughput {
 	const stream, subject = "BENCH_PASS", "bench.pass"
 	t := throughput{n: c.streamN}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
@@ -282,7 +282,7 @@ func measureJetStream(ctx context.Context, c config, self, url string, nc *nats.
 	}
 	// The same shape as the invocation stream: work queue, file storage.
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: stream, Subjects: []string{subject}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+		Name: stream, Subjects: []string{subject}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: replicas,
 	}); err != nil {
 		t.err = fmt.Errorf("create stream: %w", err)
 		return t

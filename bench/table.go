@@ -37,7 +37,7 @@ func (r *results) markdown(c config) string {
 		latencyRow("sync invoke p50 vs bare net/http, c=1", r.v1C1, r.httpC1, 0.5, "net/http", "", 0),
 		rateRow("sync invokes/s, c=1", r.v1C1, r.httpC1),
 		rateRow(fmt.Sprintf("sync invokes/s, c=%d", c.conc), r.v1CN, r.httpCN),
-		asyncRow("P2 async end to end, Python no-op, events/s", r.async, r.jsPass, 0.2),
+		asyncRow("P2 async end to end, Python no-op, events/s", r.async, r.jsPass, 0.1),
 		asyncRow("P2 async end to end, Go no-op (sluice's Go SDK), events/s", r.asyncGo, r.jsPass, 0.25),
 	}
 	rows = append(rows, platformRows(r.platform)...)
@@ -60,7 +60,7 @@ func (r *results) markdown(c config) string {
 		rows = append(rows, scaleRows(*r.scale)...)
 	}
 	if r.cluster != nil {
-		rows = append(rows, clusterRows(r.cluster, r.async)...)
+		rows = append(rows, clusterRows(r.cluster, r.async, r.jsPass)...)
 	}
 	b.WriteString("| metric | sluice | baseline | ratio | target |\n|---|---|---|---|---|\n")
 	for _, x := range rows {
