@@ -9,6 +9,7 @@ replace sluice.dev/runtimes => ../runtimes
 replace sluice.dev/adapters => ../adapters
 
 require (
+	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.73.1
@@ -62,6 +63,7 @@ replace sluice.dev/sdk => ../runtimes/sdk/go
 require (
 	github.com/ThreeDotsLabs/watermill v1.5.1 // indirect
 	github.com/ThreeDotsLabs/watermill-amqp/v3 v3.0.2 // indirect
+	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v3 v3.2.2 // indirect
 	github.com/elastic/go-seccomp-bpf v1.6.0 // indirect
