@@ -51,6 +51,10 @@ type Config struct {
 	Public      bool              `json:"public,omitempty"`      // function URL callable without a token
 	PublicAsync bool              `json:"publicAsync,omitempty"` // and asynchronously so (X-Sluice-Invocation-Type: Event)
 	Description string            `json:"description,omitempty"`
+	// LambdaRuntime is the runtime identifier of AWS Lambda (python3.12, provided.al2023, ...)
+	// the function was given through the Lambda API, which that API answers back; Runtime is
+	// what runs it.
+	LambdaRuntime string `json:"lambdaRuntime,omitempty"`
 }
 
 // Defaults of a function's settings (docs/design.md §7, and AWS Lambda's).

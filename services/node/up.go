@@ -38,6 +38,7 @@ import (
 	"sluice.dev/services/directory"
 	"sluice.dev/services/gateway"
 	"sluice.dev/services/httpjson"
+	"sluice.dev/services/lambdaapi"
 	"sluice.dev/services/metrics"
 	"sluice.dev/services/registry"
 	"sluice.dev/services/scaler"
@@ -357,6 +358,12 @@ func run(ctx context.Context, o runOptions) (err error) {
 		}).Subrouter()
 		v1.Use(mux.MiddlewareFunc(httpjson.RequireToken(o.token)))
 		gw.Routes(v1, root)
+		// Lambda's REST API, for the AWS CLI and SDKs: signed requests, or the token.
+		lambda := root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
+			return strings.HasPrefix(r.URL.Path, lambdaapi.Prefix+"/")
+		}).Subrouter()
+		lambda.Use(mux.MiddlewareFunc(lambdaapi.Authenticate(o.token)))
+		lambdaapi.New(reg, gw, fns, log).Routes(lambda)
 		a := api.New(reg, conn.JS, fns, log)
 		a.Routes(v1)
 		a.TriggerRoutes(v1, factories)

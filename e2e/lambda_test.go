@@ -1,0 +1,253 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sluice.dev/events/testkit"
+	"sluice.dev/services/lambdaapi"
+)
+
+// Environment variables naming AWS's clients for the Lambda API tests; unset, they are looked up
+// on PATH. With SLUICE_REQUIRE_AWS_CLIENTS=1 (as CI sets) a missing client fails the test
+// instead of skipping it.
+const (
+	awsCLIEnv      = "SLUICE_AWS_CLI"      // the aws command
+	boto3PythonEnv = "SLUICE_BOTO3_PYTHON" // a python3 that imports boto3
+)
+
+// awsClient finds one of AWS's clients: the command env names, else name on PATH, checked by
+// running it with args.
+func awsClient(t *testing.T, env, name string, args ...string) string {
+	t.Helper()
+	bin := os.Getenv(env)
+	if bin == "" {
+		bin, _ = exec.LookPath(name)
+	}
+	if bin != "" {
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err == nil {
+			return bin
+		} else {
+			t.Logf("%s %s: %v: %s", bin, strings.Join(args, " "), err, out)
+		}
+	}
+	if os.Getenv("SLUICE_REQUIRE_AWS_CLIENTS") == "1" {
+		t.Fatalf("%s not found or not working (set %s); CI installs Debian's awscli and python3-boto3", name, env)
+	}
+	t.Skipf("%s not found (set %s, or install Debian's awscli and python3-boto3)", name, env)
+	return ""
+}
+
+// awsEnv is the environment AWS's clients run in against node n: the node's admin key, a
+// region, and no files or settings of the machine's own AWS configuration.
+func awsEnv(t *testing.T, n *node, secret string) []string {
+	dir := t.TempDir()
+	env := []string{
+		"HOME=" + dir, "PATH=" + os.Getenv("PATH"),
+		"AWS_ACCESS_KEY_ID=" + lambdaapi.AdminKeyID(n.Token), "AWS_SECRET_ACCESS_KEY=" + secret,
+		"AWS_DEFAULT_REGION=eu-west-1", "AWS_REGION=eu-west-1", "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
+		"AWS_MAX_ATTEMPTS=1", "AWS_RETRY_MODE=standard",
+	}
+	return env
+}
+
+// awsCmd is one run of the aws CLI.
+type awsCmd struct {
+	code           int
+	stdout, stderr string
+}
+
+func (c awsCmd) String() string {
+	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", c.code, c.stdout, c.stderr)
+}
+
+// runAWS runs the aws CLI against n with env.
+func runAWS(t *testing.T, bin string, n *node, env []string, args ...string) awsCmd {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--endpoint-url", n.URL, "--output", "json"}, args...)...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	c := awsCmd{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit) && ctx.Err() == nil:
+		c.code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, c)
+	}
+	return c
+}
+
+// awsJSON runs the aws CLI, which must succeed, and decodes what it printed.
+func awsJSON(t *testing.T, bin string, n *node, env []string, args ...string) map[string]any {
+	t.Helper()
+	c := runAWS(t, bin, n, env, args...)
+	if c.code != 0 {
+		t.Fatalf("aws %s: %s", strings.Join(args, " "), c)
+	}
+	out := map[string]any{}
+	if strings.TrimSpace(c.stdout) != "" {
+		if err := json.Unmarshal([]byte(c.stdout), &out); err != nil {
+			t.Fatalf("aws %s printed no JSON object: %v\n%s", strings.Join(args, " "), err, c)
+		}
+	}
+	return out
+}
+
+// awsRefused runs the aws CLI, which must fail with Lambda's error type want.
+func awsRefused(t *testing.T, bin string, n *node, env []string, want string, args ...string) {
+	t.Helper()
+	c := runAWS(t, bin, n, env, args...)
+	if c.code == 0 || !strings.Contains(c.stderr, "("+want+")") {
+		t.Fatalf("aws %s: want a %s, got %s", strings.Join(args, " "), want, c)
+	}
+}
+
+// lambdaPy answers with the event, its variable GREETING and a mark of its code; an event with
+// "fail" raises, and one with "print" prints it.
+func lambdaPy(mark string) string {
+	return `import os
+
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    if "print" in event:
+        print(event["print"])
+    return {"mark": "` + mark + `", "event": event, "greeting": os.environ.get("GREETING", "")}
+`
+}
+
+// TestLambdaAPIWithTheAWSCLI manages and invokes a function with the AWS CLI, signed with the
+// node's admin key, as a Lambda user would, and is refused with a wrong key.
+func TestLambdaAPIWithTheAWSCLI(t *testing.T) {
+	aws := awsClient(t, awsCLIEnv, "aws", "--version")
+	n := newSite(t).start(t)
+	env := awsEnv(t, n, n.Token)
+	dir := t.TempDir()
+	file := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	v1 := file("v1.zip", zipOf(t, "app.py", lambdaPy("one")))
+	v2 := file("v2.zip", zipOf(t, "app.py", lambdaPy("two")))
+
+	created := awsJSON(t, aws, n, env, "lambda", "create-function", "--function-name", "greeter", "--runtime", "python3.12",
+		"--handler", "app.handler", "--role", "arn:aws:iam::123456789012:role/ignored", "--zip-file", "fileb://"+v1,
+		"--environment", "Variables={GREETING=hello}", "--timeout", "10")
+	for k, want := range map[string]any{"FunctionName": "greeter", "Runtime": "python3.12", "Handler": "app.handler",
+		"Version": "$LATEST", "Timeout": 10.0, "MemorySize": 128.0, "State": "Active",
+		"FunctionArn": "arn:aws:lambda:eu-west-1:000000000000:function:greeter"} {
+		if created[k] != want {
+			t.Errorf("create-function %s = %v, want %v", k, created[k], want)
+		}
+	}
+	awsRefused(t, aws, n, env, "ResourceConflictException", "lambda", "create-function", "--function-name", "greeter",
+		"--runtime", "python3.12", "--handler", "app.handler", "--role", "r", "--zip-file", "fileb://"+v1)
+	awsRefused(t, aws, n, env, "InvalidParameterValueException", "lambda", "create-function", "--function-name", "gem",
+		"--runtime", "ruby3.3", "--handler", "app.handler", "--role", "r", "--zip-file", "fileb://"+v1)
+
+	invoke := func(payload string, extra ...string) (map[string]any, map[string]any) {
+		t.Helper()
+		out := filepath.Join(dir, "out.json")
+		_ = os.Remove(out)
+		meta := awsJSON(t, aws, n, env, append(append([]string{"lambda", "invoke", "--function-name", "greeter",
+			"--payload", "fileb://" + file("payload.json", []byte(payload))}, extra...), out)...)
+		body := map[string]any{}
+		if b, err := os.ReadFile(out); err == nil && len(b) > 0 {
+			if err := json.Unmarshal(b, &body); err != nil {
+				t.Fatalf("invoke answered %q: %v", b, err)
+			}
+		}
+		return meta, body
+	}
+	meta, body := invoke(`{"n": 1}`)
+	if meta["StatusCode"] != 200.0 || meta["ExecutedVersion"] != "1" || meta["FunctionError"] != nil ||
+		body["mark"] != "one" || body["greeting"] != "hello" || fmt.Sprint(body["event"]) != "map[n:1]" {
+		t.Fatalf("invoke: %v %v", meta, body)
+	}
+	meta, body = invoke(`{"fail": true}`)
+	if meta["StatusCode"] != 200.0 || meta["FunctionError"] != "Unhandled" || body["errorType"] != "ValueError" || body["errorMessage"] != "asked to fail" {
+		t.Fatalf("invoke of a failing call: %v %v", meta, body)
+	}
+	if meta, _ = invoke(`{}`, "--invocation-type", "DryRun"); meta["StatusCode"] != 204.0 {
+		t.Fatalf("DryRun: %v", meta)
+	}
+	mark := fmt.Sprintf("queued-%d", time.Now().UnixNano())
+	if meta, _ = invoke(`{"print": "`+mark+`"}`, "--invocation-type", "Event"); meta["StatusCode"] != 202.0 {
+		t.Fatalf("Event: %v", meta)
+	}
+	testkit.EventuallyEvery(t, asyncDeadline, 300*time.Millisecond, func() error {
+		if r := n.sluice(t, "logs", "greeter", "--grep", mark); !strings.Contains(r.stdout, mark) {
+			return fmt.Errorf("the Event call printed nothing yet: %s", r)
+		}
+		return nil
+	})
+
+	updated := awsJSON(t, aws, n, env, "lambda", "update-function-configuration", "--function-name", "greeter",
+		"--memory-size", "256", "--environment", "Variables={GREETING=bonjour}")
+	if updated["MemorySize"] != 256.0 || updated["Version"] != "$LATEST" {
+		t.Fatalf("update-function-configuration: %v", updated)
+	}
+	if _, body = invoke(`{}`); body["greeting"] != "bonjour" || body["mark"] != "one" {
+		t.Fatalf("invoke after the configuration changed: %v", body)
+	}
+	awsJSON(t, aws, n, env, "lambda", "update-function-code", "--function-name", "greeter", "--zip-file", "fileb://"+v2)
+	if _, body = invoke(`{}`); body["mark"] != "two" || body["greeting"] != "bonjour" {
+		t.Fatalf("invoke after the code changed: %v", body)
+	}
+	published := awsJSON(t, aws, n, env, "lambda", "publish-version", "--function-name", "greeter")
+	if published["Version"] != "3" || published["FunctionArn"] != "arn:aws:lambda:eu-west-1:000000000000:function:greeter:3" {
+		t.Fatalf("publish-version: %v", published)
+	}
+	listed := awsJSON(t, aws, n, env, "lambda", "list-versions-by-function", "--function-name", "greeter")
+	if got := fmt.Sprint(versionsOf(listed["Versions"])); got != "[$LATEST 1 2 3]" {
+		t.Fatalf("list-versions-by-function: %s", got)
+	}
+	if meta, body = invoke(`{}`, "--qualifier", "1"); meta["ExecutedVersion"] != "1" || body["mark"] != "one" || body["greeting"] != "hello" {
+		t.Fatalf("invoke of version 1: %v %v", meta, body)
+	}
+	got := awsJSON(t, aws, n, env, "lambda", "get-function", "--function-name", "greeter", "--qualifier", "2")
+	if cfg, _ := got["Configuration"].(map[string]any); cfg["Version"] != "2" || cfg["MemorySize"] != 256.0 {
+		t.Fatalf("get-function of version 2: %v", got)
+	}
+	fns := awsJSON(t, aws, n, env, "lambda", "list-functions")
+	if list, _ := fns["Functions"].([]any); len(list) != 1 {
+		t.Fatalf("list-functions: %v", fns)
+	}
+
+	awsRefused(t, aws, n, awsEnv(t, n, "not-the-token"), "InvalidSignatureException", "lambda", "list-functions")
+	other := append(awsEnv(t, n, n.Token), "AWS_ACCESS_KEY_ID=SLUICEUNKNOWNKEY0")
+	awsRefused(t, aws, n, other, "UnrecognizedClientException", "lambda", "list-functions")
+	awsRefused(t, aws, n, env, "ResourceNotFoundException", "lambda", "invoke", "--function-name", "nobody", filepath.Join(dir, "none.json"))
+
+	awsJSON(t, aws, n, env, "lambda", "delete-function", "--function-name", "greeter")
+	awsRefused(t, aws, n, env, "ResourceNotFoundException", "lambda", "get-function", "--function-name", "greeter")
+}
+
+// versionsOf lists the Version of each configuration in a decoded list.
+func versionsOf(list any) []string {
+	var out []string
+	items, _ := list.([]any)
+	for _, it := range items {
+		m, _ := it.(map[string]any)
+		out = append(out, fmt.Sprint(m["Version"]))
+	}
+	return out
+}
