@@ -251,3 +251,130 @@ func versionsOf(list any) []string {
 	}
 	return out
 }
+
+// boto3Script drives the Lambda API as a boto3 user does, printing one JSON object per step;
+// with the argument "delete" it deletes the function instead.
+const boto3Script = `
+import json, os, sys
+import boto3
+from botocore.exceptions import ClientError
+
+def client(secret=None):
+    return boto3.client("lambda", endpoint_url=os.environ["SLUICE_URL"],
+                        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=secret or os.environ["AWS_SECRET_ACCESS_KEY"])
+
+lam = client()
+def out(step, **kw):
+    print(json.dumps(dict(step=step, **kw), default=str), flush=True)
+
+if sys.argv[1] == "delete":
+    lam.delete_function(FunctionName="boto")
+    out("deleted", names=[f["FunctionName"] for f in lam.list_functions()["Functions"]])
+    sys.exit(0)
+
+def code(name):
+    with open(os.path.join(os.environ["CODE_DIR"], name), "rb") as f:
+        return f.read()
+
+c = lam.create_function(FunctionName="boto", Runtime="python3.11", Role="arn:aws:iam::1:role/r",
+                        Handler="app.handler", Code={"ZipFile": code("v1.zip")},
+                        Environment={"Variables": {"GREETING": "hej"}}, MemorySize=192)
+out("create", name=c["FunctionName"], runtime=c["Runtime"], memory=c["MemorySize"], version=c["Version"])
+
+r = lam.invoke(FunctionName="boto", Payload=json.dumps({"n": 2}))
+out("invoke", status=r["StatusCode"], version=r.get("ExecutedVersion"), error=r.get("FunctionError"),
+    body=json.loads(r["Payload"].read()))
+
+r = lam.invoke(FunctionName="boto", Payload=json.dumps({"fail": True}))
+body = json.loads(r["Payload"].read())
+out("fail", status=r["StatusCode"], error=r.get("FunctionError"), type=body["errorType"], message=body["errorMessage"],
+    trace="app.py" in "".join(body.get("stackTrace", [])))
+
+r = lam.invoke(FunctionName="boto", InvocationType="Event", Payload=json.dumps({"print": sys.argv[1]}))
+out("event", status=r["StatusCode"])
+
+lam.update_function_code(FunctionName="boto", ZipFile=code("v2.zip"))
+p = lam.publish_version(FunctionName="boto")
+out("publish", version=p["Version"])
+r = lam.invoke(FunctionName="boto", Qualifier="1", Payload=b"{}")
+out("qualified", version=r.get("ExecutedVersion"), body=json.loads(r["Payload"].read()))
+
+fns = lam.list_functions()["Functions"]
+out("list", names=[f["FunctionName"] for f in fns])
+
+for step, call in [("missing", lambda: lam.get_function(FunctionName="nobody")),
+                   ("forged", lambda: client("wrong").list_functions())]:
+    try:
+        call()
+        out(step, code=None)
+    except ClientError as e:
+        out(step, code=e.response["Error"]["Code"], status=e.response["ResponseMetadata"]["HTTPStatusCode"])
+`
+
+// TestLambdaAPIWithBoto3 manages and invokes a function with boto3, as a Lambda user's script
+// does.
+func TestLambdaAPIWithBoto3(t *testing.T) {
+	python := awsClient(t, boto3PythonEnv, "python3", "-c", "import boto3")
+	n := newSite(t).start(t)
+	dir := t.TempDir()
+	for name, mark := range map[string]string{"v1.zip": "one", "v2.zip": "two"} {
+		if err := os.WriteFile(filepath.Join(dir, name), zipOf(t, "app.py", lambdaPy(mark)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mark := fmt.Sprintf("boto-%d", time.Now().UnixNano())
+	steps := boto3Steps(t, python, n, dir, mark)
+	for step, want := range map[string]string{
+		"create":    `{"step": "create", "name": "boto", "runtime": "python3.11", "memory": 192, "version": "$LATEST"}`,
+		"invoke":    `{"step": "invoke", "status": 200, "version": "1", "error": null, "body": {"mark": "one", "event": {"n": 2}, "greeting": "hej"}}`,
+		"fail":      `{"step": "fail", "status": 200, "error": "Unhandled", "type": "ValueError", "message": "asked to fail", "trace": true}`,
+		"event":     `{"step": "event", "status": 202}`,
+		"publish":   `{"step": "publish", "version": "2"}`,
+		"qualified": `{"step": "qualified", "version": "1", "body": {"mark": "one", "event": {}, "greeting": "hej"}}`,
+		"list":      `{"step": "list", "names": ["boto"]}`,
+		"missing":   `{"step": "missing", "code": "ResourceNotFoundException", "status": 404}`,
+		"forged":    `{"step": "forged", "code": "InvalidSignatureException", "status": 403}`,
+	} {
+		if steps[step] != want {
+			t.Errorf("boto3 %s:\n got %s\nwant %s", step, steps[step], want)
+		}
+	}
+	testkit.EventuallyEvery(t, asyncDeadline, 300*time.Millisecond, func() error {
+		if r := n.sluice(t, "logs", "boto", "--grep", mark); !strings.Contains(r.stdout, mark) {
+			return fmt.Errorf("the Event call printed nothing yet: %s", r)
+		}
+		return nil
+	})
+	if got, want := boto3Steps(t, python, n, dir, "delete")["deleted"], `{"step": "deleted", "names": []}`; got != want {
+		t.Errorf("boto3 delete:\n got %s\nwant %s", got, want)
+	}
+}
+
+// boto3Steps runs boto3Script with arg and returns the line it printed for each step.
+func boto3Steps(t *testing.T, python string, n *node, dir, arg string) map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "-c", boto3Script, arg)
+	cmd.Env = append(awsEnv(t, n, n.Token), "SLUICE_URL="+n.URL, "CODE_DIR="+dir)
+	b, err := cmd.Output()
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			t.Fatalf("boto3 script: %v\nstdout: %s\nstderr: %s", err, b, exit.Stderr)
+		}
+		t.Fatal(err)
+	}
+	steps := map[string]string{}
+	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+		var s struct {
+			Step string `json:"step"`
+		}
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("boto3 script printed %q: %v", line, err)
+		}
+		steps[s.Step] = line
+	}
+	return steps
+}
