@@ -232,6 +232,39 @@ func TestLambdaAPIWithTheAWSCLI(t *testing.T) {
 		t.Fatalf("list-functions: %v", fns)
 	}
 
+	// An alias with a canary: half of its calls run version 3.
+	alias := awsJSON(t, aws, n, env, "lambda", "create-alias", "--function-name", "greeter", "--name", "live",
+		"--function-version", "2", "--routing-config", `{"AdditionalVersionWeights": {"3": 0.5}}`)
+	if alias["AliasArn"] != "arn:aws:lambda:eu-west-1:000000000000:function:greeter:live" || alias["FunctionVersion"] != "2" ||
+		fmt.Sprint(alias["RoutingConfig"]) != "map[AdditionalVersionWeights:map[3:0.5]]" {
+		t.Fatalf("create-alias: %v", alias)
+	}
+	awsRefused(t, aws, n, env, "ResourceConflictException", "lambda", "create-alias", "--function-name", "greeter", "--name", "live", "--function-version", "1")
+	ran := map[string]bool{}
+	for range 24 {
+		meta, body := invoke(`{}`, "--qualifier", "live")
+		ran[fmt.Sprint(meta["ExecutedVersion"], "=", body["mark"])] = true
+	}
+	if !ran["2=one"] || !ran["3=two"] || len(ran) != 2 {
+		t.Fatalf("calls of the canary alias ran %v, want versions 2 (code one) and 3 (code two)", ran)
+	}
+	alias = awsJSON(t, aws, n, env, "lambda", "update-alias", "--function-name", "greeter", "--name", "live",
+		"--function-version", "3", "--routing-config", `{"AdditionalVersionWeights": {}}`)
+	if alias["FunctionVersion"] != "3" || alias["RoutingConfig"] != nil {
+		t.Fatalf("update-alias: %v", alias)
+	}
+	if got := awsJSON(t, aws, n, env, "lambda", "get-alias", "--function-name", "greeter", "--name", "live"); got["FunctionVersion"] != "3" {
+		t.Fatalf("get-alias: %v", got)
+	}
+	if meta, body = invoke(`{}`, "--qualifier", "live"); meta["ExecutedVersion"] != "3" || body["mark"] != "two" {
+		t.Fatalf("invoke of the alias: %v %v", meta, body)
+	}
+	if got := awsJSON(t, aws, n, env, "lambda", "list-aliases", "--function-name", "greeter"); len(got["Aliases"].([]any)) != 1 {
+		t.Fatalf("list-aliases: %v", got)
+	}
+	awsJSON(t, aws, n, env, "lambda", "delete-alias", "--function-name", "greeter", "--name", "live")
+	awsRefused(t, aws, n, env, "ResourceNotFoundException", "lambda", "get-alias", "--function-name", "greeter", "--name", "live")
+
 	awsRefused(t, aws, n, awsEnv(t, n, "not-the-token"), "InvalidSignatureException", "lambda", "list-functions")
 	other := append(awsEnv(t, n, n.Token), "AWS_ACCESS_KEY_ID=SLUICEUNKNOWNKEY0")
 	awsRefused(t, aws, n, other, "UnrecognizedClientException", "lambda", "list-functions")

@@ -74,6 +74,7 @@ func (a *API) Routes(r *mux.Router) {
 	fns.HandleFunc("/{name}/invocations", a.invoke).Methods(http.MethodPost)
 	fns.HandleFunc("/{name}/versions", a.publish).Methods(http.MethodPost)
 	fns.HandleFunc("/{name}/versions", a.versions).Methods(http.MethodGet)
+	a.aliasRoutes(fns)
 	r.PathPrefix(Prefix + "/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "UnknownOperationException", "sluice does not serve %s %s of Lambda's API", r.Method, r.URL.Path)
 	})
@@ -175,13 +176,11 @@ func (a *API) synced(ctx context.Context) {
 
 // newest finds the function a route names (a name or an ARN) and its newest version.
 func (a *API) newest(w http.ResponseWriter, r *http.Request) (events.Function, events.Version, bool) {
-	name, _ := functionName(mux.Vars(r)["name"])
-	f, err := a.reg.Function(r.Context(), name)
-	if err != nil {
-		a.fail(w, err)
+	f, ok := a.function(w, r)
+	if !ok {
 		return f, events.Version{}, false
 	}
-	v, err := a.reg.Version(r.Context(), name, f.Latest)
+	v, err := a.reg.Version(r.Context(), f.Name, f.Latest)
 	if err != nil {
 		a.fail(w, err)
 		return f, v, false
