@@ -13,6 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
+
 	"sluice.dev/events/testkit"
 	"sluice.dev/services/lambdaapi"
 )
@@ -241,7 +247,7 @@ func TestLambdaAPIWithTheAWSCLI(t *testing.T) {
 	}
 	awsRefused(t, aws, n, env, "ResourceConflictException", "lambda", "create-alias", "--function-name", "greeter", "--name", "live", "--function-version", "1")
 	ran := map[string]bool{}
-	for range 24 {
+	for range 16 {
 		meta, body := invoke(`{}`, "--qualifier", "live")
 		ran[fmt.Sprint(meta["ExecutedVersion"], "=", body["mark"])] = true
 	}
@@ -410,4 +416,74 @@ func boto3Steps(t *testing.T, python string, n *node, dir, arg string) map[strin
 		steps[s.Step] = line
 	}
 	return steps
+}
+
+// TestLambdaAPIWithTheGoSDK creates, invokes, aliases and deletes a function with
+// aws-sdk-go-v2's Lambda client, and is refused with a forged secret.
+func TestLambdaAPIWithTheGoSDK(t *testing.T) {
+	n := newSite(t).start(t)
+	client := func(secret string) *lambda.Client {
+		return lambda.New(lambda.Options{
+			Region: "eu-west-1", BaseEndpoint: aws.String(n.URL), RetryMaxAttempts: 1,
+			Credentials: credentials.NewStaticCredentialsProvider(lambdaapi.AdminKeyID(n.Token), secret, ""),
+		})
+	}
+	lc := client(n.Token)
+	ctx := t.Context()
+	created, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("sdk"), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"),
+		Role: aws.String("arn:aws:iam::1:role/r"), Code: &types.FunctionCode{ZipFile: zipOf(t, "app.py", lambdaPy("one"))},
+		Environment: &types.Environment{Variables: map[string]string{"GREETING": "hallo"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(created.Version) != "$LATEST" || created.Runtime != types.RuntimePython312 || aws.ToInt32(created.MemorySize) != 128 {
+		t.Fatalf("CreateFunction: %+v", created)
+	}
+	out, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("sdk"), Payload: []byte(`{"n": 3}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.StatusCode != 200 || aws.ToString(out.ExecutedVersion) != "1" || out.FunctionError != nil ||
+		string(out.Payload) != `{"mark": "one", "event": {"n": 3}, "greeting": "hallo"}` {
+		t.Fatalf("Invoke: %d %q %q %s", out.StatusCode, aws.ToString(out.ExecutedVersion), aws.ToString(out.FunctionError), out.Payload)
+	}
+	out, err = lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("sdk"), Payload: []byte(`{"fail": true}`)})
+	if err != nil || aws.ToString(out.FunctionError) != "Unhandled" || !strings.Contains(string(out.Payload), `"errorMessage":"asked to fail"`) {
+		t.Fatalf("Invoke of a failing call: %v %+v", err, out)
+	}
+	out, err = lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("sdk"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)})
+	if err != nil || out.StatusCode != 202 {
+		t.Fatalf("Invoke, Event: %v %+v", err, out)
+	}
+	if _, err := lc.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("sdk"), ZipFile: zipOf(t, "app.py", lambdaPy("two"))}); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := lc.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("sdk")})
+	if err != nil || aws.ToString(pub.Version) != "2" {
+		t.Fatalf("PublishVersion: %v %+v", err, pub)
+	}
+	if _, err := lc.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("sdk"), Name: aws.String("stable"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err = lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("sdk"), Qualifier: aws.String("stable"), Payload: []byte(`{}`)})
+	if err != nil || aws.ToString(out.ExecutedVersion) != "1" || !strings.Contains(string(out.Payload), `"mark": "one"`) {
+		t.Fatalf("Invoke of the alias: %v %+v", err, out)
+	}
+
+	var notFound *types.ResourceNotFoundException
+	if _, err := lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("nobody")}); !errors.As(err, &notFound) {
+		t.Fatalf("GetFunction of a missing function: %v", err)
+	}
+	var apiErr smithy.APIError
+	if _, err := client("forged").ListFunctions(ctx, &lambda.ListFunctionsInput{}); !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InvalidSignatureException" {
+		t.Fatalf("ListFunctions with a forged secret: %v", err)
+	}
+	if _, err := lc.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("sdk")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("sdk")}); !errors.As(err, &notFound) {
+		t.Fatalf("GetFunction after DeleteFunction: %v", err)
+	}
 }
