@@ -3,12 +3,14 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -191,6 +193,12 @@ func TestLambdaAPIWithTheAWSCLI(t *testing.T) {
 	meta, body = invoke(`{"fail": true}`)
 	if meta["StatusCode"] != 200.0 || meta["FunctionError"] != "Unhandled" || body["errorType"] != "ValueError" || body["errorMessage"] != "asked to fail" {
 		t.Fatalf("invoke of a failing call: %v %v", meta, body)
+	}
+	// LogType Tail: the call's START, what it printed, END and REPORT, base64.
+	meta, _ = invoke(`{"print": "tail me"}`, "--log-type", "Tail")
+	tail, err := base64.StdEncoding.DecodeString(fmt.Sprint(meta["LogResult"]))
+	if err != nil || !regexp.MustCompile(`^START RequestId: (\S+) Version: 1\ntail me\nEND RequestId: (\S+)\nREPORT RequestId: \S+ Duration: [0-9.]+ ms Billed Duration: \d+ ms Memory Size: 128 MB`).Match(tail) {
+		t.Fatalf("invoke --log-type Tail: %v\n%s", err, tail)
 	}
 	if meta, _ = invoke(`{}`, "--invocation-type", "DryRun"); meta["StatusCode"] != 204.0 {
 		t.Fatalf("DryRun: %v", meta)

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -26,6 +27,9 @@ const (
 	ExtVersion  = "sluiceversion"  // the function version the event was resolved to
 	ExtTrigger  = "sluicetrigger"  // the trigger kind: invoke, http, cron, queue, storage
 	ExtDeadline = "sluicedeadline" // a synchronous caller's deadline, Unix milliseconds
+	// ExtLogTail "1" asks for the tail of the attempt's log in the synchronous reply
+	// (Result.LogTail), as Lambda's Invoke does for LogType Tail.
+	ExtLogTail = "sluicelogtail"
 )
 
 // NATS headers beside the CloudEvent.
@@ -44,7 +48,11 @@ const (
 const (
 	HeaderReplyVersion    = "Sluice-Version"     // the function version that ran
 	HeaderReplyDurationMs = "Sluice-Duration-Ms" // the run's duration in milliseconds, 3 decimals
+	HeaderReplyLogTail    = "Sluice-Log-Tail"    // Result.LogTail, base64, when the event asked for it
 )
+
+// LogTailBytes is how much of the end of an attempt's log a reply carries (Lambda's 4 KB).
+const LogTailBytes = 4096
 
 // ErrMalformed marks an event that is not a valid CloudEvent; it is never retried.
 var ErrMalformed = errors.New("malformed cloudevent")
@@ -179,6 +187,9 @@ func NewReply(inbox string, r Result) *nats.Msg {
 	m.Header.Set(HeaderOutcome, string(r.Outcome))
 	m.Header.Set(HeaderReplyVersion, strconv.Itoa(r.Version))
 	m.Header.Set(HeaderReplyDurationMs, strconv.FormatFloat(r.DurationMs, 'f', 3, 64))
+	if r.LogTail != "" {
+		m.Header.Set(HeaderReplyLogTail, base64.StdEncoding.EncodeToString([]byte(r.LogTail)))
+	}
 	if r.Outcome == OutcomeOK {
 		m.Data = r.Payload
 		return m
@@ -191,7 +202,7 @@ func NewReply(inbox string, r Result) *nats.Msg {
 // NewReply's message: for a caller beside the worker, in one process, that needs no message.
 func ReplyOf(r Result) Result {
 	out := Result{ID: r.ID, Function: r.Function, Outcome: r.Outcome, Version: r.Version,
-		DurationMs: math.Round(r.DurationMs*1000) / 1000}
+		DurationMs: math.Round(r.DurationMs*1000) / 1000, LogTail: r.LogTail}
 	if r.Outcome == OutcomeOK {
 		out.Status, out.Payload = StatusSucceeded, r.Payload
 		return out
@@ -211,6 +222,11 @@ func ParseReply(fn, id string, m *nats.Msg) (Result, error) {
 	}
 	r.Version, _ = strconv.Atoi(m.Header.Get(HeaderReplyVersion))
 	r.DurationMs, _ = strconv.ParseFloat(m.Header.Get(HeaderReplyDurationMs), 64)
+	if h := m.Header.Get(HeaderReplyLogTail); h != "" {
+		if b, err := base64.StdEncoding.DecodeString(h); err == nil {
+			r.LogTail = string(b)
+		}
+	}
 	if r.Outcome == OutcomeOK {
 		r.Status, r.Payload = StatusSucceeded, m.Data
 		return r, nil

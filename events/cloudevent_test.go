@@ -119,3 +119,25 @@ func TestRawJSON(t *testing.T) {
 		t.Fatal("RawJSON(nil) != nil")
 	}
 }
+
+// TestReplyCarriesTheLogTail: a synchronous reply carries the tail of the attempt's log when it
+// has one, and ReplyOf keeps it.
+func TestReplyCarriesTheLogTail(t *testing.T) {
+	tail := "START RequestId: a Version: 1\nhé\nEND RequestId: a\n"
+	for _, res := range []events.Result{
+		{Outcome: events.OutcomeOK, Payload: []byte(`1`), LogTail: tail},
+		{Outcome: events.OutcomeError, Error: &events.FunctionError{Type: "E", Message: "m"}, LogTail: tail},
+	} {
+		m := events.NewReply("inbox", events.ReplyOf(res))
+		got, err := events.ParseReply("f", "a", m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.LogTail != tail {
+			t.Fatalf("%s reply's tail = %q, want %q", res.Outcome, got.LogTail, tail)
+		}
+	}
+	if m := events.NewReply("inbox", events.Result{Outcome: events.OutcomeOK}); m.Header.Get(events.HeaderReplyLogTail) != "" {
+		t.Fatalf("a reply without a tail has the header %q", m.Header.Get(events.HeaderReplyLogTail))
+	}
+}

@@ -247,6 +247,10 @@ type Result struct {
 	Started        time.Time       `json:"started,omitzero"`
 	Finished       time.Time       `json:"finished,omitzero"`
 	DurationMs     float64         `json:"durationMs,omitempty"`
+	// LogTail is the end of the attempt's log (its START line, what it printed, END and REPORT),
+	// at most LogTailBytes: only in the reply to a synchronous call whose event asked for it
+	// (ExtLogTail), never recorded.
+	LogTail string `json:"-"`
 }
 
 // RawJSON returns b when it is a JSON document, else b as a JSON string, so that any function

@@ -27,6 +27,7 @@ type Call struct {
 	Trigger     string // invoke, http, ...
 	ContentType string
 	Data        []byte
+	LogTail     bool      // a synchronous caller wants the tail of the attempt's log (Result.LogTail)
 	deadline    time.Time // a synchronous caller's; set by Sync
 }
 
@@ -43,6 +44,9 @@ func (c Call) event(id string) event.Event {
 	ev.SetExtension(events.ExtTrigger, or(c.Trigger, "invoke"))
 	if !c.deadline.IsZero() {
 		ev.SetExtension(events.ExtDeadline, strconv.FormatInt(c.deadline.UnixMilli(), 10))
+	}
+	if c.LogTail {
+		ev.SetExtension(events.ExtLogTail, "1")
 	}
 	if len(c.Data) > 0 {
 		ev.DataEncoded = c.Data

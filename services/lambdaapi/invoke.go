@@ -1,6 +1,7 @@
 package lambdaapi
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,7 +47,12 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "InvalidRequestContentException", "could not parse the request body into JSON")
 		return
 	}
-	call := gateway.Call{Version: v, Data: body, ContentType: "application/json"}
+	logType := r.Header.Get("X-Amz-Log-Type")
+	if logType != "" && logType != "None" && logType != "Tail" {
+		fail(w, http.StatusBadRequest, "InvalidParameterValueException", "X-Amz-Log-Type %q: use None or Tail", logType)
+		return
+	}
+	call := gateway.Call{Version: v, Data: body, ContentType: "application/json", LogTail: logType == "Tail" && kind == invokeSync}
 	switch kind {
 	case invokeDry:
 		w.WriteHeader(http.StatusNoContent)
@@ -72,6 +78,9 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
 		h.Set("X-Amzn-RequestId", res.ID)
 		h.Set("X-Amz-Executed-Version", strconv.Itoa(ran))
 		h.Set("Content-Type", "application/json")
+		if call.LogTail && res.LogTail != "" {
+			h.Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString([]byte(res.LogTail)))
+		}
 		switch res.Outcome {
 		case events.OutcomeOK:
 			w.WriteHeader(http.StatusOK)

@@ -108,7 +108,7 @@ func (w *Worker) direct(ctx context.Context, p *pool, m *nats.Msg) {
 	stopBeat := beat(w.nc, inbox)
 	res := w.invoke(ctx, c.j, c.v, c.ev, c.l, nil)
 	stopBeat()
-	peak := w.free(c, res)
+	peak := w.free(c, &res)
 	w.answer(&c.j, res)
 	w.meter(ctx, c, res, peak)
 }
@@ -132,7 +132,7 @@ func (w *Worker) Call(fn string, ev event.Event) (events.Result, bool) {
 		return events.Result{}, false
 	}
 	res := w.invoke(ctx, c.j, c.v, c.ev, c.l, nil)
-	peak := w.free(c, res)
+	peak := w.free(c, &res)
 	go func() {
 		defer p.calls.leave()
 		w.meter(ctx, c, res, peak)
@@ -183,7 +183,7 @@ func (w *Worker) takeCall(ctx context.Context, p *pool, ev event.Event) (call, b
 
 // free gives the instance and the room back before the caller has its answer, so that a
 // caller's next call finds them free; it returns the attempt's peak memory.
-func (w *Worker) free(c call, res events.Result) (peak uint64) {
+func (w *Worker) free(c call, res *events.Result) (peak uint64) {
 	peak = w.vacate(c.j, c.v, c.l, res)
 	c.release()
 	return peak

@@ -32,6 +32,7 @@ type job struct {
 	enqueued  time.Time
 	start     time.Time // when the worker took the delivery
 	deadline  time.Time // when a synchronous caller gives up; zero when none waits
+	tail      bool      // the caller asked for the tail of the attempt's log (events.ExtLogTail)
 	// deadLettered: the event's dead letter is published already (an outcome held for a write).
 	deadLettered bool
 	progress     func() // stops the InProgress ticks; called before the event is acknowledged
@@ -71,7 +72,7 @@ func (w *Worker) deliver(ctx context.Context, p *pool, j *job, release func()) o
 		return outcome{exit: handedBack, res: events.Result{ID: j.id, Function: j.fn}}
 	}
 	res := w.invoke(ctx, *j, v, ev, l, err)
-	peak := w.vacate(*j, v, l, res) // free before the answer: a caller's next call finds room
+	peak := w.vacate(*j, v, l, &res) // free before the answer: a caller's next call finds room
 	release()
 	w.answer(j, res)
 	if err := w.report(ctx, *j, v, l, res, peak); err != nil {
@@ -106,6 +107,7 @@ func parse(j *job) (event.Event, error) {
 // describe takes the event's id, trigger and a synchronous caller's deadline into the job.
 func (j *job) describe(ev event.Event) {
 	j.id, j.trigger = ev.ID(), events.EventTrigger(ev)
+	j.tail = fmt.Sprint(ev.Extensions()[events.ExtLogTail]) == "1"
 	if s, ok := ev.Extensions()[events.ExtDeadline]; ok {
 		if ms, err := strconv.ParseInt(fmt.Sprint(s), 10, 64); err == nil {
 			j.deadline = time.UnixMilli(ms)
@@ -148,6 +150,9 @@ func (w *Worker) invoke(ctx context.Context, j job, v events.Version, ev event.E
 	var resp instance.Response
 	err := startErr
 	if err == nil {
+		if j.tail {
+			w.taps.start(j.id) // vacate stops it
+		}
 		resp, err = l.Invoke(ctx, instance.Request{
 			ID: j.id, Deadline: runDeadline(j, v), Payload: ev.Data(), Attributes: attributes(ev),
 		})
@@ -190,17 +195,22 @@ func (w *Worker) reply(j job, res events.Result) {
 }
 
 // vacate reads the sandbox's measurement of the attempt off the answer's path and gives the
-// instance back; it returns the peak memory, 0 when no instance started.
-func (w *Worker) vacate(j job, v events.Version, l lease, res events.Result) (peak uint64) {
+// instance back; it returns the peak memory, 0 when no instance started. When the caller asked
+// for it, the tail of the attempt's log goes into res.
+func (w *Worker) vacate(j job, v events.Version, l lease, res *events.Result) (peak uint64) {
 	if !l.started() {
 		return 0
 	}
+	printed := w.taps.stop(j.id)
 	peak, refused := l.Usage()
 	if refused > 0 {
 		w.platformLine(j, v, fmt.Sprintf("WARNING RequestId: %s the sandbox's process limit refused %d process creations",
 			j.id, refused))
 	}
 	l.Release(res.Outcome == events.OutcomeOK || res.Outcome == events.OutcomeError)
+	if j.tail {
+		res.LogTail = logTail(meterOf(j, v, l, *res, peak), printed)
+	}
 	return peak
 }
 

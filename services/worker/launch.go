@@ -41,6 +41,7 @@ type launcher struct {
 	sandbox instance.Sandbox
 	warm    *warmpool.Pool // nil when no runtime keeps pre-started processes
 	tel     Telemetry      // receives the instances' log lines
+	taps    *logTaps       // and so do the taps of invocations whose callers want their log's tail
 	logger  *slog.Logger
 	seq     atomic.Int64 // instances started, for their ids
 }
@@ -59,8 +60,10 @@ func (l *launcher) launch(ctx context.Context, v events.Version) (*instance.Inst
 		Concurrency: v.Config.Concurrency,
 		Sandbox:     l.sandbox,
 		Logs: func(line instance.Line) {
-			l.tel.Log(events.LogLine{Time: line.Time, Function: v.Function, Version: v.Version, Instance: id,
-				InvocationID: line.RequestID, Stream: line.Stream, Message: line.Text})
+			ll := events.LogLine{Time: line.Time, Function: v.Function, Version: v.Version, Instance: id,
+				InvocationID: line.RequestID, Stream: line.Stream, Message: line.Text}
+			l.taps.add(ll)
+			l.tel.Log(ll)
 		},
 	}
 	if inst, ok, err := l.specialise(ctx, cfg); ok {

@@ -20,6 +20,15 @@ func (w *Worker) platformLine(j job, v events.Version, text string) {
 // took has none). It returns once the record is stored on the bus, or with an error once ctx
 // ended: the event must then not be acknowledged.
 func (w *Worker) report(ctx context.Context, j job, v events.Version, l lease, res events.Result, peak uint64) error {
+	m := meterOf(j, v, l, res, peak)
+	if err := w.tel.Meter(ctx, m, events.MeterMsgID(j.id, j.redrive, j.attempt)); err != nil {
+		return fmt.Errorf("meter record: %w", err)
+	}
+	return nil
+}
+
+// meterOf is the meter record of an attempt.
+func meterOf(j job, v events.Version, l lease, res events.Result, peak uint64) events.Meter {
 	cold := l.kind != startWarm
 	m := events.Meter{
 		InvocationID: j.id, Function: j.fn, Version: v.Version, Trigger: j.trigger, Start: res.Started,
@@ -32,8 +41,5 @@ func (w *Worker) report(ctx context.Context, j job, v events.Version, l lease, r
 	if l.started() && cold {
 		m.InitMs = l.initMs()
 	}
-	if err := w.tel.Meter(ctx, m, events.MeterMsgID(j.id, j.redrive, j.attempt)); err != nil {
-		return fmt.Errorf("meter record: %w", err)
-	}
-	return nil
+	return m
 }

@@ -71,6 +71,7 @@ type Worker struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	fns     Functions
+	taps    logTaps // invocations whose callers asked for the tail of their log
 	rt      *catalog.Catalog
 	tel     Telemetry
 	backoff func(int) time.Duration
@@ -161,7 +162,7 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 		claims: w.claims, draining: &w.draining, logger: w.logger,
 		launcher: &launcher{
 			worker: o.ID, code: &codeCache{store: store, dir: o.CodeDir, limits: o.Limits},
-			rt: o.Runtimes, sandbox: o.Sandbox, warm: w.warm, tel: o.Telemetry, logger: w.logger,
+			rt: o.Runtimes, sandbox: o.Sandbox, warm: w.warm, tel: o.Telemetry, taps: &w.taps, logger: w.logger,
 		},
 	}
 	if w.backoff == nil {
