@@ -22,7 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"sluice.dev/events/testkit"
-	"sluice.dev/services/lambdaapi"
+	"sluice.dev/services/keys"
 )
 
 // Environment variables naming AWS's clients for the Lambda API tests; unset, they are looked up
@@ -34,25 +34,44 @@ const (
 )
 
 // awsClient finds one of AWS's clients: the command env names, else name on PATH, checked by
-// running it with args.
+// running it with args. Without it the test is skipped, unless clients are required.
 func awsClient(t *testing.T, env, name string, args ...string) string {
 	t.Helper()
-	bin := os.Getenv(env)
+	bin, why := findAWSClient(t, env, name, args...)
+	if bin == "" {
+		t.Skip(why)
+	}
+	return bin
+}
+
+// awsClientOrSkip finds the aws CLI for the part of a test that drives it: "" (and that part
+// is left out) when there is none and clients are not required.
+func awsClientOrSkip(t *testing.T) string {
+	t.Helper()
+	bin, why := findAWSClient(t, awsCLIEnv, "aws", "--version")
+	if bin == "" {
+		t.Log(why)
+	}
+	return bin
+}
+
+func findAWSClient(t *testing.T, env, name string, args ...string) (bin, why string) {
+	t.Helper()
+	bin = os.Getenv(env)
 	if bin == "" {
 		bin, _ = exec.LookPath(name)
 	}
 	if bin != "" {
-		if out, err := exec.Command(bin, args...).CombinedOutput(); err == nil {
-			return bin
-		} else {
-			t.Logf("%s %s: %v: %s", bin, strings.Join(args, " "), err, out)
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err == nil {
+			return bin, ""
 		}
+		t.Logf("%s %s: %v: %s", bin, strings.Join(args, " "), err, out)
 	}
 	if os.Getenv("SLUICE_REQUIRE_AWS_CLIENTS") == "1" {
 		t.Fatalf("%s not found or not working (set %s); CI installs Debian's awscli and python3-boto3", name, env)
 	}
-	t.Skipf("%s not found (set %s, or install Debian's awscli and python3-boto3)", name, env)
-	return ""
+	return "", fmt.Sprintf("%s not found (set %s, or install Debian's awscli and python3-boto3)", name, env)
 }
 
 // awsEnv is the environment AWS's clients run in against node n: the node's admin key, a
@@ -61,7 +80,7 @@ func awsEnv(t *testing.T, n *node, secret string) []string {
 	dir := t.TempDir()
 	env := []string{
 		"HOME=" + dir, "PATH=" + os.Getenv("PATH"),
-		"AWS_ACCESS_KEY_ID=" + lambdaapi.AdminKeyID(n.Token), "AWS_SECRET_ACCESS_KEY=" + secret,
+		"AWS_ACCESS_KEY_ID=" + keys.AdminKeyID(n.Token), "AWS_SECRET_ACCESS_KEY=" + secret,
 		"AWS_DEFAULT_REGION=eu-west-1", "AWS_REGION=eu-west-1", "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
 		"AWS_MAX_ATTEMPTS=1", "AWS_RETRY_MODE=standard",
@@ -148,9 +167,7 @@ func TestLambdaAPIWithTheAWSCLI(t *testing.T) {
 	dir := t.TempDir()
 	file := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, p, b)
 		return p
 	}
 	v1 := file("v1.zip", zipOf(t, "app.py", lambdaPy("one")))
@@ -288,6 +305,14 @@ func TestLambdaAPIWithTheAWSCLI(t *testing.T) {
 	awsRefused(t, aws, n, env, "ResourceNotFoundException", "lambda", "get-function", "--function-name", "greeter")
 }
 
+// writeFile writes a test's file.
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // versionsOf lists the Version of each configuration in a decoded list.
 func versionsOf(list any) []string {
 	var out []string
@@ -366,9 +391,7 @@ func TestLambdaAPIWithBoto3(t *testing.T) {
 	n := newSite(t).start(t)
 	dir := t.TempDir()
 	for name, mark := range map[string]string{"v1.zip": "one", "v2.zip": "two"} {
-		if err := os.WriteFile(filepath.Join(dir, name), zipOf(t, "app.py", lambdaPy(mark)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, filepath.Join(dir, name), zipOf(t, "app.py", lambdaPy(mark)))
 	}
 	mark := fmt.Sprintf("boto-%d", time.Now().UnixNano())
 	steps := boto3Steps(t, python, n, dir, mark)
@@ -433,7 +456,7 @@ func TestLambdaAPIWithTheGoSDK(t *testing.T) {
 	client := func(secret string) *lambda.Client {
 		return lambda.New(lambda.Options{
 			Region: "eu-west-1", BaseEndpoint: aws.String(n.URL), RetryMaxAttempts: 1,
-			Credentials: credentials.NewStaticCredentialsProvider(lambdaapi.AdminKeyID(n.Token), secret, ""),
+			Credentials: credentials.NewStaticCredentialsProvider(keys.AdminKeyID(n.Token), secret, ""),
 		})
 	}
 	lc := client(n.Token)

@@ -214,8 +214,21 @@ func (n *node) sluice(t *testing.T, args ...string) result {
 
 func (n *node) sluiceCtx(ctx context.Context, t *testing.T, args ...string) result {
 	t.Helper()
+	return n.sluiceWith(ctx, t, n.Token, args...)
+}
+
+// sluiceAs runs one CLI command against the node with token as SLUICE_TOKEN (an access key's).
+func (n *node) sluiceAs(t *testing.T, token string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), cliDeadline)
+	defer cancel()
+	return n.sluiceWith(ctx, t, token, args...)
+}
+
+func (n *node) sluiceWith(ctx context.Context, t *testing.T, token string, args ...string) result {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, n.site.bin, args...)
-	cmd.Env = n.site.env("SLUICE_URL="+n.URL, "SLUICE_TOKEN="+n.Token)
+	cmd.Env = n.site.env("SLUICE_URL="+n.URL, "SLUICE_TOKEN="+token)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

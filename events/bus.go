@@ -113,6 +113,7 @@ func KeyValueConfigs(o BusOptions) []jetstream.KeyValueConfig {
 	return []jetstream.KeyValueConfig{
 		{Bucket: BucketFunctions, Description: "function heads and immutable versions", History: 1, Storage: jetstream.FileStorage, MaxBytes: limits[BucketFunctions], Replicas: o.Replicas},
 		{Bucket: BucketTriggers, Description: "trigger specs", History: 1, Storage: jetstream.FileStorage, MaxBytes: limits[BucketTriggers], Replicas: o.Replicas},
+		{Bucket: BucketKeys, Description: "access keys", History: 1, Storage: jetstream.FileStorage, MaxBytes: limits[BucketKeys], Replicas: o.Replicas},
 		{Bucket: BucketScale, Description: "desired instances per function, the last decisions kept for charts", History: ScaleHistory, Storage: jetstream.FileStorage, MaxBytes: limits[BucketScale], Replicas: o.Replicas},
 		{Bucket: BucketWorkers, Description: "worker heartbeats", History: 1, TTL: o.WorkerTTL, Storage: jetstream.MemoryStorage, Replicas: o.Replicas},
 		{Bucket: BucketClaims, Description: "instance-slot claims and the scaler lease", History: 1, TTL: o.ClaimTTL, Storage: jetstream.MemoryStorage, Replicas: o.Replicas},

@@ -21,6 +21,7 @@ const (
 	BucketWorkers   = "sluice_workers"
 	BucketResults   = "sluice_results"
 	BucketClaims    = "sluice_claims" // instance-slot claims and the scaler lease; expire unless refreshed
+	BucketKeys      = "sluice_keys"   // access keys: scope, function pattern, hashed and sealed secret
 	ObjectCode      = "sluice_code"
 
 	subjectInvoke = "sluice.invoke."

@@ -54,7 +54,9 @@ func storeShare(name string) int64 {
 	case BucketScale:
 		return 30
 	case BucketTriggers:
-		return 20
+		return 15
+	case BucketKeys:
+		return 5
 	}
 	return 0
 }
@@ -86,7 +88,7 @@ func (o BusOptions) storeLimits() (map[string]int64, error) {
 	if explicit > o.Store/2 {
 		return nil, fmt.Errorf("%w: logs (%s) and meters (%s) would take more than half of the %s store: give them less or the store more", ErrStoreSize, FormatSize(o.LogsMaxBytes), FormatSize(o.MetersMaxBytes), FormatSize(o.Store))
 	}
-	names := []string{StreamInvoke, StreamDLQ, StreamLogs, StreamMeters, BucketFunctions, BucketTriggers, BucketScale, BucketResults, ObjectCode}
+	names := []string{StreamInvoke, StreamDLQ, StreamLogs, StreamMeters, BucketFunctions, BucketTriggers, BucketKeys, BucketScale, BucketResults, ObjectCode}
 	rest, shares := o.Store-explicit, int64(0)
 	for _, n := range names {
 		if !(n == StreamLogs && o.LogsMaxBytes > 0) && !(n == StreamMeters && o.MetersMaxBytes > 0) {

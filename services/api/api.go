@@ -14,10 +14,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
+	"sluice.dev/services/access"
 	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/codeurl"
 	"sluice.dev/services/httpjson"
+	"sluice.dev/services/keys"
 	"sluice.dev/services/registry"
 )
 
@@ -234,6 +236,9 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]wire.FunctionSummary, 0, len(fns))
 	for _, f := range fns {
+		if !access.Allowed(r.Context(), keys.Read, f.Name) {
+			continue // not among the caller's functions
+		}
 		v, err := a.reg.Version(r.Context(), f.Name, f.Latest)
 		if errors.Is(err, registry.ErrNotFound) {
 			continue // deleted while listing

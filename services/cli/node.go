@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"sluice.dev/services/clientconfig"
-	"sluice.dev/services/lambdaapi"
+	"sluice.dev/services/keys"
 	"sluice.dev/services/node"
 )
 
@@ -85,7 +85,7 @@ SLUICE_S3_REGION or --s3-region for a store that wants its region named).`,
 				// The token rides in the fragment, which the browser never sends to the server.
 				fmt.Fprintf(a.stderr, "console: %s/#token=%s\n", e.URL, url.QueryEscape(e.Token))
 				fmt.Fprintf(a.stderr, "aws: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=\"$SLUICE_TOKEN\" aws --endpoint-url %s lambda list-functions\n",
-					lambdaapi.AdminKeyID(e.Token), e.URL)
+					keys.AdminKeyID(e.Token), e.URL)
 				if p, err := clientconfig.Write(a.getenv, lines); err != nil {
 					fmt.Fprintf(a.stderr, "warning: %v; set the variables above yourself\n", err)
 				} else {

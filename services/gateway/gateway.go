@@ -16,6 +16,7 @@ import (
 
 	"sluice.dev/adapters/route"
 	"sluice.dev/events"
+	"sluice.dev/services/access"
 )
 
 // Resolver finds the version of a function a call addresses.
@@ -40,6 +41,7 @@ type Gateway struct {
 	silence time.Duration    // Options.DirectSilence
 	logger  *slog.Logger
 	token   string
+	guard   *access.Guard
 	routes  *route.Table
 	publish []jetstream.PublishOpt // events.PublishRetry, made once
 
@@ -60,6 +62,9 @@ type Options struct {
 	Fns    Resolver
 	Token  string       // API token; function URLs of non-public functions need it too
 	Logger *slog.Logger // nil: none
+	// Guard checks the callers of function URLs and routes of functions that are not public (a
+	// key that may invoke the function, or the token); nil: the token alone.
+	Guard *access.Guard
 	// Local is the worker of this process, if one runs here: synchronous calls try its warm
 	// instances first.
 	Local Local
@@ -91,9 +96,12 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g := &Gateway{
-		nc: o.NC, js: o.JS, fns: o.Fns, results: results, queue: invoke, local: o.Local, silence: o.DirectSilence, logger: o.Logger, token: o.Token, publish: events.PublishRetry(),
+		nc: o.NC, js: o.JS, fns: o.Fns, results: results, queue: invoke, local: o.Local, silence: o.DirectSilence, logger: o.Logger, token: o.Token, guard: o.Guard, publish: events.PublishRetry(),
 		prefix: nats.InboxPrefix + nuid.Next() + ".", pending: map[string]chan *nats.Msg{},
 		maxWaiting: o.MaxWaiting, waiting: map[string]int{},
+	}
+	if g.guard == nil {
+		g.guard = access.New(o.Token, nil)
 	}
 	if g.maxWaiting <= 0 {
 		g.maxWaiting = DefaultMaxWaiting

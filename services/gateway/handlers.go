@@ -16,9 +16,11 @@ import (
 
 	"sluice.dev/adapters/route"
 	"sluice.dev/events"
+	"sluice.dev/services/access"
 	"sluice.dev/services/api/wire"
 	"sluice.dev/services/directory"
 	"sluice.dev/services/httpjson"
+	"sluice.dev/services/keys"
 )
 
 // Routes mounts the invocation API (under auth, the caller's middleware) and function URLs
@@ -103,7 +105,7 @@ func (g *Gateway) functionURL(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !g.authorized(w, r, v.Config.Public, "function "+name) {
+	if !g.authorized(w, r, v.Config.Public, name, "function "+name) {
 		return
 	}
 	body, ok := httpjson.ReadBody(w, r, events.MaxPayload)
@@ -119,15 +121,33 @@ func (g *Gateway) functionURL(w http.ResponseWriter, r *http.Request) {
 	g.answerHTTP(w, r, name, v, call)
 }
 
-// authorized lets a public target through, and others only with the API token; it answers 401
-// itself.
-func (g *Gateway) authorized(w http.ResponseWriter, r *http.Request, public bool, what string) bool {
-	if public || httpjson.ValidToken(httpjson.BearerToken(r), g.token) {
+// authorized lets a public target through, and others only for a caller that may invoke
+// function fn (the token, or an access key); it answers 401 or 403 itself.
+func (g *Gateway) authorized(w http.ResponseWriter, r *http.Request, public bool, fn, what string) bool {
+	if public {
 		return true
+	}
+	caller, err := g.guard.Caller(r, "")
+	if err == nil && !caller.Allows(keys.Invoke, fn) {
+		err = access.Refusal(caller, keys.Invoke, fn)
+	}
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, access.ErrForbidden) {
+		httpjson.Error(w, http.StatusForbidden, access.CodeForbidden, "%s: %v", what, err)
+		return false
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
 	httpjson.Error(w, http.StatusUnauthorized, httpjson.CodeUnauthorized, "%s is not public: send Authorization: Bearer $SLUICE_TOKEN", what)
 	return false
+}
+
+// mayQueue reports whether the caller of r may queue events on fn: the token or a key that may
+// invoke it.
+func (g *Gateway) mayQueue(r *http.Request, fn string) bool {
+	caller, err := g.guard.Caller(r, "")
+	return err == nil && caller.Allows(keys.Invoke, fn)
 }
 
 // encodeHTTPEvent encodes an HTTP request as event data, answering 413 itself when it is over
@@ -156,7 +176,7 @@ const answerMargin = 15 * time.Second
 // synchronous one holds its caller's connection and is bounded by MaxWaiting.
 func (g *Gateway) answerHTTP(w http.ResponseWriter, r *http.Request, name string, v events.Version, call Call) {
 	if r.Header.Get(wire.HeaderInvocationType) == wire.InvocationEvent {
-		if !v.Config.PublicAsync && !httpjson.ValidToken(httpjson.BearerToken(r), g.token) {
+		if !v.Config.PublicAsync && !g.mayQueue(r, name) {
 			httpjson.Error(w, http.StatusForbidden, CodePublicAsync, "function %s takes asynchronous calls without the token only when deployed with --public-async: call it synchronously, or send Authorization: Bearer $SLUICE_TOKEN", name)
 			return
 		}

@@ -42,7 +42,7 @@ func (g *Gateway) httpRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.AllowOrigin(w.Header(), origin)
-	if !g.authorized(w, r, m.Spec.Public, "route "+m.Spec.Path) {
+	if !g.authorized(w, r, m.Spec.Public, m.Function, "route "+m.Spec.Path) {
 		return
 	}
 	v, ok := g.resolve(w, r, m.Function, "")

@@ -2,75 +2,53 @@ package lambdaapi
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/base32"
 	"errors"
 	"io"
 	"net/http"
-	"time"
 
-	"sluice.dev/services/httpjson"
+	"sluice.dev/services/access"
+	"sluice.dev/services/keys"
 	"sluice.dev/services/sigv4"
 )
 
-// Caller is who a request comes from, as Authenticate found it.
-type Caller struct {
-	AccessKeyID string // "" for the bearer token
-	Region      string // the region the signature names
-}
-
-type callerKey struct{}
-
-// AdminKeyID is the access key id of the node's token: AWS's clients sign with it as the key id
-// and the token as the secret (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
-func AdminKeyID(token string) string {
-	sum := sha256.Sum256([]byte("sluice admin key\x00" + token))
-	return "SLUICE" + base32.StdEncoding.EncodeToString(sum[:])[:14]
-}
-
-// Authenticate lets through requests signed with AWS Signature Version 4 by the node's admin
-// key (AdminKeyID and the token) or carrying the token as a bearer token, and answers others
-// 403 as Lambda does. The body, which a signature covers, is read here (at most maxRequest
-// bytes) and handed on.
-func Authenticate(token string) func(http.Handler) http.Handler {
-	adminID := AdminKeyID(token)
-	secret := func(_ context.Context, id string) (string, error) {
-		if token == "" || id != adminID {
-			return "", sigv4.ErrUnknown
-		}
-		return token, nil
+// Access is what each route of the Lambda API takes, for access.Guard.Protect with the
+// "lambda" signatures; routes not here are the admin's.
+func Access() access.Routes {
+	on := func(a keys.Action) access.Route { return access.Route{Action: a, Function: "name"} }
+	fns := Prefix + "/functions"
+	return access.Routes{
+		"POST " + fns:                               {Action: keys.Deploy}, // the name is in the body
+		"GET " + fns:                                {Action: keys.Read},   // cut to the caller's functions
+		"GET " + fns + "/":                          {Action: keys.Read},
+		"GET " + fns + "/{name}":                    on(keys.Read),
+		"DELETE " + fns + "/{name}":                 on(keys.Deploy),
+		"GET " + fns + "/{name}/configuration":      on(keys.Read),
+		"PUT " + fns + "/{name}/configuration":      on(keys.Deploy),
+		"PUT " + fns + "/{name}/code":               on(keys.Deploy),
+		"POST " + fns + "/{name}/invocations":       on(keys.Invoke),
+		"POST " + fns + "/{name}/versions":          on(keys.Deploy),
+		"GET " + fns + "/{name}/versions":           on(keys.Read),
+		"POST " + fns + "/{name}/aliases":           on(keys.Deploy),
+		"GET " + fns + "/{name}/aliases":            on(keys.Read),
+		"GET " + fns + "/{name}/aliases/{alias}":    on(keys.Read),
+		"PUT " + fns + "/{name}/aliases/{alias}":    on(keys.Deploy),
+		"DELETE " + fns + "/{name}/aliases/{alias}": on(keys.Deploy),
 	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !sigv4.Signed(r) {
-				if httpjson.ValidToken(httpjson.BearerToken(r), token) {
-					next.ServeHTTP(w, r)
-					return
-				}
-				fail(w, http.StatusForbidden, "MissingAuthenticationTokenException", "sign the request with an access key (AWS Signature Version 4), or send Authorization: Bearer $SLUICE_TOKEN")
-				return
-			}
-			body, err := readBody(w, r)
-			if err != nil {
-				return
-			}
-			got, err := sigv4.Verify(r.Context(), r, body, time.Now(), "lambda", secret)
-			switch {
-			case errors.Is(err, sigv4.ErrUnknown):
-				fail(w, http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid.")
-				return
-			case errors.Is(err, sigv4.ErrExpired):
-				fail(w, http.StatusForbidden, "InvalidSignatureException", "Signature expired: %v", err)
-				return
-			case err != nil:
-				fail(w, http.StatusForbidden, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided: %v", err)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			ctx := context.WithValue(r.Context(), callerKey{}, Caller{AccessKeyID: got.AccessKeyID, Region: got.Region})
-			next.ServeHTTP(w, r.WithContext(ctx))
-		})
+}
+
+// Deny answers a refused request as Lambda does: 403 with the error type its clients know.
+func Deny(w http.ResponseWriter, _ *http.Request, err error) {
+	switch {
+	case errors.Is(err, access.ErrForbidden):
+		fail(w, http.StatusForbidden, "AccessDeniedException", "%v", err)
+	case errors.Is(err, sigv4.ErrUnknown), errors.Is(err, access.ErrBadCredentials):
+		fail(w, http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid.")
+	case errors.Is(err, sigv4.ErrExpired):
+		fail(w, http.StatusForbidden, "InvalidSignatureException", "Signature expired: %v", err)
+	case errors.Is(err, access.ErrNoCredentials):
+		fail(w, http.StatusForbidden, "MissingAuthenticationTokenException", "sign the request with an access key (AWS Signature Version 4), or send Authorization: Bearer $SLUICE_TOKEN")
+	default:
+		fail(w, http.StatusForbidden, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided: %v", err)
 	}
 }
 

@@ -21,9 +21,12 @@ import (
 	"github.com/gorilla/mux"
 
 	"sluice.dev/events"
+	"sluice.dev/services/access"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/gateway"
+	"sluice.dev/services/keys"
 	"sluice.dev/services/registry"
+	"sluice.dev/services/sigv4"
 )
 
 // Prefix is the path every route of the API is under.
@@ -60,7 +63,7 @@ func New(reg *registry.Registry, inv Invoker, view View, logger *slog.Logger) *A
 	return &API{reg: reg, inv: inv, view: view, log: logger}
 }
 
-// Routes adds the API's routes to r, which checks the caller (Authenticate).
+// Routes adds the API's routes to r, which checks the caller (access.Guard.Protect with Access).
 func (a *API) Routes(r *mux.Router) {
 	fns := r.PathPrefix(Prefix + "/functions").Subrouter()
 	fns.HandleFunc("", a.create).Methods(http.MethodPost)
@@ -82,8 +85,8 @@ func (a *API) Routes(r *mux.Router) {
 
 // region is the region a request's signature names, for the ARNs of the answer.
 func region(r *http.Request) string {
-	if c, ok := r.Context().Value(callerKey{}).(Caller); ok && c.Region != "" {
-		return c.Region
+	if reg := sigv4.Region(r); reg != "" {
+		return reg
 	}
 	return defaultRegion
 }
@@ -99,6 +102,10 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := events.ValidateName(req.FunctionName); err != nil {
 		fail(w, http.StatusBadRequest, "InvalidParameterValueException", "FunctionName: %v", err)
+		return
+	}
+	if !access.Allowed(r.Context(), keys.Deploy, req.FunctionName) {
+		Deny(w, r, access.Refusal(access.CallerOf(r.Context()), keys.Deploy, req.FunctionName))
 		return
 	}
 	if _, err := a.reg.Function(r.Context(), req.FunctionName); err == nil {
@@ -234,6 +241,9 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	}
 	out := listFunctionsResponse{Functions: []FunctionConfiguration{}}
 	for _, f := range fns {
+		if !access.Allowed(r.Context(), keys.Read, f.Name) {
+			continue // not among the caller's functions
+		}
 		v, err := a.reg.Version(r.Context(), f.Name, f.Latest)
 		if errors.Is(err, registry.ErrNotFound) {
 			continue // deleted while listing

@@ -7,9 +7,9 @@ import (
 
 func TestFunctionNameReadsNamesAndARNs(t *testing.T) {
 	for in, want := range map[string][2]string{
-		"orders":       {"orders", ""},
-		"orders:live":  {"orders", "live"},
-		"orders:3":     {"orders", "3"},
+		"orders":      {"orders", ""},
+		"orders:live": {"orders", "live"},
+		"orders:3":    {"orders", "3"},
 		"arn:aws:lambda:eu-west-1:123456789012:function:orders":         {"orders", ""},
 		"arn:aws:lambda:eu-west-1:123456789012:function:orders:$LATEST": {"orders", "$LATEST"},
 		"arn:aws:lambda:eu-west-1:123456789012:layer:x":                 {"arn:aws:lambda:eu-west-1:123456789012:layer:x", ""},

@@ -516,6 +516,13 @@ def handler(event, context):
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	count := func(stream, subject string) int { return bustest.Stored(t, js, stream, subject) }
+	// The silent function's events are not waited for above: wait for their meter records.
+	testkit.Eventually(t, 60*time.Second, func() error {
+		if got := count(events.StreamMeters, events.MetersSubject("silent")); got < n {
+			return fmt.Errorf("silent: %d meter records so far, want %d", got, n)
+		}
+		return nil
+	})
 	for _, fn := range []string{"printer", "echoer", "silent"} {
 		logs, meters := count(events.StreamLogs, events.LogsSubject(fn)), count(events.StreamMeters, events.MetersSubject(fn))
 		t.Logf("%s: %d invocations stored %d meter records and %d log records (%d lines printed)", fn, n, meters, logs, map[bool]int{true: 20 * n}[fn != "silent"])

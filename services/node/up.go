@@ -30,6 +30,7 @@ import (
 	"sluice.dev/events"
 	"sluice.dev/runtimes/catalog"
 	"sluice.dev/runtimes/sandbox"
+	"sluice.dev/services/access"
 	"sluice.dev/services/api"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/bus"
@@ -38,6 +39,7 @@ import (
 	"sluice.dev/services/directory"
 	"sluice.dev/services/gateway"
 	"sluice.dev/services/httpjson"
+	"sluice.dev/services/keys"
 	"sluice.dev/services/lambdaapi"
 	"sluice.dev/services/metrics"
 	"sluice.dev/services/registry"
@@ -340,7 +342,12 @@ func run(ctx context.Context, o runOptions) (err error) {
 		if err != nil {
 			return err
 		}
-		gwo := gateway.Options{NC: conn.NC, JS: conn.JS, Fns: fns, Token: o.token, Logger: log, MaxWaiting: o.maxWaiting}
+		keyStore, err := keys.Open(ctx, conn.JS, o.token)
+		if err != nil {
+			return err
+		}
+		guard := access.New(o.token, keyStore)
+		gwo := gateway.Options{NC: conn.NC, JS: conn.JS, Fns: fns, Token: o.token, Guard: guard, Logger: log, MaxWaiting: o.maxWaiting}
 		if wk != nil { // a worker in this process: calls try its warm instances before the bus
 			gwo.Local = wk
 		}
@@ -351,22 +358,24 @@ func run(ctx context.Context, o runOptions) (err error) {
 		defer gw.Close()
 		root = mux.NewRouter()
 		root.HandleFunc("/healthz", health(o.roles, conn, isolation, o.storeMax)).Methods(http.MethodGet)
-		root.Handle("/metrics", httpjson.RequireToken(o.token)(promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))).Methods(http.MethodGet)
-		// Routes register full /v1/... paths; this subrouter only adds the token check.
+		root.Handle("/metrics", guard.Require(keys.Administer, access.DenyJSON, promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))).Methods(http.MethodGet)
+		// Routes register full /v1/... paths; this subrouter only adds the caller's check: the
+		// token, or an access key whose scope the route allows.
 		v1 := root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
 			return strings.HasPrefix(r.URL.Path, "/v1/")
 		}).Subrouter()
-		v1.Use(mux.MiddlewareFunc(httpjson.RequireToken(o.token)))
+		v1.Use(guard.Protect("", access.Merge(api.Access(), gateway.Access()), access.DenyJSON))
 		gw.Routes(v1, root)
-		// Lambda's REST API, for the AWS CLI and SDKs: signed requests, or the token.
+		// Lambda's REST API, for the AWS CLI and SDKs: signed requests, or bearer tokens.
 		lambda := root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
 			return strings.HasPrefix(r.URL.Path, lambdaapi.Prefix+"/")
 		}).Subrouter()
-		lambda.Use(mux.MiddlewareFunc(lambdaapi.Authenticate(o.token)))
+		lambda.Use(guard.Protect("lambda", lambdaapi.Access(), lambdaapi.Deny))
 		lambdaapi.New(reg, gw, fns, log).Routes(lambda)
 		a := api.New(reg, conn.JS, fns, log)
 		a.Routes(v1)
 		a.TriggerRoutes(v1, factories)
+		a.KeyRoutes(v1, keyStore)
 		a.ObserveRoutes(v1, o.observe.prices())
 		con, err := console.New()
 		if err != nil {

@@ -181,3 +181,13 @@ func parseAuthorization(h string) (authorization, error) {
 	a.signedHeaders = strings.Split(signedHeaders, ";")
 	return a, nil
 }
+
+// Region is the region the Authorization header of a signed request names, "" for none. It
+// reads the header only: Verify says whether the signature holds.
+func Region(r *http.Request) string {
+	a, err := parseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		return ""
+	}
+	return a.region
+}

@@ -1,0 +1,15 @@
+package gateway
+
+import (
+	"sluice.dev/services/access"
+	"sluice.dev/services/keys"
+)
+
+// Access is what the gateway's API routes take, for access.Guard.Protect (function URLs and
+// routes check their callers themselves: public ones take anyone).
+func Access() access.Routes {
+	return access.Routes{
+		"POST /v1/functions/{name}/invocations": {Action: keys.Invoke, Function: "name"},
+		"GET /v1/invocations/{id:.+}":           {Action: keys.Read},
+	}
+}
