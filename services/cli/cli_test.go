@@ -24,10 +24,12 @@ import (
 	"sluice.dev/events"
 	"sluice.dev/events/bustest"
 	"sluice.dev/events/testkit"
+	"sluice.dev/services/access"
 	"sluice.dev/services/api"
 	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/httpjson"
+	"sluice.dev/services/keys"
 	"sluice.dev/services/registry"
 )
 
@@ -118,7 +120,7 @@ func newSite(t *testing.T) *site {
 		events.TriggerHTTP:  func(events.Trigger) (trigger.Adapter, error) { return nil, nil },
 	})
 	(&fakeInvocations{reg: reg, res: map[string]events.Result{}}).routes(r)
-	srv := httptest.NewServer(httpjson.RequireToken(testToken)(r))
+	srv := httptest.NewServer(access.New(testToken, nil).Require(keys.Administer, access.DenyJSON, r))
 	t.Cleanup(srv.Close)
 	home := t.TempDir()
 	return &site{bus: bus, srv: srv, home: home, env: map[string]string{"HOME": home, "SLUICE_URL": srv.URL, "SLUICE_TOKEN": testToken}}

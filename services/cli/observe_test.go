@@ -14,11 +14,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
+	"sluice.dev/services/access"
 	"sluice.dev/services/api"
 	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 	"sluice.dev/services/billing"
-	"sluice.dev/services/httpjson"
+	"sluice.dev/services/keys"
 	"sluice.dev/services/registry"
 )
 
@@ -35,7 +36,7 @@ func newObserveSite(t *testing.T, prices billing.Prices) *site {
 	a := api.New(reg, s.bus.JS, nil, nil)
 	a.Routes(r)
 	a.ObserveRoutes(r, prices)
-	srv := httptest.NewServer(httpjson.RequireToken(testToken)(r))
+	srv := httptest.NewServer(access.New(testToken, nil).Require(keys.Administer, access.DenyJSON, r))
 	t.Cleanup(srv.Close)
 	s.srv, s.env["SLUICE_URL"] = srv, srv.URL
 	return s

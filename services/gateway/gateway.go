@@ -40,7 +40,6 @@ type Gateway struct {
 	local   Local            // nil when no worker runs in this process
 	silence time.Duration    // Options.DirectSilence
 	logger  *slog.Logger
-	token   string
 	guard   *access.Guard
 	routes  *route.Table
 	publish []jetstream.PublishOpt // events.PublishRetry, made once
@@ -96,7 +95,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g := &Gateway{
-		nc: o.NC, js: o.JS, fns: o.Fns, results: results, queue: invoke, local: o.Local, silence: o.DirectSilence, logger: o.Logger, token: o.Token, guard: o.Guard, publish: events.PublishRetry(),
+		nc: o.NC, js: o.JS, fns: o.Fns, results: results, queue: invoke, local: o.Local, silence: o.DirectSilence, logger: o.Logger, guard: o.Guard, publish: events.PublishRetry(),
 		prefix: nats.InboxPrefix + nuid.Next() + ".", pending: map[string]chan *nats.Msg{},
 		maxWaiting: o.MaxWaiting, waiting: map[string]int{},
 	}

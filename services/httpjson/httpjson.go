@@ -93,17 +93,3 @@ func BearerToken(r *http.Request) string {
 func ValidToken(got, want string) bool {
 	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
-
-// RequireToken answers 401 to requests without the bearer token.
-func RequireToken(token string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !ValidToken(BearerToken(r), token) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
-				Error(w, http.StatusUnauthorized, CodeUnauthorized, "missing or wrong token: send Authorization: Bearer $SLUICE_TOKEN")
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-}
