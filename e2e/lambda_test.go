@@ -503,6 +503,42 @@ func TestLambdaAPIWithTheGoSDK(t *testing.T) {
 		t.Fatalf("Invoke of the alias: %v %+v", err, out)
 	}
 
+	// Reserved concurrency 1: a second synchronous call while one runs is throttled.
+	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("slow"), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"), Role: aws.String("r"),
+		Code: &types.FunctionCode{ZipFile: zipOf(t, "app.py", "import time\n\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 'done'\n")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("slow"), ReservedConcurrentExecutions: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := lc.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("slow")}); err != nil || aws.ToInt32(got.ReservedConcurrentExecutions) != 1 {
+		t.Fatalf("GetFunctionConcurrency: %v %+v", err, got)
+	}
+	first := make(chan error, 1)
+	go func() {
+		out, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("slow"), Payload: []byte(`{"sleep": 3}`)})
+		if err == nil && string(out.Payload) != `"done"` {
+			err = fmt.Errorf("answered %s", out.Payload)
+		}
+		first <- err
+	}()
+	time.Sleep(time.Second) // the first call is running
+	var throttled *types.TooManyRequestsException
+	if _, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("slow"), Payload: []byte(`{}`)}); !errors.As(err, &throttled) {
+		t.Fatalf("a second call past the reserved concurrency: %v, want TooManyRequestsException", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("the call within the reserved concurrency: %v", err)
+	}
+	if _, err := lc.DeleteFunctionConcurrency(ctx, &lambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String("slow")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := lc.GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("slow")}); err != nil || got.ReservedConcurrentExecutions != nil {
+		t.Fatalf("GetFunctionConcurrency after the delete: %v %+v", err, got)
+	}
+
 	var notFound *types.ResourceNotFoundException
 	if _, err := lc.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("nobody")}); !errors.As(err, &notFound) {
 		t.Fatalf("GetFunction of a missing function: %v", err)

@@ -51,6 +51,10 @@ type Config struct {
 	Public      bool              `json:"public,omitempty"`      // function URL callable without a token
 	PublicAsync bool              `json:"publicAsync,omitempty"` // and asynchronously so (X-Sluice-Invocation-Type: Event)
 	Description string            `json:"description,omitempty"`
+	// Reserved is a reserved concurrency, as Lambda's PutFunctionConcurrency sets it; 0 for
+	// none. Max equals it, and a gateway refuses (429) synchronous calls of the function beyond
+	// it instead of letting them wait for a free instance.
+	Reserved int `json:"reserved,omitempty"`
 	// LambdaRuntime is the runtime identifier of AWS Lambda (python3.12, provided.al2023, ...)
 	// the function was given through the Lambda API, which that API answers back; Runtime is
 	// what runs it.

@@ -167,11 +167,11 @@ func (g *Gateway) expect() (inbox string, ch chan *nats.Msg, cancel func()) {
 // ErrNoAnswer is returned when no worker answered a synchronous call before its deadline.
 var ErrNoAnswer = errors.New("no answer before the deadline")
 
-// enter counts a synchronous call of fn in, unless fn has maxWaiting already.
-func (g *Gateway) enter(fn string) bool {
+// enter counts a synchronous call of fn in, unless fn has limit already.
+func (g *Gateway) enter(fn string, limit int) bool {
 	g.waitMu.Lock()
 	defer g.waitMu.Unlock()
-	if g.waiting[fn] >= g.maxWaiting {
+	if g.waiting[fn] >= limit {
 		return false
 	}
 	g.waiting[fn]++

@@ -60,10 +60,15 @@ func (c Call) event(id string) event.Event {
 func SyncWait(v events.Version) time.Duration { return v.Config.Timeout.D() + QueueAllowance }
 
 // Sync invokes and waits for the result: SyncWait at most. It refuses the call with
-// ErrTooManyWaiting when the function has MaxWaiting synchronous calls waiting here.
+// ErrTooManyWaiting when the function has MaxWaiting synchronous calls waiting here, or as many
+// as its reserved concurrency.
 func (g *Gateway) Sync(ctx context.Context, c Call) (events.Result, error) {
 	fn := c.Version.Function
-	if !g.enter(fn) {
+	if r := c.Version.Config.Reserved; r > 0 && r < g.maxWaiting {
+		if !g.enter(fn, r) {
+			return events.Result{Function: fn}, fmt.Errorf("function %s has a reserved concurrency of %d, all of it in use: %w", fn, r, ErrTooManyWaiting)
+		}
+	} else if !g.enter(fn, g.maxWaiting) {
 		return events.Result{Function: fn}, fmt.Errorf("function %s has %d synchronous calls waiting at this gateway, the most it lets wait: %w", fn, g.maxWaiting, ErrTooManyWaiting)
 	}
 	defer g.leave(fn)

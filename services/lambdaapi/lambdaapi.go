@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -29,8 +30,21 @@ import (
 	"sluice.dev/services/sigv4"
 )
 
-// Prefix is the path every route of the API is under.
+// Prefix is the path most routes of the API are under; Served says which paths are Lambda's.
 const Prefix = "/2015-03-31"
+
+// versions are the API versions in Lambda's paths that sluice serves operations of.
+var versions = []string{Prefix, "/2017-10-31", "/2019-09-30"}
+
+// Served reports whether path is one of Lambda's API, by its version prefix.
+func Served(path string) bool {
+	for _, v := range versions {
+		if strings.HasPrefix(path, v+"/") {
+			return true
+		}
+	}
+	return false
+}
 
 // maxRequest bounds a request body: a base64 ZIP of the largest package sluice takes.
 const maxRequest = 70 << 20
@@ -78,7 +92,8 @@ func (a *API) Routes(r *mux.Router) {
 	fns.HandleFunc("/{name}/versions", a.publish).Methods(http.MethodPost)
 	fns.HandleFunc("/{name}/versions", a.versions).Methods(http.MethodGet)
 	a.aliasRoutes(fns)
-	r.PathPrefix(Prefix + "/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	a.concurrencyRoutes(r)
+	r.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool { return Served(r.URL.Path) }).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "UnknownOperationException", "sluice does not serve %s %s of Lambda's API", r.Method, r.URL.Path)
 	})
 }
@@ -222,6 +237,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 	write(w, http.StatusOK, getFunctionResponse{
 		Configuration: configuration(region(r), v, isLatest, f.Updated),
 		Code:          codeLocation{RepositoryType: "S3", Location: "/v1/functions/" + v.Function + "/code?version=" + strconv.Itoa(v.Version)},
+		Concurrency:   reserved(v),
 	})
 }
 

@@ -92,6 +92,7 @@ type FunctionConfiguration struct {
 type getFunctionResponse struct {
 	Configuration FunctionConfiguration `json:"Configuration"`
 	Code          codeLocation          `json:"Code"`
+	Concurrency   concurrencyBody       `json:"Concurrency"`
 }
 
 type codeLocation struct {

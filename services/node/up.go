@@ -368,7 +368,7 @@ func run(ctx context.Context, o runOptions) (err error) {
 		gw.Routes(v1, root)
 		// Lambda's REST API, for the AWS CLI and SDKs: signed requests, or bearer tokens.
 		lambda := root.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
-			return strings.HasPrefix(r.URL.Path, lambdaapi.Prefix+"/")
+			return lambdaapi.Served(r.URL.Path)
 		}).Subrouter()
 		lambda.Use(guard.Protect("lambda", lambdaapi.Access(), lambdaapi.Deny))
 		lambdaapi.New(reg, gw, fns, log).Routes(lambda)

@@ -72,6 +72,8 @@ func validate(cfg events.Config) error {
 		return fmt.Errorf("concurrency %d is out of range: use 1 to %d", cfg.Concurrency, MaxConcurrency)
 	case cfg.IdleTimeout.D() < time.Second:
 		return fmt.Errorf("idleTimeout %s is too short: use at least 1s", cfg.IdleTimeout.D())
+	case cfg.Reserved < 0 || cfg.Reserved > 0 && cfg.Reserved != cfg.Max:
+		return fmt.Errorf("reserved concurrency %d: use 0 (none) or the function's max (%d)", cfg.Reserved, cfg.Max)
 	case cfg.Retries < 0 || cfg.Retries > MaxRetries:
 		return fmt.Errorf("retries %d is out of range: use 0 to %d", cfg.Retries, MaxRetries)
 	case cfg.PublicAsync && !cfg.Public:

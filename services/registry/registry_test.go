@@ -143,6 +143,7 @@ func TestDeployInvalid(t *testing.T) {
 		"concurrency":   {"f", mod(func(c *events.Config) { c.Concurrency = 1001 }), "concurrency 1001"},
 		"concurrent":    {"f", mod(func(c *events.Config) { c.Concurrency = 4 }), "python serves one invocation per instance at a time: concurrency 4 needs one of nodejs"},
 		"retries":       {"f", mod(func(c *events.Config) { c.Retries = -1 }), "retries -1"},
+		"reserved":      {"f", mod(func(c *events.Config) { c.Reserved, c.Max = 3, 5 }), "reserved concurrency 3"},
 		"env name":      {"f", mod(func(c *events.Config) { c.Env = map[string]string{"A-B": "x"} }), `"A-B"`},
 	}
 	for name, tc := range cases {
