@@ -229,27 +229,17 @@ func decodeBody(w http.ResponseWriter, body []byte, v any) bool {
 }
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
-	fns, err := a.reg.List(r.Context())
+	heads, err := a.reg.Heads(r.Context(), func(fn string) bool { return access.Allowed(r.Context(), keys.Read, fn) })
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	out := make([]wire.FunctionSummary, 0, len(fns))
-	for _, f := range fns {
-		if !access.Allowed(r.Context(), keys.Read, f.Name) {
-			continue // not among the caller's functions
-		}
-		v, err := a.reg.Version(r.Context(), f.Name, f.Latest)
-		if errors.Is(err, registry.ErrNotFound) {
-			continue // deleted while listing
-		}
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
+	out := make([]wire.FunctionSummary, 0, len(heads))
+	for _, h := range heads {
+		cfg := h.Newest.Config
 		out = append(out, wire.FunctionSummary{
-			Name: f.Name, Latest: f.Latest, Runtime: v.Config.Runtime, Handler: v.Config.Handler,
-			MemoryMB: v.Config.MemoryMB, Timeout: v.Config.Timeout, Updated: f.Updated,
+			Name: h.Name, Latest: h.Latest, Runtime: cfg.Runtime, Handler: cfg.Handler,
+			MemoryMB: cfg.MemoryMB, Timeout: cfg.Timeout, Updated: h.Updated,
 		})
 	}
 	httpjson.Write(w, http.StatusOK, wire.FunctionList{Functions: out})

@@ -31,7 +31,8 @@ func (a *API) concurrencyRoutes(r *mux.Router) {
 // every change of settings, it deploys a new version.
 func (a *API) putConcurrency(w http.ResponseWriter, r *http.Request) {
 	var req concurrencyBody
-	if !decode(w, r, &req) {
+	v, ok := a.newestFor(w, r, &req)
+	if !ok {
 		return
 	}
 	if req.ReservedConcurrentExecutions == nil {
@@ -42,10 +43,6 @@ func (a *API) putConcurrency(w http.ResponseWriter, r *http.Request) {
 	if n < 1 || n > registry.MaxInstances {
 		fail(w, http.StatusBadRequest, "InvalidParameterValueException",
 			"ReservedConcurrentExecutions %d: use 1 to %d (sluice does not throttle a function to 0: delete it, or take its triggers away)", n, registry.MaxInstances)
-		return
-	}
-	_, v, ok := a.newest(w, r)
-	if !ok {
 		return
 	}
 	cfg := v.Config

@@ -250,25 +250,14 @@ func (a *API) getConfiguration(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
-	fns, err := a.reg.List(r.Context())
+	heads, err := a.reg.Heads(r.Context(), func(fn string) bool { return access.Allowed(r.Context(), keys.Read, fn) })
 	if err != nil {
 		a.fail(w, err)
 		return
 	}
 	out := listFunctionsResponse{Functions: []FunctionConfiguration{}}
-	for _, f := range fns {
-		if !access.Allowed(r.Context(), keys.Read, f.Name) {
-			continue // not among the caller's functions
-		}
-		v, err := a.reg.Version(r.Context(), f.Name, f.Latest)
-		if errors.Is(err, registry.ErrNotFound) {
-			continue // deleted while listing
-		}
-		if err != nil {
-			a.fail(w, err)
-			return
-		}
-		out.Functions = append(out.Functions, configuration(region(r), v, true, f.Updated))
+	for _, h := range heads {
+		out.Functions = append(out.Functions, configuration(region(r), h.Newest, true, h.Updated))
 	}
 	write(w, http.StatusOK, out)
 }
@@ -287,12 +276,19 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *API) updateCode(w http.ResponseWriter, r *http.Request) {
-	var req updateCodeRequest
-	if !decode(w, r, &req) {
-		return
+// newestFor decodes a request's body into req and finds the newest version of the function
+// its route names, answering the error itself.
+func (a *API) newestFor(w http.ResponseWriter, r *http.Request, req any) (events.Version, bool) {
+	if !decode(w, r, req) {
+		return events.Version{}, false
 	}
 	_, v, ok := a.newest(w, r)
+	return v, ok
+}
+
+func (a *API) updateCode(w http.ResponseWriter, r *http.Request) {
+	var req updateCodeRequest
+	v, ok := a.newestFor(w, r, &req)
 	if !ok {
 		return
 	}
@@ -305,10 +301,7 @@ func (a *API) updateCode(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) updateConfiguration(w http.ResponseWriter, r *http.Request) {
 	var req updateConfigRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	_, v, ok := a.newest(w, r)
+	v, ok := a.newestFor(w, r, &req)
 	if !ok {
 		return
 	}

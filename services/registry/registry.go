@@ -325,6 +325,36 @@ func (r *Registry) List(ctx context.Context) ([]events.Function, error) {
 	return fns, nil
 }
 
+// Head is a function's head record with its newest version.
+type Head struct {
+	events.Function
+	Newest events.Version
+}
+
+// Heads returns, by name, every function that keep (nil: all) keeps, with its newest version;
+// one deleted while listing is left out.
+func (r *Registry) Heads(ctx context.Context, keep func(name string) bool) ([]Head, error) {
+	fns, err := r.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Head, 0, len(fns))
+	for _, f := range fns {
+		if keep != nil && !keep(f.Name) {
+			continue
+		}
+		v, err := r.Version(ctx, f.Name, f.Latest)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted while listing
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Head{Function: f, Newest: v})
+	}
+	return out, nil
+}
+
 // Versions returns every version of a function, oldest first.
 func (r *Registry) Versions(ctx context.Context, name string) ([]events.Version, error) {
 	if _, err := r.Function(ctx, name); err != nil {
