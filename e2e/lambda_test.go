@@ -554,3 +554,62 @@ func TestLambdaAPIWithTheGoSDK(t *testing.T) {
 		t.Fatalf("GetFunction after DeleteFunction: %v", err)
 	}
 }
+
+// auditPy prints the destination records it receives: their condition and the mark of the
+// event they are about.
+const auditPy = `def handler(event, context):
+    req = event.get("requestPayload") or {}
+    print("AUDIT %s %s %s" % (event["requestContext"]["condition"], req.get("mark"), event["responseContext"].get("functionError", "-")))
+`
+
+// TestLambdaDestinationsWithTheAWSCLI sets a function's async settings and destinations with the
+// AWS CLI, and sees a success and a failure reach the destination function as Lambda's records.
+func TestLambdaDestinationsWithTheAWSCLI(t *testing.T) {
+	aws := awsClient(t, awsCLIEnv, "aws", "--version")
+	n := newSite(t).start(t)
+	env := awsEnv(t, n, n.Token)
+	dir := t.TempDir()
+	deployInline(t, n, "audit", auditPy)
+	if r := n.sluice(t, "deploy", "odd", "--runtime", "python", "--handler", "main.handler", "--inline", "x = 1", "--on-success", "dlq"); r.code == 0 || !strings.Contains(r.stderr, "onSuccess") {
+		t.Fatalf("a success destination of dlq: %s", r)
+	}
+	zip := filepath.Join(dir, "f.zip")
+	writeFile(t, zip, zipOf(t, "app.py", lambdaPy("one")))
+	awsJSON(t, aws, n, env, "lambda", "create-function", "--function-name", "orders", "--runtime", "python3.12",
+		"--handler", "app.handler", "--role", "r", "--zip-file", "fileb://"+zip)
+	audit := "arn:aws:lambda:eu-west-1:000000000000:function:audit"
+	put := awsJSON(t, aws, n, env, "lambda", "put-function-event-invoke-config", "--function-name", "orders",
+		"--maximum-retry-attempts", "0", "--maximum-event-age-in-seconds", "120",
+		"--destination-config", `{"OnSuccess": {"Destination": "`+audit+`"}, "OnFailure": {"Destination": "function:audit"}}`)
+	if put["MaximumRetryAttempts"] != 0.0 || put["MaximumEventAgeInSeconds"] != 120.0 ||
+		fmt.Sprint(put["DestinationConfig"]) != "map[OnFailure:map[Destination:function:audit] OnSuccess:map[Destination:"+audit+"]]" {
+		t.Fatalf("put-function-event-invoke-config: %v", put)
+	}
+	if got := awsJSON(t, aws, n, env, "lambda", "get-function-event-invoke-config", "--function-name", "orders"); got["MaximumEventAgeInSeconds"] != 120.0 {
+		t.Fatalf("get-function-event-invoke-config: %v", got)
+	}
+	awsRefused(t, aws, n, env, "InvalidParameterValueException", "lambda", "update-function-event-invoke-config", "--function-name", "orders",
+		"--destination-config", `{"OnSuccess": {"Destination": "nats:sluice.invoke.audit"}}`)
+
+	for _, payload := range []string{`{"mark": "m-ok"}`, `{"mark": "m-fail", "fail": true}`} {
+		p := filepath.Join(dir, "p.json")
+		writeFile(t, p, []byte(payload))
+		if got := awsJSON(t, aws, n, env, "lambda", "invoke", "--function-name", "orders", "--invocation-type", "Event",
+			"--payload", "fileb://"+p, filepath.Join(dir, "out.json")); got["StatusCode"] != 202.0 {
+			t.Fatalf("invoke, Event: %v", got)
+		}
+	}
+	testkit.EventuallyEvery(t, asyncDeadline, 300*time.Millisecond, func() error {
+		out := n.sluice(t, "logs", "audit", "--grep", "AUDIT").stdout
+		for _, want := range []string{"AUDIT Success m-ok -", "AUDIT RetriesExhausted m-fail Unhandled"} {
+			if !strings.Contains(out, want) {
+				return fmt.Errorf("the destination printed no %q yet:\n%s", want, out)
+			}
+		}
+		return nil
+	})
+	awsJSON(t, aws, n, env, "lambda", "delete-function-event-invoke-config", "--function-name", "orders")
+	if got := awsJSON(t, aws, n, env, "lambda", "get-function-event-invoke-config", "--function-name", "orders"); got["DestinationConfig"] != nil || got["MaximumRetryAttempts"] != 2.0 {
+		t.Fatalf("after delete-function-event-invoke-config: %v", got)
+	}
+}

@@ -20,6 +20,9 @@ const (
 	TypeHTTPRequest  = "dev.sluice.http.request"
 	TypeCronTick     = "dev.sluice.cron.tick"
 	TypeQueueMessage = "dev.sluice.queue.message"
+	// TypeDestination is an invocation event made of another invocation's outcome
+	// (DestinationRecord), sent to a function destination.
+	TypeDestination = "dev.sluice.destination"
 )
 
 // Extension attributes sluice sets on invocation events.

@@ -51,6 +51,13 @@ type Config struct {
 	Public      bool              `json:"public,omitempty"`      // function URL callable without a token
 	PublicAsync bool              `json:"publicAsync,omitempty"` // and asynchronously so (X-Sluice-Invocation-Type: Event)
 	Description string            `json:"description,omitempty"`
+	// MaxEventAge is how long an asynchronous event may wait, retries included, before it is
+	// dead-lettered unrun (condition EventAgeExceeded); 0: DefaultMaxEventAge.
+	MaxEventAge Duration `json:"maxEventAge,omitempty"`
+	// OnSuccess and OnFailure are where the outcome of an asynchronous invocation goes, as a
+	// DestinationRecord (ParseDestination); failures are dead-lettered besides.
+	OnSuccess string `json:"onSuccess,omitempty"`
+	OnFailure string `json:"onFailure,omitempty"`
 	// Reserved is a reserved concurrency, as Lambda's PutFunctionConcurrency sets it; 0 for
 	// none. Max equals it, and a gateway refuses (429) synchronous calls of the function beyond
 	// it instead of letting them wait for a free instance.
@@ -69,6 +76,7 @@ const (
 	DefaultConcurrency = 1
 	DefaultIdleTimeout = 60 * time.Second
 	DefaultRetries     = 2
+	DefaultMaxEventAge = 6 * time.Hour // Lambda's, and its most
 )
 
 // CodeRef names a code package in the object store.

@@ -26,6 +26,8 @@ type deployFlags struct {
 	env                           []string
 	public, publicAsync           bool
 	description                   string
+	maxEventAge                   time.Duration
+	onSuccess, onFailure          string
 }
 
 func (a *app) deployCmd() *cobra.Command {
@@ -96,6 +98,9 @@ dotnet Namespace.Class::Method, php file.function, go main, custom (an executabl
 	fl.BoolVar(&f.public, "public", false, "let anyone call the function URL /fn/NAME without the token (synchronously; see --public-async)")
 	fl.BoolVar(&f.publicAsync, "public-async", false, "with --public, let anyone also queue asynchronous calls (X-Sluice-Invocation-Type: Event) on the function URL and public routes without the token")
 	fl.StringVar(&f.description, "description", "", "a note shown by get")
+	fl.DurationVar(&f.maxEventAge, "max-event-age", 0, fmt.Sprintf("longest an async event may wait, retries included, before it is dead-lettered unrun, 1m to 6h (default %s)", events.DefaultMaxEventAge))
+	fl.StringVar(&f.onSuccess, "on-success", "", "where a successful async invocation's record goes: function:NAME or nats:SUBJECT")
+	fl.StringVar(&f.onFailure, "on-failure", "", "where a failed async invocation's record goes (it is dead-lettered besides): function:NAME, nats:SUBJECT or dlq")
 	return cmd
 }
 
@@ -107,6 +112,7 @@ func (a *app) deploy(cmd *cobra.Command, name string, f deployFlags) error {
 		Runtime: f.runtime, Handler: f.handler, MemoryMB: f.memory, Timeout: events.Duration(f.timeout),
 		Min: f.min, Max: f.max, Concurrency: f.concurrency, IdleTimeout: events.Duration(f.idleTimeout),
 		Public: f.public, PublicAsync: f.publicAsync, Description: f.description,
+		MaxEventAge: events.Duration(f.maxEventAge), OnSuccess: f.onSuccess, OnFailure: f.onFailure,
 	}
 	if cmd.Flags().Changed("retries") {
 		req.Retries = &f.retries

@@ -45,6 +45,9 @@ const manifestHelp = `A manifest (sluice.yaml) lists functions to deploy with 's
       max: 10
       concurrency: 1
       retries: 2
+      maxEventAge: 6h             # an async event waiting longer is dead-lettered unrun
+      onSuccess: function:audit   # where async outcomes go: function:NAME, nats:SUBJECT
+      onFailure: nats:alerts      #   (and dlq for failures, which are dead-lettered anyway)
       public: false               # true: the function URL takes calls without the token
       publicAsync: false          # true (with public): asynchronous ones too
       description: says hello
@@ -89,7 +92,7 @@ type manifestTrigger struct {
 
 // deployManifest deploys the functions of the manifest f.manifest (or only those named).
 func (a *app) deployManifest(cmd *cobra.Command, f deployFlags, names []string) error {
-	for _, fl := range []string{"runtime", "handler", "source", "zip", "jar", "inline", "code-url", "memory", "timeout", "env", "min", "max", "concurrency", "idle-timeout", "retries", "public", "public-async", "description"} {
+	for _, fl := range []string{"runtime", "handler", "source", "zip", "jar", "inline", "code-url", "memory", "timeout", "env", "min", "max", "concurrency", "idle-timeout", "retries", "public", "public-async", "description", "max-event-age", "on-success", "on-failure"} {
 		if cmd.Flags().Changed(fl) {
 			return usagef("--%s cannot be used with -f: put the setting in the manifest", fl)
 		}
@@ -294,6 +297,9 @@ func (p *manifestParser) function(n *yaml.Node) (manifestFunction, error) {
 		"public":      p.boolean(&r.Public, "public"),
 		"publicAsync": p.boolean(&r.PublicAsync, "publicAsync"),
 		"description": p.str(&r.Description, "description"),
+		"maxEventAge": p.dur(&r.MaxEventAge, "maxEventAge"),
+		"onSuccess":   p.str(&r.OnSuccess, "onSuccess"),
+		"onFailure":   p.str(&r.OnFailure, "onFailure"),
 		"retries": func(v *yaml.Node) error {
 			var n int
 			if err := p.num(&n, "retries")(v); err != nil {

@@ -34,7 +34,7 @@ import (
 const Prefix = "/2015-03-31"
 
 // versions are the API versions in Lambda's paths that sluice serves operations of.
-var versions = []string{Prefix, "/2017-10-31", "/2019-09-30"}
+var versions = []string{Prefix, "/2017-10-31", "/2019-09-25", "/2019-09-30"}
 
 // Served reports whether path is one of Lambda's API, by its version prefix.
 func Served(path string) bool {
@@ -93,6 +93,7 @@ func (a *API) Routes(r *mux.Router) {
 	fns.HandleFunc("/{name}/versions", a.versions).Methods(http.MethodGet)
 	a.aliasRoutes(fns)
 	a.concurrencyRoutes(r)
+	a.eventConfigRoutes(r)
 	r.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool { return Served(r.URL.Path) }).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "UnknownOperationException", "sluice does not serve %s %s of Lambda's API", r.Method, r.URL.Path)
 	})
@@ -132,7 +133,8 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "InvalidParameterValueException", "%v", err)
 		return
 	}
-	cfg := events.Config{Runtime: rt, LambdaRuntime: req.Runtime, Handler: req.Handler, MemoryMB: req.MemorySize, Description: req.Description}
+	cfg := events.Config{Runtime: rt, LambdaRuntime: req.Runtime, Handler: req.Handler, MemoryMB: req.MemorySize, Description: req.Description,
+		Retries: events.DefaultRetries}
 	if rt == req.Runtime {
 		cfg.LambdaRuntime = "" // sluice's own name
 	}

@@ -72,6 +72,10 @@ func validate(cfg events.Config) error {
 		return fmt.Errorf("concurrency %d is out of range: use 1 to %d", cfg.Concurrency, MaxConcurrency)
 	case cfg.IdleTimeout.D() < time.Second:
 		return fmt.Errorf("idleTimeout %s is too short: use at least 1s", cfg.IdleTimeout.D())
+	case cfg.MaxEventAge != 0 && (cfg.MaxEventAge.D() < time.Minute || cfg.MaxEventAge.D() > events.DefaultMaxEventAge):
+		return fmt.Errorf("maxEventAge %s is out of range: use 1m to %s", cfg.MaxEventAge.D(), events.DefaultMaxEventAge)
+	case cfg.OnSuccess == events.DestinationDLQ:
+		return fmt.Errorf("onSuccess: the dead-letter queue takes failures only")
 	case cfg.Reserved < 0 || cfg.Reserved > 0 && cfg.Reserved != cfg.Max:
 		return fmt.Errorf("reserved concurrency %d: use 0 (none) or the function's max (%d)", cfg.Reserved, cfg.Max)
 	case cfg.Retries < 0 || cfg.Retries > MaxRetries:
@@ -93,6 +97,11 @@ func validate(cfg events.Config) error {
 	}
 	if size > MaxEnvBytes {
 		return fmt.Errorf("environment variables take %d bytes: the limit is %d", size, MaxEnvBytes)
+	}
+	for name, d := range map[string]string{"onSuccess": cfg.OnSuccess, "onFailure": cfg.OnFailure} {
+		if _, err := events.ParseDestination(d); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	return nil
 }

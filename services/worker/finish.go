@@ -102,6 +102,11 @@ func (w *Worker) finishAsync(ctx context.Context, j job, res events.Result, log 
 	switch {
 	case res.Outcome == events.OutcomeOK:
 		res.Status = events.StatusSucceeded
+		// The destination first: a record stored says everything is done.
+		if err := retry(ctx, writeTries, func() error { return w.destine(ctx, j, res, log) }); err != nil {
+			w.hold(j, res, log, "send to the destination", err)
+			return
+		}
 		if err := w.records.store(ctx, res, writeTries); err != nil && !errors.Is(err, errUnstorable) {
 			w.hold(j, res, log, "store result", err)
 			return
@@ -120,6 +125,10 @@ func (w *Worker) finishAsync(ctx context.Context, j job, res events.Result, log 
 	default:
 		res.Status = events.StatusFailed
 		if !j.deadLettered {
+			if err := retry(ctx, writeTries, func() error { return w.destine(ctx, j, res, log) }); err != nil {
+				w.hold(j, res, log, "send to the destination", err)
+				return
+			}
 			if err := retry(ctx, writeTries, func() error { return w.deadLetter(ctx, j, res) }); err != nil {
 				w.hold(j, res, log, "dead-letter", err)
 				return

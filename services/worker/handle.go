@@ -33,6 +33,9 @@ type job struct {
 	start     time.Time // when the worker took the delivery
 	deadline  time.Time // when a synchronous caller gives up; zero when none waits
 	tail      bool      // the caller asked for the tail of the attempt's log (events.ExtLogTail)
+	hops      int       // destinations the event came through (events.ExtHops)
+	// The function's destinations for the outcome of an async event (events.Config).
+	onSuccess, onFailure string
 	// deadLettered: the event's dead letter is published already (an outcome held for a write).
 	deadLettered bool
 	progress     func() // stops the InProgress ticks; called before the event is acknowledged
@@ -65,6 +68,9 @@ func (w *Worker) deliver(ctx context.Context, p *pool, j *job, release func()) o
 	v, err := w.resolve(ctx, j, ev)
 	if err != nil {
 		return rejected(*j, err.Error())
+	}
+	if o, ok := tooOld(*j, v, time.Now()); ok {
+		return o
 	}
 	l, err := w.instances.Acquire(ctx, p, v)
 	if errors.Is(err, errNoCapacity) {
@@ -108,6 +114,9 @@ func parse(j *job) (event.Event, error) {
 func (j *job) describe(ev event.Event) {
 	j.id, j.trigger = ev.ID(), events.EventTrigger(ev)
 	j.tail = fmt.Sprint(ev.Extensions()[events.ExtLogTail]) == "1"
+	if h, ok := ev.Extensions()[events.ExtHops]; ok {
+		j.hops, _ = strconv.Atoi(fmt.Sprint(h))
+	}
 	if s, ok := ev.Extensions()[events.ExtDeadline]; ok {
 		if ms, err := strconv.ParseInt(fmt.Sprint(s), 10, 64); err == nil {
 			j.deadline = time.UnixMilli(ms)
@@ -139,7 +148,7 @@ func (w *Worker) resolve(ctx context.Context, j *job, ev event.Event) (events.Ve
 	if err != nil {
 		return v, fmt.Errorf("function %s version %d: %w", j.fn, n, err)
 	}
-	j.retries = v.Config.Retries
+	j.retries, j.onSuccess, j.onFailure = v.Config.Retries, v.Config.OnSuccess, v.Config.OnFailure
 	return v, nil
 }
 

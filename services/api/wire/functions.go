@@ -42,6 +42,9 @@ type DeployRequest struct {
 	Public      bool              `json:"public,omitempty"`
 	PublicAsync bool              `json:"publicAsync,omitempty"`
 	Description string            `json:"description,omitempty"`
+	MaxEventAge events.Duration   `json:"maxEventAge,omitempty"`
+	OnSuccess   string            `json:"onSuccess,omitempty"`
+	OnFailure   string            `json:"onFailure,omitempty"`
 	Code        *CodeSource       `json:"code,omitempty"`
 	Inline      *InlineCode       `json:"inline,omitempty"`
 }
@@ -56,6 +59,7 @@ func (d DeployRequest) Config() events.Config {
 		Runtime: d.Runtime, Handler: d.Handler, MemoryMB: d.MemoryMB, Timeout: d.Timeout, Env: d.Env,
 		Min: d.Min, Max: d.Max, Concurrency: d.Concurrency, IdleTimeout: d.IdleTimeout, Retries: retries,
 		Public: d.Public, PublicAsync: d.PublicAsync, Description: d.Description,
+		MaxEventAge: d.MaxEventAge, OnSuccess: d.OnSuccess, OnFailure: d.OnFailure,
 	}
 }
 
