@@ -212,7 +212,7 @@ func (o *output) lineWith(prefix string) (string, bool) {
 func TestConsole(t *testing.T) {
 	b := newBrowser(t)
 	n := newSite(t).start(t)
-	deployInline(t, n, "greet", greetPy)
+	deployInline(t, n, "greet", greetPy, "--on-failure", "nats:greet.failures")
 	const invocations = 6
 	for i := range invocations {
 		r := n.request(t, "POST", "/v1/functions/greet/invocations", fmt.Appendf(nil, `{"name":"caller %d"}`, i), false)
@@ -263,6 +263,7 @@ func TestConsole(t *testing.T) {
 	chartPoints := func(title string) string {
 		return `Number(document.querySelector('figure.chart[data-title="` + title + `"]')?.dataset.points || 0)`
 	}
+	b.until(t, "the async settings in the header", `[...document.querySelectorAll('.fact')].some(e => e.textContent.includes('retries 2 · max age 6h0m0s · on failure → nats:greet.failures'))`)
 	b.until(t, "lag chart with the page's own samples", chartPoints("Lag")+` > 1`)
 	b.until(t, "invocations chart with points", chartPoints("Invocations")+` > 0 && document.querySelectorAll('figure.chart[data-title="Invocations"] circle.pt').length > 0`)
 	for _, title := range []string{"Duration", "Cold starts", "Errors"} {

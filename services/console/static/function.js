@@ -69,7 +69,9 @@ function header({function: f, version: v}) {
       fact('Memory', c.memoryMB + ' MB'),
       fact('Timeout', c.timeout),
       fact('Instances', 'min ' + c.min + ' · max ' + c.max + ' · ' + c.concurrency + ' per instance'),
-      fact('Retries', String(c.retries)),
+      fact('Async', ['retries ' + c.retries, 'max age ' + (c.maxEventAge || '6h0m0s'),
+        c.onSuccess ? 'on success → ' + c.onSuccess : null,
+        c.onFailure ? 'on failure → ' + c.onFailure : null].filter(Boolean).join(' · ')),
       fact('Updated', when(f.updated))),
   ];
 }
