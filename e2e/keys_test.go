@@ -78,6 +78,16 @@ func TestAccessKeysHoldTheirScope(t *testing.T) {
 		t.Fatalf("deploy key, code of orders-api: %s", got)
 	}
 	refused(t, n.sluiceAs(t, deploy.Token, "deploy", "billing", "--runtime", "python", "--handler", "main.handler", "--inline", "x = 1"), "may not change function billing")
+	// Destinations reach no further than the key: no function it may not invoke, no NATS subject
+	// (a queue trigger may take it to any function).
+	refused(t, n.sluiceAs(t, deploy.Token, "deploy", "orders-new", "--runtime", "python", "--handler", "main.handler", "--inline", "x = 1",
+		"--on-success", "function:billing"), "may not invoke function billing")
+	refused(t, n.sluiceAs(t, deploy.Token, "deploy", "orders-new", "--runtime", "python", "--handler", "main.handler", "--inline", "x = 1",
+		"--on-failure", "nats:alerts"), "may not send outcomes to NATS subjects")
+	if r := n.sluiceAs(t, deploy.Token, "deploy", "orders-new", "--runtime", "python", "--handler", "main.handler", "--inline", "def handler(e, c):\n    return 'new'\n",
+		"--on-success", "function:orders-api"); r.code != 0 {
+		t.Fatalf("deploy key, a destination among its functions: %s", r)
+	}
 	refused(t, n.sluiceAs(t, deploy.Token, "get", "billing"), "may not read function billing")
 	refused(t, n.sluiceAs(t, deploy.Token, "keys", "list"), "forbidden")
 

@@ -28,6 +28,10 @@ const (
 // outside.
 const ExtHops = "sluicehops"
 
+// HeaderHops carries ExtHops on a destination's NATS message, so a queue trigger that takes
+// the subject passes the count on and a loop through it stops too.
+const HeaderHops = "Sluice-Hops"
+
 // MaxHops is the most destinations in a row: an outcome of an event that came through MaxHops is
 // not sent on.
 const MaxHops = 8

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -27,6 +29,20 @@ type item struct {
 	time        time.Time
 }
 
+// hopsOf reads the destinations a message came through (events.HeaderHops, sent with a
+// function's outcome to a NATS destination), so a trigger on that subject does not start the
+// count again and a loop through it stops.
+func hopsOf(headers map[string][]string) int {
+	for k, vs := range headers {
+		if strings.EqualFold(k, events.HeaderHops) && len(vs) > 0 {
+			if n, err := strconv.Atoi(vs[0]); err == nil && n > 0 {
+				return min(n, events.MaxHops)
+			}
+		}
+	}
+	return 0
+}
+
 // newEvent turns a message into the invocation event of the trigger; ErrUnusable when it never can.
 func (a *Adapter) newEvent(m item) (event.Event, error) {
 	if len(m.data) > events.MaxPayload {
@@ -42,6 +58,9 @@ func (a *Adapter) newEvent(m item) (event.Event, error) {
 	}
 	ev.SetTime(m.time.UTC())
 	ev.SetExtension(events.ExtTrigger, events.TriggerQueue)
+	if hops := hopsOf(m.headers); hops > 0 {
+		ev.SetExtension(events.ExtHops, strconv.Itoa(hops))
+	}
 	if len(m.headers) > 0 {
 		h, err := json.Marshal(m.headers)
 		if err != nil {

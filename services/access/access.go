@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"sluice.dev/events"
 	"sluice.dev/services/httpjson"
 	"sluice.dev/services/keys"
 	"sluice.dev/services/sigv4"
@@ -222,6 +223,26 @@ func DenyJSON(w http.ResponseWriter, _ *http.Request, err error) {
 
 // CodeForbidden is the error code of a caller a route is not for.
 const CodeForbidden = "forbidden"
+
+// MaySend checks that the caller of ctx may give a function the destinations of cfg: a function
+// destination must be one it may invoke, and a NATS subject, which a queue trigger may take to
+// any function, needs a key limited to no functions.
+func MaySend(ctx context.Context, cfg events.Config) error {
+	caller := CallerOf(ctx)
+	for _, s := range []string{cfg.OnSuccess, cfg.OnFailure} {
+		d, err := events.ParseDestination(s)
+		if err != nil {
+			return err // CheckConfig says it better
+		}
+		switch {
+		case d.Kind == events.DestinationFunction && !caller.Allows(keys.Invoke, d.Target):
+			return Refusal(caller, keys.Invoke, d.Target)
+		case d.Kind == events.DestinationNATS && (caller.Functions != "" || !caller.Allows(keys.Deploy, "")):
+			return fmt.Errorf("%w: access key %s is limited to functions %q: it may not send outcomes to NATS subjects", ErrForbidden, caller.ID, caller.Functions)
+		}
+	}
+	return nil
+}
 
 // Allowed reports whether the caller of ctx may take action on fn: for handlers whose function
 // is in the body, or that cut a list.

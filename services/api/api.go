@@ -170,6 +170,10 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, fmt.Errorf("deploy %s: %w", name, err))
 		return
 	}
+	if err := access.MaySend(r.Context(), req.Config()); err != nil {
+		httpjson.Error(w, http.StatusForbidden, access.CodeForbidden, "deploy %s: %v", name, err)
+		return
+	}
 	var (
 		ref    events.CodeRef
 		origin string

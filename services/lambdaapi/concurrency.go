@@ -6,6 +6,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"sluice.dev/events"
+	"sluice.dev/services/access"
 	"sluice.dev/services/registry"
 )
 
@@ -90,6 +91,10 @@ func reserved(v events.Version) concurrencyBody {
 func (a *API) redeploy(w http.ResponseWriter, r *http.Request, v events.Version, cfg events.Config) bool {
 	if err := registry.CheckConfig(cfg); err != nil {
 		a.fail(w, err)
+		return false
+	}
+	if err := access.MaySend(r.Context(), cfg); err != nil {
+		Deny(w, r, err)
 		return false
 	}
 	if _, err := a.reg.DeployFrom(r.Context(), v.Function, cfg, v.Code, v.Origin); err != nil {

@@ -93,6 +93,7 @@ func (w *Worker) destine(ctx context.Context, j job, res events.Result, log *slo
 	case events.DestinationNATS:
 		m := nats.NewMsg(d.Target)
 		m.Header.Set(nats.MsgIdHdr, events.KeyToken(id))
+		m.Header.Set(events.HeaderHops, strconv.Itoa(j.hops+1))
 		m.Data = body
 		// Stored when a stream takes the subject, and acknowledged; else to whoever listens
 		// (a publish waiting for an acknowledgement would wait on any plain subscriber).

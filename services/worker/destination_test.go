@@ -29,8 +29,8 @@ func TestAsyncOutcomesGoToTheirDestinations(t *testing.T) {
 		t.Helper()
 		select {
 		case m := <-got:
-			if m.Subject != subject {
-				t.Fatalf("a record on %s, want %s", m.Subject, subject)
+			if m.Subject != subject || m.Header.Get(events.HeaderHops) != "1" {
+				t.Fatalf("a record on %s with hops %q, want %s and 1", m.Subject, m.Header.Get(events.HeaderHops), subject)
 			}
 			var r events.DestinationRecord
 			if err := json.Unmarshal(m.Data, &r); err != nil {
