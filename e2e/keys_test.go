@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/api/wire"
 )
 
@@ -47,6 +50,16 @@ func TestAccessKeysHoldTheirScope(t *testing.T) {
 		t.Fatalf("invoke key, invoke orders-api: %s", got)
 	}
 	refused(t, n.sluiceAs(t, invoke.Token, "invoke", "billing"), "may not invoke function billing")
+	// It reads its async invocations by id, and no other function's.
+	mine := n.sluiceAs(t, invoke.Token, "invoke", "orders-api", "--async").lastLine()
+	theirs := n.ok(t, "invoke", "billing", "--async").lastLine()
+	testkit.EventuallyEvery(t, asyncDeadline, 200*time.Millisecond, func() error {
+		if r := n.sluiceAs(t, invoke.Token, "invocation", mine); r.code != 0 || !strings.Contains(r.stdout, "succeeded") {
+			return fmt.Errorf("invoke key, its invocation: %s", r)
+		}
+		return nil
+	})
+	refused(t, n.sluiceAs(t, invoke.Token, "invocation", theirs), "no invocation")
 	refused(t, n.sluiceAs(t, invoke.Token, "list"), "forbidden")
 	refused(t, n.sluiceAs(t, invoke.Token, "code", "orders-api", "main.py"), "forbidden")
 	refused(t, n.sluiceAs(t, invoke.Token, "deploy", "orders-api", "--runtime", "python", "--handler", "main.handler", "--inline", "x = 1"), "forbidden")

@@ -10,6 +10,6 @@ import (
 func Access() access.Routes {
 	return access.Routes{
 		"POST /v1/functions/{name}/invocations": {Action: keys.Invoke, Function: "name"},
-		"GET /v1/invocations/{id:.+}":           {Action: keys.Read},
+		"GET /v1/invocations/{id:.+}":           {Action: keys.Invoke}, // the handler checks the invocation's function
 	}
 }

@@ -78,6 +78,9 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) invocation(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
 	res, err := g.Result(r.Context(), id)
+	if err == nil && !access.Allowed(r.Context(), keys.Invoke, res.Function) {
+		err = jetstream.ErrKeyNotFound // the caller's key does not reach its function: as if there were none
+	}
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		httpjson.Error(w, http.StatusNotFound, "invocation_not_found", "no invocation %q (results are kept for 24 hours)", id)

@@ -107,6 +107,7 @@ func TestScopesAllow(t *testing.T) {
 		{invoke, keys.Read, "billing", false},
 		{invoke, keys.Deploy, "billing", false},
 		{invoke, keys.Read, "", false},
+		{invoke, keys.Invoke, "", true}, // an invocation by id: the handler checks its function
 		{invoke, keys.Administer, "", false},
 	} {
 		if got := c.k.Allows(c.a, c.fn); got != c.want {

@@ -7,7 +7,8 @@ type Action int
 
 // Actions, each allowed to some scopes.
 const (
-	// Invoke runs a function or reads one of its invocations: every scope.
+	// Invoke runs a function or reads one of its invocations: every scope. A route that reads an
+	// invocation by id names no function: its handler checks the invocation's.
 	Invoke Action = iota
 	// Read reads a function's settings, code, versions, aliases, logs and metrics: deploy, admin.
 	Read
@@ -30,7 +31,7 @@ func (k Key) Allows(a Action, fn string) bool {
 	case ScopeDeploy:
 		return a != Administer && k.Sees(fn)
 	case ScopeInvoke:
-		return a == Invoke && fn != "" && k.Sees(fn)
+		return a == Invoke && k.Sees(fn)
 	}
 	return false
 }
