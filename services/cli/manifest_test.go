@@ -23,6 +23,9 @@ functions:
     env: {GREETING: hi, PORT: 8080}
     max: 3
     retries: 0
+    maxEventAge: 30m
+    onSuccess: function:inline
+    onFailure: nats:alerts
     public: true
     description: says hi
     triggers:
@@ -77,7 +80,8 @@ func TestManifestDeploy(t *testing.T) {
 	var d wire.FunctionDetail
 	_ = json.Unmarshal([]byte(s.ok(t, "get", "hello", "-o", "json").stdout), &d)
 	c := d.Version.Config
-	if c.MemoryMB != 256 || c.Timeout.D().Seconds() != 10 || c.Env["PORT"] != "8080" || c.Max != 3 || c.Retries != 0 || !c.Public || c.Description != "says hi" {
+	if c.MemoryMB != 256 || c.Timeout.D().Seconds() != 10 || c.Env["PORT"] != "8080" || c.Max != 3 || c.Retries != 0 || !c.Public || c.Description != "says hi" ||
+		c.MaxEventAge.D().Minutes() != 30 || c.OnSuccess != "function:inline" || c.OnFailure != "nats:alerts" {
 		t.Fatalf("hello config = %+v", c)
 	}
 	if r := s.ok(t, "code", "inline", "main.py"); !strings.Contains(r.stdout, `return "inline"`) {
