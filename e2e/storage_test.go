@@ -9,15 +9,27 @@ import (
 	"sluice.dev/events/testkit"
 )
 
-// A bucket trigger on the node's own object storage: an upload reaches the function as AWS's
-// S3 record; uploads made while the node is stopped reach it once each after the restart.
+// lambdaS3Py is an S3 handler as written for Lambda, unchanged: it walks event["Records"].
+const lambdaS3Py = `import json
+from urllib.parse import unquote_plus
+
+
+def handler(event, context):
+    for record in event["Records"]:
+        key = unquote_plus(record["s3"]["object"]["key"])
+        print(json.dumps({"bucket": record["s3"]["bucket"]["name"], "key": key, "eventName": record["eventName"]}))
+`
+
+// A bucket trigger on the node's own object storage: an upload reaches an unchanged Lambda S3
+// handler as AWS's notification; uploads made while the node is stopped reach it once each
+// after the restart.
 func TestStorageTrigger(t *testing.T) {
 	m := testkit.StartMinIO(t)
 	m.Put(t, "uploads", "old.txt", []byte("there before the trigger"))
 	s3 := []string{"--s3-endpoint", "http://" + m.Endpoint, "--s3-access-key", m.AccessKey, "--s3-secret-key", m.SecretKey}
 	s := newSite(t)
 	n := s.start(t, s3...)
-	deployInline(t, n, "recorder", recordPy)
+	deployInline(t, n, "recorder", lambdaS3Py)
 
 	r := n.ok(t, "trigger", "add", "recorder", "--bucket", "uploads", "--suffix", ".txt", "--id", "uploads")
 	wantContains(t, "trigger add", r.stdout, "trigger uploads added to recorder")
@@ -43,6 +55,7 @@ func TestStorageTrigger(t *testing.T) {
 	})
 	logs := n.ok(t, "logs", "recorder", "--since", "10m").stdout
 	wantContains(t, "the S3 record", logs, `"eventName": "ObjectCreated:Put"`)
+	wantContains(t, "the S3 record", logs, `"bucket": "uploads"`)
 	if received("old.txt") != 0 || received("skip.bin") != 0 {
 		t.Fatalf("an old or filtered object fired:\n%s", logs)
 	}

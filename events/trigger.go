@@ -50,8 +50,10 @@ type StorageSpec struct {
 	AccessKey string   `json:"accessKey,omitempty"`
 	SecretKey string   `json:"secretKey,omitempty"`
 	Secure    bool     `json:"secure,omitempty"`
-	Raw       bool     `json:"raw,omitempty"`       // hand the function AWS's {"Records": [...]} payload as is
-	SecretSet bool     `json:"secretSet,omitempty"` // shown specs only: a secret key is stored (see Redacted)
+	// SingleRecord hands the function the one S3 event record, as the CloudEvents S3 adapter's
+	// data, instead of AWS's notification {"Records": [record]} that Lambda handlers expect.
+	SingleRecord bool `json:"singleRecord,omitempty"`
+	SecretSet    bool `json:"secretSet,omitempty"` // shown specs only: a secret key is stored (see Redacted)
 }
 
 // QueueSpec fires on messages of a queue: nats://HOST:PORT/SUBJECT,

@@ -178,7 +178,7 @@ func (a *Adapter) poll(ctx context.Context, pub trigger.Publisher, st *state) (i
 
 // publish stores o's event on the bus, then records it in the trigger's state.
 func (a *Adapter) publish(ctx context.Context, pub trigger.Publisher, st *state, o object, fromListing bool) error {
-	ev, err := o.cloudEvent(a.s.Raw)
+	ev, err := o.cloudEvent(a.s.SingleRecord)
 	if err != nil {
 		return err
 	}

@@ -42,10 +42,10 @@
 // Per the CloudEvents AWS S3 adapter: type com.amazonaws.s3.<eventName> (e.g.
 // com.amazonaws.s3.ObjectCreated:Put, com.amazonaws.s3.ObjectRemoved:Delete), source
 // /sluice/storage/<bucket>, subject the object key, time the object's modification time (or
-// the notification's time), data the S3 event record in AWS's form (eventSource aws:s3,
-// eventName without the s3: prefix, the key URL-encoded as AWS does). With the spec's Raw
-// the data is AWS's whole notification, {"Records":[record]}, so Lambda S3 handlers port
-// unchanged.
+// the notification's time), data AWS's notification {"Records": [record]} with the one S3
+// event record in AWS's form (eventSource aws:s3, eventName without the s3: prefix, the key
+// URL-encoded as AWS does), so Lambda S3 handlers run unchanged. With the spec's SingleRecord
+// the data is the record alone, as the CloudEvents S3 adapter gives it.
 //
 // # Connection and health
 //

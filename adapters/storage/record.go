@@ -124,18 +124,18 @@ func (o object) record() Record {
 	}
 }
 
-// cloudEvent converts o per the CloudEvents AWS S3 adapter; raw puts AWS's whole
-// notification in the data instead of the one record.
-func (o object) cloudEvent(raw bool) (event.Event, error) {
+// cloudEvent converts o per the CloudEvents AWS S3 adapter, with AWS's whole notification,
+// {"Records": [record]}, as its data, or the one record when single is set.
+func (o object) cloudEvent(single bool) (event.Event, error) {
 	ev := event.New()
 	ev.SetID(o.id())
 	ev.SetType(TypePrefix + o.name)
 	ev.SetSource("/sluice/storage/" + o.bucket)
 	ev.SetSubject(o.key)
 	ev.SetTime(o.time)
-	var data any = o.record()
-	if raw {
-		data = Notification{Records: []Record{o.record()}}
+	var data any = Notification{Records: []Record{o.record()}}
+	if single {
+		data = o.record()
 	}
 	b, err := json.Marshal(data)
 	if err != nil {

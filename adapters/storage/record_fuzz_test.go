@@ -33,8 +33,8 @@ func FuzzNotification(f *testing.F) {
 		if o.id() != o.id() || !strings.HasPrefix(o.id(), "s3-") {
 			t.Fatalf("id %q", o.id())
 		}
-		for _, raw := range []bool{false, true} {
-			ev, err := o.cloudEvent(raw)
+		for _, single := range []bool{false, true} {
+			ev, err := o.cloudEvent(single)
 			if err != nil {
 				t.Fatalf("event of %+v: %v", o, err)
 			}
@@ -51,7 +51,7 @@ func FuzzNotification(f *testing.F) {
 				t.Fatalf("event %v of %+v", back, o)
 			}
 			var rec Record
-			if raw {
+			if !single {
 				var n Notification
 				if err := json.Unmarshal(back.Data(), &n); err != nil || len(n.Records) != 1 {
 					t.Fatalf("notification %s: %v", back.Data(), err)

@@ -27,7 +27,7 @@ func TestLiveAndListedAgree(t *testing.T) {
 	if live.id() != list.id() {
 		t.Fatalf("ids differ: %s %s", live.id(), list.id())
 	}
-	ev, err := live.cloudEvent(false)
+	ev, err := live.cloudEvent(true) // the record alone
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -188,10 +188,11 @@ func TestUploadPublishesOneS3Event(t *testing.T) {
 	if ev.Type() != "com.amazonaws.s3.ObjectCreated:Put" || ev.Subject() != "dir/a b.jpg" || ev.Source() != "/sluice/storage/photos" {
 		t.Fatalf("event %s %s %s", ev.Type(), ev.Source(), ev.Subject())
 	}
-	var rec storage.Record
-	if err := json.Unmarshal(ev.Data(), &rec); err != nil {
+	var n storage.Notification // AWS's form, as Lambda handlers read it
+	if err := json.Unmarshal(ev.Data(), &n); err != nil || len(n.Records) != 1 {
 		t.Fatalf("data %s: %v", ev.Data(), err)
 	}
+	rec := n.Records[0]
 	o := rec.S3.Object
 	if rec.EventSource != "aws:s3" || rec.EventName != "ObjectCreated:Put" || rec.S3.Bucket.Name != "photos" ||
 		o.Key != "dir%2Fa+b.jpg" || o.Size != 5 || o.ETag != info.ETag || o.Sequencer == "" || rec.EventTime == "" {
@@ -202,10 +203,10 @@ func TestUploadPublishesOneS3Event(t *testing.T) {
 	}
 }
 
-func TestFiltersAndRaw(t *testing.T) {
+func TestFiltersAndSingleRecord(t *testing.T) {
 	r := newRig(t)
 	r.minio.makeBucket(t, "inbox")
-	r.run(r.spec("t1", events.StorageSpec{Bucket: "inbox", Prefix: "in/", Suffix: ".csv", Raw: true})).
+	r.run(r.spec("t1", events.StorageSpec{Bucket: "inbox", Prefix: "in/", Suffix: ".csv", SingleRecord: true})).
 		waitState(t, events.StateRunning)
 	r.minio.put(t, "inbox", "in/a.txt", "x")
 	r.minio.put(t, "inbox", "out/b.csv", "x")
@@ -215,9 +216,9 @@ func TestFiltersAndRaw(t *testing.T) {
 	if ev.Subject() != "in/c.csv" {
 		t.Fatalf("subject %q", ev.Subject())
 	}
-	var n storage.Notification
-	if err := json.Unmarshal(ev.Data(), &n); err != nil || len(n.Records) != 1 || n.Records[0].S3.Object.Key != "in%2Fc.csv" {
-		t.Fatalf("raw data %s: %v", ev.Data(), err)
+	var rec storage.Record // the CloudEvents S3 adapter's data: the record alone
+	if err := json.Unmarshal(ev.Data(), &rec); err != nil || rec.S3.Object.Key != "in%2Fc.csv" || rec.EventName != "ObjectCreated:Put" {
+		t.Fatalf("single-record data %s: %v", ev.Data(), err)
 	}
 }
 

@@ -400,7 +400,7 @@ func (p *manifestParser) code(n *yaml.Node, name string, f *deployFlags) error {
 // trigger kinds and the keys each takes besides its own.
 var triggerKeys = map[string][]string{
 	"cron":   {"tz", "data", "catchUp"},
-	"bucket": {"events", "prefix", "suffix", "endpoint"},
+	"bucket": {"events", "prefix", "suffix", "endpoint", "singleRecord"},
 	"queue":  {},
 	"http":   {"method", "public", "cors"},
 }
@@ -491,7 +491,8 @@ func (t manifestTrigger) spec(fn string, n int) events.Trigger {
 		}
 	case "bucket":
 		spec.Kind = events.TriggerStorage
-		spec.Storage = &events.StorageSpec{Bucket: f["bucket"], Events: list("events"), Prefix: f["prefix"], Suffix: f["suffix"], Endpoint: f["endpoint"]}
+		spec.Storage = &events.StorageSpec{Bucket: f["bucket"], Events: list("events"), Prefix: f["prefix"], Suffix: f["suffix"], Endpoint: f["endpoint"],
+			SingleRecord: f["singleRecord"] == "true"}
 	case "queue":
 		spec.Kind = events.TriggerQueue
 		spec.Queue = &events.QueueSpec{URL: f["queue"]}

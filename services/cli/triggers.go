@@ -31,7 +31,7 @@ type triggerFlags struct {
 	bucket, prefix, suffix string
 	events                 []string
 	endpoint               string
-	raw                    bool
+	raw, singleRecord      bool
 	queue                  string
 	batch, maxInFlight     int
 	httpPath, method       string
@@ -94,7 +94,9 @@ A bad expression or setting is refused at once. The trigger id is printed; --id 
 	fl.StringVar(&f.prefix, "prefix", "", "object key prefix of --bucket")
 	fl.StringVar(&f.suffix, "suffix", "", "object key suffix of --bucket")
 	fl.StringVar(&f.endpoint, "endpoint", "", "object storage of --bucket (default the node's)")
-	fl.BoolVar(&f.raw, "raw", false, "hand the function AWS's S3 {\"Records\": [...]} payload")
+	fl.BoolVar(&f.singleRecord, "single-record", false, "hand the function the one S3 event record (the CloudEvents S3 adapter's data) instead of AWS's {\"Records\": [record]}")
+	fl.BoolVar(&f.raw, "raw", false, "AWS's {\"Records\": [...]}, the default now")
+	_ = fl.MarkDeprecated("raw", "bucket events are AWS's {\"Records\": [...]} by default; --single-record gives the one record")
 	fl.StringVar(&f.queue, "queue", "", "queue URL")
 	fl.IntVar(&f.batch, "batch", 0, "messages fetched at once from --queue")
 	fl.IntVar(&f.maxInFlight, "max-in-flight", 0, "unacknowledged messages of --queue at most")
@@ -123,7 +125,7 @@ func (f triggerFlags) trigger(function string) (events.Trigger, error) {
 	if f.bucket != "" {
 		kinds++
 		t.Kind = events.TriggerStorage
-		t.Storage = &events.StorageSpec{Bucket: f.bucket, Events: f.events, Prefix: f.prefix, Suffix: f.suffix, Endpoint: f.endpoint, Raw: f.raw}
+		t.Storage = &events.StorageSpec{Bucket: f.bucket, Events: f.events, Prefix: f.prefix, Suffix: f.suffix, Endpoint: f.endpoint, SingleRecord: f.singleRecord}
 	}
 	if f.queue != "" {
 		kinds++
@@ -141,8 +143,8 @@ func (f triggerFlags) trigger(function string) (events.Trigger, error) {
 	if t.Kind != events.TriggerCron && (f.tz != "" || f.data != "" || f.catchUp) {
 		return t, usagef("--tz, --data and --catch-up go with --cron")
 	}
-	if t.Kind != events.TriggerStorage && (f.prefix != "" || f.suffix != "" || len(f.events) > 0 || f.endpoint != "" || f.raw) {
-		return t, usagef("--events, --prefix, --suffix, --endpoint and --raw go with --bucket")
+	if t.Kind != events.TriggerStorage && (f.prefix != "" || f.suffix != "" || len(f.events) > 0 || f.endpoint != "" || f.raw || f.singleRecord) {
+		return t, usagef("--events, --prefix, --suffix, --endpoint and --single-record go with --bucket")
 	}
 	if t.Kind != events.TriggerHTTP && (f.method != "" || f.public || len(f.cors) > 0) {
 		return t, usagef("--method, --public and --cors go with --http-path")
