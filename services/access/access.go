@@ -56,6 +56,11 @@ const maxSigned = 70 << 20
 // ErrBadCredentials or sigv4's.
 func (g *Guard) Caller(r *http.Request, service string) (keys.Key, error) {
 	if service != "" && sigv4.Signed(r) {
+		// A key that does not exist is refused before the body is read: only a request naming
+		// a real key makes the server hold its body to check the signature.
+		if id := sigv4.KeyID(r); id == "" || !g.known(r.Context(), id) {
+			return keys.Key{}, fmt.Errorf("%w: %q", sigv4.ErrUnknown, id)
+		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxSigned+1))
 		if err != nil {
 			return keys.Key{}, fmt.Errorf("read the body: %w", err)
@@ -102,6 +107,18 @@ func (g *Guard) Caller(r *http.Request, service string) (keys.Key, error) {
 		return keys.Key{}, fmt.Errorf("%w: %w", ErrBadCredentials, err)
 	}
 	return k, err
+}
+
+// known reports whether id names the admin key or a stored one.
+func (g *Guard) known(ctx context.Context, id string) bool {
+	if g.token != "" && id == keys.AdminKeyID(g.token) {
+		return true
+	}
+	if g.keys == nil {
+		return false
+	}
+	_, err := g.keys.Get(ctx, id)
+	return err == nil
 }
 
 type callerKey struct{}

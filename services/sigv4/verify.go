@@ -182,6 +182,17 @@ func parseAuthorization(h string) (authorization, error) {
 	return a, nil
 }
 
+// KeyID is the access key id the Authorization header of a signed request names, "" for none.
+// It reads the header only: a server may refuse an unknown key before it reads the body a
+// signature covers.
+func KeyID(r *http.Request) string {
+	a, err := parseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		return ""
+	}
+	return a.accessKeyID
+}
+
 // Region is the region the Authorization header of a signed request names, "" for none. It
 // reads the header only: Verify says whether the signature holds.
 func Region(r *http.Request) string {
