@@ -129,6 +129,15 @@ func TestAccessKeysHoldTheirScope(t *testing.T) {
 			"--runtime", "python3.12", "--handler", "app.handler", "--role", "r", "--zip-file", "fileb://"+zip)
 		awsJSON(t, aws, n, as(deploy), "lambda", "create-function", "--function-name", "orders-lambda",
 			"--runtime", "python3.12", "--handler", "app.handler", "--role", "r", "--zip-file", "fileb://"+zip)
+		// A key's pattern is held to the function a name resolves to, not to the whole name: an
+		// ARN with a qualifier matching "*-api" does not reach billing through its alias.
+		api := issueKey(t, n, "--scope", "invoke", "--functions", "*-api")
+		n.ok(t, "alias", "set", "billing", "prod-api", "1")
+		awsRefused(t, aws, n, as(api), "AccessDeniedException", "lambda", "invoke", "--function-name",
+			"arn:aws:lambda:eu-west-1:000000000000:function:billing:prod-api", out)
+		if got := awsJSON(t, aws, n, as(api), "lambda", "invoke", "--function-name", "orders-api", out); got["StatusCode"] != 200.0 {
+			t.Fatalf("a *-api key, invoke orders-api: %v", got)
+		}
 	}
 
 	// Listed without secrets; revoked, a key opens nothing.

@@ -146,10 +146,13 @@ var ErrForbidden = errors.New("forbidden")
 type Deny func(w http.ResponseWriter, r *http.Request, err error)
 
 // Route is the action a route takes, and the path variable that names its function ("" when
-// it names none).
+// it names none). Name, when set, reads the function's name out of that variable (which may
+// carry more, such as a qualifier or an ARN), so the check is on the function the handler
+// will take, whatever the rest of the variable matches.
 type Route struct {
 	Action   keys.Action
 	Function string
+	Name     func(string) string
 }
 
 // Routes maps "METHOD /path/{template}" (gorilla/mux's template of the matched route) to what
@@ -188,6 +191,9 @@ func (g *Guard) Protect(service string, routes Routes, deny Deny) mux.Middleware
 			fn := ""
 			if rt.Function != "" {
 				fn = mux.Vars(r)[rt.Function]
+				if rt.Name != nil {
+					fn = rt.Name(fn)
+				}
 			}
 			if !caller.Allows(rt.Action, fn) {
 				deny(w, r, Refusal(caller, rt.Action, fn))

@@ -14,7 +14,9 @@ import (
 // Access is what each route of the Lambda API takes, for access.Guard.Protect with the
 // "lambda" signatures; routes not here are the admin's.
 func Access() access.Routes {
-	on := func(a keys.Action) access.Route { return access.Route{Action: a, Function: "name"} }
+	// A route's {name} may be NAME:QUALIFIER or an ARN: the key is checked on the function.
+	base := func(s string) string { name, _ := functionName(s); return name }
+	on := func(a keys.Action) access.Route { return access.Route{Action: a, Function: "name", Name: base} }
 	fns := Prefix + "/functions"
 	return access.Routes{
 		"POST " + fns:                               {Action: keys.Deploy}, // the name is in the body
