@@ -573,6 +573,9 @@ func TestLambdaDestinationsWithTheAWSCLI(t *testing.T) {
 	if r := n.sluice(t, "deploy", "odd", "--runtime", "python", "--handler", "main.handler", "--inline", "x = 1", "--on-success", "dlq"); r.code == 0 || !strings.Contains(r.stderr, "onSuccess") {
 		t.Fatalf("a success destination of dlq: %s", r)
 	}
+	if r := n.sluice(t, "deploy", "odd", "--runtime", "python", "--handler", "main.handler", "--inline", "x = 1", "--on-failure", "function:nobody"); r.code == 0 || !strings.Contains(r.stderr, "destination function:nobody") {
+		t.Fatalf("a destination function that does not exist: %s", r)
+	}
 	zip := filepath.Join(dir, "f.zip")
 	writeFile(t, zip, zipOf(t, "app.py", lambdaPy("one")))
 	awsJSON(t, aws, n, env, "lambda", "create-function", "--function-name", "orders", "--runtime", "python3.12",
@@ -588,8 +591,10 @@ func TestLambdaDestinationsWithTheAWSCLI(t *testing.T) {
 	if got := awsJSON(t, aws, n, env, "lambda", "get-function-event-invoke-config", "--function-name", "orders"); got["MaximumEventAgeInSeconds"] != 120.0 {
 		t.Fatalf("get-function-event-invoke-config: %v", got)
 	}
-	awsRefused(t, aws, n, env, "InvalidParameterValueException", "lambda", "update-function-event-invoke-config", "--function-name", "orders",
-		"--destination-config", `{"OnSuccess": {"Destination": "nats:sluice.invoke.audit"}}`)
+	for _, bad := range []string{"nats:sluice.invoke.audit", "function:nobody"} {
+		awsRefused(t, aws, n, env, "InvalidParameterValueException", "lambda", "update-function-event-invoke-config", "--function-name", "orders",
+			"--destination-config", `{"OnSuccess": {"Destination": "`+bad+`"}}`)
+	}
 
 	for _, payload := range []string{`{"mark": "m-ok"}`, `{"mark": "m-fail", "fail": true}`} {
 		p := filepath.Join(dir, "p.json")

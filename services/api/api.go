@@ -174,6 +174,10 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusForbidden, access.CodeForbidden, "deploy %s: %v", name, err)
 		return
 	}
+	if err := a.reg.CheckDestinations(r.Context(), name, req.Config()); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, CodeInvalid, "deploy %s: %v", name, err)
+		return
+	}
 	var (
 		ref    events.CodeRef
 		origin string

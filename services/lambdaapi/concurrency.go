@@ -97,6 +97,10 @@ func (a *API) redeploy(w http.ResponseWriter, r *http.Request, v events.Version,
 		Deny(w, r, err)
 		return false
 	}
+	if err := a.reg.CheckDestinations(r.Context(), v.Function, cfg); err != nil {
+		fail(w, http.StatusBadRequest, "InvalidParameterValueException", "%v", err)
+		return false
+	}
 	if _, err := a.reg.DeployFrom(r.Context(), v.Function, cfg, v.Code, v.Origin); err != nil {
 		a.fail(w, err)
 		return false

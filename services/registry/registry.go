@@ -325,6 +325,21 @@ func (r *Registry) List(ctx context.Context) ([]events.Function, error) {
 	return fns, nil
 }
 
+// CheckDestinations checks that the functions the settings cfg of function fn name as
+// destinations exist (fn itself aside), so no outcome is sent to a function nobody serves.
+func (r *Registry) CheckDestinations(ctx context.Context, fn string, cfg events.Config) error {
+	for _, s := range []string{cfg.OnSuccess, cfg.OnFailure} {
+		d, err := events.ParseDestination(s)
+		if err != nil || d.Kind != events.DestinationFunction || d.Target == fn {
+			continue // CheckConfig refuses a bad one
+		}
+		if _, err := r.Function(ctx, d.Target); err != nil {
+			return fmt.Errorf("destination %s: %w", s, err)
+		}
+	}
+	return nil
+}
+
 // Head is a function's head record with its newest version.
 type Head struct {
 	events.Function
