@@ -33,22 +33,14 @@ func sluiceRuntime(lambda string) (string, error) {
 	return "", fmt.Errorf("runtime %s has no sluice runtime: use python3.x, nodejs*.x, java*, dotnet*, provided.al2023 (a bootstrap), or sluice's php and go", lambda)
 }
 
-// lambdaRuntime names the runtime of cfg as Lambda's clients expect to read it: as the Lambda API
-// was given it, else a Lambda identifier of sluice's runtime.
+// lambdaRuntime names the runtime of cfg as the Lambda API answers it: as that API was given
+// it; else a custom runtime as Lambda's provided.al2023 (what it is) and any other by sluice's
+// own name, which says truly what runs it (sluice's python is the host's Python 3, whichever).
 func lambdaRuntime(cfg events.Config) string {
-	if cfg.LambdaRuntime != "" {
+	switch {
+	case cfg.LambdaRuntime != "":
 		return cfg.LambdaRuntime
-	}
-	switch cfg.Runtime {
-	case "python":
-		return "python3.13"
-	case "nodejs":
-		return "nodejs22.x"
-	case "java":
-		return "java21"
-	case "dotnet":
-		return "dotnet8"
-	case "custom":
+	case cfg.Runtime == "custom":
 		return "provided.al2023"
 	}
 	return cfg.Runtime
