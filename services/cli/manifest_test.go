@@ -24,7 +24,7 @@ functions:
     max: 3
     retries: 0
     maxEventAge: 30m
-    onSuccess: function:inline
+    onSuccess: function:hello
     onFailure: nats:alerts
     public: true
     description: says hi
@@ -81,7 +81,7 @@ func TestManifestDeploy(t *testing.T) {
 	_ = json.Unmarshal([]byte(s.ok(t, "get", "hello", "-o", "json").stdout), &d)
 	c := d.Version.Config
 	if c.MemoryMB != 256 || c.Timeout.D().Seconds() != 10 || c.Env["PORT"] != "8080" || c.Max != 3 || c.Retries != 0 || !c.Public || c.Description != "says hi" ||
-		c.MaxEventAge.D().Minutes() != 30 || c.OnSuccess != "function:inline" || c.OnFailure != "nats:alerts" {
+		c.MaxEventAge.D().Minutes() != 30 || c.OnSuccess != "function:hello" || c.OnFailure != "nats:alerts" {
 		t.Fatalf("hello config = %+v", c)
 	}
 	if r := s.ok(t, "code", "inline", "main.py"); !strings.Contains(r.stdout, `return "inline"`) {
