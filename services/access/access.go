@@ -56,10 +56,11 @@ const maxSigned = 70 << 20
 // ErrBadCredentials or sigv4's.
 func (g *Guard) Caller(r *http.Request, service string) (keys.Key, error) {
 	if service != "" && sigv4.Signed(r) {
-		// A key that does not exist is refused before the body is read: only a request naming
-		// a real key makes the server hold its body to check the signature.
-		if id := sigv4.KeyID(r); id == "" || !g.known(r.Context(), id) {
-			return keys.Key{}, fmt.Errorf("%w: %q", sigv4.ErrUnknown, id)
+		// The key is found before the body is read: only a request naming a real key makes the
+		// server hold its body to check the signature.
+		caller, secret, err := g.signer(r.Context(), sigv4.KeyID(r))
+		if err != nil {
+			return keys.Key{}, err
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxSigned+1))
 		if err != nil {
@@ -69,24 +70,11 @@ func (g *Guard) Caller(r *http.Request, service string) (keys.Key, error) {
 			return keys.Key{}, fmt.Errorf("%w: a signed body over %d bytes", ErrBadCredentials, maxSigned)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		var caller keys.Key
-		_, err = sigv4.Verify(r.Context(), r, body, time.Now(), service, func(ctx context.Context, id string) (string, error) {
-			if g.token != "" && id == keys.AdminKeyID(g.token) {
-				caller = keys.Admin(g.token)
-				return g.token, nil
-			}
-			if g.keys == nil {
+		_, err = sigv4.Verify(r.Context(), r, body, time.Now(), service, func(_ context.Context, id string) (string, error) {
+			if id != caller.ID {
 				return "", sigv4.ErrUnknown
 			}
-			k, err := g.keys.Get(ctx, id)
-			if errors.Is(err, keys.ErrNotFound) {
-				return "", sigv4.ErrUnknown
-			}
-			if err != nil {
-				return "", err
-			}
-			caller = k
-			return g.keys.Secret(k)
+			return secret, nil
 		})
 		if err != nil {
 			return keys.Key{}, err
@@ -109,16 +97,24 @@ func (g *Guard) Caller(r *http.Request, service string) (keys.Key, error) {
 	return k, err
 }
 
-// known reports whether id names the admin key or a stored one.
-func (g *Guard) known(ctx context.Context, id string) bool {
+// signer finds the key a signature names, the admin's or a stored one, with its secret;
+// sigv4.ErrUnknown when there is none.
+func (g *Guard) signer(ctx context.Context, id string) (keys.Key, string, error) {
 	if g.token != "" && id == keys.AdminKeyID(g.token) {
-		return true
+		return keys.Admin(g.token), g.token, nil
 	}
-	if g.keys == nil {
-		return false
+	if id == "" || g.keys == nil {
+		return keys.Key{}, "", fmt.Errorf("%w: %q", sigv4.ErrUnknown, id)
 	}
-	_, err := g.keys.Get(ctx, id)
-	return err == nil
+	k, err := g.keys.Get(ctx, id)
+	if errors.Is(err, keys.ErrNotFound) {
+		return keys.Key{}, "", fmt.Errorf("%w: %q", sigv4.ErrUnknown, id)
+	}
+	if err != nil {
+		return keys.Key{}, "", err
+	}
+	secret, err := g.keys.Secret(k)
+	return k, secret, err
 }
 
 type callerKey struct{}

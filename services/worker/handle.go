@@ -210,7 +210,10 @@ func (w *Worker) vacate(j job, v events.Version, l lease, res *events.Result) (p
 	if !l.started() {
 		return 0
 	}
-	printed := w.taps.stop(j.id)
+	var printed []string
+	if j.tail {
+		printed = w.taps.stop(j.id)
+	}
 	peak, refused := l.Usage()
 	if refused > 0 {
 		w.platformLine(j, v, fmt.Sprintf("WARNING RequestId: %s the sandbox's process limit refused %d process creations",
