@@ -249,6 +249,9 @@ type Result struct {
 	Status   Status  `json:"status"`
 	Outcome  Outcome `json:"outcome,omitempty"`
 	Attempts int     `json:"attempts,omitempty"` // runs of the function, counted from the bus's deliveries
+	// FailedItems counts the records of a batch that the function reported failed
+	// (batchItemFailures): they run again as an event of their own, or are dead-lettered.
+	FailedItems int `json:"failedItems,omitempty"`
 	// Redriven is the event's ExtRedrive when this record was written: a failed record of the
 	// same count means the event is dead-lettered, one of a lower count is from before a redrive.
 	Redriven       int             `json:"redriven,omitempty"`

@@ -62,6 +62,7 @@ type QueueSpec struct {
 	URL         string `json:"url"`
 	Batch       int    `json:"batch,omitempty"`       // messages fetched at once, where the source has it
 	MaxInFlight int    `json:"maxInFlight,omitempty"` // unacknowledged messages at most
+	Batching    *Batch `json:"batching,omitempty"`    // messages per invocation; one when nil
 	SecretSet   bool   `json:"secretSet,omitempty"`   // shown specs only: the stored URL has a password or token (see Redacted)
 }
 
@@ -95,6 +96,7 @@ type TriggerStatus struct {
 	ID        string       `json:"id"`
 	State     TriggerState `json:"state"`
 	LastError string       `json:"lastError,omitempty"`
+	Detail    string       `json:"detail,omitempty"` // how the adapter gets its events, where it has a choice
 	LastEvent time.Time    `json:"lastEvent,omitzero"`
 	Events    uint64       `json:"events"` // published by this adapter process since it started
 	Updated   time.Time    `json:"updated"`

@@ -8,8 +8,11 @@ import (
 )
 
 // minioVersion is the MinIO server the object-storage tests run against (it has no semver tags:
-// a pinned commit). compose/Dockerfile builds the same one.
-const minioVersion = "v0.0.0-20260212201848-7aac2a2c5b7c"
+// a pinned commit). compose/Dockerfile builds the same one. It is the tree of
+// RELEASE.2025-10-15T17-29-55Z but for its last two commits, the newest build the module proxy
+// serves whose listen stream flushes: from 2025-10-24 on, the S3 handlers' response writer hides
+// http.Flusher, so live bucket notifications never leave the server.
+const minioVersion = "v0.0.0-20251010190053-334c313da4b6"
 
 // rieVersion is AWS Lambda's Runtime Interface Emulator, the bench's peer row (no tags that the
 // module proxy serves: a pinned commit).
@@ -21,7 +24,11 @@ const natsServerModule = "github.com/nats-io/nats-server/v2"
 
 func installMinIO(ctx context.Context, r *runner) error {
 	if r.executable("bin/minio") {
-		return nil
+		// A go-installed binary names its module version; another pin is installed over it.
+		have, err := r.output(ctx, r.root, "go", "version", "-m", "bin/minio")
+		if err == nil && strings.Contains(have, "\tgithub.com/minio/minio\t"+minioVersion+"\t") {
+			return nil
+		}
 	}
 	return r.install(ctx, "github.com/minio/minio@"+minioVersion)
 }

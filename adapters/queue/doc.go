@@ -37,6 +37,14 @@
 //   - core NATS: TRIGGER-ID from a Nats-Msg-Id header, else a random id. Core NATS never
 //     redelivers, so duplicates come only from publishers that send twice.
 //
+// # Batches
+//
+// A spec with Batching hands the function up to Batching.Size messages at once (package batch):
+// one event of type dev.sluice.queue.batch whose data is {"Records": [Record...]}, SQS-shaped,
+// each record's messageId the id its message would have alone. Every message's delivery waits
+// for its batch to be stored and is settled as a message alone is; MaxInFlight is raised to
+// the batch size so that a batch can fill.
+//
 // # Delivery
 //
 // JetStream: a durable pull consumer named from the trigger id (so every adapter process of the

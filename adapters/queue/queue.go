@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"sluice.dev/adapters/batch"
 	"sluice.dev/adapters/trigger"
 	"sluice.dev/events"
 )
@@ -68,6 +69,14 @@ func New(spec events.Trigger) (trigger.Adapter, error) {
 	}
 	a := &Adapter{spec: spec, src: src, batch: orDefault(q.Batch, DefaultBatch), inFlight: orDefault(q.MaxInFlight, DefaultMaxInFlight),
 		log: slog.With("trigger", spec.ID, "queue", src.public)}
+	if b := q.Batching; b != nil {
+		if err := b.Validate(); err != nil {
+			return nil, err
+		}
+		// A batch fills from messages in flight at once: as many as it holds.
+		a.inFlight = max(a.inFlight, b.Size)
+		a.batch = max(a.batch, min(b.Size, maxSetting))
+	}
 	switch src.scheme {
 	case schemeNATS:
 		a.consumer = &natsConsumer{a: a}
@@ -88,6 +97,9 @@ func orDefault(v, def int) int {
 
 // Run consumes the queue until ctx ends, reconnecting with backoff; it returns nil then.
 func (a *Adapter) Run(ctx context.Context, pub trigger.Publisher, report trigger.Reporter) error {
+	if b := a.spec.Queue.Batching; b != nil {
+		pub = batch.New(pub, *b, a.merge)
+	}
 	h := newHealth(a.spec.ID, report)
 	h.set(events.StateStarting, nil)
 	delay := backoffMin

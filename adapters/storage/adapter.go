@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"sluice.dev/adapters/s3conf"
 	"sluice.dev/adapters/trigger"
 	"sluice.dev/events"
 )
@@ -22,7 +23,9 @@ type Adapter struct {
 	cfg    Config
 	spec   events.Trigger
 	s      events.StorageSpec
-	client *minio.Client
+	conn   s3conf.Config
+	client *minio.Client // listings
+	http   *http.Client  // the listen stream
 }
 
 var _ trigger.Adapter = (*Adapter)(nil)
@@ -42,6 +45,20 @@ func (h *health) set(state events.TriggerState, err error) {
 		return
 	}
 	h.st.State, h.st.LastError, h.st.Updated = state, msg, time.Now()
+	h.report(h.st)
+}
+
+// Details of a storage trigger's status: how its events arrive.
+const (
+	detailLive    = "live notifications; listing reconciles"
+	detailListing = "listing: the store's live notifications are not streaming"
+)
+
+func (h *health) detail(d string) {
+	if h.st.Detail == d {
+		return
+	}
+	h.st.Detail, h.st.Updated = d, time.Now()
 	h.report(h.st)
 }
 
@@ -67,7 +84,7 @@ func (a *Adapter) Run(ctx context.Context, pub trigger.Publisher, report trigger
 	h.set(events.StateStarting, nil)
 
 	ctx, cancel := context.WithCancel(ctx)
-	live := make(chan object, 64)
+	live := make(chan note, 256)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -106,37 +123,91 @@ func (a *Adapter) Run(ctx context.Context, pub trigger.Publisher, report trigger
 			return nil
 		}
 	}
+	save := func(ctx context.Context) error {
+		if !st.dirty {
+			return nil
+		}
+		return st.save(ctx, a.cfg.State, a.spec.ID)
+	}
+	defer func() { // what was published since the last checkpoint, once more on the way out
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer scancel()
+		if err := save(sctx); err != nil {
+			log.Warn("storage trigger: state not saved", "err", err)
+		}
+	}()
 
-	poll := time.NewTimer(0)
-	defer poll.Stop()
+	streaming := false     // the listen stream is up: listings only reconcile
+	var took time.Duration // how long the last listing took
+	var lastList time.Time // when it ended
+	next := func() time.Duration {
+		if streaming {
+			return a.cfg.Reconcile
+		}
+		// Without live events listing is the only way, but it never takes more than a
+		// twentieth of the time, however large the bucket.
+		return max(a.cfg.Poll, 20*took)
+	}
+	list := time.NewTimer(0)
+	defer list.Stop()
+	checkpoint := time.NewTicker(a.cfg.Checkpoint)
+	defer checkpoint.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case o := <-live:
-			for {
-				err := a.publish(ctx, pub, &st, o, false)
-				if err == nil {
-					h.published(1)
-					break
+		case n := <-live:
+			switch {
+			case n.up:
+				// Whatever changed while no stream was up is found by listing once more.
+				streaming = true
+				h.detail(detailLive)
+				list.Reset(0)
+			case n.down != nil:
+				streaming = false
+				h.detail(detailListing)
+				list.Reset(next())
+			default:
+				for {
+					err := a.publish(ctx, pub, &st, n.obj, false)
+					if err == nil {
+						h.published(1)
+						break
+					}
+					if ctx.Err() != nil || !wait(err) {
+						return nil
+					}
 				}
-				if ctx.Err() != nil || !wait(err) {
-					return nil
+				if len(st.Recent) >= a.cfg.MaxRecent && time.Since(lastList) > max(a.cfg.Poll, 20*took) {
+					list.Reset(0) // a listing moves the watermark, and the set shrinks to its slack
 				}
 			}
-		case <-poll.C:
+		case <-checkpoint.C:
+			if err := save(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("storage trigger: state not saved", "err", err)
+			}
+		case <-list.C:
+			began := time.Now()
 			n, err := a.poll(ctx, pub, &st)
+			lastList = time.Now()
+			took = lastList.Sub(began)
 			h.published(n)
+			if err == nil {
+				err = save(ctx)
+			}
 			if err != nil {
 				if ctx.Err() != nil || !wait(err) {
 					return nil
 				}
-				poll.Reset(0)
+				list.Reset(0)
 				continue
 			}
 			backoff = a.cfg.MinBackoff
 			h.set(events.StateRunning, nil)
-			poll.Reset(a.cfg.Poll)
+			if !streaming {
+				h.detail(detailListing)
+			}
+			list.Reset(next())
 		}
 	}
 }
@@ -173,10 +244,13 @@ func (a *Adapter) poll(ctx context.Context, pub trigger.Publisher, st *state) (i
 			return i, err
 		}
 	}
+	st.prune(a.cfg.Slack, a.cfg.MaxRecent)
 	return len(due), nil
 }
 
-// publish stores o's event on the bus, then records it in the trigger's state.
+// publish stores o's event on the bus, then notes it in the trigger's state, which is saved
+// at the next checkpoint. A live event is published even when its id is known: the bus drops
+// it within its duplicate window, and past it, the same content uploaded again is a new event.
 func (a *Adapter) publish(ctx context.Context, pub trigger.Publisher, st *state, o object, fromListing bool) error {
 	ev, err := o.cloudEvent(a.s.SingleRecord)
 	if err != nil {
@@ -189,59 +263,7 @@ func (a *Adapter) publish(ctx context.Context, pub trigger.Publisher, st *state,
 		return nil // a listing never finds deletes: nothing to remember
 	}
 	st.seen(ev.ID(), o.time, fromListing)
-	st.prune(a.cfg.Slack)
-	return st.save(ctx, a.cfg.State, a.spec.ID)
-}
-
-// listen follows the bucket's live notifications and hands the matching ones to out, until
-// ctx ends; a broken stream is opened again with backoff. Its errors are not health: the
-// listing is what must work.
-func (a *Adapter) listen(ctx context.Context, out chan<- object, log *slog.Logger) {
-	var names []string
-	if wants(a.s, EventPut) {
-		names = append(names, "s3:ObjectCreated:Put", "s3:ObjectCreated:Post", "s3:ObjectCreated:Copy",
-			"s3:ObjectCreated:CompleteMultipartUpload")
-	}
-	if wants(a.s, EventDelete) {
-		names = append(names, "s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated")
-	}
-	backoff := a.cfg.MinBackoff
-	for ctx.Err() == nil {
-		lctx, cancel := context.WithCancel(ctx)
-		for n := range a.client.ListenBucketNotification(lctx, a.s.Bucket, a.s.Prefix, a.s.Suffix, names) {
-			if n.Err != nil {
-				log.Debug("storage listen", "err", n.Err)
-				break
-			}
-			backoff = a.cfg.MinBackoff
-			for _, r := range n.Records {
-				o, err := fromNotification(r)
-				if err != nil {
-					log.Debug("storage listen: bad record", "err", err)
-					continue
-				}
-				o.versionID = versionID(o.versionID)
-				if o.bucket != a.s.Bucket || !strings.HasPrefix(o.key, a.s.Prefix) || !strings.HasSuffix(o.key, a.s.Suffix) {
-					continue
-				}
-				if o.removed() && !wants(a.s, EventDelete) || !o.removed() && !wants(a.s, EventPut) {
-					continue
-				}
-				select {
-				case out <- o:
-				case <-ctx.Done():
-				}
-			}
-		}
-		cancel()
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-		backoff = min(2*backoff, a.cfg.MaxBackoff)
-	}
+	return nil
 }
 
 // versionID drops the "null" version of unversioned buckets.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -35,7 +36,12 @@ type Config struct {
 	Owner  string             // reported as TriggerStatus.Owner
 	Logger *slog.Logger       // slog.Default() when nil
 
-	Poll       time.Duration // listing interval; 1s when zero
+	Poll       time.Duration // shortest listing interval without live events; 1s when zero
+	Reconcile  time.Duration // listing interval while live events stream; 10m when zero
+	Ping       time.Duration // how often the store pings the listen stream (whole seconds); 1s when zero
+	Silence    time.Duration // a listen stream silent this long is broken; 5s when zero
+	Checkpoint time.Duration // how often the state is saved when it changed; 1s when zero
+	MaxRecent  int           // ids remembered between listings; a full set brings a listing; 10000 when zero
 	Slack      time.Duration // how far behind the watermark a listing looks again; 2m when zero
 	MinBackoff time.Duration // first retry delay of an unreachable store; 500ms when zero
 	MaxBackoff time.Duration // longest retry delay; 30s when zero
@@ -51,6 +57,13 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.Poll, time.Second)
+	def(&c.Reconcile, 10*time.Minute)
+	def(&c.Ping, time.Second)
+	def(&c.Silence, 5*time.Second)
+	def(&c.Checkpoint, time.Second)
+	if c.MaxRecent <= 0 {
+		c.MaxRecent = 10000
+	}
 	def(&c.Slack, 2*time.Minute)
 	def(&c.MinBackoff, 500*time.Millisecond)
 	def(&c.MaxBackoff, 30*time.Second)
@@ -84,7 +97,8 @@ func New(cfg Config, spec events.Trigger) (*Adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: trigger %s: %w", events.ErrInvalidTrigger, spec.ID, err)
 	}
-	return &Adapter{cfg: cfg, spec: spec, s: s, client: client}, nil
+	return &Adapter{cfg: cfg, spec: spec, s: s, conn: conn, client: client,
+		http: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}, nil
 }
 
 // Validate checks a storage spec: a valid bucket name, known event kinds, and filters S3

@@ -62,7 +62,12 @@ type running struct {
 
 func (r *rig) run(spec events.Trigger) *running {
 	r.t.Helper()
-	a, err := storage.NewFactory(r.config())(spec)
+	return r.runWith(spec, r.config())
+}
+
+func (r *rig) runWith(spec events.Trigger, c storage.Config) *running {
+	r.t.Helper()
+	a, err := storage.NewFactory(c)(spec)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -104,6 +104,16 @@ func (m *MinIO) Start() {
 	})
 }
 
+// PID is the running server's process id, 0 when it is stopped.
+func (m *MinIO) PID() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil {
+		return 0
+	}
+	return m.cmd.Process.Pid
+}
+
 // Stop kills the server; its data stays for the next Start.
 func (m *MinIO) Stop() {
 	m.mu.Lock()

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,6 +62,9 @@ const manifestHelp = `A manifest (sluice.yaml) lists functions to deploy with 's
           prefix: in/
           suffix: .jpg
         - queue: nats://127.0.0.1:4222/orders
+          batchSize: 100            # up to 100 messages an invocation, as {"Records": [...]}
+          batchWindow: 1s           # the first waits at most this long for more
+          reportBatchItemFailures: true
         - http: /hello/{who}
           method: POST
           public: true
@@ -401,7 +405,7 @@ func (p *manifestParser) code(n *yaml.Node, name string, f *deployFlags) error {
 var triggerKeys = map[string][]string{
 	"cron":   {"tz", "data", "catchUp"},
 	"bucket": {"events", "prefix", "suffix", "endpoint", "singleRecord"},
-	"queue":  {},
+	"queue":  {"batchSize", "batchWindow", "reportBatchItemFailures"},
 	"http":   {"method", "public", "cors"},
 }
 
@@ -464,7 +468,17 @@ func (p *manifestParser) trigger(n *yaml.Node) (manifestTrigger, error) {
 			return t, p.errorf(n.Line, "cron trigger data %q is not JSON", d)
 		}
 	}
-	for _, k := range []string{"catchUp", "public"} {
+	if v, ok := t.fields["batchSize"]; ok {
+		if size, err := strconv.Atoi(v); err != nil || size < 1 || size > events.MaxBatchSize {
+			return t, p.errorf(n.Line, "queue trigger batchSize %q: a number from 1 to %d", v, events.MaxBatchSize)
+		}
+	}
+	if v, ok := t.fields["batchWindow"]; ok {
+		if d, err := time.ParseDuration(v); err != nil || d < 0 || d > events.MaxBatchWindow {
+			return t, p.errorf(n.Line, "queue trigger batchWindow %q: a duration such as 500ms, at most %s", v, events.MaxBatchWindow)
+		}
+	}
+	for _, k := range []string{"catchUp", "public", "reportBatchItemFailures"} {
 		if v, ok := t.fields[k]; ok && v != "true" && v != "false" {
 			return t, p.errorf(n.Line, "%s trigger %s: %q: use true or false", t.kind, k, v)
 		}
@@ -496,6 +510,12 @@ func (t manifestTrigger) spec(fn string, n int) events.Trigger {
 	case "queue":
 		spec.Kind = events.TriggerQueue
 		spec.Queue = &events.QueueSpec{URL: f["queue"]}
+		if f["batchSize"] != "" || f["batchWindow"] != "" || f["reportBatchItemFailures"] == "true" {
+			size, _ := strconv.Atoi(f["batchSize"]) // checked when parsed
+			window, _ := time.ParseDuration(f["batchWindow"])
+			spec.Queue.Batching = &events.Batch{Size: cmp.Or(size, 10), Window: events.Duration(window),
+				ReportItemFailures: f["reportBatchItemFailures"] == "true"}
+		}
 	case "http":
 		spec.Kind = events.TriggerHTTP
 		spec.HTTP = &events.HTTPSpec{Path: f["http"], Method: strings.ToUpper(f["method"]), Public: f["public"] == "true", CORS: list("cors")}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"sluice.dev/events"
 	"sluice.dev/services/api/wire"
 	"sluice.dev/services/archive"
 )
@@ -40,6 +41,10 @@ functions:
       inline: |
         def handler(event, context):
             return "inline"
+    triggers:
+      - queue: nats://127.0.0.1:4222/orders
+        batchSize: 25
+        reportBatchItemFailures: true
   - name: zipped
     runtime: python
     handler: main.handler
@@ -67,6 +72,11 @@ func TestManifestDeploy(t *testing.T) {
 	}
 	if got := s.ok(t, "trigger", "list", "hello").stdout; !strings.Contains(got, "hello-cron-1") || !strings.Contains(got, "hello-http-2") {
 		t.Fatalf("trigger list: %s", got)
+	}
+	var queued []wire.TriggerView
+	if err := json.Unmarshal([]byte(s.ok(t, "trigger", "list", "inline", "-o", "json").stdout), &queued); err != nil || len(queued) != 1 ||
+		queued[0].Trigger.Queue.Batching == nil || *queued[0].Trigger.Queue.Batching != (events.Batch{Size: 25, ReportItemFailures: true}) {
+		t.Fatalf("manifest queue trigger: %v %+v", err, queued)
 	}
 	// Deployed again without the http trigger: the cron one is replaced in place, the http one goes.
 	_ = os.WriteFile(manifest, []byte(strings.Replace(goodManifest, "      - http: /hello\n        method: POST\n", "", 1)), 0o644)
@@ -133,6 +143,8 @@ func TestManifestErrors(t *testing.T) {
 		"bucket events":    {"functions:\n  - name: a\n    runtime: python\n    handler: h.h\n    code: ./hello\n    triggers:\n      - bucket: b\n        events: [put, copy]\n", `sluice.yaml:8: bucket trigger events: "copy"`},
 		"loader env":       {"functions:\n  - name: a\n    runtime: python\n    handler: h.h\n    code: ./hello\n    env:\n      GREETING: hi\n      LD_PRELOAD: /tmp/x.so\n", "sluice.yaml:8: environment variable LD_PRELOAD is not allowed: the dynamic loader reads it before the function runs"},
 		"queue url":        {"functions:\n  - name: a\n    runtime: python\n    handler: h.h\n    code: ./hello\n    triggers:\n      - queue: kafka://x/y\n", "sluice.yaml:7: queue trigger"},
+		"batch size":       {"functions:\n  - name: a\n    runtime: python\n    handler: h.h\n    code: ./hello\n    triggers:\n      - queue: nats://x/y\n        batchSize: 0\n", "sluice.yaml:7: queue trigger batchSize"},
+		"batch window":     {"functions:\n  - name: a\n    runtime: python\n    handler: h.h\n    code: ./hello\n    triggers:\n      - queue: nats://x/y\n        batchWindow: soon\n", "sluice.yaml:7: queue trigger batchWindow"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

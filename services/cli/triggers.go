@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,6 +35,9 @@ type triggerFlags struct {
 	raw, singleRecord      bool
 	queue                  string
 	batch, maxInFlight     int
+	batchSize              int
+	batchWindow            time.Duration
+	reportItemFailures     bool
 	httpPath, method       string
 	public                 bool
 	cors                   []string
@@ -53,7 +57,9 @@ exactly one kind:
                    the latest run missed while no adapter ran (by default missed runs are skipped)
   --bucket B       object-storage events of bucket B (--events put,delete --prefix --suffix)
   --queue URL      nats://HOST:PORT/SUBJECT, jetstream://HOST:PORT/STREAM or
-                   amqp://USER:PASS@HOST:PORT/QUEUE
+                   amqp://USER:PASS@HOST:PORT/QUEUE; --batch-size N hands the function up to N
+                   messages at once as {"Records": [...]}, after at most --batch-window, and
+                   with --report-batch-item-failures runs again only the records it names
   --http-path P    an HTTP route such as /orders/{id}, served under /r (e.g. /r/orders/42);
                    --method limits it to one method, --public lets callers in without the
                    token, --cors allows a browser origin (repeatable, * for any)
@@ -64,6 +70,7 @@ A bad expression or setting is refused at once. The trigger id is printed; --id 
   sluice trigger add tick --cron "@every 10s" --data '{"job":"sweep"}'
   sluice trigger add thumbnail --bucket uploads --events put --suffix .jpg
   sluice trigger add orders --queue nats://127.0.0.1:4222/orders
+  sluice trigger add orders --queue jetstream://127.0.0.1:4222/ORDERS --batch-size 100 --batch-window 1s --report-batch-item-failures
   sluice trigger add orders --http-path '/orders/{id}' --method GET --public --cors https://shop.example`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -100,6 +107,9 @@ A bad expression or setting is refused at once. The trigger id is printed; --id 
 	fl.StringVar(&f.queue, "queue", "", "queue URL")
 	fl.IntVar(&f.batch, "batch", 0, "messages fetched at once from --queue")
 	fl.IntVar(&f.maxInFlight, "max-in-flight", 0, "unacknowledged messages of --queue at most")
+	fl.IntVar(&f.batchSize, "batch-size", 0, "messages of --queue per invocation, as {\"Records\": [...]} (Lambda's BatchSize; 10 with --batch-window or --report-batch-item-failures alone)")
+	fl.DurationVar(&f.batchWindow, "batch-window", 0, "how long a batch's first message waits for more (Lambda's MaximumBatchingWindow; default 50ms, at most 5m)")
+	fl.BoolVar(&f.reportItemFailures, "report-batch-item-failures", false, "the function answers {\"batchItemFailures\": [{\"itemIdentifier\": ID}]}: only those records run again")
 	fl.StringVar(&f.httpPath, "http-path", "", "HTTP route path, e.g. /orders/{id}")
 	fl.StringVar(&f.method, "method", "", "HTTP method of --http-path (default any)")
 	fl.BoolVar(&f.public, "public", false, "--http-path callable without the token")
@@ -130,7 +140,7 @@ func (f triggerFlags) trigger(function string) (events.Trigger, error) {
 	if f.queue != "" {
 		kinds++
 		t.Kind = events.TriggerQueue
-		t.Queue = &events.QueueSpec{URL: f.queue, Batch: f.batch, MaxInFlight: f.maxInFlight}
+		t.Queue = &events.QueueSpec{URL: f.queue, Batch: f.batch, MaxInFlight: f.maxInFlight, Batching: f.batching()}
 	}
 	if f.httpPath != "" {
 		kinds++
@@ -146,10 +156,25 @@ func (f triggerFlags) trigger(function string) (events.Trigger, error) {
 	if t.Kind != events.TriggerStorage && (f.prefix != "" || f.suffix != "" || len(f.events) > 0 || f.endpoint != "" || f.raw || f.singleRecord) {
 		return t, usagef("--events, --prefix, --suffix, --endpoint and --single-record go with --bucket")
 	}
+	if t.Kind != events.TriggerQueue && f.batching() != nil {
+		return t, usagef("--batch-size, --batch-window and --report-batch-item-failures go with --queue")
+	}
 	if t.Kind != events.TriggerHTTP && (f.method != "" || f.public || len(f.cors) > 0) {
 		return t, usagef("--method, --public and --cors go with --http-path")
 	}
 	return t, nil
+}
+
+// batching is the batch the flags ask for, nil when none.
+func (f triggerFlags) batching() *events.Batch {
+	if f.batchSize == 0 && f.batchWindow == 0 && !f.reportItemFailures {
+		return nil
+	}
+	size := f.batchSize
+	if size == 0 {
+		size = 10 // Lambda's default for a queue
+	}
+	return &events.Batch{Size: size, Window: events.Duration(f.batchWindow), ReportItemFailures: f.reportItemFailures}
 }
 
 func (a *app) triggerListCmd() *cobra.Command {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"sluice.dev/services/api/wire"
 )
@@ -46,6 +47,30 @@ func TestTriggerCommands(t *testing.T) {
 	}
 	if r := s.run(t, "trigger", "delete", "tick"); r.code != 1 || !strings.Contains(r.stderr, "no trigger") {
 		t.Fatalf("delete again: %s", r)
+	}
+}
+
+// Batch flags make the queue spec's batching, and a batch that cannot work is refused.
+func TestTriggerBatchFlags(t *testing.T) {
+	s := newSite(t)
+	s.ok(t, "deploy", "job", "--runtime", "python", "--handler", "main.handler", "--inline", echoPy)
+	s.ok(t, "trigger", "add", "job", "--queue", "nats://127.0.0.1:4222/orders", "--batch-size", "50", "--batch-window", "2s",
+		"--report-batch-item-failures", "--id", "orders")
+	var views []wire.TriggerView
+	if err := json.Unmarshal([]byte(s.ok(t, "trigger", "list", "job", "-o", "json").stdout), &views); err != nil || len(views) != 1 {
+		t.Fatalf("list -o json: %v %+v", err, views)
+	}
+	if b := views[0].Trigger.Queue.Batching; b == nil || b.Size != 50 || time.Duration(b.Window) != 2*time.Second || !b.ReportItemFailures {
+		t.Fatalf("batching %+v", b)
+	}
+	if r := s.run(t, "trigger", "add", "job", "--queue", "nats://127.0.0.1:4222/o", "--batch-size", "20000"); r.code != 1 || !strings.Contains(r.stderr, "batch size") {
+		t.Fatalf("huge batch: %s", r)
+	}
+	if r := s.run(t, "trigger", "add", "job", "--queue", "nats://127.0.0.1:4222/o", "--batch-window", "10m"); r.code != 1 || !strings.Contains(r.stderr, "batch window") {
+		t.Fatalf("long window: %s", r)
+	}
+	if r := s.run(t, "trigger", "add", "job", "--cron", "@daily", "--batch-size", "5"); r.code != 2 {
+		t.Fatalf("batch on cron: %s", r)
 	}
 }
 

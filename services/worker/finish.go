@@ -102,6 +102,12 @@ func (w *Worker) finishAsync(ctx context.Context, j job, res events.Result, log 
 	switch {
 	case res.Outcome == events.OutcomeOK:
 		res.Status = events.StatusSucceeded
+		if j.reportsItems {
+			if err := retry(ctx, writeTries, func() error { return w.retryItems(ctx, j, &res, log) }); err != nil {
+				w.hold(j, res, log, "run the batch's failed records again", err)
+				return
+			}
+		}
 		// The destination first: a record stored says everything is done.
 		if err := retry(ctx, writeTries, func() error { return w.destine(ctx, j, res, log) }); err != nil {
 			w.hold(j, res, log, "send to the destination", err)
@@ -193,9 +199,14 @@ func tooLarge(err error) bool {
 // deadLetter publishes the event to SLUICE_DLQ with the last error (cut to a header's size;
 // left out when the event fills the message, the whole error is in its result record).
 func (w *Worker) deadLetter(ctx context.Context, j job, res events.Result) error {
+	return w.deadLetterMsg(ctx, j, j.id, j.msg.Headers(), j.msg.Data(), res)
+}
+
+// deadLetterMsg publishes the dead letter of the event id, header and data, from delivery j.
+func (w *Worker) deadLetterMsg(ctx context.Context, j job, id string, header nats.Header, data []byte, res events.Result) error {
 	m := events.NewDeadLetter(events.Exhausted{
-		Function: j.fn, Header: j.msg.Headers(), Data: j.msg.Data(),
-		ID: j.id, Redrive: j.redrive, Seq: j.seq, Attempts: j.attempt, Result: res, At: time.Now(),
+		Function: j.fn, Header: header, Data: data,
+		ID: id, Redrive: j.redrive, Seq: j.seq, Attempts: j.attempt, Result: res, At: time.Now(),
 	})
 	_, err := w.js.PublishMsg(ctx, m)
 	if tooLarge(err) {
@@ -203,7 +214,47 @@ func (w *Worker) deadLetter(ctx context.Context, j job, res events.Result) error
 		_, err = w.js.PublishMsg(ctx, m)
 	}
 	if err != nil {
-		return fmt.Errorf("dead-letter %s: %w", j.id, err)
+		return fmt.Errorf("dead-letter %s: %w", id, err)
 	}
 	return nil
+}
+
+// retryItems acts on a batch's answer naming records that failed (events.FailedRecords):
+// those records become an event of their own at the next attempt, published now, or, with the
+// function's retries spent, are dead-lettered. res, a success, counts them. The new event's id
+// is made of the batch's and the attempt, so doing this again (a held outcome) sends nothing new.
+func (w *Worker) retryItems(ctx context.Context, j job, res *events.Result, log *slog.Logger) error {
+	failed, ferr := events.FailedRecords(j.msg.Data(), res.Payload)
+	if len(failed) == 0 {
+		return nil
+	}
+	res.FailedItems = len(failed)
+	ev, err := events.ParseHeaders(j.msg.Headers(), j.msg.Data())
+	if err != nil {
+		return fmt.Errorf("batch event: %w", err)
+	}
+	next, err := events.RetryOfRecords(ev, failed, j.attempt+1)
+	if err != nil {
+		return err
+	}
+	m, err := events.NewMsg(events.EventSubject(j.fn, next.ID()), next)
+	if err != nil {
+		return err
+	}
+	if ferr != nil {
+		log.Warn("batch answer names no record of the batch: every record failed", "err", ferr)
+	}
+	if j.attempt <= j.retries {
+		log.Info("batch records failed, they run again", "records", len(failed), "event", next.ID())
+		if _, err := w.js.PublishMsg(ctx, m); err != nil {
+			return fmt.Errorf("publish the failed records of %s: %w", j.id, err)
+		}
+		return nil
+	}
+	log.Info("batch records failed with no retry left: dead-lettered", "records", len(failed))
+	dead := *res
+	dead.ID, dead.Status, dead.Outcome = next.ID(), events.StatusFailed, events.OutcomeError
+	dead.Error = &events.FunctionError{Type: "BatchItemFailures",
+		Message: fmt.Sprintf("%d records of the batch failed in attempt %d of %d", len(failed), j.attempt, j.retries+1)}
+	return w.deadLetterMsg(ctx, j, next.ID(), m.Header, m.Data, dead)
 }

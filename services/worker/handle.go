@@ -34,6 +34,9 @@ type job struct {
 	deadline  time.Time // when a synchronous caller gives up; zero when none waits
 	tail      bool      // the caller asked for the tail of the attempt's log (events.ExtLogTail)
 	hops      int       // destinations the event came through (events.ExtHops)
+	// reportsItems: the event is a batch whose function reports failed records (events.ExtBatch).
+	reportsItems bool
+	startsAt     int // the attempt the event's first delivery makes: 1, or more for a batch's failed records
 	// The function's destinations for the outcome of an async event (events.Config).
 	onSuccess, onFailure string
 	// deadLettered: the event's dead letter is published already (an outcome held for a write).
@@ -114,6 +117,9 @@ func parse(j *job) (event.Event, error) {
 func (j *job) describe(ev event.Event) {
 	j.id, j.trigger = ev.ID(), events.EventTrigger(ev)
 	j.tail = fmt.Sprint(ev.Extensions()[events.ExtLogTail]) == "1"
+	j.reportsItems = fmt.Sprint(ev.Extensions()[events.ExtBatch]) == events.BatchReport
+	j.startsAt = events.EventAttempt(ev) // a batch's failed records go on counting
+	j.attempt = j.delivered + j.startsAt - 1
 	if h, ok := ev.Extensions()[events.ExtHops]; ok {
 		j.hops, _ = strconv.Atoi(fmt.Sprint(h))
 	}

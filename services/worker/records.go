@@ -127,13 +127,13 @@ func (w *Worker) recall(ctx context.Context, j *job) (outcome, bool) {
 		return outcome{exit: ran, res: o.res}, true
 	}
 	if j.fresh && j.delivered <= 1 && j.redrive == 0 { // its id was minted for it: nothing recorded yet
-		j.attempt = 1
+		j.attempt = max(1, j.startsAt)
 		return outcome{}, false
 	}
 	if r, ok := w.records.recorded(ctx, *j); ok {
 		return outcome{exit: recorded, res: r}, true
 	}
-	j.attempt = w.records.attempt(ctx, *j)
+	j.attempt = w.records.attempt(ctx, *j) + max(1, j.startsAt) - 1
 	return outcome{}, false
 }
 
