@@ -52,8 +52,9 @@ type StorageSpec struct {
 	Secure    bool     `json:"secure,omitempty"`
 	// SingleRecord hands the function the one S3 event record, as the CloudEvents S3 adapter's
 	// data, instead of AWS's notification {"Records": [record]} that Lambda handlers expect.
-	SingleRecord bool `json:"singleRecord,omitempty"`
-	SecretSet    bool `json:"secretSet,omitempty"` // shown specs only: a secret key is stored (see Redacted)
+	SingleRecord bool   `json:"singleRecord,omitempty"`
+	Batching     *Batch `json:"batching,omitempty"`  // object events per invocation; one when nil
+	SecretSet    bool   `json:"secretSet,omitempty"` // shown specs only: a secret key is stored (see Redacted)
 }
 
 // QueueSpec fires on messages of a queue: nats://HOST:PORT/SUBJECT,

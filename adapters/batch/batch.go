@@ -111,24 +111,34 @@ func (p *Publisher) store(b *pending) {
 
 // ID is a batch's event id: the trigger's id and a hash of the members' ids, so the same
 // members make the same id and a batch published twice runs once.
-func ID(trigger string, members []event.Event) string {
+func ID(trigger string, ids []string) string {
 	h := sha256.New()
-	for _, m := range members {
-		h.Write([]byte(m.ID()))
+	for _, id := range ids {
+		h.Write([]byte(id))
 		h.Write([]byte{0})
 	}
 	return fmt.Sprintf("%s-batch-%s", trigger, hex.EncodeToString(h.Sum(nil)[:12]))
 }
 
-// Stamp sets what every batch event carries: its id, ExtBatch, the hops of its most travelled
-// member, and the records as data.
-func Stamp(ev *event.Event, spec events.Batch, trigger string, members []event.Event, records []any) error {
-	ev.SetID(ID(trigger, members))
+// Mark sets ExtBatch on a batch event: "1", or events.BatchReport when its function reports
+// the records that failed.
+func Mark(ev *event.Event, spec events.Batch) {
 	mark := "1"
 	if spec.ReportItemFailures {
 		mark = events.BatchReport
 	}
 	ev.SetExtension(events.ExtBatch, mark)
+}
+
+// Stamp sets what every batch event carries: its id, ExtBatch, the hops of its most travelled
+// member, and the records as data.
+func Stamp(ev *event.Event, spec events.Batch, trigger string, members []event.Event, records []any) error {
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = m.ID()
+	}
+	ev.SetID(ID(trigger, ids))
+	Mark(ev, spec)
 	hops := 0
 	for _, m := range members {
 		if h, ok := m.Extensions()[events.ExtHops]; ok {

@@ -3,6 +3,7 @@ package storage
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -24,6 +25,8 @@ type Adapter struct {
 	spec   events.Trigger
 	s      events.StorageSpec
 	conn   s3conf.Config
+	size   int           // objects per event: the batch's size, or 1
+	window time.Duration // how long a live object waits for a batch to fill
 	client *minio.Client // listings
 	http   *http.Client  // the listen stream
 }
@@ -150,6 +153,29 @@ func (a *Adapter) Run(ctx context.Context, pub trigger.Publisher, report trigger
 	}
 	list := time.NewTimer(0)
 	defer list.Stop()
+	// Live objects are held until a batch is full or its window passed (at once without a batch).
+	var held []object
+	window := time.NewTimer(time.Hour)
+	window.Stop()
+	defer window.Stop()
+	flush := func() bool {
+		window.Stop()
+		for {
+			err := a.publish(ctx, pub, &st, held, false)
+			if err == nil {
+				h.published(len(held))
+				held = held[:0]
+				break
+			}
+			if ctx.Err() != nil || !wait(err) {
+				return false
+			}
+		}
+		if len(st.Recent) >= a.cfg.MaxRecent && time.Since(lastList) > max(a.cfg.Poll, 20*took) {
+			list.Reset(0) // a listing moves the watermark, and the set shrinks to its slack
+		}
+		return true
+	}
 	checkpoint := time.NewTicker(a.cfg.Checkpoint)
 	defer checkpoint.Stop()
 	for {
@@ -168,19 +194,20 @@ func (a *Adapter) Run(ctx context.Context, pub trigger.Publisher, report trigger
 				h.detail(detailListing)
 				list.Reset(next())
 			default:
-				for {
-					err := a.publish(ctx, pub, &st, n.obj, false)
-					if err == nil {
-						h.published(1)
-						break
-					}
-					if ctx.Err() != nil || !wait(err) {
-						return nil
-					}
+				held = append(held, n.obj)
+				if len(held) == 1 && a.size > 1 {
+					window.Reset(a.window)
 				}
-				if len(st.Recent) >= a.cfg.MaxRecent && time.Since(lastList) > max(a.cfg.Poll, 20*took) {
-					list.Reset(0) // a listing moves the watermark, and the set shrinks to its slack
+				if len(held) < a.size {
+					continue
 				}
+				if !flush() {
+					return nil
+				}
+			}
+		case <-window.C:
+			if !flush() {
+				return nil
 			}
 		case <-checkpoint.C:
 			if err := save(ctx); err != nil && ctx.Err() == nil {
@@ -239,8 +266,8 @@ func (a *Adapter) poll(ctx context.Context, pub trigger.Publisher, st *state) (i
 	slices.SortFunc(due, func(x, y object) int {
 		return cmp.Or(x.time.Compare(y.time), strings.Compare(x.key, y.key))
 	})
-	for i, o := range due {
-		if err := a.publish(ctx, pub, st, o, true); err != nil {
+	for i := 0; i < len(due); i += a.size {
+		if err := a.publish(ctx, pub, st, due[i:min(i+a.size, len(due))], true); err != nil {
 			return i, err
 		}
 	}
@@ -248,21 +275,35 @@ func (a *Adapter) poll(ctx context.Context, pub trigger.Publisher, st *state) (i
 	return len(due), nil
 }
 
-// publish stores o's event on the bus, then notes it in the trigger's state, which is saved
-// at the next checkpoint. A live event is published even when its id is known: the bus drops
-// it within its duplicate window, and past it, the same content uploaded again is a new event.
-func (a *Adapter) publish(ctx context.Context, pub trigger.Publisher, st *state, o object, fromListing bool) error {
-	ev, err := o.cloudEvent(a.s.SingleRecord)
-	if err != nil {
-		return err
+// publish stores the events of objs on the bus, then notes them in the trigger's state, which
+// is saved at the next checkpoint: one event each, or with a batch, one event of them all
+// (split where it would pass the payload limit). A live event is published even when its id
+// is known: the bus drops it within its duplicate window, and past it, the same content
+// uploaded again is a new event.
+func (a *Adapter) publish(ctx context.Context, pub trigger.Publisher, st *state, objs []object, fromListing bool) error {
+	for len(objs) > 0 {
+		n := len(objs)
+		if a.spec.Storage.Batching == nil {
+			n = 1
+		}
+		ev, err := a.event(objs[:n])
+		for errors.Is(err, errTooLarge) && n > 1 {
+			n /= 2
+			ev, err = a.event(objs[:n])
+		}
+		if err != nil {
+			return err
+		}
+		if err := pub.Publish(ctx, a.spec.Function, ev); err != nil {
+			return err
+		}
+		for _, o := range objs[:n] {
+			if !o.removed() { // a listing never finds deletes: nothing to remember
+				st.seen(o.id(), o.time, fromListing)
+			}
+		}
+		objs = objs[n:]
 	}
-	if err := pub.Publish(ctx, a.spec.Function, ev); err != nil {
-		return err
-	}
-	if o.removed() {
-		return nil // a listing never finds deletes: nothing to remember
-	}
-	st.seen(ev.ID(), o.time, fromListing)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/minio/minio-go/v7/pkg/notification"
+
+	"sluice.dev/adapters/batch"
+	"sluice.dev/events"
 )
 
 // TypePrefix prefixes the S3 event name in a CloudEvent type, per the CloudEvents AWS S3 adapter.
@@ -21,6 +25,9 @@ const nameCreatedPut = "ObjectCreated:Put"
 
 // Record is one S3 event record in AWS's form.
 type Record struct {
+	// MessageID is set in batches only: the id the object's event has alone, what a function
+	// names in batchItemFailures (events.ItemID). AWS's records have no such field.
+	MessageID         string            `json:"messageId,omitempty"`
 	EventVersion      string            `json:"eventVersion"`
 	EventSource       string            `json:"eventSource"`
 	AWSRegion         string            `json:"awsRegion"`
@@ -178,4 +185,43 @@ func listed(bucket, key, etag, versionID string, size int64, mod time.Time) obje
 		etag: strings.Trim(etag, `"`), versionID: versionID,
 		sequencer: fmt.Sprintf("%X", mod.UnixNano()), time: mod,
 	}
+}
+
+// TypeBatch is the type of a batch of object events.
+const TypeBatch = "dev.sluice.storage.batch"
+
+// errTooLarge marks a batch whose data passes the bus's payload limit.
+var errTooLarge = errors.New("batch over the payload limit")
+
+// event is the event of objs: the one object's as cloudEvent makes it, or, with a batch, one of
+// them all, AWS's {"Records": [...]} with each record's messageId.
+func (a *Adapter) event(objs []object) (event.Event, error) {
+	b := a.s.Batching
+	if b == nil {
+		return objs[0].cloudEvent(a.s.SingleRecord)
+	}
+	ids := make([]string, len(objs))
+	n := Notification{Records: make([]Record, len(objs))}
+	for i, o := range objs {
+		ids[i] = o.id()
+		n.Records[i] = o.record()
+		n.Records[i].MessageID = ids[i]
+	}
+	data, err := json.Marshal(n)
+	if err != nil {
+		return event.Event{}, fmt.Errorf("encode s3 records: %w", err)
+	}
+	if len(data) > events.MaxPayload-64<<10 {
+		return event.Event{}, errTooLarge
+	}
+	ev := event.New()
+	ev.SetID(batch.ID(a.spec.ID, ids))
+	ev.SetType(TypeBatch)
+	ev.SetSource("/sluice/storage/" + a.s.Bucket)
+	ev.SetTime(objs[0].time)
+	batch.Mark(&ev, *b)
+	if err := ev.SetData(event.ApplicationJSON, data); err != nil {
+		return ev, fmt.Errorf("s3 batch: %w", err)
+	}
+	return ev, nil
 }

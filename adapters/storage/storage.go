@@ -97,8 +97,12 @@ func New(cfg Config, spec events.Trigger) (*Adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: trigger %s: %w", events.ErrInvalidTrigger, spec.ID, err)
 	}
-	return &Adapter{cfg: cfg, spec: spec, s: s, conn: conn, client: client,
-		http: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}, nil
+	a := &Adapter{cfg: cfg, spec: spec, s: s, conn: conn, client: client, size: 1,
+		http: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
+	if b := s.Batching; b != nil {
+		a.size, a.window = b.Size, b.WindowOrDefault()
+	}
+	return a, nil
 }
 
 // Validate checks a storage spec: a valid bucket name, known event kinds, and filters S3
@@ -122,6 +126,14 @@ func Validate(spec events.Trigger) error {
 	for name, f := range map[string]string{"prefix": s.Prefix, "suffix": s.Suffix} {
 		if len(f) > 1024 || strings.ContainsAny(f, "\x00\r\n") {
 			return fmt.Errorf("%w: %s %q: at most 1024 bytes, no NUL or line breaks", events.ErrInvalidTrigger, name, f)
+		}
+	}
+	if b := s.Batching; b != nil {
+		if err := b.Validate(); err != nil {
+			return err
+		}
+		if s.SingleRecord {
+			return fmt.Errorf("%w: a batch is {\"Records\": [...]}; it cannot go with a single record", events.ErrInvalidTrigger)
 		}
 	}
 	if (s.AccessKey == "") != (s.SecretKey == "") {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -302,5 +303,47 @@ func TestFactoryValidates(t *testing.T) {
 	spec := events.Trigger{ID: "t", Function: fn, Kind: events.TriggerStorage, Storage: &events.StorageSpec{Bucket: "b-1"}}
 	if _, err := storage.NewFactory(storage.Config{})(spec); !errors.Is(err, storage.ErrNoConnection) {
 		t.Errorf("no connection: %v", err)
+	}
+}
+
+// With a batch, live uploads and those a listing finds come as AWS's {"Records": [...]} of up
+// to the batch's size, each record with the id its event has alone.
+func TestBucketBatches(t *testing.T) {
+	r := newRig(t)
+	r.minio.makeBucket(t, "many")
+	spec := r.spec("t1", events.StorageSpec{Bucket: "many",
+		Batching: &events.Batch{Size: 10, Window: events.Duration(time.Second), ReportItemFailures: true}})
+	run := r.run(spec)
+	run.waitDetail(t, "live notifications; listing reconciles")
+	for i := range 5 {
+		r.minio.put(t, "many", fmt.Sprint("live-", i), "x")
+	}
+	records := func(evs []event.Event) map[string]bool {
+		keys := map[string]bool{}
+		for _, ev := range evs {
+			var n storage.Notification
+			if err := json.Unmarshal(ev.Data(), &n); err != nil || len(n.Records) == 0 || len(n.Records) > 10 ||
+				ev.Type() != storage.TypeBatch || ev.Extensions()[events.ExtBatch] != events.BatchReport {
+				t.Fatalf("batch %s: %v", ev, err)
+			}
+			for _, rec := range n.Records {
+				if !strings.HasPrefix(rec.MessageID, "s3-") || keys[rec.S3.Object.Key] {
+					t.Fatalf("record %+v", rec)
+				}
+				keys[rec.S3.Object.Key] = true
+			}
+		}
+		return keys
+	}
+	if keys := records(r.waitEvents(1)); len(keys) != 5 {
+		t.Fatalf("live batch of %v", keys)
+	}
+	run.stop()
+	for i := range 25 {
+		r.minio.put(t, "many", fmt.Sprint("listed-", i), "x")
+	}
+	r.run(spec)
+	if keys := records(r.waitEvents(4)); len(keys) != 30 { // the live batch, then 25 in three
+		t.Fatalf("%d objects in batches", len(keys))
 	}
 }

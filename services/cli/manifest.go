@@ -61,6 +61,7 @@ const manifestHelp = `A manifest (sluice.yaml) lists functions to deploy with 's
           events: [put, delete]
           prefix: in/
           suffix: .jpg
+          batchSize: 50             # up to 50 object events an invocation (and batchWindow, as below)
         - queue: nats://127.0.0.1:4222/orders
           batchSize: 100            # up to 100 messages an invocation, as {"Records": [...]}
           batchWindow: 1s           # the first waits at most this long for more
@@ -404,7 +405,7 @@ func (p *manifestParser) code(n *yaml.Node, name string, f *deployFlags) error {
 // trigger kinds and the keys each takes besides its own.
 var triggerKeys = map[string][]string{
 	"cron":   {"tz", "data", "catchUp"},
-	"bucket": {"events", "prefix", "suffix", "endpoint", "singleRecord"},
+	"bucket": {"events", "prefix", "suffix", "endpoint", "singleRecord", "batchSize", "batchWindow", "reportBatchItemFailures"},
 	"queue":  {"batchSize", "batchWindow", "reportBatchItemFailures"},
 	"http":   {"method", "public", "cors"},
 }
@@ -470,12 +471,12 @@ func (p *manifestParser) trigger(n *yaml.Node) (manifestTrigger, error) {
 	}
 	if v, ok := t.fields["batchSize"]; ok {
 		if size, err := strconv.Atoi(v); err != nil || size < 1 || size > events.MaxBatchSize {
-			return t, p.errorf(n.Line, "queue trigger batchSize %q: a number from 1 to %d", v, events.MaxBatchSize)
+			return t, p.errorf(n.Line, "%s trigger batchSize %q: a number from 1 to %d", t.kind, v, events.MaxBatchSize)
 		}
 	}
 	if v, ok := t.fields["batchWindow"]; ok {
 		if d, err := time.ParseDuration(v); err != nil || d < 0 || d > events.MaxBatchWindow {
-			return t, p.errorf(n.Line, "queue trigger batchWindow %q: a duration such as 500ms, at most %s", v, events.MaxBatchWindow)
+			return t, p.errorf(n.Line, "%s trigger batchWindow %q: a duration such as 500ms, at most %s", t.kind, v, events.MaxBatchWindow)
 		}
 	}
 	for _, k := range []string{"catchUp", "public", "reportBatchItemFailures"} {
@@ -484,6 +485,17 @@ func (p *manifestParser) trigger(n *yaml.Node) (manifestTrigger, error) {
 		}
 	}
 	return t, nil
+}
+
+// batching is the batch a trigger's keys ask for, nil when none.
+func (t manifestTrigger) batching() *events.Batch {
+	f := t.fields
+	if f["batchSize"] == "" && f["batchWindow"] == "" && f["reportBatchItemFailures"] != "true" {
+		return nil
+	}
+	size, _ := strconv.Atoi(f["batchSize"]) // checked when parsed
+	window, _ := time.ParseDuration(f["batchWindow"])
+	return &events.Batch{Size: cmp.Or(size, 10), Window: events.Duration(window), ReportItemFailures: f["reportBatchItemFailures"] == "true"}
 }
 
 // spec is the trigger spec of the n-th (from 1) trigger of function fn.
@@ -506,16 +518,10 @@ func (t manifestTrigger) spec(fn string, n int) events.Trigger {
 	case "bucket":
 		spec.Kind = events.TriggerStorage
 		spec.Storage = &events.StorageSpec{Bucket: f["bucket"], Events: list("events"), Prefix: f["prefix"], Suffix: f["suffix"], Endpoint: f["endpoint"],
-			SingleRecord: f["singleRecord"] == "true"}
+			SingleRecord: f["singleRecord"] == "true", Batching: t.batching()}
 	case "queue":
 		spec.Kind = events.TriggerQueue
-		spec.Queue = &events.QueueSpec{URL: f["queue"]}
-		if f["batchSize"] != "" || f["batchWindow"] != "" || f["reportBatchItemFailures"] == "true" {
-			size, _ := strconv.Atoi(f["batchSize"]) // checked when parsed
-			window, _ := time.ParseDuration(f["batchWindow"])
-			spec.Queue.Batching = &events.Batch{Size: cmp.Or(size, 10), Window: events.Duration(window),
-				ReportItemFailures: f["reportBatchItemFailures"] == "true"}
-		}
+		spec.Queue = &events.QueueSpec{URL: f["queue"], Batching: t.batching()}
 	case "http":
 		spec.Kind = events.TriggerHTTP
 		spec.HTTP = &events.HTTPSpec{Path: f["http"], Method: strings.ToUpper(f["method"]), Public: f["public"] == "true", CORS: list("cors")}

@@ -55,7 +55,8 @@ exactly one kind:
                    or @hourly, @daily, @every 10s; --tz names its time zone (UTC by default),
                    --data the JSON the function receives, --catch-up fires once on start for
                    the latest run missed while no adapter ran (by default missed runs are skipped)
-  --bucket B       object-storage events of bucket B (--events put,delete --prefix --suffix)
+  --bucket B       object-storage events of bucket B (--events put,delete --prefix --suffix;
+                   the --batch flags below too)
   --queue URL      nats://HOST:PORT/SUBJECT, jetstream://HOST:PORT/STREAM or
                    amqp://USER:PASS@HOST:PORT/QUEUE; --batch-size N hands the function up to N
                    messages at once as {"Records": [...]}, after at most --batch-window, and
@@ -107,7 +108,7 @@ A bad expression or setting is refused at once. The trigger id is printed; --id 
 	fl.StringVar(&f.queue, "queue", "", "queue URL")
 	fl.IntVar(&f.batch, "batch", 0, "messages fetched at once from --queue")
 	fl.IntVar(&f.maxInFlight, "max-in-flight", 0, "unacknowledged messages of --queue at most")
-	fl.IntVar(&f.batchSize, "batch-size", 0, "messages of --queue per invocation, as {\"Records\": [...]} (Lambda's BatchSize; 10 with --batch-window or --report-batch-item-failures alone)")
+	fl.IntVar(&f.batchSize, "batch-size", 0, "messages of --queue or object events of --bucket per invocation, as {\"Records\": [...]} (Lambda's BatchSize; 10 with --batch-window or --report-batch-item-failures alone)")
 	fl.DurationVar(&f.batchWindow, "batch-window", 0, "how long a batch's first message waits for more (Lambda's MaximumBatchingWindow; default 50ms, at most 5m)")
 	fl.BoolVar(&f.reportItemFailures, "report-batch-item-failures", false, "the function answers {\"batchItemFailures\": [{\"itemIdentifier\": ID}]}: only those records run again")
 	fl.StringVar(&f.httpPath, "http-path", "", "HTTP route path, e.g. /orders/{id}")
@@ -135,7 +136,8 @@ func (f triggerFlags) trigger(function string) (events.Trigger, error) {
 	if f.bucket != "" {
 		kinds++
 		t.Kind = events.TriggerStorage
-		t.Storage = &events.StorageSpec{Bucket: f.bucket, Events: f.events, Prefix: f.prefix, Suffix: f.suffix, Endpoint: f.endpoint, SingleRecord: f.singleRecord}
+		t.Storage = &events.StorageSpec{Bucket: f.bucket, Events: f.events, Prefix: f.prefix, Suffix: f.suffix, Endpoint: f.endpoint, SingleRecord: f.singleRecord,
+			Batching: f.batching()}
 	}
 	if f.queue != "" {
 		kinds++
@@ -156,8 +158,8 @@ func (f triggerFlags) trigger(function string) (events.Trigger, error) {
 	if t.Kind != events.TriggerStorage && (f.prefix != "" || f.suffix != "" || len(f.events) > 0 || f.endpoint != "" || f.raw || f.singleRecord) {
 		return t, usagef("--events, --prefix, --suffix, --endpoint and --single-record go with --bucket")
 	}
-	if t.Kind != events.TriggerQueue && f.batching() != nil {
-		return t, usagef("--batch-size, --batch-window and --report-batch-item-failures go with --queue")
+	if t.Kind != events.TriggerQueue && t.Kind != events.TriggerStorage && f.batching() != nil {
+		return t, usagef("--batch-size, --batch-window and --report-batch-item-failures go with --queue or --bucket")
 	}
 	if t.Kind != events.TriggerHTTP && (f.method != "" || f.public || len(f.cors) > 0) {
 		return t, usagef("--method, --public and --cors go with --http-path")
