@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -69,6 +70,127 @@ func TestQueueTrigger(t *testing.T) {
 	for i := range total {
 		if c := strings.Count(logs, fmt.Sprintf(`received {"order": %d}`, i)); c != 1 {
 			t.Fatalf("message %d reached the function %d times:\n%s", i, c, logs)
+		}
+	}
+}
+
+// sqsBatchPy is a Lambda SQS handler with ReportBatchItemFailures, unchanged: every seventh
+// order fails.
+const sqsBatchPy = `import json
+
+
+def handler(event, context):
+    failed = []
+    for record in event["Records"]:
+        order = json.loads(record["body"])["order"]
+        print("order %d in a batch of %d" % (order, len(event["Records"])))
+        if order % 7 == 0:
+            failed.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failed}
+`
+
+// A queue trigger with batches and partial failures, tried as a Lambda user would: the
+// function gets SQS-shaped batches, and only the records it names run again, then are
+// dead-lettered once its retries are spent.
+func TestQueueBatchesWithPartialFailure(t *testing.T) {
+	n := newSite(t).start(t)
+	deployInline(t, n, "orders", sqsBatchPy, "--retries", "1")
+	ext := bustest.RunServer(t)
+	addr := strings.TrimPrefix(ext.ClientURL(), "nats://")
+	_, js := natsClient(t, ext.ClientURL())
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	const total = 40
+	for i := range total {
+		if _, err := js.Publish(ctx, "orders.new", fmt.Appendf(nil, `{"order": %d}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.ok(t, "trigger", "add", "orders", "--queue", "jetstream://"+addr+"/ORDERS", "--id", "orders",
+		"--batch-size", "10", "--batch-window", "500ms", "--report-batch-item-failures")
+
+	failing := map[int]bool{}
+	for i := 0; i < total; i += 7 {
+		failing[i] = true
+	}
+	runs := func(logs string, exact bool) error {
+		for i := range total {
+			got := strings.Count(logs, fmt.Sprintf("order %d in a batch of ", i))
+			if want := map[bool]int{true: 2, false: 1}[failing[i]]; got < want || exact && got != want {
+				return fmt.Errorf("order %d ran %d times, want %d", i, got, want)
+			}
+		}
+		return nil
+	}
+	testkit.EventuallyEvery(t, triggerDeadline, 500*time.Millisecond, func() error {
+		return runs(n.ok(t, "logs", "orders", "--since", "5m").stdout, false)
+	})
+	time.Sleep(2 * time.Second) // a further run, were there one, would be logged by now
+	logs := n.ok(t, "logs", "orders", "--since", "5m").stdout
+	if err := runs(logs, true); err != nil {
+		t.Fatalf("%v:\n%s", err, logs)
+	}
+	batched := 0
+	for size := 2; size <= 10; size++ {
+		batched += strings.Count(logs, fmt.Sprintf("in a batch of %d\n", size))
+	}
+	if batched == 0 {
+		t.Fatalf("no batch of more than one record:\n%s", logs)
+	}
+	// The records that failed twice are dead-lettered, and nothing else.
+	deadOrders := func() map[int]bool {
+		var dead []struct {
+			Seq   uint64 `json:"seq"`
+			Error struct {
+				Type string `json:"errorType"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(n.ok(t, "dlq", "list", "orders", "-o", "json").stdout), &dead); err != nil {
+			t.Fatal(err)
+		}
+		left := map[int]bool{}
+		for _, d := range dead {
+			if d.Error.Type != "BatchItemFailures" {
+				t.Fatalf("dead letter %+v", d)
+			}
+			var shown struct {
+				Data struct {
+					Records []struct {
+						Body string `json:"body"`
+					} `json:"Records"`
+				} `json:"data"`
+			}
+			if err := json.Unmarshal([]byte(n.ok(t, "dlq", "show", "orders", fmt.Sprint(d.Seq), "-o", "json").stdout), &shown); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range shown.Data.Records {
+				var o struct{ Order int }
+				if err := json.Unmarshal([]byte(r.Body), &o); err != nil {
+					t.Fatal(err)
+				}
+				if left[o.Order] {
+					t.Fatalf("order %d dead-lettered twice", o.Order)
+				}
+				left[o.Order] = true
+			}
+		}
+		return left
+	}
+	var left map[int]bool
+	testkit.EventuallyEvery(t, triggerDeadline, 500*time.Millisecond, func() error {
+		if left = deadOrders(); len(left) < len(failing) {
+			return fmt.Errorf("dead-lettered orders %v, want %v", left, failing)
+		}
+		return nil
+	})
+	if len(left) != len(failing) {
+		t.Fatalf("dead-lettered orders %v, want %v", left, failing)
+	}
+	for i := range failing {
+		if !left[i] {
+			t.Fatalf("dead-lettered orders %v, want %v", left, failing)
 		}
 	}
 }

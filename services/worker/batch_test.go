@@ -58,8 +58,8 @@ func TestABatchsFailedRecordsAloneRunAgain(t *testing.T) {
 	if err := json.Unmarshal(left.Records[0], &r); err != nil || r.MessageID != "m2" {
 		t.Fatalf("dead-lettered record %s", left.Records[0])
 	}
-	if id := dead.Header.Get("ce-id"); id != "orders-batch-1~3" {
-		t.Fatalf("dead letter of %q, want orders-batch-1~3", id)
+	if id := dead.Header.Get("ce-id"); id != "orders-batch-1~3" || dead.Header.Get("ce-"+events.ExtAttempt) != "" {
+		t.Fatalf("dead letter of %q (attempt %q), want orders-batch-1~3 that starts its attempts again", id, dead.Header.Get("ce-"+events.ExtAttempt))
 	}
 	results, err := f.bus.JS.KeyValue(ctx, events.BucketResults)
 	if err != nil {

@@ -252,6 +252,11 @@ func (w *Worker) retryItems(ctx context.Context, j job, res *events.Result, log 
 		return nil
 	}
 	log.Info("batch records failed with no retry left: dead-lettered", "records", len(failed))
+	// Redriven, the records start their attempts again, as any redriven event does.
+	next.SetExtension(events.ExtAttempt, nil)
+	if m, err = events.NewMsg(events.EventSubject(j.fn, next.ID()), next); err != nil {
+		return err
+	}
 	dead := *res
 	dead.ID, dead.Status, dead.Outcome = next.ID(), events.StatusFailed, events.OutcomeError
 	dead.Error = &events.FunctionError{Type: "BatchItemFailures",
