@@ -141,7 +141,7 @@ func ParseDeadLetter(fn string, seq uint64, h nats.Header, data []byte, full boo
 // event was first resolved to and any synchronous deadline are dropped: it runs the function's
 // latest version, so a fix deployed since takes effect.
 func RedriveMsg(fn string, h nats.Header, data []byte, msgID string) *nats.Msg {
-	m := nats.NewMsg(EventSubject(fn, EventID(h)))
+	m := nats.NewMsg(subjectOfHeader(fn, h)) // an ordered event goes back to its key
 	n := 0
 	for k, vs := range h {
 		switch k {

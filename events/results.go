@@ -16,6 +16,9 @@ import (
 // subject, or finished and was removed).
 func FindQueued(ctx context.Context, invoke jetstream.Stream, id string) (Result, error) {
 	m, err := invoke.GetLastMsgForSubject(ctx, queuedSubject(id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		m, err = invoke.GetLastMsgForSubject(ctx, queuedSubject(id)+".*") // an ordered event
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("queued invocation %s: %w", id, err)
 	}

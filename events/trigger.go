@@ -54,6 +54,7 @@ type StorageSpec struct {
 	// data, instead of AWS's notification {"Records": [record]} that Lambda handlers expect.
 	SingleRecord bool   `json:"singleRecord,omitempty"`
 	Batching     *Batch `json:"batching,omitempty"`  // object events per invocation; one when nil
+	OrderKey     string `json:"orderKey,omitempty"`  // object-key: events of one object run one at a time, in order
 	SecretSet    bool   `json:"secretSet,omitempty"` // shown specs only: a secret key is stored (see Redacted)
 }
 
@@ -64,7 +65,10 @@ type QueueSpec struct {
 	Batch       int    `json:"batch,omitempty"`       // messages fetched at once, where the source has it
 	MaxInFlight int    `json:"maxInFlight,omitempty"` // unacknowledged messages at most
 	Batching    *Batch `json:"batching,omitempty"`    // messages per invocation; one when nil
-	SecretSet   bool   `json:"secretSet,omitempty"`   // shown specs only: the stored URL has a password or token (see Redacted)
+	// OrderKey names where each message's order key is (ParseOrderKey): messages with the same
+	// key run one at a time, in the order they came (ExtOrderKey).
+	OrderKey  string `json:"orderKey,omitempty"`
+	SecretSet bool   `json:"secretSet,omitempty"` // shown specs only: the stored URL has a password or token (see Redacted)
 }
 
 // HTTPSpec routes an HTTP path and method to the function, beside /fn/{name}.

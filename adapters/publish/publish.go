@@ -30,7 +30,7 @@ func (b *Bus) Publish(ctx context.Context, function string, ev event.Event) erro
 	if err := events.ValidateName(function); err != nil {
 		return err
 	}
-	m, err := events.NewMsg(events.EventSubject(function, ev.ID()), ev)
+	m, err := events.NewMsg(events.SubjectOf(function, ev), ev)
 	if err != nil {
 		return err
 	}

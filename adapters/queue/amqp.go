@@ -22,6 +22,7 @@ const (
 	metaID          = metaPrefix + "id"
 	metaContentType = metaPrefix + "content-type"
 	metaTime        = metaPrefix + "time"
+	metaRoutingKey  = metaPrefix + "routing-key"
 )
 
 // amqpConsumer reads a RabbitMQ queue through Watermill.
@@ -90,7 +91,8 @@ func (c *amqpConsumer) consume(ctx context.Context, pub trigger.Publisher, h *he
 // can never become an event; Nack (requeued) after a delay when the bus failed.
 func (c *amqpConsumer) handle(ctx context.Context, pub trigger.Publisher, h *health, m *message.Message) {
 	a := c.a
-	msg := item{subject: a.src.target, data: m.Payload, contentType: m.Metadata.Get(metaContentType)}
+	msg := item{subject: a.src.target, data: m.Payload, contentType: m.Metadata.Get(metaContentType),
+		routingKey: m.Metadata.Get(metaRoutingKey)}
 	id := m.Metadata.Get(metaID)
 	if id == "" {
 		id = m.UUID
@@ -170,6 +172,9 @@ func (marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
 	}
 	if !d.Timestamp.IsZero() {
 		m.Metadata.Set(metaTime, d.Timestamp.UTC().Format(time.RFC3339Nano))
+	}
+	if d.RoutingKey != "" {
+		m.Metadata.Set(metaRoutingKey, d.RoutingKey)
 	}
 	return m, nil
 }

@@ -30,6 +30,7 @@ type item struct {
 	contentType string
 	headers     map[string][]string
 	time        time.Time
+	routingKey  string // AMQP's
 }
 
 // hopsOf reads the destinations a message came through (events.HeaderHops, sent with a
@@ -61,6 +62,11 @@ func (a *Adapter) newEvent(m item) (event.Event, error) {
 	}
 	ev.SetTime(m.time.UTC())
 	ev.SetExtension(events.ExtTrigger, events.TriggerQueue)
+	if a.order != nil {
+		if k := a.order.Key(m.headers, m.subject, m.routingKey, ""); k != "" {
+			ev.SetExtension(events.ExtOrderKey, k)
+		}
+	}
 	if hops := hopsOf(m.headers); hops > 0 {
 		ev.SetExtension(events.ExtHops, strconv.Itoa(hops))
 	}

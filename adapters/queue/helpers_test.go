@@ -102,7 +102,7 @@ func stored(t *testing.T, bus *bustest.Bus, fn string) []event.Event {
 		if err != nil {
 			t.Fatalf("stored event %d: %v", seq, err)
 		}
-		if raw.Subject != events.EventSubject(fn, ev.ID()) {
+		if raw.Subject != events.SubjectOf(fn, ev) {
 			t.Fatalf("event %s stored on %s", ev.ID(), raw.Subject)
 		}
 		if seen[ev.ID()] {

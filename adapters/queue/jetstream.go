@@ -63,6 +63,10 @@ func (c *jsConsumer) consume(ctx context.Context, pub trigger.Publisher, h *heal
 			}
 		})
 	}
+	var ordered *lanes[jetstream.Msg] // with an order key, a key's messages go one after another
+	if a.order != nil {
+		ordered = startLanes(a.inFlight, func(m jetstream.Msg) { c.handle(ctx, pub, h, m) })
+	}
 	stopped := make(chan struct{})
 	go func() { // ends the iterator, which ends the reader below
 		select {
@@ -79,10 +83,17 @@ func (c *jsConsumer) consume(ctx context.Context, pub trigger.Publisher, h *heal
 			readErr = err
 			break
 		}
+		if ordered != nil {
+			ordered.add(a.order.Key(headersOf(m.Headers()), m.Subject(), "", ""), m, nil)
+			continue
+		}
 		msgs <- m
 	}
 	close(msgs)
 	wg.Wait()
+	if ordered != nil {
+		ordered.stop()
+	}
 	nc.Close()
 	<-stopped
 	if ctx.Err() != nil {

@@ -78,17 +78,32 @@ func (c *natsConsumer) consume(ctx context.Context, pub trigger.Publisher, h *he
 	h.running()
 
 	var wg sync.WaitGroup
-	for range a.inFlight {
+	if a.order != nil { // a key's messages go one after another, on their lane
+		ordered := startLanes(a.inFlight, func(m *nats.Msg) { c.handle(ctx, pub, h, m) })
 		wg.Go(func() {
+			defer ordered.stop()
 			for {
 				select {
 				case <-done:
 					return
 				case m := <-msgs:
-					c.handle(ctx, pub, h, m)
+					ordered.add(a.order.Key(headersOf(m.Header), m.Subject, "", ""), m, done)
 				}
 			}
 		})
+	} else {
+		for range a.inFlight {
+			wg.Go(func() {
+				for {
+					select {
+					case <-done:
+						return
+					case m := <-msgs:
+						c.handle(ctx, pub, h, m)
+					}
+				}
+			})
+		}
 	}
 	defer wg.Wait()
 	defer close(done)

@@ -45,6 +45,7 @@ type Adapter struct {
 	inFlight int
 	log      *slog.Logger
 	consumer consumer
+	order    *events.OrderSource // where a message's order key is; nil when unordered
 }
 
 // New is the trigger.Factory of queue triggers: it validates the spec and its URL, and picks
@@ -76,6 +77,25 @@ func New(spec events.Trigger) (trigger.Adapter, error) {
 		// A batch fills from messages in flight at once: as many as it holds.
 		a.inFlight = max(a.inFlight, b.Size)
 		a.batch = max(a.batch, min(b.Size, maxSetting))
+	}
+	if q.OrderKey != "" {
+		o, err := events.ParseOrderKey(q.OrderKey)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case o.From == events.OrderFromObjectKey,
+			o.From == events.OrderFromRoutingKey && src.scheme != schemeAMQP,
+			o.From == events.OrderFromSubject && src.scheme == schemeAMQP:
+			return nil, fmt.Errorf("%w: order key %s does not go with a %s queue", events.ErrInvalidTrigger, q.OrderKey, src.scheme)
+		case q.Batching != nil:
+			return nil, fmt.Errorf("%w: a trigger has an order key or batches, not both", events.ErrInvalidTrigger)
+		}
+		a.order = &o
+		if src.scheme == schemeAMQP {
+			// One consumer takes the queue in its order; the workers run other keys side by side.
+			a.inFlight = 1
+		}
 	}
 	switch src.scheme {
 	case schemeNATS:

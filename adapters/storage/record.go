@@ -198,7 +198,11 @@ var errTooLarge = errors.New("batch over the payload limit")
 func (a *Adapter) event(objs []object) (event.Event, error) {
 	b := a.s.Batching
 	if b == nil {
-		return objs[0].cloudEvent(a.s.SingleRecord)
+		ev, err := objs[0].cloudEvent(a.s.SingleRecord)
+		if err == nil && a.s.OrderKey != "" { // object-key, the one a bucket trigger has
+			ev.SetExtension(events.ExtOrderKey, (events.OrderSource{From: events.OrderFromObjectKey}).Key(nil, "", "", objs[0].key))
+		}
+		return ev, err
 	}
 	ids := make([]string, len(objs))
 	n := Notification{Records: make([]Record, len(objs))}

@@ -128,6 +128,16 @@ func Validate(spec events.Trigger) error {
 			return fmt.Errorf("%w: %s %q: at most 1024 bytes, no NUL or line breaks", events.ErrInvalidTrigger, name, f)
 		}
 	}
+	if s.OrderKey != "" {
+		if o, err := events.ParseOrderKey(s.OrderKey); err != nil {
+			return err
+		} else if o.From != events.OrderFromObjectKey {
+			return fmt.Errorf("%w: order key %s: a bucket trigger orders by object-key", events.ErrInvalidTrigger, s.OrderKey)
+		}
+		if s.Batching != nil {
+			return fmt.Errorf("%w: a trigger has an order key or batches, not both", events.ErrInvalidTrigger)
+		}
+	}
 	if b := s.Batching; b != nil {
 		if err := b.Validate(); err != nil {
 			return err

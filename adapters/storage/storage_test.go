@@ -142,7 +142,7 @@ func (r *rig) stored() []event.Event {
 		if err != nil {
 			r.t.Fatal(err)
 		}
-		if m.Subject != events.EventSubject(fn, ev.ID()) {
+		if m.Subject != events.SubjectOf(fn, ev) {
 			r.t.Fatalf("event %s stored on %s", ev.ID(), m.Subject)
 		}
 		out = append(out, ev)
@@ -345,5 +345,24 @@ func TestBucketBatches(t *testing.T) {
 	r.run(spec)
 	if keys := records(r.waitEvents(4)); len(keys) != 30 { // the live batch, then 25 in three
 		t.Fatalf("%d objects in batches", len(keys))
+	}
+}
+
+// With an order key, each object's events carry its key, so changes to one object run in order.
+func TestObjectKeyOrders(t *testing.T) {
+	r := newRig(t)
+	r.minio.makeBucket(t, "ordered")
+	r.run(r.spec("t1", events.StorageSpec{Bucket: "ordered", OrderKey: "object-key"})).waitState(t, events.StateRunning)
+	r.minio.put(t, "ordered", "a/b.txt", "1")
+	if ev := r.waitEvents(1)[0]; events.OrderKey(ev) != "a/b.txt" {
+		t.Fatalf("order key %q", events.OrderKey(ev))
+	}
+	for _, bad := range []events.StorageSpec{
+		{Bucket: "ordered", OrderKey: "header:x"},
+		{Bucket: "ordered", OrderKey: "object-key", Batching: &events.Batch{Size: 2}},
+	} {
+		if _, err := storage.NewFactory(r.config())(r.spec("t2", bad)); !errors.Is(err, events.ErrInvalidTrigger) {
+			t.Errorf("%+v: %v", bad, err)
+		}
 	}
 }

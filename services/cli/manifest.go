@@ -66,6 +66,8 @@ const manifestHelp = `A manifest (sluice.yaml) lists functions to deploy with 's
           batchSize: 100            # up to 100 messages an invocation, as {"Records": [...]}
           batchWindow: 1s           # the first waits at most this long for more
           reportBatchItemFailures: true
+        - queue: jetstream://127.0.0.1:4222/PAYMENTS
+          orderKey: header:Customer-Id  # one customer's payments run one at a time, in order
         - http: /hello/{who}
           method: POST
           public: true
@@ -405,8 +407,8 @@ func (p *manifestParser) code(n *yaml.Node, name string, f *deployFlags) error {
 // trigger kinds and the keys each takes besides its own.
 var triggerKeys = map[string][]string{
 	"cron":   {"tz", "data", "catchUp"},
-	"bucket": {"events", "prefix", "suffix", "endpoint", "singleRecord", "batchSize", "batchWindow", "reportBatchItemFailures"},
-	"queue":  {"batchSize", "batchWindow", "reportBatchItemFailures"},
+	"bucket": {"events", "prefix", "suffix", "endpoint", "singleRecord", "batchSize", "batchWindow", "reportBatchItemFailures", "orderKey"},
+	"queue":  {"batchSize", "batchWindow", "reportBatchItemFailures", "orderKey"},
 	"http":   {"method", "public", "cors"},
 }
 
@@ -469,6 +471,11 @@ func (p *manifestParser) trigger(n *yaml.Node) (manifestTrigger, error) {
 			return t, p.errorf(n.Line, "cron trigger data %q is not JSON", d)
 		}
 	}
+	if v, ok := t.fields["orderKey"]; ok {
+		if _, err := events.ParseOrderKey(v); err != nil {
+			return t, p.errorf(n.Line, "%s trigger orderKey %q: use header:NAME, routing-key, subject:N or object-key", t.kind, v)
+		}
+	}
 	if v, ok := t.fields["batchSize"]; ok {
 		if size, err := strconv.Atoi(v); err != nil || size < 1 || size > events.MaxBatchSize {
 			return t, p.errorf(n.Line, "%s trigger batchSize %q: a number from 1 to %d", t.kind, v, events.MaxBatchSize)
@@ -518,10 +525,10 @@ func (t manifestTrigger) spec(fn string, n int) events.Trigger {
 	case "bucket":
 		spec.Kind = events.TriggerStorage
 		spec.Storage = &events.StorageSpec{Bucket: f["bucket"], Events: list("events"), Prefix: f["prefix"], Suffix: f["suffix"], Endpoint: f["endpoint"],
-			SingleRecord: f["singleRecord"] == "true", Batching: t.batching()}
+			SingleRecord: f["singleRecord"] == "true", Batching: t.batching(), OrderKey: f["orderKey"]}
 	case "queue":
 		spec.Kind = events.TriggerQueue
-		spec.Queue = &events.QueueSpec{URL: f["queue"], Batching: t.batching()}
+		spec.Queue = &events.QueueSpec{URL: f["queue"], Batching: t.batching(), OrderKey: f["orderKey"]}
 	case "http":
 		spec.Kind = events.TriggerHTTP
 		spec.HTTP = &events.HTTPSpec{Path: f["http"], Method: strings.ToUpper(f["method"]), Public: f["public"] == "true", CORS: list("cors")}

@@ -38,6 +38,7 @@ type triggerFlags struct {
 	batchSize              int
 	batchWindow            time.Duration
 	reportItemFailures     bool
+	orderKey               string
 	httpPath, method       string
 	public                 bool
 	cors                   []string
@@ -60,7 +61,9 @@ exactly one kind:
   --queue URL      nats://HOST:PORT/SUBJECT, jetstream://HOST:PORT/STREAM or
                    amqp://USER:PASS@HOST:PORT/QUEUE; --batch-size N hands the function up to N
                    messages at once as {"Records": [...]}, after at most --batch-window, and
-                   with --report-batch-item-failures runs again only the records it names
+                   with --report-batch-item-failures runs again only the records it names;
+                   --order-key header:NAME, routing-key or subject:N runs the messages of one
+                   key one at a time, in the order they came (object-key with --bucket)
   --http-path P    an HTTP route such as /orders/{id}, served under /r (e.g. /r/orders/42);
                    --method limits it to one method, --public lets callers in without the
                    token, --cors allows a browser origin (repeatable, * for any)
@@ -72,6 +75,7 @@ A bad expression or setting is refused at once. The trigger id is printed; --id 
   sluice trigger add thumbnail --bucket uploads --events put --suffix .jpg
   sluice trigger add orders --queue nats://127.0.0.1:4222/orders
   sluice trigger add orders --queue jetstream://127.0.0.1:4222/ORDERS --batch-size 100 --batch-window 1s --report-batch-item-failures
+  sluice trigger add ledger --queue jetstream://127.0.0.1:4222/PAYMENTS --order-key header:Customer-Id
   sluice trigger add orders --http-path '/orders/{id}' --method GET --public --cors https://shop.example`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -110,6 +114,7 @@ A bad expression or setting is refused at once. The trigger id is printed; --id 
 	fl.IntVar(&f.maxInFlight, "max-in-flight", 0, "unacknowledged messages of --queue at most")
 	fl.IntVar(&f.batchSize, "batch-size", 0, "messages of --queue or object events of --bucket per invocation, as {\"Records\": [...]} (Lambda's BatchSize; 10 with --batch-window or --report-batch-item-failures alone)")
 	fl.DurationVar(&f.batchWindow, "batch-window", 0, "how long a batch's first message waits for more (Lambda's MaximumBatchingWindow; default 50ms, at most 5m)")
+	fl.StringVar(&f.orderKey, "order-key", "", "where a message's order key is: header:NAME, routing-key (AMQP), subject:N (NATS) or object-key (--bucket); one key's events run one at a time, in order")
 	fl.BoolVar(&f.reportItemFailures, "report-batch-item-failures", false, "the function answers {\"batchItemFailures\": [{\"itemIdentifier\": ID}]}: only those records run again")
 	fl.StringVar(&f.httpPath, "http-path", "", "HTTP route path, e.g. /orders/{id}")
 	fl.StringVar(&f.method, "method", "", "HTTP method of --http-path (default any)")
@@ -137,12 +142,12 @@ func (f triggerFlags) trigger(function string) (events.Trigger, error) {
 		kinds++
 		t.Kind = events.TriggerStorage
 		t.Storage = &events.StorageSpec{Bucket: f.bucket, Events: f.events, Prefix: f.prefix, Suffix: f.suffix, Endpoint: f.endpoint, SingleRecord: f.singleRecord,
-			Batching: f.batching()}
+			Batching: f.batching(), OrderKey: f.orderKey}
 	}
 	if f.queue != "" {
 		kinds++
 		t.Kind = events.TriggerQueue
-		t.Queue = &events.QueueSpec{URL: f.queue, Batch: f.batch, MaxInFlight: f.maxInFlight, Batching: f.batching()}
+		t.Queue = &events.QueueSpec{URL: f.queue, Batch: f.batch, MaxInFlight: f.maxInFlight, Batching: f.batching(), OrderKey: f.orderKey}
 	}
 	if f.httpPath != "" {
 		kinds++
@@ -158,8 +163,8 @@ func (f triggerFlags) trigger(function string) (events.Trigger, error) {
 	if t.Kind != events.TriggerStorage && (f.prefix != "" || f.suffix != "" || len(f.events) > 0 || f.endpoint != "" || f.raw || f.singleRecord) {
 		return t, usagef("--events, --prefix, --suffix, --endpoint and --single-record go with --bucket")
 	}
-	if t.Kind != events.TriggerQueue && t.Kind != events.TriggerStorage && f.batching() != nil {
-		return t, usagef("--batch-size, --batch-window and --report-batch-item-failures go with --queue or --bucket")
+	if t.Kind != events.TriggerQueue && t.Kind != events.TriggerStorage && (f.batching() != nil || f.orderKey != "") {
+		return t, usagef("--batch-size, --batch-window, --report-batch-item-failures and --order-key go with --queue or --bucket")
 	}
 	if t.Kind != events.TriggerHTTP && (f.method != "" || f.public || len(f.cors) > 0) {
 		return t, usagef("--method, --public and --cors go with --http-path")

@@ -72,6 +72,18 @@ func TestTriggerBatchFlags(t *testing.T) {
 	if r := s.run(t, "trigger", "add", "job", "--cron", "@daily", "--batch-size", "5"); r.code != 2 {
 		t.Fatalf("batch on cron: %s", r)
 	}
+	s.ok(t, "trigger", "add", "job", "--queue", "jetstream://127.0.0.1:4222/PAY", "--order-key", "header:Customer-Id", "--id", "pay")
+	if err := json.Unmarshal([]byte(s.ok(t, "trigger", "list", "job", "-o", "json").stdout), &views); err != nil || len(views) != 2 {
+		t.Fatalf("list -o json: %v %+v", err, views)
+	}
+	for _, v := range views {
+		if v.Trigger.ID == "pay" && v.Trigger.Queue.OrderKey != "header:Customer-Id" {
+			t.Fatalf("order key %+v", v.Trigger.Queue)
+		}
+	}
+	if r := s.run(t, "trigger", "add", "job", "--queue", "nats://127.0.0.1:4222/o", "--order-key", "routing-key"); r.code != 1 || !strings.Contains(r.stderr, "order key") {
+		t.Fatalf("routing key on NATS: %s", r)
+	}
 }
 
 func TestTriggerListHidesSecrets(t *testing.T) {

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,8 @@ type outcome struct {
 	exit exit
 	res  events.Result
 	err  error // why the delivery is left unacknowledged (unmetered)
+	// delay is how soon a handed-back event is offered again; capacityRetry when zero.
+	delay time.Duration
 }
 
 // exit is how a delivery ends.
@@ -69,7 +72,7 @@ func (w *Worker) finish(ctx context.Context, j job, o outcome) {
 		if j.reply == "" {
 			w.records.countHandback(ctx, j, log)
 		}
-		j.settle(log, "nak", func() error { return j.msg.NakWithDelay(capacityRetry) })
+		j.settle(log, "nak", func() error { return j.msg.NakWithDelay(cmp.Or(o.delay, capacityRetry)) })
 	case recorded:
 		w.records.dups.add(j.fn)
 		log.Info("event finished before; settled without running it again", "status", o.res.Status)
@@ -237,7 +240,7 @@ func (w *Worker) retryItems(ctx context.Context, j job, res *events.Result, log 
 	if err != nil {
 		return err
 	}
-	m, err := events.NewMsg(events.EventSubject(j.fn, next.ID()), next)
+	m, err := events.NewMsg(events.SubjectOf(j.fn, next), next)
 	if err != nil {
 		return err
 	}
@@ -254,7 +257,7 @@ func (w *Worker) retryItems(ctx context.Context, j job, res *events.Result, log 
 	log.Info("batch records failed with no retry left: dead-lettered", "records", len(failed))
 	// Redriven, the records start their attempts again, as any redriven event does.
 	next.SetExtension(events.ExtAttempt, nil)
-	if m, err = events.NewMsg(events.EventSubject(j.fn, next.ID()), next); err != nil {
+	if m, err = events.NewMsg(events.SubjectOf(j.fn, next), next); err != nil {
 		return err
 	}
 	dead := *res

@@ -82,6 +82,7 @@ type Worker struct {
 	instances *instances         // where an invocation gets its instance
 	claims    *claims            // the instance slots held, shared with instances
 	beats     jetstream.KeyValue // sluice_workers
+	queue     jetstream.Stream   // SLUICE_INVOKE, where an ordered event looks for its turn
 	claimTTL  time.Duration
 	host      string
 	started   time.Time
@@ -119,6 +120,10 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
+	invoke, err := o.JS.Stream(ctx, events.StreamInvoke)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
 	st, err := claimsKV.Status(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
@@ -131,7 +136,7 @@ func New(ctx context.Context, o Options) (*Worker, error) {
 	w := &Worker{
 		id: o.ID, nc: o.NC, js: o.JS, fns: o.Fns, rt: o.Runtimes, tel: o.Telemetry,
 		backoff: o.Backoff, drain: o.Drain, logger: o.Logger.With("worker", o.ID),
-		beats: beats, claimTTL: st.TTL(), host: host, started: time.Now().UTC(),
+		beats: beats, queue: invoke, claimTTL: st.TTL(), host: host, started: time.Now().UTC(),
 		serving: map[string]*running{},
 	}
 	w.records = &records{results: results, logger: w.logger}

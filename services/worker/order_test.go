@@ -1,0 +1,87 @@
+package worker_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"sluice.dev/events"
+)
+
+// keyed takes 300 ms, or fails at once for an event that says so.
+const keyed = `
+import time
+
+def handler(event, context):
+    if event.get("fail"):
+        raise RuntimeError("fails")
+    time.sleep(0.3)
+    return "ok"
+`
+
+// Events with one order key run one at a time in the order they were stored, a failing one
+// holding its key through its retry until it is dead-lettered; another key runs beside them.
+// Checked from the function's own spans, its meter records.
+func TestOrderedEventsRunOneAtATimePerKey(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	f.deploy(t, "keyed", keyed, events.Config{Max: 4, Retries: 1})
+	order := []struct{ id, key, data string }{
+		{"A1", "A", `{}`}, {"B1", "B", `{}`}, {"A2", "A", `{"fail": true}`},
+		{"B2", "B", `{}`}, {"A3", "A", `{}`}, {"B3", "B", `{}`},
+	}
+	for _, o := range order {
+		ev := event.New()
+		ev.SetID(o.id)
+		ev.SetSource("/test")
+		ev.SetType("test.keyed")
+		ev.SetExtension(events.ExtOrderKey, o.key)
+		if err := ev.SetData(event.ApplicationJSON, []byte(o.data)); err != nil {
+			t.Fatal(err)
+		}
+		m, err := events.NewMsg(events.SubjectOf("keyed", ev), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.bus.JS.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type span struct {
+		id         string
+		start, end time.Time
+	}
+	spans := map[string][]span{}                              // by key, in start order
+	for _, m := range meterRecords(t, f.bus.JS, "keyed", 7) { // six events and A2's retry
+		key := m.InvocationID[:1]
+		end := m.Start.Add(time.Duration(m.DurationMs * float64(time.Millisecond)))
+		spans[key] = append(spans[key], span{m.InvocationID, m.Start, end})
+	}
+	for key, want := range map[string]string{"A": "A1 A2 A2 A3", "B": "B1 B2 B3"} {
+		var ids []string
+		for i, s := range spans[key] {
+			ids = append(ids, s.id)
+			if i > 0 && s.start.Before(spans[key][i-1].end) {
+				t.Fatalf("%s started at %s, before %s ended at %s", s.id, s.start, spans[key][i-1].id, spans[key][i-1].end)
+			}
+		}
+		if got := strings.Join(ids, " "); got != want {
+			t.Fatalf("key %s ran %s, want %s", key, got, want)
+		}
+	}
+	overlap := false
+	for _, a := range spans["A"] {
+		for _, b := range spans["B"] {
+			overlap = overlap || a.start.Before(b.end) && b.start.Before(a.end)
+		}
+	}
+	if !overlap {
+		t.Fatalf("keys A and B never ran side by side: %v", spans)
+	}
+	if dead := dlqMessage(t, f.bus.JS, "keyed"); dead.Header.Get("ce-id") != "A2" {
+		t.Fatalf("dead letter of %q, want A2", dead.Header.Get("ce-id"))
+	}
+}
