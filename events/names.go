@@ -24,6 +24,10 @@ const (
 	BucketKeys      = "sluice_keys"   // access keys: scope, function pattern, hashed and sealed secret
 	ObjectCode      = "sluice_code"
 
+	// IngressSubject takes CloudEvents over NATS (binary or structured mode, or a batch), as
+	// POST /v1/events does over HTTP; a request gets the same answer.
+	IngressSubject = "sluice.events"
+
 	subjectInvoke = "sluice.invoke."
 	subjectDirect = "sluice.direct."
 	subjectDLQ    = "sluice.dlq."

@@ -16,6 +16,8 @@ const (
 	TriggerStorage = "storage"
 	TriggerQueue   = "queue"
 	TriggerHTTP    = "http"
+	// TriggerCloudEvents subscribes a function to the CloudEvents sent to the node.
+	TriggerCloudEvents = "cloudevents"
 )
 
 // Trigger is one trigger spec, stored in the sluice_triggers bucket under TriggerKey(ID). Exactly
@@ -28,7 +30,9 @@ type Trigger struct {
 	Storage  *StorageSpec `json:"storage,omitempty"`
 	Queue    *QueueSpec   `json:"queue,omitempty"`
 	HTTP     *HTTPSpec    `json:"http,omitempty"`
-	Created  time.Time    `json:"created"`
+	// CloudEvents is a subscription's filters; its JSON name is the kind's.
+	CloudEvents *CloudEventsSpec `json:"cloudevents,omitempty"`
+	Created     time.Time        `json:"created"`
 }
 
 // CronSpec fires on a schedule: a 6-field expression with seconds, or a macro (@hourly,
@@ -79,6 +83,22 @@ type HTTPSpec struct {
 	CORS   []string `json:"cors,omitempty"`   // allowed origins; none when empty
 }
 
+// CloudEventsSpec subscribes a function to the CloudEvents sent to the node (POST /v1/events,
+// or the bus subject IngressSubject) whose type, source and subject pass every filter it sets,
+// as Knative's broker triggers do: each attribute exactly, by prefix or by suffix. A spec
+// with no filter takes every event.
+type CloudEventsSpec struct {
+	Type          string `json:"type,omitempty"`
+	TypePrefix    string `json:"typePrefix,omitempty"`
+	TypeSuffix    string `json:"typeSuffix,omitempty"`
+	Source        string `json:"source,omitempty"`
+	SourcePrefix  string `json:"sourcePrefix,omitempty"`
+	SourceSuffix  string `json:"sourceSuffix,omitempty"`
+	Subject       string `json:"subject,omitempty"`
+	SubjectPrefix string `json:"subjectPrefix,omitempty"`
+	SubjectSuffix string `json:"subjectSuffix,omitempty"`
+}
+
 // TriggerKey is the sluice_triggers key of a trigger spec.
 func TriggerKey(id string) string { return "spec." + id }
 
@@ -118,15 +138,16 @@ func (t Trigger) Validate() error {
 		return fmt.Errorf("%w: %w", ErrInvalidTrigger, err)
 	}
 	parts := 0
-	for _, set := range []bool{t.Cron != nil, t.Storage != nil, t.Queue != nil, t.HTTP != nil} {
+	for _, set := range []bool{t.Cron != nil, t.Storage != nil, t.Queue != nil, t.HTTP != nil, t.CloudEvents != nil} {
 		if set {
 			parts++
 		}
 	}
 	ok := parts == 1 && (t.Kind == TriggerCron && t.Cron != nil || t.Kind == TriggerStorage && t.Storage != nil ||
-		t.Kind == TriggerQueue && t.Queue != nil || t.Kind == TriggerHTTP && t.HTTP != nil)
+		t.Kind == TriggerQueue && t.Queue != nil || t.Kind == TriggerHTTP && t.HTTP != nil ||
+		t.Kind == TriggerCloudEvents && t.CloudEvents != nil)
 	if !ok {
-		return fmt.Errorf("%w: kind %q needs exactly its own settings (cron, storage, queue or http)", ErrInvalidTrigger, t.Kind)
+		return fmt.Errorf("%w: kind %q needs exactly its own settings (cron, storage, queue, http or cloudevents)", ErrInvalidTrigger, t.Kind)
 	}
 	return nil
 }

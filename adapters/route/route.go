@@ -1,7 +1,6 @@
 package route
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -170,15 +169,5 @@ func Factory(spec events.Trigger) (trigger.Adapter, error) {
 	if _, err := Compile(spec); err != nil {
 		return nil, err
 	}
-	return adapter{}, nil
-}
-
-// adapter is the running side of a route: the gateway serves it, so it publishes nothing.
-type adapter struct{}
-
-// Run reports the route as running until ctx ends.
-func (adapter) Run(ctx context.Context, _ trigger.Publisher, report trigger.Reporter) error {
-	report(events.TriggerStatus{State: events.StateRunning})
-	<-ctx.Done()
-	return nil
+	return trigger.Served{}, nil // the gateway serves it
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"sluice.dev/adapters/broker"
 	"sluice.dev/adapters/cron"
 	"sluice.dev/adapters/queue"
 	"sluice.dev/adapters/trigger"
@@ -115,9 +116,10 @@ func newSite(t *testing.T) *site {
 	a := api.New(reg, bus.JS, nil, nil)
 	a.Routes(r)
 	a.TriggerRoutes(r, map[string]trigger.Factory{
-		events.TriggerCron:  cron.New,
-		events.TriggerQueue: queue.New,
-		events.TriggerHTTP:  func(events.Trigger) (trigger.Adapter, error) { return nil, nil },
+		events.TriggerCron:        cron.New,
+		events.TriggerQueue:       queue.New,
+		events.TriggerHTTP:        func(events.Trigger) (trigger.Adapter, error) { return nil, nil },
+		events.TriggerCloudEvents: broker.Factory,
 	})
 	(&fakeInvocations{reg: reg, res: map[string]events.Result{}}).routes(r)
 	srv := httptest.NewServer(access.New(testToken, nil).Require(keys.Administer, access.DenyJSON, r))

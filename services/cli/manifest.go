@@ -68,6 +68,9 @@ const manifestHelp = `A manifest (sluice.yaml) lists functions to deploy with 's
           reportBatchItemFailures: true
         - queue: jetstream://127.0.0.1:4222/PAYMENTS
           orderKey: header:Customer-Id  # one customer's payments run one at a time, in order
+        - cloudevents: com.shop.order.paid   # CloudEvents sent to the node; * for any type
+          sourcePrefix: /shop/                # and typePrefix, typeSuffix, source, sourceSuffix,
+          subjectPrefix: orders/              #   subject, subjectSuffix
         - http: /hello/{who}
           method: POST
           public: true
@@ -93,7 +96,7 @@ type manifestFunction struct {
 // set up.
 type manifestTrigger struct {
 	line   int
-	kind   string // cron, bucket, queue or http
+	kind   string // cron, bucket, queue, http or cloudevents
 	fields map[string]string
 }
 
@@ -334,7 +337,7 @@ func (p *manifestParser) function(n *yaml.Node) (manifestFunction, error) {
 		},
 		"triggers": func(v *yaml.Node) error {
 			if v.Kind != yaml.SequenceNode {
-				return p.errorf(v.Line, "triggers: want a list (- cron: ..., - bucket: ..., - queue: ..., - http: ...)")
+				return p.errorf(v.Line, "triggers: want a list (- cron: ..., - bucket: ..., - queue: ..., - http: ..., - cloudevents: ...)")
 			}
 			for _, t := range v.Content {
 				tr, err := p.trigger(t)
@@ -410,12 +413,14 @@ var triggerKeys = map[string][]string{
 	"bucket": {"events", "prefix", "suffix", "endpoint", "singleRecord", "batchSize", "batchWindow", "reportBatchItemFailures", "orderKey"},
 	"queue":  {"batchSize", "batchWindow", "reportBatchItemFailures", "orderKey"},
 	"http":   {"method", "public", "cors"},
+	// cloudevents: TYPE ("*" for any), and the other filters.
+	"cloudevents": {"typePrefix", "typeSuffix", "source", "sourcePrefix", "sourceSuffix", "subject", "subjectPrefix", "subjectSuffix"},
 }
 
 func (p *manifestParser) trigger(n *yaml.Node) (manifestTrigger, error) {
 	t := manifestTrigger{line: n.Line, fields: map[string]string{}}
 	if n.Kind != yaml.MappingNode {
-		return t, p.errorf(n.Line, "a trigger must be a mapping: cron, bucket, queue or http, and its settings")
+		return t, p.errorf(n.Line, "a trigger must be a mapping: cron, bucket, queue, http or cloudevents, and its settings")
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if _, ok := triggerKeys[n.Content[i].Value]; ok {
@@ -426,7 +431,7 @@ func (p *manifestParser) trigger(n *yaml.Node) (manifestTrigger, error) {
 		}
 	}
 	if t.kind == "" {
-		return t, p.errorf(n.Line, "a trigger needs its kind: cron: EXPR, bucket: NAME, queue: URL or http: PATH")
+		return t, p.errorf(n.Line, "a trigger needs its kind: cron: EXPR, bucket: NAME, queue: URL, http: PATH or cloudevents: TYPE")
 	}
 	set := map[string]func(*yaml.Node) error{}
 	for _, k := range append([]string{t.kind}, triggerKeys[t.kind]...) {
@@ -529,6 +534,14 @@ func (t manifestTrigger) spec(fn string, n int) events.Trigger {
 	case "queue":
 		spec.Kind = events.TriggerQueue
 		spec.Queue = &events.QueueSpec{URL: f["queue"], Batching: t.batching(), OrderKey: f["orderKey"]}
+	case "cloudevents":
+		spec.Kind = events.TriggerCloudEvents
+		spec.CloudEvents = &events.CloudEventsSpec{Type: f["cloudevents"], TypePrefix: f["typePrefix"], TypeSuffix: f["typeSuffix"],
+			Source: f["source"], SourcePrefix: f["sourcePrefix"], SourceSuffix: f["sourceSuffix"],
+			Subject: f["subject"], SubjectPrefix: f["subjectPrefix"], SubjectSuffix: f["subjectSuffix"]}
+		if spec.CloudEvents.Type == "*" {
+			spec.CloudEvents.Type = ""
+		}
 	case "http":
 		spec.Kind = events.TriggerHTTP
 		spec.HTTP = &events.HTTPSpec{Path: f["http"], Method: strings.ToUpper(f["method"]), Public: f["public"] == "true", CORS: list("cors")}
@@ -573,7 +586,8 @@ func isManifestTriggerID(fn, id string) bool {
 		return false
 	}
 	kind, n, ok := strings.Cut(rest, "-")
-	if !ok || (kind != events.TriggerCron && kind != events.TriggerStorage && kind != events.TriggerQueue && kind != events.TriggerHTTP) {
+	if !ok || (kind != events.TriggerCron && kind != events.TriggerStorage && kind != events.TriggerQueue && kind != events.TriggerHTTP &&
+		kind != events.TriggerCloudEvents) {
 		return false
 	}
 	_, err := strconv.Atoi(n)

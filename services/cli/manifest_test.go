@@ -49,6 +49,9 @@ functions:
     runtime: python
     handler: main.handler
     code: {zip: code.zip}
+    triggers:
+      - cloudevents: "*"
+        sourcePrefix: /shop/
 `
 
 func TestManifestDeploy(t *testing.T) {
@@ -77,6 +80,11 @@ func TestManifestDeploy(t *testing.T) {
 	if err := json.Unmarshal([]byte(s.ok(t, "trigger", "list", "inline", "-o", "json").stdout), &queued); err != nil || len(queued) != 1 ||
 		queued[0].Trigger.Queue.Batching == nil || *queued[0].Trigger.Queue.Batching != (events.Batch{Size: 25, ReportItemFailures: true}) {
 		t.Fatalf("manifest queue trigger: %v %+v", err, queued)
+	}
+	var subs []wire.TriggerView
+	if err := json.Unmarshal([]byte(s.ok(t, "trigger", "list", "zipped", "-o", "json").stdout), &subs); err != nil || len(subs) != 1 ||
+		subs[0].Trigger.ID != "zipped-cloudevents-1" || *subs[0].Trigger.CloudEvents != (events.CloudEventsSpec{SourcePrefix: "/shop/"}) {
+		t.Fatalf("manifest cloudevents trigger: %v %+v", err, subs)
 	}
 	// Deployed again without the http trigger: the cron one is replaced in place, the http one goes.
 	_ = os.WriteFile(manifest, []byte(strings.Replace(goodManifest, "      - http: /hello\n        method: POST\n", "", 1)), 0o644)

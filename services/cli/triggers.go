@@ -39,6 +39,8 @@ type triggerFlags struct {
 	batchWindow            time.Duration
 	reportItemFailures     bool
 	orderKey               string
+	cloudEvents            bool
+	ce                     events.CloudEventsSpec
 	httpPath, method       string
 	public                 bool
 	cors                   []string
@@ -47,7 +49,7 @@ type triggerFlags struct {
 func (a *app) triggerAddCmd() *cobra.Command {
 	var f triggerFlags
 	cmd := &cobra.Command{
-		Use:   "add NAME (--cron EXPR [--tz TZ] [--data JSON] [--catch-up] | --bucket B [--events put,delete] [--prefix P] [--suffix S] | --queue URL | --http-path P [--method M] [--public] [--cors ORIGIN]...)",
+		Use:   "add NAME (--cron EXPR [--tz TZ] [--data JSON] [--catch-up] | --bucket B [--events put,delete] [--prefix P] [--suffix S] | --queue URL | --http-path P [--method M] [--public] [--cors ORIGIN]... | --cloudevents [--type T] [--source S] [--subject-prefix P]...)",
 		Short: "Add a trigger to a function",
 		Long: `Add attaches a trigger to the function NAME; the adapters start serving it at once. Give
 exactly one kind:
@@ -64,6 +66,9 @@ exactly one kind:
                    with --report-batch-item-failures runs again only the records it names;
                    --order-key header:NAME, routing-key or subject:N runs the messages of one
                    key one at a time, in the order they came (object-key with --bucket)
+  --cloudevents    the CloudEvents sent to POST /v1/events (or the bus subject sluice.events)
+                   that pass every filter given: --type, --source, --subject exactly, or
+                   by their start (--type-prefix ...) or end (--type-suffix ...)
   --http-path P    an HTTP route such as /orders/{id}, served under /r (e.g. /r/orders/42);
                    --method limits it to one method, --public lets callers in without the
                    token, --cors allows a browser origin (repeatable, * for any)
@@ -75,6 +80,7 @@ A bad expression or setting is refused at once. The trigger id is printed; --id 
   sluice trigger add thumbnail --bucket uploads --events put --suffix .jpg
   sluice trigger add orders --queue nats://127.0.0.1:4222/orders
   sluice trigger add orders --queue jetstream://127.0.0.1:4222/ORDERS --batch-size 100 --batch-window 1s --report-batch-item-failures
+  sluice trigger add ship --cloudevents --type com.shop.order.paid --source-prefix /shop/
   sluice trigger add ledger --queue jetstream://127.0.0.1:4222/PAYMENTS --order-key header:Customer-Id
   sluice trigger add orders --http-path '/orders/{id}' --method GET --public --cors https://shop.example`,
 		Args: exactArgs("NAME"),
@@ -116,6 +122,19 @@ A bad expression or setting is refused at once. The trigger id is printed; --id 
 	fl.DurationVar(&f.batchWindow, "batch-window", 0, "how long a batch's first message waits for more (Lambda's MaximumBatchingWindow; default 50ms, at most 5m)")
 	fl.StringVar(&f.orderKey, "order-key", "", "where a message's order key is: header:NAME, routing-key (AMQP), subject:N (NATS) or object-key (--bucket); one key's events run one at a time, in order")
 	fl.BoolVar(&f.reportItemFailures, "report-batch-item-failures", false, "the function answers {\"batchItemFailures\": [{\"itemIdentifier\": ID}]}: only those records run again")
+	fl.BoolVar(&f.cloudEvents, "cloudevents", false, "subscribe to the CloudEvents sent to the node (POST /v1/events, or the bus subject sluice.events) that pass the filters below")
+	for _, a := range []struct {
+		name                  string
+		exact, prefix, suffix *string
+	}{
+		{"type", &f.ce.Type, &f.ce.TypePrefix, &f.ce.TypeSuffix},
+		{"source", &f.ce.Source, &f.ce.SourcePrefix, &f.ce.SourceSuffix},
+		{"subject", &f.ce.Subject, &f.ce.SubjectPrefix, &f.ce.SubjectSuffix},
+	} {
+		fl.StringVar(a.exact, a.name, "", "--cloudevents: the event's "+a.name+", exactly")
+		fl.StringVar(a.prefix, a.name+"-prefix", "", "--cloudevents: the start of the event's "+a.name)
+		fl.StringVar(a.suffix, a.name+"-suffix", "", "--cloudevents: the end of the event's "+a.name)
+	}
 	fl.StringVar(&f.httpPath, "http-path", "", "HTTP route path, e.g. /orders/{id}")
 	fl.StringVar(&f.method, "method", "", "HTTP method of --http-path (default any)")
 	fl.BoolVar(&f.public, "public", false, "--http-path callable without the token")
@@ -154,8 +173,17 @@ func (f triggerFlags) trigger(function string) (events.Trigger, error) {
 		t.Kind = events.TriggerHTTP
 		t.HTTP = &events.HTTPSpec{Path: f.httpPath, Method: strings.ToUpper(f.method), Public: f.public, CORS: f.cors}
 	}
+	if f.cloudEvents {
+		kinds++
+		t.Kind = events.TriggerCloudEvents
+		ce := f.ce
+		t.CloudEvents = &ce
+	}
 	if kinds != 1 {
-		return t, usagef("give exactly one of --cron, --bucket, --queue and --http-path")
+		return t, usagef("give exactly one of --cron, --bucket, --queue, --http-path and --cloudevents")
+	}
+	if t.Kind != events.TriggerCloudEvents && f.ce != (events.CloudEventsSpec{}) {
+		return t, usagef("--type, --source, --subject and their -prefix and -suffix go with --cloudevents")
 	}
 	if t.Kind != events.TriggerCron && (f.tz != "" || f.data != "" || f.catchUp) {
 		return t, usagef("--tz, --data and --catch-up go with --cron")
@@ -263,6 +291,26 @@ func triggerSource(t events.Trigger) string {
 			m = "ANY"
 		}
 		return m + " /r" + t.HTTP.Path
+	case t.CloudEvents != nil:
+		return ceFilters(*t.CloudEvents)
 	}
 	return ""
+}
+
+// ceFilters shows a subscription's filters: type=T source^=P subject$=S ("*" for none).
+func ceFilters(s events.CloudEventsSpec) string {
+	var out []string
+	for _, f := range []struct{ attr, op, v string }{
+		{"type", "=", s.Type}, {"type", "^=", s.TypePrefix}, {"type", "$=", s.TypeSuffix},
+		{"source", "=", s.Source}, {"source", "^=", s.SourcePrefix}, {"source", "$=", s.SourceSuffix},
+		{"subject", "=", s.Subject}, {"subject", "^=", s.SubjectPrefix}, {"subject", "$=", s.SubjectSuffix},
+	} {
+		if f.v != "" {
+			out = append(out, f.attr+f.op+f.v)
+		}
+	}
+	if len(out) == 0 {
+		return "*"
+	}
+	return strings.Join(out, " ")
 }

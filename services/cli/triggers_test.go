@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice.dev/events"
 	"sluice.dev/services/api/wire"
 )
 
@@ -100,5 +101,26 @@ func TestTriggerListHidesSecrets(t *testing.T) {
 	}
 	if r := s.run(t, "trigger", "add", "job", "--queue", "amqp://guest:12/"+secret+"@127.0.0.1/q"); r.code != 1 || strings.Contains(r.stderr, secret) {
 		t.Errorf("refused URL: %s", r)
+	}
+}
+
+// A CloudEvents subscription from the flags, shown by its filters.
+func TestTriggerCloudEventsFlags(t *testing.T) {
+	s := newSite(t)
+	s.ok(t, "deploy", "job", "--runtime", "python", "--handler", "main.handler", "--inline", echoPy)
+	r := s.ok(t, "trigger", "add", "job", "--cloudevents", "--type", "com.shop.order.paid", "--source-prefix", "/shop/", "--id", "paid")
+	if !strings.Contains(r.stdout, "trigger paid added to job: cloudevents type=com.shop.order.paid source^=/shop/") {
+		t.Fatalf("add: %s", r)
+	}
+	var views []wire.TriggerView
+	if err := json.Unmarshal([]byte(s.ok(t, "trigger", "list", "job", "-o", "json").stdout), &views); err != nil || len(views) != 1 ||
+		*views[0].Trigger.CloudEvents != (events.CloudEventsSpec{Type: "com.shop.order.paid", SourcePrefix: "/shop/"}) {
+		t.Fatalf("list -o json: %v %+v", err, views)
+	}
+	if r := s.run(t, "trigger", "add", "job", "--cron", "@daily", "--type", "x"); r.code != 2 {
+		t.Fatalf("--type without --cloudevents: %s", r)
+	}
+	if r := s.run(t, "trigger", "add", "job", "--cloudevents", "--subject", "a\nb"); r.code != 1 || !strings.Contains(r.stderr, "subject filter") {
+		t.Fatalf("bad filter: %s", r)
 	}
 }

@@ -11,5 +11,6 @@ func Access() access.Routes {
 	return access.Routes{
 		"POST /v1/functions/{name}/invocations": {Action: keys.Invoke, Function: "name"},
 		"GET /v1/invocations/{id:.+}":           {Action: keys.Invoke}, // the handler checks the invocation's function
+		"POST /v1/events":                       {Action: keys.Invoke}, // routed only to functions the caller may invoke
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"sluice.dev/adapters/broker"
 	"sluice.dev/adapters/route"
 	"sluice.dev/events"
 	"sluice.dev/services/access"
@@ -42,6 +43,8 @@ type Gateway struct {
 	logger  *slog.Logger
 	guard   *access.Guard
 	routes  *route.Table
+	subs    *broker.Table // CloudEvents subscriptions
+	ingress *nats.Subscription
 	publish []jetstream.PublishOpt // events.PublishRetry, made once
 
 	prefix  string // reply inbox prefix of this gateway
@@ -118,18 +121,35 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	if g.routes, err = route.Open(ctx, triggers, o.Logger); err != nil {
 		return nil, fmt.Errorf("gateway: routes: %w", err)
 	}
+	if g.subs, err = broker.Open(ctx, triggers, o.Logger); err != nil {
+		g.routes.Close()
+		return nil, fmt.Errorf("gateway: subscriptions: %w", err)
+	}
+	if g.ingress, err = o.NC.QueueSubscribe(events.IngressSubject, "sluice-gateway", g.ingestNATS); err != nil {
+		g.close()
+		return nil, fmt.Errorf("gateway: subscribe %s: %w", events.IngressSubject, err)
+	}
 	g.sub, err = o.NC.Subscribe(g.prefix+"*", g.route)
 	if err != nil {
-		g.routes.Close()
+		g.close()
 		return nil, fmt.Errorf("gateway: subscribe replies: %w", err)
 	}
 	return g, nil
 }
 
+// close stops following the triggers and taking events from the bus.
+func (g *Gateway) close() {
+	if g.ingress != nil {
+		_ = g.ingress.Unsubscribe()
+	}
+	g.subs.Close()
+	g.routes.Close()
+}
+
 // Close stops receiving replies and following the routes; calls still waiting end with their
 // context.
 func (g *Gateway) Close() error {
-	g.routes.Close()
+	g.close()
 	return g.sub.Unsubscribe()
 }
 

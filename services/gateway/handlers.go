@@ -29,6 +29,7 @@ import (
 func (g *Gateway) Routes(api, root *mux.Router) {
 	api.HandleFunc("/v1/functions/{name}/invocations", g.invoke).Methods(http.MethodPost)
 	api.HandleFunc("/v1/invocations/{id:.+}", g.invocation).Methods(http.MethodGet) // ids from triggers may hold a /
+	api.HandleFunc("/v1/events", g.ingest).Methods(http.MethodPost)
 	root.HandleFunc("/fn/{name}", isolated(g.functionURL))
 	root.HandleFunc("/fn/{name}/{path:.*}", isolated(g.functionURL))
 	root.PathPrefix(RoutePrefix + "/").HandlerFunc(isolated(g.httpRoute))

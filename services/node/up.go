@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"sluice.dev/adapters/broker"
 	"sluice.dev/adapters/cron"
 	"sluice.dev/adapters/manager"
 	"sluice.dev/adapters/publish"
@@ -533,10 +534,11 @@ func newSandbox(ctx context.Context, isolation, network string, allow []string, 
 // storage triggers that name no endpoint.
 func triggerFactories(kv jetstream.KeyValue, s3 s3conf.Config) map[string]trigger.Factory {
 	return map[string]trigger.Factory{
-		events.TriggerCron:    cron.Factory(kv),
-		events.TriggerQueue:   queue.New,
-		events.TriggerHTTP:    route.Factory, // the gateway serves the routes; this checks and reports them
-		events.TriggerStorage: storage.NewFactory(storage.Config{State: kv, S3: s3}),
+		events.TriggerCron:        cron.Factory(kv),
+		events.TriggerQueue:       queue.New,
+		events.TriggerHTTP:        route.Factory,  // the gateway serves the routes; this checks and reports them
+		events.TriggerCloudEvents: broker.Factory, // the gateway routes what comes in; this checks and reports
+		events.TriggerStorage:     storage.NewFactory(storage.Config{State: kv, S3: s3}),
 	}
 }
 
