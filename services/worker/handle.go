@@ -279,8 +279,20 @@ func attributes(ev event.Event) map[string]string {
 	if t := ev.Time(); !t.IsZero() {
 		a["time"] = t.UTC().Format(time.RFC3339Nano)
 	}
+	if ct := ev.DataContentType(); ct != "" {
+		a["datacontenttype"] = ct
+	}
+	for name, v := range ev.Extensions() { // a sender's own, and sluice's (sluicetrigger, ...)
+		if s := fmt.Sprint(v); len(s) <= maxAttribute {
+			a[name] = s
+		}
+	}
 	return a
 }
+
+// maxAttribute bounds an extension handed to the function among its event's attributes; a
+// longer one (a queue message's many headers) stays out of the context, in the event only.
+const maxAttribute = 4096
 
 // progress tells JetStream the event is still being worked on, every interval until stopped.
 // InProgress is a heartbeat, not an acknowledgement: it ends no delivery.
