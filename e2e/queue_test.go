@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,5 +194,96 @@ func TestQueueBatchesWithPartialFailure(t *testing.T) {
 		if !left[i] {
 			t.Fatalf("dead-lettered orders %v, want %v", left, failing)
 		}
+	}
+}
+
+// spansPy records its own span: when it started and ended each message, by key and number.
+const spansPy = `import json, time
+
+
+def handler(event, context):
+    start = time.time()
+    time.sleep(0.2)
+    print("span %s %d %.6f %.6f" % (event["customer"], event["n"], start, time.time()))
+    return "ok"
+`
+
+// A keyed stream, checked from the function's own spans: one customer's orders run one at a
+// time in the order they were sent, while other customers' run beside them.
+func TestQueueOrderKey(t *testing.T) {
+	n := newSite(t).start(t)
+	deployInline(t, n, "ledger", spansPy)
+	ext := bustest.RunServer(t)
+	addr := strings.TrimPrefix(ext.ClientURL(), "nats://")
+	_, js := natsClient(t, ext.ClientURL())
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PAY", Subjects: []string{"pay.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	const customers, each = 3, 5
+	for i := range each {
+		for c := range customers {
+			m := nats.NewMsg("pay.new")
+			m.Header.Set("Customer-Id", fmt.Sprint("c", c))
+			m.Data = fmt.Appendf(nil, `{"customer": "c%d", "n": %d}`, c, i)
+			if _, err := js.PublishMsg(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n.ok(t, "trigger", "add", "ledger", "--queue", "jetstream://"+addr+"/PAY", "--order-key", "header:Customer-Id", "--id", "pay")
+
+	type span struct {
+		n          int
+		start, end float64
+	}
+	var spans map[string][]span
+	testkit.EventuallyEvery(t, triggerDeadline, 500*time.Millisecond, func() error {
+		logs := n.ok(t, "logs", "ledger", "--since", "5m", "--grep", "span ").stdout
+		spans = map[string][]span{}
+		total := 0
+		for line := range strings.Lines(logs) {
+			_, rest, ok := strings.Cut(line, "span ")
+			if !ok {
+				continue
+			}
+			var s span
+			var c string
+			if _, err := fmt.Sscanf(rest, "%s %d %f %f", &c, &s.n, &s.start, &s.end); err != nil {
+				return fmt.Errorf("line %q: %v", line, err)
+			}
+			spans[c] = append(spans[c], s)
+			total++
+		}
+		if total < customers*each {
+			return fmt.Errorf("%d of %d spans", total, customers*each)
+		}
+		return nil
+	})
+	for c, ss := range spans {
+		slices.SortFunc(ss, func(a, b span) int { return cmp.Compare(a.start, b.start) })
+		for i, s := range ss {
+			if s.n != i {
+				t.Fatalf("customer %s ran order %d as its %d-th: %v", c, s.n, i, ss)
+			}
+			if i > 0 && s.start < ss[i-1].end {
+				t.Fatalf("customer %s: order %d started before order %d ended: %v", c, i, i-1, ss)
+			}
+		}
+	}
+	overlap := false
+	for a, as := range spans {
+		for b, bs := range spans {
+			if a < b {
+				for _, x := range as {
+					for _, y := range bs {
+						overlap = overlap || x.start < y.end && y.start < x.end
+					}
+				}
+			}
+		}
+	}
+	if !overlap {
+		t.Fatalf("no two customers ran side by side: %v", spans)
 	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,5 +79,73 @@ func TestStorageTrigger(t *testing.T) {
 		if c := received(k); c != 1 {
 			t.Fatalf("%s reached the function %d times", k, c)
 		}
+	}
+}
+
+// Uploads and deletes at volume into a bucket of thousands of objects reach an unchanged Lambda
+// S3 handler live, in batches, each once; the trigger says its events come live.
+func TestBucketEventsAtVolume(t *testing.T) {
+	m := testkit.StartMinIO(t)
+	const old, fresh, gone = 2000, 300, 100
+	var wg sync.WaitGroup
+	put := func(prefix string, n int) {
+		keys := make(chan int)
+		for range 16 {
+			wg.Go(func() {
+				for i := range keys {
+					m.Put(t, "big", fmt.Sprintf("%s/%05d.txt", prefix, i), []byte("x"))
+				}
+			})
+		}
+		for i := range n {
+			keys <- i
+		}
+		close(keys)
+		wg.Wait()
+	}
+	put("old", old)
+	s3 := []string{"--s3-endpoint", "http://" + m.Endpoint, "--s3-access-key", m.AccessKey, "--s3-secret-key", m.SecretKey}
+	n := newSite(t).start(t, s3...)
+	deployInline(t, n, "recorder", lambdaS3Py)
+	n.ok(t, "trigger", "add", "recorder", "--bucket", "big", "--id", "big", "--batch-size", "100", "--batch-window", "500ms")
+	testkit.EventuallyEvery(t, triggerDeadline, 500*time.Millisecond, func() error {
+		if out := n.ok(t, "trigger", "list", "recorder", "-o", "json").stdout; !strings.Contains(out, `"detail": "live notifications`) {
+			return fmt.Errorf("trigger not live:\n%s", out)
+		}
+		return nil
+	})
+
+	put("new", fresh)
+	for i := range gone {
+		m.Delete(t, "big", fmt.Sprintf("old/%05d.txt", i))
+	}
+	count := func(logs, name, key string) int {
+		return strings.Count(logs, `"key": "`+key+`"`+`, "eventName": "`+name+`"`)
+	}
+	var logs string
+	testkit.EventuallyEvery(t, triggerDeadline, time.Second, func() error {
+		logs = n.ok(t, "logs", "recorder", "--since", "10m", "--grep", `"eventName"`).stdout
+		if got := strings.Count(logs, `"eventName": "ObjectCreated:Put"`); got < fresh {
+			return fmt.Errorf("%d of %d uploads", got, fresh)
+		}
+		if got := strings.Count(logs, `"eventName": "ObjectRemoved:Delete"`); got < gone {
+			return fmt.Errorf("%d of %d deletes", got, gone)
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second) // a sleep, not a poll: nothing may fire twice
+	logs = n.ok(t, "logs", "recorder", "--since", "10m", "--grep", `"eventName"`).stdout
+	for i := range fresh {
+		if c := count(logs, "ObjectCreated:Put", fmt.Sprintf("new/%05d.txt", i)); c != 1 {
+			t.Fatalf("upload %d reached the function %d times", i, c)
+		}
+	}
+	for i := range gone {
+		if c := count(logs, "ObjectRemoved:Delete", fmt.Sprintf("old/%05d.txt", i)); c != 1 {
+			t.Fatalf("delete %d reached the function %d times", i, c)
+		}
+	}
+	if c := strings.Count(logs, `"key": "old/`); c != gone {
+		t.Fatalf("%d events of old objects, want only the %d deletes", c, gone)
 	}
 }

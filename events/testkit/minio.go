@@ -137,6 +137,14 @@ func (m *MinIO) Put(t testing.TB, bucket, key string, data []byte) {
 	}
 }
 
+// Delete removes bucket/key.
+func (m *MinIO) Delete(t testing.TB, bucket, key string) {
+	t.Helper()
+	if status, body := m.do(t, http.MethodDelete, "/"+bucket+"/"+key, nil); status != http.StatusNoContent {
+		t.Fatalf("delete s3://%s/%s: %d %s", bucket, key, status, body)
+	}
+}
+
 // do sends one S3 request signed with the server's credentials. Signature version 2 keeps this a
 // few lines of the standard library, which a local test server accepts.
 func (m *MinIO) do(t testing.TB, method, path string, body []byte) (int, string) {
