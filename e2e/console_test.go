@@ -401,6 +401,40 @@ func TestConsole(t *testing.T) {
 	}
 	b.noFaults(t, "dead letters")
 
+	// Triggers: the form subscribes the function to CloudEvents, the table lists it with its state
+	// (a filter that looks like markup stays text), and delete removes it.
+	b.do(t, "open triggers", chromedp.Navigate(n.URL+"/#/functions/sink/triggers"))
+	b.until(t, "no triggers yet", `document.querySelector('#tab-triggers .empty-state') !== null`)
+	b.do(t, "subscribe",
+		chromedp.SetValue(chromedp.CSS("#ce-type"), "com.shop.order.paid"),
+		chromedp.SetValue(chromedp.CSS("#ce-source-way"), "Prefix"),
+		chromedp.SetValue(chromedp.CSS("#ce-source"), "/shop/"),
+		chromedp.SetValue(chromedp.CSS("#ce-subject-way"), "Prefix"),
+		chromedp.SetValue(chromedp.CSS("#ce-subject"), `<img src=x onerror="window.pwned=1">`),
+		chromedp.Click(chromedp.CSS("#subscribe")))
+	b.until(t, "subscription listed and running", `[...document.querySelectorAll('table.triggers tr[data-trigger]')].some(r =>
+		r.textContent.includes('type=com.shop.order.paid source^=/shop/ subject^=<img') && r.textContent.includes('running'))`)
+	if eval[bool](t, b, `window.pwned === 1 || document.querySelector('table.triggers img') !== null`) {
+		t.Fatal("a trigger's filter ran as markup")
+	}
+	var subs struct {
+		Triggers []struct {
+			Trigger struct {
+				ID          string            `json:"id"`
+				CloudEvents map[string]string `json:"cloudevents"`
+			} `json:"trigger"`
+		} `json:"triggers"`
+	}
+	if r := n.request(t, "GET", "/v1/triggers?function=sink", nil, false); r.status != 200 || json.Unmarshal(r.body, &subs) != nil || len(subs.Triggers) != 1 ||
+		subs.Triggers[0].Trigger.CloudEvents["type"] != "com.shop.order.paid" || subs.Triggers[0].Trigger.CloudEvents["sourcePrefix"] != "/shop/" {
+		t.Fatalf("GET /v1/triggers: %d %s", r.status, r.body)
+	}
+	b.screenshot(t, "triggers")
+	b.do(t, "delete the subscription", chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.Click(chromedp.CSS(`table.triggers tr[data-trigger] button.danger`)))
+	b.until(t, "deleted", `document.querySelector('#triggers-status')?.textContent.includes('Deleted trigger') && !document.querySelector('table.triggers')`)
+	b.noFaults(t, "triggers")
+
 	// Billing: the function has a row.
 	b.do(t, "open billing", chromedp.Navigate(n.URL+"/#/billing"))
 	b.until(t, "billing row", `!!document.querySelector('table.billing tr[data-function="greet"]')`)

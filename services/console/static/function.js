@@ -1,5 +1,5 @@
-// One function: its settings, and tabs for monitoring, code, invoking with live logs, dead
-// letters and versions.
+// One function: its settings, and tabs for monitoring, code, invoking with live logs, triggers,
+// dead letters and versions.
 
 import {h, replace, notice, num, ms, pct, when} from './dom.js';
 import {get, fn} from './api.js';
@@ -8,11 +8,13 @@ import {record, samples} from './samples.js';
 import {codeTab} from './code.js';
 import {invokeTab} from './invoke.js';
 import {dlqTab} from './dlq.js';
+import {triggersTab} from './triggers.js';
 
 const tabs = [
   ['monitoring', 'Monitoring'],
   ['code', 'Code'],
   ['invoke', 'Invoke & logs'],
+  ['triggers', 'Triggers'],
   ['dlq', 'Dead letters'],
   ['versions', 'Versions'],
 ];
@@ -45,6 +47,9 @@ export function functionPage(main, {name, tab, version}, life) {
       break;
     case 'invoke':
       invokeTab(body, name, life);
+      break;
+    case 'triggers':
+      triggersTab(body, name, life);
       break;
     case 'dlq':
       dlqTab(body, name, life);
