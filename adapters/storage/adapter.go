@@ -181,6 +181,14 @@ func (a *Adapter) Run(ctx context.Context, pub trigger.Publisher, report trigger
 	for {
 		select {
 		case <-ctx.Done():
+			if len(held) > 0 { // a batch still filling: its deletes would be lost, no listing finds them
+				sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				err := a.publish(sctx, pub, &st, held, false)
+				scancel()
+				if err != nil {
+					log.Warn("storage trigger: a held batch not published", "objects", len(held), "err", err)
+				}
+			}
 			return nil
 		case n := <-live:
 			switch {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/adapters/publish"
@@ -364,5 +365,29 @@ func TestObjectKeyOrders(t *testing.T) {
 		if _, err := storage.NewFactory(r.config())(r.spec("t2", bad)); !errors.Is(err, events.ErrInvalidTrigger) {
 			t.Errorf("%+v: %v", bad, err)
 		}
+	}
+}
+
+// An adapter that stops while a batch is filling publishes it first: a delete in it would be
+// lost otherwise, as no listing finds deletes.
+func TestAHeldBatchIsPublishedOnStop(t *testing.T) {
+	r := newRig(t)
+	r.minio.makeBucket(t, "held")
+	r.minio.put(t, "held", "k", "x")
+	run := r.run(r.spec("t1", events.StorageSpec{Bucket: "held", Events: []string{storage.EventDelete},
+		Batching: &events.Batch{Size: 100, Window: events.Duration(time.Minute)}}))
+	run.waitDetail(t, "live notifications; listing reconciles")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.minio.client.RemoveObject(ctx, "held", "k", minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the delete reaches the adapter, which holds it for its batch
+	if n := len(r.stored()); n != 0 {
+		t.Fatalf("%d events before the window passed", n)
+	}
+	run.stop()
+	if evs := r.waitEvents(1); !strings.Contains(string(evs[0].Data()), "ObjectRemoved:Delete") {
+		t.Fatalf("event %s", evs[0])
 	}
 }
