@@ -3,7 +3,6 @@ package batch_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/adapters/batch"
 	"sluice.dev/adapters/publish"
@@ -60,24 +58,8 @@ func publishAll(t *testing.T, p *batch.Publisher, fn string, members []event.Eve
 // storedBatches returns the records of each batch stored for fn.
 func storedBatches(t *testing.T, bus *bustest.Bus, fn string) [][]json.RawMessage {
 	t.Helper()
-	ctx := context.Background()
-	s, err := bus.JS.Stream(ctx, events.StreamInvoke)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out [][]json.RawMessage
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range bustest.Messages(t, bus.JS, events.StreamInvoke) {
 		if events.SubjectFunction(m.Subject) != fn {
 			continue
 		}

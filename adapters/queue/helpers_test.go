@@ -79,28 +79,15 @@ func startAdapter(t testing.TB, bus *bustest.Bus, id, fn string, q events.QueueS
 // stored returns the events stored in SLUICE_INVOKE for fn, failing on a doubled id.
 func stored(t *testing.T, bus *bustest.Bus, fn string) []event.Event {
 	t.Helper()
-	ctx := context.Background()
-	s, err := bus.JS.Stream(ctx, events.StreamInvoke)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []event.Event
 	seen := map[string]bool{}
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		raw, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			continue // deleted
-		}
+	for _, raw := range bustest.Messages(t, bus.JS, events.StreamInvoke) {
 		if events.SubjectFunction(raw.Subject) != fn {
 			continue
 		}
 		ev, err := events.ParseHeaders(raw.Header, raw.Data)
 		if err != nil {
-			t.Fatalf("stored event %d: %v", seq, err)
+			t.Fatalf("stored event %d: %v", raw.Sequence, err)
 		}
 		if raw.Subject != events.SubjectOf(fn, ev) {
 			t.Fatalf("event %s stored on %s", ev.ID(), raw.Subject)

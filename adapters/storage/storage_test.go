@@ -117,25 +117,8 @@ func (run *running) waitState(t *testing.T, want events.TriggerState) events.Tri
 // stored returns the invocation events of fn in SLUICE_INVOKE, oldest first.
 func (r *rig) stored() []event.Event {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := r.bus.JS.Stream(ctx, events.StreamInvoke)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		r.t.Fatal(err)
-	}
 	var out []event.Event
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			r.t.Fatal(err)
-		}
+	for _, m := range bustest.Messages(r.t, r.bus.JS, events.StreamInvoke) {
 		if events.SubjectFunction(m.Subject) != fn {
 			continue
 		}

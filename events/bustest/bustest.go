@@ -5,6 +5,7 @@ package bustest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -94,4 +95,30 @@ func Stored(t testing.TB, js jetstream.JetStream, stream, subject string) int {
 		n += int(c)
 	}
 	return n
+}
+
+// Messages returns every message stream holds now, oldest first (deleted ones left out).
+func Messages(t testing.TB, js jetstream.JetStream, stream string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx := context.Background()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
 }
