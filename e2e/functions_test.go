@@ -65,13 +65,13 @@ func deployExample(t *testing.T, n *node, name string) {
 	n.ok(t, append([]string{"deploy", name, "--source", dir}, strings.Fields(string(args))...)...)
 }
 
-func deployInline(t *testing.T, n *node, name, code string, flags ...string) {
+func deployInline(t testing.TB, n *node, name, code string, flags ...string) {
 	t.Helper()
 	n.ok(t, append([]string{"deploy", name, "--runtime", "python", "--handler", "main.handler", "--inline", code}, flags...)...)
 }
 
 // waitInvocation polls `sluice invocation ID -o json` until the invocation finished.
-func waitInvocation(t *testing.T, n *node, id string) events.Result {
+func waitInvocation(t testing.TB, n *node, id string) events.Result {
 	t.Helper()
 	var res events.Result
 	testkit.EventuallyEvery(t, asyncDeadline, 200*time.Millisecond, func() error {

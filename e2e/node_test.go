@@ -39,7 +39,7 @@ type site struct {
 	data string
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t testing.TB) *site {
 	t.Helper()
 	bin := os.Getenv(binEnv)
 	if bin == "" {
@@ -84,7 +84,7 @@ type node struct {
 // start runs `sluice up` on the site's data directory and a free loopback port, and returns once
 // it printed its endpoints and /healthz answers. The node is killed when the test ends unless it
 // was stopped.
-func (s *site) start(t *testing.T, flags ...string) *node {
+func (s *site) start(t testing.TB, flags ...string) *node {
 	t.Helper()
 	n := s.launch(t, flags...)
 	n.waitReady(t)
@@ -93,7 +93,7 @@ func (s *site) start(t *testing.T, flags ...string) *node {
 
 // launch runs `sluice up` as start does, and returns at once; URL is set (addr is where it
 // listens), the rest waits for waitReady.
-func (s *site) launch(t *testing.T, flags ...string) *node {
+func (s *site) launch(t testing.TB, flags ...string) *node {
 	t.Helper()
 	addr := freeAddr(t)
 	args := append([]string{"up", "--data", s.data, "--listen", addr}, flags...)
@@ -120,7 +120,7 @@ func (s *site) launch(t *testing.T, flags ...string) *node {
 }
 
 // waitReady waits until the node printed its endpoints and /healthz answers 200.
-func (n *node) waitReady(t *testing.T) {
+func (n *node) waitReady(t testing.TB) {
 	t.Helper()
 	out := n.out
 	select {
@@ -151,7 +151,7 @@ func (n *node) waitReady(t *testing.T) {
 
 // stop interrupts the node as Ctrl-C would and requires a clean exit (status 0) within
 // stopDeadline.
-func (n *node) stop(t *testing.T) {
+func (n *node) stop(t testing.TB) {
 	t.Helper()
 	if err := n.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatalf("interrupt sluice up: %v", err)
@@ -205,27 +205,27 @@ func (r result) lastLine() string {
 }
 
 // sluice runs one CLI command against the node (SLUICE_URL and SLUICE_TOKEN in its environment).
-func (n *node) sluice(t *testing.T, args ...string) result {
+func (n *node) sluice(t testing.TB, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), cliDeadline)
 	defer cancel()
 	return n.sluiceCtx(ctx, t, args...)
 }
 
-func (n *node) sluiceCtx(ctx context.Context, t *testing.T, args ...string) result {
+func (n *node) sluiceCtx(ctx context.Context, t testing.TB, args ...string) result {
 	t.Helper()
 	return n.sluiceWith(ctx, t, n.Token, args...)
 }
 
 // sluiceAs runs one CLI command against the node with token as SLUICE_TOKEN (an access key's).
-func (n *node) sluiceAs(t *testing.T, token string, args ...string) result {
+func (n *node) sluiceAs(t testing.TB, token string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), cliDeadline)
 	defer cancel()
 	return n.sluiceWith(ctx, t, token, args...)
 }
 
-func (n *node) sluiceWith(ctx context.Context, t *testing.T, token string, args ...string) result {
+func (n *node) sluiceWith(ctx context.Context, t testing.TB, token string, args ...string) result {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, n.site.bin, args...)
 	cmd.Env = n.site.env("SLUICE_URL="+n.URL, "SLUICE_TOKEN="+token)
@@ -247,7 +247,7 @@ func (n *node) sluiceWith(ctx context.Context, t *testing.T, token string, args 
 }
 
 // ok runs a CLI command that must succeed.
-func (n *node) ok(t *testing.T, args ...string) result {
+func (n *node) ok(t testing.TB, args ...string) result {
 	t.Helper()
 	r := n.sluice(t, args...)
 	if r.code != 0 {
@@ -265,7 +265,7 @@ type response struct {
 
 // request sends an HTTP request to the node with the bearer token (unless noToken), header
 // given as name, value pairs.
-func (n *node) request(t *testing.T, method, path string, body []byte, noToken bool, header ...string) response {
+func (n *node) request(t testing.TB, method, path string, body []byte, noToken bool, header ...string) response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, n.URL+path, bytes.NewReader(body))
 	if err != nil {
@@ -290,7 +290,7 @@ func (n *node) request(t *testing.T, method, path string, body []byte, noToken b
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -389,7 +389,7 @@ func groupAlive(pgid int) bool {
 }
 
 // natsClient connects to the bus at url for the rest of the test.
-func natsClient(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
+func natsClient(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
