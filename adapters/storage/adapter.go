@@ -176,19 +176,21 @@ func (a *Adapter) Run(ctx context.Context, pub trigger.Publisher, report trigger
 		}
 		return true
 	}
+	defer func() { // before the state's last save: a batch still filling holds deletes no listing finds
+		if len(held) == 0 {
+			return
+		}
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer scancel()
+		if err := a.publish(sctx, pub, &st, held, false); err != nil {
+			log.Warn("storage trigger: a held batch not published", "objects", len(held), "err", err)
+		}
+	}()
 	checkpoint := time.NewTicker(a.cfg.Checkpoint)
 	defer checkpoint.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			if len(held) > 0 { // a batch still filling: its deletes would be lost, no listing finds them
-				sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				err := a.publish(sctx, pub, &st, held, false)
-				scancel()
-				if err != nil {
-					log.Warn("storage trigger: a held batch not published", "objects", len(held), "err", err)
-				}
-			}
 			return nil
 		case n := <-live:
 			switch {
@@ -291,7 +293,7 @@ func (a *Adapter) poll(ctx context.Context, pub trigger.Publisher, st *state) (i
 func (a *Adapter) publish(ctx context.Context, pub trigger.Publisher, st *state, objs []object, fromListing bool) error {
 	for len(objs) > 0 {
 		n := len(objs)
-		if a.spec.Storage.Batching == nil {
+		if a.s.Batching == nil {
 			n = 1
 		}
 		ev, err := a.event(objs[:n])
