@@ -74,6 +74,12 @@ func TestCloudEventsIn(t *testing.T) {
 			t.Fatalf("SDK send %d: %v", i, res)
 		}
 	}
+	// The CLI sends one too.
+	r2 := n.ok(t, "events", "send", "--type", "com.shop.order.paid", "--source", "/shop/cli", "--subject", "orders/20", "--data", `{"order": 20}`, "--id", "cli-1")
+	wantContains(t, "events send", r2.stdout, "event cli-1 -> shipper (trigger paid): invocation paid-")
+	r2 = n.ok(t, "events", "send", "--type", "com.nobody")
+	wantContains(t, "events send", r2.stdout, "passed no subscription")
+
 	// Neither subscription takes this one; a bad one is refused.
 	r = n.request(t, "POST", "/v1/events", []byte(`{}`), false, "ce-specversion", "1.0", "ce-id", "x", "ce-source", "/elsewhere",
 		"ce-type", "com.shop.order.paid")
@@ -91,7 +97,7 @@ func TestCloudEventsIn(t *testing.T) {
 	var logs string
 	testkit.EventuallyEvery(t, asyncDeadline, 300*time.Millisecond, func() error {
 		logs = n.ok(t, "logs", "shipper", "--since", "5m").stdout
-		if strings.Count(logs, "got {") < 3 {
+		if strings.Count(logs, "got {") < 4 {
 			return fmt.Errorf("%d events reached shipper:\n%s", strings.Count(logs, "got {"), logs)
 		}
 		return nil
@@ -100,6 +106,7 @@ func TestCloudEventsIn(t *testing.T) {
 		`got {"data": {"order": 1}, "sent": "plain-1", "source": "/shop/eu", "subject": "orders/1", "type": "com.shop.order.paid"}`,
 		`got {"data": {"order": 10}, "sent": "sdk-0", "source": "/shop/us", "subject": "orders/10", "type": "com.shop.order.paid"}`,
 		`got {"data": {"order": 11}, "sent": "sdk-1", "source": "/shop/us", "subject": "orders/11", "type": "com.shop.order.paid"}`,
+		`got {"data": {"order": 20}, "sent": "cli-1", "source": "/shop/cli", "subject": "orders/20", "type": "com.shop.order.paid"}`,
 	} {
 		if !strings.Contains(logs, want) {
 			t.Fatalf("no %s in:\n%s", want, logs)

@@ -90,7 +90,7 @@ other commands find them when the variables are not set.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(a.deployCmd(), a.invokeCmd(), a.invocationCmd(), a.listCmd(), a.getCmd(), a.workersCmd(),
-		a.deleteCmd(), a.versionsCmd(), a.aliasCmd(), a.codeCmd(), a.logsCmd(), a.metricsCmd(), a.billCmd(), a.dlqCmd(), a.triggerCmd(), a.keysCmd(), a.upCmd(), a.serveCmd())
+		a.deleteCmd(), a.versionsCmd(), a.aliasCmd(), a.codeCmd(), a.logsCmd(), a.metricsCmd(), a.billCmd(), a.dlqCmd(), a.triggerCmd(), a.eventsCmd(), a.keysCmd(), a.upCmd(), a.serveCmd())
 	return root
 }
 

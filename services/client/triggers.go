@@ -1,9 +1,14 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/cloudevents/sdk-go/v2/event"
 
 	"sluice.dev/events"
 	"sluice.dev/services/api/wire"
@@ -32,4 +37,23 @@ func (c *Client) Triggers(ctx context.Context, function string) ([]wire.TriggerV
 // DeleteTrigger removes a trigger.
 func (c *Client) DeleteTrigger(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/triggers/"+url.PathEscape(id), nil, nil)
+}
+
+// SendEvent sends a CloudEvent to the node (POST /v1/events, structured mode) and returns the
+// invocations it became, one for each subscription it passed.
+func (c *Client) SendEvent(ctx context.Context, ev event.Event) (wire.Ingested, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return wire.Ingested{}, fmt.Errorf("encode event: %w", err)
+	}
+	resp, err := c.request(ctx, http.MethodPost, "/v1/events", bytes.NewReader(b), "application/cloudevents+json")
+	if err != nil {
+		return wire.Ingested{}, err
+	}
+	defer resp.Body.Close()
+	var out wire.Ingested
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return out, fmt.Errorf("send event: decode answer: %w", err)
+	}
+	return out, nil
 }
