@@ -56,6 +56,9 @@ const (
 	// ExtAttempt is the attempt an event of records that failed before starts at (2 for their
 	// first retry): retries of a batch's items count against the function's retries.
 	ExtAttempt = "sluiceattempt"
+	// ExtNotBefore is when an event may run at the earliest, in Unix milliseconds: the back-off
+	// before a batch's failed records run again. A worker hands an earlier delivery back.
+	ExtNotBefore = "sluicenotbefore"
 )
 
 // BatchReport is the ExtBatch value of a batch whose function reports failed records.
@@ -116,9 +119,10 @@ func FailedRecords(data, answer []byte) ([]json.RawMessage, error) {
 }
 
 // RetryOfRecords is the event that runs again the records of ev that failed, at attempt
-// (2 for the first retry): ev's attributes and extensions, those records as its data, and an id
-// made of ev's and the attempt, so that sending it twice runs it once.
-func RetryOfRecords(ev event.Event, failed []json.RawMessage, attempt int) (event.Event, error) {
+// (2 for the first retry) and not before notBefore: ev's attributes and extensions, those
+// records as its data, and an id made of ev's and the attempt, so that sending it twice runs
+// it once.
+func RetryOfRecords(ev event.Event, failed []json.RawMessage, attempt int, notBefore time.Time) (event.Event, error) {
 	out := ev.Clone()
 	base := ev.ID()
 	if i := strings.LastIndexByte(base, '~'); i > 0 && EventAttempt(ev) > 1 { // a retry's id is its batch's, once
@@ -126,6 +130,7 @@ func RetryOfRecords(ev event.Event, failed []json.RawMessage, attempt int) (even
 	}
 	out.SetID(fmt.Sprintf("%s~%d", base, attempt))
 	out.SetExtension(ExtAttempt, strconv.Itoa(attempt))
+	out.SetExtension(ExtNotBefore, strconv.FormatInt(notBefore.UnixMilli(), 10))
 	b, err := json.Marshal(Records{Records: failed})
 	if err != nil {
 		return out, fmt.Errorf("batch records: %w", err)
@@ -143,4 +148,14 @@ func EventAttempt(ev event.Event) int {
 		}
 	}
 	return 1
+}
+
+// EventNotBefore is when ev may run at the earliest (ExtNotBefore); zero when at once.
+func EventNotBefore(ev event.Event) time.Time {
+	if v, ok := ev.Extensions()[ExtNotBefore]; ok {
+		if ms, err := strconv.ParseInt(fmt.Sprint(v), 10, 64); err == nil && ms > 0 {
+			return time.UnixMilli(ms)
+		}
+	}
+	return time.Time{}
 }

@@ -49,6 +49,11 @@ func TestABatchsFailedRecordsAloneRunAgain(t *testing.T) {
 	if meters[0].Attempt != 1 || meters[1].Attempt != 2 {
 		t.Fatalf("attempts %d, %d; want 1, 2", meters[0].Attempt, meters[1].Attempt)
 	}
+	// The failed record waited out the back-off (10 ms in these tests) before it ran again.
+	firstEnd := meters[0].Start.Add(time.Duration(meters[0].DurationMs * float64(time.Millisecond)))
+	if gap := meters[1].Start.Sub(firstEnd); gap < 10*time.Millisecond {
+		t.Fatalf("the failed record ran again %s after the batch, before its back-off", gap)
+	}
 	dead := dlqMessage(t, f.bus.JS, "orders")
 	var left events.Records
 	if err := json.Unmarshal(dead.Data, &left); err != nil || len(left.Records) != 1 {

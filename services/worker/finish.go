@@ -236,7 +236,7 @@ func (w *Worker) retryItems(ctx context.Context, j job, res *events.Result, log 
 	if err != nil {
 		return fmt.Errorf("batch event: %w", err)
 	}
-	next, err := events.RetryOfRecords(ev, failed, j.attempt+1)
+	next, err := events.RetryOfRecords(ev, failed, j.attempt+1, time.Now().Add(w.backoff(j.attempt)))
 	if err != nil {
 		return err
 	}
@@ -255,8 +255,9 @@ func (w *Worker) retryItems(ctx context.Context, j job, res *events.Result, log 
 		return nil
 	}
 	log.Info("batch records failed with no retry left: dead-lettered", "records", len(failed))
-	// Redriven, the records start their attempts again, as any redriven event does.
+	// Redriven, the records start their attempts again, as any redriven event does, at once.
 	next.SetExtension(events.ExtAttempt, nil)
+	next.SetExtension(events.ExtNotBefore, nil)
 	if m, err = events.NewMsg(events.SubjectOf(j.fn, next), next); err != nil {
 		return err
 	}

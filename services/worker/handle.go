@@ -75,6 +75,10 @@ func (w *Worker) deliver(ctx context.Context, p *pool, j *job, release func()) o
 	if o, ok := tooOld(*j, v, time.Now()); ok {
 		return o
 	}
+	if o, ok := waitUntil(*j, ev, time.Now()); ok {
+		release()
+		return o
+	}
 	if o, ok := w.waitTurn(ctx, *j, ev); ok {
 		release()
 		return o

@@ -11,12 +11,25 @@ import (
 	"sluice.dev/events"
 )
 
+// The waits of an event that may not run yet: its time has not come, or it is not its key's
+// turn.
+
 // Delays before an ordered event that is not its key's oldest is offered again: short at
 // first, as the older one may be finishing, then longer, as it may be waiting for a retry.
 const (
 	turnWaitMin = 20 * time.Millisecond
 	turnWaitMax = time.Second
 )
+
+// waitUntil hands back an async event whose time has not come (events.ExtNotBefore: a batch's
+// failed records waiting out their back-off), offered again when it has, no retry spent.
+func waitUntil(j job, ev event.Event, now time.Time) (outcome, bool) {
+	at := events.EventNotBefore(ev)
+	if at.IsZero() || j.reply != "" || !now.Before(at) {
+		return outcome{}, false
+	}
+	return outcome{exit: handedBack, res: events.Result{ID: j.id, Function: j.fn}, delay: at.Sub(now)}, true
+}
 
 // waitTurn hands back an event with an order key (events.ExtOrderKey) while an older event of
 // that key still waits in SLUICE_INVOKE: it runs only as its key's oldest. The event goes back
