@@ -91,6 +91,15 @@ func NewMsg(subject string, ev event.Event) (*nats.Msg, error) {
 	for k, v := range ev.Extensions() {
 		h.Set(headerCE+k, fmt.Sprint(v))
 	}
+	// A line break in a value would end its header and start another: a producer could set
+	// any header of the bus's message (a reply inbox, a message id) through an attribute.
+	for k, vs := range h {
+		for _, v := range vs {
+			if strings.ContainsAny(v, "\r\n\x00") {
+				return nil, fmt.Errorf("%w: %s holds a line break or NUL", ErrMalformed, k)
+			}
+		}
+	}
 	h.Set(nats.MsgIdHdr, KeyToken(ev.ID()))
 	m.Data = ev.Data()
 	return m, nil

@@ -85,6 +85,21 @@ func TestMalformed(t *testing.T) {
 	if _, err := events.NewMsg("s", event.New()); !errors.Is(err, events.ErrMalformed) {
 		t.Errorf("NewMsg of an empty event: err = %v, want ErrMalformed", err)
 	}
+	// A line break in a value would start another header of the bus's message.
+	for name, set := range map[string]func(*event.Event){
+		"type":      func(e *event.Event) { e.SetType("t\r\nSluice-Reply: _INBOX.x") },
+		"subject":   func(e *event.Event) { e.SetSubject("a\nb") },
+		"extension": func(e *event.Event) { e.SetExtension("tenant", "a\nNats-Msg-Id: x") },
+	} {
+		ev := event.New()
+		ev.SetID("1")
+		ev.SetSource("/s")
+		ev.SetType("t")
+		set(&ev)
+		if _, err := events.NewMsg("s", ev); !errors.Is(err, events.ErrMalformed) {
+			t.Errorf("NewMsg with a line break in its %s: err = %v, want ErrMalformed", name, err)
+		}
+	}
 }
 
 func TestReply(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
@@ -97,7 +98,8 @@ func ParseOrderKey(s string) (OrderSource, error) {
 
 // Key is the order key of a message from its parts; "" when the message has none (the
 // header is missing, the subject has fewer tokens), and it then runs unordered. A key longer
-// than MaxOrderKey is replaced by its hash.
+// than MaxOrderKey, or holding a control character (which no bus header may carry), is
+// replaced by its hash.
 func (o OrderSource) Key(headers map[string][]string, subject, routingKey, objectKey string) string {
 	var k string
 	switch o.From {
@@ -117,7 +119,7 @@ func (o OrderSource) Key(headers map[string][]string, subject, routingKey, objec
 	case OrderFromObjectKey:
 		k = objectKey
 	}
-	if len(k) > MaxOrderKey {
+	if len(k) > MaxOrderKey || strings.ContainsFunc(k, unicode.IsControl) {
 		sum := sha256.Sum256([]byte(k))
 		k = "sha256:" + base64.RawURLEncoding.EncodeToString(sum[:])
 	}

@@ -36,8 +36,10 @@ func TestParseOrderKey(t *testing.T) {
 		}
 	}
 	long, _ := events.ParseOrderKey("object-key")
-	if k := long.Key(nil, "", "", strings.Repeat("k", events.MaxOrderKey+1)); !strings.HasPrefix(k, "sha256:") || len(k) > events.MaxOrderKey {
-		t.Errorf("long key %q", k)
+	for _, odd := range []string{strings.Repeat("k", events.MaxOrderKey+1), "a\r\nNats-Msg-Id: x"} {
+		if k := long.Key(nil, "", "", odd); !strings.HasPrefix(k, "sha256:") || len(k) > events.MaxOrderKey {
+			t.Errorf("key of %q: %q", odd, k)
+		}
 	}
 }
 

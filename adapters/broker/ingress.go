@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -108,8 +109,9 @@ func checkAll(evs []event.Event) ([]event.Event, error) {
 }
 
 // Check refuses an event that may not come in: one the CloudEvents spec refuses (no id,
-// source, type, or a version other than 1.0), an attribute over 4 KiB, data over the payload
-// limit, or a time a CloudEvent cannot carry.
+// source, type, or a version other than 1.0), an attribute over 4 KiB or holding a control
+// character (a line break would start another header on the bus), data over the payload limit,
+// or a time a CloudEvent cannot carry.
 func Check(ev event.Event) error {
 	if ev.SpecVersion() != event.CloudEventsVersionV1 {
 		return fmt.Errorf("%w: specversion %q: sluice takes 1.0", ErrBadEvent, ev.SpecVersion())
@@ -117,14 +119,17 @@ func Check(ev event.Event) error {
 	if err := ev.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadEvent, err)
 	}
-	for name, v := range map[string]string{"id": ev.ID(), "source": ev.Source(), "type": ev.Type(), "subject": ev.Subject()} {
+	attrs := map[string]string{"id": ev.ID(), "source": ev.Source(), "type": ev.Type(), "subject": ev.Subject(),
+		"datacontenttype": ev.DataContentType(), "dataschema": ev.DataSchema()}
+	for name, v := range ev.Extensions() {
+		attrs["extension "+name] = fmt.Sprint(v)
+	}
+	for name, v := range attrs {
 		if len(v) > maxAttr {
 			return fmt.Errorf("%w: %s of %d bytes, at most %d", ErrBadEvent, name, len(v), maxAttr)
 		}
-	}
-	for name, v := range ev.Extensions() {
-		if s := fmt.Sprint(v); len(s) > maxAttr {
-			return fmt.Errorf("%w: extension %s of %d bytes, at most %d", ErrBadEvent, name, len(s), maxAttr)
+		if strings.ContainsFunc(v, unicode.IsControl) {
+			return fmt.Errorf("%w: %s holds a control character", ErrBadEvent, name)
 		}
 	}
 	if len(ev.Data()) > events.MaxPayload {

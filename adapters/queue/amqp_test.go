@@ -33,11 +33,16 @@ func TestAMQPBurstDuplicatesHuge(t *testing.T) {
 		}
 	}
 	publishAMQP(t, ch, "jobs", amqp.Publishing{MessageId: "huge", Body: make([]byte, events.MaxPayload+1)})
+	// A message-id with a line break would write a header of the bus's message: it is hashed.
+	publishAMQP(t, ch, "jobs", amqp.Publishing{MessageId: "evil\r\nSluice-Reply: _INBOX.x", Body: []byte(`{"job":-1}`)})
 	spec := events.QueueSpec{URL: url + "/jobs", MaxInFlight: 8}
 	st1 := startAdapter(t, bus, "rabbit-jobs", "jobs", spec)
 	st2 := startAdapter(t, bus, "rabbit-jobs", "jobs", spec)
-	evs := waitStored(t, bus, "jobs", n)
+	evs := waitStored(t, bus, "jobs", n+1)
 	for _, ev := range evs {
+		if string(ev.Data()) == `{"job":-1}` && !strings.HasPrefix(ev.ID(), "rabbit-jobs-h") {
+			t.Fatalf("event of a message-id with a line break: %q", ev.ID())
+		}
 		if ev.ID() == "rabbit-jobs-m7" {
 			if ev.DataContentType() != "application/json" || ev.Subject() != "jobs" || ev.Type() != events.TypeQueueMessage ||
 				strings.Contains(ev.Source(), "guest") || string(ev.Data()) != `{"job":7}` ||

@@ -2,12 +2,15 @@ package queue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"time"
+	"unicode"
 
 	"sluice.dev/adapters/batch"
 	"sluice.dev/adapters/trigger"
@@ -164,7 +167,15 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// eventID builds a deterministic event id: the trigger id, then the source's parts.
+// eventID builds a deterministic event id: the trigger id, then the source's parts. A part
+// holding a control character (an AMQP message-id may) is replaced by its hash: an id is a
+// header of the bus's message, and a line break in it would start another header.
 func (a *Adapter) eventID(parts ...string) string {
+	for i, p := range parts {
+		if strings.ContainsFunc(p, unicode.IsControl) {
+			sum := sha256.Sum256([]byte(p))
+			parts[i] = "h" + hex.EncodeToString(sum[:16])
+		}
+	}
 	return a.spec.ID + "-" + strings.Join(parts, "-")
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/minio/minio-go/v7/pkg/notification"
@@ -138,7 +139,7 @@ func (o object) cloudEvent(single bool) (event.Event, error) {
 	ev.SetID(o.id())
 	ev.SetType(TypePrefix + o.name)
 	ev.SetSource("/sluice/storage/" + o.bucket)
-	ev.SetSubject(o.key)
+	ev.SetSubject(subjectOf(o.key))
 	ev.SetTime(o.time)
 	var data any = Notification{Records: []Record{o.record()}}
 	if single {
@@ -228,4 +229,14 @@ func (a *Adapter) event(objs []object) (event.Event, error) {
 		return ev, fmt.Errorf("s3 batch: %w", err)
 	}
 	return ev, nil
+}
+
+// subjectOf is an object key as an event's subject: the key, or, when it holds a control
+// character (S3 keys may), the key URL-encoded as in the record, so that no uploader can end
+// the subject's header on the bus and write another.
+func subjectOf(key string) string {
+	if strings.ContainsFunc(key, unicode.IsControl) {
+		return url.QueryEscape(key)
+	}
+	return key
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -372,5 +373,29 @@ func TestAHeldBatchIsPublishedOnStop(t *testing.T) {
 	run.stop()
 	if evs := r.waitEvents(1); !strings.Contains(string(evs[0].Data()), "ObjectRemoved:Delete") {
 		t.Fatalf("event %s", evs[0])
+	}
+}
+
+// An object key with line breaks (S3 allows them) becomes an event whose subject is the key
+// URL-encoded: an uploader cannot write headers of the bus's message through it, and the
+// trigger goes on.
+func TestAKeyWithLineBreaksIsAnEvent(t *testing.T) {
+	r := newRig(t)
+	r.minio.makeBucket(t, "odd")
+	r.run(r.spec("t1", events.StorageSpec{Bucket: "odd", OrderKey: "object-key"})).waitState(t, events.StateRunning)
+	evil := "a\r\nSluice-Reply: _INBOX.evil\nb"
+	r.minio.put(t, "odd", evil, "x")
+	r.minio.put(t, "odd", "after", "x")
+	evs := r.waitEvents(2)
+	if evs[0].Subject() != url.QueryEscape(evil) || strings.ContainsAny(events.OrderKey(evs[0]), "\r\n") {
+		t.Fatalf("subject %q, order key %q", evs[0].Subject(), events.OrderKey(evs[0]))
+	}
+	for _, m := range bustest.Messages(t, r.bus.JS, events.StreamInvoke) {
+		if m.Header.Get(events.HeaderReply) != "" {
+			t.Fatalf("a header written through an object key: %v", m.Header)
+		}
+	}
+	if evs[1].Subject() != "after" {
+		t.Fatalf("second event %q", evs[1].Subject())
 	}
 }

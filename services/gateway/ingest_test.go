@@ -166,6 +166,8 @@ func TestBadCloudEventsAreRefused(t *testing.T) {
 		"no event":     {`plain`, []string{"Content-Type", "text/plain"}, 400},
 		"huge":         {strings.Repeat("x", events.MaxPayload+300<<10), []string{"ce-specversion", "1.0", "ce-id", "h", "ce-source", "/s", "ce-type", "com.shop.order.created"}, 413},
 		"long id":      {`{}`, []string{"ce-specversion", "1.0", "ce-id", strings.Repeat("i", 5000), "ce-source", "/s", "ce-type", "t"}, 400},
+		"header in a value": {`{"specversion":"1.0","id":"a","source":"/s","type":"com.shop.order.created\r\nSluice-Reply: _INBOX.x","tenant":"a\nb"}`,
+			[]string{"Content-Type", "application/cloudevents+json"}, 400},
 	} {
 		if status, _, body := r.post(t, c.body, c.header...); status != c.status {
 			t.Errorf("%s: %d %s, want %d", name, status, body, c.status)
