@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -66,19 +65,10 @@ func newIngestRig(t *testing.T, caller keys.Key) *ingestRig {
 
 func (r *ingestRig) post(t *testing.T, body string, header ...string) (int, wire.Ingested, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", r.srv.URL+"/v1/events", strings.NewReader(body))
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	a := send(t, r.srv, "POST", "/v1/events", body, header...)
 	var ans wire.Ingested
-	_ = json.Unmarshal(b, &ans)
-	return resp.StatusCode, ans, string(b)
+	_ = json.Unmarshal([]byte(a.body), &ans)
+	return a.status, ans, a.body
 }
 
 // stored reads the invocation event of fn with id from SLUICE_INVOKE.

@@ -64,7 +64,13 @@ type answer struct {
 
 func call(t *testing.T, srv *httptest.Server, method, path string, header ...string) answer {
 	t.Helper()
-	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(`{"n":1}`))
+	return send(t, srv, method, path, `{"n":1}`, header...)
+}
+
+// send makes one request with body and header (name, value, ...) and reads the answer.
+func send(t *testing.T, srv *httptest.Server, method, path, body string, header ...string) answer {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
