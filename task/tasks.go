@@ -47,7 +47,8 @@ func test(ctx context.Context, r *runner) error {
 	e2eBin := "SLUICE_E2E_BIN=" + filepath.Join(r.root, bin)
 	var failed []string
 	for _, dir := range mods {
-		if err := r.exec(ctx, command{dir: dir, env: []string{e2eBin}, args: []string{"go", "test", "-count=1", "-timeout", "12m", "./..."}}); err != nil {
+		// The timeout catches a hung test; the e2e module alone takes about 9 minutes on 2 cores.
+		if err := r.exec(ctx, command{dir: dir, env: []string{e2eBin}, args: []string{"go", "test", "-count=1", "-timeout", "15m", "./..."}}); err != nil {
 			failed = append(failed, r.rel(dir))
 		}
 		if ctx.Err() != nil {
