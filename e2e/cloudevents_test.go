@@ -38,6 +38,7 @@ type ingested struct {
 // CloudEvents posted by a plain HTTP client and by the CloudEvents SDK reach the function
 // whose subscription they pass, as that function's context and event; others go nowhere.
 func TestCloudEventsIn(t *testing.T) {
+	t.Parallel() // waits mostly; runs beside the other parallel tests
 	n := newSite(t).start(t)
 	deployInline(t, n, "shipper", cePy)
 	deployInline(t, n, "other", cePy)

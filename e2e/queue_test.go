@@ -95,6 +95,7 @@ def handler(event, context):
 // function gets SQS-shaped batches, and only the records it names run again, then are
 // dead-lettered once its retries are spent.
 func TestQueueBatchesWithPartialFailure(t *testing.T) {
+	t.Parallel() // waits mostly; runs beside the other parallel tests
 	n := newSite(t).start(t)
 	deployInline(t, n, "orders", sqsBatchPy, "--retries", "1")
 	ext := bustest.RunServer(t)
@@ -211,6 +212,7 @@ def handler(event, context):
 // A keyed stream, checked from the function's own spans: one customer's orders run one at a
 // time in the order they were sent, while other customers' run beside them.
 func TestQueueOrderKey(t *testing.T) {
+	t.Parallel() // waits mostly; runs beside the other parallel tests
 	n := newSite(t).start(t)
 	deployInline(t, n, "ledger", spansPy)
 	ext := bustest.RunServer(t)

@@ -85,6 +85,7 @@ func TestStorageTrigger(t *testing.T) {
 // Uploads and deletes at volume into a bucket of thousands of objects reach an unchanged Lambda
 // S3 handler live, in batches, each once; the trigger says its events come live.
 func TestBucketEventsAtVolume(t *testing.T) {
+	t.Parallel() // waits mostly; runs beside the other parallel tests
 	m := testkit.StartMinIO(t)
 	const old, fresh, gone = 2000, 300, 100
 	var wg sync.WaitGroup
