@@ -2,6 +2,8 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"sluice.dev/events"
+	"sluice.dev/events/bustest"
 )
 
 // keyed takes 300 ms, or fails at once for an event that says so.
@@ -83,5 +86,50 @@ func TestOrderedEventsRunOneAtATimePerKey(t *testing.T) {
 	}
 	if dead := dlqMessage(t, f.bus.JS, "keyed"); dead.Header.Get("ce-id") != "A2" {
 		t.Fatalf("dead letter of %q, want A2", dead.Header.Get("ce-id"))
+	}
+}
+
+// BenchmarkOrderedKey measures one key's events one after another: 30 no-op events of one key
+// stored at once, from the first stored to the last run, and the gap between one's end and the
+// next one's start (ns/op holds the whole drain).
+func BenchmarkOrderedKey(b *testing.B) {
+	f := start(b)
+	ctx := context.Background()
+	f.deploy(b, "hot", "def handler(e, c):\n    return 'ok'\n", events.Config{Max: 4})
+	const n = 30
+	for i := range b.N {
+		began := time.Now()
+		for k := range n {
+			ev := event.New()
+			ev.SetID(fmt.Sprintf("r%d-%d", i, k))
+			ev.SetSource("/bench")
+			ev.SetType("bench.keyed")
+			ev.SetExtension(events.ExtOrderKey, fmt.Sprint("key-", i))
+			m, err := events.NewMsg(events.SubjectOf("hot", ev), ev)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := f.bus.JS.PublishMsg(ctx, m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for deadline := time.Now().Add(5 * time.Minute); bustest.Stored(b, f.bus.JS, events.StreamMeters, events.MetersSubject("hot")) < (i+1)*n; {
+			if time.Now().After(deadline) {
+				b.Fatalf("the key's events did not all run within 5 minutes")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		drain := time.Since(began)
+		meters := meterRecords(b, f.bus.JS, "hot", (i+1)*n)
+		var gaps []time.Duration
+		run := meters[i*n:]
+		for j := 1; j < len(run); j++ {
+			end := run[j-1].Start.Add(time.Duration(run[j-1].DurationMs * float64(time.Millisecond)))
+			gaps = append(gaps, run[j].Start.Sub(end))
+		}
+		slices.Sort(gaps)
+		b.ReportMetric(float64(gaps[len(gaps)/2].Microseconds())/1000, "gap-p50-ms")
+		b.ReportMetric(float64(gaps[len(gaps)-1].Microseconds())/1000, "gap-max-ms")
+		b.ReportMetric(drain.Seconds(), "s-drain")
 	}
 }

@@ -34,13 +34,13 @@ type fixture struct {
 	fns *directory.Directory
 }
 
-func start(t *testing.T) *fixture {
+func start(t testing.TB) *fixture {
 	t.Helper()
 	return startWith(t, nil)
 }
 
 // startWith starts the fixture with prestart as the worker's Options.Prestart.
-func startWith(t *testing.T, prestart map[string]int) *fixture {
+func startWith(t testing.TB, prestart map[string]int) *fixture {
 	t.Helper()
 	bus := bustest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -141,7 +141,7 @@ func (f *fixture) result(t *testing.T, id string, done func(events.Result) bool)
 // meterRecords reads a function's meter records, want of them, in the order their attempts
 // started: they are stored in the order each attempt's report finished, which a caller's next
 // call may overtake (its answer comes before its meter record).
-func meterRecords(t *testing.T, js jetstream.JetStream, fn string, want int) []events.Meter {
+func meterRecords(t testing.TB, js jetstream.JetStream, fn string, want int) []events.Meter {
 	t.Helper()
 	meters := records[events.Meter](t, js, events.StreamMeters, events.MetersSubject(fn), want)
 	slices.SortFunc(meters, func(a, b events.Meter) int { return a.Start.Compare(b.Start) })
@@ -149,7 +149,7 @@ func meterRecords(t *testing.T, js jetstream.JetStream, fn string, want int) []e
 }
 
 // records reads every record of a limits stream's subject.
-func records[T any](t *testing.T, js jetstream.JetStream, stream, subject string, want int) []T {
+func records[T any](t testing.TB, js jetstream.JetStream, stream, subject string, want int) []T {
 	t.Helper()
 	var out []T
 	testkit.Eventually(t, 10*time.Second, func() error {
