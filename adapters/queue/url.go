@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"sluice.dev/events"
 )
@@ -53,6 +54,9 @@ func parseURL(raw string) (source, error) {
 	target := strings.TrimPrefix(u.Path, "/")
 	if target == "" {
 		return bad("no %s after the host", map[string]string{schemeNATS: "subject", schemeJetStream: "stream", schemeAMQP: "queue"}[u.Scheme])
+	}
+	if strings.ContainsFunc(target, unicode.IsControl) { // it is each event's subject, a bus header
+		return bad("%q: no control characters in a subject, stream or queue name", target)
 	}
 	hostPort := net.JoinHostPort(host, port)
 	if _, err := url.Parse("//" + hostPort); err != nil { // a host of colons that is no IPv6 address
