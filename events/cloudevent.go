@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
@@ -105,6 +107,15 @@ func NewMsg(subject string, ev event.Event) (*nats.Msg, error) {
 	return m, nil
 }
 
+// HeaderSafe is s as an attribute NewMsg takes: s itself, or, when it holds a control
+// character (an object key, a message subject from outside), s URL-encoded.
+func HeaderSafe(s string) string {
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return url.QueryEscape(s)
+	}
+	return s
+}
+
 // ParseMsg decodes and validates a binary-mode CloudEvent from NATS headers and body.
 func ParseMsg(m *nats.Msg) (event.Event, error) {
 	return ParseHeaders(m.Header, m.Data)
@@ -123,6 +134,9 @@ func ParseHeaders(h nats.Header, data []byte) (event.Event, error) {
 			continue
 		}
 		name, v := strings.ToLower(k[len(headerCE):]), vs[0]
+		if strings.ContainsAny(v, "\r\n\x00") { // what NewMsg refuses to write, no reader takes
+			return ev, fmt.Errorf("%w: ce-%s holds a line break or NUL", ErrMalformed, name)
+		}
 		if seen[name] { // two spellings of one attribute: which one holds would be left to chance
 			return ev, fmt.Errorf("%w: ce-%s given twice", ErrMalformed, name)
 		}

@@ -56,7 +56,7 @@ func (a *Adapter) newEvent(m item) (event.Event, error) {
 	ev.SetID(m.id)
 	ev.SetSource(a.src.public)
 	ev.SetType(events.TypeQueueMessage)
-	ev.SetSubject(m.subject)
+	ev.SetSubject(events.HeaderSafe(m.subject))
 	if y := m.time.UTC().Year(); m.time.IsZero() || y < 0 || y > 9999 { // none, or none a CloudEvent can carry
 		m.time = time.Now()
 	}

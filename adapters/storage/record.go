@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/minio/minio-go/v7/pkg/notification"
@@ -139,7 +138,7 @@ func (o object) cloudEvent(single bool) (event.Event, error) {
 	ev.SetID(o.id())
 	ev.SetType(TypePrefix + o.name)
 	ev.SetSource("/sluice/storage/" + o.bucket)
-	ev.SetSubject(subjectOf(o.key))
+	ev.SetSubject(events.HeaderSafe(o.key)) // S3 keys may hold line breaks
 	ev.SetTime(o.time)
 	var data any = Notification{Records: []Record{o.record()}}
 	if single {
@@ -229,14 +228,4 @@ func (a *Adapter) event(objs []object) (event.Event, error) {
 		return ev, fmt.Errorf("s3 batch: %w", err)
 	}
 	return ev, nil
-}
-
-// subjectOf is an object key as an event's subject: the key, or, when it holds a control
-// character (S3 keys may), the key URL-encoded as in the record, so that no uploader can end
-// the subject's header on the bus and write another.
-func subjectOf(key string) string {
-	if strings.ContainsFunc(key, unicode.IsControl) {
-		return url.QueryEscape(key)
-	}
-	return key
 }
