@@ -3,8 +3,11 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
 )
 
 // A destination is where the outcome of an asynchronous invocation is sent (Config.OnSuccess,
@@ -35,6 +38,17 @@ const HeaderHops = "Sluice-Hops"
 // MaxHops is the most destinations in a row: an outcome of an event that came through MaxHops is
 // not sent on.
 const MaxHops = 8
+
+// EventHops is the destinations and routings ev came through (ExtHops): 0 when none or
+// unreadable, at most MaxHops.
+func EventHops(ev event.Event) int {
+	if v, ok := ev.Extensions()[ExtHops]; ok {
+		if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n > 0 {
+			return min(n, MaxHops)
+		}
+	}
+	return 0
+}
 
 // Destination is a parsed destination.
 type Destination struct {

@@ -141,12 +141,7 @@ func Stamp(ev *event.Event, spec events.Batch, trigger string, members []event.E
 	Mark(ev, spec)
 	hops := 0
 	for _, m := range members {
-		if h, ok := m.Extensions()[events.ExtHops]; ok {
-			var n int
-			if _, err := fmt.Sscan(fmt.Sprint(h), &n); err == nil {
-				hops = max(hops, n)
-			}
-		}
+		hops = max(hops, events.EventHops(m))
 	}
 	if hops > 0 {
 		ev.SetExtension(events.ExtHops, fmt.Sprint(hops))

@@ -135,16 +135,6 @@ func Invocation(ev event.Event, s Subscription) event.Event {
 	inv.SetExtension(ExtEventID, ev.ID())
 	inv.SetExtension(ExtSubscription, s.ID)
 	inv.SetExtension(events.ExtTrigger, events.TriggerCloudEvents)
-	inv.SetExtension(events.ExtHops, strconv.Itoa(Hops(ev)+1))
+	inv.SetExtension(events.ExtHops, strconv.Itoa(events.EventHops(ev)+1))
 	return inv
-}
-
-// Hops is the destinations and routings an event came through (events.ExtHops), 0 when none.
-func Hops(ev event.Event) int {
-	if v, ok := ev.Extensions()[events.ExtHops]; ok {
-		if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n > 0 {
-			return min(n, events.MaxHops)
-		}
-	}
-	return 0
 }

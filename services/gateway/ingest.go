@@ -53,7 +53,7 @@ func (g *Gateway) Ingest(ctx context.Context, evs []event.Event, may func(fn str
 	ans := wire.Ingested{Events: make([]wire.IngestedEvent, len(evs))}
 	for i, ev := range evs {
 		out := wire.IngestedEvent{ID: ev.ID(), Source: ev.Source(), Invocations: []wire.IngestedInvocation{}}
-		if hops := broker.Hops(ev); hops >= events.MaxHops {
+		if hops := events.EventHops(ev); hops >= events.MaxHops {
 			out.Dropped = fmt.Sprintf("the event came through %d routings in a row, the most there may be", hops)
 			ans.Events[i] = out
 			continue

@@ -128,9 +128,7 @@ func (j *job) describe(ev event.Event) {
 	j.reportsItems = fmt.Sprint(ev.Extensions()[events.ExtBatch]) == events.BatchReport
 	j.startsAt = events.EventAttempt(ev) // a batch's failed records go on counting
 	j.attempt = j.delivered + j.startsAt - 1
-	if h, ok := ev.Extensions()[events.ExtHops]; ok {
-		j.hops, _ = strconv.Atoi(fmt.Sprint(h))
-	}
+	j.hops = events.EventHops(ev)
 	if s, ok := ev.Extensions()[events.ExtDeadline]; ok {
 		if ms, err := strconv.ParseInt(fmt.Sprint(s), 10, 64); err == nil {
 			j.deadline = time.UnixMilli(ms)
