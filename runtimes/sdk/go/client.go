@@ -58,7 +58,11 @@ func (c *client) exchange(req *http.Request) (resp *http.Response, body []byte, 
 		if err != nil {
 			return nil, nil, err
 		}
-		c.conn, c.r, c.w = conn, bufio.NewReader(conn), bufio.NewWriter(conn)
+		var rw io.ReadWriter = conn
+		if raw, ok := newRawIO(conn); ok {
+			rw = raw
+		}
+		c.conn, c.r, c.w = conn, bufio.NewReader(rw), bufio.NewWriter(rw)
 	}
 	conn := c.conn
 	defer func() {

@@ -51,6 +51,14 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// got is the answers so far. The fake's lock orders them before the test reads them: the
+// client's raw socket reads and writes (rawio_linux.go) are invisible to the race detector.
+func (f *fakeAPI) got() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.answers...)
+}
+
 type quotaError struct{}
 
 func (quotaError) Error() string { return "no quota" }
@@ -64,7 +72,7 @@ func run(t *testing.T, payloads []string, handler func(context.Context, map[stri
 	env := map[string]string{"AWS_LAMBDA_RUNTIME_API": strings.TrimPrefix(srv.URL, "http://"),
 		"AWS_LAMBDA_FUNCTION_NAME": "fn", "AWS_LAMBDA_FUNCTION_VERSION": "4", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}
 	err := Run(context.Background(), func(k string) string { return env[k] }, handler)
-	return f.answers, err
+	return f.got(), err
 }
 
 func TestRun(t *testing.T) {
@@ -121,8 +129,8 @@ func TestRawPayloads(t *testing.T) {
 		}
 		return ""
 	}, func(_ context.Context, in json.RawMessage) ([]byte, error) { return append([]byte("got "), in...), nil })
-	if err == nil || len(f.answers) != 1 || f.answers[0] != "response got [1, 2]" {
-		t.Fatalf("answers %q, err %v", f.answers, err)
+	if answers := f.got(); err == nil || len(answers) != 1 || answers[0] != "response got [1, 2]" {
+		t.Fatalf("answers %q, err %v", answers, err)
 	}
 }
 
@@ -167,8 +175,8 @@ func TestClientChunkedAnswersAndClosedIdleConnections(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if len(f.answers) != 3 {
-		t.Fatalf("answers = %q", f.answers)
+	if answers := f.got(); len(answers) != 3 {
+		t.Fatalf("answers = %q", answers)
 	}
 }
 
@@ -182,5 +190,28 @@ func TestClientWaitEndsWithItsContext(t *testing.T) {
 	_, err := newClient(strings.TrimPrefix(srv.URL, "http://")).next(ctx)
 	if err == nil || time.Since(start) > 5*time.Second {
 		t.Fatalf("next = %v after %s, want an error once the context ended", err, time.Since(start))
+	}
+}
+
+// Payloads past the sockets' buffers go both ways whole: the client's writes and reads wait for
+// the connection (the netpoller) rather than failing or cutting them.
+func TestClientMovesPayloadsLargerThanTheSocketBuffers(t *testing.T) {
+	big := `"` + strings.Repeat("y", 6<<20) + `"`
+	f := &fakeAPI{payloads: []string{big}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	c := newClient(strings.TrimPrefix(srv.URL, "http://"))
+	inv, err := c.next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(inv.payload) != big {
+		t.Fatalf("payload of %d bytes read as %d", len(big), len(inv.payload))
+	}
+	if err := c.respond(context.Background(), inv.id, inv.payload); err != nil {
+		t.Fatal(err)
+	}
+	if answers := f.got(); len(answers) != 1 || answers[0] != "response "+big {
+		t.Fatalf("%d answers; want one of %d bytes", len(answers), len("response "+big))
 	}
 }
