@@ -14,7 +14,8 @@ import (
 // The server speaks just enough HTTP/1.1 for Runtime API clients: persistent connections,
 // Content-Length and chunked request bodies, Expect: 100-continue. One goroutine per
 // connection reads a request, answers it and loops; nothing else runs per request, which keeps
-// a warm invocation to two small writes and reads on the server side.
+// a warm invocation to two small writes and reads on the server side, or one of each for a
+// bootstrap that pipelines its answer and its next /next.
 
 const (
 	maxHeaderBytes = 64 << 10
@@ -89,8 +90,14 @@ func (s *Server) serveConn(c net.Conn) {
 			return
 		}
 		keep := s.handle(br, bw, &req)
-		if err := bw.Flush(); err != nil || !keep || req.closeAfter {
-			return
+		done := !keep || req.closeAfter
+		// A request the client pipelined behind this one (a bootstrap's answer and its next
+		// /next in one write) is answered first: both answers leave in one write, and the
+		// bootstrap wakes once per invocation. Nothing waits unflushed while the server reads.
+		if done || br.Buffered() == 0 {
+			if err := bw.Flush(); err != nil || done {
+				return
+			}
 		}
 	}
 }

@@ -68,6 +68,65 @@ func TestOneConnectionServesManyInvocations(t *testing.T) {
 	_ = c
 }
 
+// A bootstrap that pipelines an answer and its next /next gets both answers in one write, once
+// the next invocation is handed in: nothing reaches it while it waits, so it wakes once per
+// invocation. One that does not pipeline has its 202 at once.
+func TestPipelinedAnswerAndNextLeaveInOneWrite(t *testing.T) {
+	s, _ := newServer(t)
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	next := func(id string) {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || string(body) != id {
+			t.Fatalf("next = %d %s, want %s", resp.StatusCode, body, id)
+		}
+	}
+	accepted := func() {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("answer: %v %v", resp, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}
+	ch := invokeAsync(context.Background(), s, &Invocation{ID: "p1", Deadline: time.Now().Add(time.Minute), Payload: []byte("p1")})
+	fmt.Fprintf(conn, "GET %s/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n", prefix)
+	next("p1")
+
+	fmt.Fprintf(conn, "POST %s/invocation/p1/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\np1"+
+		"GET %s/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n", prefix, prefix)
+	if a := wait(t, ch); a.err != nil || string(a.r.Payload) != "p1" {
+		t.Fatalf("invoke = %+v", a)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := br.Peek(1); err == nil {
+		t.Fatal("the pipelined answer's 202 was sent while no invocation was handed in")
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	ch = invokeAsync(context.Background(), s, &Invocation{ID: "p2", Deadline: time.Now().Add(time.Minute), Payload: []byte("p2")})
+	accepted()
+	if br.Buffered() == 0 {
+		t.Fatal("the next invocation did not come in the 202's write")
+	}
+	next("p2")
+
+	fmt.Fprintf(conn, "POST %s/invocation/p2/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\np2", prefix)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	accepted()
+	if a := wait(t, ch); a.err != nil || string(a.r.Payload) != "p2" {
+		t.Fatalf("invoke = %+v", a)
+	}
+}
+
 func TestMalformedRequest(t *testing.T) {
 	s, _ := newServer(t)
 	for _, raw := range []string{

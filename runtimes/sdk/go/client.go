@@ -34,29 +34,51 @@ func newClient(addr string) *client {
 	return &client{addr: addr, base: "http://" + addr + apiPrefix}
 }
 
-// do sends req and returns its answer's status, header and body. A kept connection the API
-// closed while idle is dialled again once, before any answer was read.
-func (c *client) do(req *http.Request) (*http.Response, []byte, error) {
-	reused := c.conn != nil
-	resp, body, err := c.exchange(req)
-	if err != nil && reused && req.Context().Err() == nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
-		if req.GetBody != nil {
-			if req.Body, err = req.GetBody(); err != nil {
-				return nil, nil, err
-			}
-		}
-		resp, body, err = c.exchange(req)
-	}
-	return resp, body, err
+// reply is one answer of the Runtime API: its status and header, and its body.
+type reply struct {
+	resp *http.Response
+	body []byte
 }
 
-// exchange writes req on the connection, dialling it when there is none, and reads the answer.
-// Any failure drops the connection; ending req's context breaks a wait for the answer.
-func (c *client) exchange(req *http.Request) (resp *http.Response, body []byte, err error) {
+// do sends reqs, which share a context, in one write (HTTP/1.1 pipelining) and returns their
+// answers in order. A kept connection the API closed while idle is dialled again once, before
+// any answer was read; requests left unanswered by a connection the API closed after an answer
+// go again on a new one.
+func (c *client) do(reqs ...*http.Request) ([]reply, error) {
+	var out []reply
+	retried := false
+	for len(out) < len(reqs) {
+		left := reqs[len(out):]
+		reused := c.conn != nil
+		got, err := c.exchange(left)
+		out = append(out, got...)
+		if err == nil {
+			continue
+		}
+		if retried || !reused || len(got) > 0 || left[0].Context().Err() != nil || !(errors.Is(err, io.EOF) ||
+			errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+			return out, err
+		}
+		retried = true
+		for _, req := range left {
+			if req.GetBody != nil {
+				if req.Body, err = req.GetBody(); err != nil {
+					return out, err
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// exchange writes reqs on the connection in one write, dialling it when there is none, and reads
+// their answers; it stops early, with no error, after an answer that closes the connection. Any
+// failure drops the connection; ending the requests' context breaks a wait for an answer.
+func (c *client) exchange(reqs []*http.Request) (out []reply, err error) {
 	if c.conn == nil {
 		conn, err := net.Dial("tcp", c.addr)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		var rw io.ReadWriter = conn
 		if raw, ok := newRawIO(conn); ok {
@@ -65,29 +87,40 @@ func (c *client) exchange(req *http.Request) (resp *http.Response, body []byte, 
 		c.conn, c.r, c.w = conn, bufio.NewReader(rw), bufio.NewWriter(rw)
 	}
 	conn := c.conn
+	closing := false
 	defer func() {
-		if err != nil || resp != nil && resp.Close {
+		if err != nil || closing {
 			_ = conn.Close()
 			c.conn = nil
 		}
 	}()
-	stop := context.AfterFunc(req.Context(), func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	ctx := reqs[0].Context()
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if err := req.Write(c.w); err != nil {
-		return nil, nil, err
+	for _, req := range reqs {
+		if err := req.Write(c.w); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.w.Flush(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	resp, err = http.ReadResponse(c.r, req)
-	if err != nil {
-		return nil, nil, errors.Join(err, req.Context().Err())
+	for _, req := range reqs {
+		resp, err := http.ReadResponse(c.r, req)
+		if err != nil {
+			return out, errors.Join(err, ctx.Err())
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			return out, errors.Join(err, ctx.Err())
+		}
+		out = append(out, reply{resp, body})
+		if closing = resp.Close; closing {
+			return out, nil
+		}
 	}
-	defer resp.Body.Close()
-	if body, err = io.ReadAll(resp.Body); err != nil {
-		return nil, nil, errors.Join(err, req.Context().Err())
-	}
-	return resp, body, nil
+	return out, nil
 }
 
 // invocation is one answer of /invocation/next.
@@ -101,14 +134,55 @@ type invocation struct {
 }
 
 func (c *client) next(ctx context.Context) (*invocation, error) {
+	req, err := c.nextRequest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.do(req)
+	if err != nil {
+		return nil, fmt.Errorf("next invocation: %w", err)
+	}
+	return readInvocation(out[0])
+}
+
+// answerThenNext posts an invocation's answer (see post) and asks for the next invocation in the
+// same write, saving a round trip and a wake-up per invocation. An answer the API refused is
+// returned as a *statusError beside the next invocation.
+func (c *client) answerThenNext(ctx context.Context, a answer) (*invocation, error) {
+	path := a.path
+	post, err := c.postRequest(ctx, a.path, a.errorType, a.body)
+	if err != nil {
+		return nil, err
+	}
+	next, err := c.nextRequest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.do(post, next)
+	if err != nil {
+		if len(out) == 0 {
+			return nil, fmt.Errorf("post %s: %w", path, err)
+		}
+		return nil, fmt.Errorf("next invocation: %w", err)
+	}
+	inv, err := readInvocation(out[1])
+	if err != nil {
+		return nil, err
+	}
+	return inv, posted(path, out[0])
+}
+
+func (c *client) nextRequest(ctx context.Context) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/invocation/next", nil)
 	if err != nil {
 		return nil, fmt.Errorf("next invocation: %w", err)
 	}
-	resp, body, err := c.do(req)
-	if err != nil {
-		return nil, fmt.Errorf("next invocation: %w", err)
-	}
+	return req, nil
+}
+
+// readInvocation reads an answer of /invocation/next.
+func readInvocation(r reply) (*invocation, error) {
+	resp, body := r.resp, r.body
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("next invocation: status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
 	}
@@ -132,9 +206,16 @@ func (c *client) next(ctx context.Context) (*invocation, error) {
 	return inv, nil
 }
 
-// respond posts the handler's result.
-func (c *client) respond(ctx context.Context, id string, body []byte) error {
-	return c.post(ctx, "/invocation/"+id+"/response", "", body)
+// answer is what the handler's outcome is posted as: a response or an error.
+type answer struct {
+	path      string // under the API's prefix
+	errorType string // Lambda-Runtime-Function-Error-Type, for an error
+	body      []byte
+}
+
+// response is the answer of a handler's result.
+func response(id string, body []byte) answer {
+	return answer{path: "/invocation/" + id + "/response", body: body}
 }
 
 // errorBody is the Lambda shape of a function error.
@@ -144,13 +225,13 @@ type errorBody struct {
 	Trace   []string `json:"stackTrace,omitempty"`
 }
 
-// fail posts a function error.
-func (c *client) fail(ctx context.Context, id string, e errorBody) error {
+// failure is the answer of a function error.
+func failure(id string, e errorBody) answer {
 	b, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encode error: %w", err)
+	if err != nil { // a string slice and strings always encode
+		b = []byte(`{"errorType":"Runtime.MarshalError"}`)
 	}
-	return c.post(ctx, "/invocation/"+id+"/error", e.Type, b)
+	return answer{path: "/invocation/" + id + "/error", errorType: e.Type, body: b}
 }
 
 // initError reports that the function could not start.
@@ -163,20 +244,34 @@ func (c *client) initError(ctx context.Context, e errorBody) error {
 }
 
 func (c *client) post(ctx context.Context, path, errorType string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	req, err := c.postRequest(ctx, path, errorType, body)
+	if err != nil {
+		return err
+	}
+	out, err := c.do(req)
 	if err != nil {
 		return fmt.Errorf("post %s: %w", path, err)
+	}
+	return posted(path, out[0])
+}
+
+func (c *client) postRequest(ctx context.Context, path, errorType string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("post %s: %w", path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if errorType != "" {
 		req.Header.Set("Lambda-Runtime-Function-Error-Type", errorType)
 	}
-	resp, msg, err := c.do(req)
-	if err != nil {
-		return fmt.Errorf("post %s: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusAccepted {
-		return &statusError{path: path, status: resp.StatusCode, msg: string(bytes.TrimSpace(msg[:min(len(msg), 4<<10)]))}
+	return req, nil
+}
+
+// posted is the outcome of a post the API answered: nil when it took it (202).
+func posted(path string, r reply) error {
+	if r.resp.StatusCode != http.StatusAccepted {
+		msg := r.body[:min(len(r.body), 4<<10)]
+		return &statusError{path: path, status: r.resp.StatusCode, msg: string(bytes.TrimSpace(msg))}
 	}
 	return nil
 }

@@ -65,8 +65,8 @@ func Run[T, R any](ctx context.Context, getenv func(string) string, handler func
 		MemoryMB:        mem,
 	}
 	log := newLogger(nil)
+	inv, err := c.next(ctx)
 	for {
-		inv, err := c.next(ctx)
 		if err != nil {
 			return err
 		}
@@ -75,23 +75,25 @@ func Run[T, R any](ctx context.Context, getenv func(string) string, handler func
 		fc.Deadline, fc.Event = inv.deadline, inv.event
 		fc.Log = log.With("requestId", inv.id)
 		body, fail, panicked := invoke(ctx, &fc, inv.payload, handler)
+		a := response(inv.id, body)
 		if fail != nil {
 			// The error goes to the function's log too, as Lambda's runtimes print it.
 			line, _ := json.Marshal(fail)
 			fmt.Fprintf(os.Stderr, "%s\n", line)
-			err = c.fail(ctx, inv.id, *fail)
-		} else {
-			err = c.respond(ctx, inv.id, body)
-		}
-		var refused *statusError
-		switch {
-		case errors.As(err, &refused):
-			fmt.Fprintf(os.Stderr, "sluice: %v\n", err)
-		case err != nil:
-			return err
+			a = failure(inv.id, *fail)
 		}
 		if panicked {
+			if err := c.post(ctx, a.path, a.errorType, a.body); err != nil {
+				fmt.Fprintf(os.Stderr, "sluice: %v\n", err)
+			}
 			return fmt.Errorf("the handler panicked: %s", fail.Message)
+		}
+		// The answer and the ask for the next invocation go in one write.
+		inv, err = c.answerThenNext(ctx, a)
+		var refused *statusError
+		if errors.As(err, &refused) {
+			fmt.Fprintf(os.Stderr, "sluice: %v\n", err)
+			err = nil
 		}
 	}
 }

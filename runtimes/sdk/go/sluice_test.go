@@ -161,19 +161,22 @@ func TestClientChunkedAnswersAndClosedIdleConnections(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	c := newClient(strings.TrimPrefix(srv.URL, "http://"))
+	inv, err := c.next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(inv.payload) != big {
+		t.Fatalf("chunked payload of %d bytes read as %d", len(big), len(inv.payload))
+	}
 	for i := range 3 {
-		inv, err := c.next(context.Background())
-		if err != nil {
-			t.Fatalf("next %d: %v", i, err)
-		}
-		if i == 0 && string(inv.payload) != big {
-			t.Fatalf("chunked payload of %d bytes read as %d", len(big), len(inv.payload))
-		}
 		time.Sleep(50 * time.Millisecond) // past the idle timeout: the connection is gone
-		if err := c.respond(context.Background(), inv.id, []byte(`1`)); err != nil {
-			t.Fatalf("respond %d: %v", i, err)
+		inv, err = c.answerThenNext(context.Background(), response(inv.id, []byte(`1`)))
+		if i < 2 && err != nil {
+			t.Fatalf("answer %d and next: %v", i, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+	}
+	if err == nil { // the fake has no fourth invocation
+		t.Fatal("the last ask for an invocation found one")
 	}
 	if answers := f.got(); len(answers) != 3 {
 		t.Fatalf("answers = %q", answers)
@@ -208,7 +211,8 @@ func TestClientMovesPayloadsLargerThanTheSocketBuffers(t *testing.T) {
 	if string(inv.payload) != big {
 		t.Fatalf("payload of %d bytes read as %d", len(big), len(inv.payload))
 	}
-	if err := c.respond(context.Background(), inv.id, inv.payload); err != nil {
+	a := response(inv.id, inv.payload)
+	if err := c.post(context.Background(), a.path, "", a.body); err != nil {
 		t.Fatal(err)
 	}
 	if answers := f.got(); len(answers) != 1 || answers[0] != "response "+big {
