@@ -118,6 +118,64 @@ func findHierarchy(parent string) (*hierarchy, error) {
 	return h, nil
 }
 
+// sweep removes the cgroups of workers that died without releasing their instances (killed,
+// crashed): those named "<instance>-<pid>-<n>" (Sandbox.newJail) for a pid that no longer runs.
+// What is left in them is killed (bubblewrap's --die-with-parent ends it with its worker, nearly
+// always); a cgroup that will not go yet is left to the next start. Without this, every killed
+// worker left a memory, cpu and pids cgroup behind for good.
+func (h *hierarchy) sweep() {
+	swept := map[string]bool{}
+	for _, c := range wantControllers {
+		entries, _ := os.ReadDir(h.dirs[c])
+		for _, e := range entries {
+			pid, ok := ownerPID(e.Name())
+			if !e.IsDir() || !ok || swept[e.Name()] || pid == os.Getpid() || alive(pid) {
+				continue
+			}
+			swept[e.Name()] = true
+			g := &group{h: h, dirs: map[string]string{}}
+			for _, c := range wantControllers {
+				g.dirs[c] = filepath.Join(h.dirs[c], e.Name())
+			}
+			g.removeWithin(0)
+		}
+	}
+}
+
+// ownerPID reads the worker's pid out of an instance cgroup's name, "<instance>-<pid>-<n>".
+func ownerPID(name string) (int, bool) {
+	rest, seq, ok := cutLast(name, "-")
+	if !ok || !allDigits(seq) {
+		return 0, false
+	}
+	_, p, ok := cutLast(rest, "-")
+	if !ok || !allDigits(p) {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(p)
+	return pid, err == nil && pid > 0
+}
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // makeV2 makes the parent folder and delegates the controllers to its children. The parent's
 // own parent must delegate them too, which the kernel refuses while it holds processes.
 func makeV2(dir string) (*hierarchy, error) {
@@ -474,7 +532,11 @@ func (g *group) procs() []int {
 
 // remove kills whatever is left in the cgroup and removes its folders, waiting up to two
 // seconds for the processes to go.
-func (g *group) remove() {
+func (g *group) remove() { g.removeWithin(2 * time.Second) }
+
+// removeWithin kills what is left in the cgroup and removes its folders, trying again for up to
+// wait while killed processes go.
+func (g *group) removeWithin(wait time.Duration) {
 	if g.peak != nil {
 		_ = g.peak.Close()
 	}
@@ -482,7 +544,7 @@ func (g *group) remove() {
 	if g.h.version == CgroupV2 {
 		_ = g.write("memory", "cgroup.kill", "1")
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(wait)
 	for {
 		pids := g.procs()
 		for _, p := range pids {

@@ -1,8 +1,12 @@
 package sandbox
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -84,6 +88,50 @@ func TestCgroupMountsAndOwnPath(t *testing.T) {
 	for c, p := range own {
 		if !strings.HasPrefix(p, "/") {
 			t.Errorf("own cgroup of %q = %q", c, p)
+		}
+	}
+}
+
+// A worker that was killed leaves its instances' cgroups behind; the next sandbox made on the
+// host removes them, and never those of a worker that runs.
+func TestDeadWorkersCgroupsAreSwept(t *testing.T) {
+	h, err := findHierarchy("sluice-sweep-test-" + strconv.Itoa(os.Getpid()))
+	if err != nil {
+		t.Skipf("no cgroups to make here: %v", err)
+	}
+	t.Cleanup(func() {
+		for _, d := range h.dirs {
+			_ = os.Remove(d)
+		}
+	})
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	left, err := h.create(fmt.Sprintf("fn_a-b-%d-3", dead.Process.Pid), limitsFor(128, Options{PidsLimit: 8}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := h.create(fmt.Sprintf("fn_a-b-%d-4", os.Getpid()), limitsFor(128, Options{PidsLimit: 8}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.remove()
+	h.sweep()
+	for c := range h.dirs {
+		if _, err := os.Stat(left.dirs[c]); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s cgroup of a dead worker: %v, want it removed", c, err)
+		}
+		if _, err := os.Stat(live.dirs[c]); err != nil {
+			t.Errorf("%s cgroup of a live worker: %v, want it kept", c, err)
+		}
+	}
+}
+
+func TestOwnerPID(t *testing.T) {
+	for name, want := range map[string]int{"fn_1-12-3": 12, "warm-python-5-32500-5": 32500, "a-b": 0, "x-12-y": 0, "12-3": 0, "-0-1": 0} {
+		if got, ok := ownerPID(name); got != want || ok != (want > 0) {
+			t.Errorf("ownerPID(%q) = %d %v, want %d", name, got, ok, want)
 		}
 	}
 }

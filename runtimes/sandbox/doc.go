@@ -52,7 +52,8 @@
 // outside network is configured, and only then lets the command run. The instance's
 // process group is bubblewrap's: killing it kills bubblewrap, whose sandbox dies with it
 // (--die-with-parent, and the pid namespace ends with its first process). Release kills what is
-// left in the cgroup and removes it.
+// left in the cgroup and removes it; New removes the cgroups of workers that died without
+// releasing theirs.
 //
 // # Network
 //

@@ -82,11 +82,14 @@ func probe(ctx context.Context, opts Options) (Report, *hierarchy, error) {
 		miss("not root: no cgroup limits (memory, cpu, pids), no OOM or peak memory reports")
 	} else if hh, err := findHierarchy(opts.CgroupParent); err != nil {
 		miss("no usable cgroups (%v): no memory, cpu or pids limits, no OOM or peak memory reports", err)
-	} else if err := tryCgroup(hh); err != nil {
-		miss("cannot make instance cgroups (%v): no memory, cpu or pids limits", err)
 	} else {
-		h = hh
-		r.Cgroup, r.CgroupParent, r.Controllers = h.version, h.dirs["memory"], wantControllers
+		hh.sweep() // the cgroups dead workers left go before this one makes any
+		if err := tryCgroup(hh); err != nil {
+			miss("cannot make instance cgroups (%v): no memory, cpu or pids limits", err)
+		} else {
+			h = hh
+			r.Cgroup, r.CgroupParent, r.Controllers = h.version, h.dirs["memory"], wantControllers
+		}
 	}
 	r.Rlimits = h == nil
 	r.Isolated = r.Namespaces && r.UnprivilegedUID && r.PrivateNetwork && h != nil

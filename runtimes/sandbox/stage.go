@@ -112,6 +112,12 @@ func clearStage(dir string) {
 	_ = os.Remove(dir)
 }
 
+// alive reports whether a process pid runs (one of another user's counts).
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
 // sweepStages clears the stages of processes that no longer run.
 func sweepStages(base string) {
 	entries, _ := os.ReadDir(base)
@@ -122,7 +128,7 @@ func sweepStages(base string) {
 		if !ok || err != nil || pid == os.Getpid() {
 			continue
 		}
-		if syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
+		if alive(pid) {
 			continue
 		}
 		clearStage(filepath.Join(base, e.Name()))
