@@ -280,6 +280,13 @@ type buildJob struct {
 	src, dst string // absolute
 }
 
+// StartsSlowly reports whether runtime's interpreter takes hundreds of milliseconds of CPU to
+// start (java, dotnet), against tens for the others.
+func (c *Catalog) StartsSlowly(runtime string) bool {
+	r, ok := c.runtimes[runtime]
+	return ok && r.slowStart
+}
+
 // Specializable reports whether a function of runtime with env can run on a pre-started generic
 // process of that runtime, specialised when assigned (see package runtimeapi): the runtime's
 // bootstrap can do that, its toolchain is here, and env sets none of the variables the

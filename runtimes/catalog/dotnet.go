@@ -26,6 +26,7 @@ func dotnetSpec() spec {
 		install:   dotnetInstall,
 		preferred: []string{"/usr/bin/mono"},
 		bootName:  "bootstrap.exe",
+		slowStart: true,
 		args: func(boot string, memoryMB int) []string {
 			if memoryMB <= 0 {
 				return []string{boot}

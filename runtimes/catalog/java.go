@@ -25,6 +25,7 @@ func javaSpec() spec {
 		install:   javaInstall,
 		preferred: []string{"/usr/bin/java"},
 		bootName:  "bootstrap.jar",
+		slowStart: true,
 		args: func(boot string, memoryMB int) []string {
 			args := []string{"-XX:+UseSerialGC", "-Xshare:auto", "-XX:-UsePerfData", "-XX:TieredStopAtLevel=1",
 				"-Dfile.encoding=UTF-8", "-Djava.io.tmpdir=/tmp"}

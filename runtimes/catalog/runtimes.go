@@ -41,6 +41,9 @@ type spec struct {
 	// runtime's sources with the toolchain of interp, once at New (a cached copy when the same
 	// sources were compiled by the same toolchain before); bootstrap is then unused.
 	compile func(interp, boot string) error
+	// slowStart says the interpreter takes hundreds of milliseconds of CPU to start (a virtual
+	// machine with a JIT): a warm pool pre-starts the others first.
+	slowStart bool
 	// concurrent says the bootstrap serves several invocations at once (AWS_LAMBDA_MAX_CONCURRENCY,
 	// one pending /next per invocation, lines tagged with their invocation; see runtimeapi).
 	concurrent bool

@@ -48,7 +48,7 @@ func (s *Sandbox) Run(ctx context.Context, c build.Command) ([]byte, error) {
 		p.allow = nil
 		plan = &p
 	}
-	j, err := s.newJail(ctx, "build-"+filepath.Base(c.Path), BuildMemoryMB, opts, plan, s.log.With("build", filepath.Base(c.Path)))
+	j, err := s.newJail(ctx, "build-"+filepath.Base(c.Path), BuildMemoryMB, false, opts, plan, s.log.With("build", filepath.Base(c.Path)))
 	if err != nil {
 		return nil, err
 	}

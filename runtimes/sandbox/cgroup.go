@@ -40,7 +40,7 @@ const cpuPeriod = 100000 // µs
 func limitsFor(memoryMB int, o Options) limits {
 	l := limits{
 		memoryBytes: int64(memoryMB) << 20,
-		cpuShares:   max(2, uint64(memoryMB)*1024/mbPerCPU),
+		cpuShares:   max(minShares, uint64(memoryMB)*1024/mbPerCPU),
 		pids:        o.PidsLimit,
 	}
 	if o.CPUQuota {
@@ -50,6 +50,9 @@ func limitsFor(memoryMB int, o Options) limits {
 }
 
 const mbPerCPU = 1769
+
+// minShares is the least CPU weight: v1's smallest cpu.shares, cpu.weight 1 on v2.
+const minShares = 2
 
 // hierarchy is where this host's instance cgroups are made: one folder per controller on v1,
 // one folder on v2.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +26,9 @@ func TestPrestartedThenSpecialized(t *testing.T) {
 			}
 			ctx := context.Background()
 			i, j := prestartIn(ctx, t, sb, cat, n, fx.runtime, 0)
+			if got := cpuWeight(t, j); got != "2" && got != "1" {
+				t.Errorf("CPU weight of a process pre-started for no function = %s, want the least (v1 2, v2 1)", got)
+			}
 			cfg := config(n, fx, "ids", nil)
 			cfg.MemoryMB = 192
 			if err := i.Specialize(ctx, cfg); err != nil {
@@ -39,12 +44,38 @@ func TestPrestartedThenSpecialized(t *testing.T) {
 			if got.UID != DefaultUID || got.TaskRoot != TaskRoot || len(got.Task) != 1 {
 				t.Errorf("specialised instance sees %+v", got)
 			}
+			if got, want := cpuWeight(t, j), weightOf(j, 192); got != want {
+				t.Errorf("CPU weight after Specialize = %s, want the function's %s", got, want)
+			}
 			b, err := os.ReadFile(filepath.Join(j.cg.dirs["memory"], "memory.limit_in_bytes"))
 			if j.cg.h.version == CgroupV1 && (err != nil || string(b) != "201326592\n") {
 				t.Errorf("memory limit after Specialize = %q %v", b, err)
 			}
 		})
 	}
+}
+
+// cpuWeight reads the jail's CPU weight: cpu.shares on v1, cpu.weight on v2.
+func cpuWeight(t *testing.T, j *Jail) string {
+	t.Helper()
+	file := "cpu.shares"
+	if j.cg.h.version == CgroupV2 {
+		file = "cpu.weight"
+	}
+	b, err := os.ReadFile(filepath.Join(j.cg.dirs["cpu"], file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// weightOf is the CPU weight a function of mb gets, as cpuWeight reads it.
+func weightOf(j *Jail, mb int) string {
+	shares := limitsFor(mb, Options{}).cpuShares
+	if j.cg.h.version == CgroupV2 {
+		return strconv.FormatUint(max(1, shares*100/1024), 10)
+	}
+	return strconv.FormatUint(shares, 10)
 }
 
 // prestartIn pre-starts a generic process of runtime confined by sb, in a slot folder of its own

@@ -122,7 +122,13 @@ func (s *Sandbox) Jail(ctx context.Context, cfg instance.Config) (instance.Jail,
 	if mem <= 0 {
 		mem = instance.DefaultMemoryMB
 	}
-	j, err := s.newJail(ctx, cfg.ID, mem, s.opts, s.plan, s.log.With("function", cfg.Function, "instance", cfg.ID))
+	// A process pre-started for no function yet (instance.Prestart) runs at the least CPU
+	// weight until Limit gives it its function's share: it takes only CPU nothing else wants, so
+	// a worker filling its warm pool (a JVM, a Mono, a Node.js start) never slows the
+	// invocations it runs meanwhile. At equal weight, a burst's first instances on a worker that
+	// had just started waited a second for those starts.
+	idle := cfg.Function == ""
+	j, err := s.newJail(ctx, cfg.ID, mem, idle, s.opts, s.plan, s.log.With("function", cfg.Function, "instance", cfg.ID))
 	if err != nil {
 		return nil, err
 	}
@@ -131,8 +137,8 @@ func (s *Sandbox) Jail(ctx context.Context, cfg instance.Config) (instance.Jail,
 }
 
 // newJail makes a jail named after id with a memory limit of mem MB and the other limits of
-// opts, on the network plan gives (nil: the worker's).
-func (s *Sandbox) newJail(ctx context.Context, id string, mem int, opts Options, plan *netPlan, log *slog.Logger) (_ *Jail, err error) {
+// opts, on the network plan gives (nil: the worker's); idle gives it the least CPU weight.
+func (s *Sandbox) newJail(ctx context.Context, id string, mem int, idle bool, opts Options, plan *netPlan, log *slog.Logger) (_ *Jail, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -149,7 +155,11 @@ func (s *Sandbox) newJail(ctx context.Context, id string, mem int, opts Options,
 		}
 	}
 	if s.cg != nil {
-		if j.cg, err = s.cg.create(j.name, limitsFor(mem, opts)); err != nil {
+		l := limitsFor(mem, opts)
+		if idle {
+			l.cpuShares = minShares
+		}
+		if j.cg, err = s.cg.create(j.name, l); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrWrap, err)
 		}
 		if j.cgFD, err = j.cg.cloneFD(); err != nil {

@@ -213,8 +213,10 @@ func (p *Pool) fill(ctx context.Context, dir string) time.Time {
 	return time.Time{}
 }
 
-// wanted picks the runtime missing the most processes and not waiting for a retry; "" when none,
-// with the earliest retry time.
+// wanted picks the runtime missing the most processes and not waiting for a retry, one quick to
+// start before one slow to start (catalog.StartsSlowly), so that a fresh worker has its Python
+// and Node.js processes in a tenth of a second rather than after a JVM's and a Mono's starts;
+// "" when none, with the earliest retry time.
 func (p *Pool) wanted() (rt string, next time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -230,7 +232,7 @@ func (p *Pool) wanted() (rt string, next time.Time) {
 			}
 			continue
 		}
-		if missing > best {
+		if missing > best || missing == best && p.o.Catalog.StartsSlowly(rt) && !p.o.Catalog.StartsSlowly(id) {
 			rt, best = id, missing
 		}
 	}

@@ -165,3 +165,42 @@ func TestNewRefusesBadSizes(t *testing.T) {
 		}
 	}
 }
+
+// A fresh pool pre-starts the runtimes quick to start before the virtual machines: a worker has
+// processes for Python and Node.js functions long before its JVM is up.
+func TestQuickRuntimesArePrestartedFirst(t *testing.T) {
+	cat := newCatalog(t)
+	sizes := map[string]int{}
+	for _, rt := range cat.IDs() {
+		if cat.Specializable(rt, nil) {
+			sizes[rt] = 1
+		}
+	}
+	p, err := New(Options{Catalog: cat, Sizes: sizes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for {
+		rt, _ := p.wanted()
+		if rt == "" {
+			break
+		}
+		order = append(order, rt)
+		p.ready[rt] = append(p.ready[rt], nil) // stands for a started process
+	}
+	if len(order) != len(sizes) {
+		t.Fatalf("pre-start order %v, want each of %v once", order, sizes)
+	}
+	slow := false
+	for _, rt := range order {
+		if cat.StartsSlowly(rt) {
+			slow = true
+		} else if slow {
+			t.Fatalf("pre-start order %v: %s after a runtime slow to start", order, rt)
+		}
+	}
+	if !slow || cat.StartsSlowly("python") || !cat.StartsSlowly("java") {
+		t.Fatalf("order %v: java should start slowly and python not", order)
+	}
+}
