@@ -26,7 +26,8 @@
 //     runtime's bootstrap folder read-only at RuntimeRoot (/var/runtime), plus Options.ReadOnly;
 //   - sits in its own cgroup before it can run anything: memory limit = the function's memory
 //     (swap off where settable), CPU weight in proportion to memory (1769 MB = one CPU's share,
-//     a hard quota too with Options.CPUQuota), pids limit Options.PidsLimit (threads count).
+//     a hard quota too with Options.CPUQuota; the least weight for a process pre-started for no
+//     function yet, until Limit gives it its function's), pids limit Options.PidsLimit (threads count).
 //
 // Nothing else of the host is visible: not /etc/shadow nor the host's accounts, not the
 // worker's data folder, other functions' code, home folders or configuration (the API token),
