@@ -2,7 +2,9 @@ package catalog
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -190,5 +192,34 @@ func TestSpecializable(t *testing.T) {
 		if got := c.Specializable(tc.runtime, tc.env); got != tc.want {
 			t.Errorf("Specializable(%s, %v) = %v, want %v", tc.runtime, tc.env, got, tc.want)
 		}
+	}
+}
+
+// A worker killed before Close leaves its bootstrap folder; the next catalog made on the host
+// removes it, and never the folder of a process that runs.
+func TestBootstrapFoldersOfDeadProcessesAreSwept(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(tmp, fmt.Sprintf("sluice-bootstrap-%d-1", dead.Process.Pid))
+	live := filepath.Join(tmp, fmt.Sprintf("sluice-bootstrap-%d-2", os.Getppid()))
+	other := filepath.Join(tmp, "sluice-bootstrap-notapid")
+	for _, d := range []string{left, live, other} {
+		if err := os.MkdirAll(filepath.Join(d, "x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newCatalog(t, Options{})
+	if !strings.HasPrefix(filepath.Base(c.dir), fmt.Sprintf("sluice-bootstrap-%d-", os.Getpid())) {
+		t.Errorf("bootstrap folder %s is not named after its process", c.dir)
+	}
+	if fileExists(left) {
+		t.Error("the folder of a process that ended is still there")
+	}
+	if !fileExists(live) || !fileExists(other) {
+		t.Error("a folder of a running process, or not of a bootstrap, was removed")
 	}
 }
