@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,13 @@ const (
     if isinstance(event, dict) and "sizeOf" in event:
         return {"size": len(event["sizeOf"])}
     return {"echo": event}
+`
+	// touchPy holds event["mb"] MiB, every page touched, for the length of its invocation.
+	touchPy = `def handler(event, context):
+    held = bytearray(event["mb"] << 20)
+    for i in range(0, len(held), 4096):
+        held[i] = 1
+    return len(held)
 `
 	raisePy = `def handler(event, context):
     raise ValueError("no thanks")
@@ -339,6 +348,29 @@ func TestFunctions(t *testing.T) {
 		if r.status != http.StatusOK || !strings.Contains(string(r.body), fmt.Sprint(5<<20)) {
 			t.Errorf("invoke with 5 MiB: %d %.200s, want 200 and the size", r.status, r.body)
 		}
+	})
+
+	// The sandbox's peak memory of an invocation is its own: read after the answer, before the
+	// instance's next invocation runs, and started again for it.
+	t.Run("peak memory per invocation", func(t *testing.T) {
+		deployInline(t, n, "peak", touchPy)
+		n.ok(t, "invoke", "peak", "--data", `{"mb": 80}`)
+		n.ok(t, "invoke", "peak", "--data", `{"mb": 0}`)
+		maxUsed := regexp.MustCompile(`Max Memory Used: (\d+) MB`)
+		testkit.EventuallyEvery(t, 30*time.Second, 300*time.Millisecond, func() error {
+			r := n.sluice(t, "logs", "peak", "--since", "1h")
+			m := maxUsed.FindAllStringSubmatch(r.stdout, -1)
+			if len(m) != 2 {
+				return fmt.Errorf("want two REPORT lines:\n%s", r)
+			}
+			first, _ := strconv.Atoi(m[0][1])
+			second, _ := strconv.Atoi(m[1][1])
+			if first < 80 || second >= first-40 {
+				return fmt.Errorf("peaks %d MB then %d MB, want the first at least 80 and the second far below:\n%s", first, second, r.stdout)
+			}
+			t.Logf("peaks: %d MB, then %d MB", first, second)
+			return nil
+		})
 	})
 
 	t.Run("logs", func(t *testing.T) {
