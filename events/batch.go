@@ -142,8 +142,8 @@ func RetryOfRecords(ev event.Event, failed []json.RawMessage, attempt int, notBe
 
 // EventAttempt is the attempt an event starts at: 1, or its ExtAttempt.
 func EventAttempt(ev event.Event) int {
-	if a, ok := ev.Extensions()[ExtAttempt]; ok {
-		if n, err := strconv.Atoi(fmt.Sprint(a)); err == nil && n > 1 {
+	if a, ok := Extension(ev, ExtAttempt); ok {
+		if n, err := strconv.Atoi(a); err == nil && n > 1 {
 			return n
 		}
 	}
@@ -152,8 +152,8 @@ func EventAttempt(ev event.Event) int {
 
 // EventNotBefore is when ev may run at the earliest (ExtNotBefore); zero when at once.
 func EventNotBefore(ev event.Event) time.Time {
-	if v, ok := ev.Extensions()[ExtNotBefore]; ok {
-		if ms, err := strconv.ParseInt(fmt.Sprint(v), 10, 64); err == nil && ms > 0 {
+	if v, ok := Extension(ev, ExtNotBefore); ok {
+		if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
 			return time.UnixMilli(ms)
 		}
 	}

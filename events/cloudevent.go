@@ -185,13 +185,32 @@ func encodableTime(t time.Time) bool {
 	return y >= 0 && y <= 9999
 }
 
+// Extension is ev's extension name (lower case, as extensions are kept) as text, and whether ev
+// has it. It reads the one value: ev.Extensions() copies them all, on every call.
+func Extension(ev event.Event, name string) (string, bool) {
+	var v any
+	var ok bool
+	if ec, v1 := ev.Context.(*event.EventContextV1); v1 {
+		v, ok = ec.Extensions[name]
+	} else if ev.Context != nil {
+		v, ok = ev.Extensions()[name]
+	}
+	if !ok {
+		return "", false
+	}
+	if s, isString := v.(string); isString {
+		return s, true
+	}
+	return fmt.Sprint(v), true
+}
+
 // EventVersion returns the sluiceversion extension of ev, 0 when absent or not a number.
 func EventVersion(ev event.Event) int {
-	v, ok := ev.Extensions()[ExtVersion]
+	v, ok := Extension(ev, ExtVersion)
 	if !ok {
 		return 0
 	}
-	n, err := strconv.Atoi(fmt.Sprint(v))
+	n, err := strconv.Atoi(v)
 	if err != nil {
 		return 0
 	}
@@ -200,8 +219,8 @@ func EventVersion(ev event.Event) int {
 
 // EventTrigger returns the sluicetrigger extension of ev, "invoke" when absent.
 func EventTrigger(ev event.Event) string {
-	if v, ok := ev.Extensions()[ExtTrigger]; ok {
-		return fmt.Sprint(v)
+	if v, ok := Extension(ev, ExtTrigger); ok {
+		return v
 	}
 	return "invoke"
 }

@@ -156,3 +156,26 @@ func TestReplyCarriesTheLogTail(t *testing.T) {
 		t.Fatalf("a reply without a tail has the header %q", m.Header.Get(events.HeaderReplyLogTail))
 	}
 }
+
+// Extension reads one extension as text, of whatever type it was set with, without copying the
+// event's extensions.
+func TestExtension(t *testing.T) {
+	ev := event.New()
+	ev.SetExtension(events.ExtVersion, 3)
+	ev.SetExtension(events.ExtTrigger, "cron")
+	if v, ok := events.Extension(ev, events.ExtVersion); !ok || v != "3" {
+		t.Errorf("int extension = %q %v", v, ok)
+	}
+	if v, ok := events.Extension(ev, events.ExtTrigger); !ok || v != "cron" {
+		t.Errorf("string extension = %q %v", v, ok)
+	}
+	if v, ok := events.Extension(ev, events.ExtOrderKey); ok || v != "" {
+		t.Errorf("absent extension = %q %v", v, ok)
+	}
+	if events.EventVersion(ev) != 3 || events.EventTrigger(ev) != "cron" {
+		t.Errorf("EventVersion %d, EventTrigger %q", events.EventVersion(ev), events.EventTrigger(ev))
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = events.Extension(ev, events.ExtTrigger); _, _ = events.Extension(ev, events.ExtOrderKey) }); n != 0 {
+		t.Errorf("Extension allocates %v times per call", n)
+	}
+}

@@ -42,8 +42,8 @@ const MaxHops = 8
 // EventHops is the destinations and routings ev came through (ExtHops): 0 when none or
 // unreadable, at most MaxHops.
 func EventHops(ev event.Event) int {
-	if v, ok := ev.Extensions()[ExtHops]; ok {
-		if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil && n > 0 {
+	if v, ok := Extension(ev, ExtHops); ok {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
 			return min(n, MaxHops)
 		}
 	}

@@ -49,8 +49,8 @@ func SubjectOf(fn string, ev event.Event) string {
 
 // OrderKey is ev's order key, "" when it has none.
 func OrderKey(ev event.Event) string {
-	if k, ok := ev.Extensions()[ExtOrderKey]; ok {
-		return fmt.Sprint(k)
+	if k, ok := Extension(ev, ExtOrderKey); ok {
+		return k
 	}
 	return ""
 }

@@ -194,6 +194,9 @@ func retry(ctx context.Context, tries int, f func() error) error {
 
 // tooLarge reports whether a publish was refused for its size.
 func tooLarge(err error) bool {
+	if err == nil {
+		return false
+	}
 	var apiErr *jetstream.APIError
 	return errors.Is(err, nats.ErrMaxPayload) ||
 		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum

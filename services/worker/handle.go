@@ -124,13 +124,14 @@ func parse(j *job) (event.Event, error) {
 // describe takes the event's id, trigger and a synchronous caller's deadline into the job.
 func (j *job) describe(ev event.Event) {
 	j.id, j.trigger = ev.ID(), events.EventTrigger(ev)
-	j.tail = fmt.Sprint(ev.Extensions()[events.ExtLogTail]) == "1"
-	j.reportsItems = fmt.Sprint(ev.Extensions()[events.ExtBatch]) == events.BatchReport
+	tail, _ := events.Extension(ev, events.ExtLogTail)
+	batch, _ := events.Extension(ev, events.ExtBatch)
+	j.tail, j.reportsItems = tail == "1", batch == events.BatchReport
 	j.startsAt = events.EventAttempt(ev) // a batch's failed records go on counting
 	j.attempt = j.delivered + j.startsAt - 1
 	j.hops = events.EventHops(ev)
-	if s, ok := ev.Extensions()[events.ExtDeadline]; ok {
-		if ms, err := strconv.ParseInt(fmt.Sprint(s), 10, 64); err == nil {
+	if s, ok := events.Extension(ev, events.ExtDeadline); ok {
+		if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
 			j.deadline = time.UnixMilli(ms)
 		}
 	}

@@ -71,10 +71,15 @@ func (h *holding) put(key string, o held) bool {
 	return true
 }
 
-// take removes and returns the outcome held under key.
-func (h *holding) take(key string) (held, bool) {
+// take removes and returns the outcome held for the event id at redrive (its key is made only
+// when anything is held: nearly never).
+func (h *holding) take(id string, redrive int) (held, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if len(h.m) == 0 {
+		return held{}, false
+	}
+	key := heldKey(id, redrive)
 	o, ok := h.m[key]
 	delete(h.m, key)
 	if ok && time.Since(o.at) > heldFor {
@@ -122,7 +127,7 @@ func (w *Worker) recall(ctx context.Context, j *job) (outcome, bool) {
 	if j.reply != "" {
 		return outcome{}, false
 	}
-	if o, ok := w.records.held.take(heldKey(j.id, j.redrive)); ok { // ran here before: write its outcome
+	if o, ok := w.records.held.take(j.id, j.redrive); ok { // ran here before: write its outcome
 		j.attempt, j.deadLettered = o.res.Attempts, o.deadLettered
 		return outcome{exit: ran, res: o.res}, true
 	}
