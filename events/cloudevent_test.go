@@ -175,7 +175,10 @@ func TestExtension(t *testing.T) {
 	if events.EventVersion(ev) != 3 || events.EventTrigger(ev) != "cron" {
 		t.Errorf("EventVersion %d, EventTrigger %q", events.EventVersion(ev), events.EventTrigger(ev))
 	}
-	if n := testing.AllocsPerRun(100, func() { _, _ = events.Extension(ev, events.ExtTrigger); _, _ = events.Extension(ev, events.ExtOrderKey) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() {
+		_, _ = events.Extension(ev, events.ExtTrigger)
+		_, _ = events.Extension(ev, events.ExtOrderKey)
+	}); n != 0 {
 		t.Errorf("Extension allocates %v times per call", n)
 	}
 }
