@@ -12,10 +12,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"sluice.dev/runtimes/build"
+	"sluice.dev/runtimes/internal/sweep"
 )
 
 // Errors of the catalog, checkable with errors.Is.
@@ -116,7 +116,8 @@ func New(opts Options) *Catalog {
 	}
 	var dirErr error
 	if c.dir == "" {
-		sweepBootstraps(os.TempDir())
+		// Those of workers killed before Close go first.
+		sweep.Dead(os.TempDir(), bootstrapPrefix, func(p string) { _ = os.RemoveAll(p) })
 		c.dir, dirErr = os.MkdirTemp("", bootstrapPrefix+strconv.Itoa(os.Getpid())+"-")
 		c.ownDir = dirErr == nil
 		if dirErr == nil {
@@ -156,24 +157,6 @@ func New(opts Options) *Catalog {
 
 // bootstrapPrefix starts the name of a bootstrap folder New makes: sluice-bootstrap-PID-RANDOM.
 const bootstrapPrefix = "sluice-bootstrap-"
-
-// sweepBootstraps removes the bootstrap folders under dir of processes that no longer run: a
-// worker killed before Close left its own behind, every time.
-func sweepBootstraps(dir string) {
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), bootstrapPrefix)
-		p, _, two := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(p)
-		if !ok || !two || err != nil || pid <= 0 || pid == os.Getpid() || !e.IsDir() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
-			continue // it runs (one of another user's counts)
-		}
-		_ = os.RemoveAll(filepath.Join(dir, e.Name()))
-	}
-}
 
 // Close removes the bootstrap folder when New made it.
 func (c *Catalog) Close() error {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"sluice.dev/runtimes/internal/sweep"
 )
 
 // Cgroup versions as reported by Probe.
@@ -132,7 +134,7 @@ func (h *hierarchy) sweep() {
 		entries, _ := os.ReadDir(h.dirs[c])
 		for _, e := range entries {
 			pid, ok := ownerPID(e.Name())
-			if !e.IsDir() || !ok || swept[e.Name()] || pid == os.Getpid() || alive(pid) {
+			if !e.IsDir() || !ok || swept[e.Name()] || pid == os.Getpid() || sweep.Alive(pid) {
 				continue
 			}
 			swept[e.Name()] = true

@@ -1,15 +1,14 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"sluice.dev/runtimes/internal/sweep"
 )
 
 // stage makes folders the sandbox uid cannot reach (a private data folder) reachable by
@@ -26,7 +25,7 @@ const stagePrefix = "sluice-sandbox-"
 // by workers that died.
 func newStage() (*stage, error) {
 	base := os.TempDir()
-	sweepStages(base)
+	sweep.Dead(base, stagePrefix, clearStage) // those of workers that died
 	dir, err := os.MkdirTemp(base, stagePrefix+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return nil, fmt.Errorf("stage: %w", err)
@@ -110,27 +109,4 @@ func clearStage(dir string) {
 	}
 	_ = unix.Unmount(dir, unix.MNT_DETACH)
 	_ = os.Remove(dir)
-}
-
-// alive reports whether a process pid runs (one of another user's counts).
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-// sweepStages clears the stages of processes that no longer run.
-func sweepStages(base string) {
-	entries, _ := os.ReadDir(base)
-	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), stagePrefix)
-		p, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(p)
-		if !ok || err != nil || pid == os.Getpid() {
-			continue
-		}
-		if alive(pid) {
-			continue
-		}
-		clearStage(filepath.Join(base, e.Name()))
-	}
 }

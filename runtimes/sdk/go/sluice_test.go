@@ -160,14 +160,8 @@ func TestClientChunkedAnswersAndClosedIdleConnections(t *testing.T) {
 	srv.Config.IdleTimeout = 20 * time.Millisecond // closes each idle connection, unannounced
 	srv.Start()
 	defer srv.Close()
-	c := newClient(strings.TrimPrefix(srv.URL, "http://"))
-	inv, err := c.next(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(inv.payload) != big {
-		t.Fatalf("chunked payload of %d bytes read as %d", len(big), len(inv.payload))
-	}
+	c, inv := nextFrom(t, srv, big)
+	var err error
 	for i := range 3 {
 		time.Sleep(50 * time.Millisecond) // past the idle timeout: the connection is gone
 		inv, err = c.answerThenNext(context.Background(), response(inv.id, []byte(`1`)))
@@ -181,6 +175,20 @@ func TestClientChunkedAnswersAndClosedIdleConnections(t *testing.T) {
 	if answers := f.got(); len(answers) != 3 {
 		t.Fatalf("answers = %q", answers)
 	}
+}
+
+// nextFrom makes a client of srv and asks it for an invocation, whose payload must be want.
+func nextFrom(t *testing.T, srv *httptest.Server, want string) (*client, *invocation) {
+	t.Helper()
+	c := newClient(strings.TrimPrefix(srv.URL, "http://"))
+	inv, err := c.next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(inv.payload) != want {
+		t.Fatalf("payload of %d bytes read as %d", len(want), len(inv.payload))
+	}
+	return c, inv
 }
 
 // Ending the context ends a wait for the next invocation.
@@ -203,14 +211,7 @@ func TestClientMovesPayloadsLargerThanTheSocketBuffers(t *testing.T) {
 	f := &fakeAPI{payloads: []string{big}}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	c := newClient(strings.TrimPrefix(srv.URL, "http://"))
-	inv, err := c.next(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(inv.payload) != big {
-		t.Fatalf("payload of %d bytes read as %d", len(big), len(inv.payload))
-	}
+	c, inv := nextFrom(t, srv, big)
 	a := response(inv.id, inv.payload)
 	if err := c.post(context.Background(), a.path, "", a.body); err != nil {
 		t.Fatal(err)

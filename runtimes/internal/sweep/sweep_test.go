@@ -1,0 +1,39 @@
+package sweep
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// Only entries named after a process that ended are handed to remove.
+func TestDead(t *testing.T) {
+	dir := t.TempDir()
+	ended := exec.Command("true")
+	if err := ended.Run(); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{
+		fmt.Sprintf("x-%d-1", ended.Process.Pid), // ended: removed
+		fmt.Sprintf("x-%d-2", os.Getpid()),       // this process
+		fmt.Sprintf("x-%d-3", os.Getppid()),      // a running one
+		fmt.Sprintf("x-%d", ended.Process.Pid),   // not PREFIX PID "-"
+		"x-notapid-4", fmt.Sprintf("y-%d-5", ended.Process.Pid),
+	}
+	for _, n := range names {
+		if err := os.Mkdir(filepath.Join(dir, n), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var removed []string
+	Dead(dir, "x-", func(p string) { removed = append(removed, filepath.Base(p)) })
+	if !slices.Equal(removed, names[:1]) {
+		t.Fatalf("removed %v, want %v", removed, names[:1])
+	}
+	if !Alive(os.Getpid()) || Alive(ended.Process.Pid) {
+		t.Fatal("Alive is wrong about this process or one that ended")
+	}
+}
