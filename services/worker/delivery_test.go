@@ -242,7 +242,10 @@ func TestASucceededResultIsAcknowledgedOnlyOnceWritten(t *testing.T) {
 	setMaxMsgSize(t, f.bus.JS, bucket, events.MaxRecord)
 	r := f.result(t, id, func(r events.Result) bool { return r.Status == events.StatusSucceeded })
 	settled(t, f.bus.JS, "kept")
-	if got := runs(t, dir); len(got) != 1 || !strings.Contains(string(r.Payload), got[0]) || r.Attempts != 1 {
+	// A limit raised between a write of the whole record and its fallback without the response
+	// (the one a smaller limit takes) stores the fallback: the response is then left out, said so.
+	answered := func(run string) bool { return strings.Contains(string(r.Payload), run) || r.PayloadOmitted > 0 }
+	if got := runs(t, dir); len(got) != 1 || !answered(got[0]) || r.Attempts != 1 {
 		t.Fatalf("runs %q, record %+v %s", got, r, r.Payload)
 	}
 }
