@@ -41,8 +41,9 @@
 //
 // Writes: a function's error is cut to events.RecordErrorLimits as soon as it is known (the
 // dead letter's header to events.HeaderErrorLimits), so every record fits the bucket. A result or
-// dead letter that cannot be written is tried again writeTries times with a doubling wait; if it
-// still fails, the worker holds the outcome in memory (up to maxHeld, for heldFor) and naks the
+// dead letter that cannot be written is tried again writeTries times with a doubling wait, and
+// for up to writeFor while it fails for want of the bus (a NATS node or a stream leader lost and
+// being replaced); if it still fails, the worker holds the outcome in memory (up to maxHeld, for heldFor) and naks the
 // event: its redelivery here writes the outcome without running the function again. A succeeded
 // result is never acknowledged unwritten. A results bucket that refuses a record as too large (a
 // server with a smaller message size) gets it without the response (events.Result.Small).

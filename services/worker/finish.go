@@ -47,10 +47,12 @@ func Backoff(attempt int) time.Duration {
 }
 
 // Writes of a result record or a dead letter are tried writeTries times, writeWait apart and
-// doubling, before the event goes back to the consumer with its outcome held for its redelivery.
+// doubling, and for up to writeFor while they fail for want of the bus (see retry), before the
+// event goes back to the consumer with its outcome held for its redelivery.
 const (
 	writeTries = 5
 	writeWait  = 100 * time.Millisecond
+	writeFor   = 30 * time.Second // how long writes wait for the bus (transient)
 )
 
 // errUnstorable marks a result record that no results bucket can hold.
@@ -179,17 +181,34 @@ func (w *Worker) hold(j job, res events.Result, log *slog.Logger, what string, e
 	j.settle(log, "nak", func() error { return j.msg.NakWithDelay(delay) })
 }
 
-// retry calls f up to tries times, writeWait apart and doubling, until it succeeds.
+// retry calls f until it succeeds: up to tries times, writeWait apart and doubling (at most a
+// second), and past tries while f fails for want of the bus (transient), for up to writeFor
+// since the first try. A worker whose NATS node died reconnects to another, and a stream whose
+// leader died elects another, within seconds: its writes wait for that, the event's progress
+// ticks keeping the delivery its own, rather than handing the event back unwritten, whose
+// redelivery to another worker would run the function again.
 func retry(ctx context.Context, tries int, f func() error) error {
-	wait := writeWait
+	wait, began := writeWait, time.Now()
 	for i := 1; ; i++ {
 		err := f()
-		if err == nil || i >= tries || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if i >= tries && !(transient(err) && time.Since(began) < writeFor) {
 			return err
 		}
 		sleep(ctx, wait)
-		wait *= 2
+		wait = min(2*wait, time.Second)
 	}
+}
+
+// transient reports whether a write failed for want of the bus (a connection being made again,
+// a stream without a leader for now) rather than for what was written.
+func transient(err error) bool {
+	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrDisconnected)
 }
 
 // tooLarge reports whether a publish was refused for its size.
