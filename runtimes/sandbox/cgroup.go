@@ -72,6 +72,8 @@ type group struct {
 
 	hotMu sync.Mutex
 	hot   map[hotKey]*os.File // files read or written on every invocation, kept open
+
+	limits map[string]string // the limit files' values as last written by set
 }
 
 // findHierarchy locates the memory, cpu and pids controllers below this process's own cgroup,
@@ -320,6 +322,24 @@ func (g *group) write(ctrl, file, value string) error {
 	return nil
 }
 
+// limit writes a limit file of set, unless it holds value from set's last write already: a
+// pre-started instance's limits change at its specialisation, on the cold start's path, and
+// of its four files only the CPU weight usually does.
+func (g *group) limit(ctrl, file, value string) error {
+	if v, ok := g.limits[file]; ok && v == value {
+		return nil
+	}
+	if err := g.write(ctrl, file, value); err != nil {
+		delete(g.limits, file) // its value is unknown now
+		return err
+	}
+	if g.limits == nil {
+		g.limits = map[string]string{}
+	}
+	g.limits[file] = value
+	return nil
+}
+
 func (g *group) read(ctrl, file string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(g.dirs[ctrl], file))
 }
@@ -392,7 +412,7 @@ func (g *group) set(l limits, first bool) error {
 			{"cpu", "cpu.max", cpuMax},
 			{"pids", "pids.max", pids},
 		} {
-			if err := g.write(kv[0], kv[1], kv[2]); err != nil {
+			if err := g.limit(kv[0], kv[1], kv[2]); err != nil {
 				return err
 			}
 		}
@@ -404,32 +424,32 @@ func (g *group) set(l limits, first bool) error {
 	}
 	// v1: memory.memsw.limit_in_bytes (memory+swap) must stay ≥ memory.limit_in_bytes, so the
 	// order of the two writes depends on the direction; memsw is absent without swap accounting.
-	if err := g.write("memory", "memory.limit_in_bytes", mem); err != nil {
-		if err2 := g.write("memory", "memory.memsw.limit_in_bytes", mem); err2 != nil {
+	if err := g.limit("memory", "memory.limit_in_bytes", mem); err != nil {
+		if err2 := g.limit("memory", "memory.memsw.limit_in_bytes", mem); err2 != nil {
 			return err
 		}
-		if err := g.write("memory", "memory.limit_in_bytes", mem); err != nil {
+		if err := g.limit("memory", "memory.limit_in_bytes", mem); err != nil {
 			return err
 		}
 	}
-	_ = g.write("memory", "memory.memsw.limit_in_bytes", mem)
+	_ = g.limit("memory", "memory.memsw.limit_in_bytes", mem)
 	if first {
 		_ = g.write("memory", "memory.swappiness", "0")
 	}
 	quota := "-1"
 	if l.cpuQuota > 0 {
 		quota = strconv.FormatInt(l.cpuQuota, 10)
-		if err := g.write("cpu", "cpu.cfs_period_us", strconv.Itoa(cpuPeriod)); err != nil {
+		if err := g.limit("cpu", "cpu.cfs_period_us", strconv.Itoa(cpuPeriod)); err != nil {
 			return err
 		}
 	}
-	if err := g.write("cpu", "cpu.cfs_quota_us", quota); err != nil {
+	if err := g.limit("cpu", "cpu.cfs_quota_us", quota); err != nil {
 		return err
 	}
-	if err := g.write("cpu", "cpu.shares", strconv.FormatUint(l.cpuShares, 10)); err != nil {
+	if err := g.limit("cpu", "cpu.shares", strconv.FormatUint(l.cpuShares, 10)); err != nil {
 		return err
 	}
-	return g.write("pids", "pids.max", pids)
+	return g.limit("pids", "pids.max", pids)
 }
 
 // cloneFD opens the v2 folder for clone-into-cgroup; nil on v1.

@@ -73,6 +73,44 @@ func TestCgroupV2Files(t *testing.T) {
 	_ = g.peak
 }
 
+// A specialisation writes only the limits that changed: a pre-started instance's cgroup, made at
+// the least CPU weight, gets the function's weight and keeps its memory, CPU cap and pids files
+// untouched (here folders, which no write can go to).
+func TestCgroupWritesOnlyChangedLimits(t *testing.T) {
+	root := t.TempDir()
+	h := &hierarchy{version: CgroupV2, dirs: map[string]string{"memory": root, "cpu": root, "pids": root}}
+	idle := limitsFor(256, Options{PidsLimit: 32})
+	idle.cpuShares = minShares
+	g, err := h.create("i-1", idle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "i-1")
+	for _, f := range []string{"memory.max", "cpu.max", "pids.max"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(filepath.Join(dir, f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.set(limitsFor(256, Options{PidsLimit: 32}), false); err != nil {
+		t.Fatalf("set with only the weight changed: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "cpu.weight")); string(b) != "14" {
+		t.Errorf("cpu.weight = %q, want 14", b)
+	}
+	if err := os.Remove(filepath.Join(dir, "memory.max")); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.set(limitsFor(512, Options{PidsLimit: 32}), false); err != nil {
+		t.Fatalf("set with the memory changed: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "memory.max")); string(b) != "536870912" {
+		t.Errorf("memory.max = %q, want 536870912", b)
+	}
+}
+
 func TestCgroupMountsAndOwnPath(t *testing.T) {
 	m, err := cgroupMounts()
 	if err != nil {
