@@ -9,6 +9,7 @@ GET /sluice/specialize and waits there until a function is assigned, then takes 
 environment and task root it is given and goes on as above.
 """
 
+import gc
 import importlib
 import json
 import os
@@ -270,12 +271,56 @@ def invoke(handler, resp, body):
     return "/invocation/%s/response" % request_id, out, {"Content-Type": "application/json"}
 
 
+REHEARSAL = "_sluice_rehearsal"
+
+
+def rehearse():
+    """Runs once, while the process waits for a function, what taking one on and its first
+    invocation run: the spec's decoding, the environment's swap, an import from a folder and an
+    invocation of a no-op. A first run in a process costs several times a later one (the
+    parser's set-up, the interpreter specialising the code it runs, the import system's finders):
+    in a worker, this side of a specialisation took about 0.8 ms without the rehearsal and 0.6 ms
+    with it. Nothing of it stays behind: the environment is the same, and the rehearsal's module,
+    path entry, finder and folder are gone."""
+    # The first compile() of an interpreter initialises its parser (about 0.7 ms).
+    compile("def handler(event, context):\n    return event\n", "<sluice-warm-up>", "exec")
+    json.loads('{"handler": "main.handler", "taskRoot": "/var/task", "env": {"TZ": "UTC"}}')
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(saved)
+    time.tzset()
+    folder = os.path.join(os.environ.get("TMPDIR") or "/tmp", ".sluice-rehearsal-%d" % os.getpid())
+    path = os.path.join(folder, REHEARSAL + ".py")
+    try:
+        os.mkdir(folder, 0o700)
+    except OSError:
+        return  # no folder of its own to import from: the function's import pays its first run
+    try:
+        with open(path, "w") as f:
+            f.write("def handler(event, context):\n    return event\n")
+        sys.path.insert(0, folder)
+        importlib.invalidate_caches()
+        handler = load_handler(REHEARSAL + ".handler")
+        invoke(handler, Response(200, {"lambda-runtime-aws-request-id": "rehearsal"}), b'{"rehearsal": true}')
+    except (OSError, LoadError):
+        pass
+    finally:
+        sys.modules.pop(REHEARSAL, None)
+        if folder in sys.path:
+            sys.path.remove(folder)
+        sys.path_importer_cache.pop(folder, None)
+        for remove, leftover in ((os.remove, path), (os.rmdir, folder)):
+            try:
+                remove(leftover)
+            except OSError:
+                pass
+
+
 def specialize(client):
     """Waits for a function to be assigned, then takes on its environment and task root;
     returns (handler spec, task root)."""
-    # The first compile() of an interpreter initialises its parser (about 0.7 ms): pay that while
-    # waiting, not when the function's code is imported.
-    compile("def handler(event, context):\n    return event\n", "<sluice-warm-up>", "exec")
+    rehearse()
+    gc.collect()  # the rehearsal's garbage goes now, not in the function's first invocation
     resp, body = client.call("GET", "/sluice/specialize")
     if resp.status != 200:
         raise RuntimeError("runtime api /sluice/specialize answered %d: %r" % (resp.status, body[:200]))

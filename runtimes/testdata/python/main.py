@@ -50,3 +50,17 @@ def prints(event, context):
 
 def env(event, context):
     return dict(os.environ)
+
+
+def traces(event, context):
+    """What a pre-started process's rehearsal could have left: modules, path entries, finders,
+    its folder."""
+    tmp = os.environ.get("TMPDIR") or "/tmp"
+    mine = ".sluice-rehearsal-%d" % os.getpid()
+    return {
+        "modules": [m for m in sys.modules if "rehearsal" in m],
+        "path": [p for p in sys.path if "rehearsal" in p],
+        "finders": [p for p in sys.path_importer_cache if "rehearsal" in str(p)],
+        "folders": [f for f in os.listdir(tmp) if f == mine],
+        "pid": os.getpid(),
+    }
