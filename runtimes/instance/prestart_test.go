@@ -125,23 +125,26 @@ func TestSpecializeRefusals(t *testing.T) {
 	}
 }
 
-// A pre-started Python process rehearses taking on a function while it waits (an import from a
+// A pre-started process rehearses taking on a function while it waits (a module loaded from a
 // folder of its own, an invocation of a no-op), and the function it takes on finds nothing of
 // that: no module, path entry, finder or folder.
-func TestPythonRehearsalLeavesNothingBehind(t *testing.T) {
+func TestRehearsalLeavesNothingBehind(t *testing.T) {
 	cat := newCatalog(t)
-	i := prestarted(t, cat, "python")
-	cfg := config(t, suite[0], "traces")
-	if err := i.Specialize(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	var traces struct {
-		Modules, Path, Finders, Folders []string
-		PID                             int
-	}
-	invokeJSON(t, i, &traces)
-	if traces.PID != i.cmd.Process.Pid || len(traces.Modules)+len(traces.Path)+len(traces.Finders)+len(traces.Folders) > 0 {
-		t.Fatalf("the function found the rehearsal's traces: %+v (process %d)", traces, i.cmd.Process.Pid)
+	for _, fx := range suite {
+		t.Run(fx.runtime, func(t *testing.T) {
+			i := prestarted(t, cat, fx.runtime)
+			if err := i.Specialize(context.Background(), config(t, fx, "traces")); err != nil {
+				t.Fatal(err)
+			}
+			var traces struct {
+				Modules, Path, Finders, Folders []string
+				PID                             int
+			}
+			invokeJSON(t, i, &traces)
+			if traces.PID != i.cmd.Process.Pid || len(traces.Modules)+len(traces.Path)+len(traces.Finders)+len(traces.Folders) > 0 {
+				t.Fatalf("the function found the rehearsal's traces: %+v (process %d)", traces, i.cmd.Process.Pid)
+			}
+		})
 	}
 }
 

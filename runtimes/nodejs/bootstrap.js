@@ -374,8 +374,42 @@ async function die(err, type) {
   }
 }
 
+// rehearse runs once, while the process waits for a function, what taking one on and its first
+// invocation run: the spec's decoding, the environment's swap, loading a module from a folder of
+// its own and invoking it. A first run in a process costs several times a later one (the
+// module loader's resolution and caches, V8 compiling and optimising the code it runs), which a
+// cold start would otherwise pay. Nothing of it stays behind: the environment is the same, and
+// the rehearsal's module and folder are gone.
+async function rehearse() {
+  JSON.parse('{"handler":"index.handler","taskRoot":"/var/task","env":{"TZ":"UTC"}}');
+  const saved = { ...process.env };
+  for (const k of Object.keys(process.env)) {
+    if (!Object.prototype.hasOwnProperty.call(saved, k)) delete process.env[k];
+  }
+  Object.assign(process.env, saved);
+  const folder = path.join(process.env.TMPDIR || '/tmp', `.sluice-rehearsal-${process.pid}`);
+  try {
+    fs.mkdirSync(folder, 0o700);
+  } catch (_) {
+    return; // no folder of its own to load from: the function's load pays its first run
+  }
+  const file = path.join(folder, 'rehearsal.js');
+  try {
+    fs.writeFileSync(file, 'exports.handler = async (event) => event;\n');
+    const handler = await loadHandler('rehearsal.handler', folder);
+    await invoke(handler, { headers: { 'lambda-runtime-aws-request-id': 'rehearsal' }, body: Buffer.from('{"rehearsal":true}') });
+  } catch (_) {
+    // a rehearsal that fails only loses its saving
+  } finally {
+    delete require.cache[file];
+    module.children = module.children.filter((m) => m.id !== file);
+    fs.rmSync(folder, { recursive: true, force: true });
+  }
+}
+
 // specialize waits for a function to be assigned, then takes on its environment and task root.
 async function specialize() {
+  await rehearse();
   const res = await call('GET', '/sluice/specialize');
   if (res.status !== 200) throw new Error(`runtime api /sluice/specialize answered ${res.status}: ${res.body}`);
   const spec = JSON.parse(res.body.toString('utf8'));

@@ -77,3 +77,16 @@ exports.chatty = async (event) => {
   process.stdout.write(`${event.tag} last without a newline`);
   return event.tag;
 };
+
+// What a pre-started process's rehearsal could have left: cached modules, its folder.
+exports.traces = async () => {
+  const fs = require('fs');
+  const mine = `.sluice-rehearsal-${process.pid}`;
+  return {
+    modules: Object.keys(require.cache).filter((k) => k.includes('rehearsal')),
+    path: [],
+    finders: [],
+    folders: fs.readdirSync(process.env.TMPDIR || '/tmp').filter((f) => f === mine),
+    pid: process.pid,
+  };
+};
