@@ -117,7 +117,7 @@ func New(opts Options) *Catalog {
 	var dirErr error
 	if c.dir == "" {
 		// Those of workers killed before Close go first.
-		sweep.Dead(os.TempDir(), bootstrapPrefix, func(p string) { _ = os.RemoveAll(p) })
+		sweep.Dead(os.TempDir(), sweep.Prefixed(bootstrapPrefix), func(p string) { _ = os.RemoveAll(p) })
 		c.dir, dirErr = os.MkdirTemp("", bootstrapPrefix+strconv.Itoa(os.Getpid())+"-")
 		c.ownDir = dirErr == nil
 		if dirErr == nil {

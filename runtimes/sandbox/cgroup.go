@@ -131,56 +131,38 @@ func findHierarchy(parent string) (*hierarchy, error) {
 // always); a cgroup that will not go yet is left to the next start. Without this, every killed
 // worker left a memory, cpu and pids cgroup behind for good.
 func (h *hierarchy) sweep() {
-	swept := map[string]bool{}
+	swept := map[string]bool{} // on v2 the controllers share one folder
 	for _, c := range wantControllers {
-		entries, _ := os.ReadDir(h.dirs[c])
-		for _, e := range entries {
-			pid, ok := ownerPID(e.Name())
-			if !e.IsDir() || !ok || swept[e.Name()] || pid == os.Getpid() || sweep.Alive(pid) {
-				continue
+		sweep.Dead(h.dirs[c], ownerPID, func(p string) {
+			name := filepath.Base(p)
+			if swept[name] {
+				return
 			}
-			swept[e.Name()] = true
+			swept[name] = true
 			g := &group{h: h, dirs: map[string]string{}}
 			for _, c := range wantControllers {
-				g.dirs[c] = filepath.Join(h.dirs[c], e.Name())
+				g.dirs[c] = filepath.Join(h.dirs[c], name)
 			}
 			g.removeWithin(0)
-		}
+		})
 	}
 }
 
 // ownerPID reads the worker's pid out of an instance cgroup's name, "<instance>-<pid>-<n>".
 func ownerPID(name string) (int, bool) {
-	rest, seq, ok := cutLast(name, "-")
-	if !ok || !allDigits(seq) {
-		return 0, false
-	}
-	_, p, ok := cutLast(rest, "-")
-	if !ok || !allDigits(p) {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(p)
-	return pid, err == nil && pid > 0
-}
-
-func cutLast(s, sep string) (before, after string, found bool) {
-	i := strings.LastIndex(s, sep)
+	i := strings.LastIndexByte(name, '-')
 	if i < 0 {
-		return s, "", false
+		return 0, false
 	}
-	return s[:i], s[i+len(sep):], true
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
+	if _, err := strconv.ParseUint(name[i+1:], 10, 64); err != nil { // the jail's number
+		return 0, false
 	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
+	rest := name[:i]
+	j := strings.LastIndexByte(rest, '-')
+	if j < 0 { // no instance before the pid
+		return 0, false
 	}
-	return true
+	return sweep.PID(rest[j+1:])
 }
 
 // makeV2 makes the parent folder and delegates the controllers to its children. The parent's

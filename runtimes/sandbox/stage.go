@@ -25,7 +25,7 @@ const stagePrefix = "sluice-sandbox-"
 // by workers that died.
 func newStage() (*stage, error) {
 	base := os.TempDir()
-	sweep.Dead(base, stagePrefix, clearStage) // those of workers that died
+	sweep.Dead(base, sweep.Prefixed(stagePrefix), clearStage) // those of workers that died
 	dir, err := os.MkdirTemp(base, stagePrefix+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return nil, fmt.Errorf("stage: %w", err)

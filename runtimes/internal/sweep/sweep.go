@@ -1,6 +1,5 @@
-// Package sweep finds what processes that no longer run left behind: folders named after their
-// process (PREFIX + PID + "-" + anything), which a process killed before its cleanup never
-// removes.
+// Package sweep finds what processes that no longer run left behind: entries named after their
+// process, which a process killed before its cleanup never removes.
 package sweep
 
 import (
@@ -18,15 +17,34 @@ func Alive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// Dead calls remove with the path of every entry of dir named prefix + PID + "-" + anything
-// whose process no longer runs; never this process's own.
-func Dead(dir, prefix string, remove func(path string)) {
+// Owner reads the process an entry's name is of; ok is false for a name of no process.
+type Owner func(name string) (pid int, ok bool)
+
+// Prefixed is the Owner of names PREFIX + PID + "-" + anything.
+func Prefixed(prefix string) Owner {
+	return func(name string) (int, bool) {
+		rest, ok := strings.CutPrefix(name, prefix)
+		p, _, named := strings.Cut(rest, "-")
+		if !ok || !named {
+			return 0, false
+		}
+		return PID(p)
+	}
+}
+
+// PID reads a process id: decimal digits only, above zero.
+func PID(s string) (int, bool) {
+	n, err := strconv.ParseUint(s, 10, 31)
+	return int(n), err == nil && n > 0
+}
+
+// Dead calls remove with the path of every entry of dir that owner names a process for, when
+// that process no longer runs; never this process's own.
+func Dead(dir string, owner Owner, remove func(path string)) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), prefix)
-		p, _, named := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(p)
-		if !ok || !named || err != nil || pid <= 0 || pid == os.Getpid() || Alive(pid) {
+		pid, ok := owner(e.Name())
+		if !ok || pid == os.Getpid() || Alive(pid) {
 			continue
 		}
 		remove(filepath.Join(dir, e.Name()))

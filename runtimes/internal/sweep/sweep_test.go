@@ -21,7 +21,7 @@ func TestDead(t *testing.T) {
 		fmt.Sprintf("x-%d-2", os.Getpid()),       // this process
 		fmt.Sprintf("x-%d-3", os.Getppid()),      // a running one
 		fmt.Sprintf("x-%d", ended.Process.Pid),   // not PREFIX PID "-"
-		"x-notapid-4", fmt.Sprintf("y-%d-5", ended.Process.Pid),
+		"x-notapid-4", fmt.Sprintf("y-%d-5", ended.Process.Pid), fmt.Sprintf("x-+%d-6", ended.Process.Pid),
 	}
 	for _, n := range names {
 		if err := os.Mkdir(filepath.Join(dir, n), 0o755); err != nil {
@@ -29,7 +29,7 @@ func TestDead(t *testing.T) {
 		}
 	}
 	var removed []string
-	Dead(dir, "x-", func(p string) { removed = append(removed, filepath.Base(p)) })
+	Dead(dir, Prefixed("x-"), func(p string) { removed = append(removed, filepath.Base(p)) })
 	if !slices.Equal(removed, names[:1]) {
 		t.Fatalf("removed %v, want %v", removed, names[:1])
 	}
