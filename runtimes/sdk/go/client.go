@@ -149,8 +149,7 @@ func (c *client) next(ctx context.Context) (*invocation, error) {
 // same write, saving a round trip and a wake-up per invocation. An answer the API refused is
 // returned as a *statusError beside the next invocation.
 func (c *client) answerThenNext(ctx context.Context, a answer) (*invocation, error) {
-	path := a.path
-	post, err := c.postRequest(ctx, a.path, a.errorType, a.body)
+	post, err := c.postRequest(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +160,7 @@ func (c *client) answerThenNext(ctx context.Context, a answer) (*invocation, err
 	out, err := c.do(post, next)
 	if err != nil {
 		if len(out) == 0 {
-			return nil, fmt.Errorf("post %s: %w", path, err)
+			return nil, fmt.Errorf("post %s: %w", a.path, err)
 		}
 		return nil, fmt.Errorf("next invocation: %w", err)
 	}
@@ -169,7 +168,7 @@ func (c *client) answerThenNext(ctx context.Context, a answer) (*invocation, err
 	if err != nil {
 		return nil, err
 	}
-	return inv, posted(path, out[0])
+	return inv, posted(a.path, out[0])
 }
 
 func (c *client) nextRequest(ctx context.Context) (*http.Request, error) {
@@ -226,43 +225,43 @@ type errorBody struct {
 }
 
 // failure is the answer of a function error.
-func failure(id string, e errorBody) answer {
+func failure(id string, e errorBody) answer { return errorAnswer("/invocation/"+id+"/error", e) }
+
+// errorAnswer is e posted to path.
+func errorAnswer(path string, e errorBody) answer {
 	b, err := json.Marshal(e)
 	if err != nil { // a string slice and strings always encode
 		b = []byte(`{"errorType":"Runtime.MarshalError"}`)
 	}
-	return answer{path: "/invocation/" + id + "/error", errorType: e.Type, body: b}
+	return answer{path: path, errorType: e.Type, body: b}
 }
 
 // initError reports that the function could not start.
 func (c *client) initError(ctx context.Context, e errorBody) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encode error: %w", err)
-	}
-	return c.post(ctx, "/init/error", e.Type, b)
+	return c.post(ctx, errorAnswer("/init/error", e))
 }
 
-func (c *client) post(ctx context.Context, path, errorType string, body []byte) error {
-	req, err := c.postRequest(ctx, path, errorType, body)
+// post posts a and returns the API's refusal, if any, as a *statusError.
+func (c *client) post(ctx context.Context, a answer) error {
+	req, err := c.postRequest(ctx, a)
 	if err != nil {
 		return err
 	}
 	out, err := c.do(req)
 	if err != nil {
-		return fmt.Errorf("post %s: %w", path, err)
+		return fmt.Errorf("post %s: %w", a.path, err)
 	}
-	return posted(path, out[0])
+	return posted(a.path, out[0])
 }
 
-func (c *client) postRequest(ctx context.Context, path, errorType string, body []byte) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+func (c *client) postRequest(ctx context.Context, a answer) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+a.path, bytes.NewReader(a.body))
 	if err != nil {
-		return nil, fmt.Errorf("post %s: %w", path, err)
+		return nil, fmt.Errorf("post %s: %w", a.path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if errorType != "" {
-		req.Header.Set("Lambda-Runtime-Function-Error-Type", errorType)
+	if a.errorType != "" {
+		req.Header.Set("Lambda-Runtime-Function-Error-Type", a.errorType)
 	}
 	return req, nil
 }

@@ -83,7 +83,7 @@ func Run[T, R any](ctx context.Context, getenv func(string) string, handler func
 			a = failure(inv.id, *fail)
 		}
 		if panicked {
-			if err := c.post(ctx, a.path, a.errorType, a.body); err != nil {
+			if err := c.post(ctx, a); err != nil {
 				fmt.Fprintf(os.Stderr, "sluice: %v\n", err)
 			}
 			return fmt.Errorf("the handler panicked: %s", fail.Message)

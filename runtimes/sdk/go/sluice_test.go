@@ -213,7 +213,7 @@ func TestClientMovesPayloadsLargerThanTheSocketBuffers(t *testing.T) {
 	defer srv.Close()
 	c, inv := nextFrom(t, srv, big)
 	a := response(inv.id, inv.payload)
-	if err := c.post(context.Background(), a.path, "", a.body); err != nil {
+	if err := c.post(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
 	if answers := f.got(); len(answers) != 1 || answers[0] != "response "+big {
