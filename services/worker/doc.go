@@ -43,10 +43,11 @@
 // dead letter's header to events.HeaderErrorLimits), so every record fits the bucket. A result or
 // dead letter that cannot be written is tried again writeTries times with a doubling wait, and
 // for up to writeFor while it fails for want of the bus (a NATS node or a stream leader lost and
-// being replaced); if it still fails, the worker holds the outcome in memory (up to maxHeld, for heldFor) and naks the
-// event: its redelivery here writes the outcome without running the function again. A succeeded
-// result is never acknowledged unwritten. A results bucket that refuses a record as too large (a
-// server with a smaller message size) gets it without the response (events.Result.Small).
+// being replaced); if it still fails, the worker holds the outcome in memory (up to maxHeld, for
+// heldFor) and naks the event: its redelivery here writes the outcome without running the
+// function again. A succeeded result is never acknowledged unwritten. A results bucket that
+// refuses a record as too large (a server with a smaller message size) gets it without the
+// response (events.Result.Small).
 //
 // Several workers share a function's max (docs/design.md §7) through instance slots in sluice_claims:
 // a worker starts an instance only under a slot it won (Create of ClaimKey(fn, i), the first free

@@ -174,7 +174,7 @@ func (j job) settle(log *slog.Logger, what string, ack func() error) {
 // its redelivery to this worker writes the outcome without running the function again.
 func (w *Worker) hold(j job, res events.Result, log *slog.Logger, what string, err error) {
 	delay := w.backoff(j.delivered)
-	if j.id != "" && !w.records.held.put(heldKey(j.id, j.redrive), held{res: res, deadLettered: j.deadLettered, at: time.Now()}) {
+	if j.id != "" && !w.records.held.put(j.id, j.redrive, held{res: res, deadLettered: j.deadLettered, at: time.Now()}) {
 		log.Warn("too many outcomes held for a write; this one is not", "held", maxHeld)
 	}
 	log.Error(what+": the event goes back to the bus, its outcome is written on its redelivery", "err", err, "in", delay)

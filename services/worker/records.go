@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"strconv"
 	"sync"
 	"time"
 
@@ -43,19 +42,22 @@ const (
 // holding keeps held outcomes by event. The zero value is ready; safe for concurrent use.
 type holding struct {
 	mu sync.Mutex
-	m  map[string]held
+	m  map[heldKey]held
 }
 
-func heldKey(id string, redrive int) string {
-	return events.KeyToken(id) + "." + strconv.Itoa(redrive)
+// heldKey is an event's id and how often it was redriven.
+type heldKey struct {
+	id      string
+	redrive int
 }
 
-// put holds o under key; false when maxHeld outcomes are held already.
-func (h *holding) put(key string, o held) bool {
+// put holds o for the event id at redrive; false when maxHeld outcomes are held already.
+func (h *holding) put(id string, redrive int, o held) bool {
+	key := heldKey{id, redrive}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
-		h.m = map[string]held{}
+		h.m = map[heldKey]held{}
 	}
 	if _, ok := h.m[key]; !ok && len(h.m) >= maxHeld {
 		for k, x := range h.m {
@@ -71,15 +73,11 @@ func (h *holding) put(key string, o held) bool {
 	return true
 }
 
-// take removes and returns the outcome held for the event id at redrive (its key is made only
-// when anything is held: nearly never).
+// take removes and returns the outcome held for the event id at redrive.
 func (h *holding) take(id string, redrive int) (held, bool) {
+	key := heldKey{id, redrive}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.m) == 0 {
-		return held{}, false
-	}
-	key := heldKey(id, redrive)
 	o, ok := h.m[key]
 	delete(h.m, key)
 	if ok && time.Since(o.at) > heldFor {
