@@ -137,7 +137,7 @@ func TestRehearsalLeavesNothingBehind(t *testing.T) {
 				t.Fatal(err)
 			}
 			var traces struct {
-				Modules, Path, Finders, Folders []string
+				Modules, Path, Finders, Folders []string // Path and Finders: Python's alone
 				PID                             int
 			}
 			invokeJSON(t, i, &traces)

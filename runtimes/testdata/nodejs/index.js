@@ -78,14 +78,13 @@ exports.chatty = async (event) => {
   return event.tag;
 };
 
-// What a pre-started process's rehearsal could have left: cached modules, its folder.
+// What a pre-started process's rehearsal could have left: cached modules, its folder (Node.js
+// has no path entries or finders of Python's kind).
 exports.traces = async () => {
   const fs = require('fs');
   const mine = `.sluice-rehearsal-${process.pid}`;
   return {
     modules: Object.keys(require.cache).filter((k) => k.includes('rehearsal')),
-    path: [],
-    finders: [],
     folders: fs.readdirSync(process.env.TMPDIR || '/tmp').filter((f) => f === mine),
     pid: process.pid,
   };
