@@ -35,14 +35,20 @@ func TestChunkedAndExpectContinue(t *testing.T) {
 	}
 }
 
-func TestOneConnectionServesManyInvocations(t *testing.T) {
-	s, c := newServer(t)
+// dial opens a raw connection to s, closed when the test ends, and its reader.
+func dial(t *testing.T, s *Server) (net.Conn, *bufio.Reader) {
+	t.Helper()
 	conn, err := net.Dial("tcp", s.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	br := bufio.NewReader(conn)
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn, bufio.NewReader(conn)
+}
+
+func TestOneConnectionServesManyInvocations(t *testing.T) {
+	s, c := newServer(t)
+	conn, br := dial(t, s)
 	for n := range 50 {
 		id := fmt.Sprintf("k%d", n)
 		ch := invokeAsync(context.Background(), s, &Invocation{ID: id, Deadline: time.Now().Add(time.Minute), Payload: []byte(id)})
@@ -73,12 +79,7 @@ func TestOneConnectionServesManyInvocations(t *testing.T) {
 // invocation. One that does not pipeline has its 202 at once.
 func TestPipelinedAnswerAndNextLeaveInOneWrite(t *testing.T) {
 	s, _ := newServer(t)
-	conn, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	br := bufio.NewReader(conn)
+	conn, br := dial(t, s)
 	next := func(id string) {
 		t.Helper()
 		resp, err := http.ReadResponse(br, nil)
@@ -135,16 +136,12 @@ func TestMalformedRequest(t *testing.T) {
 		"POST " + prefix + "/init/error HTTP/1.1\r\nContent-Length: -4\r\n\r\n",
 		"GET /x HTTP/1.1\r\nno colon here\r\n\r\n",
 	} {
-		conn, err := net.Dial("tcp", s.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn, br := dial(t, s)
 		_, _ = io.WriteString(conn, raw)
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		resp, err := http.ReadResponse(br, nil)
 		if err != nil || resp.StatusCode != http.StatusBadRequest || !resp.Close {
 			t.Errorf("%q: %v %v, want 400 and close", raw, resp, err)
 		}
-		conn.Close()
 	}
 }
 
