@@ -191,3 +191,18 @@ func TestPendingWorkSurvivesARestart(t *testing.T) {
 		return nil
 	})
 }
+
+// A node stopped as soon as it is ready, before its scaler and adapters have started, stops
+// cleanly: the roles that were still opening their buckets see a cancelled context, not a fault.
+func TestStopRightAfterReadyIsClean(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 3 {
+		ctx, cancel := context.WithCancel(context.Background())
+		err := node.Up(ctx, node.UpOptions{DataDir: dir, Listen: "127.0.0.1:0", NoWorker: true,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(node.Endpoints) { cancel() }})
+		cancel()
+		if err != nil {
+			t.Fatalf("start %d: stopped with %v", i, err)
+		}
+	}
+}

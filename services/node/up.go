@@ -403,6 +403,9 @@ func run(ctx context.Context, o runOptions) (err error) {
 	if o.has("scaler") {
 		sc, err := scaler.New(ctx, scaler.Options{JS: conn.JS, Fns: fns, ID: processID, Every: time.Second, Logger: log})
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped before the scaler began
+			}
 			return err
 		}
 		g.Go(func() error { return sc.Run(gctx) })
