@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"sluice.dev/events/testkit"
+	sluicenode "sluice.dev/services/node"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -100,6 +102,10 @@ func TestObserveMetricsBillAndLogs(t *testing.T) {
 	}
 	if got := sample(fams, "sluice_cold_starts_total", map[string]string{"function": "picky"}); got < 1 {
 		t.Errorf("cold starts %v, want at least 1", got)
+	}
+	// The node runs its goroutines on half the CPUs; the other half is the instances'.
+	if got, want := sample(fams, "go_sched_gomaxprocs_threads", nil), sluicenode.Procs(os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0)); got != float64(want) {
+		t.Errorf("the node's GOMAXPROCS is %v, want %d", got, want)
 	}
 	if r := n.request(t, http.MethodGet, "/metrics", nil, true); r.status != http.StatusUnauthorized {
 		t.Errorf("/metrics without the token: %d", r.status)
