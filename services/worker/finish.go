@@ -65,7 +65,8 @@ var errUnstorable = errors.New("result cannot be recorded")
 // held by the worker and the event goes back to the consumer, whose redelivery writes it without
 // running the function again.
 func (w *Worker) finish(ctx context.Context, j job, o outcome) {
-	log := w.logger.With("function", j.fn, "invocation", j.id, "delivery", j.delivered, "attempt", j.attempt, "outcome", o.res.Outcome)
+	log := withAttrs(w.logger, slog.String("function", j.fn), slog.String("invocation", j.id), slog.Int("delivery", j.delivered),
+		slog.Int("attempt", j.attempt), slog.String("outcome", string(o.res.Outcome)))
 	switch o.exit {
 	case expired:
 		log.Info("dropping an expired synchronous invocation")

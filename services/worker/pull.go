@@ -19,6 +19,8 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 	log := w.logger.With("function", p.fn)
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRuns()
+	work := newRunners()
+	defer work.stop() // after the drain below
 	var inflight sync.WaitGroup
 	defer func() {
 		done := make(chan struct{})
@@ -50,28 +52,28 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 			sleep(ctx, time.Second)
 			continue
 		}
-		w.pull(ctx, runCtx, p, cons, &inflight, log)
+		w.pull(ctx, runCtx, p, cons, work, &inflight, log)
 	}
 }
 
-// pull takes events while this worker holds free instance slots for them, each run on its own
-// goroutine under runCtx: as many as the slots take at once in one request when several are free
+// pull takes events while this worker holds free instance slots for them, each run by work under
+// runCtx: as many as the slots take at once in one request when several are free
 // and events wait, else one, waiting for it. It fetches only what it can start, so events it
 // cannot take stay on the consumer for the instances of other workers; the one exception is an
 // event that comes while a direct call took the free slot, which waits here for the next.
-func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consumer, inflight *sync.WaitGroup, log *slog.Logger) {
+func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consumer, work *runners, inflight *sync.WaitGroup, log *slog.Logger) {
 	var lag uint64 // events waiting on the consumer, as last seen
 	run := func(msg jetstream.Msg) {
 		if meta, err := msg.Metadata(); err == nil {
 			lag = meta.NumPending
 		}
 		inflight.Add(1)
-		go func() {
+		work.run(func() {
 			defer inflight.Done()
 			release := sync.OnceFunc(p.release)
 			defer release()
 			w.handle(runCtx, p, msg, release)
-		}()
+		})
 	}
 	for {
 		if err := w.slot(ctx, p, cons, &lag); err != nil {

@@ -1,0 +1,62 @@
+package worker
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"sluice.dev/events/testkit"
+)
+
+// goroutineID is the running goroutine's number, from its stack's first line.
+func goroutineID() string {
+	b := make([]byte, 64)
+	b = b[:runtime.Stack(b, false)]
+	b, _, _ = bytes.Cut(bytes.TrimPrefix(b, []byte("goroutine ")), []byte(" "))
+	return string(b)
+}
+
+func TestRunnersReuseTheirGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	r := newRunners()
+	ids := map[string]bool{}
+	for range 100 { // one at a time: an idle runner takes each
+		done := make(chan string)
+		r.run(func() { done <- goroutineID() })
+		ids[<-done] = true
+		time.Sleep(time.Millisecond) // for the runner to wait again
+	}
+	if len(ids) > 10 {
+		t.Errorf("100 deliveries one after another ran on %d goroutines", len(ids))
+	}
+
+	// As many at once as are given: none waits for another.
+	var started, finish sync.WaitGroup
+	release := make(chan struct{})
+	started.Add(20)
+	finish.Add(20)
+	for range 20 {
+		r.run(func() {
+			defer finish.Done()
+			started.Done()
+			<-release
+		})
+	}
+	started.Wait()
+	close(release)
+	finish.Wait()
+
+	r.stop()
+	testkit.Eventually(t, 5*time.Second, func() error {
+		if n := runtime.NumGoroutine(); n > before {
+			return fmt.Errorf("%d goroutines after stop, %d before", n, before)
+		}
+		return nil
+	})
+	ran := make(chan struct{})
+	r.run(func() { close(ran) }) // after stop: still run
+	<-ran
+}
