@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -113,10 +114,11 @@ func (w *Worker) direct(ctx context.Context, p *pool, m *nats.Msg) {
 	w.meter(ctx, c, res, peak)
 }
 
-// Call runs a synchronous call of fn's event ev on a free warm instance of this worker, for a
-// gateway in the same process: the direct path without the bus, or an encoded event. ok is false
-// when there is no room here, and the caller takes the bus. The caller gets what a reply would
-// carry (events.ReplyOf); the attempt is metered after Call returns.
+// Call runs a synchronous call of fn's event ev for a gateway in the same process, without the
+// bus: on a free warm instance of this worker, or, when the function has no instance here, on
+// one it starts for the call (coldCall). ok is false when there is no room here, and the caller
+// takes the bus. The caller gets what a reply would carry (events.ReplyOf); the attempt is
+// metered after Call returns.
 func (w *Worker) Call(fn string, ev event.Event) (events.Result, bool) {
 	p, ok := w.instances.pool(fn)
 	if !ok {
@@ -128,10 +130,13 @@ func (w *Worker) Call(fn string, ev event.Event) (events.Result, bool) {
 	}
 	c, ok := w.takeCall(ctx, p, ev)
 	if !ok {
+		c, ok = w.coldCall(ctx, p, ev)
+	}
+	if !ok {
 		p.calls.leave()
 		return events.Result{}, false
 	}
-	res := w.invoke(ctx, c.j, c.v, c.ev, c.l, nil)
+	res := w.invoke(ctx, c.j, c.v, c.ev, c.l, c.startErr)
 	peak := w.free(c, &res)
 	go func() {
 		defer p.calls.leave()
@@ -142,11 +147,40 @@ func (w *Worker) Call(fn string, ev event.Event) (events.Result, bool) {
 
 // call is a direct call taken: its job, event, version and the room it runs in.
 type call struct {
-	j       job
-	ev      event.Event
-	v       events.Version
-	l       lease
-	release func() // gives back the room in the pool
+	j        job
+	ev       event.Event
+	v        events.Version
+	l        lease
+	release  func() // gives back the room in the pool
+	startErr error  // why the instance started for the call did not (coldCall)
+}
+
+// coldCall starts an instance for a call in the gateway's process when the function has none on
+// this worker, as a delivered event's cold start would: it takes the pool's probe and claims the
+// instance's slot while the instance starts, so the function's max holds. ok is false when the
+// pool holds an instance or a slot already (busy, or of another version: the call takes the
+// bus), when a delivered event waits here, or when no slot is to be had; the caller then stores
+// the event, and the stream finds it room.
+func (w *Worker) coldCall(ctx context.Context, p *pool, ev event.Event) (call, bool) {
+	c := call{j: job{fn: p.fn, delivered: 1, attempt: 1, start: time.Now()}, ev: ev}
+	c.j.describe(ev)
+	n := events.EventVersion(ev)
+	if n == 0 || w.draining.Load() || late(c.j) || !w.instances.probe(p) {
+		return c, false
+	}
+	c.release = sync.OnceFunc(p.release)
+	var err error
+	if c.v, err = w.fns.Version(ctx, c.j.fn, n); err != nil {
+		c.release()
+		return c, false
+	}
+	c.j.retries = c.v.Config.Retries
+	c.l, c.startErr = w.instances.Acquire(ctx, p, c.v)
+	if errors.Is(c.startErr, errNoCapacity) {
+		c.release()
+		return c, false
+	}
+	return c, true
 }
 
 // takeCall finds room for a direct call when a free warm instance of its version is at hand,

@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"sluice.dev/events"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/gateway"
 )
 
@@ -148,11 +150,7 @@ func TestDirectCallsKeepTheMax(t *testing.T) {
 // no event stored, no offer published; the attempt is metered all the same.
 func TestSyncCallsInTheWorkersProcessSkipTheBus(t *testing.T) {
 	f := start(t)
-	gw, err := gateway.New(t.Context(), gateway.Options{NC: f.bus.Conn, JS: f.bus.JS, Fns: f.fns, Local: f.w})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
+	gw := localGateway(t, f)
 	v := f.deploy(t, "echo", echo, events.Config{})
 	if r := f.sync(t, v, `{"n":0}`); r.Outcome != events.OutcomeOK { // the first starts the instance
 		t.Fatalf("first call: %+v", r)
@@ -183,5 +181,104 @@ func TestSyncCallsInTheWorkersProcessSkipTheBus(t *testing.T) {
 		if m.Start.Before(began) || m.InvocationID == "" || m.Outcome != events.OutcomeOK || !m.Ran {
 			t.Fatalf("meter of a call in the worker's process: %+v", m)
 		}
+	}
+}
+
+// localGateway is a gateway in the worker's process, as `sluice up` runs them: its calls try the
+// worker first.
+func localGateway(t *testing.T, f *fixture) *gateway.Gateway {
+	t.Helper()
+	gw, err := gateway.New(t.Context(), gateway.Options{NC: f.bus.Conn, JS: f.bus.JS, Fns: f.fns, Local: f.w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gw.Close() })
+	return gw
+}
+
+// A call in the worker's process to a function with no instance there starts one for the call,
+// without the bus: no event stored, none delivered, no offer published. Its meter says it was a
+// cold start.
+func TestColdCallsInTheWorkersProcessSkipTheBus(t *testing.T) {
+	f := start(t)
+	gw := localGateway(t, f)
+	v := f.deploy(t, "echo", echo, events.Config{})
+	offers, err := f.bus.Conn.SubscribeSync(events.DirectSubject("echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := streamLast(t, f)
+	for i := range 2 {
+		r, err := gw.Sync(context.Background(), gateway.Call{Version: v, Data: []byte(`{"n":` + strconv.Itoa(i) + `}`)})
+		var got struct {
+			Echo map[string]int `json:"echo"`
+		}
+		if err != nil || json.Unmarshal(r.Payload, &got) != nil || r.Outcome != events.OutcomeOK || got.Echo["n"] != i {
+			t.Fatalf("call %d: %+v %s (%v)", i, r, r.Payload, err)
+		}
+	}
+	if n, _, _ := offers.Pending(); n != 0 {
+		t.Fatalf("%d calls offered on the bus, want none", n)
+	}
+	if now := streamLast(t, f); now != last {
+		t.Fatalf("the stream stored %d events, want none", now-last)
+	}
+	if n := consumerInfo(t, f.bus.JS, "echo").Delivered.Consumer; n != 0 {
+		t.Fatalf("%d deliveries, want none", n)
+	}
+	meters := meterRecords(t, f.bus.JS, "echo", 2)
+	if m := meters[0]; !m.Cold || m.InitMs <= 0 || m.Outcome != events.OutcomeOK || !m.Ran {
+		t.Fatalf("meter of the first call: %+v, want a cold start", m)
+	}
+	if m := meters[1]; m.Cold || m.Outcome != events.OutcomeOK {
+		t.Fatalf("meter of the second call: %+v, want a warm run", m)
+	}
+}
+
+// A cold call in the worker's process keeps the function's max: while another worker holds the
+// only slot, the call starts nothing here and waits on the stream for room, which it gets once
+// the slot is given back.
+func TestColdCallsInTheWorkersProcessKeepTheMax(t *testing.T) {
+	f := start(t)
+	gw := localGateway(t, f)
+	ctx := context.Background()
+	claims, err := f.bus.JS.KeyValue(ctx, events.BucketClaims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := claims.Create(ctx, events.ClaimKey("echo", 0), []byte("elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+	v := f.deploy(t, "echo", echo, events.Config{Max: 1})
+	last := streamLast(t, f)
+	done := make(chan events.Result, 1)
+	go func() {
+		r, err := gw.Sync(ctx, gateway.Call{Version: v, Data: []byte(`{"n":1}`)})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if now := streamLast(t, f); now == last {
+			return fmt.Errorf("the call is not stored")
+		}
+		return nil
+	})
+	select {
+	case r := <-done:
+		t.Fatalf("the call ran while another worker held the only slot: %+v", r)
+	case <-time.After(2 * time.Second):
+	}
+	if err := claims.Delete(ctx, events.ClaimKey("echo", 0)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.Outcome != events.OutcomeOK {
+			t.Fatalf("call: %+v %s", r, r.Payload)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the call did not run once the slot was free")
 	}
 }

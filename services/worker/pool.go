@@ -122,6 +122,18 @@ func (p *pool) tryAcquireDirect() bool {
 	return true
 }
 
+// tryProbe takes the probe for a direct call: when no slot is held, nothing runs, no delivered
+// event waits for room, and probing is on and allowed.
+func (p *pool) tryProbe(probeOK bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held() > 0 || p.busy > 0 || p.pending > 0 || !probeOK || time.Now().Before(p.noProbe) {
+		return false
+	}
+	p.busy++
+	return true
+}
+
 // awaitRoom counts a delivered event waiting for room in; the func returned counts it out.
 func (p *pool) awaitRoom() (done func()) {
 	p.mu.Lock()
