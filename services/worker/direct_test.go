@@ -242,13 +242,7 @@ func TestColdCallsInTheWorkersProcessKeepTheMax(t *testing.T) {
 	f := start(t)
 	gw := localGateway(t, f)
 	ctx := context.Background()
-	claims, err := f.bus.JS.KeyValue(ctx, events.BucketClaims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := claims.Create(ctx, events.ClaimKey("echo", 0), []byte("elsewhere")); err != nil {
-		t.Fatal(err)
-	}
+	free := claimElsewhere(t, f.bus.JS, "echo")
 	v := f.deploy(t, "echo", echo, events.Config{Max: 1})
 	last := streamLast(t, f)
 	done := make(chan events.Result, 1)
@@ -270,9 +264,7 @@ func TestColdCallsInTheWorkersProcessKeepTheMax(t *testing.T) {
 		t.Fatalf("the call ran while another worker held the only slot: %+v", r)
 	case <-time.After(2 * time.Second):
 	}
-	if err := claims.Delete(ctx, events.ClaimKey("echo", 0)); err != nil {
-		t.Fatal(err)
-	}
+	free()
 	select {
 	case r := <-done:
 		if r.Outcome != events.OutcomeOK {

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"sluice.dev/events"
 )
 
@@ -25,15 +27,7 @@ def handler(event, context):
 func TestHandedBackEventsSpendNoRetry(t *testing.T) {
 	c := startCluster(t)
 	ctx := context.Background()
-	claims, err := c.bus.JS.KeyValue(ctx, events.BucketClaims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Another worker, as far as this one can tell, holds the function's only slot until the
-	// claim's TTL frees it.
-	if _, err := claims.Create(ctx, events.ClaimKey("once", 0), []byte("elsewhere")); err != nil {
-		t.Fatal(err)
-	}
+	claimElsewhere(t, c.bus.JS, "once") // until the claim's TTL frees it
 	v := c.deploy(t, "once", failsOnce, events.Config{Max: 1, Retries: 1,
 		Env: map[string]string{"DIR": t.TempDir()}})
 	c.join(t, "solo", 0)
@@ -45,5 +39,24 @@ func TestHandedBackEventsSpendNoRetry(t *testing.T) {
 	}
 	if r.Attempts != 2 {
 		t.Fatalf("attempts %d, want 2 (one failed run, one good)", r.Attempts)
+	}
+}
+
+// claimElsewhere holds the first instance slot of fn in sluice_claims as another worker would,
+// as far as this one can tell, until the claim's TTL or free gives it back.
+func claimElsewhere(t *testing.T, js jetstream.JetStream, fn string) (free func()) {
+	t.Helper()
+	claims, err := js.KeyValue(context.Background(), events.BucketClaims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := events.ClaimKey(fn, 0)
+	if _, err := claims.Create(context.Background(), key, []byte("elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := claims.Delete(context.Background(), key); err != nil {
+			t.Error(err)
+		}
 	}
 }
