@@ -21,8 +21,10 @@
 //
 // Synchronous calls may also come without the stream (direct.go): offered on the function's
 // direct subject by a gateway, or handed to Call by a gateway in the same process. Either runs
-// only on a free warm instance, under a slot the pool holds, and goes invoke → release → answer
-// → report, with no delivery to acknowledge; with no such instance the caller stores the event.
+// on a free warm instance, under a slot the pool holds, and goes invoke → release → answer →
+// report, with no delivery to acknowledge; with no such instance the caller stores the event.
+// One exception: a call handed to Call for a function with no instance on this worker starts
+// one, under the pool's probe and a slot claimed meanwhile, as a delivered event's cold start.
 //
 // Acquiring an instance is one seam (acquire.go): instances.Acquire gives a lease on room for one
 // invocation, and lease.Release gives it back; behind it are the function's pool of instances
