@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,9 +162,9 @@ func TestOutsideIDsRunOnceAndAreFoundByThemselves(t *testing.T) {
 	}
 	qctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	var state events.TriggerState
+	var state atomic.Value // the trigger's events.TriggerState, for the failure message
 	go func() {
-		done <- a.Run(qctx, pub, func(s events.TriggerStatus) { state = s.State })
+		done <- a.Run(qctx, pub, func(s events.TriggerStatus) { state.Store(s.State) })
 	}()
 	t.Cleanup(func() { stop(); <-done })
 	const msgID = "order:2 y/ü>.*"
@@ -176,7 +177,7 @@ func TestOutsideIDsRunOnceAndAreFoundByThemselves(t *testing.T) {
 			return err
 		}
 		if len(runs(t, dir)) < 2 {
-			return fmt.Errorf("%d runs (trigger %s)", len(runs(t, dir)), state)
+			return fmt.Errorf("%d runs (trigger %v)", len(runs(t, dir)), state.Load())
 		}
 		return nil
 	})

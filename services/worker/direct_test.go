@@ -196,6 +196,18 @@ func localGateway(t *testing.T, f *fixture) *gateway.Gateway {
 	return gw
 }
 
+// served waits until the worker pulls fn's events (its pull request waits on the consumer); it
+// takes fn's direct calls from then on.
+func served(t *testing.T, f *fixture, fn string) {
+	t.Helper()
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if consumerInfo(t, f.bus.JS, fn).NumWaiting == 0 {
+			return fmt.Errorf("the worker does not pull %s's events yet", fn)
+		}
+		return nil
+	})
+}
+
 // A call in the worker's process to a function with no instance there starts one for the call,
 // without the bus: no event stored, none delivered, no offer published. Its meter says it was a
 // cold start.
@@ -203,6 +215,7 @@ func TestColdCallsInTheWorkersProcessSkipTheBus(t *testing.T) {
 	f := start(t)
 	gw := localGateway(t, f)
 	v := f.deploy(t, "echo", echo, events.Config{})
+	served(t, f, "echo")
 	offers, err := f.bus.Conn.SubscribeSync(events.DirectSubject("echo"))
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +257,7 @@ func TestColdCallsInTheWorkersProcessKeepTheMax(t *testing.T) {
 	ctx := context.Background()
 	free := claimElsewhere(t, f.bus.JS, "echo")
 	v := f.deploy(t, "echo", echo, events.Config{Max: 1})
+	served(t, f, "echo")
 	last := streamLast(t, f)
 	done := make(chan events.Result, 1)
 	go func() {
