@@ -19,7 +19,7 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 	log := w.logger.With("function", p.fn)
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRuns()
-	work := newRunners()
+	work := newRunners(runnerIdle)
 	defer work.stop() // after the drain below
 	var inflight sync.WaitGroup
 	defer func() {

@@ -1,16 +1,22 @@
 package worker
 
-// runners run deliveries on goroutines that, once done with one, wait for the next: a
+import "time"
+
+// runners run deliveries on goroutines that, once done with one, wait a while for the next: a
 // goroutine's stack, grown by its first delivery, serves the next ones without growing again
 // (with a goroutine per delivery, runtime.copystack took 4% of an async event's CPU). There are
-// as many as deliveries ran at once; they end with stop.
+// as many as deliveries ran at once; one idle for the idle time ends, and all end with stop.
 type runners struct {
 	work chan func()
 	done chan struct{}
+	idle time.Duration
 }
 
-func newRunners() *runners {
-	return &runners{work: make(chan func()), done: make(chan struct{})}
+// runnerIdle is how long a runner waits for the next delivery before it ends.
+const runnerIdle = time.Minute
+
+func newRunners(idle time.Duration) *runners {
+	return &runners{work: make(chan func()), done: make(chan struct{}), idle: idle}
 }
 
 // run runs f on an idle runner, or on a new one when none is idle.
@@ -23,10 +29,15 @@ func (r *runners) run(f func()) {
 }
 
 func (r *runners) loop(f func()) {
+	idle := time.NewTimer(r.idle)
+	defer idle.Stop()
 	for {
 		f()
+		idle.Reset(r.idle)
 		select {
 		case f = <-r.work:
+		case <-idle.C:
+			return
 		case <-r.done:
 			return
 		}

@@ -21,7 +21,7 @@ func goroutineID() string {
 
 func TestRunnersReuseTheirGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
-	r := newRunners()
+	r := newRunners(time.Minute)
 	ids := map[string]bool{}
 	for range 100 { // one at a time: an idle runner takes each
 		done := make(chan string)
@@ -59,4 +59,25 @@ func TestRunnersReuseTheirGoroutines(t *testing.T) {
 	ran := make(chan struct{})
 	r.run(func() { close(ran) }) // after stop: still run
 	<-ran
+}
+
+// A runner left idle for the idle time ends, without stop.
+func TestIdleRunnersEnd(t *testing.T) {
+	before := runtime.NumGoroutine()
+	r := newRunners(50 * time.Millisecond)
+	defer r.stop()
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	for range 10 {
+		wg.Add(1)
+		r.run(func() { defer wg.Done(); <-release })
+	}
+	close(release)
+	wg.Wait()
+	testkit.Eventually(t, 5*time.Second, func() error {
+		if n := runtime.NumGoroutine(); n > before {
+			return fmt.Errorf("%d goroutines after the idle time, %d before", n, before)
+		}
+		return nil
+	})
 }
