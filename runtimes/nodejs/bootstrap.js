@@ -382,11 +382,7 @@ async function die(err, type) {
 // the rehearsal's module and folder are gone.
 async function rehearse() {
   JSON.parse('{"handler":"index.handler","taskRoot":"/var/task","env":{"TZ":"UTC"}}');
-  const saved = { ...process.env };
-  for (const k of Object.keys(process.env)) {
-    if (!Object.prototype.hasOwnProperty.call(saved, k)) delete process.env[k];
-  }
-  Object.assign(process.env, saved);
+  takeEnvironment({ ...process.env });
   const folder = path.join(process.env.TMPDIR || '/tmp', `.sluice-rehearsal-${process.pid}`);
   try {
     fs.mkdirSync(folder, 0o700);
@@ -407,17 +403,22 @@ async function rehearse() {
   }
 }
 
+// takeEnvironment makes env the process's environment, which the processes the function starts
+// inherit; setting TZ resets the time zone cache.
+function takeEnvironment(env) {
+  for (const k of Object.keys(process.env)) {
+    if (!Object.prototype.hasOwnProperty.call(env, k)) delete process.env[k];
+  }
+  Object.assign(process.env, env);
+}
+
 // specialize waits for a function to be assigned, then takes on its environment and task root.
 async function specialize() {
   await rehearse();
   const res = await call('GET', '/sluice/specialize');
   if (res.status !== 200) throw new Error(`runtime api /sluice/specialize answered ${res.status}: ${res.body}`);
   const spec = JSON.parse(res.body.toString('utf8'));
-  const env = spec.env || {};
-  for (const k of Object.keys(process.env)) {
-    if (!Object.prototype.hasOwnProperty.call(env, k)) delete process.env[k];
-  }
-  Object.assign(process.env, env); // setting TZ resets the time zone cache
+  takeEnvironment(spec.env || {});
   const root = spec.taskRoot || process.env.LAMBDA_TASK_ROOT || process.cwd();
   process.chdir(root);
   return { spec: spec.handler || '', root };

@@ -285,10 +285,7 @@ def rehearse():
     # The first compile() of an interpreter initialises its parser (about 0.7 ms).
     compile("def handler(event, context):\n    return event\n", "<sluice-warm-up>", "exec")
     json.loads('{"handler": "main.handler", "taskRoot": "/var/task", "env": {"TZ": "UTC"}}')
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(saved)
-    time.tzset()
+    take_environment(dict(os.environ))
     folder = os.path.join(os.environ.get("TMPDIR") or "/tmp", ".sluice-rehearsal-%d" % os.getpid())
     path = os.path.join(folder, REHEARSAL + ".py")
     try:
@@ -316,6 +313,14 @@ def rehearse():
                 pass
 
 
+def take_environment(env):
+    """Makes env the process's environment, which the processes the function starts inherit, and
+    its time zone the one env names."""
+    os.environ.clear()
+    os.environ.update(env)
+    time.tzset()
+
+
 def specialize(client):
     """Waits for a function to be assigned, then takes on its environment and task root;
     returns (handler spec, task root)."""
@@ -325,9 +330,7 @@ def specialize(client):
     if resp.status != 200:
         raise RuntimeError("runtime api /sluice/specialize answered %d: %r" % (resp.status, body[:200]))
     spec = json.loads(body)
-    os.environ.clear()
-    os.environ.update(spec.get("env") or {})
-    time.tzset()
+    take_environment(spec.get("env") or {})
     task_root = spec.get("taskRoot") or os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     os.chdir(task_root)
     # PYTHONPATH is read when the interpreter starts; apply the function's own now.
