@@ -100,8 +100,8 @@ func (w *Worker) direct(ctx context.Context, p *pool, m *nats.Msg) {
 		w.busy(inbox)
 		return
 	}
-	c, ok := w.takeCall(ctx, p, ev)
-	if !ok {
+	c, n, ok := w.newCall(p, ev)
+	if !ok || !w.takeCall(ctx, p, &c, n) {
 		w.busy(inbox)
 		return
 	}
@@ -128,11 +128,8 @@ func (w *Worker) Call(fn string, ev event.Event) (events.Result, bool) {
 	if !ok {
 		return events.Result{}, false
 	}
-	c, ok := w.takeCall(ctx, p, ev)
-	if !ok {
-		c, ok = w.coldCall(ctx, p, ev)
-	}
-	if !ok {
+	c, n, ok := w.newCall(p, ev)
+	if !ok || !w.takeCall(ctx, p, &c, n) && !w.coldCall(ctx, p, &c) {
 		p.calls.leave()
 		return events.Result{}, false
 	}
@@ -155,64 +152,61 @@ type call struct {
 	startErr error  // why the instance started for the call did not (coldCall)
 }
 
-// coldCall starts an instance for a call in the gateway's process when the function has none on
+// newCall makes the call of ev and reads the version it names; ok is false for a call the
+// durable path is left to: one naming no version, one the worker is draining for, one whose
+// caller's deadline passed.
+func (w *Worker) newCall(p *pool, ev event.Event) (c call, version int, ok bool) {
+	c = call{j: job{fn: p.fn, delivered: 1, attempt: 1, start: time.Now()}, ev: ev}
+	c.j.describe(ev)
+	version = events.EventVersion(ev)
+	return c, version, version != 0 && !w.draining.Load() && !late(c.j)
+}
+
+// takeCall finds room for c on a free warm instance of its version, under one of the slots the
+// pool holds, so the function's max holds, and when no delivered event waits for that room; the
+// steps after are the durable path's (invoke, vacate, answer, report) without the stream: no
+// delivery to acknowledge, and nothing recorded but the attempt's meter.
+func (w *Worker) takeCall(ctx context.Context, p *pool, c *call, version int) bool {
+	if !p.tryAcquireDirect() {
+		return false
+	}
+	x := p.takeWarm(version)
+	if x == nil {
+		p.release()
+		return false
+	}
+	c.l, c.release = lease{in: w.instances, pool: p, x: x, kind: startWarm}, sync.OnceFunc(p.release)
+	var err error
+	if c.v, err = w.resolve(ctx, &c.j, c.ev); err != nil {
+		c.l.Release(true)
+		c.release()
+		return false
+	}
+	return true
+}
+
+// coldCall starts an instance for c in the gateway's process when the function has none on
 // this worker, as a delivered event's cold start would: it takes the pool's probe and claims the
-// instance's slot while the instance starts, so the function's max holds. ok is false when the
-// pool holds an instance or a slot already (busy, or of another version: the call takes the
+// instance's slot while the instance starts, so the function's max holds. It returns false when
+// the pool holds an instance or a slot already (busy, or of another version: the call takes the
 // bus), when a delivered event waits here, or when no slot is to be had; the caller then stores
 // the event, and the stream finds it room.
-func (w *Worker) coldCall(ctx context.Context, p *pool, ev event.Event) (call, bool) {
-	c := call{j: job{fn: p.fn, delivered: 1, attempt: 1, start: time.Now()}, ev: ev}
-	c.j.describe(ev)
-	n := events.EventVersion(ev)
-	if n == 0 || w.draining.Load() || late(c.j) || !w.instances.probe(p) {
-		return c, false
+func (w *Worker) coldCall(ctx context.Context, p *pool, c *call) bool {
+	if !w.instances.probe(p) {
+		return false
 	}
 	c.release = sync.OnceFunc(p.release)
 	var err error
-	if c.v, err = w.fns.Version(ctx, c.j.fn, n); err != nil {
+	if c.v, err = w.resolve(ctx, &c.j, c.ev); err != nil {
 		c.release()
-		return c, false
+		return false
 	}
-	c.j.retries = c.v.Config.Retries
 	c.l, c.startErr = w.instances.Acquire(ctx, p, c.v)
 	if errors.Is(c.startErr, errNoCapacity) {
 		c.release()
-		return c, false
+		return false
 	}
-	return c, true
-}
-
-// takeCall finds room for a direct call when a free warm instance of its version is at hand,
-// under one of the slots the pool holds, so the function's max holds, and no delivered event
-// waits for that room; the steps after are the
-// durable path's (invoke, vacate, answer, report) without the stream: no delivery to
-// acknowledge, and nothing recorded but the attempt's meter. A call the durable path would
-// refuse (malformed, no version, its caller gone) is left to it.
-func (w *Worker) takeCall(ctx context.Context, p *pool, ev event.Event) (call, bool) {
-	c := call{j: job{fn: p.fn, delivered: 1, attempt: 1, start: time.Now()}}
-	c.j.describe(ev)
-	n := events.EventVersion(ev)
-	if n == 0 || w.draining.Load() || late(c.j) {
-		return c, false
-	}
-	if !p.tryAcquireDirect() {
-		return c, false
-	}
-	x := p.takeWarm(n)
-	if x == nil {
-		p.release()
-		return c, false
-	}
-	c.ev, c.l, c.release = ev, lease{in: w.instances, pool: p, x: x, kind: startWarm}, sync.OnceFunc(p.release)
-	var err error
-	if c.v, err = w.fns.Version(ctx, c.j.fn, n); err != nil {
-		c.l.Release(true)
-		c.release()
-		return c, false
-	}
-	c.j.retries = c.v.Config.Retries
-	return c, true
+	return true
 }
 
 // free gives the instance and the room back before the caller has its answer, so that a

@@ -102,7 +102,7 @@ func (p *pool) tryAcquire(probeOK bool) (ok bool, freed <-chan struct{}, canGrow
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	held := p.held()
-	if p.busy < held*p.conc || (held == 0 && p.busy == 0 && probeOK && !time.Now().Before(p.noProbe)) {
+	if p.busy < held*p.conc || p.probeFree(probeOK) {
 		p.busy++
 		return true, nil, false
 	}
@@ -122,12 +122,18 @@ func (p *pool) tryAcquireDirect() bool {
 	return true
 }
 
-// tryProbe takes the probe for a direct call: when no slot is held, nothing runs, no delivered
-// event waits for room, and probing is on and allowed.
+// probeFree reports whether the probe may be taken: no slot held, nothing running, and probing
+// on (probeOK) and not on hold. Called with mu held.
+func (p *pool) probeFree(probeOK bool) bool {
+	return p.held() == 0 && p.busy == 0 && probeOK && !time.Now().Before(p.noProbe)
+}
+
+// tryProbe takes the probe for a direct call when it is free and no delivered event waits for
+// room.
 func (p *pool) tryProbe(probeOK bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.held() > 0 || p.busy > 0 || p.pending > 0 || !probeOK || time.Now().Before(p.noProbe) {
+	if p.pending > 0 || !p.probeFree(probeOK) {
 		return false
 	}
 	p.busy++
