@@ -1,4 +1,4 @@
-// Package sweep finds what processes that no longer run left behind: entries named after their
+// Package sweep finds what processes that no longer run left behind: folders named after their
 // process, which a process killed before its cleanup never removes.
 package sweep
 
@@ -38,13 +38,13 @@ func PID(s string) (int, bool) {
 	return int(n), err == nil && n > 0
 }
 
-// Dead calls remove with the path of every entry of dir that owner names a process for, when
-// that process no longer runs; never this process's own.
+// Dead calls remove with the path of every folder of dir that owner names a process for, when
+// that process no longer runs; never this process's own. Files are left alone.
 func Dead(dir string, owner Owner, remove func(path string)) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		pid, ok := owner(e.Name())
-		if !ok || pid == os.Getpid() || Alive(pid) {
+		if !e.IsDir() || !ok || pid == os.Getpid() || Alive(pid) {
 			continue
 		}
 		remove(filepath.Join(dir, e.Name()))

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// Only entries named after a process that ended are handed to remove.
+// Only folders named after a process that ended are handed to remove.
 func TestDead(t *testing.T) {
 	dir := t.TempDir()
 	ended := exec.Command("true")
@@ -27,6 +27,10 @@ func TestDead(t *testing.T) {
 		if err := os.Mkdir(filepath.Join(dir, n), 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A file named like the folder of an ended process is not what any process left: kept.
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("x-%d-7", ended.Process.Pid)), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	var removed []string
 	Dead(dir, Prefixed("x-"), func(p string) { removed = append(removed, filepath.Base(p)) })
