@@ -249,8 +249,8 @@ func TestColdCallsInTheWorkersProcessSkipTheBus(t *testing.T) {
 }
 
 // A cold call in the worker's process keeps the function's max: while another worker holds the
-// only slot, the call starts nothing here and waits on the stream for room, which it gets once
-// the slot is given back.
+// only slot, the call starts nothing here and waits on the stream for room (its delivery is handed
+// back), which it gets once the slot is given back.
 func TestColdCallsInTheWorkersProcessKeepTheMax(t *testing.T) {
 	f := start(t)
 	gw := localGateway(t, f)
@@ -273,10 +273,18 @@ func TestColdCallsInTheWorkersProcessKeepTheMax(t *testing.T) {
 		}
 		return nil
 	})
+	// The worker takes the stored event once it probes again, finds no slot either, and hands it
+	// back: the call has run nowhere.
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if n := consumerInfo(t, f.bus.JS, "echo").Delivered.Consumer; n == 0 {
+			return fmt.Errorf("the stored call is not delivered yet")
+		}
+		return nil
+	})
 	select {
 	case r := <-done:
 		t.Fatalf("the call ran while another worker held the only slot: %+v", r)
-	case <-time.After(2 * time.Second):
+	default:
 	}
 	free()
 	select {
