@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -66,36 +67,62 @@ func mcs(interp string) (string, error) {
 	return p, nil
 }
 
-// dotnetBootstrap is the compiled bootstrap assembly, cached per sources and Mono.
+// dotnetBootstrap is the compiled bootstrap assembly, cached per sources and Mono. The
+// rehearsal assembly is compiled first and goes into it as a resource.
 func dotnetBootstrap(interp string) ([]byte, error) {
 	key, files, err := embedded(dotnet.Sources)
 	if err != nil {
 		return nil, err
 	}
+	sub, err := fs.Sub(dotnet.Rehearsal, "rehearsal")
+	if err != nil {
+		return nil, err
+	}
+	rkey, rfiles, err := embedded(sub)
+	if err != nil {
+		return nil, err
+	}
 	real, _ := filepath.EvalSymlinks(interp)
-	key = append(key, real)
+	key = append(append(key, rkey...), real)
 	return compiledBootstrap("dotnet.exe", key, func(ctx context.Context, tmp string) (string, error) {
 		cc, err := mcs(interp)
 		if err != nil {
 			return "", err
 		}
+		rehearsal := filepath.Join(tmp, dotnet.RehearsalAssembly)
+		if err := runMcs(ctx, cc, tmp, "rehearsal", rfiles, "-target:library", "-out:"+rehearsal); err != nil {
+			return "", err
+		}
 		out := filepath.Join(tmp, dotnet.Assembly)
-		args := []string{"-nologo", "-optimize+", "-out:" + out}
+		args := []string{"-out:" + out, "-resource:" + rehearsal + "," + dotnet.RehearsalAssembly}
 		for _, r := range dotnet.References {
 			args = append(args, "-r:"+r)
 		}
-		for name, content := range files {
-			if err := os.WriteFile(filepath.Join(tmp, name), content, 0o644); err != nil {
-				return "", err
-			}
-			args = append(args, filepath.Join(tmp, name))
-		}
-		b, err := build.Direct{}.Run(ctx, build.Command{Path: cc, Args: args, Env: toolEnv(cc, tmp), Dir: tmp})
-		if err != nil {
-			return "", fmt.Errorf("mcs: %w (is %s done?)\n%s", err, dotnetInstall, b)
+		if err := runMcs(ctx, cc, tmp, "bootstrap", files, args...); err != nil {
+			return "", err
 		}
 		return out, nil
 	})
+}
+
+// runMcs writes files into tmp/sub and compiles them with the mcs at cc and args.
+func runMcs(ctx context.Context, cc, tmp, sub string, files map[string][]byte, args ...string) error {
+	dir := filepath.Join(tmp, sub)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	args = append([]string{"-nologo", "-optimize+"}, args...)
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			return err
+		}
+		args = append(args, filepath.Join(dir, name))
+	}
+	b, err := build.Direct{}.Run(ctx, build.Command{Path: cc, Args: args, Env: toolEnv(cc, tmp), Dir: tmp})
+	if err != nil {
+		return fmt.Errorf("mcs %s: %w (is %s done?)\n%s", sub, err, dotnetInstall, b)
+	}
+	return nil
 }
 
 // compileDotnet writes the bootstrap assembly at boot.

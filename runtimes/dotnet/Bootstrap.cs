@@ -75,7 +75,7 @@ namespace Sluice.Runtime
         // the environment it is given (the process's own, which the processes the function starts
         // inherit), its task root as the working directory and its time zone; it returns the
         // specialisation (handler, taskRoot, ...).
-        static Dictionary<string, object> Specialize(Client client)
+        internal static Dictionary<string, object> Specialize(Client client)
         {
             var a = client.Call("GET", "/sluice/specialize", null, null);
             if (a.Status != 200) throw new IOException("runtime api /sluice/specialize answered " + a.Status + ": " + Encoding.UTF8.GetString(a.Body));
@@ -354,6 +354,13 @@ namespace Sluice.Runtime
             this.address = address;
         }
 
+        /// <summary>A client on conn, an open connection (the warm-up's script).</summary>
+        internal Client(string address, Stream conn)
+        {
+            this.address = address;
+            stream = new BufferedStream(conn, 65536);
+        }
+
         public sealed class Request
         {
             public readonly string Method, Path;
@@ -385,11 +392,12 @@ namespace Sluice.Runtime
         {
             if (tcp != null) { try { tcp.Close(); } catch (Exception) { } }
             tcp = null;
+            stream = null;
         }
 
         void Send(params Request[] requests)
         {
-            if (tcp == null) Connect();
+            if (stream == null) Connect();
             var ms = new MemoryStream();
             foreach (var r in requests)
             {
@@ -439,16 +447,6 @@ namespace Sluice.Runtime
                 off += got;
             }
             return buf;
-        }
-
-        // Parse reads the answers of raw, a stream of HTTP/1.1 answers, as they would come from the
-        // Runtime API (the warm-up runs the reading code on them).
-        internal static List<Answer> Parse(byte[] raw, int count)
-        {
-            var c = new Client("127.0.0.1:9") { stream = new BufferedStream(new MemoryStream(raw), 65536) };
-            var all = new List<Answer>();
-            for (int n = 0; n < count; n++) all.Add(c.Read());
-            return all;
         }
 
         Answer Read()
@@ -502,7 +500,7 @@ namespace Sluice.Runtime
             var posted = Read();
             if (posted.Status >= 300)
                 Console.Error.WriteLine("[ERROR] runtime api refused the answer: " + posted.Status + " " + Encoding.UTF8.GetString(posted.Body));
-            if (tcp == null) return Next();
+            if (stream == null) return Next();
             var a = Read();
             if (a.Status != 200) throw new IOException("runtime api /next answered " + a.Status + ": " + Encoding.UTF8.GetString(a.Body));
             return a;

@@ -20,9 +20,13 @@
 // Runtime.HandlerNotFound, ...); an exception goes to /error with errorType = its type's name.
 //
 // Started without _HANDLER, the process is a pre-started generic one: it runs its own paths once
-// on types of its own (Warm: handlers resolved, invoked and answered, JSON both ways, the Runtime
-// API's answers read, a folder searched for assemblies), so that Mono has compiled them, then asks
-// GET /sluice/specialize and waits there. Assigned a function, it takes on the environment it is
+// on types of its own (Warm: handlers resolved, invoked and answered, JSON both ways), so that
+// Mono has compiled them, and rehearses taking on a function: on a connection played from canned
+// answers it takes a specialisation with its own environment, loads the rehearsal assembly
+// (rehearsal/, compiled by the catalog and embedded in the bootstrap as a resource) from a folder
+// of its own and turns the invocation loop twice, then removes the folder; the assembly stays
+// loaded. A function's first load, type lookup and answer then cost what a later one would. Then
+// it asks GET /sluice/specialize and waits there. Assigned a function, it takes on the environment it is
 // given (the process's own, which its children inherit), the task root as its working directory
 // and the function's time zone, and loads the function's assemblies as above.
 package dotnet

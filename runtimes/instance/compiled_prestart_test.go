@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -243,5 +244,26 @@ func TestCompiledStartStillWorks(t *testing.T) {
 				t.Fatalf("hello = %v, prestarted %v", got, i.Prestarted())
 			}
 		})
+	}
+}
+
+// A pre-started Mono process rehearses taking on a function (an assembly of its own, loaded from
+// a folder and invoked through two turns of the loop) and removes the folder; a rehearsal that
+// fails part way fails silently in the process, so the function checks how far it got.
+func TestDotnetRehearsalRanAndLeftNoFolder(t *testing.T) {
+	cat := newCatalog(t)
+	c := compiledSuite[slices.IndexFunc(compiledSuite, func(c compiled) bool { return c.runtime == "dotnet" })]
+	i := prestartedWithin(t, cat, c.runtime, slowStart)
+	if err := i.Specialize(context.Background(), compiledConfig(t, cat, c, "fn-dotnet", "traces")); err != nil {
+		t.Fatal(err)
+	}
+	var traces struct {
+		Calls   int
+		Folders []string
+		PID     int
+	}
+	invokeJSON(t, i, &traces)
+	if traces.PID != i.cmd.Process.Pid || traces.Calls != 2 || len(traces.Folders) > 0 {
+		t.Fatalf("rehearsal: %+v (process %d): want 2 calls and no folder", traces, i.cmd.Process.Pid)
 	}
 }
