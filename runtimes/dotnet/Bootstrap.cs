@@ -58,7 +58,7 @@ namespace Sluice.Runtime
             }
             try
             {
-                var next = client.Next();
+                var next = client.Next(handler.Compile);
                 for (;;)
                 {
                     next = client.AnswerThenNext(Invoke(handler, next));
@@ -250,6 +250,16 @@ namespace Sluice.Runtime
             }
             var parameters = best.GetParameters();
             return new Handler(best, target, parameters.Length > 0 ? parameters[0].ParameterType : null, parameters.Length == 2);
+        }
+
+        /// <summary>
+        /// Compile has Mono compile the handler without running it (a method's function pointer is
+        /// its compiled code), so that the bootstrap's first /next travels meanwhile.
+        /// </summary>
+        public void Compile()
+        {
+            try { method.MethodHandle.GetFunctionPointer(); }
+            catch (Exception) { }
         }
 
         public byte[] Call(byte[] payload, Context ctx)
@@ -486,9 +496,14 @@ namespace Sluice.Runtime
             return Read();
         }
 
-        public Answer Next()
+        public Answer Next() { return Next(null); }
+
+        /// <summary>Asks for the next invocation and runs meanwhile, if given, while the answer is on its way.</summary>
+        public Answer Next(Action meanwhile)
         {
-            var a = Call("GET", "/invocation/next", null, null);
+            Send(new Request("GET", "/invocation/next", null, null));
+            if (meanwhile != null) meanwhile();
+            var a = Read();
             if (a.Status != 200) throw new IOException("runtime api /next answered " + a.Status + ": " + Encoding.UTF8.GetString(a.Body));
             return a;
         }

@@ -105,7 +105,7 @@ namespace Sluice.Runtime
                     "HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", Invocation()));
                 var sp = Bootstrap.Specialize(client);
                 var h = Handler.Load((string)sp["handler"], dir);
-                var next = client.AnswerThenNext(Bootstrap.Invoke(h, client.Next()));
+                var next = client.AnswerThenNext(Bootstrap.Invoke(h, client.Next(h.Compile)));
                 Bootstrap.Invoke(h, next);
             }
             catch (Exception) { }
