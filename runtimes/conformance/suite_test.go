@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,6 +92,9 @@ func testFail(t *testing.T, r *runner) {
 		}
 		if e := resp.Error; e == nil || e.Type != r.errorType || !strings.Contains(e.Message, "boom") {
 			t.Fatalf("error = %+v, want type %s and message boom", resp.Error, r.errorType)
+		}
+		if r.failFrame != "" && !slices.ContainsFunc(resp.Error.Trace, func(l string) bool { return strings.Contains(l, r.failFrame) }) {
+			t.Fatalf("stack trace %q does not name the handler's frame (%q)", resp.Error.Trace, r.failFrame)
 		}
 	}
 	select {

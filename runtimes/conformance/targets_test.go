@@ -9,15 +9,18 @@ type target struct {
 	handler func(fixture string) string
 	// errorType is the errorType the fail fixture's error reaches the caller with.
 	errorType string
+	// failFrame is in the line of the fail fixture's stack trace that names the fixture's own
+	// frame; "" for a runtime whose errors carry no trace.
+	failFrame string
 }
 
 // targets lists every runtime the suite runs: one entry each.
 var targets = []target{
-	{runtime: "python", handler: prefixed("main."), errorType: "ValueError"},
-	{runtime: "nodejs", handler: prefixed("index."), errorType: "TypeError"},
-	{runtime: "php", handler: phpHandler, errorType: "InvalidArgumentException"},
-	{runtime: "java", handler: prefixed("conformance.Fixtures::"), errorType: "java.lang.IllegalArgumentException"},
-	{runtime: "dotnet", handler: dotnetHandler, errorType: "InvalidOperationException"},
+	{runtime: "python", handler: prefixed("main."), errorType: "ValueError", failFrame: "in fail"},
+	{runtime: "nodejs", handler: prefixed("index."), errorType: "TypeError", failFrame: "at exports.fail "},
+	{runtime: "php", handler: phpHandler, errorType: "InvalidArgumentException", failFrame: ": fail()"},
+	{runtime: "java", handler: prefixed("conformance.Fixtures::"), errorType: "java.lang.IllegalArgumentException", failFrame: "conformance.Fixtures.fail("},
+	{runtime: "dotnet", handler: dotnetHandler, errorType: "InvalidOperationException", failFrame: "at Conformance.Fixtures.Fail "},
 	// go and custom: one executable holds every fixture and reads the handler (_HANDLER).
 	{runtime: "go", handler: prefixed(""), errorType: "errorString"},
 	{runtime: "custom", handler: prefixed(""), errorType: "Error"},

@@ -13,6 +13,7 @@ using System.IO;
 using System.Linq;
 using System.Net.Sockets;
 using System.Reflection;
+using System.Reflection.Emit;
 using System.Text;
 using System.Web.Script.Serialization;
 
@@ -175,6 +176,8 @@ namespace Sluice.Runtime
         readonly object target;
         readonly Type eventType; // null when the method takes no event
         readonly bool withContext;
+        Func<object, object[], object> direct; // the handler called without reflection, once Compile made it
+        Type[] types;                          // the handler's parameters' types, with direct
 
         Handler(MethodInfo method, object target, Type eventType, bool withContext)
         {
@@ -254,12 +257,52 @@ namespace Sluice.Runtime
 
         /// <summary>
         /// Compile has Mono compile the handler without running it (a method's function pointer is
-        /// its compiled code), so that the bootstrap's first /next travels meanwhile.
+        /// its compiled code) and a caller of it (Caller), so that the bootstrap's first /next
+        /// travels meanwhile. Without a caller the handler is called through reflection, whose
+        /// wrapper Mono makes on the first call of each assembly.
         /// </summary>
         public void Compile()
         {
-            try { method.MethodHandle.GetFunctionPointer(); }
+            try
+            {
+                var code = method.MethodHandle.GetFunctionPointer();
+                types = method.GetParameters().Select(p => p.ParameterType).ToArray();
+                direct = Caller(method, code, types);
+            }
             catch (Exception) { }
+        }
+
+        /// <summary>
+        /// Caller makes a method that calls m's compiled code with its arguments cast from object
+        /// and its result boxed, or returns null for a method it does not call so (generic, of a
+        /// struct, by-reference parameters). The call is indirect, so that Mono does not inline
+        /// the handler into it and an error's stack trace still names the handler; the caller's
+        /// own frame is named Sluice.Runtime.Call, which traces leave out as they do reflection's.
+        /// </summary>
+        static Func<object, object[], object> Caller(MethodInfo m, IntPtr code, Type[] types)
+        {
+            if (m.ContainsGenericParameters || m.DeclaringType.IsValueType || types.Any(t => t.IsByRef || t.IsPointer)) return null;
+            var dm = new DynamicMethod("Sluice.Runtime.Call", typeof(object), new[] { typeof(object), typeof(object[]) }, typeof(Handler).Module, true);
+            var il = dm.GetILGenerator();
+            if (!m.IsStatic)
+            {
+                il.Emit(OpCodes.Ldarg_0);
+                il.Emit(OpCodes.Castclass, m.DeclaringType);
+            }
+            for (int i = 0; i < types.Length; i++)
+            {
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldc_I4, i);
+                il.Emit(OpCodes.Ldelem_Ref);
+                il.Emit(types[i].IsValueType ? OpCodes.Unbox_Any : OpCodes.Castclass, types[i]);
+            }
+            il.Emit(OpCodes.Ldc_I8, code.ToInt64());
+            il.Emit(OpCodes.Conv_I);
+            il.EmitCalli(OpCodes.Calli, m.IsStatic ? CallingConventions.Standard : CallingConventions.HasThis, m.ReturnType, types, null);
+            if (m.ReturnType == typeof(void)) il.Emit(OpCodes.Ldnull);
+            else if (m.ReturnType.IsValueType) il.Emit(OpCodes.Box, m.ReturnType);
+            il.Emit(OpCodes.Ret);
+            return (Func<object, object[], object>)dm.CreateDelegate(typeof(Func<object, object[], object>));
         }
 
         public byte[] Call(byte[] payload, Context ctx)
@@ -267,7 +310,8 @@ namespace Sluice.Runtime
             var args = new List<object>();
             if (eventType != null) args.Add(Event(payload));
             if (withContext) args.Add(ctx);
-            var result = method.Invoke(target, args.ToArray());
+            var a = args.ToArray();
+            var result = direct != null && Castable(a) ? direct(target, a) : method.Invoke(target, a);
             if (method.ReturnType == typeof(void)) result = null;
             else if (result is System.Threading.Tasks.Task task)
             {
@@ -289,6 +333,15 @@ namespace Sluice.Runtime
             {
                 throw new MarshalError("unable to marshal response: " + e.Message, e);
             }
+        }
+
+        // Castable reports whether the caller takes args as they are: reflection passes a null
+        // for a value-type parameter as its default, which a cast cannot.
+        bool Castable(object[] args)
+        {
+            for (int i = 0; i < args.Length; i++)
+                if (args[i] == null && types[i].IsValueType) return false;
+            return true;
         }
 
         object Event(byte[] payload)
