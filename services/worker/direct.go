@@ -115,10 +115,9 @@ func (w *Worker) direct(ctx context.Context, p *pool, m *nats.Msg) {
 }
 
 // Call runs a synchronous call of fn's event ev for a gateway in the same process, without the
-// bus: on a free warm instance of this worker, or, when the function has no instance here, on
-// one it starts for the call (coldCall). ok is false when there is no room here, and the caller
-// takes the bus. The caller gets what a reply would carry (events.ReplyOf); the attempt is
-// metered after Call returns.
+// bus: on a free warm instance of this worker, or on one it starts for the call (coldCall). ok
+// is false when there is no room here, and the caller takes the bus. The caller gets what a
+// reply would carry (events.ReplyOf); the attempt is metered after Call returns.
 func (w *Worker) Call(fn string, ev event.Event) (events.Result, bool) {
 	p, ok := w.instances.pool(fn)
 	if !ok {
@@ -167,7 +166,7 @@ func (w *Worker) newCall(p *pool, ev event.Event) (c call, version int, ok bool)
 // steps after are the durable path's (invoke, vacate, answer, report) without the stream: no
 // delivery to acknowledge, and nothing recorded but the attempt's meter.
 func (w *Worker) takeCall(ctx context.Context, p *pool, c *call, version int) bool {
-	if !p.tryAcquireDirect() {
+	if !p.tryAcquireDirect(false) {
 		return false
 	}
 	x := p.takeWarm(version)
@@ -185,14 +184,13 @@ func (w *Worker) takeCall(ctx context.Context, p *pool, c *call, version int) bo
 	return true
 }
 
-// coldCall starts an instance for c in the gateway's process when the function has none on
-// this worker, as a delivered event's cold start would: it takes the pool's probe and claims the
-// instance's slot while the instance starts, so the function's max holds. It returns false when
-// the pool holds an instance or a slot already (busy, or of another version: the call takes the
-// bus), when a delivered event waits here, or when no slot is to be had; the caller then stores
-// the event, and the stream finds it room.
+// coldCall runs c in the gateway's process when no free warm instance of its version took it:
+// it takes room as a delivered event would (a slot held with room, or the pool's probe) and
+// starts an instance there, claiming its slot meanwhile when it has none, so the function's max
+// holds. It returns false when the slots held are busy, when a delivered event waits here, or
+// when no slot is to be had; the caller then stores the event, and the stream finds it room.
 func (w *Worker) coldCall(ctx context.Context, p *pool, c *call) bool {
-	if !w.instances.probe(p) {
+	if !w.instances.admitCall(p) {
 		return false
 	}
 	c.release = sync.OnceFunc(p.release)

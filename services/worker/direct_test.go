@@ -296,3 +296,37 @@ func TestColdCallsInTheWorkersProcessKeepTheMax(t *testing.T) {
 		t.Fatal("the call did not run once the slot was free")
 	}
 }
+
+// A function whose module fails at import, called cold in the worker's process: each call
+// answers its init error, and none leaves an instance, a probe or a claimed slot behind, so the
+// next call starts afresh the same way rather than going to the bus.
+func TestColdCallsThatFailInitLeaveNothingHeld(t *testing.T) {
+	f := start(t)
+	gw := localGateway(t, f)
+	v := f.deploy(t, "broken", "raise RuntimeError('boom at import')\n", events.Config{Max: 1})
+	served(t, f, "broken")
+	last := streamLast(t, f)
+	for i := range 2 {
+		r, err := gw.Sync(context.Background(), gateway.Call{Version: v, Data: []byte(`{}`)})
+		if err != nil || r.Outcome != events.OutcomeInit || r.Error == nil || !strings.Contains(r.Error.Message, "boom at import") {
+			t.Fatalf("call %d: %+v %+v (%v), want its init error", i, r, r.Error, err)
+		}
+	}
+	if now := streamLast(t, f); now != last {
+		t.Fatalf("the stream stored %d events, want none: a failed cold start left the probe or a slot held", now-last)
+	}
+	claims, err := f.bus.JS.KeyValue(context.Background(), events.BucketClaims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 5*time.Second, func() error {
+		keys, _ := claims.ListKeys(context.Background())
+		for k := range keys.Keys() {
+			return fmt.Errorf("claim %s still held", k)
+		}
+		return nil
+	})
+	if n := f.w.Beat().Instances["broken"]; n != 0 {
+		t.Fatalf("%d instances of the broken function left", n)
+	}
+}

@@ -23,8 +23,9 @@
 // direct subject by a gateway, or handed to Call by a gateway in the same process. Either runs
 // on a free warm instance, under a slot the pool holds, and goes invoke → release → answer →
 // report, with no delivery to acknowledge; with no such instance the caller stores the event.
-// One exception: a call handed to Call for a function with no instance on this worker starts
-// one, under the pool's probe and a slot claimed meanwhile, as a delivered event's cold start.
+// One exception: a call handed to Call that finds no free warm instance takes room as a
+// delivered event would (a slot held with room, or the pool's probe) and starts an instance
+// there, claiming its slot meanwhile when it has none, as a delivered event's cold start.
 //
 // Acquiring an instance is one seam (acquire.go): instances.Acquire gives a lease on room for one
 // invocation, and lease.Release gives it back; behind it are the function's pool of instances

@@ -109,13 +109,14 @@ func (p *pool) tryAcquire(probeOK bool) (ok bool, freed <-chan struct{}, canGrow
 	return false, p.freed, held < p.max
 }
 
-// tryAcquireDirect takes room for one direct call when the slots held allow it and no delivered
-// event waits for room here: a delivered event is owed the next free room, or a stream of direct
-// calls could keep it waiting.
-func (p *pool) tryAcquireDirect() bool {
+// tryAcquireDirect takes room for one direct call as tryAcquire would for an event (the slots
+// held allow it, or the probe when probeOK), but only when no delivered event waits for room
+// here: a delivered event is owed the next free room, or a stream of direct calls could keep it
+// waiting.
+func (p *pool) tryAcquireDirect(probeOK bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.pending > 0 || p.busy >= p.held()*p.conc {
+	if p.pending > 0 || p.busy >= p.held()*p.conc && !p.probeFree(probeOK) {
 		return false
 	}
 	p.busy++
@@ -126,18 +127,6 @@ func (p *pool) tryAcquireDirect() bool {
 // on (probeOK) and not on hold. Called with mu held.
 func (p *pool) probeFree(probeOK bool) bool {
 	return p.held() == 0 && p.busy == 0 && probeOK && !time.Now().Before(p.noProbe)
-}
-
-// tryProbe takes the probe for a direct call when it is free and no delivered event waits for
-// room.
-func (p *pool) tryProbe(probeOK bool) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pending > 0 || !p.probeFree(probeOK) {
-		return false
-	}
-	p.busy++
-	return true
 }
 
 // awaitRoom counts a delivered event waiting for room in; the func returned counts it out.

@@ -265,7 +265,7 @@ func TestDirectCallsYieldToAWaitingEvent(t *testing.T) {
 	p := newPool(events.Version{Function: "f", Version: 1, Config: events.Config{Max: 2}})
 	p.addSpare("claim.f.0")
 	done := p.awaitRoom()
-	if p.tryAcquireDirect() {
+	if p.tryAcquireDirect(false) {
 		t.Fatal("a direct call took the room a delivered event waits for")
 	}
 	if ok, _, _ := p.tryAcquire(false); !ok {
@@ -273,10 +273,30 @@ func TestDirectCallsYieldToAWaitingEvent(t *testing.T) {
 	}
 	done()
 	p.release()
-	if !p.tryAcquireDirect() {
+	if !p.tryAcquireDirect(false) {
 		t.Fatal("a direct call found no room with none waiting and a slot free")
 	}
-	if p.tryAcquireDirect() {
+	if p.tryAcquireDirect(false) {
 		t.Fatal("a second direct call took room beyond the one slot held")
+	}
+}
+
+// With no slot held, a call in the gateway's process takes the probe as a delivered event would,
+// when probing is allowed and no delivered event waits for room.
+func TestDirectCallsTakeTheProbeAsEventsDo(t *testing.T) {
+	p := newPool(events.Version{Function: "f", Version: 1, Config: events.Config{Max: 1}})
+	if p.tryAcquireDirect(false) {
+		t.Fatal("a call took room with no slot held and probing not allowed")
+	}
+	done := p.awaitRoom()
+	if p.tryAcquireDirect(true) {
+		t.Fatal("a call took the probe a delivered event waits for")
+	}
+	done()
+	if !p.tryAcquireDirect(true) {
+		t.Fatal("a call found the probe taken with nothing held or running")
+	}
+	if p.tryAcquireDirect(true) {
+		t.Fatal("a second call took the probe while the first holds it")
 	}
 }

@@ -203,11 +203,12 @@ func (s *instances) admit(p *pool) (ok bool, freed <-chan struct{}, canGrow bool
 	return ok, freed, canGrow && fits && !s.draining.Load() && !p.growHeld()
 }
 
-// probe takes the probe of p for a call in the gateway's process, as admit would for a delivered
-// event, but only when p holds no slot and no delivered event waits for room here.
-func (s *instances) probe(p *pool) bool {
+// admitCall takes room in p for a call in the gateway's process as admit would for a delivered
+// event (a slot held with room, or the probe), but only when no delivered event waits for room
+// here.
+func (s *instances) admitCall(p *pool) bool {
 	mem := p.memory()
-	return p.tryProbe(s.claims.fits(mem) || s.roomFor(p.fn, mem))
+	return p.tryAcquireDirect(s.claims.fits(mem) || s.roomFor(p.fn, mem))
 }
 
 // grow claims one more instance slot for the function, as a spare until an event uses it.
