@@ -23,13 +23,18 @@ func TestRunnersReuseTheirGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
 	r := newRunners(time.Minute)
 	ids := map[string]bool{}
-	for range 100 { // one at a time: an idle runner takes each
-		done := make(chan string)
-		r.run(func() { done <- goroutineID() })
+	done := make(chan string)
+	r.run(func() { done <- goroutineID() })
+	ids[<-done] = true
+	for range 99 { // one at a time: the idle runner takes each (a send run makes when one waits)
+		select {
+		case r.work <- func() { done <- goroutineID() }:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no runner waits for the next delivery")
+		}
 		ids[<-done] = true
-		time.Sleep(time.Millisecond) // for the runner to wait again
 	}
-	if len(ids) > 10 {
+	if len(ids) != 1 {
 		t.Errorf("100 deliveries one after another ran on %d goroutines", len(ids))
 	}
 
