@@ -11,6 +11,10 @@ import (
 // MaxPayload is the largest synchronous invocation payload, as in AWS Lambda.
 const MaxPayload = 6 << 20
 
+// InvokeDuplicateWindow is how long SLUICE_INVOKE remembers an event id: an event published again
+// with that id within it is acknowledged and dropped.
+const InvokeDuplicateWindow = 2 * time.Minute
+
 // BusOptions size the bus. The zero value is a single node with sensible retention. A
 // retention limit left at zero keeps what an existing stream has (another process set it), and
 // takes the default on a new stream.
@@ -65,7 +69,7 @@ func StreamConfigs(o BusOptions) []jetstream.StreamConfig {
 		Subjects:    []string{subjectInvoke + ">"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
-		Duplicates:  2 * time.Minute,
+		Duplicates:  InvokeDuplicateWindow,
 		MaxMsgSize:  MaxPayload + 64<<10,
 		MaxBytes:    limits[StreamInvoke],
 		Discard:     jetstream.DiscardNew, // a full queue refuses new invocations; it never drops one

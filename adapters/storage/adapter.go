@@ -204,6 +204,9 @@ func (a *Adapter) Run(ctx context.Context, pub trigger.Publisher, report trigger
 				h.detail(detailListing)
 				list.Reset(next())
 			default:
+				if st.repeats(n.obj) { // published already: counted once, and stored once
+					continue
+				}
 				held = append(held, n.obj)
 				if len(held) == 1 && a.size > 1 {
 					window.Reset(a.window)
@@ -287,8 +290,8 @@ func (a *Adapter) poll(ctx context.Context, pub trigger.Publisher, st *state) (i
 
 // publish stores the events of objs on the bus, then notes them in the trigger's state, which
 // is saved at the next checkpoint: one event each, or with a batch, one event of them all
-// (split where it would pass the payload limit). A live event is published even when its id
-// is known: the bus drops it within its duplicate window, and past it, the same content
+// (split where it would pass the payload limit). A live event whose id is known is published
+// when it is not a repeat of that upload (state.repeats, checked as it comes): the same content
 // uploaded again is a new event.
 func (a *Adapter) publish(ctx context.Context, pub trigger.Publisher, st *state, objs []object, fromListing bool) error {
 	for len(objs) > 0 {

@@ -27,7 +27,10 @@
 //
 // Both paths give an object the same event id (a hash of bucket, key, version id, ETag and
 // whether it was created or removed), so an object seen by both, or by two adapter processes,
-// is stored once: the id is the bus message id, and the listing also skips the ids it holds.
+// is stored once: the id is the bus message id, the listing skips the ids it holds, and a live
+// notification of an upload already published (its id held, its time within the invocation
+// stream's duplicate window) is dropped before it is published, so the trigger's event count
+// counts it once too.
 //
 // Why not MinIO's own NATS/JetStream notification target with a queue directory: it needs the
 // store's admin credentials, a MinIO that can reach the bus, and a server restart to add a

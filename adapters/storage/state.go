@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"sluice.dev/events"
 )
 
 // StateKey is the sluice_triggers key of a storage trigger's watermark.
@@ -61,6 +63,15 @@ func (s *state) seen(id string, mod time.Time, fromListing bool) {
 	if fromListing && mod.After(s.Watermark) {
 		s.Watermark = mod
 	}
+}
+
+// repeats reports whether o is an upload already published: its id is known, with a time
+// within the invocation stream's duplicate window of o's. A live notification of an object a
+// listing published already is one (the bus would drop it; a late one it would not); the same
+// content uploaded again later is not.
+func (s *state) repeats(o object) bool {
+	t, ok := s.Recent[o.id()]
+	return ok && o.time.Sub(t).Abs() < events.InvokeDuplicateWindow
 }
 
 // prune forgets, after a listing, the ids older than the next listing looks back, and the
