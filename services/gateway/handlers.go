@@ -121,7 +121,7 @@ func (g *Gateway) functionURL(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	call := Call{ID: id, Version: v, Data: data, Type: events.TypeHTTPRequest, Trigger: "http", Source: "/sluice/fn/" + name, Subject: "/" + vars["path"]}
+	call := Call{ID: id, Minted: true, Version: v, Data: data, Type: events.TypeHTTPRequest, Trigger: "http", Source: "/sluice/fn/" + name, Subject: "/" + vars["path"]}
 	g.answerHTTP(w, r, name, v, call)
 }
 

@@ -19,7 +19,10 @@ const QueueAllowance = 30 * time.Second
 
 // Call is one invocation to make.
 type Call struct {
-	ID          string // the invocation id; a new one when empty
+	ID string // the invocation id; a new one when empty
+	// Minted says the caller minted ID for this call (a function URL's or a route's request
+	// event carries it), so, as for an empty ID, no record of it can exist yet.
+	Minted      bool
 	Version     events.Version
 	Type        string // CloudEvent type; events.TypeInvoke when empty
 	Source      string // CloudEvent source; "/sluice/gateway" when empty
@@ -172,7 +175,7 @@ func (c Call) msg() (event.Event, *nats.Msg, string, error) {
 	if err != nil {
 		return ev, nil, "", err
 	}
-	if c.ID == "" {
+	if c.ID == "" || c.Minted {
 		m.Header.Set(events.HeaderFresh, "1")
 	}
 	return ev, m, id, nil

@@ -59,6 +59,6 @@ func (g *Gateway) httpRoute(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	call := Call{ID: id, Version: v, Data: data, Type: events.TypeHTTPRequest, Trigger: events.TriggerHTTP, Source: m.Source(), Subject: ev.RawPath}
+	call := Call{ID: id, Minted: true, Version: v, Data: data, Type: events.TypeHTTPRequest, Trigger: events.TriggerHTTP, Source: m.Source(), Subject: ev.RawPath}
 	g.answerHTTP(w, r, m.Function, v, call)
 }
