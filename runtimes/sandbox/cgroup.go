@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -361,11 +360,32 @@ func (g *group) readHot(ctrl, file string) ([]byte, error) {
 		return nil, err
 	}
 	buf := make([]byte, 1024)
-	n, err := f.ReadAt(buf, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
+	n, err := readOnce(f, buf)
+	if err != nil {
 		return nil, err
 	}
 	return buf[:n], nil
+}
+
+// readOnce reads a cgroup file from its start in one system call: the kernel renders the whole
+// of a small file on that read. (os.File.ReadAt reads again until its buffer is full or the
+// file ends, a second call for every reading, one per invocation on the worker's path.)
+func readOnce(f *os.File, buf []byte) (int, error) {
+	var (
+		n   int
+		err error
+	)
+	rc, cerr := f.SyscallConn()
+	if cerr != nil {
+		return 0, cerr
+	}
+	if cerr := rc.Read(func(fd uintptr) bool {
+		n, err = syscall.Pread(int(fd), buf, 0)
+		return true
+	}); cerr != nil {
+		return 0, cerr
+	}
+	return max(n, 0), err
 }
 
 // closeHot closes the kept descriptors.
@@ -484,7 +504,7 @@ func (g *group) peakBytes() uint64 {
 			return 0
 		}
 		buf := make([]byte, 32)
-		n, _ := g.peak.ReadAt(buf, 0)
+		n, _ := readOnce(g.peak, buf)
 		v, _ := strconv.ParseUint(string(bytes.TrimSpace(buf[:n])), 10, 64)
 		return v
 	}
