@@ -52,7 +52,14 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 			sleep(ctx, time.Second)
 			continue
 		}
-		w.pull(ctx, runCtx, p, cons, work, &inflight, log)
+		pl, err := newPuller(w.nc, events.StreamInvoke, events.ConsumerName(p.fn))
+		if err != nil {
+			log.Warn("bind consumer", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		w.pull(ctx, runCtx, p, cons, pl, work, &inflight, log)
+		pl.close()
 	}
 }
 
@@ -61,7 +68,7 @@ func (w *Worker) serve(ctx context.Context, p *pool) {
 // and events wait, else one, waiting for it. It fetches only what it can start, so events it
 // cannot take stay on the consumer for the instances of other workers; the one exception is an
 // event that comes while a direct call took the free slot, which waits here for the next.
-func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consumer, work *runners, inflight *sync.WaitGroup, log *slog.Logger) {
+func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consumer, pl *puller, work *runners, inflight *sync.WaitGroup, log *slog.Logger) {
 	var lag backlog
 	run := func(msg jetstream.Msg) {
 		if meta, err := msg.Metadata(); err == nil {
@@ -81,12 +88,10 @@ func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consu
 		}
 		if extra := min(p.free(), maxBatch-1); extra > 0 && lag.n > 0 {
 			p.acquireN(extra)
-			got := 0
-			if batch, err := cons.FetchNoWait(1 + extra); err == nil {
-				for msg := range batch.Messages() {
-					got++
-					run(msg)
-				}
+			batch, _ := pl.fetch(ctx, 1+extra, 0)
+			got := len(batch)
+			for _, msg := range batch {
+				run(msg)
 			}
 			if got > 0 {
 				p.releaseN(1 + extra - got)
@@ -98,9 +103,14 @@ func (w *Worker) pull(ctx, runCtx context.Context, p *pool, cons jetstream.Consu
 		// (direct.go), and an event that comes then waits here for room, kept ours by progress
 		// ticks, rather than starting beyond the slots held.
 		p.release()
-		fctx, cancel := context.WithTimeout(ctx, fetchWait)
-		msg, err := cons.Next(jetstream.FetchContext(fctx))
-		cancel()
+		var msg jetstream.Msg
+		got, err := pl.fetch(ctx, 1, fetchWait)
+		if len(got) > 0 {
+			msg, err = got[0], nil
+		}
+		if err == nil && msg == nil {
+			err = nats.ErrTimeout
+		}
 		if err == nil {
 			if err := w.roomFor(ctx, p, cons, msg, &lag); err != nil {
 				_ = msg.Nak() // stopping: another worker takes it

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -338,5 +339,45 @@ func TestInitErrorNamesTheCause(t *testing.T) {
 	r := f.sync(t, v, `{}`)
 	if r.Outcome != events.OutcomeInit || r.Error == nil || !strings.Contains(r.Error.Type, "HandlerNotFound") {
 		t.Fatalf("missing handler: %+v %+v", r, r.Error)
+	}
+}
+
+// The worker pulls a function's events over one subscription: a pull request with an inbox of
+// its own per event would subscribe and unsubscribe for every event, and on a cluster every
+// subscription travels to each server.
+func TestPullsKeepOneSubscription(t *testing.T) {
+	f := start(t)
+	v := f.deploy(t, "pulled", echo, events.Config{})
+	id, err := f.gw.Async(t.Context(), gateway.Call{Version: v, Data: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.result(t, id, func(r events.Result) bool { return r.Status == events.StatusSucceeded })
+	inserts := func() uint64 {
+		sz, err := f.bus.Server.Subsz(&server.SubszOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sz.NumInserts
+	}
+	before := inserts()
+	const n = 40
+	for range n {
+		if _, err := f.gw.Async(t.Context(), gateway.Call{Version: v, Data: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.Eventually(t, 30*time.Second, func() error {
+		info, err := f.bus.JS.Consumer(t.Context(), events.StreamInvoke, events.ConsumerName("pulled"))
+		if err != nil {
+			return err
+		}
+		if ci := info.CachedInfo(); ci.NumPending+uint64(ci.NumAckPending) > 0 {
+			return fmt.Errorf("%d events waiting, %d running", ci.NumPending, ci.NumAckPending)
+		}
+		return nil
+	})
+	if added := inserts() - before; added >= n/2 {
+		t.Fatalf("%d subscriptions made while %d events ran; want the pulls' one", added, n)
 	}
 }
