@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"sluice.dev/events"
+	"sluice.dev/events/testkit"
 	"sluice.dev/services/api/wire"
 )
 
@@ -33,6 +34,13 @@ func TestFunctionScaleAndWorkers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The consumer counts a stored event a moment after the store's acknowledgement.
+	testkit.Eventually(t, 5*time.Second, func() error {
+		if lag, err := events.ConsumerLag(ctx, e.bus.JS, "hello"); err != nil || lag != 3 {
+			return fmt.Errorf("consumer lag %d, %v; want 3", lag, err)
+		}
+		return nil
+	})
 	at := time.Now().UTC().Truncate(time.Second)
 	put := func(bucket, key string, v any) {
 		t.Helper()
