@@ -21,7 +21,10 @@
 // ErrorType() string found along err's chain (Error carries one), else the error's Go type name
 // as aws-lambda-go reports it ("errorString", "wrapError", "MyError"). A panic fails the
 // invocation with errorType Runtime.Panic and a stack trace, then the process exits, so the next
-// invocation starts from a fresh process.
+// invocation starts from a fresh process. A handler that never returns is ended by the
+// platform at the invocation's deadline, a time-out; Go's deadlock detector does not end it
+// first, even when nothing else runs in the process (the process ends by itself only 30 s past
+// the deadline, for a Runtime API that does not end it).
 //
 // # The context
 //

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // stdout is where loggers write; a variable of the package only so that nothing else differs
@@ -107,6 +108,7 @@ func invoke[T, R any](ctx context.Context, fc *Context, payload []byte, handler 
 	}
 	ctx, cancel := context.WithDeadline(NewContext(ctx, fc), fc.Deadline)
 	defer cancel()
+	defer overrun(fc).Stop()
 	out, err := call(ctx, handler, in)
 	var p *panicError
 	switch {
@@ -119,6 +121,28 @@ func invoke[T, R any](ctx context.Context, fc *Context, payload []byte, handler 
 		return nil, &errorBody{Type: "Runtime.MarshalError", Message: fmt.Sprintf("encode the result %T: %v", out, err)}, false
 	}
 	return body, nil, false
+}
+
+// overrunGrace is how long past its deadline a handler that has not returned keeps the process:
+// the platform ends an invocation at its deadline, and this is only for a Runtime API that does
+// not.
+const overrunGrace = 30 * time.Second
+
+// overrun arms a timer for the invocation of fc that ends the process overrunGrace past its
+// deadline. A timer pending is also what keeps Go's deadlock detector from ending the process
+// while a handler blocks for good with nothing else running: without it the detector would, as
+// soon as the context's own timer fired at the deadline, and the platform would see a crash
+// (exit status 2) where the function timed out.
+func overrun(fc *Context) *time.Timer {
+	wait := overrunGrace
+	if !fc.Deadline.IsZero() {
+		wait += time.Until(fc.Deadline)
+	}
+	id := fc.RequestID
+	return time.AfterFunc(wait, func() {
+		fmt.Fprintf(os.Stderr, "sluice: invocation %s: the handler has not returned %s after its deadline\n", id, overrunGrace)
+		os.Exit(1)
+	})
 }
 
 type panicError struct {
