@@ -26,16 +26,23 @@ func FindQueued(ctx context.Context, invoke jetstream.Stream, id string) (Result
 		return Result{}, fmt.Errorf("queued invocation %s: %w", id, jetstream.ErrMsgNotFound)
 	}
 	v, _ := strconv.Atoi(m.Header.Get(headerCE + ExtVersion))
-	return Result{ID: id, Function: SubjectFunction(m.Subject), Version: v, Status: StatusQueued, Enqueued: m.Time.UTC()}, nil
+	return Result{ID: id, Function: SubjectFunction(m.Subject), Version: v, Status: StatusQueued, Enqueued: m.Time.UTC(),
+		Redriven: EventRedrive(m.Header)}, nil
 }
 
 // ReadStatus returns what is known of the async invocation id: its record in sluice_results
 // (results), else its waiting event in SLUICE_INVOKE (invoke) as queued. The record is read
 // again when no event waits, for an event that finished between the two reads (a worker writes
-// the record before it acknowledges the event). An error wraps jetstream.ErrKeyNotFound when
-// there is neither.
+// the record before it acknowledges the event). A failed record whose invocation a redrive sent
+// back reads as queued while the redriven event waits: the record is the last attempt's until
+// the new one writes its own. An error wraps jetstream.ErrKeyNotFound when there is neither.
 func ReadStatus(ctx context.Context, results jetstream.KeyValue, invoke jetstream.Stream, id string) (Result, error) {
 	r, err := ReadResult(ctx, results, id)
+	if err == nil && r.Status == StatusFailed {
+		if q, qerr := FindQueued(ctx, invoke, id); qerr == nil && q.Redriven > r.Redriven {
+			return q, nil
+		}
+	}
 	if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return r, err
 	}

@@ -177,3 +177,53 @@ func TestReplyOfIsWhatTheReplyCarries(t *testing.T) {
 		}
 	}
 }
+
+// A dead-lettered invocation sent back by a redrive reads as queued while its redriven event
+// waits, not as the failure its record still holds until the new attempt writes its own.
+func TestARedrivenInvocationReadsQueued(t *testing.T) {
+	bus := bustest.Start(t)
+	ctx := t.Context()
+	kv, err := bus.JS.KeyValue(ctx, events.BucketResults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	invoke, err := bus.JS.Stream(ctx, events.StreamInvoke)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "inv-7"
+	b, err := events.EncodeResult(events.Result{ID: id, Function: "hello", Version: 2, Status: events.StatusFailed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, events.ResultKey(id), b); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := events.ReadStatus(ctx, kv, invoke, id); err != nil || r.Status != events.StatusFailed {
+		t.Fatalf("dead-lettered = %+v, %v", r, err)
+	}
+	ev := event.New()
+	ev.SetID(id)
+	ev.SetType(events.TypeInvoke)
+	ev.SetSource("/test")
+	ev.SetExtension(events.ExtVersion, "2")
+	ev.SetExtension(events.ExtRedrive, "1")
+	m, err := events.NewMsg(events.EventSubject("hello", id), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.JS.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := events.ReadStatus(ctx, kv, invoke, id); err != nil || r.Status != events.StatusQueued || r.Redriven != 1 {
+		t.Fatalf("redriven and waiting = %+v, %v; want queued, redriven once", r, err)
+	}
+	// The redriven attempt's own failure is final again.
+	b, _ = events.EncodeResult(events.Result{ID: id, Function: "hello", Version: 2, Status: events.StatusFailed, Redriven: 1})
+	if _, err := kv.Put(ctx, events.ResultKey(id), b); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := events.ReadStatus(ctx, kv, invoke, id); err != nil || r.Status != events.StatusFailed || r.Redriven != 1 {
+		t.Fatalf("redriven and failed again = %+v, %v", r, err)
+	}
+}
