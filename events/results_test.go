@@ -36,17 +36,24 @@ func TestResultRecordDecodes(t *testing.T) {
 	}
 }
 
+// statusStores opens what ReadStatus reads: the results bucket and the invocation stream.
+func statusStores(t *testing.T, bus *bustest.Bus) (jetstream.KeyValue, jetstream.Stream) {
+	t.Helper()
+	kv, err := bus.JS.KeyValue(t.Context(), events.BucketResults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	invoke, err := bus.JS.Stream(t.Context(), events.StreamInvoke)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv, invoke
+}
+
 func TestReadStatusOnTheBus(t *testing.T) {
 	bus := bustest.Start(t)
 	ctx := context.Background()
-	kv, err := bus.JS.KeyValue(ctx, events.BucketResults)
-	if err != nil {
-		t.Fatal(err)
-	}
-	invoke, err := bus.JS.Stream(ctx, events.StreamInvoke)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv, invoke := statusStores(t, bus)
 	id := "an id with spaces" // hashed into its key and its subject
 	ev := event.New()
 	ev.SetID(id)
@@ -183,14 +190,7 @@ func TestReplyOfIsWhatTheReplyCarries(t *testing.T) {
 func TestARedrivenInvocationReadsQueued(t *testing.T) {
 	bus := bustest.Start(t)
 	ctx := t.Context()
-	kv, err := bus.JS.KeyValue(ctx, events.BucketResults)
-	if err != nil {
-		t.Fatal(err)
-	}
-	invoke, err := bus.JS.Stream(ctx, events.StreamInvoke)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv, invoke := statusStores(t, bus)
 	const id = "inv-7"
 	b, err := events.EncodeResult(events.Result{ID: id, Function: "hello", Version: 2, Status: events.StatusFailed})
 	if err != nil {
