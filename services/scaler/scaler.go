@@ -117,9 +117,7 @@ func (s *Scaler) Run(ctx context.Context) error {
 	refresh := time.NewTicker(refreshEvery)
 	defer refresh.Stop()
 	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		if err := s.lease.release(rctx); err != nil {
+		if err := s.lease.release(ctx); err != nil {
 			s.logger.Warn("scaler: give up lease", "err", err)
 		}
 	}()
