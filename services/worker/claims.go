@@ -31,6 +31,11 @@ type claim struct {
 // claims holds this worker's instance slots and its memory budget. Every instance runs under a
 // claim; a claim not refreshed within the bucket's TTL expires, so a dead worker's slots pass to
 // the others. Safe for concurrent use.
+//
+// A write to the bucket, once begun, runs to its answer even when the caller's context is
+// cancelled meanwhile (claimWriteTimeout at most): a write the server applied whose answer was
+// dropped would leave a slot this worker holds without knowing it, or at a revision it does not
+// know, so its release at stop would fail and the slot stay taken until its TTL.
 type claims struct {
 	kv     jetstream.KeyValue
 	id     string
@@ -82,7 +87,11 @@ func (c *claims) win(ctx context.Context, fn string, max, memoryMB int) (string,
 		if mine[key] {
 			continue
 		}
-		rev, err := c.kv.Create(ctx, key, []byte(c.id))
+		if err := ctx.Err(); err != nil {
+			unreserve()
+			return "", fmt.Errorf("claim %s: %w", key, err)
+		}
+		rev, err := c.create(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			continue
 		}
@@ -111,7 +120,7 @@ func (c *claims) release(key string) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), claimWriteTimeout)
 	defer cancel()
 	if err := c.kv.Delete(ctx, key, jetstream.LastRevision(cl.revision)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		c.logger.Debug("release claim", "claim", key, "err", err)
@@ -141,9 +150,9 @@ func (c *claims) refresh(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	for key, cl := range held {
-		rev, err := c.kv.Update(ctx, key, []byte(c.id), cl.revision)
+		rev, err := c.update(ctx, key, cl.revision)
 		if err != nil {
-			rev, err = c.kv.Create(ctx, key, []byte(c.id))
+			rev, err = c.create(ctx, key)
 		}
 		c.mu.Lock()
 		if cur, ok := c.held[key]; ok && cur.revision == cl.revision {
@@ -157,6 +166,23 @@ func (c *claims) refresh(ctx context.Context) {
 			c.logger.Warn("instance slot lost: another worker may run it too until this instance stops", "claim", key, "err", err)
 		}
 	}
+}
+
+// claimWriteTimeout bounds one write of a claim once it has begun.
+const claimWriteTimeout = 2 * time.Second
+
+// create writes key as this worker's, to its answer (see claims).
+func (c *claims) create(ctx context.Context, key string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimWriteTimeout)
+	defer cancel()
+	return c.kv.Create(ctx, key, []byte(c.id))
+}
+
+// update rewrites key on revision rev, to its answer (see claims).
+func (c *claims) update(ctx context.Context, key string, rev uint64) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimWriteTimeout)
+	defer cancel()
+	return c.kv.Update(ctx, key, []byte(c.id), rev)
 }
 
 // usage reports the memory held and the budget, in MB.
