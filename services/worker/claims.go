@@ -150,6 +150,9 @@ func (c *claims) refresh(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	for key, cl := range held {
+		if ctx.Err() != nil {
+			return // stopping: the slots are released next
+		}
 		rev, err := c.update(ctx, key, cl.revision)
 		if err != nil {
 			rev, err = c.create(ctx, key)
