@@ -50,24 +50,44 @@ func statusStores(t *testing.T, bus *bustest.Bus) (jetstream.KeyValue, jetstream
 	return kv, invoke
 }
 
+// publishInvocation stores a waiting invocation event of fn with id and the given extensions.
+func publishInvocation(t *testing.T, bus *bustest.Bus, fn, id string, ext map[string]string) {
+	t.Helper()
+	ev := event.New()
+	ev.SetID(id)
+	ev.SetType(events.TypeInvoke)
+	ev.SetSource("/test")
+	for k, v := range ext {
+		ev.SetExtension(k, v)
+	}
+	m, err := events.NewMsg(events.EventSubject(fn, id), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.JS.PublishMsg(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// storeResult writes r as its invocation's record.
+func storeResult(t *testing.T, kv jetstream.KeyValue, r events.Result) {
+	t.Helper()
+	b, err := events.EncodeResult(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(t.Context(), events.ResultKey(r.ID), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestReadStatusOnTheBus(t *testing.T) {
 	bus := bustest.Start(t)
 	ctx := context.Background()
 	kv, invoke := statusStores(t, bus)
 	id := "an id with spaces" // hashed into its key and its subject
-	ev := event.New()
-	ev.SetID(id)
-	ev.SetType(events.TypeInvoke)
-	ev.SetSource("/test")
-	ev.SetExtension(events.ExtVersion, "3")
-	m, err := events.NewMsg(events.EventSubject("hello", id), ev)
-	if err != nil {
-		t.Fatal(err)
-	}
 	before := time.Now().Add(-time.Second)
-	if _, err := bus.JS.PublishMsg(ctx, m); err != nil {
-		t.Fatal(err)
-	}
+	publishInvocation(t, bus, "hello", id, map[string]string{events.ExtVersion: "3"})
 	// Waiting: queued, read off the event, with nothing written for it.
 	r, err := events.ReadStatus(ctx, kv, invoke, id)
 	if err != nil || r.ID != id || r.Function != "hello" || r.Version != 3 || r.Status != events.StatusQueued || r.Enqueued.Before(before) {
@@ -81,13 +101,7 @@ func TestReadStatusOnTheBus(t *testing.T) {
 		t.Errorf("status of no invocation: %v", err)
 	}
 	// Finished: its record, whatever waits.
-	b, err := events.EncodeResult(events.Result{ID: id, Function: "hello", Version: 3, Status: events.StatusSucceeded})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kv.Put(ctx, events.ResultKey(id), b); err != nil {
-		t.Fatal(err)
-	}
+	storeResult(t, kv, events.Result{ID: id, Function: "hello", Version: 3, Status: events.StatusSucceeded})
 	if r, err := events.ReadStatus(ctx, kv, invoke, id); err != nil || r.Status != events.StatusSucceeded {
 		t.Errorf("finished = %+v, %v", r, err)
 	}
@@ -192,37 +206,16 @@ func TestARedrivenInvocationReadsQueued(t *testing.T) {
 	ctx := t.Context()
 	kv, invoke := statusStores(t, bus)
 	const id = "inv-7"
-	b, err := events.EncodeResult(events.Result{ID: id, Function: "hello", Version: 2, Status: events.StatusFailed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kv.Put(ctx, events.ResultKey(id), b); err != nil {
-		t.Fatal(err)
-	}
+	storeResult(t, kv, events.Result{ID: id, Function: "hello", Version: 2, Status: events.StatusFailed})
 	if r, err := events.ReadStatus(ctx, kv, invoke, id); err != nil || r.Status != events.StatusFailed {
 		t.Fatalf("dead-lettered = %+v, %v", r, err)
 	}
-	ev := event.New()
-	ev.SetID(id)
-	ev.SetType(events.TypeInvoke)
-	ev.SetSource("/test")
-	ev.SetExtension(events.ExtVersion, "2")
-	ev.SetExtension(events.ExtRedrive, "1")
-	m, err := events.NewMsg(events.EventSubject("hello", id), ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bus.JS.PublishMsg(ctx, m); err != nil {
-		t.Fatal(err)
-	}
+	publishInvocation(t, bus, "hello", id, map[string]string{events.ExtVersion: "2", events.ExtRedrive: "1"})
 	if r, err := events.ReadStatus(ctx, kv, invoke, id); err != nil || r.Status != events.StatusQueued || r.Redriven != 1 {
 		t.Fatalf("redriven and waiting = %+v, %v; want queued, redriven once", r, err)
 	}
 	// The redriven attempt's own failure is final again.
-	b, _ = events.EncodeResult(events.Result{ID: id, Function: "hello", Version: 2, Status: events.StatusFailed, Redriven: 1})
-	if _, err := kv.Put(ctx, events.ResultKey(id), b); err != nil {
-		t.Fatal(err)
-	}
+	storeResult(t, kv, events.Result{ID: id, Function: "hello", Version: 2, Status: events.StatusFailed, Redriven: 1})
 	if r, err := events.ReadStatus(ctx, kv, invoke, id); err != nil || r.Status != events.StatusFailed || r.Redriven != 1 {
 		t.Fatalf("redriven and failed again = %+v, %v", r, err)
 	}
