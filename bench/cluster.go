@@ -85,6 +85,7 @@ func measureCluster(ctx context.Context, c config, self string, r *results) *clu
 	}
 	defer nc.Close()
 	fmt.Fprintln(os.Stderr, "bench: cluster, JetStream pass-through (R3)")
+	r.quiet(ctx, "cluster, JetStream pass-through")
 	jsPass := measureJetStream(ctx, c, self, busURL, nc, 3)
 	if jsPass.err != nil {
 		r.note("cluster, JetStream pass-through: %v", jsPass.err)
@@ -138,6 +139,7 @@ func measureCluster(ctx context.Context, c config, self string, r *results) *clu
 			return res
 		}
 		fmt.Fprintf(os.Stderr, "bench: cluster, %d worker processes\n", w)
+		r.quiet(ctx, fmt.Sprintf("cluster, %d workers", w))
 		t := asyncThrough(ctx, c, n, nc, client, "wait", res.waitN)
 		if t.err != nil {
 			r.note("cluster, %d workers: %v", w, t.err)
@@ -149,6 +151,7 @@ func measureCluster(ctx context.Context, c config, self string, r *results) *clu
 		r.note("cluster: %v", err)
 	}
 	fmt.Fprintln(os.Stderr, "bench: cluster, the P2 async load")
+	r.quiet(ctx, "cluster, async no-op")
 	res.noop = asyncThrough(ctx, c, n, nc, client, "noop", c.asyncN)
 	if res.noop.err != nil {
 		r.note("cluster, async no-op: %v", res.noop.err)

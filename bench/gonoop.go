@@ -117,11 +117,12 @@ func measureAsyncGo(ctx context.Context, c config, n *node, nc *nats.Conn) throu
 
 // measureSyncGo measures warm synchronous calls of the Go no-op through its function URL at
 // c=1, as measureSync does the Python one's.
-func measureSyncGo(ctx context.Context, c config, n *node) (sample, error) {
+func measureSyncGo(ctx context.Context, c config, n *node, r *results) (sample, error) {
 	client := newClient(1)
 	defer client.CloseIdleConnections()
 	fn := poster(client, n.URL+"/fn/"+goNoopName, status200, "Authorization", "Bearer "+n.Token)
 	warmUp(ctx, c.warm, fn)
+	r.quiet(ctx, "sluice sync, Go no-op")
 	return failures(load(ctx, c.syncN, 1, c.phaseCap, fn))
 }
 
@@ -140,6 +141,6 @@ var goMaxProcs = max(1, (instance.DefaultMemoryMB+1768)/1769)
 
 // goNoopUnderRIE runs the built Go no-op under AWS Lambda RIE with the variables sluice sets
 // for it that change how it runs.
-func goNoopUnderRIE(ctx context.Context, c config, pkg string) (sample, error) {
-	return measureRIE(ctx, c, pkg, []string{"_HANDLER=bootstrap", "GOMAXPROCS=" + strconv.Itoa(goMaxProcs)}, filepath.Join(pkg, "bootstrap"))
+func goNoopUnderRIE(ctx context.Context, c config, pkg string, r *results) (sample, error) {
+	return measureRIE(ctx, c, r, "AWS Lambda RIE, Go no-op", pkg, []string{"_HANDLER=bootstrap", "GOMAXPROCS=" + strconv.Itoa(goMaxProcs)}, filepath.Join(pkg, "bootstrap"))
 }

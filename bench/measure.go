@@ -54,6 +54,7 @@ type results struct {
 	cold           map[string]coldResult // by runtime
 	scale          *scaleResult          // nil when not measured
 	cluster        *clusterResult        // nil when not measured
+	quietWaits     []time.Duration       // how long each phase waited for a quiet machine (results.quiet)
 	notes          []string
 }
 
@@ -96,16 +97,17 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 	defer nc.Close()
 
 	fmt.Fprintln(os.Stderr, "bench: core NATS request/reply")
-	r.natsRR, err = measureNATS(ctx, c, self, n.NATSURL, nc)
+	r.natsRR, err = measureNATS(ctx, c, self, n.NATSURL, nc, r)
 	if err != nil {
 		r.note("NATS request/reply: %v", err)
 	}
 	fmt.Fprintln(os.Stderr, "bench: bare net/http")
-	r.httpC1, r.httpCN, err = measureBareHTTP(ctx, c, self)
+	r.httpC1, r.httpCN, err = measureBareHTTP(ctx, c, self, r)
 	if err != nil {
 		r.note("bare net/http: %v", err)
 	}
 	fmt.Fprintln(os.Stderr, "bench: JetStream pass-through")
+	r.quiet(ctx, "JetStream pass-through")
 	r.jsPass = measureJetStream(ctx, c, self, n.NATSURL, nc, 1)
 	if r.jsPass.err != nil {
 		r.note("JetStream pass-through: %v", r.jsPass.err)
@@ -115,11 +117,12 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 		measureSync(ctx, c, n, r)
 		if c.rie != "" {
 			fmt.Fprintln(os.Stderr, "bench: the same no-op under AWS Lambda RIE")
-			if r.rie, err = pythonUnderRIE(ctx, c); err != nil {
+			if r.rie, err = pythonUnderRIE(ctx, c, r); err != nil {
 				r.note("AWS Lambda RIE: %v (install it with go tool task rie)", err)
 			}
 		}
 		fmt.Fprintln(os.Stderr, "bench: sluice async end to end")
+		r.quiet(ctx, "sluice async")
 		cpuBefore, cpuErr := cpuTime(n.cmd.Process.Pid)
 		r.async = measureAsync(ctx, c, n, nc)
 		if cpuAfter, err := cpuTime(n.cmd.Process.Pid); cpuErr == nil && err == nil && r.async.done > 0 {
@@ -136,16 +139,17 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 		}
 		if goErr == nil {
 			fmt.Fprintln(os.Stderr, "bench: sluice async end to end, Go no-op")
+			r.quiet(ctx, "sluice async, Go no-op")
 			if r.asyncGo = measureAsyncGo(ctx, c, n, nc); r.asyncGo.err != nil {
 				r.note("sluice async, Go no-op: %v", r.asyncGo.err)
 			}
 			fmt.Fprintln(os.Stderr, "bench: sluice sync invoke, Go no-op")
-			if r.goFnC1, err = measureSyncGo(ctx, c, n); err != nil {
+			if r.goFnC1, err = measureSyncGo(ctx, c, n, r); err != nil {
 				r.note("sluice sync /fn/%s c=1: %v", goNoopName, err)
 			}
 			if c.rie != "" {
 				fmt.Fprintln(os.Stderr, "bench: the same Go no-op binary under AWS Lambda RIE")
-				if r.goRIE, err = goNoopUnderRIE(ctx, c, goPkg); err != nil {
+				if r.goRIE, err = goNoopUnderRIE(ctx, c, goPkg, r); err != nil {
 					r.note("AWS Lambda RIE, Go no-op: %v (install it with go tool task rie)", err)
 				}
 			}
@@ -178,7 +182,7 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 	return r, nil
 }
 
-func measureNATS(ctx context.Context, c config, self, url string, nc *nats.Conn) (sample, error) {
+func measureNATS(ctx context.Context, c config, self, url string, nc *nats.Conn, r *results) (sample, error) {
 	const subject = "bench.echo"
 	ch, _, err := startChild(ctx, self, "responder", "-nats", url, "-subject", subject)
 	if err != nil {
@@ -190,6 +194,7 @@ func measureNATS(ctx context.Context, c config, self, url string, nc *nats.Conn)
 		return err
 	}
 	warmUp(ctx, c.warm, do)
+	r.quiet(ctx, "core NATS request/reply")
 	return load(ctx, c.syncN, 1, c.phaseCap, do), nil
 }
 
@@ -229,7 +234,7 @@ func newClient(conc int) *http.Client {
 	}
 }
 
-func measureBareHTTP(ctx context.Context, c config, self string) (sample, sample, error) {
+func measureBareHTTP(ctx context.Context, c config, self string, r *results) (sample, sample, error) {
 	ch, addr, err := startChild(ctx, self, "http")
 	if err != nil {
 		return sample{}, sample{}, err
@@ -239,7 +244,9 @@ func measureBareHTTP(ctx context.Context, c config, self string) (sample, sample
 	defer client.CloseIdleConnections()
 	do := poster(client, "http://"+addr+"/", status200)
 	warmUp(ctx, c.warm, do)
+	r.quiet(ctx, "bare net/http")
 	c1 := load(ctx, c.syncN, 1, c.phaseCap, do)
+	r.quiet(ctx, "bare net/http c>1")
 	cn := load(ctx, c.syncN, c.conc, c.phaseCap, do)
 	return c1, cn, nil
 }
@@ -260,10 +267,13 @@ func measureSync(ctx context.Context, c config, n *node, r *results) {
 	api := poster(client, n.URL+"/v1/functions/noop/invocations", okOutcome, auth...)
 	fn := poster(client, n.URL+"/fn/noop", status200, auth...)
 	warmUp(ctx, c.warm, api) // the first invocations start the instance
+	r.quiet(ctx, "sluice sync /v1")
 	r.v1C1 = load(ctx, c.syncN, 1, c.phaseCap, api)
 	warmUp(ctx, c.warm, fn)
+	r.quiet(ctx, "sluice sync /fn")
 	r.fnC1 = load(ctx, c.syncN, 1, c.phaseCap, fn)
 	_ = load(ctx, c.warm, c.conc, c.phaseCap, api) // warm-up at concurrency: brings up the second instance
+	r.quiet(ctx, "sluice sync /v1 c>1")
 	r.v1CN = load(ctx, c.syncN, c.conc, c.phaseCap, api)
 	for name, l := range map[string]sample{"/v1 c=1": r.v1C1, "/fn c=1": r.fnC1, fmt.Sprintf("/v1 c=%d", c.conc): r.v1CN} {
 		if l.errs > 0 {

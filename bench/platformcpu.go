@@ -126,6 +126,7 @@ func measurePlatformCPU(ctx context.Context, c config, r *results) *platformCPU 
 	for _, p := range roles {
 		pids = append(pids, p.cmd.Process.Pid)
 	}
+	r.quiet(ctx, "P7")
 	before, err := cpuTimes(pids)
 	if err != nil {
 		return fail(err)

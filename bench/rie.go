@@ -16,7 +16,7 @@ const rieInvoke = "/2015-03-31/functions/function/invocations"
 
 // pythonUnderRIE runs the same Python no-op, through sluice's own Python bootstrap, under AWS
 // Lambda RIE.
-func pythonUnderRIE(ctx context.Context, c config) (sample, error) {
+func pythonUnderRIE(ctx context.Context, c config, r *results) (sample, error) {
 	dir, err := os.MkdirTemp("", "sluice-bench-rie-")
 	if err != nil {
 		return sample{}, err
@@ -27,14 +27,14 @@ func pythonUnderRIE(ctx context.Context, c config) (sample, error) {
 			return sample{}, err
 		}
 	}
-	return measureRIE(ctx, c, dir, []string{"_HANDLER=main.handler"}, interpreter("python3"), filepath.Join(dir, "bootstrap.py"))
+	return measureRIE(ctx, c, r, "AWS Lambda RIE, Python no-op", dir, []string{"_HANDLER=main.handler"}, interpreter("python3"), filepath.Join(dir, "bootstrap.py"))
 }
 
 // measureRIE runs a function's runtime command (its bootstrap and arguments), with root as
 // its task root, under AWS Lambda's Runtime Interface Emulator (a peer: one function, one
 // process, no bus, no sandbox) and measures warm synchronous calls at c=1, as measureSync does
 // sluice's function URL.
-func measureRIE(ctx context.Context, c config, root string, env []string, command ...string) (sample, error) {
+func measureRIE(ctx context.Context, c config, r *results, phase, root string, env []string, command ...string) (sample, error) {
 	bin, err := filepath.Abs(c.rie) // the emulator runs in root
 	if err != nil {
 		return sample{}, err
@@ -65,6 +65,7 @@ func measureRIE(ctx context.Context, c config, root string, env []string, comman
 		return sample{}, fmt.Errorf("RIE at %s: %w", addr, err)
 	}
 	warmUp(ctx, c.warm, do)
+	r.quiet(ctx, phase)
 	return failures(load(ctx, c.syncN, 1, c.phaseCap, do))
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,8 +22,14 @@ func (r *results) markdown(c config) string {
 		"JetStream pass-through: %d messages. Async: %d invocations each of the Python and the Go no-op (`--max 2`; the Go no-op is one binary "+
 		"built here with sluice's Go SDK, deployed as built and run as it is under RIE); "+
 		"P7 runs the Python ones again on `sluice serve` processes and one outside nats-server, CPU read per process. "+
-		"Cold: %d functions per runtime, each invoked once, %s apart. Cap %s per phase.\n\n",
+		"Cold: %d functions per runtime, each invoked once, %s apart. Cap %s per phase.\n",
 		c.warm, c.syncN, c.conc, c.streamN, c.asyncN, c.coldN, c.coldPause, c.phaseCap)
+	if len(r.quietWaits) > 0 {
+		fmt.Fprintf(&b, "Each sync, async, P7, cluster and baseline phase began on a quiet machine (its CPUs at most %.0f%% busy over %d windows of %s in a row; "+
+			"where idle CPUs halt, a warm pool's JVM or Mono process starting makes round trips several times faster): %d phases waited %s to %s.\n",
+			100*quietBusy, quietRuns, quietWindow, len(r.quietWaits), slices.Min(r.quietWaits).Round(time.Millisecond), slices.Max(r.quietWaits).Round(time.Millisecond))
+	}
+	b.WriteString("\n")
 
 	rows := []row{
 		latencyRow("P1 sync invoke p50, `/v1/.../invocations`, c=1", r.v1C1, r.natsRR, 0.5, "core NATS req/reply", "≤ 3×", 3),
