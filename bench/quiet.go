@@ -22,7 +22,7 @@ const (
 	quietBusy   = 0.10
 	quietWindow = 250 * time.Millisecond
 	quietRuns   = 2
-	quietCap    = 30 * time.Second
+	quietCap    = 10 * time.Second
 )
 
 // cpuTicks is what /proc/stat's first line counts for all CPUs together: the ticks they were
