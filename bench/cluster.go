@@ -167,7 +167,7 @@ const clusterTarget = 0.5
 // clusterRows compare the cluster's async throughput to the all-in-one node's of the same run,
 // beside what the same three servers do to the bus's own pass-through, and show it with one, two
 // and three worker processes.
-func clusterRows(cr *clusterResult, up, pass throughput) []row {
+func clusterRows(cr *clusterResult, up, pass throughput, p7 *platformCPU) []row {
 	noop := row{metric: "async end to end, Python no-op, events/s: 3 NATS nodes (R3), `serve` gateway + scaler + 3 workers",
 		sluice: rate(cr.noop.perSecond()), baseline: rate(up.perSecond()) + " (`sluice up`, same run)", ratio: "n/a", target: fmt.Sprintf("≥ %g×", clusterTarget)}
 	if cr.noop.perSecond() > 0 && up.perSecond() > 0 {
@@ -180,7 +180,15 @@ func clusterRows(cr *clusterResult, up, pass throughput) []row {
 	if cr.jsPass.perSecond() > 0 && pass.perSecond() > 0 {
 		bus.ratio = fmt.Sprintf("%.2f×", cr.jsPass.perSecond()/pass.perSecond())
 	}
-	rows := []row{noop, bus}
+	rows := []row{noop}
+	if p7 != nil && p7.async.perSecond() > 0 && cr.noop.perSecond() > 0 {
+		// The same roles as processes on one outside server (P7's run): what replication costs
+		// sluice, beside what it costs the bus alone (the next row).
+		rows = append(rows, row{metric: "the same cluster load against the roles as processes on one outside `nats-server` (P7's run, 1 replica)",
+			sluice: rate(cr.noop.perSecond()), baseline: rate(p7.async.perSecond()) + " (P7's run)",
+			ratio: fmt.Sprintf("%.2f×", cr.noop.perSecond()/p7.async.perSecond()), target: "—"})
+	}
+	rows = append(rows, bus)
 	for i, t := range cr.workers {
 		x := row{metric: fmt.Sprintf("async events/s on the cluster, %s function, %d worker process(es) of %d instances each",
 			clusterWait, i+1, clusterSlots), sluice: rate(t.perSecond()), baseline: "—", ratio: "n/a", target: "—"}

@@ -132,7 +132,8 @@ type coldResult struct {
 
 // measureCold deploys c.coldN functions of each runtime and invokes each once (no instance of
 // it exists yet: a cold start), pausing between them so the worker's pre-started processes are
-// back; then the last one again (warm), and the bare interpreter start as many times.
+// back and the machine is quiet; then the last one again (warm), and the bare interpreter start
+// as many times, each after the same pause on a quiet machine.
 func measureCold(ctx context.Context, c config, n *node, r *results) {
 	client := newClient(1)
 	defer client.CloseIdleConnections()
@@ -179,12 +180,15 @@ runtimes:
 		}
 		for _, name := range names {
 			sleepCtx(ctx, c.coldPause) // the pre-started process taken by the last one is replaced
+			r.quiet(ctx, "cold "+rt.runtime)
 			invoke := poster(client, n.URL+"/v1/functions/"+name+"/invocations", status200, auth...)
 			res.cold.add(ctx, invoke)
 		}
 		last := poster(client, n.URL+"/v1/functions/"+names[len(names)-1]+"/invocations", status200, auth...)
 		res.warm = load(ctx, c.coldN, 1, c.phaseCap, last)
-		for range c.coldN {
+		for range c.coldN { // each start as each cold invocation began: after the pause, on a quiet machine
+			sleepCtx(ctx, c.coldPause)
+			r.quiet(ctx, "bare "+rt.runtime)
 			res.bare.add(ctx, func(ctx context.Context) error {
 				return exec.CommandContext(ctx, bare[0], bare[1:]...).Run()
 			})

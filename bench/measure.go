@@ -55,6 +55,7 @@ type results struct {
 	scale          *scaleResult          // nil when not measured
 	cluster        *clusterResult        // nil when not measured
 	quietWaits     []time.Duration       // how long each phase waited for a quiet machine (results.quiet)
+	busyPhases     map[string]bool       // phases that began on a busy machine, said in the notes
 	notes          []string
 }
 

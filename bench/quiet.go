@@ -104,12 +104,19 @@ func waitQuiet(ctx context.Context) (waited time.Duration, busy float64, quiet b
 	return time.Since(start), busy, false
 }
 
-// quiet waits for a quiet machine before phase and keeps what it found for the notes.
+// quiet waits for a quiet machine before phase and keeps what it found for the notes: a phase
+// measured busy is said once, however often it waited.
 func (r *results) quiet(ctx context.Context, phase string) {
 	waited, busy, ok := waitQuiet(ctx)
-	if !ok {
-		r.note("%s: measured on a busy machine: its CPUs were still %.0f%% busy after %s", phase, 100*busy, waited.Round(time.Millisecond))
+	if ok {
+		r.quietWaits = append(r.quietWaits, waited)
 		return
 	}
-	r.quietWaits = append(r.quietWaits, waited)
+	if r.busyPhases == nil {
+		r.busyPhases = map[string]bool{}
+	}
+	if !r.busyPhases[phase] {
+		r.busyPhases[phase] = true
+		r.note("%s: measured on a busy machine: its CPUs were still %.0f%% busy after %s", phase, 100*busy, waited.Round(time.Millisecond))
+	}
 }

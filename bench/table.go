@@ -25,8 +25,8 @@ func (r *results) markdown(c config) string {
 		"Cold: %d functions per runtime, each invoked once, %s apart. Cap %s per phase.\n",
 		c.warm, c.syncN, c.conc, c.streamN, c.asyncN, c.coldN, c.coldPause, c.phaseCap)
 	if len(r.quietWaits) > 0 {
-		fmt.Fprintf(&b, "Each sync, async, P7, cluster and baseline phase began on a quiet machine (its CPUs at most %.0f%% busy over %d windows of %s in a row; "+
-			"where idle CPUs halt, a warm pool's JVM or Mono process starting makes round trips several times faster): %d phases waited %s to %s.\n",
+		fmt.Fprintf(&b, "Each sync, async, P7, cluster and baseline phase, and each cold invocation, began on a quiet machine (its CPUs at most %.0f%% busy over %d windows of %s in a row; "+
+			"where idle CPUs halt, a warm pool's JVM or Mono process starting makes round trips several times faster): %d waits took %s to %s.\n",
 			100*quietBusy, quietRuns, quietWindow, len(r.quietWaits), slices.Min(r.quietWaits).Round(time.Millisecond), slices.Max(r.quietWaits).Round(time.Millisecond))
 	}
 	b.WriteString("\n")
@@ -67,7 +67,7 @@ func (r *results) markdown(c config) string {
 		rows = append(rows, scaleRows(*r.scale)...)
 	}
 	if r.cluster != nil {
-		rows = append(rows, clusterRows(r.cluster, r.async, r.jsPass)...)
+		rows = append(rows, clusterRows(r.cluster, r.async, r.jsPass, r.platform)...)
 	}
 	b.WriteString("| metric | sluice | baseline | ratio | target |\n|---|---|---|---|---|\n")
 	for _, x := range rows {
