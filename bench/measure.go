@@ -56,6 +56,7 @@ type results struct {
 	cluster        *clusterResult        // nil when not measured
 	quietWaits     []time.Duration       // how long each phase waited for a quiet machine (results.quiet)
 	busyPhases     map[string]bool       // phases that began on a busy machine, said in the notes
+	quietAt        float64               // how busy a quiet machine may be (results.calibrateQuiet)
 	notes          []string
 }
 
@@ -66,6 +67,7 @@ func (r *results) note(format string, args ...any) {
 
 func measureAll(ctx context.Context, c config, self string) (*results, error) {
 	r := &results{}
+	r.calibrateQuiet(ctx)
 	// The Go no-op is built before anything is measured, so its compile is in no run.
 	goDir, err := os.MkdirTemp("", "sluice-bench-go-")
 	if err != nil {

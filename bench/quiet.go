@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,12 +18,16 @@ import (
 // starting keeps a CPU busy for a second or more; a round trip measured then is several times
 // faster than on an idle machine, because on a VM whose idle CPU halts, waking it costs tens
 // of microseconds that a busy CPU does not. Every latency row, baselines and sluice's alike,
-// meets the same machine. waitQuiet gives up after quietCap and says so.
+// meets the same machine. On a machine that is never that quiet, quiet is a little above how
+// busy it was before the bench started anything (results.calibrateQuiet). waitQuiet gives up
+// after quietCap, or after quietRetry for a phase that found the machine busy before, and says so.
 const (
 	quietBusy   = 0.10
+	quietMargin = 0.05
 	quietWindow = 250 * time.Millisecond
 	quietRuns   = 2
 	quietCap    = 10 * time.Second
+	quietRetry  = time.Second
 )
 
 // cpuTicks is what /proc/stat's first line counts for all CPUs together: the ticks they were
@@ -73,16 +78,17 @@ func readCPUTicks() (cpuTicks, error) {
 	return parseCPULine(s.Text())
 }
 
-// waitQuiet waits until the machine is quiet and returns how long it waited and how busy the
-// last window was; quiet is false when quietCap passed first (or /proc/stat is unreadable).
-func waitQuiet(ctx context.Context) (waited time.Duration, busy float64, quiet bool) {
+// waitQuiet waits until the machine is at most threshold busy over quietRuns windows in a row and
+// returns how long it waited and how busy the last window was; quiet is false when limit passed
+// first (or /proc/stat is unreadable).
+func waitQuiet(ctx context.Context, threshold float64, limit time.Duration) (waited time.Duration, busy float64, quiet bool) {
 	start := time.Now()
 	prev, err := readCPUTicks()
 	if err != nil {
 		return 0, 0, false
 	}
 	runs := 0
-	for time.Since(start) < quietCap {
+	for time.Since(start) < limit {
 		select {
 		case <-ctx.Done():
 			return time.Since(start), busy, false
@@ -93,7 +99,7 @@ func waitQuiet(ctx context.Context) (waited time.Duration, busy float64, quiet b
 			return time.Since(start), busy, false
 		}
 		busy, prev = busyShare(prev, now), now
-		if busy > quietBusy {
+		if busy > threshold {
 			runs = 0
 			continue
 		}
@@ -104,10 +110,28 @@ func waitQuiet(ctx context.Context) (waited time.Duration, busy float64, quiet b
 	return time.Since(start), busy, false
 }
 
+// calibrateQuiet sets how busy a quiet machine may be: quietBusy, or a little above how busy it
+// is now, before the bench has started anything, when that is more.
+func (r *results) calibrateQuiet(ctx context.Context) {
+	r.quietAt = quietBusy
+	from, err := readCPUTicks()
+	if err != nil {
+		return
+	}
+	sleepCtx(ctx, quietRuns*quietWindow)
+	if to, err := readCPUTicks(); err == nil {
+		r.quietAt = max(quietBusy, busyShare(from, to)+quietMargin)
+	}
+}
+
 // quiet waits for a quiet machine before phase and keeps what it found for the notes: a phase
-// measured busy is said once, however often it waited.
+// measured busy is said once, however often it waited, and waits less after that.
 func (r *results) quiet(ctx context.Context, phase string) {
-	waited, busy, ok := waitQuiet(ctx)
+	limit := quietCap
+	if r.busyPhases[phase] {
+		limit = quietRetry
+	}
+	waited, busy, ok := waitQuiet(ctx, cmp.Or(r.quietAt, quietBusy), limit)
 	if ok {
 		r.quietWaits = append(r.quietWaits, waited)
 		return

@@ -27,7 +27,7 @@ func (r *results) markdown(c config) string {
 	if len(r.quietWaits) > 0 {
 		fmt.Fprintf(&b, "Each sync, async, P7, cluster and baseline phase, and each cold invocation, began on a quiet machine (its CPUs at most %.0f%% busy over %d windows of %s in a row; "+
 			"where idle CPUs halt, a warm pool's JVM or Mono process starting makes round trips several times faster): %d waits took %s to %s.\n",
-			100*quietBusy, quietRuns, quietWindow, len(r.quietWaits), slices.Min(r.quietWaits).Round(time.Millisecond), slices.Max(r.quietWaits).Round(time.Millisecond))
+			100*r.quietAt, quietRuns, quietWindow, len(r.quietWaits), slices.Min(r.quietWaits).Round(time.Millisecond), slices.Max(r.quietWaits).Round(time.Millisecond))
 	}
 	b.WriteString("\n")
 
