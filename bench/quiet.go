@@ -111,17 +111,24 @@ func waitQuiet(ctx context.Context, threshold float64, limit time.Duration) (wai
 }
 
 // calibrateQuiet sets how busy a quiet machine may be: quietBusy, or a little above how busy it
-// is now, before the bench has started anything, when that is more.
+// is now, before the bench has started anything, when that is more. Now is the least busy of a
+// few windows, so that a passing spike does not make every later wait accept a busy machine.
 func (r *results) calibrateQuiet(ctx context.Context) {
 	r.quietAt = quietBusy
-	from, err := readCPUTicks()
+	prev, err := readCPUTicks()
 	if err != nil {
 		return
 	}
-	sleepCtx(ctx, quietRuns*quietWindow)
-	if to, err := readCPUTicks(); err == nil {
-		r.quietAt = max(quietBusy, busyShare(from, to)+quietMargin)
+	least := 1.0
+	for range 2 * quietRuns {
+		sleepCtx(ctx, quietWindow)
+		now, err := readCPUTicks()
+		if err != nil {
+			return
+		}
+		least, prev = min(least, busyShare(prev, now)), now
 	}
+	r.quietAt = max(quietBusy, least+quietMargin)
 }
 
 // quiet waits for a quiet machine before phase and keeps what it found for the notes: a phase
