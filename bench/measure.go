@@ -43,6 +43,7 @@ func (t throughput) perSecond() float64 {
 type results struct {
 	natsRR         sample
 	httpC1, httpCN sample
+	httpCPU        time.Duration // the bare net/http server's own CPU per request over its c>1 run
 	v1C1, v1CN     sample
 	fnC1           sample
 	rie            sample // the same no-op under AWS Lambda RIE, c=1
@@ -105,7 +106,7 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 		r.note("NATS request/reply: %v", err)
 	}
 	fmt.Fprintln(os.Stderr, "bench: bare net/http")
-	r.httpC1, r.httpCN, err = measureBareHTTP(ctx, c, self, r)
+	r.httpC1, r.httpCN, r.httpCPU, err = measureBareHTTP(ctx, c, self, r)
 	if err != nil {
 		r.note("bare net/http: %v", err)
 	}
@@ -237,10 +238,12 @@ func newClient(conc int) *http.Client {
 	}
 }
 
-func measureBareHTTP(ctx context.Context, c config, self string, r *results) (sample, sample, error) {
+// measureBareHTTP loads the bare net/http server at c=1 and at c.conc, and reads the server
+// process's CPU per request over the c.conc run.
+func measureBareHTTP(ctx context.Context, c config, self string, r *results) (c1, cn sample, perRequest time.Duration, err error) {
 	ch, addr, err := startChild(ctx, self, "http")
 	if err != nil {
-		return sample{}, sample{}, err
+		return c1, cn, 0, err
 	}
 	defer ch.stop()
 	client := newClient(c.conc)
@@ -248,10 +251,18 @@ func measureBareHTTP(ctx context.Context, c config, self string, r *results) (sa
 	do := poster(client, "http://"+addr+"/", status200)
 	warmUp(ctx, c.warm, do)
 	r.quiet(ctx, "bare net/http")
-	c1 := load(ctx, c.syncN, 1, c.phaseCap, do)
+	c1 = load(ctx, c.syncN, 1, c.phaseCap, do)
 	r.quiet(ctx, "bare net/http c>1")
-	cn := load(ctx, c.syncN, c.conc, c.phaseCap, do)
-	return c1, cn, nil
+	before, err := cpuTime(ch.cmd.Process.Pid)
+	cn = load(ctx, c.syncN, c.conc, c.phaseCap, do)
+	if err != nil || !cn.ok() {
+		return c1, cn, 0, err
+	}
+	after, err := cpuTime(ch.cmd.Process.Pid)
+	if err != nil {
+		return c1, cn, 0, err
+	}
+	return c1, cn, (after - before) / time.Duration(len(cn.lat)), nil
 }
 
 func measureSync(ctx context.Context, c config, n *node, r *results) {

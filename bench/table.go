@@ -47,8 +47,9 @@ func (r *results) markdown(c config) string {
 		asyncRow("P2 async end to end, Python no-op, events/s", r.async, r.jsPass, 0.1),
 		asyncRow("P2 async end to end, Go no-op (sluice's Go SDK), events/s", r.asyncGo, r.jsPass, 0.25),
 	}
-	rows = append(rows, platformRows(r.platform)...)
-	rows = append(rows, embeddedCPURow(r.cpuPerEvent, r.async))
+	floor := 2 * r.httpCPU
+	rows = append(rows, platformRows(r.platform, floor)...)
+	rows = append(rows, embeddedCPURow(r.cpuPerEvent, r.async, floor))
 	rows = append(rows, []row{
 		latencyRow("P3 cold invoke p50, Python hello (through the gateway)", r.cold["python"].cold, r.cold["python"].bare, 0.5, "bare `python3 -c pass`", "≤ 0.25×", 0.25),
 		latencyRow("cold invoke p99, Python hello", r.cold["python"].cold, r.cold["python"].bare, 0.99, "bare `python3 -c pass`", "", 0),
@@ -78,6 +79,9 @@ func (r *results) markdown(c config) string {
 	fmt.Fprintf(&b, "| core NATS request/reply, c=1 | %s | %s | %s |\n", dur(r.natsRR, 0.5), dur(r.natsRR, 0.99), rate(r.natsRR.perSecond()))
 	fmt.Fprintf(&b, "| bare net/http keep-alive, c=1 | %s | %s | %s |\n", dur(r.httpC1, 0.5), dur(r.httpC1, 0.99), rate(r.httpC1.perSecond()))
 	fmt.Fprintf(&b, "| bare net/http keep-alive, c=%d | %s | %s | %s |\n", c.conc, dur(r.httpCN, 0.5), dur(r.httpCN, 0.99), rate(r.httpCN.perSecond()))
+	if r.httpCPU > 0 {
+		fmt.Fprintf(&b, "| bare net/http keep-alive, c=%d: the server process's CPU per request | %s | | |\n", c.conc, micros(r.httpCPU))
+	}
 	fmt.Fprintf(&b, "| JetStream publish+consume pass-through | | | %s |\n", rate(r.jsPass.perSecond()))
 	if r.rie.ok() {
 		fmt.Fprintf(&b, "| peer: AWS Lambda RIE, the same Python no-op, c=1 | %s | %s | %s |\n", dur(r.rie, 0.5), dur(r.rie, 0.99), rate(r.rie.perSecond()))
@@ -152,9 +156,27 @@ func asyncRow(metric string, s, base throughput, want float64) row {
 // platformTarget is P7's target: CPU of sluice's own processes per async event.
 const platformTarget = 60 * time.Microsecond
 
+// Each async event brings the platform two HTTP requests to serve: the call at the gateway, and
+// at the Runtime API the bootstrap's answer with its next request (one read and one write each
+// way, as a keep-alive request to a bare server). floorName names what twice the bare net/http
+// server's CPU per request is, the least any process serving those two exchanges spends per
+// event before it dispatches anything.
+const floorName = "floor: 2 requests' CPU of a bare net/http server, c>1"
+
+// againstFloor fills a CPU-per-event row's baseline and ratio with the floor, when measured.
+func againstFloor(x *row, d, floor time.Duration) {
+	if floor <= 0 {
+		return
+	}
+	x.baseline = micros(floor) + " (" + floorName + ")"
+	if d > 0 {
+		x.ratio = fmt.Sprintf("%.1f×", float64(d)/float64(floor))
+	}
+}
+
 // platformRows are P7, sluice's processes on an outside nats-server, and that server's CPU, at
 // the rate the run reached rather than at 10 k events/s.
-func platformRows(p *platformCPU) []row {
+func platformRows(p *platformCPU, floor time.Duration) []row {
 	x := row{metric: fmt.Sprintf("P7 platform CPU per event: sluice's own processes (`serve` %s; not NATS, not the instances) on an outside `nats-server -js`, over the async Python no-op run",
 		strings.Join(platformRoles, ", ")), sluice: "n/a", baseline: "—", ratio: "n/a", target: "≤ " + micros(platformTarget)}
 	server := row{metric: "nats-server CPU per event, same run (the bus, not counted in P7)", sluice: "n/a", baseline: "—", ratio: "n/a", target: "—"}
@@ -165,6 +187,7 @@ func platformRows(p *platformCPU) []row {
 	if d := p.perEvent(p.sluice()); d > 0 {
 		x.sluice = micros(d)
 		x.target += verdict(d <= platformTarget)
+		againstFloor(&x, d, floor)
 	}
 	if d := p.perEvent(p.nats); d > 0 {
 		server.sluice = micros(d)
@@ -173,11 +196,12 @@ func platformRows(p *platformCPU) []row {
 }
 
 // embeddedCPURow is the all-in-one process's CPU per event, the bus's work included.
-func embeddedCPURow(perEvent time.Duration, s throughput) row {
+func embeddedCPURow(perEvent time.Duration, s throughput, floor time.Duration) row {
 	x := row{metric: fmt.Sprintf("platform CPU per event, all in one: the `sluice up` process (gateway, worker, scaler, adapters and the embedded NATS server together; not the instances) over the async Python no-op run, at %s", rate(s.perSecond())),
 		sluice: "n/a", baseline: "—", ratio: "n/a", target: "—"}
 	if perEvent > 0 {
 		x.sluice = micros(perEvent)
+		againstFloor(&x, perEvent, floor)
 	}
 	return x
 }
