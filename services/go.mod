@@ -16,6 +16,7 @@ require (
 	sluice.dev/adapters v0.0.0
 	sluice.dev/events v0.0.0
 	sluice.dev/runtimes v0.0.0
+	sluice.dev/sdk v0.0.0
 )
 
 require (
@@ -78,5 +79,4 @@ require (
 	github.com/rabbitmq/amqp091-go v1.10.0 // indirect
 	github.com/robfig/cron/v3 v3.0.1 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
-	sluice.dev/sdk v0.0.0 // indirect
 )

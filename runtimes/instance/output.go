@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"sluice.dev/sdk/rawio"
 )
 
 // MaxLine is the longest line delivered to Config.Logs; longer lines arrive split in pieces.
@@ -92,13 +94,8 @@ func (o *output) readOnce(fd int) (again bool, err error) {
 		o.emit(o.buf[:o.n])
 		o.n = 0
 	}
-	var n int
-	for {
-		n, err = syscall.Read(fd, o.buf[o.n:])
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
+	// Read after every invocation, on its path: a raw read, as the pipe never blocks.
+	n, err := rawio.Read(uintptr(fd), o.buf[o.n:])
 	switch {
 	case errors.Is(err, syscall.EAGAIN):
 		return true, nil

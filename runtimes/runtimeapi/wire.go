@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http/httputil"
 	"strconv"
+
+	"sluice.dev/sdk/rawio"
 )
 
 // The server speaks just enough HTTP/1.1 for Runtime API clients: persistent connections,
@@ -78,8 +80,11 @@ func (s *Server) serveConn(c net.Conn) {
 		s.connMu.Unlock()
 		_ = c.Close()
 	}()
-	br := bufio.NewReaderSize(c, 4<<10)
-	bw := bufio.NewWriterSize(c, 4<<10)
+	// The reads and writes of an invocation's exchange do not enter the scheduler: between
+	// events the worker is idle, and each would wake the runtime's sysmon (package rawio).
+	rw := rawio.Conn(c)
+	br := bufio.NewReaderSize(rw, 4<<10)
+	bw := bufio.NewWriterSize(rw, 4<<10)
 	var req request
 	for {
 		if err := readHead(br, &req); err != nil {

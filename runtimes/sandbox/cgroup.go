@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"sluice.dev/runtimes/internal/sweep"
+	"sluice.dev/sdk/rawio"
 )
 
 // Cgroup versions as reported by Probe.
@@ -369,8 +370,20 @@ func (g *group) readHot(ctrl, file string) ([]byte, error) {
 
 // readOnce reads a cgroup file from its start in one system call: the kernel renders the whole
 // of a small file on that read. (os.File.ReadAt reads again until its buffer is full or the
-// file ends, a second call for every reading, one per invocation on the worker's path.)
+// file ends, a second call for every reading, one per invocation on the worker's path.) The
+// call is raw (package rawio): a cgroup file's read does not block.
 func readOnce(f *os.File, buf []byte) (int, error) {
+	return atStart(f, buf, rawio.ReadAtStart)
+}
+
+// writeOnce writes b to a cgroup file in one raw system call, as readOnce reads.
+func writeOnce(f *os.File, b []byte) error {
+	_, err := atStart(f, b, rawio.WriteAtStart)
+	return err
+}
+
+// atStart runs call on f's descriptor, held open meanwhile.
+func atStart(f *os.File, b []byte, call func(fd uintptr, b []byte) (int, error)) (int, error) {
 	var (
 		n   int
 		err error
@@ -380,12 +393,12 @@ func readOnce(f *os.File, buf []byte) (int, error) {
 		return 0, cerr
 	}
 	if cerr := rc.Read(func(fd uintptr) bool {
-		n, err = syscall.Pread(int(fd), buf, 0)
+		n, err = call(fd, b)
 		return true
 	}); cerr != nil {
 		return 0, cerr
 	}
-	return max(n, 0), err
+	return n, err
 }
 
 // closeHot closes the kept descriptors.
@@ -486,14 +499,14 @@ func (g *group) add(pid int) error {
 func (g *group) resetPeak() {
 	if g.h.version == CgroupV2 {
 		if g.peak != nil && !g.peakErr {
-			if _, err := g.peak.WriteAt([]byte("reset\n"), 0); err != nil {
+			if err := writeOnce(g.peak, []byte("reset\n")); err != nil {
 				g.peakErr = true
 			}
 		}
 		return
 	}
 	if f, err := g.hotFile("memory", "memory.max_usage_in_bytes", os.O_WRONLY); err == nil {
-		_, _ = f.WriteAt([]byte("0"), 0)
+		_ = writeOnce(f, []byte("0"))
 	}
 }
 

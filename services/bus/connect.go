@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"sluice.dev/events"
+	"sluice.dev/sdk/rawio"
 )
 
 // ErrRejected is a bus that refused this role for good: wrong credentials, a certificate it does
@@ -60,6 +61,9 @@ func ConnectReporting(ctx context.Context, url, name string, o events.BusOptions
 	opts := append([]nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
+		// Reads and writes without the scheduler's system-call state: a worker idle between
+		// events would wake the runtime's sysmon on each (package rawio).
+		nats.SetCustomDialer(rawio.Dialer{Timeout: nats.DefaultTimeout}),
 		nats.CustomReconnectDelay(backoff),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil: closed on purpose

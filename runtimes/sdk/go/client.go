@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"sluice.dev/sdk/rawio"
 )
 
 const apiPrefix = "/2018-06-01/runtime"
@@ -80,10 +82,7 @@ func (c *client) exchange(reqs []*http.Request) (out []reply, err error) {
 		if err != nil {
 			return nil, err
 		}
-		var rw io.ReadWriter = conn
-		if raw, ok := newRawIO(conn); ok {
-			rw = raw
-		}
+		rw := rawio.Conn(conn)
 		c.conn, c.r, c.w = conn, bufio.NewReader(rw), bufio.NewWriter(rw)
 	}
 	conn := c.conn

@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
-	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -52,7 +53,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // got is the answers so far. The fake's lock orders them before the test reads them: the
-// client's raw socket reads and writes (rawio_linux.go) are invisible to the race detector.
+// client's raw socket reads and writes (package rawio) are invisible to the race detector.
 func (f *fakeAPI) got() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -134,20 +135,29 @@ func TestRawPayloads(t *testing.T) {
 	}
 }
 
-// Source must hold every file a build needs: go.mod and each non-test source file.
+// Source must hold every file a build needs: go.mod and each non-test source file of every
+// package of the module.
 func TestSourceHoldsThePackage(t *testing.T) {
-	entries, err := os.ReadDir(".")
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == "testdata" { // no package, as for the go command
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if p != "go.mod" && (!strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go")) {
+			return nil
+		}
+		if _, err := Source.Open(filepath.ToSlash(p)); err != nil {
+			t.Errorf("Source lacks %s: add it to the go:embed line", p)
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, e := range entries {
-		name := e.Name()
-		if name != "go.mod" && (!strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go")) {
-			continue
-		}
-		if _, err := Source.Open(name); err != nil {
-			t.Errorf("Source lacks %s: add it to the go:embed line", name)
-		}
 	}
 }
 

@@ -2,9 +2,9 @@ package sluice
 
 import "embed"
 
-// Source is this module's own files (go.mod and the package's sources). sluice's build step
+// Source is this module's own files (go.mod and its packages' sources). sluice's build step
 // writes them beside a function's build so that its go.mod can replace sluice.dev/sdk with
 // them; functions have no use for it, and a binary that does not refer to it does not hold it.
 //
-//go:embed go.mod doc.go context.go client.go rawio_linux.go rawio_other.go sluice.go source.go
+//go:embed go.mod doc.go context.go client.go sluice.go source.go rawio/*.go
 var Source embed.FS
