@@ -13,9 +13,10 @@
 // (gateway, scaler, adapters, worker) on one outside `nats-server -js`, under the same async
 // Python no-op load, each process's own CPU read from /proc, so neither the server nor the
 // function instances count as sluice's; the server's CPU per event is shown beside it, and P7
-// and the all-in-one CPU per event are set against their floor: twice the bare net/http server's
-// CPU per request, since every async event is two HTTP exchanges for the platform (the call, and
-// the Runtime API's answer with the next request). The
+// is set against its floor: every async event is two HTTP exchanges for the platform (the call,
+// and the Runtime API's answer with the next request) and four and a half bus exchanges, each
+// priced at a bare server's CPU per request at c>1 (the net/http server's and the core NATS
+// responder's, read from their processes); the all-in-one CPU per event against the HTTP part. The
 // scaling rows run on a node of their own, `sluice up --no-worker` with separate `sluice serve
 // worker` processes: a burst to a function's max instances (time to max, instance start rate),
 // its drain against the ideal N·d/m, and scale from zero against warm. The cluster rows (3

@@ -44,6 +44,7 @@ type results struct {
 	natsRR         sample
 	httpC1, httpCN sample
 	httpCPU        time.Duration // the bare net/http server's own CPU per request over its c>1 run
+	natsCPU        time.Duration // the core NATS responder's own CPU per request over its c>1 run
 	v1C1, v1CN     sample
 	fnC1           sample
 	rie            sample // the same no-op under AWS Lambda RIE, c=1
@@ -101,7 +102,7 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 	defer nc.Close()
 
 	fmt.Fprintln(os.Stderr, "bench: core NATS request/reply")
-	r.natsRR, err = measureNATS(ctx, c, self, n.NATSURL, nc, r)
+	r.natsRR, r.natsCPU, err = measureNATS(ctx, c, self, n.NATSURL, nc, r)
 	if err != nil {
 		r.note("NATS request/reply: %v", err)
 	}
@@ -186,11 +187,14 @@ func measureAll(ctx context.Context, c config, self string) (*results, error) {
 	return r, nil
 }
 
-func measureNATS(ctx context.Context, c config, self, url string, nc *nats.Conn, r *results) (sample, error) {
+// measureNATS times core NATS request/reply at c=1, then loads the responder at c.conc and reads
+// its process's CPU per request answered: one message read and one written, what each bus
+// exchange costs a client at the least.
+func measureNATS(ctx context.Context, c config, self, url string, nc *nats.Conn, r *results) (c1 sample, perRequest time.Duration, err error) {
 	const subject = "bench.echo"
 	ch, _, err := startChild(ctx, self, "responder", "-nats", url, "-subject", subject)
 	if err != nil {
-		return sample{}, err
+		return c1, 0, err
 	}
 	defer ch.stop()
 	do := func(ctx context.Context) error {
@@ -199,7 +203,27 @@ func measureNATS(ctx context.Context, c config, self, url string, nc *nats.Conn,
 	}
 	warmUp(ctx, c.warm, do)
 	r.quiet(ctx, "core NATS request/reply")
-	return load(ctx, c.syncN, 1, c.phaseCap, do), nil
+	c1 = load(ctx, c.syncN, 1, c.phaseCap, do)
+	r.quiet(ctx, "core NATS request/reply c>1")
+	perRequest, err = childCPUPer(ch, func() sample { return load(ctx, c.syncN, c.conc, c.phaseCap, do) })
+	return c1, perRequest, err
+}
+
+// childCPUPer runs a load and returns the child process's CPU over it per successful request.
+func childCPUPer(ch *child, run func() sample) (time.Duration, error) {
+	before, err := cpuTime(ch.cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	s := run()
+	if !s.ok() {
+		return 0, fmt.Errorf("no request succeeded: %v", s.firstErr)
+	}
+	after, err := cpuTime(ch.cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	return (after - before) / time.Duration(len(s.lat)), nil
 }
 
 // poster sends one POST and checks the answer; a keep-alive client shared by all goroutines.
@@ -253,16 +277,11 @@ func measureBareHTTP(ctx context.Context, c config, self string, r *results) (c1
 	r.quiet(ctx, "bare net/http")
 	c1 = load(ctx, c.syncN, 1, c.phaseCap, do)
 	r.quiet(ctx, "bare net/http c>1")
-	before, err := cpuTime(ch.cmd.Process.Pid)
-	cn = load(ctx, c.syncN, c.conc, c.phaseCap, do)
-	if err != nil || !cn.ok() {
-		return c1, cn, 0, err
-	}
-	after, err := cpuTime(ch.cmd.Process.Pid)
-	if err != nil {
-		return c1, cn, 0, err
-	}
-	return c1, cn, (after - before) / time.Duration(len(cn.lat)), nil
+	perRequest, err = childCPUPer(ch, func() sample {
+		cn = load(ctx, c.syncN, c.conc, c.phaseCap, do)
+		return cn
+	})
+	return c1, cn, perRequest, err
 }
 
 func measureSync(ctx context.Context, c config, n *node, r *results) {

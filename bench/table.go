@@ -47,9 +47,8 @@ func (r *results) markdown(c config) string {
 		asyncRow("P2 async end to end, Python no-op, events/s", r.async, r.jsPass, 0.1),
 		asyncRow("P2 async end to end, Go no-op (sluice's Go SDK), events/s", r.asyncGo, r.jsPass, 0.25),
 	}
-	floor := 2 * r.httpCPU
-	rows = append(rows, platformRows(r.platform, floor)...)
-	rows = append(rows, embeddedCPURow(r.cpuPerEvent, r.async, floor))
+	rows = append(rows, platformRows(r.platform, r.floor())...)
+	rows = append(rows, embeddedCPURow(r.cpuPerEvent, r.async, r.httpFloor()))
 	rows = append(rows, []row{
 		latencyRow("P3 cold invoke p50, Python hello (through the gateway)", r.cold["python"].cold, r.cold["python"].bare, 0.5, "bare `python3 -c pass`", "≤ 0.25×", 0.25),
 		latencyRow("cold invoke p99, Python hello", r.cold["python"].cold, r.cold["python"].bare, 0.99, "bare `python3 -c pass`", "", 0),
@@ -81,6 +80,9 @@ func (r *results) markdown(c config) string {
 	fmt.Fprintf(&b, "| bare net/http keep-alive, c=%d | %s | %s | %s |\n", c.conc, dur(r.httpCN, 0.5), dur(r.httpCN, 0.99), rate(r.httpCN.perSecond()))
 	if r.httpCPU > 0 {
 		fmt.Fprintf(&b, "| bare net/http keep-alive, c=%d: the server process's CPU per request | %s | | |\n", c.conc, micros(r.httpCPU))
+	}
+	if r.natsCPU > 0 {
+		fmt.Fprintf(&b, "| core NATS request/reply, c=%d: the responder process's CPU per request | %s | | |\n", c.conc, micros(r.natsCPU))
 	}
 	fmt.Fprintf(&b, "| JetStream publish+consume pass-through | | | %s |\n", rate(r.jsPass.perSecond()))
 	if r.rie.ok() {
@@ -156,27 +158,48 @@ func asyncRow(metric string, s, base throughput, want float64) row {
 // platformTarget is P7's target: CPU of sluice's own processes per async event.
 const platformTarget = 60 * time.Microsecond
 
-// Each async event brings the platform two HTTP requests to serve: the call at the gateway, and
-// at the Runtime API the bootstrap's answer with its next request (one read and one write each
-// way, as a keep-alive request to a bare server). floorName names what twice the bare net/http
-// server's CPU per request is, the least any process serving those two exchanges spends per
-// event before it dispatches anything.
-const floorName = "floor: 2 requests' CPU of a bare net/http server, c>1"
+// floor is the least CPU any processes of sluice's contracts could spend on an async event,
+// each exchange priced at what a bare server spends on one request at c>1: two HTTP exchanges
+// (the call at the gateway; at the Runtime API the bootstrap's answer with its next request)
+// and four and a half bus exchanges (the event's publish and its acknowledgement, the pull and
+// its delivery, the result's and the meter record's stores and acknowledgements, and the
+// event's acknowledgement one way). 0 unless both were measured.
+func (r *results) floor() floorCPU {
+	if r.httpCPU <= 0 || r.natsCPU <= 0 {
+		return floorCPU{}
+	}
+	return floorCPU{d: 2*r.httpCPU + 9*r.natsCPU/2, name: "floor: 2 HTTP and 4.5 NATS exchanges, each a bare server's CPU per request at c>1"}
+}
+
+// httpFloor is the floor's HTTP part alone, for a process whose bus exchanges have no socket
+// (the all-in-one node's embedded server).
+func (r *results) httpFloor() floorCPU {
+	if r.httpCPU <= 0 {
+		return floorCPU{}
+	}
+	return floorCPU{d: 2 * r.httpCPU, name: "floor: 2 HTTP exchanges, each a bare server's CPU per request at c>1"}
+}
+
+// floorCPU is a floor of CPU per event and what it is.
+type floorCPU struct {
+	d    time.Duration
+	name string
+}
 
 // againstFloor fills a CPU-per-event row's baseline and ratio with the floor, when measured.
-func againstFloor(x *row, d, floor time.Duration) {
-	if floor <= 0 {
+func againstFloor(x *row, d time.Duration, f floorCPU) {
+	if f.d <= 0 {
 		return
 	}
-	x.baseline = micros(floor) + " (" + floorName + ")"
+	x.baseline = micros(f.d) + " (" + f.name + ")"
 	if d > 0 {
-		x.ratio = fmt.Sprintf("%.1f×", float64(d)/float64(floor))
+		x.ratio = fmt.Sprintf("%.1f×", float64(d)/float64(f.d))
 	}
 }
 
 // platformRows are P7, sluice's processes on an outside nats-server, and that server's CPU, at
 // the rate the run reached rather than at 10 k events/s.
-func platformRows(p *platformCPU, floor time.Duration) []row {
+func platformRows(p *platformCPU, floor floorCPU) []row {
 	x := row{metric: fmt.Sprintf("P7 platform CPU per event: sluice's own processes (`serve` %s; not NATS, not the instances) on an outside `nats-server -js`, over the async Python no-op run",
 		strings.Join(platformRoles, ", ")), sluice: "n/a", baseline: "—", ratio: "n/a", target: "≤ " + micros(platformTarget)}
 	server := row{metric: "nats-server CPU per event, same run (the bus, not counted in P7)", sluice: "n/a", baseline: "—", ratio: "n/a", target: "—"}
@@ -196,7 +219,7 @@ func platformRows(p *platformCPU, floor time.Duration) []row {
 }
 
 // embeddedCPURow is the all-in-one process's CPU per event, the bus's work included.
-func embeddedCPURow(perEvent time.Duration, s throughput, floor time.Duration) row {
+func embeddedCPURow(perEvent time.Duration, s throughput, floor floorCPU) row {
 	x := row{metric: fmt.Sprintf("platform CPU per event, all in one: the `sluice up` process (gateway, worker, scaler, adapters and the embedded NATS server together; not the instances) over the async Python no-op run, at %s", rate(s.perSecond())),
 		sluice: "n/a", baseline: "—", ratio: "n/a", target: "—"}
 	if perEvent > 0 {
