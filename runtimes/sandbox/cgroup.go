@@ -392,10 +392,7 @@ func atStart(f *os.File, b []byte, call func(fd uintptr, b []byte) (int, error))
 	if cerr != nil {
 		return 0, cerr
 	}
-	if cerr := rc.Read(func(fd uintptr) bool {
-		n, err = call(fd, b)
-		return true
-	}); cerr != nil {
+	if cerr := rc.Control(func(fd uintptr) { n, err = call(fd, b) }); cerr != nil {
 		return 0, cerr
 	}
 	return n, err
